@@ -1,0 +1,224 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+func (s *Server) handleCustomerList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p := problems{}
+	page, limit := pagination(q, p)
+	f := filterInput{
+		Query: q.Get("search"), Status: list(q["status"]), Type: list(q["type"]),
+		CreatedFrom: q.Get("created_from"), CreatedTo: q.Get("created_to"),
+		LocationID: q.Get("location_id"), Tag: q.Get("tag"), GroupID: q.Get("group_id"), Sort: q.Get("sort"),
+	}.filter(page, limit, p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	cs, meta, err := s.store.FindCustomers(r.Context(), org(r).ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(w, cs, meta)
+	return nil
+}
+
+// searchRequest is the body of POST /customers/search.
+type searchRequest struct {
+	Query       string   `json:"query"`
+	Status      []string `json:"status"`
+	Type        []string `json:"type"`
+	CreatedFrom string   `json:"created_from"`
+	CreatedTo   string   `json:"created_to"`
+	LocationID  string   `json:"location_id"`
+	Tag         string   `json:"tag"`
+	GroupID     string   `json:"group_id"`
+	Sort        string   `json:"sort"`
+	Page        *int     `json:"page"`
+	Limit       *int     `json:"limit"`
+	PageSize    *int     `json:"page_size"`
+}
+
+func (s *Server) handleCustomerSearch(w http.ResponseWriter, r *http.Request) error {
+	var req searchRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	p := problems{}
+	page, limit := 1, 20
+	if req.Page != nil {
+		if page = *req.Page; page < 1 {
+			p.add("page", "must be an integer from 1")
+		}
+	}
+	if req.Limit == nil {
+		req.Limit = req.PageSize
+	}
+	if req.Limit != nil {
+		if limit = *req.Limit; limit < 1 || limit > 100 {
+			p.add("limit", "must be an integer from 1 to 100")
+		}
+	}
+	f := filterInput{
+		Query: req.Query, Status: req.Status, Type: req.Type, CreatedFrom: req.CreatedFrom,
+		CreatedTo: req.CreatedTo, LocationID: req.LocationID, Tag: req.Tag, GroupID: req.GroupID, Sort: req.Sort,
+	}.filter(page, limit, p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	cs, meta, err := s.store.FindCustomers(r.Context(), org(r).ID, f)
+	if err != nil {
+		return err
+	}
+	writeList(w, cs, meta)
+	return nil
+}
+
+func (s *Server) handleCustomerGet(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.store.FindCustomerByID(r.Context(), org(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, c)
+	return nil
+}
+
+// handleCustomerLookup finds by normalized email, then phone (aliases too).
+func (s *Server) handleCustomerLookup(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	email, phone := strings.TrimSpace(q.Get("email")), strings.TrimSpace(q.Get("phone"))
+	p := problems{}
+	if email == "" && phone == "" {
+		p.add("email", "email or phone is required")
+		p.add("phone", "email or phone is required")
+		return p.err()
+	}
+	o := org(r)
+	emailKey, phoneKey := "", ""
+	if email != "" {
+		emailKey = dedupe.EmailKey(p.email("email", email), false)
+	}
+	if phone != "" {
+		phoneKey = dedupe.PhoneDigits(p.phone("phone", phone, o.DefaultRegion).Number)
+	}
+	if err := p.err(); err != nil {
+		return err
+	}
+	c, err := s.store.LookupCustomer(r.Context(), o.ID, emailKey, phoneKey)
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) handleCustomerCreate(w http.ResponseWriter, r *http.Request) error {
+	var in customerInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	o := org(r)
+	c := &customer.Customer{}
+	if err := in.apply(c, nil, o.DefaultRegion); err != nil {
+		return err
+	}
+	if err := s.store.CreateCustomer(r.Context(), o.ID, c); err != nil {
+		return err
+	}
+	writeData(w, http.StatusCreated, c)
+	return nil
+}
+
+// handleCustomerReplace is PUT: omitted optional fields are cleared.
+func (s *Server) handleCustomerReplace(w http.ResponseWriter, r *http.Request) error {
+	var in customerInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	o := org(r)
+	c, err := s.store.UpdateCustomer(r.Context(), o.ID, r.PathValue("id"), func(c *customer.Customer) error {
+		prev := *c
+		return in.apply(c, &prev, o.DefaultRegion)
+	})
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, c)
+	return nil
+}
+
+// handleCustomerPatch is a JSON merge patch (RFC 7386) over the stored
+// record: members set fields, null clears them, absent ones stay.
+func (s *Server) handleCustomerPatch(w http.ResponseWriter, r *http.Request) error {
+	var patch map[string]any
+	if err := decode(w, r, &patch); err != nil {
+		return err
+	}
+	o := org(r)
+	c, err := s.store.UpdateCustomer(r.Context(), o.ID, r.PathValue("id"), func(c *customer.Customer) error {
+		var in customerInput
+		if err := mergePatch(inputOf(c), patch, &in); err != nil {
+			return err
+		}
+		prev := *c
+		return in.apply(c, &prev, o.DefaultRegion)
+	})
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, c)
+	return nil
+}
+
+// mergePatch applies patch to the JSON form of cur and decodes the result into out.
+func mergePatch(cur any, patch map[string]any, out any) error {
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	merged, err := json.Marshal(mergeValue(doc, patch))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(merged, out); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+func mergeValue(target any, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergeValue(tm[k], v)
+	}
+	return tm
+}
+
+func (s *Server) handleCustomerDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.DeleteCustomer(r.Context(), org(r).ID, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,159 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[customer.Code]int{
+	customer.EINVALID:      http.StatusUnprocessableEntity,
+	customer.EBADREQUEST:   http.StatusBadRequest,
+	customer.EUNAUTHORIZED: http.StatusUnauthorized,
+	customer.EFORBIDDEN:    http.StatusForbidden,
+	customer.ENOTFOUND:     http.StatusNotFound,
+	customer.ECONFLICT:     http.StatusConflict,
+	customer.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	customer.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	customer.ERATELIMIT:    http.StatusTooManyRequests,
+	customer.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	customer.EINTERNAL:     http.StatusInternalServerError,
+	customer.EMOVED:        http.StatusMovedPermanently,
+}
+
+// errorBody is the documented error shape.
+type errorBody struct {
+	Code    int    `json:"code"`
+	Error   string `json:"error"`
+	Details any    `json:"details,omitempty"`
+}
+
+// envelope wraps success bodies.
+type envelope struct {
+	Data any            `json:"data"`
+	Meta *customer.Page `json:"meta,omitempty"`
+}
+
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeData answers {"data": v}.
+func writeData(w http.ResponseWriter, status int, v any) {
+	encode(w, status, envelope{Data: v})
+}
+
+// writeList answers {"data": [...], "meta": {...}}.
+func writeList(w http.ResponseWriter, v any, page customer.Page) {
+	encode(w, http.StatusOK, envelope{Data: v, Meta: &page})
+}
+
+// writeError maps err to its status and documented body. Internal errors
+// are logged here, once, and shown to users only as "Internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := customer.AsError(err)
+	status := statusOf[e.Code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "status", status)
+	}
+	if e.Code == customer.EMOVED {
+		if d, ok := e.Details.(map[string]string); ok && d["merged_into"] != "" {
+			w.Header().Set("Location", strings.Replace(r.URL.Path, d["id"], d["merged_into"], 1))
+		}
+	}
+	encode(w, status, errorBody{Code: status, Error: e.Message, Details: e.Details})
+}
+
+// maxJSONBytes bounds JSON request bodies.
+const maxJSONBytes = 1 << 20
+
+// decode reads a JSON body into v: 415 for another content type, 413 when
+// too large, 400 when malformed, 422 naming the field of a wrong type.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(w, r.Body, maxJSONBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return customer.Errorf(customer.EBADREQUEST, "Malformed JSON: unexpected data after the object")
+	}
+	return nil
+}
+
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return &customer.Error{Code: customer.EUNSUPPORTED,
+			Message: "Content-Type must be application/json",
+			Details: map[string]string{"content_type": r.Header.Get("Content-Type")}}
+	}
+	return nil
+}
+
+// jsonError classifies a decoding error.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var maxErr *http.MaxBytesError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return &customer.Error{Code: customer.ETOOLARGE, Message: "Request body too large",
+			Details: map[string]any{"max_bytes": maxErr.Limit}}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return customer.Errorf(customer.EINVALID, "Request body must be a JSON object")
+		}
+		return customer.Invalid(map[string]string{field: "must be " + jsonKind(typeErr.Type.Kind().String())})
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return &customer.Error{Code: customer.EBADREQUEST, Message: "Malformed JSON"}
+	case errors.Is(err, io.EOF):
+		return &customer.Error{Code: customer.EBADREQUEST, Message: "Request body is empty"}
+	default:
+		return &customer.Error{Code: customer.EBADREQUEST, Message: fmt.Sprintf("Malformed JSON: %s", safeJSONMessage(err))}
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+// safeJSONMessage keeps decoder messages short and free of Go type names.
+func safeJSONMessage(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "Go "); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// discardLogger is used when a Server has no logger.
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,138 @@
+// Package api is the HTTP surface: routes.go lists every endpoint; handlers
+// decode, validate, call the store and encode the documented shapes.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
+)
+
+// Config holds the API's settings; cmd/linkit fills it from the environment.
+type Config struct {
+	AdminToken string
+	// AuthCacheTTL keeps verified API keys in memory; revocation takes
+	// effect within this time. Zero disables the cache.
+	AuthCacheTTL time.Duration
+}
+
+// Check is a named readiness probe (PostgreSQL, Redis).
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	store  *postgres.Store
+	log    *slog.Logger
+	checks []Check
+	mux    *http.ServeMux
+	keys   authCache
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer wires the routes over the given dependencies.
+func NewServer(cfg Config, store *postgres.Store, logger *slog.Logger, checks ...Check) *Server {
+	if logger == nil {
+		logger = discardLogger
+	}
+	s := &Server{cfg: cfg, store: store, log: logger, checks: checks, mux: http.NewServeMux()}
+	s.keys.entries = map[string]authEntry{}
+	s.routes()
+	return s
+}
+
+// ServeHTTP runs the middleware chain shared by every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.withRequestLog(http.HandlerFunc(s.route)).ServeHTTP(w, r)
+}
+
+// route dispatches through the mux; the mux's own plain-text 404 and 405
+// answers are replaced by the documented JSON error body.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(&muxErrorWriter{ResponseWriter: w, s: s, r: r}, r)
+}
+
+// muxErrorWriter turns the mux's plain-text errors into JSON error bodies.
+type muxErrorWriter struct {
+	http.ResponseWriter
+	s       *Server
+	r       *http.Request
+	written bool
+}
+
+func (m *muxErrorWriter) WriteHeader(code int) {
+	if m.written {
+		return
+	}
+	m.written = true
+	m.ResponseWriter.Header().Del("X-Content-Type-Options")
+	e := &customer.Error{Code: customer.ENOTFOUND, Message: "Route not found"}
+	if code == http.StatusMethodNotAllowed {
+		encode(m.ResponseWriter, code, errorBody{Code: code, Error: "Method not allowed",
+			Details: map[string]string{"allow": m.ResponseWriter.Header().Get("Allow")}})
+		return
+	}
+	m.s.writeError(m.ResponseWriter, m.r, e)
+}
+
+func (m *muxErrorWriter) Write(b []byte) (int, error) {
+	if !m.written {
+		m.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil // the mux's text body is dropped
+}
+
+// handlerFunc is a handler that reports failure by returning an error;
+// handle turns it into the documented error body.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authEntry is a cached verified key.
+type authEntry struct {
+	org     *customer.Organization
+	expires time.Time
+}
+
+type authCache struct {
+	mu      sync.Mutex
+	entries map[string]authEntry
+}
+
+func (c *authCache) get(key string, now time.Time) (*customer.Organization, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.After(e.expires) {
+		return nil, false
+	}
+	return e.org, true
+}
+
+func (c *authCache) put(key string, org *customer.Organization, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) > 10000 { // bound memory under key-guessing traffic
+		clear(c.entries)
+	}
+	c.entries[key] = authEntry{org: org, expires: expires}
+}

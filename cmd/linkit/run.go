@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `linkit — one clean record per real customer
+
+Usage:
+  linkit all       run the HTTP API and the workers (migrates first)
+  linkit serve     run the HTTP API
+  linkit migrate   create the database if needed and apply migrations
+  linkit org create --name NAME [--id ID] [--region CC] [--json]
+  linkit key create --org ID [--json]
+  linkit key revoke KEY_ID
+  linkit version
+
+Configuration comes from LINKIT_* environment variables (see README);
+flags such as --database-url, --redis-url and --addr override them.
+`
+
+// errUsage marks command-line mistakes (exit code 2).
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: missing command", errUsage)
+	}
+	cfg := loadConfig(getenv)
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "all", "serve":
+		fs := cfg.flags(cmd, stderr)
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return serve(ctx, cfg, cmd == "all", stdout, stderr)
+	case "migrate":
+		fs := cfg.flags(cmd, stderr)
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return migrate(ctx, cfg, stdout)
+	case "org":
+		return orgCommand(ctx, cfg, rest, stdout, stderr)
+	case "key":
+		return keyCommand(ctx, cfg, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "linkit", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+}
+
+// config is read once from the environment; flags override it.
+type config struct {
+	DatabaseURL       string
+	RedisURL          string
+	HTTPAddr          string
+	AdminToken        string
+	WorkerConcurrency int
+	LogLevel          string
+	DBMaxConns        int
+	AuthCacheTTL      time.Duration
+}
+
+func loadConfig(getenv func(string) string) config {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	atoi := func(name string, def int) int {
+		n, err := strconv.Atoi(env(name, ""))
+		if err != nil {
+			return def
+		}
+		return n
+	}
+	ttl, err := time.ParseDuration(env("LINKIT_AUTH_CACHE_TTL", "10s"))
+	if err != nil {
+		ttl = 10 * time.Second
+	}
+	return config{
+		DatabaseURL:       env("LINKIT_DATABASE_URL", "postgres://localhost:5432/linkit?sslmode=disable"),
+		RedisURL:          env("LINKIT_REDIS_URL", "redis://localhost:6379/0"),
+		HTTPAddr:          env("LINKIT_HTTP_ADDR", ":8080"),
+		AdminToken:        env("LINKIT_ADMIN_TOKEN", ""),
+		WorkerConcurrency: atoi("LINKIT_WORKER_CONCURRENCY", 16),
+		LogLevel:          env("LINKIT_LOG_LEVEL", "info"),
+		DBMaxConns:        atoi("LINKIT_DB_MAX_CONNS", 20),
+		AuthCacheTTL:      ttl,
+	}
+}
+
+func (c *config) flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (LINKIT_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL (LINKIT_REDIS_URL)")
+	fs.StringVar(&c.HTTPAddr, "addr", c.HTTPAddr, "HTTP listen address (LINKIT_HTTP_ADDR)")
+	fs.IntVar(&c.WorkerConcurrency, "concurrency", c.WorkerConcurrency, "worker concurrency (LINKIT_WORKER_CONCURRENCY)")
+	return fs
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,275 @@
+package dedupe
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone is a normalized phone number.
+type Phone struct {
+	// Number is the E.164 form ("+966501234567") when phonenumbers considers
+	// the number possible, otherwise the digits as given, with a leading "+"
+	// if the input had an international prefix.
+	Number string
+	// Valid is phonenumbers' IsValidNumber; always false for digit fallbacks.
+	Valid bool
+	// Extension holds the digits after an extension marker, if any.
+	Extension string
+	// Region is the ISO region phonenumbers detected for the number, or ""
+	// (unknown, ambiguous or a non-geographic number such as +800).
+	Region string
+}
+
+const (
+	reasonPhoneChars  = "must contain only digits, punctuation and an extension"
+	reasonPhoneDigits = "must have 7 to 15 digits"
+	reasonPhoneExt    = "extension must have 1 to 10 digits"
+
+	// maxPhoneDigits is the most digits phonenumbers can accept (a 3-digit
+	// country code and a 17-digit national number); longer inputs are
+	// refused before parsing so junk stays cheap.
+	maxPhoneDigits = 20
+	maxExtDigits   = 10
+)
+
+// NormalizePhone normalizes raw with phonenumbers. The country is taken, in
+// order, from an explicit "+" or "00" prefix, else from the first non-empty
+// region in regions that phonenumbers knows (pass the location's region
+// first, the organization's second); unknown region codes are skipped.
+//
+// A leading "011" is not rewritten: it is the international prefix in the
+// NANP only, while in other regions it starts national numbers (0115 is
+// Nottingham). phonenumbers already strips the default region's own
+// international prefix, so "011 44 …" with region US still becomes +44….
+//
+// It returns ErrEmpty or an *InvalidError with Field "phone". See
+// PhoneNormalizer for a cached variant.
+func NormalizePhone(raw string, regions ...string) (Phone, error) {
+	in, err := cleanPhone(raw)
+	if err != nil {
+		return Phone{}, err
+	}
+	r := resolvePhone(in.key(pickRegion(regions)))
+	return r.phone(in.ext)
+}
+
+// phoneInput is a raw phone reduced to what decides its normalized form.
+type phoneInput struct {
+	plus   bool   // an international prefix ("+" or "00") was given
+	digits string // ASCII digits, without the "00" prefix
+	ext    string
+}
+
+// phoneKey is everything phonenumbers sees, so it is also the cache key.
+type phoneKey struct {
+	number string // digits, with a leading "+" when international
+	region string // "" when number has a "+": the region cannot matter then
+}
+
+func (in phoneInput) key(region string) phoneKey {
+	if in.plus {
+		return phoneKey{number: "+" + in.digits}
+	}
+	return phoneKey{number: in.digits, region: region}
+}
+
+// phoneResult is the cacheable outcome of resolvePhone.
+type phoneResult struct {
+	number string
+	valid  bool
+	region string
+	reason string // non-empty when the number is invalid
+}
+
+func (r phoneResult) phone(ext string) (Phone, error) {
+	if r.reason != "" {
+		return Phone{}, &InvalidError{Field: "phone", Reason: r.reason}
+	}
+	return Phone{Number: r.number, Valid: r.valid, Extension: ext, Region: r.region}, nil
+}
+
+// resolvePhone is the expensive step (~13 µs in phonenumbers.Parse).
+func resolvePhone(k phoneKey) phoneResult {
+	if k.number[0] == '+' || k.region != "" {
+		num, err := phonenumbers.Parse(k.number, k.region)
+		if err == nil && phonenumbers.IsPossibleNumber(num) {
+			region := phonenumbers.GetRegionCodeForNumber(num)
+			if region == "001" || region == phonenumbers.UNKNOWN_REGION {
+				region = ""
+			}
+			return phoneResult{
+				number: phonenumbers.Format(num, phonenumbers.E164),
+				valid:  phonenumbers.IsValidNumber(num),
+				region: region,
+			}
+		}
+	}
+	// Not a possible number (test numbers, unknown country codes, no region):
+	// keep the digits so such customers can still be matched and found.
+	n := len(k.number)
+	if k.number[0] == '+' {
+		n--
+	}
+	if n < 7 || n > 15 {
+		return phoneResult{reason: reasonPhoneDigits}
+	}
+	return phoneResult{number: k.number}
+}
+
+// cleanPhone splits raw into its digits and extension, refusing letters and
+// symbols that no phone formatting uses.
+func cleanPhone(raw string) (phoneInput, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return phoneInput{}, ErrEmpty
+	}
+	var in phoneInput
+	main := s
+	if i := strings.IndexFunc(s, isExtStart); i >= 0 {
+		main = s[:i]
+		ext, reason := parseExtension(s[i:])
+		if reason != "" {
+			return phoneInput{}, &InvalidError{Field: "phone", Reason: reason}
+		}
+		in.ext = ext
+	}
+	digits := make([]byte, 0, len(main))
+	for _, r := range main {
+		if d, ok := digitValue(r); ok {
+			digits = append(digits, d)
+			continue
+		}
+		switch {
+		case r == '+' || r == '＋':
+			// Only one, before any digit: "(+966) 50…" is fine, "1+2" is not.
+			if in.plus || len(digits) > 0 {
+				return phoneInput{}, &InvalidError{Field: "phone", Reason: reasonPhoneChars}
+			}
+			in.plus = true
+		case isPhonePunct(r):
+		default:
+			return phoneInput{}, &InvalidError{Field: "phone", Reason: reasonPhoneChars}
+		}
+	}
+	if !in.plus && len(digits) > 2 && digits[0] == '0' && digits[1] == '0' && digits[2] != '0' {
+		// "00" is the international prefix almost everywhere (and what US
+		// exports write as "001-…"), so treat it like "+". Country codes
+		// never start with 0, so "000…" stays national junk like 0000000000.
+		in.plus = true
+		digits = digits[2:]
+	}
+	if len(digits) == 0 || len(digits) > maxPhoneDigits {
+		return phoneInput{}, &InvalidError{Field: "phone", Reason: reasonPhoneDigits}
+	}
+	in.digits = string(digits)
+	return in, nil
+}
+
+// isExtStart reports the first rune of an extension suffix; every letter
+// counts so that letters not forming an extension make the phone invalid.
+func isExtStart(r rune) bool {
+	return unicode.IsLetter(r) || r == '#' || r == ';'
+}
+
+// extMarkers are matched ASCII case-insensitively, longest first.
+var extMarkers = []string{";ext=", "extension", "extn", "ext", "x", "#"}
+
+// parseExtension reads "x123", "ext. 123", "ext123", "#123", ";ext=123".
+func parseExtension(tail string) (ext, reason string) {
+	rest, found := "", false
+	for _, m := range extMarkers {
+		if hasPrefixFoldASCII(tail, m) {
+			rest, found = tail[len(m):], true
+			break
+		}
+	}
+	if !found {
+		return "", reasonPhoneChars
+	}
+	rest = strings.TrimLeftFunc(rest, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '.' || r == ':' || r == '='
+	})
+	digits := make([]byte, 0, len(rest))
+	for _, r := range rest {
+		d, ok := digitValue(r)
+		if !ok {
+			return "", reasonPhoneChars
+		}
+		digits = append(digits, d)
+	}
+	if len(digits) == 0 || len(digits) > maxExtDigits {
+		return "", reasonPhoneExt
+	}
+	return string(digits), ""
+}
+
+// hasPrefixFoldASCII compares only ASCII letters case-insensitively, so a
+// non-ASCII letter that lowercases to ASCII (the Kelvin sign) never matches
+// and byte offsets stay valid.
+func hasPrefixFoldASCII(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isPhonePunct reports the separators people and exports put in numbers.
+func isPhonePunct(r rune) bool {
+	switch r {
+	case '-', '.', '/', '(', ')', '[', ']',
+		'\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212', // dashes, minus
+		'－', '．', '／', '（', '）': // fullwidth
+		return true
+	}
+	return unicode.IsSpace(r)
+}
+
+// digitValue maps the digit sets phonenumbers accepts (ASCII, Arabic-Indic,
+// Extended Arabic-Indic, fullwidth) to ASCII.
+func digitValue(r rune) (byte, bool) {
+	switch {
+	case '0' <= r && r <= '9':
+		return byte(r), true
+	case '\u0660' <= r && r <= '\u0669':
+		return byte('0' + r - '\u0660'), true
+	case '\u06F0' <= r && r <= '\u06F9':
+		return byte('0' + r - '\u06F0'), true
+	case '\uFF10' <= r && r <= '\uFF19':
+		return byte('0' + r - '\uFF10'), true
+	}
+	return 0, false
+}
+
+// PhoneDigits returns only the digits of s (as ASCII), for digit-based
+// phone search and blocklist matching.
+func PhoneDigits(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if d, ok := digitValue(r); ok {
+			b = append(b, d)
+		}
+	}
+	return string(b)
+}
+
+// pickRegion returns the first non-empty region phonenumbers knows, upper-cased.
+func pickRegion(regions []string) string {
+	for _, r := range regions {
+		r = strings.ToUpper(strings.TrimSpace(r))
+		if r != "" && ValidRegion(r) {
+			return r
+		}
+	}
+	return ""
+}

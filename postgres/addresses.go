@@ -1,0 +1,137 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+const (
+	addressColumns = `id, customer_id, label, address_line1, address_line2, city, state, country,
+		postal_code, is_default, created, updated`
+
+	sqlLockCustomer     = `SELECT id FROM customers WHERE organization_id = $1 AND id = $2 AND merged_into IS NULL FOR UPDATE`
+	sqlCustomerExists   = `SELECT id FROM customers WHERE organization_id = $1 AND id = $2 AND merged_into IS NULL`
+	sqlSelectAddresses  = `SELECT ` + addressColumns + ` FROM customer_addresses WHERE organization_id = $1 AND customer_id = $2 ORDER BY created, id`
+	sqlSelectAddress    = `SELECT ` + addressColumns + ` FROM customer_addresses WHERE organization_id = $1 AND customer_id = $2 AND id = $3`
+	sqlCountAddresses   = `SELECT count(*) FROM customer_addresses WHERE organization_id = $1 AND customer_id = $2`
+	sqlUnsetDefaultAddr = `UPDATE customer_addresses SET is_default = false, updated = now()
+		WHERE organization_id = $1 AND customer_id = $2 AND is_default AND id <> $3`
+	sqlInsertAddress = `INSERT INTO customer_addresses (organization_id, id, customer_id, label, address_line1,
+		address_line2, city, state, country, postal_code, is_default)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created, updated`
+	sqlUpdateAddress = `UPDATE customer_addresses SET label = $4, address_line1 = $5, address_line2 = $6,
+		city = $7, state = $8, country = $9, postal_code = $10, is_default = $11, updated = now()
+		WHERE organization_id = $1 AND id = $2 AND customer_id = $3 RETURNING created, updated`
+	sqlDeleteAddress = `DELETE FROM customer_addresses WHERE organization_id = $1 AND customer_id = $2 AND id = $3
+		RETURNING is_default`
+	// Deleting the default address promotes the oldest remaining one.
+	sqlPromoteOldestAddress = `UPDATE customer_addresses SET is_default = true, updated = now()
+		WHERE organization_id = $1 AND id = (SELECT id FROM customer_addresses
+		WHERE organization_id = $1 AND customer_id = $2 ORDER BY created, id LIMIT 1)`
+)
+
+func scanAddress(row pgx.Row) (*customer.Address, error) {
+	var a customer.Address
+	err := row.Scan(&a.ID, &a.CustomerID, &a.Label, &a.AddressLine1, &a.AddressLine2, &a.City,
+		&a.State, &a.Country, &a.PostalCode, &a.IsDefault, &a.Created, &a.Updated)
+	return &a, err
+}
+
+// FindAddresses lists a customer's addresses, oldest first.
+func (s *Store) FindAddresses(ctx context.Context, orgID, customerID string) ([]*customer.Address, error) {
+	var id string
+	if err := s.pool.QueryRow(ctx, sqlCustomerExists, orgID, customerID).Scan(&id); err != nil {
+		return nil, interpretError(err, customer.NotFound("Customer", customerID))
+	}
+	rows, err := s.pool.Query(ctx, sqlSelectAddresses, orgID, customerID)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("list addresses: %w", err), nil)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*customer.Address, error) { return scanAddress(row) })
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("list addresses: %w", err), nil)
+	}
+	return list, nil
+}
+
+// CreateAddress adds an address. The first address becomes the default;
+// a new default unsets the others in the same transaction.
+func (s *Store) CreateAddress(ctx context.Context, orgID string, a *customer.Address) error {
+	a.ID = customer.NewID(customer.PrefixAddress)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, orgID, a.CustomerID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, sqlCountAddresses, orgID, a.CustomerID).Scan(&n); err != nil {
+			return interpretError(fmt.Errorf("count addresses: %w", err), nil)
+		}
+		a.IsDefault = a.IsDefault || n == 0
+		if err := unsetOtherDefaults(ctx, tx, orgID, a); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, sqlInsertAddress, orgID, a.ID, a.CustomerID, a.Label, a.AddressLine1,
+			a.AddressLine2, a.City, a.State, a.Country, a.PostalCode, a.IsDefault).Scan(&a.Created, &a.Updated)
+		return interpretError(err, nil)
+	})
+}
+
+// UpdateAddress replaces an address; keepDefault leaves is_default as stored.
+func (s *Store) UpdateAddress(ctx context.Context, orgID string, a *customer.Address, keepDefault bool) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, orgID, a.CustomerID); err != nil {
+			return err
+		}
+		cur, err := scanAddress(tx.QueryRow(ctx, sqlSelectAddress, orgID, a.CustomerID, a.ID))
+		if err != nil {
+			return interpretError(err, customer.NotFound("Address", a.ID))
+		}
+		if keepDefault {
+			a.IsDefault = cur.IsDefault
+		}
+		if err := unsetOtherDefaults(ctx, tx, orgID, a); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, sqlUpdateAddress, orgID, a.ID, a.CustomerID, a.Label, a.AddressLine1,
+			a.AddressLine2, a.City, a.State, a.Country, a.PostalCode, a.IsDefault).Scan(&a.Created, &a.Updated)
+		return interpretError(err, customer.NotFound("Address", a.ID))
+	})
+}
+
+// DeleteAddress removes an address; removing the default promotes the oldest.
+func (s *Store) DeleteAddress(ctx context.Context, orgID, customerID, addressID string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, orgID, customerID); err != nil {
+			return err
+		}
+		var wasDefault bool
+		if err := tx.QueryRow(ctx, sqlDeleteAddress, orgID, customerID, addressID).Scan(&wasDefault); err != nil {
+			return interpretError(err, customer.NotFound("Address", addressID))
+		}
+		if wasDefault {
+			if _, err := tx.Exec(ctx, sqlPromoteOldestAddress, orgID, customerID); err != nil {
+				return interpretError(fmt.Errorf("promote address: %w", err), nil)
+			}
+		}
+		return nil
+	})
+}
+
+// lockCustomer serializes changes to one customer's dependent rows.
+func lockCustomer(ctx context.Context, tx pgx.Tx, orgID, customerID string) error {
+	var id string
+	err := tx.QueryRow(ctx, sqlLockCustomer, orgID, customerID).Scan(&id)
+	return interpretError(err, customer.NotFound("Customer", customerID))
+}
+
+func unsetOtherDefaults(ctx context.Context, tx pgx.Tx, orgID string, a *customer.Address) error {
+	if !a.IsDefault {
+		return nil
+	}
+	_, err := tx.Exec(ctx, sqlUnsetDefaultAddr, orgID, a.CustomerID, a.ID)
+	return interpretError(err, nil)
+}
