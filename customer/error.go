@@ -9,18 +9,18 @@ import (
 type Code string
 
 const (
-	EINVALID      Code = "invalid"       // 422: validation failed
-	EBADREQUEST   Code = "bad_request"   // 400: malformed JSON or parameters
-	EUNAUTHORIZED Code = "unauthorized"  // 401
-	EFORBIDDEN    Code = "forbidden"     // 403
-	ENOTFOUND     Code = "not_found"     // 404
-	ECONFLICT     Code = "conflict"      // 409
-	ETOOLARGE     Code = "too_large"     // 413
-	EUNSUPPORTED  Code = "unsupported"   // 415
-	ERATELIMIT    Code = "rate_limited"  // 429
-	EUNAVAILABLE  Code = "unavailable"   // 503: a dependency is down
-	EINTERNAL     Code = "internal"      // 500: never shown in detail
-	EMOVED        Code = "moved"         // 301: a merged customer redirects to its survivor
+	EINVALID      Code = "invalid"      // 422: validation failed
+	EBADREQUEST   Code = "bad_request"  // 400: malformed JSON or parameters
+	EUNAUTHORIZED Code = "unauthorized" // 401
+	EFORBIDDEN    Code = "forbidden"    // 403
+	ENOTFOUND     Code = "not_found"    // 404
+	ECONFLICT     Code = "conflict"     // 409
+	ETOOLARGE     Code = "too_large"    // 413
+	EUNSUPPORTED  Code = "unsupported"  // 415
+	ERATELIMIT    Code = "rate_limited" // 429
+	EUNAVAILABLE  Code = "unavailable"  // 503: a dependency is down
+	EINTERNAL     Code = "internal"     // 500: never shown in detail
+	EMOVED        Code = "moved"        // 301: a merged customer redirects to its survivor
 )
 
 // Error is the one application error type. Message is safe to show to users;

@@ -108,4 +108,3 @@ func (s *Store) Authenticate(ctx context.Context, apiKey string) (*customer.Orga
 }
 
 var errInvalidKey = &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Invalid API key"}
-

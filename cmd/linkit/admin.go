@@ -111,4 +111,3 @@ func keyCommand(ctx context.Context, cfg config, args []string, stdout, stderr i
 		return fmt.Errorf("%w: unknown key command %q", errUsage, args[0])
 	}
 }
-
