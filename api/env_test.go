@@ -28,7 +28,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	store := postgrestest.New(t)
-	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, store, nil, api.Check{Name: "postgres", Ping: store.Ping})
+	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, api.Deps{Store: store, Checks: []api.Check{{Name: "postgres", Ping: store.Ping}}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store}

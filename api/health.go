@@ -16,7 +16,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	checks := map[string]string{}
 	status := http.StatusOK
-	for _, c := range s.checks {
+	for _, c := range s.Checks {
 		if err := c.Ping(ctx); err != nil {
 			checks[c.Name] = "unavailable"
 			status = http.StatusServiceUnavailable

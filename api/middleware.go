@@ -85,9 +85,11 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 			if o := org(r); o != nil {
 				orgID = o.ID
 			}
+			elapsed := time.Since(start)
+			s.metrics.observe(r, rec.status, elapsed)
 			s.log.InfoContext(ctx, "http request", "request_id", id, "method", r.Method,
 				"route", r.Pattern, "status", rec.status, "org_id", orgID,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+				"duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r)
 	})

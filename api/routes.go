@@ -20,8 +20,17 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/customers/{id}", auth(s.handleCustomerReplace))
 	s.mux.Handle("PATCH /api/v1/customers/{id}", auth(s.handleCustomerPatch))
 	s.mux.Handle("DELETE /api/v1/customers/{id}", auth(s.handleCustomerDelete))
+	s.mux.Handle("GET /api/v1/customers/{id}/history", auth(s.handleCustomerHistory))
 	s.mux.Handle("GET /api/v1/customers/{id}/addresses", auth(s.handleAddressList))
 	s.mux.Handle("POST /api/v1/customers/{id}/addresses", auth(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
+
+	// Find-or-create through the queue (SPEC §6, seed 004) and its jobs.
+	s.mux.Handle("POST /api/v1/customers/upsert", auth(s.handleUpsert))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", s.authenticated(s.handleLocation(s.handleLocationUpsert)))
+	s.mux.Handle("GET /api/v1/jobs/{id}", auth(s.handleJobGet))
+
+	// Operations: queue dashboard and metrics.
+	s.opsRoutes()
 }

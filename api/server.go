@@ -9,13 +9,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
 )
 
 // Config holds the API's settings; cmd/linkit fills it from the environment.
 type Config struct {
 	AdminToken string
+	// MetricsPublic serves /metrics without the admin token.
+	MetricsPublic bool
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
@@ -27,25 +33,46 @@ type Check struct {
 	Ping func(ctx context.Context) error
 }
 
+// Deps are the Server's collaborators. Queue, Replies and Inspector may be
+// nil: endpoints that need the queue then answer 503.
+type Deps struct {
+	Store     *postgres.Store
+	Log       *slog.Logger
+	Checks    []Check
+	Queue     *queue.Client
+	Replies   *queue.Replies
+	Inspector *asynq.Inspector
+	Names     queue.Names
+	// RedisOpt serves the queue dashboard at /monitoring/.
+	RedisOpt asynq.RedisConnOpt
+	// Registry collects /metrics; nil gets a private registry.
+	Registry *prometheus.Registry
+}
+
 // Server is the HTTP API.
 type Server struct {
-	cfg    Config
-	store  *postgres.Store
-	log    *slog.Logger
-	checks []Check
-	mux    *http.ServeMux
-	keys   authCache
+	cfg Config
+	Deps
+	store   *postgres.Store
+	log     *slog.Logger
+	mux     *http.ServeMux
+	keys    authCache
+	metrics *httpMetrics
 }
 
 var _ http.Handler = (*Server)(nil)
 
 // NewServer wires the routes over the given dependencies.
-func NewServer(cfg Config, store *postgres.Store, logger *slog.Logger, checks ...Check) *Server {
-	if logger == nil {
-		logger = discardLogger
+func NewServer(cfg Config, d Deps) *Server {
+	if d.Log == nil {
+		d.Log = discardLogger
 	}
-	s := &Server{cfg: cfg, store: store, log: logger, checks: checks, mux: http.NewServeMux()}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux()}
 	s.keys.entries = map[string]authEntry{}
+	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
 	s.routes()
 	return s
 }

@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/linkitworks/customers/dedupe"
 )
 
@@ -91,5 +93,26 @@ func checkErrKind(t *testing.T, err error, field string) {
 	var inv *dedupe.InvalidError
 	if !errors.As(err, &inv) || inv.Field != field || inv.Reason == "" {
 		t.Fatalf("error %#v is neither ErrEmpty nor an *InvalidError for %s", err, field)
+	}
+}
+
+// TestPhoneIdempotentAllRegions checks the fuzz invariant for junk that
+// phonenumbers treats differently per region (national and international
+// prefixes), across every region it knows.
+func TestPhoneIdempotentAllRegions(t *testing.T) {
+	t.Parallel()
+	inputs := []string{"000111111", "0000000000", "1111111", "0011 234 5678", "010 1234 5678", "8 800 123 4567", "99999999999", "+0 123 4567"}
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, raw := range inputs {
+			got, err := dedupe.NormalizePhone(raw, region)
+			if err != nil {
+				checkErrKind(t, err, "phone")
+				continue
+			}
+			again, err := dedupe.NormalizePhone(got.Number, region)
+			if err != nil || again.Number != got.Number || again.Valid != got.Valid || again.Region != got.Region {
+				t.Errorf("%s: not idempotent: %q -> %+v -> %+v, %v", region, raw, got, again, err)
+			}
+		}
 	}
 }

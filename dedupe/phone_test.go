@@ -73,6 +73,8 @@ var phoneCases = []struct {
 	{"local only", "555-0123", []string{"US"}, dedupe.Phone{Number: "+15550123"}, ""},
 	{"zeros national", "0000000000", []string{"US"}, dedupe.Phone{Number: "+10000000000"}, ""},
 	{"zeros no region", "0000000000", nil, dedupe.Phone{Number: "0000000000"}, ""},
+	// phonenumbers reads its E.164 (+6100111111) back as +610111111: keep the digits.
+	{"unstable e164", "000111111", []string{"CC"}, dedupe.Phone{Number: "000111111"}, ""},
 
 	// Digit fallback bounds.
 	{"unknown country code", "+999 123 4567", nil, dedupe.Phone{Number: "+9991234567"}, ""},
@@ -137,6 +139,15 @@ func TestTableSize(t *testing.T) {
 	t.Parallel()
 	if n := len(phoneCases) + len(emailCases); n < 60 {
 		t.Errorf("only %d phone+email cases", n)
+	}
+}
+
+func TestPhoneKey(t *testing.T) {
+	t.Parallel()
+	a, _ := dedupe.NormalizePhone("(415) 555-0123", "US")
+	b, _ := dedupe.NormalizePhone("+1 415.555.0123 x9")
+	if dedupe.PhoneKey(a.Number) != dedupe.PhoneKey(b.Number) || dedupe.PhoneKey(a.Number) != "+14155550123" {
+		t.Errorf("PhoneKey(%q) = %q, PhoneKey(%q) = %q", a.Number, dedupe.PhoneKey(a.Number), b.Number, dedupe.PhoneKey(b.Number))
 	}
 }
 

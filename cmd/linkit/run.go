@@ -20,6 +20,7 @@ const usage = `linkit — one clean record per real customer
 Usage:
   linkit all       run the HTTP API and the workers (migrates first)
   linkit serve     run the HTTP API
+  linkit work      run the workers
   linkit migrate   create the database if needed and apply migrations
   linkit org create --name NAME [--id ID] [--region CC] [--json]
   linkit key create --org ID [--json]
@@ -49,12 +50,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg := loadConfig(getenv)
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "all", "serve":
+	case "all", "serve", "work":
 		fs := cfg.flags(cmd, stderr)
 		if err := fs.Parse(rest); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return serve(ctx, cfg, cmd == "all", stdout, stderr)
+		r := map[string]roles{
+			"all":   {api: true, worker: true, migrate: true},
+			"serve": {api: true},
+			"work":  {worker: true},
+		}[cmd]
+		return serve(ctx, cfg, r, stderr)
 	case "migrate":
 		fs := cfg.flags(cmd, stderr)
 		if err := fs.Parse(rest); err != nil {
@@ -87,6 +93,8 @@ type config struct {
 	LogLevel          string
 	DBMaxConns        int
 	AuthCacheTTL      time.Duration
+	QueueNamespace    string
+	MetricsPublic     bool
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -116,6 +124,8 @@ func loadConfig(getenv func(string) string) config {
 		LogLevel:          env("LINKIT_LOG_LEVEL", "info"),
 		DBMaxConns:        atoi("LINKIT_DB_MAX_CONNS", 20),
 		AuthCacheTTL:      ttl,
+		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
+		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
 	}
 }
 

@@ -5,12 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/worker"
 )
 
 func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
@@ -21,10 +28,16 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-// serve runs the API until ctx ends, then drains in-flight requests.
-func serve(ctx context.Context, cfg config, withMigrate bool, stdout, stderr io.Writer) error {
+// roles says which parts a process runs.
+type roles struct {
+	api, worker, migrate bool
+}
+
+// serve runs the API and/or the workers until ctx ends, then drains: the API
+// finishes in-flight requests, workers finish or hand back their tasks.
+func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	if withMigrate {
+	if r.migrate {
 		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
 			return err
 		}
@@ -34,17 +47,73 @@ func serve(ctx context.Context, cfg config, withMigrate bool, stdout, stderr io.
 		return err
 	}
 	defer store.Close()
+	redisOpt, err := queue.RedisOpt(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	rdb := queue.NewRedis(redisOpt)
+	defer rdb.Close()
+	names := queue.Names{Namespace: cfg.QueueNamespace}
+	client := queue.NewClient(redisOpt, names)
+	defer client.Close()
+	reg := prometheus.NewRegistry()
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	if r.worker {
+		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, Names: names}, redisOpt, deps); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	if r.api {
+		inspector := asynq.NewInspector(redisOpt)
+		defer inspector.Close()
+		handler := api.NewServer(
+			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic},
+			api.Deps{
+				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
+				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
+				Checks: []api.Check{
+					{Name: "postgres", Ping: store.Ping},
+					{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+				},
+			})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveHTTP(ctx, cfg.HTTPAddr, handler, log); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	select {
+	case err = <-errc:
+		cancel()
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// serveHTTP listens until ctx ends, then drains in-flight requests.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
-		Addr: cfg.HTTPAddr,
-		Handler: api.NewServer(api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL},
-			store, log, api.Check{Name: "postgres", Ping: store.Ping}),
+		Addr:              addr,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version)
 	errc := make(chan error, 1)
@@ -60,6 +129,5 @@ func serve(ctx context.Context, cfg config, withMigrate bool, stdout, stderr io.
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.Info("stopped")
 	return nil
 }

@@ -1,0 +1,74 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
+)
+
+// jobView is GET /api/v1/jobs/{id} (SPEC §13).
+type jobView struct {
+	*customer.Job
+	Result any `json:"result"`
+	Error  any `json:"error"`
+}
+
+func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
+	job, err := s.store.FindJob(r.Context(), org(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	view := jobView{Job: job}
+	switch job.State {
+	case customer.JobQueued:
+		// PostgreSQL knows queued or done; the queue knows running and retrying.
+		if s.Inspector != nil {
+			if info, err := s.Inspector.GetTaskInfo(s.Names.Critical(), job.ID); err == nil {
+				switch info.State {
+				case asynq.TaskStateActive:
+					job.State = customer.JobRunning
+				case asynq.TaskStateRetry:
+					job.State = customer.JobRetrying
+				}
+			}
+		}
+	case customer.JobCompleted:
+		var res postgres.UpsertResult
+		if err := json.Unmarshal(job.Result, &res); err == nil {
+			c, err := s.store.FindCustomerByID(r.Context(), job.OrganizationID, res.CustomerID)
+			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED {
+				return err
+			}
+			view.Result = struct {
+				postgres.UpsertResult
+				Customer *customer.Customer `json:"customer"`
+			}{res, c}
+		}
+	case customer.JobFailed:
+		var e any
+		if json.Unmarshal([]byte(job.Error), &e) != nil {
+			e = job.Error
+		}
+		view.Error = e
+	}
+	writeData(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) handleCustomerHistory(w http.ResponseWriter, r *http.Request) error {
+	p := problems{}
+	page, limit := pagination(r.URL.Query(), p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	events, meta, err := s.store.FindHistory(r.Context(), org(r).ID, r.PathValue("id"), page, limit)
+	if err != nil {
+		return err
+	}
+	writeList(w, events, meta)
+	return nil
+}

@@ -1,0 +1,556 @@
+package dedupe
+
+import (
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+// KindExternal is the identity kind of another system's id ("source:id").
+const KindExternal = "external"
+
+// Key is one identity match key: an email key, the digits of a phone, or an
+// external "source:id".
+type Key struct {
+	Kind  string
+	Value string
+}
+
+// Policy says how a matched customer's fields take new values.
+type Policy string
+
+const (
+	FillBlanks  Policy = "fill_blanks"   // only empty fields take new values (default)
+	Overwrite   Policy = "overwrite"     // non-empty input wins
+	DoNotUpdate Policy = "do_not_update" // fields stay; tags, groups and visits still add
+)
+
+// Policies lists the accepted merge policies; merge_conflicts is fill_blanks
+// that also merges conflicting customers into the match.
+var Policies = []string{string(FillBlanks), string(Overwrite), string(DoNotUpdate), "merge_conflicts"}
+
+// DefaultPriority is the match-key precedence of SPEC §6.
+var DefaultPriority = []string{KindExternal, KindEmail, KindPhone}
+
+// Incoming is one normalized record to match: its identifiers and the field
+// values it brings (in Fields, using the domain's field names).
+type Incoming struct {
+	Email      string            `json:"email,omitempty"` // normalized, "" when absent
+	EmailKey   string            `json:"email_key,omitempty"`
+	Phone      string            `json:"phone,omitempty"` // normalized
+	PhoneKey   string            `json:"phone_key,omitempty"`
+	PhoneValid bool              `json:"phone_valid,omitempty"`
+	PhoneExt   string            `json:"phone_ext,omitempty"`
+	External   string            `json:"external,omitempty"` // "source:id" key
+	Fields     customer.Customer `json:"fields"`
+}
+
+// Keys returns the record's identity keys, in the precedence order.
+func (in *Incoming) Keys() []Key {
+	var keys []Key
+	if in.External != "" {
+		keys = append(keys, Key{KindExternal, in.External})
+	}
+	if in.EmailKey != "" {
+		keys = append(keys, Key{KindEmail, in.EmailKey})
+	}
+	if in.PhoneKey != "" {
+		keys = append(keys, Key{KindPhone, in.PhoneKey})
+	}
+	return keys
+}
+
+// Options are an organization's matching rules for one record.
+type Options struct {
+	Policy         Policy   `json:"policy,omitempty"`
+	MergeConflicts bool     `json:"merge_conflicts,omitempty"`
+	Priority       []string `json:"priority,omitempty"` // key kinds in precedence order; nil = DefaultPriority
+}
+
+// Conflict names another customer owning one of the record's identifiers.
+type Conflict struct {
+	Field      string `json:"field"`
+	CustomerID string `json:"customer_id"`
+}
+
+// Actions reported for a record.
+const (
+	ActionCreated   = "created"
+	ActionUpdated   = "updated"
+	ActionUnchanged = "unchanged"
+)
+
+// Result is what happened to one record.
+type Result struct {
+	CustomerID string     `json:"customer_id"`
+	Action     string     `json:"action"`
+	MatchedOn  *string    `json:"matched_on"`
+	Conflicts  []Conflict `json:"conflicts"`
+	Merged     []string   `json:"merged,omitempty"` // customers merged into this one
+}
+
+// ErrNoIdentifier rejects a record with no usable identifier: customers are
+// never matched on names alone.
+var ErrNoIdentifier = errors.New("no valid email, phone or external id")
+
+// Change is one field's old and new value, for the audit trail.
+type Change struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}
+
+// KeyState is the final owner of a key the workspace touched.
+type KeyState struct {
+	Key        Key
+	CustomerID string
+	Display    string
+	Primary    bool
+}
+
+// MergeOp records customer From merged into Into.
+type MergeOp struct {
+	From, Into string
+}
+
+// Pair is a suggested duplicate: two customers that share evidence.
+type Pair struct {
+	A, B   string
+	Reason string
+}
+
+// Workspace applies records, in order, to an in-memory view of the customers
+// they can touch. The store loads the view (owners of the records' keys and
+// those customers), applies records, and persists what the workspace reports.
+// Upserts use one record; imports apply a whole group of related rows, which
+// gives the same result as processing them one by one.
+type Workspace struct {
+	canonical bool // email keys use provider canonicalization
+	owners    map[Key]string
+	customers map[string]*customer.Customer
+	newID     func() string
+
+	created  map[string]bool
+	changes  map[string]map[string]Change
+	keys     map[Key]*KeyState
+	keyOrder []Key
+	merges   []MergeOp
+	pairs    []Pair
+}
+
+// NewWorkspace starts an empty workspace; newID makes ids for new customers
+// and canonicalEmails says how email keys are computed (an org setting).
+func NewWorkspace(newID func() string, canonicalEmails bool) *Workspace {
+	return &Workspace{
+		canonical: canonicalEmails,
+		owners:    map[Key]string{},
+		customers: map[string]*customer.Customer{},
+		newID:     newID,
+		created:   map[string]bool{},
+		changes:   map[string]map[string]Change{},
+		keys:      map[Key]*KeyState{},
+	}
+}
+
+// Load adds an existing customer and the keys it owns to the view.
+func (w *Workspace) Load(c *customer.Customer, owned ...Key) {
+	w.customers[c.ID] = c
+	for _, k := range owned {
+		w.owners[k] = c.ID
+	}
+}
+
+// SetOwner records that key belongs to customerID (loaded separately).
+func (w *Workspace) SetOwner(k Key, customerID string) { w.owners[k] = customerID }
+
+// Customer returns a customer of the view.
+func (w *Workspace) Customer(id string) *customer.Customer { return w.customers[id] }
+
+// Apply matches one record and merges or creates by opts.
+func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
+	keys := in.Keys()
+	if len(keys) == 0 {
+		return Result{}, ErrNoIdentifier
+	}
+	priority := opts.Priority
+	if len(priority) == 0 {
+		priority = DefaultPriority
+	}
+	var matched, matchedOn string
+	for _, kind := range priority {
+		for _, k := range keys {
+			if k.Kind == kind && w.owners[k] != "" {
+				matched, matchedOn = w.owners[k], kind
+				break
+			}
+		}
+		if matched != "" {
+			break
+		}
+	}
+	res := Result{Conflicts: []Conflict{}}
+	if matched == "" {
+		c := w.create(in)
+		res.CustomerID, res.Action = c.ID, ActionCreated
+		return res, nil
+	}
+	on := matchedOn
+	if on == KindExternal {
+		on = "external_id"
+	}
+	res.CustomerID, res.MatchedOn = matched, &on
+	c := w.customers[matched]
+	before := len(w.changes[matched])
+	keysBefore := len(w.keyOrder)
+
+	for _, k := range keys {
+		owner := w.owners[k]
+		if owner == "" || owner == matched {
+			continue
+		}
+		if opts.MergeConflicts {
+			w.merge(c, w.customers[owner])
+			res.Merged = append(res.Merged, owner)
+			continue
+		}
+		res.Conflicts = append(res.Conflicts, Conflict{Field: fieldOfKind(k.Kind), CustomerID: owner})
+		w.pairs = append(w.pairs, orderedPair(matched, owner, "same "+fieldOfKind(k.Kind)))
+	}
+	policy := opts.Policy
+	if policy == "" {
+		policy = FillBlanks
+	}
+	w.record(c, MergeFields(c, &in.Fields, policy))
+	w.claimKeys(c, in, policy)
+
+	res.Action = ActionUnchanged
+	if len(w.changes[matched]) > before || len(w.keyOrder) > keysBefore || len(res.Merged) > 0 {
+		res.Action = ActionUpdated
+	}
+	return res, nil
+}
+
+func fieldOfKind(kind string) string {
+	if kind == KindExternal {
+		return "external_id"
+	}
+	return kind
+}
+
+func orderedPair(a, b, reason string) Pair {
+	if b < a {
+		a, b = b, a
+	}
+	return Pair{A: a, B: b, Reason: reason}
+}
+
+// create makes a new customer from the record and claims all its keys.
+func (w *Workspace) create(in *Incoming) *customer.Customer {
+	c := in.Fields
+	c.ID = w.newID()
+	c.Email, c.Phone, c.PhoneValid, c.PhoneExtension = in.Email, in.Phone, in.PhoneValid, in.PhoneExt
+	if c.Type == "" {
+		c.Type = customer.TypeIndividual
+	}
+	if c.Status == "" {
+		c.Status = customer.StatusActive
+	}
+	if c.Name == "" {
+		c.Name = c.DisplayName()
+	}
+	w.customers[c.ID] = &c
+	w.created[c.ID] = true
+	for _, k := range in.Keys() {
+		w.setKey(k, c.ID, displayOf(in, k), k.Kind != KindExternal)
+	}
+	return &c
+}
+
+func displayOf(in *Incoming, k Key) string {
+	switch k.Kind {
+	case KindEmail:
+		return in.Email
+	case KindPhone:
+		return in.Phone
+	default:
+		return k.Value
+	}
+}
+
+// claimKeys gives c the record's keys nobody owns: a new email or phone is
+// the primary when c has none (or under overwrite), else an alias.
+func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy) {
+	for _, k := range in.Keys() {
+		owner := w.owners[k]
+		if owner != "" && owner != c.ID {
+			continue // a conflict, left where it is
+		}
+		display := displayOf(in, k)
+		switch k.Kind {
+		case KindExternal:
+			if owner == "" {
+				w.setKey(k, c.ID, display, false)
+			}
+		case KindEmail:
+			w.claimContact(c, k, display, policy, &c.Email, func() {})
+		case KindPhone:
+			w.claimContact(c, k, display, policy, &c.Phone, func() {
+				c.PhoneValid, c.PhoneExtension = in.PhoneValid, in.PhoneExt
+			})
+		}
+	}
+}
+
+func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, policy Policy, primary *string, setExtra func()) {
+	owned := w.owners[k] == c.ID
+	isPrimary := *primary == display
+	switch {
+	case isPrimary:
+		if !owned {
+			w.setKey(k, c.ID, display, true)
+		}
+	case *primary == "" && policy != DoNotUpdate, policy == Overwrite:
+		if *primary != "" {
+			w.demote(c, k.Kind, *primary)
+		}
+		w.record(c, map[string]Change{k.Kind: {From: *primary, To: display}})
+		*primary = display
+		setExtra()
+		w.setKey(k, c.ID, display, true)
+	case !owned:
+		w.setKey(k, c.ID, display, false)
+	}
+}
+
+// demote turns c's current primary email or phone into an alias.
+func (w *Workspace) demote(c *customer.Customer, kind, display string) {
+	w.setKey(w.KeyOf(kind, display), c.ID, display, false)
+}
+
+// KeyOf returns the match key of a stored (normalized) email or phone.
+func (w *Workspace) KeyOf(kind, display string) Key {
+	if kind == KindPhone {
+		return Key{KindPhone, PhoneDigits(display)}
+	}
+	return Key{KindEmail, EmailKey(display, w.canonical)}
+}
+
+func (w *Workspace) setKey(k Key, customerID, display string, primary bool) {
+	if s, ok := w.keys[k]; ok {
+		s.CustomerID, s.Display, s.Primary = customerID, display, primary
+	} else {
+		w.keys[k] = &KeyState{Key: k, CustomerID: customerID, Display: display, Primary: primary}
+		w.keyOrder = append(w.keyOrder, k)
+	}
+	w.owners[k] = customerID
+}
+
+// merge folds customer b into a: b's values fill a's blanks, b's keys become
+// a's aliases, b redirects to a.
+func (w *Workspace) merge(a, b *customer.Customer) {
+	if b == nil || a.ID == b.ID {
+		return
+	}
+	w.record(a, MergeFields(a, b, FillBlanks))
+	var bKeys []Key
+	for k, owner := range w.owners {
+		if owner == b.ID {
+			bKeys = append(bKeys, k)
+		}
+	}
+	slices.SortFunc(bKeys, func(x, y Key) int {
+		if x.Kind != y.Kind {
+			return compare(x.Kind, y.Kind)
+		}
+		return compare(x.Value, y.Value)
+	})
+	for _, k := range bKeys {
+		w.setKey(k, a.ID, w.displayForMerge(b, k), false)
+	}
+	for _, kind := range []string{KindEmail, KindPhone} {
+		field := &a.Email
+		bv := b.Email
+		if kind == KindPhone {
+			field, bv = &a.Phone, b.Phone
+		}
+		if *field == "" && bv != "" {
+			*field = bv
+			if kind == KindPhone {
+				a.PhoneValid, a.PhoneExtension = b.PhoneValid, b.PhoneExtension
+			}
+			w.setKey(w.KeyOf(kind, bv), a.ID, bv, true)
+			w.record(a, map[string]Change{kind: {From: "", To: bv}})
+		}
+	}
+	w.merges = append(w.merges, MergeOp{From: b.ID, Into: a.ID})
+	delete(w.customers, b.ID)
+}
+
+func (w *Workspace) displayForMerge(b *customer.Customer, k Key) string {
+	if s := w.keys[k]; s != nil {
+		return s.Display
+	}
+	switch {
+	case k.Kind == KindEmail && b.Email != "" && w.KeyOf(KindEmail, b.Email) == k:
+		return b.Email
+	case k.Kind == KindPhone && b.Phone != "" && w.KeyOf(KindPhone, b.Phone) == k:
+		return b.Phone
+	}
+	return "" // unknown here: the store keeps the stored display
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// record notes field changes for the audit trail (the first From is kept).
+func (w *Workspace) record(c *customer.Customer, changes map[string]Change) {
+	if len(changes) == 0 {
+		return
+	}
+	if w.created[c.ID] {
+		return // a new customer's fields are its creation, not changes
+	}
+	m := w.changes[c.ID]
+	if m == nil {
+		m = map[string]Change{}
+		w.changes[c.ID] = m
+	}
+	for f, ch := range changes {
+		if prev, ok := m[f]; ok {
+			ch.From = prev.From
+		}
+		m[f] = ch
+	}
+}
+
+// Created returns the customers the workspace created, in creation order of id.
+func (w *Workspace) Created() []*customer.Customer {
+	var out []*customer.Customer
+	for _, id := range slices.Sorted(maps.Keys(w.created)) {
+		if c := w.customers[id]; c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Updated returns the existing customers whose fields changed, with changes.
+func (w *Workspace) Updated() map[string]map[string]Change {
+	out := map[string]map[string]Change{}
+	for id, ch := range w.changes {
+		if w.customers[id] != nil && !w.created[id] {
+			out[id] = ch
+		}
+	}
+	return out
+}
+
+// Keys returns every key whose owner, display or primary flag was set.
+func (w *Workspace) Keys() []KeyState {
+	out := make([]KeyState, 0, len(w.keyOrder))
+	for _, k := range w.keyOrder {
+		out = append(out, *w.keys[k])
+	}
+	return out
+}
+
+// Merges returns the merges applied, in order.
+func (w *Workspace) Merges() []MergeOp { return w.merges }
+
+// Pairs returns suggested duplicates found while matching.
+func (w *Workspace) Pairs() []Pair { return w.pairs }
+
+// textFields are the plain text fields a merge considers.
+var textFields = []struct {
+	name string
+	ptr  func(*customer.Customer) *string
+}{
+	{"first_name", func(c *customer.Customer) *string { return &c.FirstName }},
+	{"last_name", func(c *customer.Customer) *string { return &c.LastName }},
+	{"name", func(c *customer.Customer) *string { return &c.Name }},
+	{"company_name", func(c *customer.Customer) *string { return &c.CompanyName }},
+	{"avatar_url", func(c *customer.Customer) *string { return &c.AvatarURL }},
+	{"birthdate", func(c *customer.Customer) *string { return &c.Birthdate }},
+	{"gender", func(c *customer.Customer) *string { return &c.Gender }},
+	{"notes", func(c *customer.Customer) *string { return &c.Notes }},
+	{"source", func(c *customer.Customer) *string { return &c.Source }},
+	{"website", func(c *customer.Customer) *string { return &c.Website }},
+	{"tax_id", func(c *customer.Customer) *string { return &c.TaxID }},
+	{"fax", func(c *customer.Customer) *string { return &c.Fax }},
+	{"payment_terms", func(c *customer.Customer) *string { return &c.PaymentTerms }},
+	{"currency", func(c *customer.Customer) *string { return &c.Currency }},
+	{"preferred_shipping", func(c *customer.Customer) *string { return &c.PreferredShipping }},
+}
+
+// MergeFields applies in's values onto c by policy and returns what changed.
+// Identifiers (email, phone) are not fields here: the workspace claims them.
+func MergeFields(c, in *customer.Customer, policy Policy) map[string]Change {
+	changes := map[string]Change{}
+	if policy == DoNotUpdate {
+		return changes
+	}
+	take := func(cur, next any, curEmpty, nextEmpty bool) bool {
+		if nextEmpty || reflect.DeepEqual(cur, next) {
+			return false
+		}
+		return policy == Overwrite || curEmpty
+	}
+	for _, f := range textFields {
+		cur, next := f.ptr(c), f.ptr(in)
+		if f.name == "source" && *cur != "" {
+			continue // where a customer first came from is history
+		}
+		if take(*cur, *next, *cur == "", *next == "") {
+			changes[f.name] = Change{From: *cur, To: *next}
+			*cur = *next
+		}
+	}
+	for _, a := range []struct {
+		name     string
+		cur, new **customer.PostalAddress
+	}{{"billing_address", &c.BillingAddress, &in.BillingAddress}, {"shipping_address", &c.ShippingAddress, &in.ShippingAddress}} {
+		if take(*a.cur, *a.new, *a.cur == nil, *a.new == nil) {
+			changes[a.name] = Change{From: *a.cur, To: *a.new}
+			*a.cur = *a.new
+		}
+	}
+	if len(in.Attributes) > 0 {
+		merged := maps.Clone(c.Attributes)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		for k, v := range in.Attributes {
+			if cur, ok := merged[k]; !ok || (policy == Overwrite && !reflect.DeepEqual(cur, v)) {
+				merged[k] = v
+			}
+		}
+		if !reflect.DeepEqual(merged, c.Attributes) && !(len(merged) == 0 && c.Attributes == nil) {
+			changes["attributes"] = Change{From: c.Attributes, To: merged}
+			c.Attributes = merged
+		}
+	}
+	return changes
+}
+
+// Request is one find-or-create call (an upsert job's payload): a normalized
+// record plus what to apply around it (SPEC §6 steps 4–5).
+type Request struct {
+	Record      Incoming          `json:"record"`
+	Options     Options           `json:"options"`
+	LocationID  string            `json:"location_id,omitempty"`
+	Tags        []string          `json:"tags,omitempty"` // replace the tags at the location
+	ReplaceTags bool              `json:"replace_tags,omitempty"`
+	AddedTags   []string          `json:"added_tags,omitempty"`
+	GroupIDs    []string          `json:"group_ids,omitempty"`
+	Address     *customer.Address `json:"address,omitempty"`
+	Source      string            `json:"source,omitempty"`
+}

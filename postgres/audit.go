@@ -1,0 +1,105 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Audit event types.
+const (
+	EventCreated = "customer.created"
+	EventUpdated = "customer.updated"
+	EventMerged  = "customer.merged"
+	EventTagged  = "customer.tagged"
+)
+
+// auditContext says why a change happened.
+type auditContext struct {
+	source, jobID, importID, locationID string
+}
+
+// queueAudit writes one event per customer the workspace touched.
+func queueAudit(b *pgx.Batch, orgID string, ac auditContext, w *dedupe.Workspace, res dedupe.Result, tagged map[string]Change) {
+	event := func(customerID, typ string, changes any) {
+		b.Queue(sqlInsertAudit, orgID, customerID, typ, ac.source, ac.jobID, ac.importID, ac.locationID, changes)
+	}
+	for _, c := range w.Created() {
+		changes := map[string]any{}
+		if c.ID == res.CustomerID {
+			for k, v := range tagged {
+				changes[k] = v
+			}
+		}
+		event(c.ID, EventCreated, changes)
+	}
+	updated := w.Updated()
+	for _, m := range w.Merges() {
+		event(m.Into, EventMerged, map[string]any{"merged": Change{From: m.From, To: m.Into}})
+	}
+	for id, ch := range updated {
+		changes := map[string]any{}
+		for k, v := range ch {
+			changes[k] = v
+		}
+		if id == res.CustomerID {
+			for k, v := range tagged {
+				changes[k] = v
+			}
+		}
+		event(id, EventUpdated, changes)
+	}
+	if _, ok := updated[res.CustomerID]; !ok && res.Action != dedupe.ActionCreated && len(tagged) > 0 {
+		event(res.CustomerID, EventTagged, tagged)
+	}
+}
+
+// Event is one entry of a customer's history.
+type Event struct {
+	ID         int64          `json:"id"`
+	CustomerID string         `json:"customer_id"`
+	Type       string         `json:"type"`
+	Source     string         `json:"source"`
+	JobID      *string        `json:"job_id"`
+	ImportID   *string        `json:"import_id"`
+	LocationID *string        `json:"location_id"`
+	Changes    map[string]any `json:"changes"`
+	Created    time.Time      `json:"created"`
+}
+
+const (
+	sqlSelectHistory = `SELECT id, customer_id, type, source, job_id, import_id, location_id, changes, created
+		FROM audit_events WHERE organization_id = $1 AND customer_id = $2 ORDER BY id DESC LIMIT $3 OFFSET $4`
+	sqlCountHistory  = `SELECT count(*) FROM audit_events WHERE organization_id = $1 AND customer_id = $2`
+	sqlCustomerKnown = `SELECT id FROM customers WHERE organization_id = $1 AND id = $2`
+)
+
+// FindHistory lists a customer's audit events, newest first.
+func (s *Store) FindHistory(ctx context.Context, orgID, customerID string, page, limit int) ([]Event, customer.Page, error) {
+	var id string
+	if err := s.pool.QueryRow(ctx, sqlCustomerKnown, orgID, customerID).Scan(&id); err != nil {
+		return nil, customer.Page{}, interpretError(err, customer.NotFound("Customer", customerID))
+	}
+	var total int
+	events := []Event{}
+	b := &pgx.Batch{}
+	b.Queue(sqlSelectHistory, orgID, customerID, limit, (page-1)*limit).Query(func(rows pgx.Rows) error {
+		var err error
+		events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+			var e Event
+			err := r.Scan(&e.ID, &e.CustomerID, &e.Type, &e.Source, &e.JobID, &e.ImportID, &e.LocationID, &e.Changes, &e.Created)
+			return e, err
+		})
+		return err
+	})
+	b.Queue(sqlCountHistory, orgID, customerID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, customer.Page{}, interpretError(fmt.Errorf("history: %w", err), nil)
+	}
+	return events, customer.NewPage(total, page, limit), nil
+}

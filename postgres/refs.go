@@ -1,0 +1,42 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+const (
+	sqlLocationRegion = `SELECT default_region FROM locations WHERE organization_id = $1 AND id = $2`
+	sqlMissingGroups  = `SELECT g FROM unnest($2::text[]) AS g
+		WHERE NOT EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)`
+)
+
+// LocationRegion returns a location's default phone region ("" when unset).
+func (s *Store) LocationRegion(ctx context.Context, orgID, locationID string) (string, error) {
+	var region string
+	err := s.pool.QueryRow(ctx, sqlLocationRegion, orgID, locationID).Scan(&region)
+	return region, interpretError(err, customer.NotFound("Location", locationID))
+}
+
+// MissingGroups returns the ids among ids that are not groups of the organization.
+func (s *Store) MissingGroups(ctx context.Context, orgID string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, sqlMissingGroups, orgID, ids)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("check groups: %w", err), nil)
+	}
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		missing = append(missing, g)
+	}
+	return missing, interpretError(rows.Err(), nil)
+}

@@ -1,0 +1,339 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+const (
+	sqlLockJob = `SELECT state, result FROM jobs WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	// Advisory locks on the request's identity keys (sorted, so concurrent
+	// upserts can't deadlock) serialize find-or-create of one identity.
+	sqlLockKeys = `SELECT count(pg_advisory_xact_lock(h)) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(h, i)`
+	sqlOwners   = `SELECT i.kind, i.value, i.customer_id FROM customer_identities i
+		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
+		WHERE i.organization_id = $1`
+	sqlLockCandidates = `SELECT ` + customerColumns + ` FROM customers c
+		WHERE c.organization_id = $1 AND c.id IN (SELECT i.customer_id FROM customer_identities i
+		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
+		WHERE i.organization_id = $1)
+		ORDER BY c.id FOR UPDATE`
+	sqlLocationDefaults = `SELECT default_tags, default_group_ids FROM locations WHERE organization_id = $1 AND id = $2`
+	sqlCandidateTags    = `SELECT customer_id, location_id, tag_key FROM customer_tags
+		WHERE organization_id = $1 AND customer_id IN (SELECT i.customer_id FROM customer_identities i
+		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
+		WHERE i.organization_id = $1)`
+	sqlCandidateGroups = `SELECT customer_id, group_id FROM group_members
+		WHERE organization_id = $1 AND customer_id IN (SELECT i.customer_id FROM customer_identities i
+		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
+		WHERE i.organization_id = $1)`
+
+	sqlUpsertKeys = `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
+		SELECT $1, k, v, c, p, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t(k, v, c, p, d)
+		ON CONFLICT (organization_id, kind, value) DO UPDATE SET is_primary = EXCLUDED.is_primary,
+			display = CASE WHEN EXCLUDED.display = '' THEN customer_identities.display ELSE EXCLUDED.display END
+		WHERE customer_identities.customer_id = EXCLUDED.customer_id
+		RETURNING 1`
+	sqlReplaceTags = `DELETE FROM customer_tags WHERE organization_id = $1 AND customer_id = $2
+		AND location_id = $3 AND NOT (tag_key = ANY($4::text[]))`
+	sqlAddTags = `INSERT INTO customer_tags (organization_id, customer_id, location_id, tag)
+		SELECT $1, $2, $3, t FROM unnest($4::text[]) AS t ON CONFLICT DO NOTHING`
+	sqlAddMemberships = `INSERT INTO group_members (organization_id, group_id, customer_id, location_id)
+		SELECT $1, g, $2, NULLIF($3, '') FROM unnest($4::text[]) AS g
+		WHERE EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)
+		ON CONFLICT DO NOTHING`
+	sqlRecordVisit = `INSERT INTO customer_locations (organization_id, customer_id, location_id, source)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (organization_id, customer_id, location_id) DO UPDATE SET last_seen = now()`
+	// An address is added unless the customer already has the same first line.
+	sqlAddAddressOnce = `INSERT INTO customer_addresses (organization_id, id, customer_id, label, address_line1,
+		address_line2, city, state, country, postal_code, is_default)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+			NOT EXISTS (SELECT 1 FROM customer_addresses WHERE organization_id = $1 AND customer_id = $3)
+		WHERE NOT EXISTS (SELECT 1 FROM customer_addresses WHERE organization_id = $1 AND customer_id = $3
+			AND lower(address_line1) = lower($5))`
+	sqlInsertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, job_id, import_id, location_id, changes)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), $8)`
+	sqlSuggestPair = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score)
+		VALUES ($1, $2, $3, ARRAY[$4::text], 0.9)
+		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
+		SET reasons = (SELECT array_agg(DISTINCT r) FROM unnest(duplicate_suggestions.reasons || EXCLUDED.reasons) r),
+			updated = now()`
+)
+
+// UpsertResult is a finished upsert as the job stores it.
+type UpsertResult struct {
+	dedupe.Result
+	JobID string `json:"job_id"`
+}
+
+// errIdentityRace means a key was claimed concurrently (outside the
+// advisory locks, e.g. by an import): the transaction is retried.
+var errIdentityRace = errors.New("identity claimed concurrently")
+
+// RunUpsert performs one upsert job exactly once: the job row is locked, a
+// completed job returns its stored result, otherwise the request is matched,
+// merged and written and the job completed — all in one transaction.
+func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		var res *UpsertResult
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			res, err = runUpsert(ctx, tx, orgID, jobID, req)
+			return err
+		})
+		if err == nil {
+			return res, nil
+		}
+		if !retryable(err) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("upsert %s: %w", jobID, lastErr)
+}
+
+// retryable errors are races another attempt resolves.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, errIdentityRace) ||
+		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001" || pgErr.Code == "23505"))
+}
+
+// lockHashes turns keys into sorted advisory lock ids.
+func lockHashes(orgID string, keys []dedupe.Key) []int64 {
+	out := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(orgID + "\x00" + k.Kind + "\x00" + k.Value))
+		out = append(out, int64(h.Sum64()))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// candidates is what the read step loads for a request.
+type candidates struct {
+	jobState   string
+	jobResult  []byte
+	owners     map[dedupe.Key]string
+	customers  []*customer.Customer
+	tags       map[string]map[string]bool // customer → "location\x00tag_key"
+	groups     map[string]map[string]bool // customer → group id
+	locTags    []string
+	locGroups  []string
+	locMissing bool
+}
+
+func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+	keys := req.Record.Keys()
+	kinds, values := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		kinds[i], values[i] = k.Kind, k.Value
+	}
+	cand := candidates{owners: map[dedupe.Key]string{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
+
+	// One round trip: job lock, key locks, owners, candidates and their tags.
+	b := &pgx.Batch{}
+	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&cand.jobState, &cand.jobResult)
+	})
+	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var k dedupe.Key
+		var owner string
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner}, func() error {
+			cand.owners[k] = owner
+			return nil
+		})
+		return err
+	})
+	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c, err := scanCustomer(rows)
+			if err != nil {
+				return err
+			}
+			cand.customers = append(cand.customers, c)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlCandidateTags, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var id, loc, tag string
+		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
+			setAdd(cand.tags, id, loc+"\x00"+tag)
+			return nil
+		})
+		return err
+	})
+	b.Queue(sqlCandidateGroups, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var id, g string
+		_, err := pgx.ForEachRow(rows, []any{&id, &g}, func() error {
+			setAdd(cand.groups, id, g)
+			return nil
+		})
+		return err
+	})
+	if req.LocationID != "" {
+		b.Queue(sqlLocationDefaults, orgID, req.LocationID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&cand.locTags, &cand.locGroups)
+			if err == pgx.ErrNoRows {
+				cand.locMissing = true
+				return nil
+			}
+			return err
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, customer.NotFound("Job", jobID)
+		}
+		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
+	}
+	if cand.jobState == customer.JobCompleted {
+		var done UpsertResult
+		if err := json.Unmarshal(cand.jobResult, &done); err != nil {
+			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)
+		}
+		return &done, nil
+	}
+	if cand.locMissing {
+		return nil, customer.NotFound("Location", req.LocationID)
+	}
+
+	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, false)
+	owned := map[string][]dedupe.Key{}
+	for k, owner := range cand.owners {
+		owned[owner] = append(owned[owner], k)
+	}
+	for _, c := range cand.customers {
+		w.Load(c, owned[c.ID]...)
+	}
+	res, err := w.Apply(&req.Record, req.Options)
+	if err != nil {
+		return nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
+			Details: map[string]string{"email": "email, phone or external_id is required"}}
+	}
+
+	wb := &pgx.Batch{}
+	checkKeys, err := queueWorkspace(wb, orgID, w)
+	if err != nil {
+		return nil, err
+	}
+	// Tags, groups and the visit only add (or replace tags at the location);
+	// their effect is computed against what was loaded, before writing.
+	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, cand)
+	if req.LocationID != "" {
+		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
+	}
+	if a := req.Address; a != nil {
+		wb.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), res.CustomerID, cmp.Or(a.Label, "Address"),
+			a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode)
+	}
+	if res.Action == dedupe.ActionUnchanged && len(tagged) > 0 {
+		res.Action = dedupe.ActionUpdated
+	}
+	queueAudit(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, w, res, tagged)
+	for _, p := range w.Pairs() {
+		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
+	}
+	out := &UpsertResult{Result: res, JobID: jobID}
+	if err := completeJob(wb, orgID, jobID, out); err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+		return nil, interpretError(fmt.Errorf("write upsert: %w", err), nil)
+	}
+	if err := checkKeys(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func setAdd(m map[string]map[string]bool, id, v string) {
+	if m[id] == nil {
+		m[id] = map[string]bool{}
+	}
+	m[id][v] = true
+}
+
+// queueTagsAndGroups writes the request's tags and memberships and returns
+// what they change for the audit trail ("tags_added", "tags_removed", "groups_added").
+func queueTagsAndGroups(b *pgx.Batch, orgID, customerID string, req *dedupe.Request, cand candidates) map[string]Change {
+	have := cand.tags[customerID]
+	loc := req.LocationID
+	want := map[string]string{} // tag_key → tag
+	var order []string
+	add := func(tags []string) {
+		for _, t := range tags {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			if _, ok := want[strings.ToLower(t)]; !ok {
+				want[strings.ToLower(t)] = t
+				order = append(order, t)
+			}
+		}
+	}
+	add(req.Tags)
+	add(req.AddedTags)
+	add(cand.locTags)
+	changes := map[string]Change{}
+	var added, removed []string
+	for _, t := range order {
+		if !have[loc+"\x00"+strings.ToLower(t)] {
+			added = append(added, t)
+		}
+	}
+	if req.ReplaceTags {
+		var keep []string
+		for k := range want {
+			keep = append(keep, k)
+		}
+		for key := range have {
+			l, tag, _ := strings.Cut(key, "\x00")
+			if l == loc && want[tag] == "" {
+				removed = append(removed, tag)
+			}
+		}
+		if len(removed) > 0 {
+			slices.Sort(removed)
+			b.Queue(sqlReplaceTags, orgID, customerID, loc, keep)
+		}
+	}
+	if len(added) > 0 {
+		b.Queue(sqlAddTags, orgID, customerID, loc, added)
+		changes["tags_added"] = Change{To: added}
+	}
+	if len(removed) > 0 {
+		changes["tags_removed"] = Change{From: removed}
+	}
+	var groups []string
+	for _, g := range slices.Concat(req.GroupIDs, cand.locGroups) {
+		if !cand.groups[customerID][g] && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) > 0 {
+		b.Queue(sqlAddMemberships, orgID, customerID, loc, groups)
+		changes["groups_added"] = Change{To: groups}
+	}
+	return changes
+}
+
+// Change is an audit entry's before and after.
+type Change = dedupe.Change

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Merging customer $2 into $3 moves everything that hangs off it, then
+// leaves $2 as a redirect to $3.
+var sqlMergeCustomer = []string{
+	`UPDATE customer_identities SET customer_id = $3, is_primary = false WHERE organization_id = $1 AND customer_id = $2`,
+	`INSERT INTO customer_tags (organization_id, customer_id, location_id, tag, created)
+		SELECT organization_id, $3, location_id, tag, created FROM customer_tags WHERE organization_id = $1 AND customer_id = $2
+		ON CONFLICT DO NOTHING`,
+	`DELETE FROM customer_tags WHERE organization_id = $1 AND customer_id = $2`,
+	`INSERT INTO group_members (organization_id, group_id, customer_id, location_id, added)
+		SELECT organization_id, group_id, $3, location_id, added FROM group_members WHERE organization_id = $1 AND customer_id = $2
+		ON CONFLICT DO NOTHING`,
+	`DELETE FROM group_members WHERE organization_id = $1 AND customer_id = $2`,
+	`INSERT INTO customer_locations (organization_id, customer_id, location_id, first_seen, last_seen, source)
+		SELECT organization_id, $3, location_id, first_seen, last_seen, source FROM customer_locations
+		WHERE organization_id = $1 AND customer_id = $2
+		ON CONFLICT (organization_id, customer_id, location_id) DO UPDATE
+		SET first_seen = least(customer_locations.first_seen, EXCLUDED.first_seen),
+			last_seen = greatest(customer_locations.last_seen, EXCLUDED.last_seen)`,
+	`DELETE FROM customer_locations WHERE organization_id = $1 AND customer_id = $2`,
+	`UPDATE customer_addresses SET customer_id = $3, is_default = false WHERE organization_id = $1 AND customer_id = $2`,
+	`UPDATE customers SET merged_into = $3, updated = now() WHERE organization_id = $1 AND (id = $2 OR merged_into = $2)`,
+}
+
+// queueWorkspace queues the writes a workspace reports: merges, new and
+// changed customers, and identity keys. The returned check must be called
+// after the batch ran: a key claimed concurrently by another transaction
+// makes it report errIdentityRace.
+func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace) (check func() error, err error) {
+	for _, m := range w.Merges() {
+		for _, q := range sqlMergeCustomer {
+			b.Queue(q, orgID, m.From, m.Into)
+		}
+	}
+	for _, c := range w.Created() {
+		c.OrganizationID = orgID
+		b.Queue(sqlInsertCustomer, customerArgs(orgID, c)...)
+	}
+	for id := range w.Updated() {
+		b.Queue(sqlUpdateCustomer, customerArgs(orgID, w.Customer(id))...)
+	}
+	keys := w.Keys()
+	if len(keys) == 0 {
+		return func() error { return nil }, nil
+	}
+	n := len(keys)
+	kinds, values, owners, displays := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	primary := make([]bool, n)
+	for i, k := range keys {
+		kinds[i], values[i], owners[i], primary[i], displays[i] = k.Key.Kind, k.Key.Value, k.CustomerID, k.Primary, k.Display
+	}
+	written := 0
+	b.Queue(sqlUpsertKeys, orgID, kinds, values, owners, primary, displays).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			written++
+		}
+		return rows.Err()
+	})
+	return func() error {
+		if written != n {
+			return fmt.Errorf("%w: %d of %d keys written", errIdentityRace, written, n)
+		}
+		return nil
+	}, nil
+}

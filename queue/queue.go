@@ -1,0 +1,122 @@
+// Package queue is the asynq glue: task types, payloads, queue names, the
+// client that enqueues idempotently, the reply channel that wakes waiting
+// HTTP requests, and a slog adapter. No business logic lives here.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Task types.
+const (
+	TypeUpsert = "customer:upsert"
+)
+
+// Queue base names; a Namespace suffix isolates test runs sharing a Redis.
+const (
+	Critical = "critical" // POS upserts: answered while the caller waits
+	Default  = "default"
+	Imports  = "imports" // bulk work, lowest weight so checkouts stay fast
+)
+
+// Names are the queue names in use.
+type Names struct {
+	Namespace string
+}
+
+func (n Names) name(base string) string {
+	if n.Namespace == "" {
+		return base
+	}
+	return base + "_" + n.Namespace
+}
+
+// Critical is the queue of upserts.
+func (n Names) Critical() string { return n.name(Critical) }
+
+// Default is the queue of ordinary background work.
+func (n Names) Default() string { return n.name(Default) }
+
+// Imports is the queue of import chunks.
+func (n Names) Imports() string { return n.name(Imports) }
+
+// Weights gives asynq's weighted priorities: critical work is picked far
+// more often, yet imports never starve.
+func (n Names) Weights() map[string]int {
+	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Imports(): 1}
+}
+
+// All lists every queue.
+func (n Names) All() []string { return []string{n.Critical(), n.Default(), n.Imports()} }
+
+// RedisOpt parses a Redis URL: redis://, rediss://, redis-socket://,
+// redis-sentinel://host1,host2?master=name and redis-cluster://host1,host2.
+func RedisOpt(rawURL string) (asynq.RedisConnOpt, error) {
+	if rest, ok := strings.CutPrefix(rawURL, "redis-cluster://"); ok {
+		u, err := url.Parse("redis://" + rest)
+		if err != nil {
+			return nil, fmt.Errorf("redis url: %w", err)
+		}
+		pw, _ := u.User.Password()
+		return asynq.RedisClusterClientOpt{Addrs: strings.Split(u.Host, ","), Password: pw}, nil
+	}
+	opt, err := asynq.ParseRedisURI(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	return opt, nil
+}
+
+// NewRedis returns a go-redis client for the same connection options.
+func NewRedis(opt asynq.RedisConnOpt) redis.UniversalClient {
+	return opt.MakeRedisClient().(redis.UniversalClient)
+}
+
+// UpsertPayload is an upsert task. The job row in PostgreSQL holds the same
+// request, so a lost task is re-created from there.
+type UpsertPayload struct {
+	JobID   string          `json:"job_id"`
+	OrgID   string          `json:"org_id"`
+	ReplyTo string          `json:"reply_to,omitempty"` // channel of the waiting API process
+	Request *dedupe.Request `json:"request"`
+}
+
+// Client enqueues tasks.
+type Client struct {
+	c     *asynq.Client
+	names Names
+}
+
+// NewClient wraps an asynq client.
+func NewClient(opt asynq.RedisConnOpt, names Names) *Client {
+	return &Client{c: asynq.NewClient(opt), names: names}
+}
+
+// Close releases the client.
+func (c *Client) Close() error { return c.c.Close() }
+
+// EnqueueUpsert queues an upsert under its job id. Enqueueing a job that is
+// already queued, running or retrying is not an error: TaskID makes it a no-op.
+func (c *Client) EnqueueUpsert(ctx context.Context, p UpsertPayload) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode upsert task: %w", err)
+	}
+	t := asynq.NewTask(TypeUpsert, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Critical()),
+		asynq.MaxRetry(8), asynq.Timeout(30*time.Second))
+	if _, err := c.c.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue upsert %s: %w", p.JobID, err)
+	}
+	return nil
+}

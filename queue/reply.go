@@ -1,0 +1,113 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Reply is what a worker sends back to the API process waiting on a job.
+type Reply struct {
+	JobID string
+	Body  []byte // the job's result JSON, or an error reply
+}
+
+// Replies lets HTTP handlers wait for their job's result. Each API process
+// subscribes once to its own channel and routes messages to waiters through
+// an in-process map: one subscription, not one per request.
+type Replies struct {
+	rdb     redis.UniversalClient
+	channel string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[string]chan []byte
+}
+
+// NewReplies subscribes to a fresh per-process channel until ctx ends.
+func NewReplies(ctx context.Context, rdb redis.UniversalClient, names Names, log *slog.Logger) *Replies {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	r := &Replies{
+		rdb:     rdb,
+		channel: "linkit:replies:" + names.Namespace + ":" + hex.EncodeToString(b),
+		log:     log,
+		waiters: map[string]chan []byte{},
+	}
+	// Subscribe before returning so no reply sent after this can be missed.
+	sub := rdb.Subscribe(ctx, r.channel)
+	waitCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := sub.Receive(waitCtx); err != nil {
+		log.Warn("reply channel not subscribed yet; retrying in background", "err", err)
+	}
+	go r.listen(ctx, sub)
+	return r
+}
+
+// Channel names this process's reply channel (goes into task payloads).
+func (r *Replies) Channel() string { return r.channel }
+
+// Wait registers interest in a job before it is enqueued; the returned
+// channel receives its result once. cancel must be called when done.
+func (r *Replies) Wait(jobID string) (<-chan []byte, func()) {
+	ch := make(chan []byte, 1)
+	r.mu.Lock()
+	r.waiters[jobID] = ch
+	r.mu.Unlock()
+	return ch, func() {
+		r.mu.Lock()
+		delete(r.waiters, jobID)
+		r.mu.Unlock()
+	}
+}
+
+func (r *Replies) deliver(msg string) {
+	jobID, body, ok := bytes.Cut([]byte(msg), []byte("\n"))
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	ch := r.waiters[string(jobID)]
+	r.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- body:
+		default:
+		}
+	}
+}
+
+// listen delivers replies until ctx ends; go-redis re-subscribes by itself
+// after a dropped connection.
+func (r *Replies) listen(ctx context.Context, sub *redis.PubSub) {
+	defer sub.Close()
+	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			r.deliver(msg.Payload)
+		}
+	}
+}
+
+// Publish sends a job's result to the process waiting on channel.
+func Publish(ctx context.Context, rdb redis.UniversalClient, channel, jobID string, body []byte) error {
+	if channel == "" {
+		return nil
+	}
+	msg := make([]byte, 0, len(jobID)+1+len(body))
+	msg = append(append(append(msg, jobID...), '\n'), body...)
+	return rdb.Publish(ctx, channel, msg).Err()
+}

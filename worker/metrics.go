@@ -1,0 +1,38 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus instruments. A nil *Metrics records nothing.
+type Metrics struct {
+	upserts        *prometheus.CounterVec
+	upsertDuration prometheus.Histogram
+}
+
+// NewMetrics registers the worker's instruments on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		upserts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "linkit_upserts_total", Help: "Upsert jobs finished, by action (created, updated, unchanged, failed).",
+		}, []string{"action"}),
+		upsertDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "linkit_upsert_duration_seconds", Help: "Time a worker spends on one upsert job.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.upserts, m.upsertDuration)
+	return m
+}
+
+func (m *Metrics) observeUpsert(action string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.upserts.WithLabelValues(action).Inc()
+	if d > 0 {
+		m.upsertDuration.Observe(d.Seconds())
+	}
+}
