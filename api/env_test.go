@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -171,3 +172,5 @@ func (e *env) createCustomer(fields map[string]any) map[string]any {
 }
 
 func str(v any) string { s, _ := v.(string); return s }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

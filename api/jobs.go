@@ -39,7 +39,7 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 	case customer.JobCompleted:
 		var res postgres.UpsertResult
 		if err := json.Unmarshal(job.Result, &res); err == nil {
-			c, err := s.store.FindCustomerByID(r.Context(), job.OrganizationID, res.CustomerID)
+			c, err := s.store.FindSurvivor(r.Context(), job.OrganizationID, res.CustomerID)
 			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED {
 				return err
 			}

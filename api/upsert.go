@@ -328,7 +328,7 @@ func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (
 	if err := json.Unmarshal(reply, &res); err != nil {
 		return nil, err
 	}
-	c, err := s.store.FindCustomerByID(ctx, job.OrganizationID, res.CustomerID)
+	c, err := s.store.FindSurvivor(ctx, job.OrganizationID, res.CustomerID)
 	if err != nil {
 		return nil, err
 	}

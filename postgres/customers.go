@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -203,6 +204,20 @@ func (s *Store) FindCustomerByID(ctx context.Context, orgID, id string) (*custom
 		return nil, err
 	}
 	return c, nil
+}
+
+// FindSurvivor returns a customer, following merges to the customer it was
+// merged into (used where a result must name a live record).
+func (s *Store) FindSurvivor(ctx context.Context, orgID, id string) (*customer.Customer, error) {
+	for range 8 {
+		c, err := s.FindCustomerByID(ctx, orgID, id)
+		var e *customer.Error
+		if !errors.As(err, &e) || e.Code != customer.EMOVED {
+			return c, err
+		}
+		id = e.Details.(map[string]string)["merged_into"]
+	}
+	return nil, customer.NotFound("Customer", id)
 }
 
 // UpdateCustomer applies fn to the locked current record and stores the

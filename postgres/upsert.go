@@ -136,6 +136,7 @@ type candidates struct {
 	locTags    []string
 	locGroups  []string
 	locMissing bool
+	stale      bool
 }
 
 func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
@@ -152,6 +153,22 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		return row.Scan(&cand.jobState, &cand.jobResult)
 	})
 	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c, err := scanCustomer(rows)
+			if customer.ErrorCode(err) == customer.EMOVED {
+				cand.stale = true // merged while we waited for its lock
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cand.customers = append(cand.customers, c)
+		}
+		return rows.Err()
+	})
+	// Owners are read after the candidates are locked, so they are current
+	// for every locked customer.
 	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		var k dedupe.Key
 		var owner string
@@ -161,16 +178,7 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		})
 		return err
 	})
-	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			c, err := scanCustomer(rows)
-			if err != nil {
-				return err
-			}
-			cand.customers = append(cand.customers, c)
-		}
-		return rows.Err()
-	})
+
 	b.Queue(sqlCandidateTags, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		var id, loc, tag string
 		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
@@ -213,6 +221,9 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	if cand.locMissing {
 		return nil, customer.NotFound("Location", req.LocationID)
 	}
+	if cand.stale {
+		return nil, errIdentityRace
+	}
 
 	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, false)
 	owned := map[string][]dedupe.Key{}
@@ -221,6 +232,10 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	}
 	for _, c := range cand.customers {
 		w.Load(c, owned[c.ID]...)
+		delete(owned, c.ID)
+	}
+	if len(owned) > 0 {
+		return nil, errIdentityRace // a key was claimed by a customer we did not lock
 	}
 	res, err := w.Apply(&req.Record, req.Options)
 	if err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,15 +32,24 @@ var sqlMergeCustomer = []string{
 	`UPDATE customers SET merged_into = $3, updated = now() WHERE organization_id = $1 AND (id = $2 OR merged_into = $2)`,
 }
 
+// queueMerge queues the statements that fold customer from into into.
+func queueMerge(b *pgx.Batch, orgID, from, into string) {
+	for _, q := range sqlMergeCustomer {
+		if strings.Contains(q, "$3") {
+			b.Queue(q, orgID, from, into)
+		} else {
+			b.Queue(q, orgID, from)
+		}
+	}
+}
+
 // queueWorkspace queues the writes a workspace reports: merges, new and
 // changed customers, and identity keys. The returned check must be called
 // after the batch ran: a key claimed concurrently by another transaction
 // makes it report errIdentityRace.
 func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace) (check func() error, err error) {
 	for _, m := range w.Merges() {
-		for _, q := range sqlMergeCustomer {
-			b.Queue(q, orgID, m.From, m.Into)
-		}
+		queueMerge(b, orgID, m.From, m.Into)
 	}
 	for _, c := range w.Created() {
 		c.OrganizationID = orgID

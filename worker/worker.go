@@ -140,9 +140,11 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		Concurrency:       cfg.Concurrency,
 		Queues:            cfg.Names.Weights(),
 		TaskCheckInterval: 5 * time.Millisecond, // the default 1 s would dominate POS latency
-		ShutdownTimeout:   20 * time.Second,
-		Logger:            queue.Logger{L: d.Log},
-		LogLevel:          asynq.WarnLevel,
+		// Retries are short (see RetryDelayFunc); check for due ones often.
+		DelayedTaskCheckInterval: 250 * time.Millisecond,
+		ShutdownTimeout:          20 * time.Second,
+		Logger:                   queue.Logger{L: d.Log},
+		LogLevel:                 asynq.WarnLevel,
 		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
 			return min(time.Duration(1<<min(n, 6))*250*time.Millisecond, 30*time.Second)
 		},

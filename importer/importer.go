@@ -1,0 +1,506 @@
+package importer
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// Kind selects the canonical field set and alias table.
+type Kind string
+
+const (
+	KindCustomers Kind = "customers"
+	KindOrders    Kind = "orders"
+)
+
+// Format of the (decompressed) file.
+type Format string
+
+const (
+	FormatCSV    Format = "csv"
+	FormatJSON   Format = "json"   // a JSON array of objects
+	FormatNDJSON Format = "ndjson" // one JSON object per line
+)
+
+// Defaults of Options limits.
+const (
+	DefaultMaxColumns    = 200
+	DefaultMaxFieldBytes = 64 << 10
+)
+
+// Options configure Open. The zero value imports customers from a sniffed
+// format with the default limits.
+type Options struct {
+	Kind   Kind   // "" = KindCustomers
+	Format Format // "" = sniff: '[' → json, '{' → ndjson, else csv
+	// Mapping overrides the automatic header mapping: column header (matched
+	// exactly after trimming, else case/space/punctuation-insensitively) →
+	// canonical field, "" or Ignore ("-") to drop the column, AsAttribute to
+	// keep it as an attribute. Unknown fields make Open fail with
+	// *MappingError.
+	Mapping       map[string]string
+	MaxColumns    int // default 200: a CSV header with more columns is a file error
+	MaxFieldBytes int // default 64 KiB: longer values are dropped with a warning
+	// Delimiter forces the CSV delimiter ("," ";" "\t" "|"); "" = sniff.
+	Delimiter string
+}
+
+// Detected describes what Open found.
+type Detected struct {
+	Format    Format
+	Encoding  string // utf-8, utf-8-sig, utf-16le, utf-16be, windows-1252
+	Delimiter string // "," ";" "\t" "|" or "" for JSON
+	Gzip      bool
+	// Headers are the CSV header cells (trimmed), or for JSON the keys seen
+	// so far in order of first appearance (after Open: the first object's).
+	Headers []string
+	// Mapping is header → canonical field; "" = attribute, "-" = ignored.
+	// With duplicate headers it holds the first column's target; Targets
+	// has one entry per column.
+	Mapping map[string]string
+	// Targets is parallel to Headers: the target of each column, with the
+	// same values as Mapping.
+	Targets []string
+}
+
+// Issue is a row error or warning.
+type Issue struct {
+	Column string // header of the column concerned; "" for the whole row
+	Reason string
+}
+
+// Row is one mapped record.
+type Row struct {
+	// Num is the spreadsheet row number for CSV (header = 1, first record =
+	// 2; blank lines not counted) or the 1-based element index for JSON and
+	// NDJSON.
+	Num int
+	// Fields holds canonical field → trimmed value, non-empty values only.
+	// Nil for rows with Err.
+	Fields map[string]string
+	// Attributes holds unmapped columns: header (trimmed) → trimmed value,
+	// non-empty values only. Nil when there are none.
+	Attributes map[string]string
+	// Raw holds the record's cells in file order (decoded, untrimmed) for
+	// CSV, or a single element holding the object's JSON text.
+	Raw []string
+	// Err is set for a row that could not be read properly (ragged CSV
+	// record, malformed JSON element); reading continues.
+	Err *Issue
+	// Warnings are non-fatal problems (a field dropped for length, text
+	// repaired).
+	Warnings []Issue
+}
+
+// FileError is a problem with the file as a whole: nothing (more) can be
+// read from it.
+type FileError struct {
+	Reason string
+	Row    int   // row number where reading stopped, 0 if not tied to one
+	Err    error // underlying error (read, gzip), may be nil
+}
+
+func (e *FileError) Error() string {
+	if e.Row > 0 {
+		return fmt.Sprintf("importer: row %d: %s", e.Row, e.Reason)
+	}
+	return "importer: " + e.Reason
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// MappingError reports an override that targets an unknown field.
+type MappingError struct {
+	Column, Field string
+}
+
+func (e *MappingError) Error() string {
+	return fmt.Sprintf("importer: column %q is mapped to unknown field %q", e.Column, e.Field)
+}
+
+// Reader streams rows out of a file. It is not safe for concurrent use,
+// except BytesRead.
+type Reader struct {
+	opts    Options
+	counter *countingReader
+	src     *source
+	det     Detected
+	m       *mapper
+	err     error // sticky error (io.EOF or *FileError)
+	num     int
+
+	overReason string
+	fixUTF8    bool // invalid UTF-8 can still appear (sniffed as UTF-8)
+
+	// CSV
+	csv     *csvParser
+	cols    []column
+	nMapped int
+
+	// JSON / NDJSON
+	js      *jsonReader
+	pending *Row
+}
+
+// Open sniffs the file (reading a bounded prefix) and returns a Reader
+// positioned on the first row. File-level problems are *FileError; bad
+// overrides are *MappingError.
+func Open(r io.Reader, opts Options) (*Reader, error) {
+	if opts.Kind == "" {
+		opts.Kind = KindCustomers
+	}
+	if tables[opts.Kind] == nil {
+		return nil, fmt.Errorf("importer: unknown kind %q", opts.Kind)
+	}
+	switch opts.Format {
+	case "", FormatCSV, FormatJSON, FormatNDJSON:
+	default:
+		return nil, fmt.Errorf("importer: unknown format %q", opts.Format)
+	}
+	var forcedDelim byte
+	if opts.Delimiter != "" {
+		if len(opts.Delimiter) != 1 || bytes.IndexByte(delimiters, opts.Delimiter[0]) < 0 {
+			return nil, fmt.Errorf("importer: unsupported delimiter %q", opts.Delimiter)
+		}
+		forcedDelim = opts.Delimiter[0]
+	}
+	if opts.MaxColumns <= 0 {
+		opts.MaxColumns = DefaultMaxColumns
+	}
+	if opts.MaxFieldBytes <= 0 {
+		opts.MaxFieldBytes = DefaultMaxFieldBytes
+	}
+	m, err := newMapper(opts.Kind, opts.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	rd := &Reader{opts: opts, m: m, counter: &countingReader{r: r}}
+	rd.overReason = fmt.Sprintf("longer than %d bytes", opts.MaxFieldBytes)
+
+	br := bufio.NewReaderSize(rd.counter, sourceSize)
+	magic, err := br.Peek(4)
+	if err != nil && err != io.EOF {
+		return nil, readError(err)
+	}
+	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &FileError{Reason: "invalid gzip data: " + err.Error(), Err: err}
+		}
+		rd.det.Gzip = true
+		br = bufio.NewReaderSize(gz, sourceSize)
+	}
+	prefix, err := br.Peek(sourceSize)
+	atEOF := false
+	switch err {
+	case nil:
+	case io.EOF:
+		atEOF = true
+	default:
+		return nil, readError(err)
+	}
+	switch {
+	case bytes.HasPrefix(prefix, []byte("PK\x03\x04")):
+		return nil, &FileError{Reason: "the file is a ZIP archive (an .xlsx workbook?): export it as CSV"}
+	case bytes.HasPrefix(prefix, []byte{0xD0, 0xCF, 0x11, 0xE0}):
+		return nil, &FileError{Reason: "the file is a legacy Excel (.xls) workbook: export it as CSV"}
+	}
+
+	enc, bom := sniffEncoding(prefix, atEOF)
+	rd.det.Encoding = enc
+	if _, err := br.Discard(bom); err != nil {
+		return nil, readError(err)
+	}
+	var text io.Reader = br
+	switch enc {
+	case EncodingUTF16LE:
+		text = transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder())
+	case EncodingUTF16BE:
+		text = transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder())
+	case EncodingWindows1252:
+		text = transform.NewReader(br, charmap.Windows1252.NewDecoder())
+	default:
+		rd.fixUTF8 = true
+	}
+	rd.src = newSource(text)
+	rd.src.fillAll()
+	if err := rd.src.readErr(); err != nil {
+		return nil, readError(err)
+	}
+
+	// Sniff without consuming: leading tabs may be empty CSV cells.
+	c, ok := firstNonSpace(rd.src.buf[rd.src.r:rd.src.w])
+	if !ok && rd.src.err != nil {
+		return nil, &FileError{Reason: "the file is empty"}
+	}
+	format := opts.Format
+	if format == "" {
+		switch c {
+		case '[':
+			format = FormatJSON
+		case '{':
+			format = FormatNDJSON
+		default:
+			format = FormatCSV
+		}
+	}
+	rd.det.Format = format
+	if format == FormatCSV {
+		if err := rd.openCSV(forcedDelim); err != nil {
+			return nil, err
+		}
+		return rd, nil
+	}
+	if err := rd.openJSON(format); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+func readError(err error) *FileError {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	reason := "read error: " + err.Error()
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+		reason = "corrupt or truncated data: " + err.Error()
+	}
+	return &FileError{Reason: reason, Err: err}
+}
+
+func (r *Reader) openCSV(delim byte) error {
+	s := r.src
+	if delim == 0 {
+		delim = sniffDelimiter(s.buf[s.r:s.w], s.err != nil)
+	}
+	r.det.Delimiter = string(delim)
+	r.csv = &csvParser{src: s, delim: delim, maxField: r.opts.MaxFieldBytes, maxStore: r.opts.MaxColumns}
+	p := r.csv
+	for {
+		ok, err := p.readRecord()
+		if err != nil {
+			return readError(err)
+		}
+		if !ok {
+			return &FileError{Reason: "the file is empty (no header row)"}
+		}
+		if p.nFields == 1 && !p.quoted && isBlank(p.rec) {
+			continue
+		}
+		break
+	}
+	if p.nFields > r.opts.MaxColumns {
+		return &FileError{Row: 1, Reason: fmt.Sprintf("the header has %d columns, more than the limit of %d", p.nFields, r.opts.MaxColumns)}
+	}
+	if len(p.over) > 0 {
+		return &FileError{Row: 1, Reason: fmt.Sprintf("a header is longer than %d bytes", r.opts.MaxFieldBytes)}
+	}
+	r.num = 1
+	headers := p.cells()
+	cands := make([]candidate, len(headers))
+	for i, h := range headers {
+		h, _ = repairText(h)
+		cands[i] = r.m.classify(h)
+		headers[i] = cands[i].clean
+	}
+	r.cols = r.m.resolve(cands, nil)
+	r.det.Headers = headers
+	r.det.Mapping = make(map[string]string, len(headers))
+	r.det.Targets = make([]string, len(headers))
+	for i, c := range r.cols {
+		t := c.target()
+		r.det.Targets[i] = t
+		if _, dup := r.det.Mapping[c.header]; !dup {
+			r.det.Mapping[c.header] = t
+		}
+		if c.kind == targetField {
+			r.nMapped++
+		}
+	}
+	return nil
+}
+
+// target is the Detected.Mapping value of a column.
+func (c *column) target() string {
+	switch c.kind {
+	case targetField:
+		return c.field
+	case targetIgnore:
+		return Ignore
+	}
+	return ""
+}
+
+// name is the column's name in issues.
+func (c *column) name() string {
+	if c.kind == targetAttr {
+		return c.attr
+	}
+	return c.header
+}
+
+// Detected returns what Open found (a copy).
+func (r *Reader) Detected() Detected {
+	d := r.det
+	d.Headers = append([]string(nil), d.Headers...)
+	d.Targets = append([]string(nil), d.Targets...)
+	d.Mapping = make(map[string]string, len(r.det.Mapping))
+	for k, v := range r.det.Mapping {
+		d.Mapping[k] = v
+	}
+	return d
+}
+
+// BytesRead returns how many bytes have been consumed from the reader given
+// to Open (compressed bytes for gzip). It includes read-ahead buffering, so
+// it runs up to ~200 KiB ahead of the rows returned. Safe to call from
+// another goroutine.
+func (r *Reader) BytesRead() int64 { return r.counter.n.Load() }
+
+// Next returns the next row, or io.EOF after the last one. Other errors are
+// *FileError and are sticky. A returned Row shares nothing with the Reader.
+func (r *Reader) Next() (Row, error) {
+	if r.err != nil {
+		return Row{}, r.err
+	}
+	var row Row
+	var err error
+	if r.csv != nil {
+		row, err = r.nextCSV()
+	} else {
+		row, err = r.nextJSON()
+	}
+	if err != nil {
+		r.err = err
+	}
+	return row, err
+}
+
+func (r *Reader) fail(err error) error {
+	fe := readError(err)
+	if fe.Row == 0 {
+		fe.Row = r.num + 1
+	}
+	return fe
+}
+
+func (r *Reader) nextCSV() (Row, error) {
+	p := r.csv
+	for {
+		ok, err := p.readRecord()
+		if err != nil {
+			return Row{}, r.fail(err)
+		}
+		if !ok {
+			return Row{}, io.EOF
+		}
+		if p.nFields == 1 && !p.quoted && isBlank(p.rec) {
+			continue // blank line: skipped and not counted
+		}
+		r.num++
+		var warns []Issue
+		bad := bytes.IndexByte(p.rec, 0) >= 0 || (r.fixUTF8 && !utf8.Valid(p.rec))
+		cells := p.cells()
+		if bad {
+			for i, c := range cells {
+				fixed, reason := repairText(c)
+				if reason != "" {
+					cells[i] = fixed
+					warns = append(warns, Issue{Column: r.columnName(i), Reason: reason})
+				}
+			}
+		}
+		row := Row{Num: r.num, Raw: cells}
+		if p.nFields != len(r.cols) {
+			if len(p.over) == 0 && allBlank(cells) {
+				continue
+			}
+			row.Err = &Issue{Reason: fmt.Sprintf("has %d fields, the header has %d", p.nFields, len(r.cols))}
+			row.Warnings = warns
+			return row, nil
+		}
+		for _, i := range p.over {
+			warns = append(warns, Issue{Column: r.cols[i].name(), Reason: r.overReason})
+		}
+		fields := make(map[string]string, r.nMapped)
+		var attrs map[string]string
+		empty := true
+		for i, c := range cells {
+			v := strings.TrimSpace(c)
+			if v == "" {
+				continue
+			}
+			empty = false
+			col := &r.cols[i]
+			switch col.kind {
+			case targetField:
+				fields[col.field] = v
+			case targetAttr:
+				if attrs == nil {
+					attrs = make(map[string]string, len(cells)-r.nMapped)
+				}
+				attrs[col.attr] = v
+			}
+		}
+		if empty && len(p.over) == 0 {
+			continue // a record of empty cells (",,,"): counted, not returned
+		}
+		row.Fields, row.Attributes, row.Warnings = fields, attrs, warns
+		return row, nil
+	}
+}
+
+func (r *Reader) columnName(i int) string {
+	if i < len(r.cols) {
+		return r.cols[i].name()
+	}
+	return "Column " + itoa(i+1)
+}
+
+func allBlank(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// repairText removes NUL bytes and decodes bytes that are not valid UTF-8
+// as Windows-1252 (a Latin-1 file whose first accent lies past the sniffed
+// prefix). It returns the reason when it changed something.
+func repairText(s string) (string, string) {
+	var reason string
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+		reason = "NUL bytes removed"
+	}
+	if utf8.ValidString(s) {
+		return s, reason
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			c = charmap.Windows1252.DecodeByte(s[i])
+		}
+		b.WriteRune(c)
+		i += size
+	}
+	if reason != "" {
+		reason += "; "
+	}
+	return b.String(), reason + "invalid UTF-8 decoded as windows-1252"
+}
