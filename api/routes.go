@@ -24,4 +24,24 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/{id}/addresses", auth(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
+	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
+	s.mux.Handle("DELETE /api/v1/customers/{id}/tags/{tag}", auth(s.handleCustomerUntag))
+
+	// Customer groups (seed 002).
+	s.mux.Handle("GET /api/v1/customer-groups", auth(s.handleGroupList))
+	s.mux.Handle("POST /api/v1/customer-groups", auth(s.handleGroupCreate))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}", auth(s.handleGroupGet))
+	s.mux.Handle("PUT /api/v1/customer-groups/{id}", auth(s.handleGroupUpdate))
+	s.mux.Handle("DELETE /api/v1/customer-groups/{id}", auth(s.handleGroupDelete))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}/customers", auth(s.handleGroupCustomers))
+	s.mux.Handle("POST /api/v1/customer-groups/{id}/customers", auth(s.handleGroupAddCustomers))
+	s.mux.Handle("DELETE /api/v1/customer-groups/{id}/customers/{customerId}", auth(s.handleGroupRemoveCustomer))
+
+	// Locations and tags (SPEC §5).
+	s.mux.Handle("GET /api/v1/locations", auth(s.handleLocationList))
+	s.mux.Handle("POST /api/v1/locations", auth(s.handleLocationCreate))
+	s.mux.Handle("GET /api/v1/locations/{id}", auth(s.handleLocationGet))
+	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
+	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
+	s.mux.Handle("GET /api/v1/tags", auth(s.handleTagList))
 }
