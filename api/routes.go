@@ -44,4 +44,15 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
 	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
 	s.mux.Handle("GET /api/v1/tags", auth(s.handleTagList))
+
+	// Location-scoped customers (seed 004): {success, message, data} bodies
+	// and {success: false, message, errors} errors, authentication included.
+	scoped := func(h handlerFunc) http.Handler { return s.authenticatedAs(s.writeScopedError, s.handleScoped(h)) }
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerList))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerCreate))
+	// POST /api/v1/locations/{location_id}/customers/upsert (SPEC §6) belongs
+	// here; it comes with the upsert engine.
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerGet))
+	s.mux.Handle("PUT /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerUpdate))
+	s.mux.Handle("DELETE /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerDelete))
 }
