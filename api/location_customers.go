@@ -77,8 +77,8 @@ func (s *Server) writeScopedError(w http.ResponseWriter, r *http.Request, err er
 	case map[string]any:
 		if e.Code == customer.EINVALID {
 			for k, v := range d {
-				if s, ok := v.(string); ok {
-					fields[k] = s
+				if problem, ok := v.(string); ok {
+					fields[k] = problem
 				}
 			}
 		}
@@ -101,7 +101,7 @@ type scopedCustomerInput struct {
 	CompanyName *string         `json:"company_name"`
 	Source      *string         `json:"source"`
 	Status      *string         `json:"status"`
-	Tags        []string        `json:"tags"` // replace the tags at this location
+	Tags        []string        `json:"tags"` // at this location; on update they replace its tags
 	Email       *string         `json:"email"`
 	Phone       *string         `json:"phone"`
 	LocationID  string          `json:"location_id"`
