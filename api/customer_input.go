@@ -202,8 +202,17 @@ func (p problems) address(field string, a *customer.PostalAddress) *customer.Pos
 // apply validates in against SPEC §4 and writes it onto c. prev is the
 // stored record on updates (nil on create): an unchanged email or phone is
 // not re-validated, so records imported with short test numbers stay editable.
-func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, region string) error {
+// A phone without country code takes the first known of regions (the
+// location's, then the organization's).
+func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, regions ...string) error {
 	p := problems{}
+	in.applyTo(c, prev, p, regions...)
+	return p.err()
+}
+
+// applyTo is apply collecting problems into p, for requests that validate
+// more than the customer.
+func (in customerInput) applyTo(c *customer.Customer, prev *customer.Customer, p problems, regions ...string) {
 	c.FirstName = p.name("first_name", in.FirstName, true)
 	c.LastName = p.name("last_name", in.LastName, true)
 
@@ -220,7 +229,7 @@ func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, reg
 		if n := utf8.RuneCountInString(raw); n < 10 || n > 20 {
 			p.add("phone", "must be 10 to 20 characters")
 		}
-		ph := p.phone("phone", raw, region)
+		ph := p.phone("phone", raw, regions...)
 		c.Phone, c.PhoneValid, c.PhoneExtension = ph.Number, ph.Valid, ph.Extension
 	}
 	if c.Email == "" && c.Phone == "" && p["email"] == "" && p["phone"] == "" {
@@ -250,5 +259,4 @@ func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, reg
 	}
 	c.PreferredShipping = p.text("preferred_shipping", in.PreferredShipping, 0, 50)
 	c.Name = c.DisplayName()
-	return p.err()
 }

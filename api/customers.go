@@ -3,21 +3,27 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 )
 
-func (s *Server) handleCustomerList(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	p := problems{}
+// customerFilter reads the list parameters of GET /customers, which lists
+// of a group's customers accept too.
+func customerFilter(q url.Values, p problems) customer.Filter {
 	page, limit := pagination(q, p)
-	f := filterInput{
+	return filterInput{
 		Query: q.Get("search"), Status: list(q["status"]), Type: list(q["type"]),
 		CreatedFrom: q.Get("created_from"), CreatedTo: q.Get("created_to"),
 		LocationID: q.Get("location_id"), Tag: q.Get("tag"), GroupID: q.Get("group_id"), Sort: q.Get("sort"),
 	}.filter(page, limit, p)
+}
+
+func (s *Server) handleCustomerList(w http.ResponseWriter, r *http.Request) error {
+	p := problems{}
+	f := customerFilter(r.URL.Query(), p)
 	if err := p.err(); err != nil {
 		return err
 	}
@@ -118,17 +124,48 @@ func (s *Server) handleCustomerLookup(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// placementInput is the part of POST /customers beside the customer: the
+// location it was met at and tags to apply there (both optional).
+type placementInput struct {
+	LocationID string   `json:"location_id"`
+	Tags       []string `json:"tags"`
+}
+
+// handleCustomerCreate creates a customer. With a location_id the
+// location's region parses the phone first, its default tags and groups
+// apply, and the customer is recorded as seen there.
 func (s *Server) handleCustomerCreate(w http.ResponseWriter, r *http.Request) error {
-	var in customerInput
-	if err := decode(w, r, &in); err != nil {
+	// Two flat structs rather than one embedding the other: a wrong type
+	// must name the JSON field, not the Go path through the embedding.
+	var raw json.RawMessage
+	if err := decode(w, r, &raw); err != nil {
 		return err
+	}
+	var in customerInput
+	var at placementInput
+	for _, v := range []any{&in, &at} {
+		if err := json.Unmarshal(raw, v); err != nil {
+			return jsonError(err)
+		}
 	}
 	o := org(r)
-	c := &customer.Customer{}
-	if err := in.apply(c, nil, o.DefaultRegion); err != nil {
+	p := problems{}
+	pl := customer.Placement{LocationID: strings.TrimSpace(at.LocationID)}
+	region, err := s.locationRegion(r, pl.LocationID, p)
+	if err != nil {
 		return err
 	}
-	if err := s.store.CreateCustomer(r.Context(), o.ID, c); err != nil {
+	c := &customer.Customer{}
+	in.applyTo(c, nil, p, region, o.DefaultRegion)
+	pl.Tags = p.tags("tags", at.Tags)
+	if err := p.err(); err != nil {
+		return err
+	}
+	pl.Source = visitSource(c.Source)
+	if err := s.store.CreateCustomerAt(r.Context(), o.ID, c, pl, nil); err != nil {
+		if pl.LocationID != "" {
+			return locationField(err) // deleted since it was read
+		}
 		return err
 	}
 	writeData(w, http.StatusCreated, c)

@@ -98,19 +98,27 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 // authenticated requires a valid API key (401) and, when sent, an
 // X-Organization-ID equal to the key's organization (403).
 func (s *Server) authenticated(next http.Handler) http.Handler {
+	return s.authenticatedAs(s.writeError, next)
+}
+
+// errorWriter writes an error body in one of the API's shapes.
+type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// authenticatedAs is authenticated answering failures with writeError.
+func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := bearer(r)
 		if !ok {
-			s.writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Missing API key: send Authorization: Bearer <key>"})
+			writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Missing API key: send Authorization: Bearer <key>"})
 			return
 		}
 		o, err := s.authenticate(r.Context(), key)
 		if err != nil {
-			s.writeError(w, r, err)
+			writeError(w, r, err)
 			return
 		}
 		if h := r.Header.Get("X-Organization-ID"); h != "" && h != o.ID {
-			s.writeError(w, r, &customer.Error{Code: customer.EFORBIDDEN, Message: "X-Organization-ID does not match the API key's organization",
+			writeError(w, r, &customer.Error{Code: customer.EFORBIDDEN, Message: "X-Organization-ID does not match the API key's organization",
 				Details: map[string]string{"X-Organization-ID": h}})
 			return
 		}

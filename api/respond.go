@@ -61,6 +61,13 @@ func writeList(w http.ResponseWriter, v any, page customer.Page) {
 // writeError maps err to its status and documented body. Internal errors
 // are logged here, once, and shown to users only as "Internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, status := s.prepareError(w, r, err)
+	encode(w, status, errorBody{Code: status, Error: e.Message, Details: e.Details})
+}
+
+// prepareError maps err to its domain error and status, logs internal
+// errors and sets the redirect of a merged customer; the caller writes the body.
+func (s *Server) prepareError(w http.ResponseWriter, r *http.Request, err error) (*customer.Error, int) {
 	e := customer.AsError(err)
 	status := statusOf[e.Code]
 	if status == 0 {
@@ -74,7 +81,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Location", strings.Replace(r.URL.Path, d["id"], d["merged_into"], 1))
 		}
 	}
-	encode(w, status, errorBody{Code: status, Error: e.Message, Details: e.Details})
+	return e, status
 }
 
 // maxJSONBytes bounds JSON request bodies.

@@ -25,10 +25,39 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/{id}/addresses", auth(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
+	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
+	s.mux.Handle("DELETE /api/v1/customers/{id}/tags/{tag}", auth(s.handleCustomerUntag))
+
+	// Customer groups (seed 002).
+	s.mux.Handle("GET /api/v1/customer-groups", auth(s.handleGroupList))
+	s.mux.Handle("POST /api/v1/customer-groups", auth(s.handleGroupCreate))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}", auth(s.handleGroupGet))
+	s.mux.Handle("PUT /api/v1/customer-groups/{id}", auth(s.handleGroupUpdate))
+	s.mux.Handle("DELETE /api/v1/customer-groups/{id}", auth(s.handleGroupDelete))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}/customers", auth(s.handleGroupCustomers))
+	s.mux.Handle("POST /api/v1/customer-groups/{id}/customers", auth(s.handleGroupAddCustomers))
+	s.mux.Handle("DELETE /api/v1/customer-groups/{id}/customers/{customerId}", auth(s.handleGroupRemoveCustomer))
+
+	// Locations and tags (SPEC §5).
+	s.mux.Handle("GET /api/v1/locations", auth(s.handleLocationList))
+	s.mux.Handle("POST /api/v1/locations", auth(s.handleLocationCreate))
+	s.mux.Handle("GET /api/v1/locations/{id}", auth(s.handleLocationGet))
+	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
+	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
+	s.mux.Handle("GET /api/v1/tags", auth(s.handleTagList))
+
+	// Location-scoped customers (seed 004): {success, message, data} bodies
+	// and {success: false, message, errors} errors, authentication included.
+	scoped := func(h handlerFunc) http.Handler { return s.authenticatedAs(s.writeScopedError, s.handleScoped(h)) }
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerList))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerCreate))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", scoped(s.handleLocationUpsert))
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerGet))
+	s.mux.Handle("PUT /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerUpdate))
+	s.mux.Handle("DELETE /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerDelete))
 
 	// Find-or-create through the queue (SPEC §6, seed 004) and its jobs.
 	s.mux.Handle("POST /api/v1/customers/upsert", auth(s.handleUpsert))
-	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", s.authenticated(s.handleLocation(s.handleLocationUpsert)))
 	s.mux.Handle("GET /api/v1/jobs/{id}", auth(s.handleJobGet))
 
 	// Operations: queue dashboard and metrics.

@@ -107,6 +107,14 @@ func (m *muxErrorWriter) WriteHeader(code int) {
 	m.written = true
 	m.ResponseWriter.Header().Del("X-Content-Type-Options")
 	e := &customer.Error{Code: customer.ENOTFOUND, Message: "Route not found"}
+	if isLocationScoped(m.r.URL.Path) {
+		if code == http.StatusMethodNotAllowed {
+			encode(m.ResponseWriter, code, scopedErrorBody{Message: "Method not allowed", Errors: map[string]string{}})
+			return
+		}
+		m.s.writeScopedError(m.ResponseWriter, m.r, e)
+		return
+	}
 	if code == http.StatusMethodNotAllowed {
 		encode(m.ResponseWriter, code, errorBody{Code: code, Error: "Method not allowed",
 			Details: map[string]string{"allow": m.ResponseWriter.Header().Get("Allow")}})

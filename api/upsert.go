@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
@@ -104,20 +103,6 @@ func externalKey(source, id string) string {
 		source = "api"
 	}
 	return strings.ToLower(source) + ":" + id
-}
-
-// tags checks tag strings: trimmed, 1–64 characters.
-func (p problems) tags(field string, tags []string) []string {
-	out := make([]string, 0, len(tags))
-	for _, t := range tags {
-		t = strings.TrimSpace(t)
-		if n := utf8.RuneCountInString(t); n == 0 || n > 64 {
-			p.add(field, "each tag must be 1 to 64 characters")
-			continue
-		}
-		out = append(out, t)
-	}
-	return out
 }
 
 // looseAddress reads seed 004's address: a string (the first line) or an

@@ -135,3 +135,27 @@ func unsetOtherDefaults(ctx context.Context, tx pgx.Tx, orgID string, a *custome
 	_, err := tx.Exec(ctx, sqlUnsetDefaultAddr, orgID, a.CustomerID, a.ID)
 	return interpretError(err, nil)
 }
+
+const sqlSelectDefaultAddresses = `SELECT ` + addressColumns + ` FROM customer_addresses
+	WHERE organization_id = $1 AND customer_id = ANY($2) AND is_default`
+
+// FindDefaultAddresses returns the default address of each of customerIDs
+// that has one, by customer id.
+func (s *Store) FindDefaultAddresses(ctx context.Context, orgID string, customerIDs []string) (map[string]*customer.Address, error) {
+	out := map[string]*customer.Address{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, sqlSelectDefaultAddresses, orgID, customerIDs)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("default addresses: %w", err), nil)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*customer.Address, error) { return scanAddress(row) })
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("default addresses: %w", err), nil)
+	}
+	for _, a := range list {
+		out[a.CustomerID] = a
+	}
+	return out, nil
+}

@@ -128,25 +128,28 @@ func primaryIdentities(c *customer.Customer) []identity {
 // CreateCustomer stores a new customer and claims its email and phone. A
 // taken email or phone is a conflict naming the customer that owns it.
 func (s *Store) CreateCustomer(ctx context.Context, orgID string, c *customer.Customer) error {
-	if c.ID == "" {
-		c.ID = customer.NewID(customer.PrefixCustomer)
-	}
-	c.OrganizationID = orgID
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, sqlInsertCustomer, customerArgs(orgID, c)...).
-			Scan(&c.Created, &c.Updated, &c.CustomerSince); err != nil {
-			if isForeignKeyViolation(err) {
-				return customer.NotFound("Organization", orgID)
-			}
-			return interpretError(fmt.Errorf("insert customer: %w", err), nil)
-		}
-		return claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
-	})
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertCustomer(ctx, tx, orgID, c) })
 	if err != nil {
 		return err
 	}
 	initCollections(c)
 	return nil
+}
+
+// insertCustomer stores c and claims its email and phone within tx.
+func insertCustomer(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Customer) error {
+	if c.ID == "" {
+		c.ID = customer.NewID(customer.PrefixCustomer)
+	}
+	c.OrganizationID = orgID
+	if err := tx.QueryRow(ctx, sqlInsertCustomer, customerArgs(orgID, c)...).
+		Scan(&c.Created, &c.Updated, &c.CustomerSince); err != nil {
+		if isForeignKeyViolation(err) {
+			return customer.NotFound("Organization", orgID)
+		}
+		return interpretError(fmt.Errorf("insert customer: %w", err), nil)
+	}
+	return claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
 }
 
 // claimIdentities makes each identity point at customerID as its primary,
@@ -226,20 +229,8 @@ func (s *Store) UpdateCustomer(ctx context.Context, orgID, id string, fn func(c 
 	var c *customer.Customer
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, id))
-		if err != nil {
-			return interpretError(err, customer.NotFound("Customer", id))
-		}
-		if err := fn(c); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, sqlUpdateCustomer, customerArgs(orgID, c)...).Scan(&c.Updated); err != nil {
-			return interpretError(fmt.Errorf("update customer: %w", err), nil)
-		}
-		if err := releaseIdentities(ctx, tx, orgID, c); err != nil {
-			return err
-		}
-		return claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
+		c, err = updateCustomer(ctx, tx, orgID, id, fn)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -250,24 +241,45 @@ func (s *Store) UpdateCustomer(ctx context.Context, orgID, id string, fn func(c 
 	return c, nil
 }
 
+// updateCustomer locks the customer, applies fn and stores the result
+// within tx; relations are not loaded.
+func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c *customer.Customer) error) (*customer.Customer, error) {
+	c, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, id))
+	if err != nil {
+		return nil, interpretError(err, customer.NotFound("Customer", id))
+	}
+	if err := fn(c); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, sqlUpdateCustomer, customerArgs(orgID, c)...).Scan(&c.Updated); err != nil {
+		return nil, interpretError(fmt.Errorf("update customer: %w", err), nil)
+	}
+	if err := releaseIdentities(ctx, tx, orgID, c); err != nil {
+		return nil, err
+	}
+	return c, claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
+}
+
 // DeleteCustomer removes a customer and everything hanging off it. Customers
 // with orders or an open balance are kept: deleting them would rewrite history.
 func (s *Store) DeleteCustomer(ctx context.Context, orgID, id string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		c, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, id))
-		if err != nil {
-			return interpretError(err, customer.NotFound("Customer", id))
-		}
-		if c.TotalOrders > 0 || c.CurrentBalance != 0 {
-			return &customer.Error{Code: customer.ECONFLICT,
-				Message: "Customer has orders or a balance; set status to inactive instead",
-				Details: map[string]any{"id": id, "total_orders": c.TotalOrders, "current_balance": c.CurrentBalance}}
-		}
-		if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
-			return interpretError(fmt.Errorf("delete customer: %w", err), nil)
-		}
-		return nil
-	})
+	return s.inTx(ctx, func(tx pgx.Tx) error { return deleteCustomer(ctx, tx, orgID, id) })
+}
+
+func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
+	c, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, id))
+	if err != nil {
+		return interpretError(err, customer.NotFound("Customer", id))
+	}
+	if c.TotalOrders > 0 || c.CurrentBalance != 0 {
+		return &customer.Error{Code: customer.ECONFLICT,
+			Message: "Customer has orders or a balance; set status to inactive instead",
+			Details: map[string]any{"id": id, "total_orders": c.TotalOrders, "current_balance": c.CurrentBalance}}
+	}
+	if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
+		return interpretError(fmt.Errorf("delete customer: %w", err), nil)
+	}
+	return nil
 }
 
 // LookupCustomer finds a customer by normalized email, else phone, aliases

@@ -46,17 +46,10 @@ const (
 			display = CASE WHEN EXCLUDED.display = '' THEN customer_identities.display ELSE EXCLUDED.display END
 		WHERE customer_identities.customer_id = EXCLUDED.customer_id
 		RETURNING 1`
-	sqlReplaceTags = `DELETE FROM customer_tags WHERE organization_id = $1 AND customer_id = $2
-		AND location_id = $3 AND NOT (tag_key = ANY($4::text[]))`
-	sqlAddTags = `INSERT INTO customer_tags (organization_id, customer_id, location_id, tag)
-		SELECT $1, $2, $3, t FROM unnest($4::text[]) AS t ON CONFLICT DO NOTHING`
 	sqlAddMemberships = `INSERT INTO group_members (organization_id, group_id, customer_id, location_id)
 		SELECT $1, g, $2, NULLIF($3, '') FROM unnest($4::text[]) AS g
 		WHERE EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)
 		ON CONFLICT DO NOTHING`
-	sqlRecordVisit = `INSERT INTO customer_locations (organization_id, customer_id, location_id, source)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (organization_id, customer_id, location_id) DO UPDATE SET last_seen = now()`
 	// An address is added unless the customer already has the same first line.
 	sqlAddAddressOnce = `INSERT INTO customer_addresses (organization_id, id, customer_id, label, address_line1,
 		address_line2, city, state, country, postal_code, is_default)
@@ -327,7 +320,7 @@ func queueTagsAndGroups(b *pgx.Batch, orgID, customerID string, req *dedupe.Requ
 		}
 		if len(removed) > 0 {
 			slices.Sort(removed)
-			b.Queue(sqlReplaceTags, orgID, customerID, loc, keep)
+			b.Queue(sqlDropOtherTags, orgID, customerID, loc, keep)
 		}
 	}
 	if len(added) > 0 {
