@@ -60,6 +60,14 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/upsert", auth(s.handleUpsert))
 	s.mux.Handle("GET /api/v1/jobs/{id}", auth(s.handleJobGet))
 
+	// Bulk imports (SPEC §7).
+	s.mux.Handle("POST /api/v1/imports", auth(s.handleImportCreate))
+	s.mux.Handle("POST /api/v1/imports/preview", auth(s.handleImportPreview))
+	s.mux.Handle("GET /api/v1/imports", auth(s.handleImportList))
+	s.mux.Handle("GET /api/v1/imports/{id}", auth(s.handleImportGet))
+	s.mux.Handle("POST /api/v1/imports/{id}/cancel", auth(s.handleImportCancel))
+	s.mux.Handle("GET /api/v1/imports/{id}/errors", auth(s.handleImportErrors))
+
 	// Operations: queue dashboard and metrics.
 	s.opsRoutes()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
@@ -22,6 +23,8 @@ type Config struct {
 	AdminToken string
 	// MetricsPublic serves /metrics without the admin token.
 	MetricsPublic bool
+	// MaxImportBytes bounds an uploaded file (default 5 GiB).
+	MaxImportBytes int64
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
@@ -58,6 +61,14 @@ type Server struct {
 	mux     *http.ServeMux
 	keys    authCache
 	metrics *httpMetrics
+	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
+}
+
+func (c Config) maxImportBytes() int64 {
+	if c.MaxImportBytes > 0 {
+		return c.MaxImportBytes
+	}
+	return 5 << 30
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -70,7 +81,8 @@ func NewServer(cfg Config, d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux(),
+		phones: dedupe.NewPhoneNormalizer(0)}
 	s.keys.entries = map[string]authEntry{}
 	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
 	s.routes()

@@ -432,6 +432,9 @@ func (w *Workspace) record(c *customer.Customer, changes map[string]Change) {
 	}
 }
 
+// IsCreated reports whether the workspace created customer id.
+func (w *Workspace) IsCreated(id string) bool { return w.created[id] }
+
 // Created returns the customers the workspace created, in creation order of id.
 func (w *Workspace) Created() []*customer.Customer {
 	var out []*customer.Customer

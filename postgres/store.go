@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 
@@ -138,7 +140,11 @@ func interpretError(err error, notFound *customer.Error) error {
 			return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Database unavailable"}
 		}
 	}
-	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+	// A server that refuses connections or drops them is down: 503, not 500.
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Database unavailable"}
 	}
 	return err

@@ -118,10 +118,9 @@ func lockHashes(orgID string, keys []dedupe.Key) []int64 {
 	return out
 }
 
-// candidates is what the read step loads for a request.
+// candidates is what the read step loads: the customers owning any of the
+// keys (locked), current owners, their tags and groups, location defaults.
 type candidates struct {
-	jobState   string
-	jobResult  []byte
 	owners     map[dedupe.Key]string
 	customers  []*customer.Customer
 	tags       map[string]map[string]bool // customer → "location\x00tag_key"
@@ -132,20 +131,14 @@ type candidates struct {
 	stale      bool
 }
 
-func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
-	keys := req.Record.Keys()
+// queueCandidates adds the candidate reads for keys to b; the returned
+// candidates are filled when the batch has run.
+func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID string) *candidates {
 	kinds, values := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
 		kinds[i], values[i] = k.Kind, k.Value
 	}
-	cand := candidates{owners: map[dedupe.Key]string{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
-
-	// One round trip: job lock, key locks, owners, candidates and their tags.
-	b := &pgx.Batch{}
-	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&cand.jobState, &cand.jobResult)
-	})
-	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	cand := &candidates{owners: map[dedupe.Key]string{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
 	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
@@ -171,7 +164,6 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		})
 		return err
 	})
-
 	b.Queue(sqlCandidateTags, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		var id, loc, tag string
 		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
@@ -188,8 +180,8 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		})
 		return err
 	})
-	if req.LocationID != "" {
-		b.Queue(sqlLocationDefaults, orgID, req.LocationID).QueryRow(func(row pgx.Row) error {
+	if locationID != "" {
+		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&cand.locTags, &cand.locGroups)
 			if err == pgx.ErrNoRows {
 				cand.locMissing = true
@@ -198,26 +190,16 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 			return err
 		})
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, customer.NotFound("Job", jobID)
-		}
-		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
-	}
-	if cand.jobState == customer.JobCompleted {
-		var done UpsertResult
-		if err := json.Unmarshal(cand.jobResult, &done); err != nil {
-			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)
-		}
-		return &done, nil
-	}
-	if cand.locMissing {
-		return nil, customer.NotFound("Location", req.LocationID)
-	}
+	return cand
+}
+
+// workspace loads the candidates into a dedupe workspace. A candidate
+// merged meanwhile, or a key owned by a customer that was not locked, means
+// a concurrent change: the caller retries.
+func (cand *candidates) workspace() (*dedupe.Workspace, error) {
 	if cand.stale {
 		return nil, errIdentityRace
 	}
-
 	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, false)
 	owned := map[string][]dedupe.Key{}
 	for k, owner := range cand.owners {
@@ -228,7 +210,41 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		delete(owned, c.ID)
 	}
 	if len(owned) > 0 {
-		return nil, errIdentityRace // a key was claimed by a customer we did not lock
+		return nil, errIdentityRace
+	}
+	return w, nil
+}
+
+func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+	keys := req.Record.Keys()
+	var jobState string
+	var jobResult []byte
+	// One round trip: job lock, key locks, candidates, owners, tags.
+	b := &pgx.Batch{}
+	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&jobState, &jobResult)
+	})
+	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	cand := queueCandidates(b, orgID, keys, req.LocationID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, customer.NotFound("Job", jobID)
+		}
+		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
+	}
+	if jobState == customer.JobCompleted {
+		var done UpsertResult
+		if err := json.Unmarshal(jobResult, &done); err != nil {
+			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)
+		}
+		return &done, nil
+	}
+	if cand.locMissing {
+		return nil, customer.NotFound("Location", req.LocationID)
+	}
+	w, err := cand.workspace()
+	if err != nil {
+		return nil, err
 	}
 	res, err := w.Apply(&req.Record, req.Options)
 	if err != nil {
@@ -243,7 +259,7 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	}
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
-	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, cand)
+	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)
 	if req.LocationID != "" {
 		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
 	}

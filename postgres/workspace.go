@@ -58,7 +58,12 @@ func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace) (check func
 	for id := range w.Updated() {
 		b.Queue(sqlUpdateCustomer, customerArgs(orgID, w.Customer(id))...)
 	}
-	keys := w.Keys()
+	return queueKeys(b, orgID, w.Keys())
+}
+
+// queueKeys writes identity keys' final owners. The returned check reports
+// errIdentityRace when a key turned out to be claimed concurrently.
+func queueKeys(b *pgx.Batch, orgID string, keys []dedupe.KeyState) (check func() error, err error) {
 	if len(keys) == 0 {
 		return func() error { return nil }, nil
 	}

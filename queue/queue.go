@@ -120,3 +120,42 @@ func (c *Client) EnqueueUpsert(ctx context.Context, p UpsertPayload) error {
 	}
 	return nil
 }
+
+// Import task types.
+const (
+	TypeImportPlan  = "import:plan"
+	TypeImportChunk = "import:chunk"
+)
+
+// ImportPayload names an import (plan) or one of its chunks.
+type ImportPayload struct {
+	OrgID    string `json:"org_id"`
+	ImportID string `json:"import_id"`
+	Chunk    int    `json:"chunk"`
+}
+
+// EnqueueImportPlan queues the grouping of a staged import into chunks;
+// the plan task then queues the chunks. Re-enqueueing is harmless.
+func (c *Client) EnqueueImportPlan(ctx context.Context, p ImportPayload) error {
+	return c.enqueueImport(ctx, TypeImportPlan, p.ImportID+":plan", p)
+}
+
+// EnqueueImportChunk queues the merge of one chunk.
+func (c *Client) EnqueueImportChunk(ctx context.Context, p ImportPayload) error {
+	return c.enqueueImport(ctx, TypeImportChunk, fmt.Sprintf("%s:chunk:%d", p.ImportID, p.Chunk), p)
+}
+
+func (c *Client) enqueueImport(ctx context.Context, typ, id string, p ImportPayload) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode %s task: %w", typ, err)
+	}
+	// A duplicate of a finished task is harmless: PostgreSQL records which
+	// chunks are merged.
+	t := asynq.NewTask(typ, body, asynq.TaskID(id), asynq.Queue(c.names.Imports()),
+		asynq.MaxRetry(10), asynq.Timeout(10*time.Minute))
+	if _, err := c.c.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s %s: %w", typ, id, err)
+	}
+	return nil
+}

@@ -10,6 +10,8 @@ import (
 type Metrics struct {
 	upserts        *prometheus.CounterVec
 	upsertDuration prometheus.Histogram
+	importRows     prometheus.Counter
+	chunkDuration  prometheus.Histogram
 }
 
 // NewMetrics registers the worker's instruments on reg.
@@ -23,7 +25,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.upserts, m.upsertDuration)
+	m.importRows = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "linkit_import_rows_merged_total", Help: "Import rows merged by workers.",
+	})
+	m.chunkDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "linkit_import_chunk_duration_seconds", Help: "Time to merge one import chunk.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+	})
+	reg.MustRegister(m.upserts, m.upsertDuration, m.importRows, m.chunkDuration)
 	return m
 }
 
@@ -35,4 +44,12 @@ func (m *Metrics) observeUpsert(action string, d time.Duration) {
 	if d > 0 {
 		m.upsertDuration.Observe(d.Seconds())
 	}
+}
+
+func (m *Metrics) observeChunk(rows int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.importRows.Add(float64(rows))
+	m.chunkDuration.Observe(d.Seconds())
 }

@@ -31,6 +31,8 @@ type Deps struct {
 func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(queue.TypeUpsert, d.handleUpsert)
+	mux.HandleFunc(queue.TypeImportPlan, d.handleImportPlan)
+	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)
 	return mux
 }
 
@@ -171,6 +173,12 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 				d.Log.Warn("reconcile", "err", err)
 			} else if n > 0 {
 				d.Log.Info("re-enqueued queued jobs", "count", n)
+			}
+			// Chunks can legitimately run for a while; imports get more slack.
+			if n, err := d.reconcileImports(ctx, 4*cfg.ReconcileAge); err != nil {
+				d.Log.Warn("reconcile imports", "err", err)
+			} else if n > 0 {
+				d.Log.Info("re-planned stalled imports", "count", n)
 			}
 		}
 	}

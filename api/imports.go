@@ -1,0 +1,440 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+	"github.com/linkitworks/customers/importer"
+	"github.com/linkitworks/customers/queue"
+)
+
+// upload is an import's file and options, from a multipart form or a raw body.
+type upload struct {
+	file     io.Reader
+	fileName string
+	format   importer.Format
+	opts     customer.ImportOptions
+	form     url.Values
+	closer   func()
+}
+
+// importOptions reads the options (SPEC §7) from query and form values.
+func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v url.Values, p problems) (customer.ImportOptions, string) {
+	opts := customer.ImportOptions{
+		LocationID:    strings.TrimSpace(v.Get("location_id")),
+		Tags:          p.tags("tags", list(v["tags"])),
+		GroupIDs:      list(v["group_ids"]),
+		MergePolicy:   strings.TrimSpace(v.Get("merge_policy")),
+		DefaultRegion: strings.ToUpper(strings.TrimSpace(v.Get("default_region"))),
+		Kind:          strings.TrimSpace(v.Get("kind")),
+	}
+	if opts.Kind == "" {
+		opts.Kind = string(importer.KindCustomers)
+	}
+	if opts.Kind != string(importer.KindCustomers) {
+		p.add("kind", "must be customers")
+	}
+	if raw := strings.TrimSpace(v.Get("dry_run")); raw != "" {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			p.add("dry_run", "must be true or false")
+		}
+		opts.DryRun = b
+	}
+	if opts.MergePolicy != "" && !containsString(dedupe.Policies, opts.MergePolicy) {
+		p.add("merge_policy", "must be one of "+strings.Join(dedupe.Policies, ", "))
+	}
+	if raw := strings.TrimSpace(v.Get("mapping")); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &opts.Mapping); err != nil {
+			p.add("mapping", `must be a JSON object of column → field, e.g. {"E-mail Address": "email"}`)
+		}
+	}
+	region := o.DefaultRegion
+	if opts.LocationID != "" {
+		locRegion, err := s.store.LocationRegion(ctx, o.ID, opts.LocationID)
+		if err != nil {
+			p.add("location_id", "is not a location of this organization")
+		} else if locRegion != "" {
+			region = locRegion
+		}
+	}
+	if opts.DefaultRegion != "" {
+		if !dedupe.ValidRegion(opts.DefaultRegion) {
+			p.add("default_region", "must be a known ISO 3166-1 alpha-2 region")
+		}
+		region = opts.DefaultRegion
+	}
+	if missing, err := s.store.MissingGroups(ctx, o.ID, opts.GroupIDs); err == nil && len(missing) > 0 {
+		p.add("group_ids", "unknown groups: "+strings.Join(missing, ", "))
+	}
+	return opts, region
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// readUpload finds the file in the request. Multipart option fields must
+// come before the file part (they are read as the stream passes).
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, error) {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.maxImportBytes())
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	up := &upload{form: url.Values{}, closer: func() {}}
+	for k, v := range r.URL.Query() {
+		up.form[k] = v
+	}
+	up.fileName = r.URL.Query().Get("file_name")
+	switch mt {
+	case "multipart/form-data":
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				return nil, customer.Invalid(map[string]string{"file": "is required (multipart field \"file\")"})
+			}
+			if err != nil {
+				return nil, uploadError(err)
+			}
+			if part.FormName() == "file" {
+				up.file, up.closer = part, func() { part.Close() }
+				if up.fileName == "" {
+					up.fileName = part.FileName()
+				}
+				up.format = formatOf(part.Header.Get("Content-Type"), up.fileName)
+				return up, nil
+			}
+			val, err := io.ReadAll(io.LimitReader(part, 64<<10))
+			if err != nil {
+				return nil, uploadError(err)
+			}
+			up.form.Add(part.FormName(), string(val))
+		}
+	case "text/csv", "application/csv", "text/plain", "text/tab-separated-values":
+		up.file, up.format = body, importer.FormatCSV
+	case "application/json":
+		up.file, up.format = body, importer.FormatJSON
+	case "application/x-ndjson", "application/ndjson", "application/jsonl":
+		up.file, up.format = body, importer.FormatNDJSON
+	case "application/gzip", "application/x-gzip", "application/octet-stream":
+		up.file = body // gzip and the format are sniffed
+	default:
+		return nil, &customer.Error{Code: customer.EUNSUPPORTED,
+			Message: "Upload a file as multipart/form-data (field \"file\") or a raw text/csv, application/json or application/x-ndjson body",
+			Details: map[string]string{"content_type": r.Header.Get("Content-Type")}}
+	}
+	if up.fileName == "" {
+		up.fileName = "upload"
+	}
+	return up, nil
+}
+
+// formatOf guesses a part's format from its content type or file name;
+// "" lets the reader sniff it.
+func formatOf(contentType, name string) importer.Format {
+	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
+	switch {
+	case strings.HasSuffix(name, ".ndjson"), strings.HasSuffix(name, ".jsonl"), strings.Contains(contentType, "ndjson"):
+		return importer.FormatNDJSON
+	case strings.HasSuffix(name, ".json"):
+		return importer.FormatJSON
+	case strings.HasSuffix(name, ".csv"), strings.HasSuffix(name, ".tsv"), strings.HasSuffix(name, ".txt"):
+		return importer.FormatCSV
+	}
+	return ""
+}
+
+func uploadError(err error) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return &customer.Error{Code: customer.ETOOLARGE, Message: "File too large",
+			Details: map[string]any{"max_bytes": maxErr.Limit}}
+	}
+	return &customer.Error{Code: customer.EBADREQUEST, Message: "Upload interrupted or malformed"}
+}
+
+// fileError turns the reader's file-level problems into 422 answers.
+func fileError(err error) error {
+	var fe *importer.FileError
+	var me *importer.MappingError
+	switch {
+	case errors.As(err, &me):
+		return customer.Invalid(map[string]string{"mapping": me.Error()})
+	case errors.As(err, &fe):
+		var maxErr *http.MaxBytesError
+		if errors.As(fe, &maxErr) {
+			return uploadError(maxErr)
+		}
+		return customer.Invalid(map[string]string{"file": fe.Reason})
+	}
+	return uploadError(err)
+}
+
+func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) error {
+	o := org(r)
+	ctx := r.Context()
+	up, err := s.readUpload(w, r)
+	if err != nil {
+		return err
+	}
+	defer up.closer()
+	p := problems{}
+	opts, region := s.importOptions(ctx, o, up.form, p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	if s.Queue == nil {
+		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
+	}
+	rd, err := importer.Open(up.file, importer.Options{Kind: importer.Kind(opts.Kind), Format: up.format, Mapping: opts.Mapping})
+	if err != nil {
+		return fileError(err)
+	}
+	im := &customer.Import{OrganizationID: o.ID, Kind: opts.Kind, FileName: up.fileName, Options: opts}
+	if err := s.store.CreateImport(ctx, im); err != nil {
+		return err
+	}
+	det := rd.Detected()
+	norm := importer.NewNormalizer(det, region, s.phones)
+	staged, err := importer.Stage(ctx, rd, norm, s.store, o.ID, im.ID)
+	if err != nil {
+		reason := "reading failed"
+		ferr := fileError(err)
+		if e := customer.AsError(ferr); e.Code != customer.EINTERNAL {
+			reason = e.Message
+			if d, ok := e.Details.(map[string]string); ok && d["file"] != "" {
+				reason = d["file"]
+			}
+		}
+		if err := s.store.FailImport(context.WithoutCancel(ctx), o.ID, im.ID, reason); err != nil {
+			s.log.ErrorContext(ctx, "fail import", "import_id", im.ID, "err", err)
+		}
+		if customer.ErrorCode(ferr) == customer.EBADREQUEST && ctx.Err() == nil {
+			return fmt.Errorf("stage import %s: %w", im.ID, err)
+		}
+		return ferr
+	}
+	det = rd.Detected()
+	im.Format, im.Encoding, im.Delimiter, im.Headers, im.Mapping = string(det.Format), det.Encoding, det.Delimiter, det.Headers, det.Mapping
+	im.SizeBytes = rd.BytesRead()
+	im.Counts = customer.ImportCounts{Rows: staged.Rows, Invalid: staged.Invalid, Warnings: staged.Warnings}
+	status, err := s.store.ImportRead(ctx, im)
+	if err != nil {
+		return err
+	}
+	if status == customer.ImportProcessing {
+		if err := s.Queue.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: o.ID, ImportID: im.ID}); err != nil {
+			// The reconciler re-plans processing imports; nothing is lost.
+			s.log.WarnContext(ctx, "enqueue import plan", "import_id", im.ID, "err", err)
+		}
+	}
+	fresh, err := s.store.FindImport(ctx, o.ID, im.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/imports/"+im.ID)
+	writeData(w, http.StatusAccepted, fresh)
+	return nil
+}
+
+// previewRow is one normalized row of a preview.
+type previewRow struct {
+	Row        int                      `json:"row"`
+	Email      string                   `json:"email"`
+	Phone      string                   `json:"phone"`
+	PhoneValid bool                     `json:"phone_valid"`
+	ExternalID string                   `json:"external_id"`
+	Fields     map[string]string        `json:"fields"`
+	Attributes map[string]string        `json:"attributes"`
+	Tags       []string                 `json:"tags"`
+	Address    *customer.Address        `json:"address"`
+	Problems   []customer.ImportProblem `json:"problems"`
+	Valid      bool                     `json:"valid"`
+}
+
+// handleImportPreview reads the first 20 rows: detected encoding,
+// delimiter and mapping, and the rows as they would be imported.
+func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) error {
+	o := org(r)
+	up, err := s.readUpload(w, r)
+	if err != nil {
+		return err
+	}
+	defer up.closer()
+	p := problems{}
+	opts, region := s.importOptions(r.Context(), o, up.form, p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	rd, err := importer.Open(up.file, importer.Options{Kind: importer.Kind(opts.Kind), Format: up.format, Mapping: opts.Mapping})
+	if err != nil {
+		return fileError(err)
+	}
+	norm := importer.NewNormalizer(rd.Detected(), region, s.phones)
+	rows := []previewRow{}
+	for len(rows) < 20 {
+		row, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fileError(err)
+		}
+		staged, probs, ok := norm.Normalize(row)
+		pr := previewRow{Row: row.Num, Email: staged.Email, Phone: staged.Phone, PhoneValid: staged.PhoneValid,
+			Fields: staged.Record.Fields, Attributes: staged.Record.Attributes, Tags: staged.Record.Tags,
+			Address: staged.Record.Address, Problems: probs, Valid: ok}
+		if _, id, found := strings.Cut(staged.External, ":"); found {
+			pr.ExternalID = id
+		}
+		if pr.Problems == nil {
+			pr.Problems = []customer.ImportProblem{}
+		}
+		rows = append(rows, pr)
+	}
+	det := rd.Detected()
+	writeData(w, http.StatusOK, map[string]any{
+		"format": det.Format, "encoding": det.Encoding, "delimiter": det.Delimiter, "gzip": det.Gzip,
+		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(importer.Kind(opts.Kind)),
+	})
+	return nil
+}
+
+func (s *Server) handleImportList(w http.ResponseWriter, r *http.Request) error {
+	p := problems{}
+	page, limit := pagination(r.URL.Query(), p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	list, meta, err := s.store.FindImports(r.Context(), org(r).ID, page, limit)
+	if err != nil {
+		return err
+	}
+	writeList(w, list, meta)
+	return nil
+}
+
+func (s *Server) handleImportGet(w http.ResponseWriter, r *http.Request) error {
+	im, err := s.store.FindImport(r.Context(), org(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, im)
+	return nil
+}
+
+func (s *Server) handleImportCancel(w http.ResponseWriter, r *http.Request) error {
+	im, err := s.store.CancelImport(r.Context(), org(r).ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeData(w, http.StatusOK, im)
+	return nil
+}
+
+// handleImportErrors lists row problems as JSON (paginated) or, with
+// format=csv, as the original rows plus an "error" column, ready to fix and
+// upload again. CSV holds errors only unless severity=all or warning.
+func (s *Server) handleImportErrors(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	o := org(r)
+	id := r.PathValue("id")
+	severity := q.Get("severity")
+	switch severity {
+	case "", "all":
+		severity = ""
+		if q.Get("format") == "csv" && q.Get("severity") == "" {
+			severity = customer.SeverityError
+		}
+	case customer.SeverityError, customer.SeverityWarning:
+	default:
+		return customer.Invalid(map[string]string{"severity": "must be error, warning or all"})
+	}
+	switch q.Get("format") {
+	case "", "json":
+		p := problems{}
+		page, limit := pagination(q, p)
+		if err := p.err(); err != nil {
+			return err
+		}
+		list, meta, err := s.store.FindImportErrors(r.Context(), o.ID, id, severity, page, limit)
+		if err != nil {
+			return err
+		}
+		writeList(w, list, meta)
+		return nil
+	case "csv":
+		return s.writeErrorCSV(w, r, o.ID, id, severity)
+	default:
+		return customer.Invalid(map[string]string{"format": "must be json or csv"})
+	}
+}
+
+func (s *Server) writeErrorCSV(w http.ResponseWriter, r *http.Request, orgID, id, severity string) error {
+	im, err := s.store.FindImport(r.Context(), orgID, id)
+	if err != nil {
+		return err
+	}
+	header := append([]string{}, im.Headers...)
+	if im.Format != string(importer.FormatCSV) {
+		header = []string{"original"}
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-errors.csv"`, im.ID))
+	cw := csv.NewWriter(w)
+	_ = cw.Write(escapeCells(append(header, "error")))
+	// Problems of one row are joined into one line.
+	var cur *customer.ImportProblem
+	var reasons []string
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		cells := make([]string, len(header))
+		copy(cells, cur.Raw)
+		_ = cw.Write(escapeCells(append(cells, strings.Join(reasons, "; "))))
+	}
+	err = s.store.EachImportError(r.Context(), orgID, id, severity, func(p customer.ImportProblem) error {
+		if cur == nil || cur.Row != p.Row {
+			flush()
+			c := p
+			cur, reasons = &c, nil
+		}
+		reason := p.Reason
+		if p.Column != "" {
+			reason = p.Column + ": " + reason
+		}
+		reasons = append(reasons, fmt.Sprintf("row %d %s: %s", p.Row, p.Severity, reason))
+		return nil
+	})
+	flush()
+	cw.Flush()
+	return err
+}
+
+// escapeCells defuses spreadsheet formulas: a cell starting with = + - @
+// (or a tab or carriage return) gets a leading apostrophe.
+func escapeCells(cells []string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
+}

@@ -1,0 +1,125 @@
+package customer
+
+import "time"
+
+// Import statuses.
+const (
+	ImportQueued     = "queued"
+	ImportReading    = "reading"
+	ImportProcessing = "processing"
+	ImportCompleted  = "completed"
+	ImportFailed     = "failed"
+	ImportCancelled  = "cancelled"
+)
+
+// Import is one uploaded file and its progress (SPEC §7).
+type Import struct {
+	ID             string            `json:"id"`
+	OrganizationID string            `json:"organization_id"`
+	Kind           string            `json:"kind"`
+	Status         string            `json:"status"`
+	FileName       string            `json:"file_name"`
+	SizeBytes      int64             `json:"size_bytes"`
+	Format         string            `json:"format"`
+	Encoding       string            `json:"encoding"`
+	Delimiter      string            `json:"delimiter"`
+	Headers        []string          `json:"headers"`
+	Mapping        map[string]string `json:"mapping"`
+	Options        ImportOptions     `json:"options"`
+	Counts         ImportCounts      `json:"counts"`
+	Progress       float64           `json:"progress"`
+	RowsPerSecond  float64           `json:"rows_per_second"`
+	ETASeconds     *float64          `json:"eta_seconds"`
+	ErrorSummary   map[string]int    `json:"error_summary"`
+	Samples        map[string][]int  `json:"samples,omitempty"`
+	Error          string            `json:"error"`
+	Chunks         int               `json:"chunks"`
+	ChunksDone     int               `json:"chunks_done"`
+	Created        time.Time         `json:"created"`
+	Started        *time.Time        `json:"started"`
+	Finished       *time.Time        `json:"finished"`
+}
+
+// ImportOptions are what the merchant chose for an import.
+type ImportOptions struct {
+	LocationID    string            `json:"location_id,omitempty"`
+	Tags          []string          `json:"tags,omitempty"`
+	GroupIDs      []string          `json:"group_ids,omitempty"`
+	MergePolicy   string            `json:"merge_policy,omitempty"`
+	DefaultRegion string            `json:"default_region,omitempty"`
+	DryRun        bool              `json:"dry_run"`
+	Mapping       map[string]string `json:"mapping,omitempty"`
+	Kind          string            `json:"kind,omitempty"`
+}
+
+// ImportCounts are the row tallies; created + updated + unchanged +
+// merged_in_file + invalid = rows once processing is done.
+type ImportCounts struct {
+	Rows         int `json:"rows"`
+	Processed    int `json:"processed"`
+	Created      int `json:"created"`
+	Updated      int `json:"updated"`
+	Unchanged    int `json:"unchanged"`
+	MergedInFile int `json:"merged_in_file"`
+	Conflicts    int `json:"conflicts"`
+	Invalid      int `json:"invalid"`
+	Warnings     int `json:"warnings"`
+}
+
+// ImportRow is one normalized row, staged for the merge.
+type ImportRow struct {
+	Num        int
+	Email      string
+	EmailKey   string
+	Phone      string
+	PhoneKey   string
+	PhoneValid bool
+	PhoneExt   string
+	External   string
+	Record     ImportRecord
+}
+
+// ImportRecord holds a row's checked non-identifier values.
+type ImportRecord struct {
+	Fields     map[string]string `json:"f,omitempty"` // customer field → value
+	Attributes map[string]string `json:"a,omitempty"` // unmapped columns
+	Tags       []string          `json:"t,omitempty"`
+	Address    *Address          `json:"ad,omitempty"`
+}
+
+// Severities of row problems.
+const (
+	SeverityError   = "error"   // the row was not imported
+	SeverityWarning = "warning" // a field was dropped; the row was imported
+)
+
+// ImportProblem is a row error or warning, with the original row.
+type ImportProblem struct {
+	Row      int      `json:"row"`
+	Seq      int      `json:"-"`
+	Severity string   `json:"severity"`
+	Column   string   `json:"column"`
+	Reason   string   `json:"reason"`
+	Raw      []string `json:"original"`
+}
+
+// Customer builds the customer values of a staged record.
+func (r *ImportRecord) Customer() Customer {
+	f := r.Fields
+	c := Customer{
+		FirstName: f["first_name"], LastName: f["last_name"], Name: f["name"],
+		Birthdate: f["birthdate"], Gender: f["gender"], Type: f["type"], Status: f["status"],
+		CompanyName: f["company_name"], AvatarURL: f["avatar_url"], Source: f["source"], Notes: f["notes"],
+	}
+	c.Website, c.TaxID = f["website"], f["tax_id"]
+	if len(r.Attributes) > 0 {
+		c.Attributes = make(map[string]any, len(r.Attributes))
+		for k, v := range r.Attributes {
+			c.Attributes[k] = v
+		}
+	}
+	if c.Name == "" {
+		c.Name = c.DisplayName()
+	}
+	return c
+}

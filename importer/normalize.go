@@ -1,0 +1,290 @@
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Normalizer checks and normalizes rows for staging. It is safe for
+// concurrent use: the phone cache is shared, the rest is read-only.
+type Normalizer struct {
+	Region    string                  // default phone region (import option, else location, else org)
+	Phones    *dedupe.PhoneNormalizer // shared parse cache
+	Canonical bool                    // email match keys use provider canonicalization
+	Source    string                  // recorded as the customers' source
+	columns   map[string]string       // field → header, to name columns in problems
+}
+
+// NewNormalizer prepares a normalizer for the detected columns.
+func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer) *Normalizer {
+	n := &Normalizer{Region: region, Phones: phones, Source: "import", columns: map[string]string{}}
+	for header, field := range d.Mapping {
+		if field == "" || field == Ignore {
+			continue
+		}
+		if prev, ok := n.columns[field]; !ok || indexOf(d.Headers, header) < indexOf(d.Headers, prev) {
+			n.columns[field] = header
+		}
+	}
+	return n
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return len(list)
+}
+
+func (n *Normalizer) column(field string) string {
+	if h, ok := n.columns[field]; ok {
+		return h
+	}
+	return field
+}
+
+// textLimits bound free-text fields (characters).
+var textLimits = map[string]int{
+	"first_name": 100, "last_name": 100, "name": 200, "company_name": 200, "notes": 5000,
+	"source": 100, "tax_id": 50, "website": 2048, "avatar_url": 2048, "external_id": 200,
+}
+
+// Normalize turns a read row into a staged row and its problems. ok is
+// false when the row has an error and must not be imported.
+func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
+	out.Num = row.Num
+	problem := func(sev, field, reason string) {
+		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: sev,
+			Column: n.column(field), Reason: reason, Raw: row.Raw})
+	}
+	warn := func(field, reason string) { problem(customer.SeverityWarning, field, reason) }
+	for _, w := range row.Warnings {
+		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityWarning,
+			Column: w.Column, Reason: w.Reason, Raw: row.Raw})
+	}
+	if row.Err != nil {
+		problem(customer.SeverityError, "", row.Err.Reason)
+		problems[len(problems)-1].Column = row.Err.Column
+		return out, problems, false
+	}
+	f := row.Fields
+	rec := customer.ImportRecord{Fields: map[string]string{}}
+
+	// Identifier warnings wait: without any valid identifier they become
+	// one row error instead.
+	var badIDs []string
+	var idWarnings []customer.ImportProblem
+	idWarn := func(field, reason string) {
+		idWarnings = append(idWarnings, customer.ImportProblem{Row: row.Num, Severity: customer.SeverityWarning,
+			Column: n.column(field), Reason: reason, Raw: row.Raw})
+	}
+	if raw := f["email"]; raw != "" {
+		email, err := dedupe.NormalizeEmail(raw)
+		if err != nil {
+			badIDs = append(badIDs, "email")
+			idWarn("email", fmt.Sprintf("invalid email %q dropped", clip(raw)))
+		} else {
+			out.Email, out.EmailKey = email, dedupe.EmailKey(email, n.Canonical)
+		}
+	}
+	if raw := f["phone"]; raw != "" {
+		ph, err := n.Phones.Normalize(raw, n.Region)
+		if err != nil {
+			badIDs = append(badIDs, "phone")
+			reason := "invalid phone"
+			var inv *dedupe.InvalidError
+			if errors.As(err, &inv) {
+				reason = "phone " + inv.Reason
+			}
+			idWarn("phone", fmt.Sprintf("%s: %q dropped", reason, clip(raw)))
+		} else {
+			out.Phone, out.PhoneKey, out.PhoneValid, out.PhoneExt = ph.Number, dedupe.PhoneDigits(ph.Number), ph.Valid, ph.Extension
+		}
+	}
+	if raw := f["external_id"]; raw != "" {
+		if utf8.RuneCountInString(raw) > textLimits["external_id"] {
+			idWarn("external_id", "longer than 200 characters, dropped")
+		} else {
+			source := f["source"]
+			if source == "" {
+				source = n.Source
+			}
+			out.External = strings.ToLower(source) + ":" + raw
+		}
+	}
+	if out.EmailKey == "" && out.PhoneKey == "" && out.External == "" {
+		reason := "no email, phone or external id"
+		if len(badIDs) > 0 {
+			reason = "no valid email, phone or external id (invalid " + strings.Join(badIDs, " and ") + ")"
+		}
+		problem(customer.SeverityError, "", reason)
+		return out, problems, false
+	}
+	for _, w := range idWarnings {
+		w.Seq = len(problems)
+		problems = append(problems, w)
+	}
+
+	for field, limit := range textLimits {
+		v := f[field]
+		if v == "" || field == "external_id" {
+			continue
+		}
+		if field == "first_name" || field == "last_name" || field == "name" {
+			v = dedupe.NormalizeName(v)
+		}
+		if utf8.RuneCountInString(v) > limit {
+			warn(field, fmt.Sprintf("longer than %d characters, dropped", limit))
+			continue
+		}
+		if (field == "website" || field == "avatar_url") && !looksLikeURL(v) {
+			warn(field, "not a URL, dropped")
+			continue
+		}
+		rec.Fields[field] = v
+	}
+	if rec.Fields["first_name"] == "" && rec.Fields["last_name"] == "" && rec.Fields["name"] != "" {
+		rec.Fields["first_name"], rec.Fields["last_name"] = dedupe.SplitName(rec.Fields["name"])
+	}
+	if v := f["birthdate"]; v != "" {
+		if d, ok := parseDate(v); ok {
+			rec.Fields["birthdate"] = d
+		} else {
+			warn("birthdate", fmt.Sprintf("invalid date %q dropped", clip(v)))
+		}
+	}
+	if v := f["gender"]; v != "" {
+		if g, ok := genders[strings.ToLower(strings.TrimSpace(v))]; ok {
+			rec.Fields["gender"] = g
+		} else {
+			warn("gender", fmt.Sprintf("unknown gender %q dropped", clip(v)))
+		}
+	}
+	if v := f["status"]; v != "" {
+		if s, ok := customer.NormalizeStatus(v); ok {
+			rec.Fields["status"] = s
+		} else {
+			warn("status", fmt.Sprintf("unknown status %q dropped", clip(v)))
+		}
+	}
+	if v := f["type"]; v != "" {
+		if t, ok := customer.NormalizeEnum(v, customer.Types); ok {
+			rec.Fields["type"] = t
+		} else {
+			warn("type", fmt.Sprintf("unknown type %q dropped", clip(v)))
+		}
+	}
+	if v := f["tags"]; v != "" {
+		for _, t := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == '|' }) {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			if utf8.RuneCountInString(t) > 64 {
+				warn("tags", fmt.Sprintf("tag longer than 64 characters dropped: %q", clip(t)))
+				continue
+			}
+			rec.Tags = append(rec.Tags, t)
+		}
+	}
+	rec.Address = n.address(f, warn)
+	if len(row.Attributes) > 0 {
+		rec.Attributes = row.Attributes
+	}
+	if rec.Fields["source"] == "" {
+		rec.Fields["source"] = n.Source
+	}
+	out.Record = rec
+	return out, problems, true
+}
+
+func (n *Normalizer) address(f map[string]string, warn func(field, reason string)) *customer.Address {
+	line1 := strings.TrimSpace(f["address_line1"])
+	if line1 == "" {
+		return nil
+	}
+	a := &customer.Address{Label: "Address", AddressLine1: line1, AddressLine2: f["address_line2"],
+		City: f["city"], State: f["state"], PostalCode: f["postal_code"]}
+	if c := strings.ToUpper(strings.TrimSpace(f["country"])); c != "" {
+		if dedupe.ValidCountry(c) {
+			a.Country = c
+		} else {
+			warn("country", fmt.Sprintf("not an ISO 3166-1 alpha-2 code: %q dropped", clip(f["country"])))
+		}
+	}
+	for _, s := range []*string{&a.AddressLine1, &a.AddressLine2, &a.City, &a.State, &a.PostalCode} {
+		if utf8.RuneCountInString(*s) > 200 {
+			*s = string([]rune(*s)[:200])
+		}
+	}
+	return a
+}
+
+var genders = map[string]string{
+	"m": "male", "male": "male", "man": "male", "f": "female", "female": "female", "woman": "female",
+	"o": "other", "other": "other", "x": "other", "non-binary": "other", "nonbinary": "other",
+}
+
+// dateLayouts are the date spellings accepted in files; day-first and
+// month-first slashes are told apart only when unambiguous (a part > 12).
+var dateLayouts = []string{time.DateOnly, "2006/01/02", "2006.01.02", time.RFC3339, "2006-01-02 15:04:05", "02-Jan-2006", "Jan 2, 2006", "January 2, 2006", "2 Jan 2006"}
+
+func parseDate(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return valid(t)
+		}
+	}
+	var a, b, y int
+	if _, err := fmt.Sscanf(strings.NewReplacer("-", "/", ".", "/").Replace(v), "%d/%d/%d", &a, &b, &y); err == nil && y > 999 {
+		switch {
+		case a > 12 && b <= 12:
+			a, b = b, a // day first
+		case b > 12 && a <= 12:
+		case a == b:
+		default:
+			if a > 12 || b > 12 {
+				return "", false
+			}
+			// Ambiguous (both ≤ 12): month first, as US exports write it.
+		}
+		t := time.Date(y, time.Month(a), b, 0, 0, 0, 0, time.UTC)
+		if t.Month() != time.Month(a) || t.Day() != b {
+			return "", false
+		}
+		return valid(t)
+	}
+	return "", false
+}
+
+func valid(t time.Time) (string, bool) {
+	if t.Year() < 1900 || t.After(time.Now()) {
+		return "", false
+	}
+	return t.Format(time.DateOnly), true
+}
+
+func looksLikeURL(v string) bool {
+	if !strings.Contains(v, "://") {
+		v = "https://" + v
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Host != "" && strings.Contains(u.Host, ".")
+}
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) > 60 {
+		return string([]rune(s)[:57]) + "..."
+	}
+	return s
+}

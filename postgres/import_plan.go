@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+// ChunkRows is the target number of rows per import chunk.
+const ChunkRows = 4000
+
+const (
+	sqlPlannedChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 ORDER BY chunk`
+	sqlMaxRow        = `SELECT coalesce(max(row_num), 0) FROM import_rows WHERE organization_id = $1 AND import_id = $2`
+	// Rows sharing a key sort next to each other; so do rows whose keys an
+	// existing customer owns.
+	sqlRowsByEmail    = `SELECT email_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
+	sqlRowsByPhone    = `SELECT phone_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
+	sqlRowsByExternal = `SELECT external_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
+	sqlRowsByOwner    = `SELECT customer_id, row_num FROM (
+		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
+			ON i.organization_id = r.organization_id AND i.kind = 'email' AND i.value = r.email_key
+			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.email_key <> ''
+		UNION ALL
+		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
+			ON i.organization_id = r.organization_id AND i.kind = 'phone' AND i.value = r.phone_key
+			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.phone_key <> ''
+		UNION ALL
+		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
+			ON i.organization_id = r.organization_id AND i.kind = 'external' AND i.value = r.external_key
+			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.external_key <> ''
+		) owned ORDER BY 1`
+	sqlCreateMoves = `CREATE TEMP TABLE import_moves (row_num integer, chunk integer) ON COMMIT DROP`
+	sqlApplyMoves  = `UPDATE import_rows r SET chunk = m.chunk FROM import_moves m
+		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.row_num = m.row_num`
+	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
+		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
+	sqlSetChunkCount = `UPDATE imports SET chunks = $3, updated = now() WHERE organization_id = $1 AND id = $2`
+	sqlLockImport    = `SELECT status FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+)
+
+// NaturalChunk is the chunk a row is staged in before planning.
+func NaturalChunk(rowNum int) int { return rowNum / ChunkRows }
+
+// PlanImport groups the staged rows of an import into chunks so that rows
+// which can affect each other — sharing an email, phone or external id, or
+// matching the same existing customer — land in the same chunk. Chunks are
+// then independent: merging them in parallel gives the result of merging
+// the file row by row. The grouping is a union-find over row numbers whose
+// root is always a component's first row, so a component lives in the
+// natural chunk of its first row and only later rows ever move. Planning
+// twice returns the first plan.
+func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, error) {
+	var chunks []int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&status); err != nil {
+			return interpretError(err, customer.NotFound("Import", importID))
+		}
+		rows, err := tx.Query(ctx, sqlPlannedChunks, orgID, importID)
+		if err != nil {
+			return interpretError(err, nil)
+		}
+		if chunks, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
+			return interpretError(err, nil)
+		}
+		var maxRow int
+		if err := tx.QueryRow(ctx, sqlMaxRow, orgID, importID).Scan(&maxRow); err != nil {
+			return interpretError(err, nil)
+		}
+		uf := newUnionFind(maxRow + 1)
+		for _, q := range []string{sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOwner} {
+			if err := unionRuns(ctx, tx, uf, q, orgID, importID); err != nil {
+				return err
+			}
+		}
+		counts := map[int]int{}
+		var moves [][]any
+		for r := range uf.parent {
+			if uf.parent[r] < 0 {
+				continue // no staged row with this number
+			}
+			chunk := NaturalChunk(int(uf.find(int32(r))))
+			counts[chunk]++
+			if chunk != NaturalChunk(r) {
+				moves = append(moves, []any{int32(r), int32(chunk)})
+			}
+		}
+		if len(moves) > 0 {
+			if _, err := tx.Exec(ctx, sqlCreateMoves); err != nil {
+				return interpretError(err, nil)
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_moves"}, []string{"row_num", "chunk"}, pgx.CopyFromRows(moves)); err != nil {
+				return interpretError(fmt.Errorf("copy moves: %w", err), nil)
+			}
+			if _, err := tx.Exec(ctx, sqlApplyMoves, orgID, importID); err != nil {
+				return interpretError(fmt.Errorf("apply moves: %w", err), nil)
+			}
+		}
+		ids, sizes := make([]int32, 0, len(counts)), make([]int32, 0, len(counts))
+		for c, n := range counts {
+			ids, sizes = append(ids, int32(c)), append(sizes, int32(n))
+			chunks = append(chunks, c)
+		}
+		if _, err := tx.Exec(ctx, sqlInsertChunks, orgID, importID, ids, sizes); err != nil {
+			return interpretError(fmt.Errorf("insert chunks: %w", err), nil)
+		}
+		_, err = tx.Exec(ctx, sqlSetChunkCount, orgID, importID, len(chunks))
+		return interpretError(err, nil)
+	})
+	return chunks, err
+}
+
+// unionRuns joins the rows of each run of equal keys the query returns.
+func unionRuns(ctx context.Context, tx pgx.Tx, uf *unionFind, query, orgID, importID string) error {
+	rows, err := tx.Query(ctx, query, orgID, importID)
+	if err != nil {
+		return interpretError(fmt.Errorf("plan: %w", err), nil)
+	}
+	var key, prevKey string
+	var row, prevRow int32
+	first := true
+	_, err = pgx.ForEachRow(rows, []any{&key, &row}, func() error {
+		uf.add(row)
+		if !first && key == prevKey {
+			uf.union(prevRow, row)
+		}
+		first, prevKey, prevRow = false, key, row
+		return nil
+	})
+	return interpretError(err, nil)
+}
+
+// unionFind over row numbers; the root of a set is its smallest member.
+type unionFind struct {
+	parent []int32 // -1: no such row
+}
+
+func newUnionFind(n int) *unionFind {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = -1
+	}
+	return &unionFind{parent: p}
+}
+
+func (u *unionFind) add(r int32) {
+	if u.parent[r] < 0 {
+		u.parent[r] = r
+	}
+}
+
+func (u *unionFind) find(r int32) int32 {
+	for u.parent[r] != r {
+		u.parent[r] = u.parent[u.parent[r]] // path halving
+		r = u.parent[r]
+	}
+	return r
+}
+
+func (u *unionFind) union(a, b int32) {
+	ra, rb := u.find(a), u.find(b)
+	switch {
+	case ra < rb:
+		u.parent[rb] = ra
+	case rb < ra:
+		u.parent[ra] = rb
+	}
+}
+
+const (
+	sqlPendingChunks  = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
+	sqlStalledImports = `SELECT organization_id, id, status FROM imports
+		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100`
+	sqlTouchImport = `UPDATE imports SET updated = now() WHERE organization_id = $1 AND id = $2`
+)
+
+// PendingChunks lists the chunks of an import not merged yet.
+func (s *Store) PendingChunks(ctx context.Context, orgID, importID string) ([]int, error) {
+	rows, err := s.pool.Query(ctx, sqlPendingChunks, orgID, importID)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	chunks, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	return chunks, interpretError(err, nil)
+}
+
+// StalledImport is an unfinished import without recent progress.
+type StalledImport struct {
+	OrgID, ID, Status string
+}
+
+// StalledImports lists unfinished imports not updated since before.
+func (s *Store) StalledImports(ctx context.Context, before time.Time) ([]StalledImport, error) {
+	rows, err := s.pool.Query(ctx, sqlStalledImports, before)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledImport, error) {
+		var s StalledImport
+		err := r.Scan(&s.OrgID, &s.ID, &s.Status)
+		return s, err
+	})
+	return list, interpretError(err, nil)
+}
+
+// TouchImport marks progress so the reconciler leaves the import alone.
+func (s *Store) TouchImport(ctx context.Context, orgID, importID string) error {
+	_, err := s.pool.Exec(ctx, sqlTouchImport, orgID, importID)
+	return interpretError(err, nil)
+}

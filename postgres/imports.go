@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+const (
+	importColumns = `id, organization_id, kind, status, file_name, size_bytes, format, encoding, delimiter,
+		headers, mapping, options, dry_run, rows, processed, created_count, updated_count, unchanged,
+		merged_in_file, conflicts, invalid, warnings, chunks, chunks_done, samples, error, created,
+		started, read_done, finished`
+
+	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, started)
+		VALUES ($1, $2, $3, 'reading', $4, $5, $6, now()) RETURNING created, started`
+	sqlSelectImport  = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1 AND id = $2`
+	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
+		ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
+	sqlCountImports = `SELECT count(*) FROM imports WHERE organization_id = $1`
+	sqlImportRead   = `UPDATE imports SET format = $3, encoding = $4, delimiter = $5, headers = $6, mapping = $7,
+		size_bytes = $8, rows = $9, invalid = $10, warnings = $11, read_done = now(), updated = now(),
+		status = CASE WHEN status = 'reading' THEN 'processing' ELSE status END
+		WHERE organization_id = $1 AND id = $2 RETURNING status`
+	sqlFailImport = `UPDATE imports SET status = 'failed', error = $3, finished = now(), updated = now()
+		WHERE organization_id = $1 AND id = $2 AND status IN ('queued', 'reading', 'processing')`
+	sqlCancelImport = `UPDATE imports SET status = 'cancelled', finished = now(), updated = now()
+		WHERE organization_id = $1 AND id = $2 AND status IN ('queued', 'reading', 'processing')`
+	sqlErrorSummary = `SELECT severity, split_part(reason, ' "', 1) AS r, count(*) FROM import_errors
+		WHERE organization_id = $1 AND import_id = $2 GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 50`
+	sqlSelectImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
+		WHERE organization_id = $1 AND import_id = $2 AND ($3 = '' OR severity = $3)
+		ORDER BY row_num, seq LIMIT $4 OFFSET $5`
+	sqlCountImportErrors = `SELECT count(*) FROM import_errors WHERE organization_id = $1 AND import_id = $2
+		AND ($3 = '' OR severity = $3)`
+	sqlStreamImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
+		WHERE organization_id = $1 AND import_id = $2 AND ($3 = '' OR severity = $3) ORDER BY row_num, seq`
+)
+
+func scanImport(row pgx.Row) (*customer.Import, error) {
+	var im customer.Import
+	var readDone *time.Time
+	c := &im.Counts
+	err := row.Scan(&im.ID, &im.OrganizationID, &im.Kind, &im.Status, &im.FileName, &im.SizeBytes, &im.Format,
+		&im.Encoding, &im.Delimiter, &im.Headers, &im.Mapping, &im.Options, &im.Options.DryRun, &c.Rows, &c.Processed,
+		&c.Created, &c.Updated, &c.Unchanged, &c.MergedInFile, &c.Conflicts, &c.Invalid, &c.Warnings,
+		&im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created, &im.Started, &readDone, &im.Finished)
+	if err != nil {
+		return nil, err
+	}
+	im.Progress, im.RowsPerSecond, im.ETASeconds = progress(&im, readDone)
+	return &im, nil
+}
+
+// progress derives progress (0–1), throughput and ETA from the counts:
+// rows still being read count as unknown work.
+func progress(im *customer.Import, readDone *time.Time) (float64, float64, *float64) {
+	c := im.Counts
+	done := c.Processed + c.Invalid
+	if im.Status == customer.ImportCompleted {
+		return 1, rate(im, done), nil
+	}
+	if readDone == nil || c.Rows == 0 || im.Started == nil {
+		return 0, 0, nil
+	}
+	p := float64(done) / float64(c.Rows)
+	r := rate(im, done)
+	if r <= 0 {
+		return p, 0, nil
+	}
+	eta := float64(c.Rows-done) / r
+	return p, r, &eta
+}
+
+func rate(im *customer.Import, done int) float64 {
+	if im.Started == nil {
+		return 0
+	}
+	end := time.Now()
+	if im.Finished != nil {
+		end = *im.Finished
+	}
+	secs := end.Sub(*im.Started).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return float64(done) / secs
+}
+
+// CreateImport records a new import in status reading.
+func (s *Store) CreateImport(ctx context.Context, im *customer.Import) error {
+	im.ID = customer.NewID(customer.PrefixImport)
+	im.Status = customer.ImportReading
+	err := s.pool.QueryRow(ctx, sqlInsertImport, im.OrganizationID, im.ID, im.Kind, im.FileName, im.Options, im.Options.DryRun).
+		Scan(&im.Created, &im.Started)
+	return interpretError(err, nil)
+}
+
+// FindImport returns one import with its error summary.
+func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Import, error) {
+	im, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, id))
+	if err != nil {
+		return nil, interpretError(err, customer.NotFound("Import", id))
+	}
+	rows, err := s.pool.Query(ctx, sqlErrorSummary, orgID, id)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("error summary: %w", err), nil)
+	}
+	im.ErrorSummary = map[string]int{}
+	var sev, reason string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&sev, &reason, &n}, func() error {
+		im.ErrorSummary[sev+": "+strings.TrimSpace(reason)] += n
+		return nil
+	})
+	return im, interpretError(err, nil)
+}
+
+// FindImports lists an organization's imports, newest first.
+func (s *Store) FindImports(ctx context.Context, orgID string, page, limit int) ([]*customer.Import, customer.Page, error) {
+	var total int
+	list := []*customer.Import{}
+	b := &pgx.Batch{}
+	b.Queue(sqlSelectImports, orgID, limit, (page-1)*limit).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			im, err := scanImport(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, im)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlCountImports, orgID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, customer.Page{}, interpretError(fmt.Errorf("list imports: %w", err), nil)
+	}
+	return list, customer.NewPage(total, page, limit), nil
+}
+
+// ImportRead records what reading found; the import moves to processing
+// unless it was cancelled meanwhile (the returned status says which).
+func (s *Store) ImportRead(ctx context.Context, im *customer.Import) (string, error) {
+	c := im.Counts
+	var status string
+	err := s.pool.QueryRow(ctx, sqlImportRead, im.OrganizationID, im.ID, im.Format, im.Encoding, im.Delimiter,
+		im.Headers, im.Mapping, im.SizeBytes, c.Rows, c.Invalid, c.Warnings).Scan(&status)
+	return status, interpretError(err, customer.NotFound("Import", im.ID))
+}
+
+// FailImport ends an unfinished import with a file-level error.
+func (s *Store) FailImport(ctx context.Context, orgID, id, reason string) error {
+	_, err := s.pool.Exec(ctx, sqlFailImport, orgID, id, reason)
+	return interpretError(err, nil)
+}
+
+// CancelImport stops an unfinished import; chunks not yet merged are skipped.
+func (s *Store) CancelImport(ctx context.Context, orgID, id string) (*customer.Import, error) {
+	im, err := s.FindImport(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	tag, err := s.pool.Exec(ctx, sqlCancelImport, orgID, id)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, &customer.Error{Code: customer.ECONFLICT, Message: "Import already " + im.Status,
+			Details: map[string]string{"status": im.Status}}
+	}
+	return s.FindImport(ctx, orgID, id)
+}
+
+// StageRows copies rows into the staging table until next returns io.EOF.
+func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func() (*customer.ImportRow, error)) (int64, error) {
+	src := &rowSource{next: func() ([]any, error) {
+		r, err := next()
+		if err != nil {
+			return nil, err
+		}
+		rec, err := json.Marshal(r.Record)
+		if err != nil {
+			return nil, err
+		}
+		return []any{orgID, importID, int32(r.Num), int32(NaturalChunk(r.Num)), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
+			r.PhoneExt, r.External, string(rec)}, nil
+	}}
+	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},
+		[]string{"organization_id", "import_id", "row_num", "chunk", "email", "email_key", "phone", "phone_key",
+			"phone_valid", "phone_ext", "external_key", "record"}, src)
+	if err != nil {
+		return n, interpretError(fmt.Errorf("stage rows: %w", err), nil)
+	}
+	return n, nil
+}
+
+// StageProblems copies row errors and warnings until next returns io.EOF.
+func (s *Store) StageProblems(ctx context.Context, orgID, importID string, next func() (*customer.ImportProblem, error)) (int64, error) {
+	src := &rowSource{next: func() ([]any, error) {
+		p, err := next()
+		if err != nil {
+			return nil, err
+		}
+		raw := p.Raw
+		if raw == nil {
+			raw = []string{}
+		}
+		return []any{orgID, importID, int32(p.Row), int16(p.Seq), p.Severity, p.Column, p.Reason, raw}, nil
+	}}
+	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_errors"},
+		[]string{"organization_id", "import_id", "row_num", "seq", "severity", "column_name", "reason", "raw"}, src)
+	if err != nil {
+		return n, interpretError(fmt.Errorf("stage problems: %w", err), nil)
+	}
+	return n, nil
+}
+
+// rowSource adapts a pull function to pgx's CopyFromSource, streaming.
+type rowSource struct {
+	next func() ([]any, error)
+	row  []any
+	err  error
+}
+
+func (r *rowSource) Next() bool {
+	r.row, r.err = r.next()
+	if r.err == io.EOF {
+		r.err = nil
+		return false
+	}
+	return r.err == nil
+}
+
+func (r *rowSource) Values() ([]any, error) { return r.row, nil }
+func (r *rowSource) Err() error             { return r.err }
+
+// FindImportErrors lists row problems (severity "" for all), by row.
+func (s *Store) FindImportErrors(ctx context.Context, orgID, importID, severity string, page, limit int) ([]customer.ImportProblem, customer.Page, error) {
+	if _, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, importID)); err != nil {
+		return nil, customer.Page{}, interpretError(err, customer.NotFound("Import", importID))
+	}
+	var total int
+	list := []customer.ImportProblem{}
+	b := &pgx.Batch{}
+	b.Queue(sqlSelectImportErrors, orgID, importID, severity, limit, (page-1)*limit).Query(func(rows pgx.Rows) error {
+		var p customer.ImportProblem
+		_, err := pgx.ForEachRow(rows, []any{&p.Row, &p.Severity, &p.Column, &p.Reason, &p.Raw}, func() error {
+			list = append(list, p)
+			return nil
+		})
+		return err
+	})
+	b.Queue(sqlCountImportErrors, orgID, importID, severity).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, customer.Page{}, interpretError(fmt.Errorf("import errors: %w", err), nil)
+	}
+	return list, customer.NewPage(total, page, limit), nil
+}
+
+// EachImportError streams every row problem, by row, to fn.
+func (s *Store) EachImportError(ctx context.Context, orgID, importID, severity string, fn func(customer.ImportProblem) error) error {
+	rows, err := s.pool.Query(ctx, sqlStreamImportErrors, orgID, importID, severity)
+	if err != nil {
+		return interpretError(fmt.Errorf("import errors: %w", err), nil)
+	}
+	var p customer.ImportProblem
+	_, err = pgx.ForEachRow(rows, []any{&p.Row, &p.Severity, &p.Column, &p.Reason, &p.Raw}, func() error { return fn(p) })
+	return err
+}

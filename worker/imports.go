@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/queue"
+)
+
+func decodeImport(t *asynq.Task) (queue.ImportPayload, error) {
+	var p queue.ImportPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.ImportID == "" {
+		return p, fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return p, nil
+}
+
+// handleImportPlan groups a staged import into chunks (once) and queues
+// the chunks not merged yet. The reconciler re-runs it for stalled imports,
+// which re-derives chunk tasks lost with Redis.
+func (d *Deps) handleImportPlan(ctx context.Context, t *asynq.Task) error {
+	p, err := decodeImport(t)
+	if err != nil {
+		return err
+	}
+	chunks, err := d.Store.PlanImport(ctx, p.OrgID, p.ImportID)
+	if err != nil {
+		return d.importFailed(ctx, p, err)
+	}
+	if len(chunks) == 0 {
+		return d.Store.CompleteEmptyImport(ctx, p.OrgID, p.ImportID)
+	}
+	pending, err := d.Store.PendingChunks(ctx, p.OrgID, p.ImportID)
+	if err != nil {
+		return err
+	}
+	for _, c := range pending {
+		if err := d.Client.EnqueueImportChunk(ctx, queue.ImportPayload{OrgID: p.OrgID, ImportID: p.ImportID, Chunk: c}); err != nil {
+			return err
+		}
+	}
+	return d.Store.TouchImport(ctx, p.OrgID, p.ImportID)
+}
+
+// handleImportChunk merges one chunk; a chunk already merged is a no-op.
+func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
+	p, err := decodeImport(t)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	out, err := d.Store.RunImportChunk(ctx, p.OrgID, p.ImportID, p.Chunk)
+	if err != nil {
+		return d.importFailed(ctx, p, err)
+	}
+	if !out.Skipped {
+		d.Metrics.observeChunk(out.Counts.Processed, time.Since(start))
+	}
+	if out.Status == customer.ImportCompleted && !out.Skipped {
+		d.Log.InfoContext(ctx, "import completed", "import_id", p.ImportID, "org_id", p.OrgID)
+	}
+	return nil
+}
+
+// importFailed retries transient failures; a permanent one (or the last
+// attempt) fails the whole import with a readable reason.
+func (d *Deps) importFailed(ctx context.Context, p queue.ImportPayload, err error) error {
+	var de *customer.Error
+	permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if !permanent && retried < maxRetry {
+		return err
+	}
+	reason := "internal error while merging"
+	if permanent {
+		reason = de.Message
+	}
+	if ferr := d.Store.FailImport(context.WithoutCancel(ctx), p.OrgID, p.ImportID, reason); ferr != nil {
+		return fmt.Errorf("fail import %s: %w (after %v)", p.ImportID, ferr, err)
+	}
+	return fmt.Errorf("import %s failed: %w: %w", p.ImportID, err, asynq.SkipRetry)
+}
+
+// reconcileImports re-plans processing imports without progress (their
+// tasks may be gone with Redis) and fails uploads whose reader died.
+func (d *Deps) reconcileImports(ctx context.Context, age time.Duration) (int, error) {
+	stalled, err := d.Store.StalledImports(ctx, time.Now().Add(-age))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range stalled {
+		switch s.Status {
+		case customer.ImportProcessing:
+			if err := d.Client.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: s.OrgID, ImportID: s.ID}); err != nil {
+				return n, err
+			}
+			if err := d.Store.TouchImport(ctx, s.OrgID, s.ID); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
