@@ -24,4 +24,19 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/{id}/addresses", auth(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
+
+	// ERP view (seed 003): the same customers in the seed's shape.
+	s.mux.Handle("GET /api/customers", auth(s.handleERPCustomerList))
+	s.mux.Handle("POST /api/customers", auth(s.handleERPCustomerCreate))
+	s.mux.Handle("GET /api/customers/{id}", auth(s.handleERPCustomerGet))
+	s.mux.Handle("PUT /api/customers/{id}", auth(s.handleERPCustomerUpdate))
+
+	// Contacts, orders, analytics and credit checks of a customer, served
+	// under both the ERP paths and /api/v1 (SPEC §9).
+	for _, base := range []string{"/api/customers/{id}", "/api/v1/customers/{id}"} {
+		s.mux.Handle("GET "+base+"/contacts", auth(s.handleContactList))
+		s.mux.Handle("POST "+base+"/contacts", auth(s.handleContactCreate))
+		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
+		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
+	}
 }

@@ -127,6 +127,13 @@ func primaryIdentities(c *customer.Customer) []identity {
 // CreateCustomer stores a new customer and claims its email and phone. A
 // taken email or phone is a conflict naming the customer that owns it.
 func (s *Store) CreateCustomer(ctx context.Context, orgID string, c *customer.Customer) error {
+	return s.CreateCustomerWithContacts(ctx, orgID, c, nil)
+}
+
+// CreateCustomerWithContacts is CreateCustomer that also stores the
+// customer's contacts (ERP view) in the same transaction: either all of it
+// exists afterwards or none.
+func (s *Store) CreateCustomerWithContacts(ctx context.Context, orgID string, c *customer.Customer, contacts []*customer.Contact) error {
 	if c.ID == "" {
 		c.ID = customer.NewID(customer.PrefixCustomer)
 	}
@@ -139,7 +146,16 @@ func (s *Store) CreateCustomer(ctx context.Context, orgID string, c *customer.Cu
 			}
 			return interpretError(fmt.Errorf("insert customer: %w", err), nil)
 		}
-		return claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
+		if err := claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c)); err != nil {
+			return err
+		}
+		for _, ct := range contacts {
+			ct.CustomerID = c.ID
+			if err := insertContact(ctx, tx, orgID, ct); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
