@@ -75,7 +75,7 @@ func (in tradeInput) apply(p problems, b *customer.B2B) {
 	b.ShippingAddress = p.address("shipping_address", in.ShippingAddress)
 	b.PaymentTerms = p.text("payment_terms", in.PaymentTerms, 0, 50)
 	b.Currency = p.currency("currency", in.Currency)
-	b.CreditLimit = p.nonNegative("credit_limit", in.CreditLimit)
+	b.CreditLimit = p.money("credit_limit", in.CreditLimit)
 	b.DiscountRate = p.nonNegative("discount_rate", in.DiscountRate)
 	if in.DiscountRate > 100 {
 		p.add("discount_rate", "must be at most 100")

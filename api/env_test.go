@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/customer"
@@ -27,8 +28,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, api.Config{})
+}
+
+// newEnvAt is newEnv with the server's clock stopped at now, for figures
+// that depend on the date (order defaults, analytics periods).
+func newEnvAt(t *testing.T, now time.Time) *env {
+	t.Helper()
+	return newEnvWith(t, api.Config{Now: func() time.Time { return now }})
+}
+
+func newEnvWith(t *testing.T, cfg api.Config) *env {
+	t.Helper()
 	store := postgrestest.New(t)
-	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, store, nil, api.Check{Name: "postgres", Ping: store.Ping})
+	cfg.AdminToken = "admin-secret"
+	h := api.NewServer(cfg, store, nil, api.Check{Name: "postgres", Ping: store.Ping})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store}

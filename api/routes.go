@@ -38,5 +38,11 @@ func (s *Server) routes() {
 		s.mux.Handle("POST "+base+"/contacts", auth(s.handleContactCreate))
 		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
 		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
+		s.mux.Handle("GET "+base+"/orders", auth(s.handleCustomerOrders))
 	}
+
+	// Orders (SPEC §9, §13).
+	s.mux.Handle("POST /api/v1/orders", auth(s.handleOrderCreate))
+	s.mux.Handle("GET /api/v1/orders/{id}", auth(s.handleOrderGet))
+	s.mux.Handle("PATCH /api/v1/orders/{id}", auth(s.handleOrderPatch))
 }

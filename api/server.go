@@ -19,6 +19,9 @@ type Config struct {
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
+	// Now is the clock of defaults (order dates) and of analytics periods;
+	// nil means time.Now. Tests fix it to make figures reproducible.
+	Now func() time.Time
 }
 
 // Check is a named readiness probe (PostgreSQL, Redis).
@@ -39,10 +42,16 @@ type Server struct {
 
 var _ http.Handler = (*Server)(nil)
 
+// now is the server's clock in UTC.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
 // NewServer wires the routes over the given dependencies.
 func NewServer(cfg Config, store *postgres.Store, logger *slog.Logger, checks ...Check) *Server {
 	if logger == nil {
 		logger = discardLogger
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, store: store, log: logger, checks: checks, mux: http.NewServeMux()}
 	s.keys.entries = map[string]authEntry{}

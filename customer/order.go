@@ -43,12 +43,6 @@ const (
 // OrderStatuses lists every order status.
 var OrderStatuses = []string{OrderPending, OrderProcessing, OrderShipped, OrderDelivered, OrderCancelled, OrderReturned}
 
-// Counts reports whether an order counts toward lifetime value, order totals,
-// balances and analytics: every order that was not cancelled or returned.
-func (o *Order) Counts() bool {
-	return o.Status != OrderCancelled && o.Status != OrderReturned
-}
-
 // OrderFilter selects one customer's orders.
 type OrderFilter struct {
 	Page     int

@@ -54,7 +54,8 @@ const (
 	sqlDemoteIdentities = `DELETE FROM customer_identities
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND is_primary AND value <> $4`
 
-	sqlDeleteCustomer = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
+	sqlDeleteCustomer    = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
+	sqlCustomerHasOrders = `SELECT EXISTS (SELECT 1 FROM orders WHERE organization_id = $1 AND customer_id = $2)`
 
 	sqlSelectAliases = `SELECT customer_id, kind, display FROM customer_identities
 		WHERE organization_id = $1 AND customer_id = ANY($2) AND NOT is_primary ORDER BY created, value`
@@ -259,7 +260,13 @@ func (s *Store) DeleteCustomer(ctx context.Context, orgID, id string) error {
 		if err != nil {
 			return interpretError(err, customer.NotFound("Customer", id))
 		}
-		if c.TotalOrders > 0 || c.CurrentBalance != 0 {
+		// Cancelled and returned orders count toward no total but are
+		// history too (and their rows reference the customer).
+		var hasOrders bool
+		if err := tx.QueryRow(ctx, sqlCustomerHasOrders, orgID, id).Scan(&hasOrders); err != nil {
+			return interpretError(fmt.Errorf("check orders: %w", err), nil)
+		}
+		if hasOrders || c.TotalOrders > 0 || c.CurrentBalance != 0 {
 			return &customer.Error{Code: customer.ECONFLICT,
 				Message: "Customer has orders or a balance; set status to inactive instead",
 				Details: map[string]any{"id": id, "total_orders": c.TotalOrders, "current_balance": c.CurrentBalance}}
