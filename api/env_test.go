@@ -19,7 +19,7 @@ import (
 
 // env is one test's running API over its own database.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store *postgres.Store
 	org   string
@@ -33,12 +33,12 @@ func newEnv(t *testing.T) *env {
 
 // newEnvAt is newEnv with the server's clock stopped at now, for figures
 // that depend on the date (order defaults, analytics periods).
-func newEnvAt(t *testing.T, now time.Time) *env {
+func newEnvAt(t testing.TB, now time.Time) *env {
 	t.Helper()
 	return newEnvWith(t, api.Config{Now: func() time.Time { return now }})
 }
 
-func newEnvWith(t *testing.T, cfg api.Config) *env {
+func newEnvWith(t testing.TB, cfg api.Config) *env {
 	t.Helper()
 	store := postgrestest.New(t)
 	cfg.AdminToken = "admin-secret"
@@ -148,7 +148,7 @@ func (e *env) doKey(key, method, path string, body any, headers ...string) respo
 }
 
 // want fails the test when the status differs, showing the body.
-func (r response) want(t *testing.T, status int) response {
+func (r response) want(t testing.TB, status int) response {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Raw)
@@ -157,7 +157,7 @@ func (r response) want(t *testing.T, status int) response {
 }
 
 // wantError checks an error answer's documented shape and the fields named.
-func (r response) wantError(t *testing.T, status int, fields ...string) response {
+func (r response) wantError(t testing.TB, status int, fields ...string) response {
 	t.Helper()
 	r.want(t, status)
 	if code, _ := r.Body["code"].(float64); int(code) != status {

@@ -39,6 +39,8 @@ func (s *Server) routes() {
 		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
 		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
 		s.mux.Handle("GET "+base+"/orders", auth(s.handleCustomerOrders))
+		s.mux.Handle("GET "+base+"/analytics", auth(s.handleCustomerAnalytics))
+		s.mux.Handle("POST "+base+"/credit-check", auth(s.handleCreditCheck))
 	}
 
 	// Orders (SPEC §9, §13).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/linkitworks/customers/customer"
 )
@@ -35,10 +36,9 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULLIF($14, ''))
 		RETURNING created, updated`
 	// One statement for all lines of an order.
-	sqlInsertOrderItems = `INSERT INTO order_items (organization_id, order_id, line, customer_id, order_date,
-		product_id, product_name, quantity, unit_price)
-		SELECT $1, $2, i.line, $3, $4, i.product_id, i.product_name, i.quantity, i.unit_price
-		FROM unnest($5::text[], $6::text[], $7::int[], $8::numeric[])
+	sqlInsertOrderItems = `INSERT INTO order_items (organization_id, order_id, line, product_id, product_name, quantity, unit_price)
+		SELECT $1, $2, i.line, i.product_id, i.product_name, i.quantity, i.unit_price
+		FROM unnest($3::text[], $4::text[], $5::int[], $6::numeric[])
 			WITH ORDINALITY AS i(product_id, product_name, quantity, unit_price, line)`
 	sqlUpdateOrder = `UPDATE orders SET status = $3, ship_date = $4, delivery_date = $5, paid_date = $6, updated = now()
 		WHERE organization_id = $1 AND id = $2 RETURNING updated`
@@ -63,6 +63,43 @@ const (
 			FROM orders o
 			WHERE o.organization_id = c.organization_id AND o.customer_id = c.id AND ` + countedOrder + `)
 		WHERE c.organization_id = $1 AND c.id = ANY($2)`
+
+	// The rollups of customers ($2) for orders dated in [$3, $4): deleted,
+	// then rebuilt from the orders.
+	sqlDeleteOrderMonths = `DELETE FROM customer_order_months
+		WHERE organization_id = $1 AND customer_id = ANY($2) AND month >= ` + monthOfFrom + ` AND month < ` + monthOfTo
+	sqlInsertOrderMonths = `INSERT INTO customer_order_months (organization_id, customer_id, month, orders,
+			revenue, paid_orders, payment_days)
+		SELECT o.organization_id, o.customer_id, ` + monthOfOrder + `, count(*), sum(o.total_amount),
+			count(o.paid_date), coalesce(sum(` + paymentDays + `), 0)
+		FROM orders o
+		WHERE o.organization_id = $1 AND o.customer_id = ANY($2) AND o.order_date >= $3 AND o.order_date < $4
+			AND ` + countedOrder + `
+		GROUP BY 1, 2, 3`
+	sqlDeleteProductMonths = `DELETE FROM customer_product_months
+		WHERE organization_id = $1 AND customer_id = ANY($2) AND month >= ` + monthOfFrom + ` AND month < ` + monthOfTo
+	sqlInsertProductMonths = `INSERT INTO customer_product_months (organization_id, customer_id, month, product_id,
+			product_name, quantity, revenue)
+		SELECT o.organization_id, o.customer_id, ` + monthOfOrder + `, i.product_id,
+			(array_agg(i.product_name ORDER BY o.order_date DESC, o.id DESC, i.line))[1],
+			sum(i.quantity), sum(i.quantity * i.unit_price)
+		FROM orders o
+		JOIN order_items i ON i.organization_id = o.organization_id AND i.order_id = o.id
+		WHERE o.organization_id = $1 AND o.customer_id = ANY($2) AND o.order_date >= $3 AND o.order_date < $4
+			AND ` + countedOrder + `
+		GROUP BY 1, 2, 3, 4`
+)
+
+// paymentDays is an order's days from order to payment (never negative:
+// paid the same day it was placed).
+const paymentDays = `greatest(0, date_part('epoch', o.paid_date - o.order_date) / 86400)`
+
+// The first day of the UTC calendar month of an order, and of the range
+// bounds $3 and $4 (infinite bounds stay infinite).
+const (
+	monthOfOrder = `date_trunc('month', o.order_date AT TIME ZONE 'UTC')::date`
+	monthOfFrom  = `date_trunc('month', $3::timestamptz AT TIME ZONE 'UTC')::date`
+	monthOfTo    = `date_trunc('month', $4::timestamptz AT TIME ZONE 'UTC')::date`
 )
 
 func scanOrder(row pgx.Row) (*customer.Order, error) {
@@ -107,7 +144,7 @@ func (s *Store) CreateOrder(ctx context.Context, orgID string, o *customer.Order
 		if err := insertOrderItems(ctx, tx, orgID, o); err != nil {
 			return err
 		}
-		return recomputeTotals(ctx, tx, orgID, []string{o.CustomerID})
+		return refreshCustomers(ctx, tx, orgID, []string{o.CustomerID}, monthOf(o.OrderDate))
 	})
 	if isUniqueViolation(err, "orders_number") {
 		return s.orderNumberConflict(ctx, orgID, o.OrderNumber)
@@ -158,15 +195,39 @@ func insertOrderItems(ctx context.Context, tx pgx.Tx, orgID string, o *customer.
 	for i, it := range o.Items {
 		ids[i], names[i], qty[i], prices[i] = it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice
 	}
-	if _, err := tx.Exec(ctx, sqlInsertOrderItems, orgID, o.ID, o.CustomerID, o.OrderDate, ids, names, qty, prices); err != nil {
+	if _, err := tx.Exec(ctx, sqlInsertOrderItems, orgID, o.ID, ids, names, qty, prices); err != nil {
 		return interpretError(fmt.Errorf("insert order items: %w", err), nil)
 	}
 	return nil
 }
 
-func recomputeTotals(ctx context.Context, tx pgx.Tx, orgID string, customerIDs []string) error {
-	if _, err := tx.Exec(ctx, sqlRecomputeCustomerTotals, orgID, customerIDs); err != nil {
-		return interpretError(fmt.Errorf("recompute customer totals: %w", err), nil)
+// timeRange is a half-open range of order dates.
+type timeRange struct{ from, to pgtype.Timestamptz }
+
+// allTime covers every order date.
+var allTime = timeRange{
+	from: pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true},
+	to:   pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true},
+}
+
+// monthOf is the UTC calendar month holding t, the unit of the rollups.
+func monthOf(t time.Time) timeRange {
+	y, m, _ := t.UTC().Date()
+	start := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	return timeRange{from: pgtype.Timestamptz{Time: start, Valid: true}, to: pgtype.Timestamptz{Time: start.AddDate(0, 1, 0), Valid: true}}
+}
+
+// refreshCustomers recomputes, from their orders, the totals of customers
+// and their monthly rollups for the orders dated in r. Callers hold the
+// customers' row locks, so no two writers refresh one customer at once.
+func refreshCustomers(ctx context.Context, tx pgx.Tx, orgID string, customerIDs []string, r timeRange) error {
+	b := &pgx.Batch{}
+	b.Queue(sqlRecomputeCustomerTotals, orgID, customerIDs)
+	for _, q := range []string{sqlDeleteOrderMonths, sqlInsertOrderMonths, sqlDeleteProductMonths, sqlInsertProductMonths} {
+		b.Queue(q, orgID, customerIDs, r.from, r.to)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return interpretError(fmt.Errorf("refresh customer totals: %w", err), nil)
 	}
 	return nil
 }
@@ -234,17 +295,16 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 		var lines [][]any
 		for _, o := range orders {
 			for i, it := range o.Items {
-				lines = append(lines, []any{orgID, o.ID, int32(i + 1), o.CustomerID, o.OrderDate,
-					it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice})
+				lines = append(lines, []any{orgID, o.ID, int32(i + 1), it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice})
 			}
 		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
-			[]string{"organization_id", "order_id", "line", "customer_id", "order_date", "product_id", "product_name", "quantity", "unit_price"},
+			[]string{"organization_id", "order_id", "line", "product_id", "product_name", "quantity", "unit_price"},
 			pgx.CopyFromRows(lines))
 		if err != nil {
 			return interpretError(fmt.Errorf("copy order items: %w", err), nil)
 		}
-		return recomputeTotals(ctx, tx, orgID, ids)
+		return refreshCustomers(ctx, tx, orgID, ids, allTime)
 	})
 	if isUniqueViolation(err, "orders_number") {
 		return &customer.Error{Code: customer.ECONFLICT, Message: "Order with this order_number already exists"}
@@ -311,7 +371,7 @@ func (s *Store) UpdateOrder(ctx context.Context, orgID, id string, fn func(o *cu
 			return interpretError(fmt.Errorf("update order: %w", err), nil)
 		}
 		o.Updated = o.Updated.UTC()
-		return recomputeTotals(ctx, tx, orgID, []string{o.CustomerID})
+		return refreshCustomers(ctx, tx, orgID, []string{o.CustomerID}, monthOf(o.OrderDate))
 	})
 	if err != nil {
 		return nil, err
