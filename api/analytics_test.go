@@ -164,7 +164,8 @@ func TestCreditCheck(t *testing.T) {
 	id := plantHistory(e)
 	// By hand (customer.ScoreCredit): payment timeliness 200 − 5 × avg days late
 	// (0, 10, 0 → 3.33) = 183; overdue 150 × (1 − 700/8000) = 137 − 51 days past
-	// due = 86; utilization 100 × (1 − 10.75%) = 89; history 417 days / 15 = 27;
+	// due = 86; utilization 100 × (1 − 10.75%) = 89; history from the first to
+	// the last order 412 days / 15 = 27;
 	// volume 5 orders = 5. 300 + 390 = 690: good, low risk. Recommended: revenue
 	// of the last 12 months 1960 / 12 × 2 = 326.67 → 300.
 	want := `{"customer_id": "` + id + `", "credit_score": 690, "credit_rating": "good",

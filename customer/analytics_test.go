@@ -114,6 +114,10 @@ func TestScoreCredit(t *testing.T) {
 			t.Errorf("score %d: got %d %s, want %s (%+v)", score, c.CreditScore, c.CreditRating, rating, c.Factors)
 		}
 	}
+	oneOld := customer.OrderStats{AsOf: asOf, Orders: 1, FirstOrder: daysAgo(900), LastOrder: daysAgo(900)}
+	if c := customer.ScoreCredit(oneOld); c.Factors.HistoryLength != 0 {
+		t.Errorf("a single old order earned history points: %+v", c.Factors)
+	}
 	if a, b := customer.ScoreCredit(best), customer.ScoreCredit(best); a != b {
 		t.Error("ScoreCredit is not deterministic")
 	}

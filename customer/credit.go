@@ -45,7 +45,8 @@ const (
 //	    balance)), minus one point per day the oldest overdue order is
 //	    past due (at most 75)
 //	credit utilization 0–100: 100 × (1 − utilization); 50 without a limit
-//	history length     0–50:  one point per 15 days since the first order
+//	history length     0–50:  one point per 15 days from the first order
+//	    to the last
 //	order volume       0–50:  one point per order
 //
 // score = 300 + points (300–850); rating excellent ≥ 750, good ≥ 670,
@@ -68,8 +69,9 @@ func ScoreCredit(s OrderStats) CreditCheck {
 	if s.CreditLimit > 0 {
 		f.CreditUtilization = clamp(int(math.Round(100*(1-math.Min(s.Utilization(), 100)/100))), 0, 100)
 	}
-	if s.FirstOrder != nil {
-		f.HistoryLength = clamp(DaysSince(*s.FirstOrder, s.AsOf)/15, 0, 50)
+	if s.FirstOrder != nil && s.LastOrder != nil {
+		// The span of repeated ordering, not the age of one old order.
+		f.HistoryLength = clamp(DaysSince(*s.FirstOrder, *s.LastOrder)/15, 0, 50)
 	}
 	f.OrderVolume = clamp(s.Orders, 0, 50)
 

@@ -208,6 +208,7 @@ func (s *Store) CreditStats(ctx context.Context, orgID, customerID string, asOf 
 // SaveCreditCheck records a credit check.
 func (s *Store) SaveCreditCheck(ctx context.Context, orgID string, c *customer.CreditCheck) error {
 	c.ID = customer.NewID(customer.PrefixCreditCheck)
+	c.LastChecked = c.LastChecked.Truncate(time.Microsecond) // what PostgreSQL keeps
 	factors, err := json.Marshal(c.Factors)
 	if err != nil {
 		return fmt.Errorf("credit factors: %w", err)
