@@ -274,8 +274,7 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 			return interpretError(fmt.Errorf("lock customers: %w", err), nil)
 		}
 		if len(locked) != len(ids) {
-			missing, _ := firstMissing(ids, locked)
-			return customer.Invalid(map[string]string{"customer_id": "no such customer: " + missing})
+			return customer.Invalid(map[string]string{"customer_id": "no such customer: " + firstMissing(ids, locked)})
 		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"orders"},
 			[]string{"organization_id", "id", "customer_id", "order_number", "status", "order_date", "ship_date",
@@ -313,13 +312,13 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 }
 
 // firstMissing returns the first of want (sorted) not in got (sorted).
-func firstMissing(want, got []string) (string, bool) {
+func firstMissing(want, got []string) string {
 	for _, w := range want {
 		if _, found := slices.BinarySearch(got, w); !found {
-			return w, true
+			return w
 		}
 	}
-	return "", false
+	return ""
 }
 
 // FindOrderByID returns an order with its lines.
@@ -363,6 +362,11 @@ func (s *Store) UpdateOrder(ctx context.Context, orgID, id string, fn func(o *cu
 		o, err = scanOrder(tx.QueryRow(ctx, sqlSelectOrderForUpdate, orgID, id))
 		if err != nil {
 			return interpretError(err, customer.NotFound("Order", id))
+		}
+		if o.CustomerID != customerID { // a merge moved the order since it was read
+			if err := lockCustomer(ctx, tx, orgID, o.CustomerID); err != nil {
+				return err
+			}
 		}
 		if err := fn(o); err != nil {
 			return err
