@@ -8,25 +8,32 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/currency"
+
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 )
 
 // customerInput is the writable shape of a customer (POST, PUT, PATCH).
 type customerInput struct {
-	FirstName         string                  `json:"first_name"`
-	LastName          string                  `json:"last_name"`
-	Email             string                  `json:"email"`
-	Phone             string                  `json:"phone"`
-	Birthdate         string                  `json:"birthdate"`
-	Gender            string                  `json:"gender"`
-	Type              string                  `json:"type"`
-	Status            string                  `json:"status"`
-	CompanyName       string                  `json:"company_name"`
-	AvatarURL         string                  `json:"avatar_url"`
-	Source            string                  `json:"source"`
-	Notes             string                  `json:"notes"`
-	Attributes        map[string]any          `json:"attributes"`
+	FirstName   string         `json:"first_name"`
+	LastName    string         `json:"last_name"`
+	Email       string         `json:"email"`
+	Phone       string         `json:"phone"`
+	Birthdate   string         `json:"birthdate"`
+	Gender      string         `json:"gender"`
+	Type        string         `json:"type"`
+	Status      string         `json:"status"`
+	CompanyName string         `json:"company_name"`
+	AvatarURL   string         `json:"avatar_url"`
+	Source      string         `json:"source"`
+	Notes       string         `json:"notes"`
+	Attributes  map[string]any `json:"attributes"`
+	tradeInput
+}
+
+// tradeInput holds the B2B fields, written alike by /api/v1 and the ERP view.
+type tradeInput struct {
 	Website           string                  `json:"website"`
 	TaxID             string                  `json:"tax_id"`
 	Fax               string                  `json:"fax"`
@@ -45,11 +52,35 @@ func inputOf(c *customer.Customer) customerInput {
 		FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone,
 		Birthdate: c.Birthdate, Gender: c.Gender, Type: c.Type, Status: c.Status,
 		CompanyName: c.CompanyName, AvatarURL: c.AvatarURL, Source: c.Source, Notes: c.Notes,
-		Attributes: c.Attributes, Website: c.Website, TaxID: c.TaxID, Fax: c.Fax,
-		BillingAddress: c.BillingAddress, ShippingAddress: c.ShippingAddress,
-		PaymentTerms: c.PaymentTerms, Currency: c.Currency, CreditLimit: c.CreditLimit,
-		DiscountRate: c.DiscountRate, PreferredShipping: c.PreferredShipping,
+		Attributes: c.Attributes, tradeInput: tradeInputOf(c.B2B),
 	}
+}
+
+func tradeInputOf(b customer.B2B) tradeInput {
+	return tradeInput{
+		Website: b.Website, TaxID: b.TaxID, Fax: b.Fax,
+		BillingAddress: b.BillingAddress, ShippingAddress: b.ShippingAddress,
+		PaymentTerms: b.PaymentTerms, Currency: b.Currency, CreditLimit: b.CreditLimit,
+		DiscountRate: b.DiscountRate, PreferredShipping: b.PreferredShipping,
+	}
+}
+
+// apply validates the trade fields and writes them onto b; the balances
+// and order totals are derived from orders and never written here.
+func (in tradeInput) apply(p problems, b *customer.B2B) {
+	b.Website = p.url("website", in.Website)
+	b.TaxID = p.text("tax_id", in.TaxID, 0, 50)
+	b.Fax = p.text("fax", in.Fax, 0, 30)
+	b.BillingAddress = p.address("billing_address", in.BillingAddress)
+	b.ShippingAddress = p.address("shipping_address", in.ShippingAddress)
+	b.PaymentTerms = p.text("payment_terms", in.PaymentTerms, 0, 50)
+	b.Currency = p.currency("currency", in.Currency)
+	b.CreditLimit = p.money("credit_limit", in.CreditLimit)
+	b.DiscountRate = p.nonNegative("discount_rate", in.DiscountRate)
+	if in.DiscountRate > 100 {
+		p.add("discount_rate", "must be at most 100")
+	}
+	b.PreferredShipping = p.text("preferred_shipping", in.PreferredShipping, 0, 50)
 }
 
 // problems collects field → problem for a 422 body.
@@ -200,10 +231,8 @@ func (p problems) address(field string, a *customer.PostalAddress) *customer.Pos
 }
 
 // apply validates in against SPEC §4 and writes it onto c. prev is the
-// stored record on updates (nil on create): an unchanged email or phone is
-// not re-validated, so records imported with short test numbers stay editable.
-// A phone without country code takes the first known of regions (the
-// location's, then the organization's).
+// stored record on updates (nil on create). A phone without country code
+// takes the first known of regions (the location's, then the organization's).
 func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, regions ...string) error {
 	p := problems{}
 	in.applyTo(c, prev, p, regions...)
@@ -215,27 +244,7 @@ func (in customerInput) apply(c *customer.Customer, prev *customer.Customer, reg
 func (in customerInput) applyTo(c *customer.Customer, prev *customer.Customer, p problems, regions ...string) {
 	c.FirstName = p.name("first_name", in.FirstName, true)
 	c.LastName = p.name("last_name", in.LastName, true)
-
-	c.Email = strings.TrimSpace(in.Email)
-	if prev == nil || !strings.EqualFold(c.Email, prev.Email) {
-		c.Email = p.email("email", in.Email)
-	}
-	raw := strings.TrimSpace(in.Phone)
-	if prev != nil && raw == prev.Phone {
-		c.Phone, c.PhoneValid, c.PhoneExtension = prev.Phone, prev.PhoneValid, prev.PhoneExtension
-	} else if raw == "" {
-		c.Phone, c.PhoneValid, c.PhoneExtension = "", false, ""
-	} else {
-		if n := utf8.RuneCountInString(raw); n < 10 || n > 20 {
-			p.add("phone", "must be 10 to 20 characters")
-		}
-		ph := p.phone("phone", raw, regions...)
-		c.Phone, c.PhoneValid, c.PhoneExtension = ph.Number, ph.Valid, ph.Extension
-	}
-	if c.Email == "" && c.Phone == "" && p["email"] == "" && p["phone"] == "" {
-		p.add("email", "email or phone is required")
-		p.add("phone", "email or phone is required")
-	}
+	p.identifiers(c, prev, in.Email, in.Phone, regions...)
 	c.Birthdate = p.date("birthdate", in.Birthdate)
 	c.Gender = p.enum("gender", in.Gender, customer.Genders, "")
 	c.Type = p.enum("type", in.Type, customer.Types, customer.TypeIndividual)
@@ -245,18 +254,53 @@ func (in customerInput) applyTo(c *customer.Customer, prev *customer.Customer, p
 	c.Source = p.text("source", in.Source, 0, 100)
 	c.Notes = p.text("notes", in.Notes, 0, 5000)
 	c.Attributes = in.Attributes
-	c.Website = p.url("website", in.Website)
-	c.TaxID = p.text("tax_id", in.TaxID, 0, 50)
-	c.Fax = p.text("fax", in.Fax, 0, 30)
-	c.BillingAddress = p.address("billing_address", in.BillingAddress)
-	c.ShippingAddress = p.address("shipping_address", in.ShippingAddress)
-	c.PaymentTerms = p.text("payment_terms", in.PaymentTerms, 0, 50)
-	c.Currency = strings.ToUpper(p.text("currency", in.Currency, 0, 3))
-	c.CreditLimit = p.nonNegative("credit_limit", in.CreditLimit)
-	c.DiscountRate = p.nonNegative("discount_rate", in.DiscountRate)
-	if in.DiscountRate > 100 {
-		p.add("discount_rate", "must be at most 100")
-	}
-	c.PreferredShipping = p.text("preferred_shipping", in.PreferredShipping, 0, 50)
+	in.tradeInput.apply(p, &c.B2B)
 	c.Name = c.DisplayName()
+}
+
+// identifiers normalizes a customer's email and phone (SPEC §3) and requires
+// one of them. An email or phone unchanged from prev is not re-validated, so
+// records imported with short test numbers stay editable.
+func (p problems) identifiers(c *customer.Customer, prev *customer.Customer, email, phone string, regions ...string) {
+	c.Email = strings.TrimSpace(email)
+	if prev == nil || !strings.EqualFold(c.Email, prev.Email) {
+		c.Email = p.email("email", email)
+	}
+	raw := strings.TrimSpace(phone)
+	switch {
+	case prev != nil && raw == prev.Phone:
+		c.Phone, c.PhoneValid, c.PhoneExtension = prev.Phone, prev.PhoneValid, prev.PhoneExtension
+	case raw == "":
+		c.Phone, c.PhoneValid, c.PhoneExtension = "", false, ""
+	default:
+		ph := p.phoneNumber("phone", raw, regions...)
+		c.Phone, c.PhoneValid, c.PhoneExtension = ph.Number, ph.Valid, ph.Extension
+	}
+	if c.Email == "" && c.Phone == "" && p["email"] == "" && p["phone"] == "" {
+		p.add("email", "email or phone is required")
+		p.add("phone", "email or phone is required")
+	}
+}
+
+// phoneNumber is phone with the seed 000 length rule (10 to 20 characters
+// as typed) that every phone written through the API obeys.
+func (p problems) phoneNumber(field, raw string, regions ...string) dedupe.Phone {
+	raw = strings.TrimSpace(raw)
+	if n := utf8.RuneCountInString(raw); n < 10 || n > 20 {
+		p.add(field, "must be 10 to 20 characters")
+	}
+	return p.phone(field, raw, regions...)
+}
+
+// currency checks an ISO 4217 code (golang.org/x/text knows the list) and
+// returns it upper-cased; empty means "not set".
+func (p problems) currency(field, v string) string {
+	v = strings.ToUpper(strings.TrimSpace(v))
+	if v == "" {
+		return ""
+	}
+	if _, err := currency.ParseISO(v); err != nil || len(v) != 3 {
+		p.add(field, "must be an ISO 4217 currency code such as USD")
+	}
+	return v
 }

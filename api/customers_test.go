@@ -82,6 +82,8 @@ func TestCreateCustomerValidation(t *testing.T) {
 		{"future birthdate", map[string]any{"first_name": "A", "last_name": "B", "email": "a@example.com", "birthdate": "2999-01-01"}, []string{"birthdate"}},
 		{"wrong type", map[string]any{"first_name": 12, "last_name": "B", "email": "a@example.com"}, []string{"first_name"}},
 		{"wrong type bool", map[string]any{"first_name": "A", "last_name": "B", "email": true}, []string{"email"}},
+		{"wrong type trade field", map[string]any{"first_name": "A", "last_name": "B", "email": "a@example.com", "credit_limit": "x"}, []string{"credit_limit"}},
+		{"bad currency", map[string]any{"first_name": "A", "last_name": "B", "email": "a@example.com", "currency": "EU"}, []string{"currency"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/customer"
@@ -19,7 +20,7 @@ import (
 
 // env is one test's running API over its own database.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store *postgres.Store
 	org   string
@@ -28,8 +29,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, api.Config{})
+}
+
+// newEnvAt is newEnv with the server's clock stopped at now, for figures
+// that depend on the date (order defaults, analytics periods).
+func newEnvAt(t testing.TB, now time.Time) *env {
+	t.Helper()
+	return newEnvWith(t, api.Config{Now: func() time.Time { return now }})
+}
+
+func newEnvWith(t testing.TB, cfg api.Config) *env {
+	t.Helper()
 	store := postgrestest.New(t)
-	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, api.Deps{Store: store, Checks: []api.Check{{Name: "postgres", Ping: store.Ping}}})
+	cfg.AdminToken = "admin-secret"
+	h := api.NewServer(cfg, api.Deps{Store: store, Checks: []api.Check{{Name: "postgres", Ping: store.Ping}}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, store: store}
@@ -135,7 +149,7 @@ func (e *env) doKey(key, method, path string, body any, headers ...string) respo
 }
 
 // want fails the test when the status differs, showing the body.
-func (r response) want(t *testing.T, status int) response {
+func (r response) want(t testing.TB, status int) response {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Raw)
@@ -144,7 +158,7 @@ func (r response) want(t *testing.T, status int) response {
 }
 
 // wantError checks an error answer's documented shape and the fields named.
-func (r response) wantError(t *testing.T, status int, fields ...string) response {
+func (r response) wantError(t testing.TB, status int, fields ...string) response {
 	t.Helper()
 	r.want(t, status)
 	if code, _ := r.Body["code"].(float64); int(code) != status {

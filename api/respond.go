@@ -124,7 +124,9 @@ func jsonError(err error) error {
 		return &customer.Error{Code: customer.ETOOLARGE, Message: "Request body too large",
 			Details: map[string]any{"max_bytes": maxErr.Limit}}
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		// The path names embedded Go structs (tradeInput.credit_limit);
+		// clients only know the JSON member.
+		field := strings.ReplaceAll(typeErr.Field, "tradeInput.", "")
 		if field == "" {
 			return customer.Errorf(customer.EINVALID, "Request body must be a JSON object")
 		}

@@ -68,6 +68,29 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/imports/{id}/cancel", auth(s.handleImportCancel))
 	s.mux.Handle("GET /api/v1/imports/{id}/errors", auth(s.handleImportErrors))
 
+	// ERP view (seed 003): the same customers in the seed's shape.
+	s.mux.Handle("GET /api/customers", auth(s.handleERPCustomerList))
+	s.mux.Handle("POST /api/customers", auth(s.handleERPCustomerCreate))
+	s.mux.Handle("GET /api/customers/{id}", auth(s.handleERPCustomerGet))
+	s.mux.Handle("PUT /api/customers/{id}", auth(s.handleERPCustomerUpdate))
+
+	// Contacts, orders, analytics and credit checks of a customer, served
+	// under both the ERP paths and /api/v1 (SPEC §9).
+	for _, base := range []string{"/api/customers/{id}", "/api/v1/customers/{id}"} {
+		s.mux.Handle("GET "+base+"/contacts", auth(s.handleContactList))
+		s.mux.Handle("POST "+base+"/contacts", auth(s.handleContactCreate))
+		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
+		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
+		s.mux.Handle("GET "+base+"/orders", auth(s.handleCustomerOrders))
+		s.mux.Handle("GET "+base+"/analytics", auth(s.handleCustomerAnalytics))
+		s.mux.Handle("POST "+base+"/credit-check", auth(s.handleCreditCheck))
+	}
+
+	// Orders (SPEC §9, §13).
+	s.mux.Handle("POST /api/v1/orders", auth(s.handleOrderCreate))
+	s.mux.Handle("GET /api/v1/orders/{id}", auth(s.handleOrderGet))
+	s.mux.Handle("PATCH /api/v1/orders/{id}", auth(s.handleOrderPatch))
+
 	// Operations: queue dashboard and metrics.
 	s.opsRoutes()
 }

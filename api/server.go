@@ -28,6 +28,9 @@ type Config struct {
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
+	// Now is the clock of defaults (order dates) and of analytics periods;
+	// nil means time.Now. Tests fix it to make figures reproducible.
+	Now func() time.Time
 }
 
 // Check is a named readiness probe (PostgreSQL, Redis).
@@ -73,10 +76,16 @@ func (c Config) maxImportBytes() int64 {
 
 var _ http.Handler = (*Server)(nil)
 
+// now is the server's clock in UTC.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
 // NewServer wires the routes over the given dependencies.
 func NewServer(cfg Config, d Deps) *Server {
 	if d.Log == nil {
 		d.Log = discardLogger
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()

@@ -21,6 +21,8 @@ const (
 	PrefixOrg      = "org"
 	PrefixKey      = "key"
 	PrefixWebhook  = "whk"
+	// PrefixCreditCheck names stored credit checks (never shown in the API).
+	PrefixCreditCheck = "chk"
 )
 
 // NewID returns prefix_<ulid>: URL-safe, time-sortable (48-bit ms clock) and

@@ -55,7 +55,8 @@ const (
 	sqlDemoteIdentities = `DELETE FROM customer_identities
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND is_primary AND value <> $4`
 
-	sqlDeleteCustomer = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
+	sqlDeleteCustomer    = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
+	sqlCustomerHasOrders = `SELECT EXISTS (SELECT 1 FROM orders WHERE organization_id = $1 AND customer_id = $2)`
 
 	sqlSelectAliases = `SELECT customer_id, kind, display FROM customer_identities
 		WHERE organization_id = $1 AND customer_id = ANY($2) AND NOT is_primary ORDER BY created, value`
@@ -128,7 +129,25 @@ func primaryIdentities(c *customer.Customer) []identity {
 // CreateCustomer stores a new customer and claims its email and phone. A
 // taken email or phone is a conflict naming the customer that owns it.
 func (s *Store) CreateCustomer(ctx context.Context, orgID string, c *customer.Customer) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertCustomer(ctx, tx, orgID, c) })
+	return s.CreateCustomerWithContacts(ctx, orgID, c, nil)
+}
+
+// CreateCustomerWithContacts is CreateCustomer that also stores the
+// customer's contacts (ERP view) in the same transaction: either all of it
+// exists afterwards or none.
+func (s *Store) CreateCustomerWithContacts(ctx context.Context, orgID string, c *customer.Customer, contacts []*customer.Contact) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := insertCustomer(ctx, tx, orgID, c); err != nil {
+			return err
+		}
+		for _, ct := range contacts {
+			ct.CustomerID = c.ID
+			if err := insertContact(ctx, tx, orgID, ct); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -271,7 +290,13 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	if err != nil {
 		return interpretError(err, customer.NotFound("Customer", id))
 	}
-	if c.TotalOrders > 0 || c.CurrentBalance != 0 {
+	// Cancelled and returned orders count toward no total but are
+	// history too (and their rows reference the customer).
+	var hasOrders bool
+	if err := tx.QueryRow(ctx, sqlCustomerHasOrders, orgID, id).Scan(&hasOrders); err != nil {
+		return interpretError(fmt.Errorf("check orders: %w", err), nil)
+	}
+	if hasOrders || c.TotalOrders > 0 || c.CurrentBalance != 0 {
 		return &customer.Error{Code: customer.ECONFLICT,
 			Message: "Customer has orders or a balance; set status to inactive instead",
 			Details: map[string]any{"id": id, "total_orders": c.TotalOrders, "current_balance": c.CurrentBalance}}
