@@ -188,3 +188,5 @@ func (e *env) createCustomer(fields map[string]any) map[string]any {
 func str(v any) string { s, _ := v.(string); return s }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

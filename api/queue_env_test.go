@@ -43,6 +43,8 @@ type queueOpts struct {
 	redisURL  string
 	noWorker  bool
 	reconcile time.Duration
+	chunkRows int // import chunk size (0: the default)
+	cfg       api.Config
 }
 
 func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
@@ -51,6 +53,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 		o.redisURL = redisURL()
 	}
 	store := postgrestest.New(t)
+	store.ChunkRows = o.chunkRows
 	opt, err := queue.RedisOpt(o.redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +65,8 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	rdb := queue.NewRedis(opt)
 	client := queue.NewClient(opt, names)
 	inspector := asynq.NewInspector(opt)
-	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, api.Deps{
+	o.cfg.AdminToken = "admin-secret"
+	h := api.NewServer(o.cfg, api.Deps{
 		Store: store, Queue: client, Inspector: inspector, Names: names, RedisOpt: opt,
 		Replies: queue.NewReplies(ctx, rdb, names, discard()),
 	})

@@ -10,8 +10,10 @@ import (
 	"github.com/linkitworks/customers/customer"
 )
 
-// ChunkRows is the target number of rows per import chunk.
-const ChunkRows = 4000
+// DefaultChunkRows is the target number of rows per import chunk: large
+// enough that set-based writes pay off, small enough that two workers share
+// a file evenly.
+const DefaultChunkRows = 4000
 
 const (
 	sqlPlannedChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 ORDER BY chunk`
@@ -43,8 +45,15 @@ const (
 	sqlLockImport    = `SELECT status FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 )
 
-// NaturalChunk is the chunk a row is staged in before planning.
-func NaturalChunk(rowNum int) int { return rowNum / ChunkRows }
+// naturalChunk is the chunk a row is staged in before planning.
+func (s *Store) naturalChunk(rowNum int) int { return rowNum / s.chunkRows() }
+
+func (s *Store) chunkRows() int {
+	if s.ChunkRows > 0 {
+		return s.ChunkRows
+	}
+	return DefaultChunkRows
+}
 
 // PlanImport groups the staged rows of an import into chunks so that rows
 // which can affect each other — sharing an email, phone or external id, or
@@ -84,9 +93,9 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			if uf.parent[r] < 0 {
 				continue // no staged row with this number
 			}
-			chunk := NaturalChunk(int(uf.find(int32(r))))
+			chunk := s.naturalChunk(int(uf.find(int32(r))))
 			counts[chunk]++
-			if chunk != NaturalChunk(r) {
+			if chunk != s.naturalChunk(r) {
 				moves = append(moves, []any{int32(r), int32(chunk)})
 			}
 		}

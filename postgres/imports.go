@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ const (
 		WHERE organization_id = $1 AND id = $2 AND status IN ('queued', 'reading', 'processing')`
 	sqlErrorSummary = `SELECT severity, split_part(reason, ' "', 1) AS r, count(*) FROM import_errors
 		WHERE organization_id = $1 AND import_id = $2 GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 50`
+	sqlChunkSamples = `SELECT samples FROM import_chunks WHERE organization_id = $1 AND import_id = $2
+		AND samples <> '{}' ORDER BY chunk`
 	sqlSelectImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
 		WHERE organization_id = $1 AND import_id = $2 AND ($3 = '' OR severity = $3)
 		ORDER BY row_num, seq LIMIT $4 OFFSET $5`
@@ -120,7 +123,36 @@ func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Imp
 		im.ErrorSummary[sev+": "+strings.TrimSpace(reason)] += n
 		return nil
 	})
-	return im, interpretError(err, nil)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if im.Options.DryRun {
+		if im.Samples, err = s.importSamples(ctx, orgID, id); err != nil {
+			return nil, err
+		}
+	}
+	return im, nil
+}
+
+// importSamples gathers the first rows of each outcome over the chunks.
+func (s *Store) importSamples(ctx context.Context, orgID, id string) (map[string][]int, error) {
+	rows, err := s.pool.Query(ctx, sqlChunkSamples, orgID, id)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("samples: %w", err), nil)
+	}
+	out := map[string][]int{}
+	var chunk map[string][]int
+	_, err = pgx.ForEachRow(rows, []any{&chunk}, func() error {
+		for k, v := range chunk {
+			out[k] = append(out[k], v...)
+		}
+		return nil
+	})
+	for k, v := range out {
+		slices.Sort(v)
+		out[k] = v[:min(len(v), maxSamples)]
+	}
+	return out, interpretError(err, nil)
 }
 
 // FindImports lists an organization's imports, newest first.
@@ -189,7 +221,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		if err != nil {
 			return nil, err
 		}
-		return []any{orgID, importID, int32(r.Num), int32(NaturalChunk(r.Num)), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
+		return []any{orgID, importID, int32(r.Num), int32(s.naturalChunk(r.Num)), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
 			r.PhoneExt, r.External, string(rec)}, nil
 	}}
 	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},

@@ -23,6 +23,8 @@ import (
 // Store is the PostgreSQL system of record.
 type Store struct {
 	pool *pgxpool.Pool
+	// ChunkRows overrides DefaultChunkRows (tests use small chunks).
+	ChunkRows int
 }
 
 // Open connects to databaseURL and checks the connection.

@@ -1,0 +1,465 @@
+package api_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkitworks/customers/api"
+)
+
+// upload posts a file as multipart (field "file") or, with a content type,
+// as a raw body; query carries the options.
+func (e *env) upload(path, fileName, contentType string, body []byte) response {
+	e.t.Helper()
+	var buf bytes.Buffer
+	ct := contentType
+	if contentType == "" {
+		mw := multipart.NewWriter(&buf)
+		fw, err := mw.CreateFormFile("file", fileName)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		fw.Write(body)
+		mw.Close()
+		ct = mw.FormDataContentType()
+	} else {
+		buf.Write(body)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+path, &buf)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	_ = jsonUnmarshal(raw, &out.Body)
+	return out
+}
+
+// waitImport polls an import until it ends.
+func (e *env) waitImport(id string) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		im := e.do("GET", "/api/v1/imports/"+id, nil).want(e.t, http.StatusOK).data()
+		switch im["status"] {
+		case "completed", "failed", "cancelled":
+			return im
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	e.t.Fatalf("import %s did not finish", id)
+	return nil
+}
+
+func counts(im map[string]any) map[string]int {
+	out := map[string]int{}
+	c, _ := im["counts"].(map[string]any)
+	for k, v := range c {
+		out[k] = int(v.(float64))
+	}
+	return out
+}
+
+func (e *env) count(query string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.store.Pool().QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func TestImportMessyCustomersCSV(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 30})
+	file, err := os.ReadFile("../importer/testdata/messy-customers/datablist_customers-100.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/api/v1/locations", map[string]any{"name": "Main St", "default_tags": []string{"store"}}).want(t, http.StatusCreated)
+	loc := str(e.do("GET", "/api/v1/locations", nil).list()[0]["id"])
+	res := e.upload("/api/v1/imports?tags=spring,vip&location_id="+loc, "customers.csv", "", file).want(t, http.StatusAccepted)
+	im := res.data()
+	if !strings.HasPrefix(str(im["id"]), "imp_") || im["file_name"] != "customers.csv" || im["format"] != "csv" || im["delimiter"] != "," {
+		t.Fatalf("import %s", res.Raw)
+	}
+	if m, _ := im["mapping"].(map[string]any); m["Email"] != "email" || m["Phone 1"] != "phone" || m["First Name"] != "first_name" {
+		t.Fatalf("mapping %v", im["mapping"])
+	}
+	done := e.waitImport(str(im["id"]))
+	c := counts(done)
+	if done["status"] != "completed" || c["rows"] != 100 || c["created"] != 100 || c["invalid"] != 0 || done["progress"] != float64(1) {
+		t.Fatalf("import %v", done)
+	}
+	// The Datablist files hold no duplicate people: nothing may be merged.
+	if n := e.count("SELECT count(*) FROM customers WHERE merged_into IS NULL"); n != 100 {
+		t.Fatalf("%d customers, want 100", n)
+	}
+	if n := e.count("SELECT count(*) FROM customer_tags WHERE tag IN ('spring', 'vip', 'store') AND location_id = $1", loc); n != 300 {
+		t.Fatalf("%d tags at the location, want 300", n)
+	}
+	if n := e.count("SELECT count(*) FROM customer_locations WHERE location_id = $1 AND source = 'import'", loc); n != 100 {
+		t.Fatalf("%d visits, want 100", n)
+	}
+	if n := e.count("SELECT count(*) FROM audit_events WHERE type = 'customer.created' AND import_id = $1", im["id"]); n != 100 {
+		t.Fatalf("%d audit events, want 100", n)
+	}
+	// Unmapped columns land in attributes; the first row reads back whole.
+	look := e.do("GET", "/api/v1/customers/lookup?email=zunigavanessa@smith.info", nil).want(t, http.StatusOK).data()
+	if look["first_name"] != "Sheryl" || look["company_name"] != "Rasmussen Group" || look["source"] != "import" {
+		t.Fatalf("row 2 read back as %v", look)
+	}
+	if attrs, _ := look["attributes"].(map[string]any); attrs["Subscription Date"] != "2020-08-24" {
+		t.Fatalf("attributes %v", look["attributes"])
+	}
+	// Importing the same file again changes nothing and creates no one.
+	again := e.waitImport(str(e.upload("/api/v1/imports", "customers.csv", "text/csv", file).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(again); c["created"] != 0 || c["unchanged"] != 100 {
+		t.Fatalf("re-import counts %v", c)
+	}
+	list := e.do("GET", "/api/v1/imports", nil).want(t, http.StatusOK)
+	if list.meta()["total"] != float64(2) {
+		t.Fatalf("imports list %s", list.Raw)
+	}
+}
+
+const problemCSV = "First Name,Last Name,Email,Phone,Birthday,Notes\r\n" +
+	"Ann,Lee,ann@example.com,+1 415 555 0101,1990-04-01,ok\r\n" +
+	"Bob,Ray,not-an-email,+1 415 555 0102,1985-13-45,\"multi\nline note\"\r\n" +
+	"Cid,,,,,no identifier\r\n" +
+	"Dee,Fox,dee@example.com\r\n" +
+	"\r\n" +
+	"=HYPERLINK(\"x\"),Evil,bad@@example.com,12,,\r\n" +
+	"Eve,Lin,EVE@Example.com,,,\"=1+2\"\r\n"
+
+func TestImportRowProblems(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	im := e.upload("/api/v1/imports", "people.csv", "text/csv", []byte(problemCSV)).want(t, http.StatusAccepted).data()
+	done := e.waitImport(str(im["id"]))
+	c := counts(done)
+	// Rows: Ann, Bob (warnings), Cid (error), Dee (ragged), =HYPERLINK (error), Eve.
+	if done["status"] != "completed" || c["rows"] != 6 || c["invalid"] != 3 || c["created"] != 3 || c["warnings"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+	bob := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550102", nil).want(t, http.StatusOK).data()
+	if bob["email"] != "" || bob["birthdate"] != "" || bob["notes"] != "multi\nline note" {
+		t.Fatalf("Bob imported as %v", bob)
+	}
+	errs := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors?limit=100", nil).want(t, http.StatusOK)
+	byRow := map[int][]string{}
+	for _, p := range errs.list() {
+		byRow[int(p["row"].(float64))] = append(byRow[int(p["row"].(float64))], str(p["severity"])+" "+str(p["column"])+" "+str(p["reason"]))
+		if p["original"] == nil {
+			t.Fatalf("problem without original row: %v", p)
+		}
+	}
+	// Row numbers are spreadsheet rows: header 1, first record 2; the quoted
+	// newline keeps Bob one row; the blank line is skipped and not counted.
+	want := map[int]string{3: "warning Email", 4: "error", 5: "error", 6: "error"}
+	for row, prefix := range want {
+		found := false
+		for _, p := range byRow[row] {
+			if strings.HasPrefix(p, prefix) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("row %d: %v, want a %q problem (all: %v)", row, byRow[row], prefix, byRow)
+		}
+	}
+	if !slices.ContainsFunc(byRow[3], func(s string) bool { return strings.Contains(s, "Birthday") }) {
+		t.Errorf("row 3 birthdate warning missing: %v", byRow[3])
+	}
+	summary, _ := done["error_summary"].(map[string]any)
+	if len(summary) == 0 {
+		t.Fatalf("no error_summary in %v", done)
+	}
+
+	// The error CSV: original columns + error, error rows only, formulas defused.
+	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Fatalf("content type %q", ct)
+	}
+	records, err := csv.NewReader(res.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(records[0], ",") != "First Name,Last Name,Email,Phone,Birthday,Notes,error" || len(records) != 4 {
+		t.Fatalf("error csv %q", records)
+	}
+	if records[1][0] != "Cid" || records[3][0] != `'=HYPERLINK("x")` || !strings.Contains(records[3][6], "row 6 error") {
+		t.Fatalf("error csv rows %q", records[1:])
+	}
+	// The fixed rows can be uploaded again as they are.
+	if !strings.Contains(records[2][6], "row 5") || records[2][0] != "Dee" {
+		t.Fatalf("ragged row %q", records[2])
+	}
+}
+
+func authGet(e *env, path string) *http.Request {
+	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	return req
+}
+
+func TestImportFormats(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	jsonBody := `[{"email":"j1@example.com","first_name":"J1","tags":["a","b"]},{"phone":"+14155550111","name":"Jay Two"},{"oops":1}]`
+	ndjson := "{\"email\":\"n1@example.com\"}\n{broken\n{\"E-mail\":\"N2@example.com\",\"Mobile\":\"+1 415 555 0112\"}\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("email;first name\ng1@example.com;Gee\ng2@example.com;Gee Two\n"))
+	zw.Close()
+	for _, tc := range []struct {
+		name, ct, file string
+		body           []byte
+		rows, created  int
+		format         string
+	}{
+		{"json", "application/json", "", []byte(jsonBody), 3, 2, "json"},
+		{"ndjson", "application/x-ndjson", "", []byte(ndjson), 3, 2, "ndjson"},
+		{"gzip csv multipart", "", "x.csv.gz", gz.Bytes(), 2, 2, "csv"},
+	} {
+		im := e.upload("/api/v1/imports", tc.file, tc.ct, tc.body).want(t, http.StatusAccepted).data()
+		done := e.waitImport(str(im["id"]))
+		if c := counts(done); c["rows"] != tc.rows || c["created"] != tc.created || done["format"] != tc.format {
+			t.Errorf("%s: %v %v", tc.name, done["format"], c)
+		}
+	}
+	j1 := e.do("GET", "/api/v1/customers/lookup?email=j1@example.com", nil).want(t, http.StatusOK).data()
+	if fmt.Sprint(j1["tags"]) != "[a b]" {
+		t.Fatalf("json tags %v", j1["tags"])
+	}
+	e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550112", nil).want(t, http.StatusOK)
+	g2 := e.do("GET", "/api/v1/customers/lookup?email=g2@example.com", nil).want(t, http.StatusOK).data()
+	if g2["first_name"] != "Gee Two" || g2["last_name"] != "" {
+		t.Fatalf("semicolon csv row %v", g2)
+	}
+}
+
+func TestImportDuplicatesAcrossChunks(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 10})
+	existing := e.createCustomer(map[string]any{"email": "old@example.com", "first_name": "Old", "last_name": "Timer"})
+	var b strings.Builder
+	b.WriteString("email,phone,first_name,company\n")
+	for i := range 60 {
+		switch {
+		case i == 0:
+			b.WriteString("dup@example.com,,Dup,\n")
+		case i == 25:
+			b.WriteString("DUP@example.com,+1 (415) 555-0199,,Acme\n") // links the phone
+		case i == 50:
+			b.WriteString(",14155550199,Later,Other Co\n") // matches through the phone only
+		case i == 55:
+			b.WriteString("old@example.com,,,Timer Co\n") // an existing customer
+		default:
+			fmt.Fprintf(&b, "u%d@example.com,,U%d,\n", i, i)
+		}
+	}
+	im := e.upload("/api/v1/imports", "", "text/csv", []byte(b.String())).want(t, http.StatusAccepted).data()
+	done := e.waitImport(str(im["id"]))
+	c := counts(done)
+	if c["created"] != 57 || c["merged_in_file"] != 2 || c["updated"] != 1 || done["chunks"].(float64) < 5 {
+		t.Fatalf("counts %v chunks %v", c, done["chunks"])
+	}
+	dup := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550199", nil).want(t, http.StatusOK).data()
+	// fill_blanks in file order: the first row's name stays, the first company wins.
+	if dup["email"] != "dup@example.com" || dup["first_name"] != "Dup" || dup["company_name"] != "Acme" || dup["phone"] != "+14155550199" {
+		t.Fatalf("merged in file as %v", dup)
+	}
+	old := e.do("GET", "/api/v1/customers/"+str(existing["id"]), nil).want(t, http.StatusOK).data()
+	if old["company_name"] != "Timer Co" || old["first_name"] != "Old" {
+		t.Fatalf("existing customer %v", old)
+	}
+}
+
+// A file split into many parallel chunks must end exactly like processing it
+// row by row in order (one chunk), whatever the links between rows.
+func TestImportChunkingEqualsSequential(t *testing.T) {
+	t.Parallel()
+	file := linkedFile(rand.New(rand.NewPCG(7, 11)), 1500)
+	var states []string
+	for _, chunk := range []int{25, 1 << 30} {
+		e := newQueueEnv(t, queueOpts{chunkRows: chunk})
+		for i := range 20 {
+			e.createCustomer(map[string]any{"email": fmt.Sprintf("e%d@example.com", i*7), "first_name": fmt.Sprintf("Pre%d", i)})
+		}
+		im := e.upload("/api/v1/imports?merge_policy=fill_blanks", "", "text/csv", file).want(t, http.StatusAccepted).data()
+		done := e.waitImport(str(im["id"]))
+		if done["status"] != "completed" {
+			t.Fatalf("import %v", done)
+		}
+		states = append(states, canonicalState(t, e.env)+fmt.Sprint(counts(done)))
+	}
+	if states[0] != states[1] {
+		t.Fatalf("chunked and sequential imports differ:\n%s\n---\n%s", head(states[0]), head(states[1]))
+	}
+}
+
+func head(s string) string {
+	if len(s) > 3000 {
+		return s[:3000]
+	}
+	return s
+}
+
+// linkedFile makes rows whose emails and phones repeat and chain across the
+// file, in varied formats, so identities span many chunks.
+func linkedFile(rng *rand.Rand, rows int) []byte {
+	var b strings.Builder
+	b.WriteString("Email,Phone,First Name,Last Name,Company,Tags\n")
+	for range rows {
+		email, phone := "", ""
+		if rng.IntN(10) < 8 {
+			n := rng.IntN(rows / 3)
+			email = fmt.Sprintf("e%d@example.com", n)
+			if rng.IntN(3) == 0 {
+				email = strings.ToUpper(email)
+			}
+		}
+		if rng.IntN(10) < 6 {
+			n := rng.IntN(rows / 3)
+			formats := []string{"+1415555%04d", "(415) 555-%04d", "1-415-555-%04d", "001 415 555 %04d"}
+			phone = fmt.Sprintf(formats[rng.IntN(len(formats))], n)
+		}
+		if email == "" && phone == "" && rng.IntN(2) == 0 {
+			email = "bad-email"
+		}
+		fmt.Fprintf(&b, "%s,%s,F%d,L%d,C%d,t%d\n", email, phone, rng.IntN(50), rng.IntN(50), rng.IntN(5), rng.IntN(4))
+	}
+	return []byte(b.String())
+}
+
+// canonicalState renders every live customer by its identifiers, fields and
+// tags, independent of generated ids.
+func canonicalState(t *testing.T, e *env) string {
+	t.Helper()
+	rows, err := e.store.Pool().Query(context.Background(), `
+		SELECT c.first_name, c.last_name, c.company_name, c.email, c.phone,
+			(SELECT string_agg(kind || ':' || value || ':' || is_primary, ' ' ORDER BY kind, value) FROM customer_identities i
+				WHERE i.organization_id = c.organization_id AND i.customer_id = c.id),
+			(SELECT coalesce(string_agg(tag, ' ' ORDER BY tag), '') FROM customer_tags g
+				WHERE g.organization_id = c.organization_id AND g.customer_id = c.id)
+		FROM customers c WHERE c.merged_into IS NULL AND c.organization_id = $1`, e.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var f [7]string
+		if err := rows.Scan(&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Join(f[:], "|"))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestImportDryRun(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	e.createCustomer(map[string]any{"email": "known@example.com"})
+	file := "email,first_name\nknown@example.com,Known\nnew@example.com,New\nNEW@example.com,Again\n,nobody\n"
+	im := e.upload("/api/v1/imports?dry_run=true", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()
+	done := e.waitImport(str(im["id"]))
+	c := counts(done)
+	if c["created"] != 1 || c["updated"] != 1 || c["merged_in_file"] != 1 || c["invalid"] != 1 {
+		t.Fatalf("dry-run counts %v", c)
+	}
+	if samples, _ := done["samples"].(map[string]any); fmt.Sprint(samples["create"]) != "[3]" || fmt.Sprint(samples["merge_in_file"]) != "[4]" {
+		t.Fatalf("samples %v", done["samples"])
+	}
+	if n := e.count("SELECT count(*) FROM customers"); n != 1 {
+		t.Fatalf("dry run wrote customers: %d", n)
+	}
+	if opts, _ := done["options"].(map[string]any); opts["dry_run"] != true {
+		t.Fatalf("options %v", done["options"])
+	}
+}
+
+func TestImportPreview(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	file := "\xef\xbb\xbfE-mail Address;Mobile;Given Name;Loyalty\nA@Example.com;(415) 555-0123;Ann;gold\nbad;;Bo;silver\n"
+	res := e.upload("/api/v1/imports/preview?default_region=US", "", "text/csv", []byte(file)).want(t, http.StatusOK)
+	d := res.data()
+	if d["encoding"] != "utf-8-sig" || d["delimiter"] != ";" {
+		t.Fatalf("detected %v %v", d["encoding"], d["delimiter"])
+	}
+	rows, _ := d["rows"].([]any)
+	r0 := rows[0].(map[string]any)
+	if len(rows) != 2 || r0["email"] != "a@example.com" || r0["phone"] != "+14155550123" || r0["valid"] != true {
+		t.Fatalf("rows %v", rows)
+	}
+	if attrs, _ := r0["attributes"].(map[string]any); attrs["Loyalty"] != "gold" {
+		t.Fatalf("attributes %v", r0["attributes"])
+	}
+	if r1 := rows[1].(map[string]any); r1["valid"] != false || r1["row"] != float64(3) {
+		t.Fatalf("row 3 %v", r1)
+	}
+	if n := e.count("SELECT count(*) FROM imports"); n != 0 {
+		t.Fatalf("preview stored an import")
+	}
+}
+
+func TestImportValidationAndLimits(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true, cfg: api.Config{MaxImportBytes: 2048}})
+	ok := []byte("email\na@example.com\n")
+	for q, field := range map[string]string{
+		"merge_policy=smash":                          "merge_policy",
+		"location_id=loc_nowhere":                     "location_id",
+		"mapping=%7Bnot-json":                         "mapping",
+		"mapping=%7B%22email%22%3A%22shoe_size%22%7D": "mapping",
+		"default_region=ZZ":                           "default_region",
+		"dry_run=maybe":                               "dry_run",
+		"group_ids=grp_missing":                       "group_ids",
+		"kind=invoices":                               "kind",
+	} {
+		e.upload("/api/v1/imports?"+q, "", "text/csv", ok).wantError(t, http.StatusUnprocessableEntity, field)
+	}
+	e.upload("/api/v1/imports", "", "application/pdf", ok).wantError(t, http.StatusUnsupportedMediaType)
+	e.upload("/api/v1/imports", "x.xlsx", "", []byte("PK\x03\x04rest-of-zip")).wantError(t, http.StatusUnprocessableEntity, "file")
+	big := bytes.Repeat([]byte("a@example.com\n"), 400)
+	e.upload("/api/v1/imports", "", "text/csv", append([]byte("email\n"), big...)).wantError(t, http.StatusRequestEntityTooLarge)
+	if n := e.count("SELECT count(*) FROM imports WHERE status NOT IN ('failed')"); n != 0 {
+		t.Fatalf("%d imports left unfinished", n)
+	}
+	e.do("GET", "/api/v1/imports/imp_missing", nil).wantError(t, http.StatusNotFound)
+	_, keyB := e.newOrg("B", "")
+	im := e.upload("/api/v1/imports", "", "text/csv", ok).want(t, http.StatusAccepted).data()
+	e.doKey(keyB, "GET", "/api/v1/imports/"+str(im["id"]), nil).wantError(t, http.StatusNotFound)
+	e.doKey(keyB, "GET", "/api/v1/imports/"+str(im["id"])+"/errors", nil).wantError(t, http.StatusNotFound)
+	e.doKey(keyB, "POST", "/api/v1/imports/"+str(im["id"])+"/cancel", nil).wantError(t, http.StatusNotFound)
+	// No worker runs here: the import waits, and can be cancelled.
+	cancelled := e.do("POST", "/api/v1/imports/"+str(im["id"])+"/cancel", nil).want(t, http.StatusOK).data()
+	if cancelled["status"] != "cancelled" {
+		t.Fatalf("cancel %v", cancelled)
+	}
+	e.do("POST", "/api/v1/imports/"+str(im["id"])+"/cancel", nil).wantError(t, http.StatusConflict)
+}
