@@ -25,6 +25,9 @@ Usage:
   linkit org create --name NAME [--id ID] [--region CC] [--json]
   linkit key create --org ID [--json]
   linkit key revoke KEY_ID
+  linkit import FILE [--location ID] [--tags a,b] [--dry-run] [--errors out.csv] …
+                   upload a customer file through the API (linkit import -h:
+                   flags, exit codes 0 ok, 1 failed, 2 usage, 3 rows invalid)
   linkit version
 
 Configuration comes from LINKIT_* environment variables (see README);
@@ -37,6 +40,10 @@ var errUsage = errors.New("usage")
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) {
 		return 2
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
 	}
 	return 1
 }
@@ -71,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return orgCommand(ctx, cfg, rest, stdout, stderr)
 	case "key":
 		return keyCommand(ctx, cfg, rest, stdout, stderr)
+	case "import":
+		return importCommand(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "linkit", version)
 		return nil
@@ -95,6 +104,7 @@ type config struct {
 	AuthCacheTTL      time.Duration
 	QueueNamespace    string
 	MetricsPublic     bool
+	MaxImportBytes    int64
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -126,6 +136,7 @@ func loadConfig(getenv func(string) string) config {
 		AuthCacheTTL:      ttl,
 		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
 		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
+		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
 	}
 }
 

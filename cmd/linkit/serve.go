@@ -76,7 +76,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		inspector := asynq.NewInspector(redisOpt)
 		defer inspector.Close()
 		handler := api.NewServer(
-			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic},
+			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic,
+				MaxImportBytes: cfg.MaxImportBytes},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
