@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocarina/gocsv"
+
 	"github.com/linkitworks/customers/api"
 )
 
@@ -327,31 +329,44 @@ func head(s string) string {
 	return s
 }
 
+// fileRow is one generated customer row (gocsv writes the header from the tags).
+type fileRow struct {
+	Email     string `csv:"Email"`
+	Phone     string `csv:"Phone"`
+	FirstName string `csv:"First Name"`
+	LastName  string `csv:"Last Name"`
+	Company   string `csv:"Company"`
+	Tags      string `csv:"Tags"`
+}
+
 // linkedFile makes rows whose emails and phones repeat and chain across the
 // file, in varied formats, so identities span many chunks.
 func linkedFile(rng *rand.Rand, rows int) []byte {
-	var b strings.Builder
-	b.WriteString("Email,Phone,First Name,Last Name,Company,Tags\n")
+	out := make([]fileRow, 0, rows)
 	for range rows {
-		email, phone := "", ""
+		var r fileRow
 		if rng.IntN(10) < 8 {
-			n := rng.IntN(rows / 3)
-			email = fmt.Sprintf("e%d@example.com", n)
+			r.Email = fmt.Sprintf("e%d@example.com", rng.IntN(rows/3))
 			if rng.IntN(3) == 0 {
-				email = strings.ToUpper(email)
+				r.Email = strings.ToUpper(r.Email)
 			}
 		}
 		if rng.IntN(10) < 6 {
-			n := rng.IntN(rows / 3)
 			formats := []string{"+1415555%04d", "(415) 555-%04d", "1-415-555-%04d", "001 415 555 %04d"}
-			phone = fmt.Sprintf(formats[rng.IntN(len(formats))], n)
+			r.Phone = fmt.Sprintf(formats[rng.IntN(len(formats))], rng.IntN(rows/3))
 		}
-		if email == "" && phone == "" && rng.IntN(2) == 0 {
-			email = "bad-email"
+		if r.Email == "" && r.Phone == "" && rng.IntN(2) == 0 {
+			r.Email = "bad-email"
 		}
-		fmt.Fprintf(&b, "%s,%s,F%d,L%d,C%d,t%d\n", email, phone, rng.IntN(50), rng.IntN(50), rng.IntN(5), rng.IntN(4))
+		r.FirstName, r.LastName = fmt.Sprintf("F%d", rng.IntN(50)), fmt.Sprintf("L%d", rng.IntN(50))
+		r.Company, r.Tags = fmt.Sprintf("C%d", rng.IntN(5)), fmt.Sprintf("t%d", rng.IntN(4))
+		out = append(out, r)
 	}
-	return []byte(b.String())
+	b, err := gocsv.MarshalBytes(&out)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // canonicalState renders every live customer by its identifiers, fields and
