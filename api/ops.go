@@ -1,6 +1,9 @@
 package api
 
 import (
+	"net/http"
+	"net/http/pprof"
+
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -13,6 +16,9 @@ func (s *Server) opsRoutes() {
 		metrics = s.adminOnly(metrics)
 	}
 	s.mux.Handle("GET /metrics", metrics)
+	// Profiles for ops, behind the admin token.
+	s.mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
 	if s.RedisOpt != nil {
 		dash := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: s.RedisOpt})
 		s.mux.Handle("/monitoring/", s.adminOnly(dash))

@@ -1,10 +1,12 @@
 package dedupe
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
 )
 
 // Phone is a normalized phone number.
@@ -112,12 +114,15 @@ func resolvePhone(k phoneKey) phoneResult {
 // parsePossible returns the E.164 result for number when phonenumbers
 // considers it possible.
 func parsePossible(number, region string) (phoneResult, bool) {
+	if r, ok := fastValid(number, region); ok {
+		return r, true
+	}
 	num, err := phonenumbers.Parse(number, region)
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return phoneResult{}, false
 	}
 	e164 := phonenumbers.Format(num, phonenumbers.E164)
-	valid := phonenumbers.IsValidNumber(num)
+	detected, valid := regionAndValidity(num)
 	if !valid {
 		// For invalid numbers phonenumbers may strip a national prefix again
 		// when it re-reads its own E.164 output ("000111111" in CC gives
@@ -128,11 +133,78 @@ func parsePossible(number, region string) (phoneResult, bool) {
 			return phoneResult{}, false
 		}
 	}
+	return phoneResult{number: e164, valid: valid, region: detected}, true
+}
+
+// regionAndValidity is GetRegionCodeForNumber plus IsValidNumber without
+// computing the region twice (IsValidNumber does it internally; for the 25
+// NANP regions that is most of the cost).
+func regionAndValidity(num *phonenumbers.PhoneNumber) (string, bool) {
 	detected := phonenumbers.GetRegionCodeForNumber(num)
+	valid := detected != "" && phonenumbers.IsValidNumberForRegion(num, detected)
 	if detected == "001" || detected == phonenumbers.UNKNOWN_REGION {
 		detected = "" // non-geographic (+800…) or unknown
 	}
-	return phoneResult{number: e164, valid: valid, region: detected}, true
+	return detected, valid
+}
+
+// callingCodes are the country calling codes phonenumbers knows.
+var callingCodes = phonenumbers.GetSupportedCallingCodes()
+
+// fastValid builds the number directly, skipping phonenumbers.Parse (about
+// 14 µs of regular expressions), for the two shapes bulk files are made of:
+// "+<country code><national number>" and 10-digit NANP numbers with a NANP
+// region. It answers only for valid numbers whose national number cannot
+// carry a national prefix that Parse would strip; everything else — and so
+// every doubtful case — goes through Parse, so results are the same.
+func fastValid(number, region string) (phoneResult, bool) {
+	var cc int
+	var national string
+	switch {
+	case number[0] == '+':
+		digits := number[1:]
+		for l := 1; l <= 3 && l < len(digits); l++ {
+			c := atoiDigits(digits[:l])
+			if callingCodes[c] {
+				cc, national = c, digits[l:]
+				break
+			}
+		}
+	case region != "" && phonenumbers.IsNANPACountry(region):
+		switch {
+		case len(number) == 10:
+			cc, national = 1, number
+		case len(number) == 11 && number[0] == '1':
+			cc, national = 1, number[1:]
+		}
+	}
+	if cc == 0 || len(national) < 4 || len(national) > 17 || national[0] == '0' {
+		return phoneResult{}, false
+	}
+	if cc == 1 && national[0] == '1' {
+		return phoneResult{}, false
+	}
+	if ndd := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForCountryCode(cc), true); ndd != "" && strings.HasPrefix(national, ndd) {
+		return phoneResult{}, false
+	}
+	num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(uint64(atoiDigits(national)))}
+	if !phonenumbers.IsPossibleNumber(num) {
+		return phoneResult{}, false
+	}
+	detected, valid := regionAndValidity(num)
+	if !valid {
+		return phoneResult{}, false
+	}
+	return phoneResult{number: "+" + strconv.Itoa(cc) + national, valid: true, region: detected}, true
+}
+
+// atoiDigits converts ASCII digits (at most 18) to an int.
+func atoiDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
 }
 
 // cleanPhone splits raw into its digits and extension, refusing letters and

@@ -663,7 +663,7 @@ func (b *barProgress) processing(im *customer.Import) {
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(b.w) }),
 		)
 	}
-	b.proc.Describe(fmt.Sprintf("processing %s rows/s, ETA %s", groupDigits(int64(im.RowsPerSecond)), eta(im)))
+	b.proc.Describe("processing" + rateAndETA(im))
 	_ = b.proc.Set64(int64(c.Processed + c.Invalid))
 }
 
@@ -730,9 +730,8 @@ func (l *lineProgress) processing(im *customer.Import) {
 		return
 	}
 	c := im.Counts
-	line := fmt.Sprintf("import %s %s: %d%% (%s of %s rows), %s rows/s, ETA %s", im.ID, im.Status,
-		int(im.Progress*100), groupDigits(int64(c.Processed+c.Invalid)), groupDigits(int64(c.Rows)),
-		groupDigits(int64(im.RowsPerSecond)), eta(im))
+	line := fmt.Sprintf("import %s %s: %d%% (%s of %s rows)%s", im.ID, im.Status, int(im.Progress*100),
+		groupDigits(int64(c.Processed+c.Invalid)), groupDigits(int64(c.Rows)), rateAndETA(im))
 	if line != l.lastLine {
 		fmt.Fprintln(l.w, line)
 		l.lastLine = line
@@ -751,11 +750,16 @@ func acceptedLine(im *customer.Import, took time.Duration) string {
 	return s
 }
 
-func eta(im *customer.Import) string {
-	if im.ETASeconds == nil {
-		return "?"
+// rateAndETA is ", 1,234 rows/s, ETA 20s" once the server can tell.
+func rateAndETA(im *customer.Import) string {
+	if im.RowsPerSecond < 1 {
+		return ""
 	}
-	return roundDuration(time.Duration(*im.ETASeconds * float64(time.Second)))
+	s := fmt.Sprintf(", %s rows/s", groupDigits(int64(im.RowsPerSecond+0.5)))
+	if im.ETASeconds != nil && !importDone(im.Status) {
+		s += ", ETA " + roundDuration(time.Duration(*im.ETASeconds*float64(time.Second)))
+	}
+	return s
 }
 
 // printImportSummary is the final report on stdout.

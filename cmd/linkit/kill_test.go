@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/api"
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/postgres/postgrestest"
+	"github.com/linkitworks/customers/queue"
+)
+
+// buildLinkit compiles the binary once per test into dir.
+func buildLinkit(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "linkit")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/linkit")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// worker is a `linkit work` subprocess.
+type workerProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+func startWorkerProc(t *testing.T, bin string, env testEnv) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, "work")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	w := &workerProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = w.logs, w.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-w.done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-w.done
+		}
+		if t.Failed() {
+			t.Logf("worker %d logs:\n%s", cmd.Process.Pid, w.logs)
+		}
+	})
+	return w
+}
+
+// identity is one real customer the upserts describe, in several formats.
+type identity struct {
+	email, phone string // normalized, "" when not sent
+	bodies       []map[string]any
+}
+
+// killIdentities: a third email-only, a third phone-only, a third both; every
+// fourth identity is sent again in other formats (always with the same keys,
+// so arrival order cannot legitimately split it into two customers).
+func killIdentities(n int) ([]identity, int) {
+	var ids []identity
+	requests := 0
+	for i := range n {
+		var id identity
+		email := fmt.Sprintf("kill.user%03d@example.com", i)
+		phoneDigits := fmt.Sprintf("415555%04d", 1000+i)
+		first := map[string]any{"first_name": fmt.Sprintf("User%03d", i), "source": "pos"}
+		var again map[string]any
+		switch i % 3 {
+		case 0:
+			id.email = email
+			first["email"] = strings.ToUpper(email[:1]) + email[1:]
+			again = map[string]any{"email": "  " + strings.ToUpper(email) + " ", "company_name": fmt.Sprintf("Co %d", i)}
+		case 1:
+			id.phone = "+1" + phoneDigits
+			first["phone"] = fmt.Sprintf("+1 (%s) %s-%s", phoneDigits[:3], phoneDigits[3:6], phoneDigits[6:])
+			again = map[string]any{"phone": "001" + phoneDigits, "last_name": "Again"}
+		default:
+			id.email, id.phone = email, "+1"+phoneDigits
+			first["email"], first["phone"] = email, "+1-"+phoneDigits[:3]+"-"+phoneDigits[3:6]+"-"+phoneDigits[6:]
+			again = map[string]any{"email": strings.ToUpper(email), "phone": "+1." + phoneDigits[:3] + "." + phoneDigits[3:6] + "." + phoneDigits[6:]}
+		}
+		id.bodies = append(id.bodies, first)
+		if i%4 == 0 {
+			id.bodies = append(id.bodies, again)
+		}
+		requests += len(id.bodies)
+		ids = append(ids, id)
+	}
+	return ids, requests
+}
+
+// TestWorkerKilledMidTask submits upserts, kills -9 the worker process while
+// it works through them, starts another, and checks SPEC §6's invariant: a
+// retried task changes nothing twice. asynq hands a dead worker's active
+// tasks back after their lease (30 s) plus a 30 s cutoff, so this takes ~65 s.
+func TestWorkerKilledMidTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a worker and waits ~65 s for asynq to recover its tasks")
+	}
+	t.Parallel()
+	bin := buildLinkit(t)
+	ctx := context.Background()
+
+	env := testEnv{
+		"LINKIT_DATABASE_URL":       postgrestest.NewURL(t),
+		"LINKIT_REDIS_URL":          testRedisURL(),
+		"LINKIT_QUEUE_NAMESPACE":    "k" + randomHex(6),
+		"LINKIT_WORKER_CONCURRENCY": "4",
+	}
+	t.Cleanup(func() { deleteQueues(env) })
+	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	pool := store.Pool()
+	org := &customer.Organization{Name: "Kill Test"}
+	if err := store.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	key, err := store.CreateAPIKey(ctx, org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The API runs in-process and only enqueues: the subprocesses do the work.
+	opt, err := queue.RedisOpt(env["LINKIT_REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := queue.Names{Namespace: env["LINKIT_QUEUE_NAMESPACE"]}
+	client := queue.NewClient(opt, names)
+	t.Cleanup(func() { client.Close() })
+	inspector := asynq.NewInspector(opt)
+	t.Cleanup(func() { inspector.Close() })
+	srv := httptest.NewServer(api.NewServer(api.Config{}, api.Deps{Store: store, Queue: client, Inspector: inspector, Names: names}))
+	t.Cleanup(srv.Close)
+
+	identities, total := killIdentities(240)
+	var bodies []map[string]any
+	for _, id := range identities {
+		bodies = append(bodies, id.bodies...)
+	}
+	jobIDs := make([]string, len(bodies))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var submitErr []string
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(bodies); i += 8 {
+				r := postJSON(srv.URL+"/api/v1/customers/upsert?wait=0", key.Secret, bodies[i])
+				loc := r.Header.Get("Location")
+				if r.Status != http.StatusAccepted || !strings.HasPrefix(loc, "/api/v1/jobs/job_") {
+					mu.Lock()
+					submitErr = append(submitErr, fmt.Sprintf("upsert %d: %d %s %s", i, r.Status, loc, r.Raw))
+					mu.Unlock()
+					continue
+				}
+				jobIDs[i] = strings.TrimPrefix(loc, "/api/v1/jobs/")
+			}
+		}()
+	}
+	wg.Wait()
+	if len(submitErr) > 0 {
+		t.Fatalf("%d upserts not accepted, first: %s", len(submitErr), submitErr[0])
+	}
+
+	countJobs := func(state string) int {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM jobs WHERE state = $1", state).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	first := startWorkerProc(t, bin, env)
+	deadline := time.Now().Add(60 * time.Second)
+	for countJobs("completed") < 15 {
+		if time.Now().After(deadline) {
+			t.Fatalf("first worker completed nothing; logs:\n%s", first.logs)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	atKill := countJobs("completed")
+	if atKill >= total {
+		t.Fatalf("all %d jobs completed before the kill: nothing to recover", total)
+	}
+	orphans, err := inspector.ListActiveTasks(names.Critical(), asynq.PageSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := 0
+	for _, task := range orphans {
+		var state string
+		_ = pool.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", task.ID).Scan(&state)
+		if state == customer.JobCompleted {
+			committed++ // committed in PostgreSQL, never acknowledged to asynq
+		}
+	}
+	t.Logf("killed the worker with %d/%d jobs completed, %d tasks active (%d of them already committed)",
+		atKill, total, len(orphans), committed)
+	if len(orphans) == 0 {
+		t.Fatal("the kill left no task mid-flight; the test proved nothing")
+	}
+	if committed == 0 {
+		// Make the worst case certain: the dead worker's transaction
+		// committed but asynq never heard back, so its task runs again.
+		var payload []byte
+		if err := pool.QueryRow(ctx, "SELECT payload FROM jobs WHERE id = $1", orphans[0].ID).Scan(&payload); err != nil {
+			t.Fatal(err)
+		}
+		var req dedupe.Request
+		if err := json.Unmarshal(payload, &req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.RunUpsert(ctx, org.ID, orphans[0].ID, &req); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("committed orphan %s as the dead worker might have", orphans[0].ID)
+	}
+
+	// Let the orphans' leases age so the new worker's recoverer (runs at
+	// start, then every minute) finds them at its first periodic pass.
+	time.Sleep(3 * time.Second)
+	killedAt := time.Now()
+	second := startWorkerProc(t, bin, env)
+	deadline = time.Now().Add(150 * time.Second)
+	for {
+		done, failed := countJobs("completed"), countJobs("failed")
+		if done+failed == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %d completed, %d failed of %d; worker logs:\n%s",
+				time.Since(killedAt).Round(time.Second), done, failed, total, second.logs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("all jobs done %s after the second worker started", time.Since(killedAt).Round(time.Second))
+
+	if n := countJobs("failed"); n != 0 {
+		t.Errorf("%d jobs failed", n)
+	}
+	var customers int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE merged_into IS NULL").Scan(&customers); err != nil {
+		t.Fatal(err)
+	}
+	if customers != len(identities) {
+		t.Errorf("%d customers for %d identities", customers, len(identities))
+	}
+	for _, id := range identities {
+		var byEmail, byPhone int
+		if id.email != "" {
+			_ = pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE email = $1", id.email).Scan(&byEmail)
+			if byEmail != 1 {
+				t.Errorf("email %s: %d customers", id.email, byEmail)
+			}
+		}
+		if id.phone != "" {
+			_ = pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE phone = $1", id.phone).Scan(&byPhone)
+			if byPhone != 1 {
+				t.Errorf("phone %s: %d customers", id.phone, byPhone)
+			}
+		}
+	}
+	var suggestions int
+	_ = pool.QueryRow(ctx, "SELECT count(*) FROM duplicate_suggestions").Scan(&suggestions)
+	if suggestions != 0 {
+		t.Errorf("%d duplicate suggestions among distinct identities", suggestions)
+	}
+
+	// Audit events: exactly one per job that changed a customer, none for
+	// unchanged matches, and one customer.created per customer.
+	rows, err := pool.Query(ctx, `SELECT j.id, j.result->>'action', j.attempts,
+			(SELECT count(*) FROM audit_events a WHERE a.job_id = j.id),
+			(SELECT count(*) FROM audit_events a WHERE a.job_id = j.id AND a.type = 'customer.created')
+		FROM jobs j`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type jobAudit struct {
+		action            string
+		attempts          int
+		events, creations int
+	}
+	audits := map[string]jobAudit{}
+	for rows.Next() {
+		var id string
+		var a jobAudit
+		if err := rows.Scan(&id, &a.action, &a.attempts, &a.events, &a.creations); err != nil {
+			t.Fatal(err)
+		}
+		audits[id] = a
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for i, jobID := range jobIDs {
+		a, ok := audits[jobID]
+		if !ok {
+			t.Errorf("job %s of request %d not stored", jobID, i)
+			continue
+		}
+		want := map[string]int{"created": 1, "updated": 1, "unchanged": 0}
+		if w, known := want[a.action]; !known || a.events != w || a.attempts != 1 {
+			t.Errorf("job %s: action %q, %d audit events, completed %d times", jobID, a.action, a.events, a.attempts)
+		}
+		if a.action == "created" && a.creations != 1 {
+			t.Errorf("job %s created a customer with %d customer.created events", jobID, a.creations)
+		}
+		created += a.creations
+	}
+	if created != len(identities) {
+		t.Errorf("%d customer.created events for %d customers", created, len(identities))
+	}
+	var orphanEvents int
+	_ = pool.QueryRow(ctx, "SELECT count(*) FROM audit_events WHERE job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs)").Scan(&orphanEvents)
+	if orphanEvents != 0 {
+		t.Errorf("%d audit events belong to no job", orphanEvents)
+	}
+
+	// What users see: the API lists exactly one customer per identity.
+	list := getJSON(srv.URL+"/api/v1/customers?limit=1", key.Secret)
+	if meta, _ := list.Body["meta"].(map[string]any); list.Status != http.StatusOK || meta["total"] != float64(len(identities)) {
+		t.Errorf("GET /api/v1/customers: %d %.300s", list.Status, list.Raw)
+	}
+	if info, err := inspector.GetQueueInfo(names.Critical()); err == nil && (info.Archived != 0 || info.Active != 0) {
+		t.Errorf("queue after recovery: %d archived, %d active", info.Archived, info.Active)
+	}
+}
+
+// postJSON is call without a testing.T (it runs on submit goroutines).
+func postJSON(url, key string, body any) reply {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	return doReply(req)
+}
+
+func getJSON(url, key string) reply {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	return doReply(req)
+}
+
+func doReply(req *http.Request) reply {
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{Raw: err.Error()}
+	}
+	defer res.Body.Close()
+	var out reply
+	out.Status, out.Header = res.StatusCode, res.Header
+	var buf strings.Builder
+	_, _ = io.Copy(&buf, res.Body)
+	out.Raw = buf.String()
+	_ = json.Unmarshal([]byte(out.Raw), &out.Body)
+	return out
+}
