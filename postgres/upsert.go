@@ -22,23 +22,21 @@ const (
 	// Advisory locks on the request's identity keys (sorted, so concurrent
 	// upserts can't deadlock) serialize find-or-create of one identity.
 	sqlLockKeys = `SELECT count(pg_advisory_xact_lock(h)) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(h, i)`
-	sqlOwners   = `SELECT i.kind, i.value, i.customer_id FROM customer_identities i
-		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
-		WHERE i.organization_id = $1`
+	// One index probe per key: LIMIT 1 keeps the planner from hashing a
+	// whole organization's identities when it misjudges the key count.
+	sqlKeyProbe = `unnest($2::text[], $3::text[]) AS k(kind, value)
+		CROSS JOIN LATERAL (SELECT i.customer_id FROM customer_identities i
+			WHERE i.organization_id = $1 AND i.kind = k.kind AND i.value = k.value LIMIT 1) x`
+	sqlOwners         = `SELECT k.kind, k.value, x.customer_id FROM ` + sqlKeyProbe
+	sqlCandidateIDs   = `ARRAY(SELECT DISTINCT x.customer_id FROM ` + sqlKeyProbe + `)`
 	sqlLockCandidates = `SELECT ` + customerColumns + ` FROM customers c
-		WHERE c.organization_id = $1 AND c.id IN (SELECT i.customer_id FROM customer_identities i
-		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
-		WHERE i.organization_id = $1)
+		WHERE c.organization_id = $1 AND c.id = ANY(` + sqlCandidateIDs + `)
 		ORDER BY c.id FOR UPDATE`
 	sqlLocationDefaults = `SELECT default_tags, default_group_ids FROM locations WHERE organization_id = $1 AND id = $2`
 	sqlCandidateTags    = `SELECT customer_id, location_id, tag_key FROM customer_tags
-		WHERE organization_id = $1 AND customer_id IN (SELECT i.customer_id FROM customer_identities i
-		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
-		WHERE i.organization_id = $1)`
+		WHERE organization_id = $1 AND customer_id = ANY(` + sqlCandidateIDs + `)`
 	sqlCandidateGroups = `SELECT customer_id, group_id FROM group_members
-		WHERE organization_id = $1 AND customer_id IN (SELECT i.customer_id FROM customer_identities i
-		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
-		WHERE i.organization_id = $1)`
+		WHERE organization_id = $1 AND customer_id = ANY(` + sqlCandidateIDs + `)`
 
 	sqlUpsertKeys = `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
 		SELECT $1, k, v, c, p, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t(k, v, c, p, d)

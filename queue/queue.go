@@ -51,10 +51,16 @@ func (n Names) Default() string { return n.name(Default) }
 // Imports is the queue of import chunks.
 func (n Names) Imports() string { return n.name(Imports) }
 
-// Weights gives asynq's weighted priorities: critical work is picked far
-// more often, yet imports never starve.
+// Weights gives asynq's weighted priorities over every queue, for a single
+// server: critical work is picked far more often, yet imports never starve.
 func (n Names) Weights() map[string]int {
 	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Imports(): 1}
+}
+
+// Interactive are the queues a worker serves with its main pool: upserts
+// first. Imports get a pool of their own (see worker.Run).
+func (n Names) Interactive() map[string]int {
+	return map[string]int{n.Critical(): 12, n.Default(): 3}
 }
 
 // All lists every queue.

@@ -120,7 +120,11 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 // Config tunes the worker server.
 type Config struct {
 	Concurrency int
-	Names       queue.Names
+	// ImportConcurrency is how many import chunks merge at once (default 2):
+	// chunks are CPU-heavy in PostgreSQL, and more than the database's cores
+	// only adds contention.
+	ImportConcurrency int
+	Names             queue.Names
 	// ReconcileEvery and ReconcileAge drive the re-derivation of lost tasks.
 	ReconcileEvery time.Duration
 	ReconcileAge   time.Duration
@@ -138,9 +142,10 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	if cfg.ReconcileAge <= 0 {
 		cfg.ReconcileAge = 15 * time.Second
 	}
-	srv := asynq.NewServer(opt, asynq.Config{
-		Concurrency:       cfg.Concurrency,
-		Queues:            cfg.Names.Weights(),
+	if cfg.ImportConcurrency <= 0 {
+		cfg.ImportConcurrency = 2
+	}
+	base := asynq.Config{
 		TaskCheckInterval: 5 * time.Millisecond, // the default 1 s would dominate POS latency
 		// Retries are short (see RetryDelayFunc); check for due ones often.
 		DelayedTaskCheckInterval: 250 * time.Millisecond,
@@ -155,18 +160,35 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			retried, _ := asynq.GetRetryCount(ctx)
 			d.Log.WarnContext(ctx, "task failed", "task_type", t.Type(), "task_id", id, "retried", retried, "err", err)
 		}),
-	})
-	if err := srv.Start(NewServeMux(d)); err != nil {
-		return fmt.Errorf("start worker: %w", err)
 	}
-	d.Log.Info("worker started", "concurrency", cfg.Concurrency, "queues", cfg.Names.All())
+	// Two pools: upserts never wait behind import chunks, and chunks never
+	// run more at once than PostgreSQL can use.
+	interactive, bulk := base, base
+	interactive.Concurrency, interactive.Queues = cfg.Concurrency, cfg.Names.Interactive()
+	bulk.Concurrency, bulk.Queues = cfg.ImportConcurrency, map[string]int{cfg.Names.Imports(): 1}
+	bulk.TaskCheckInterval = 100 * time.Millisecond
+	mux := NewServeMux(d)
+	var servers []*asynq.Server
+	for _, c := range []asynq.Config{interactive, bulk} {
+		srv := asynq.NewServer(opt, c)
+		if err := srv.Start(mux); err != nil {
+			for _, s := range servers {
+				s.Shutdown()
+			}
+			return fmt.Errorf("start worker: %w", err)
+		}
+		servers = append(servers, srv)
+	}
+	d.Log.Info("worker started", "concurrency", cfg.Concurrency, "import_concurrency", cfg.ImportConcurrency, "queues", cfg.Names.All())
 	tick := time.NewTicker(cfg.ReconcileEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			d.Log.Info("worker stopping: finishing in-flight tasks")
-			srv.Shutdown()
+			for _, srv := range servers {
+				srv.Shutdown()
+			}
 			return nil
 		case <-tick.C:
 			if n, err := d.Reconcile(ctx, cfg.ReconcileAge); err != nil {

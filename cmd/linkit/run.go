@@ -105,6 +105,7 @@ type config struct {
 	QueueNamespace    string
 	MetricsPublic     bool
 	MaxImportBytes    int64
+	ImportConcurrency int
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -137,6 +138,7 @@ func loadConfig(getenv func(string) string) config {
 		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
 		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
 		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
+		ImportConcurrency: atoi("LINKIT_IMPORT_CONCURRENCY", 2),
 	}
 }
 
