@@ -241,6 +241,16 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	return s.findOrCreate(r, body, req, wait)
+}
+
+// findOrCreate runs a validated engine request through the job path shared
+// by every find-or-create endpoint: record the job (Idempotency-Key aware;
+// body is the raw request, hashed with its path), enqueue the task, and
+// wait for the worker's reply or answer 202.
+func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request, wait time.Duration) (*upsertOutcome, error) {
+	ctx := r.Context()
+	o := org(r)
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

@@ -216,7 +216,6 @@ func (cand *candidates) workspace() (*dedupe.Workspace, error) {
 }
 
 func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
-	keys := req.Record.Keys()
 	var jobState string
 	var jobResult []byte
 	// One round trip: job lock, key locks, candidates, owners, tags.
@@ -224,8 +223,7 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&jobState, &jobResult)
 	})
-	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
-	cand := queueCandidates(b, orgID, keys, req.LocationID)
+	cand := queueMatchRead(b, orgID, req)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, customer.NotFound("Job", jobID)
@@ -239,23 +237,52 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		}
 		return &done, nil
 	}
+	wb := &pgx.Batch{}
+	res, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, req, cand)
+	if err != nil {
+		return nil, err
+	}
+	out := &UpsertResult{Result: res, JobID: jobID}
+	if err := completeJob(wb, orgID, jobID, out); err != nil {
+		return nil, err
+	}
+	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+		return nil, interpretError(fmt.Errorf("write upsert: %w", err), nil)
+	}
+	if err := checkKeys(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queueMatchRead queues the read step of one find-or-create: advisory
+// locks on the request's keys, then its candidates (locked).
+func queueMatchRead(b *pgx.Batch, orgID string, req *dedupe.Request) *candidates {
+	keys := req.Record.Keys()
+	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	return queueCandidates(b, orgID, keys, req.LocationID)
+}
+
+// queueMatchWrite runs the engine over the loaded candidates and queues
+// every write of SPEC §6 steps 3–6: customers and keys, tags, groups, the
+// visit, the address, audit events and suggested duplicates. The returned
+// check must be called once the batch ran (see queueWorkspace).
+func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.Request, cand *candidates) (dedupe.Result, func() error, error) {
 	if cand.locMissing {
-		return nil, customer.NotFound("Location", req.LocationID)
+		return dedupe.Result{}, nil, customer.NotFound("Location", req.LocationID)
 	}
 	w, err := cand.workspace()
 	if err != nil {
-		return nil, err
+		return dedupe.Result{}, nil, err
 	}
 	res, err := w.Apply(&req.Record, req.Options)
 	if err != nil {
-		return nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
+		return dedupe.Result{}, nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
 	}
-
-	wb := &pgx.Batch{}
 	checkKeys, err := queueWorkspace(wb, orgID, w)
 	if err != nil {
-		return nil, err
+		return dedupe.Result{}, nil, err
 	}
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
@@ -270,21 +297,11 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	if res.Action == dedupe.ActionUnchanged && len(tagged) > 0 {
 		res.Action = dedupe.ActionUpdated
 	}
-	queueAudit(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, w, res, tagged)
+	queueAudit(wb, orgID, ac, w, res, tagged)
 	for _, p := range w.Pairs() {
 		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
-	out := &UpsertResult{Result: res, JobID: jobID}
-	if err := completeJob(wb, orgID, jobID, out); err != nil {
-		return nil, err
-	}
-	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
-		return nil, interpretError(fmt.Errorf("write upsert: %w", err), nil)
-	}
-	if err := checkKeys(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return res, checkKeys, nil
 }
 
 func setAdd(m map[string]map[string]bool, id, v string) {
