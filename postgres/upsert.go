@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -22,7 +23,7 @@ const (
 	// Advisory locks on the request's identity keys (sorted, so concurrent
 	// upserts can't deadlock) serialize find-or-create of one identity.
 	sqlLockKeys = `SELECT count(pg_advisory_xact_lock(h)) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(h, i)`
-	sqlOwners   = `SELECT i.kind, i.value, i.customer_id FROM customer_identities i
+	sqlOwners   = `SELECT i.kind, i.value, i.customer_id, i.source FROM customer_identities i
 		JOIN unnest($2::text[], $3::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value
 		WHERE i.organization_id = $1`
 	sqlLockCandidates = `SELECT ` + customerColumns + ` FROM customers c
@@ -59,6 +60,10 @@ const (
 			AND lower(address_line1) = lower($5))`
 	sqlInsertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, job_id, import_id, location_id, changes)
 		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), $8)`
+	sqlSetSourceRecord = `UPDATE customer_identities SET source = $4
+		WHERE organization_id = $1 AND kind = 'external' AND value = $2 AND customer_id = $3`
+	sqlSelectSourceLink = `SELECT customer_id, created, source FROM customer_identities
+		WHERE organization_id = $1 AND kind = 'external' AND value = $2`
 	sqlSuggestPair = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score)
 		VALUES ($1, $2, $3, ARRAY[$4::text], 0.9)
 		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
@@ -122,6 +127,7 @@ func lockHashes(orgID string, keys []dedupe.Key) []int64 {
 // keys (locked), current owners, their tags and groups, location defaults.
 type candidates struct {
 	owners     map[dedupe.Key]string
+	sources    map[dedupe.Key]*customer.SourceRecord // stored source records of external keys
 	customers  []*customer.Customer
 	tags       map[string]map[string]bool // customer → "location\x00tag_key"
 	groups     map[string]map[string]bool // customer → group id
@@ -138,7 +144,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	for i, k := range keys {
 		kinds[i], values[i] = k.Kind, k.Value
 	}
-	cand := &candidates{owners: map[dedupe.Key]string{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
+	cand := &candidates{owners: map[dedupe.Key]string{}, sources: map[dedupe.Key]*customer.SourceRecord{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
 	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
@@ -158,8 +164,13 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		var k dedupe.Key
 		var owner string
-		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner}, func() error {
+		var source *customer.SourceRecord
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
 			cand.owners[k] = owner
+			if source != nil {
+				cand.sources[k] = source
+				source = nil
+			}
 			return nil
 		})
 		return err
@@ -287,6 +298,9 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
 	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)
+	if ch, ok := queueSourceRecord(wb, orgID, w, res.CustomerID, req, cand); ok {
+		tagged["source_record"] = ch
+	}
 	if req.LocationID != "" {
 		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
 	}
@@ -302,6 +316,49 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
 	return res, checkKeys, nil
+}
+
+// queueSourceRecord stores a unified customer's source record on its
+// external id when the request's customer owns that id (a conflicting owner
+// keeps its own). Sent fields replace stored ones, absent fields keep them:
+// the source system speaks for its record whatever the merge policy. It
+// reports the change, if any, for the audit trail.
+func queueSourceRecord(b *pgx.Batch, orgID string, w *dedupe.Workspace, customerID string, req *dedupe.Request, cand *candidates) (Change, bool) {
+	rec := req.SourceRecord
+	if rec == nil || req.Record.External == "" {
+		return Change{}, false
+	}
+	k := dedupe.Key{Kind: dedupe.KindExternal, Value: req.Record.External}
+	if w.Owner(k) != customerID {
+		return Change{}, false
+	}
+	stored := cand.sources[k]
+	next := *rec
+	if stored != nil {
+		next.ProviderID = cmp.Or(next.ProviderID, stored.ProviderID)
+		next.ConfigID = cmp.Or(next.ConfigID, stored.ConfigID)
+		next.SupportingDataDefinitionID = cmp.Or(next.SupportingDataDefinitionID, stored.SupportingDataDefinitionID)
+		if next.Data == nil {
+			next.Data = stored.Data
+		}
+		if reflect.DeepEqual(*stored, next) {
+			return Change{}, false
+		}
+	}
+	b.Queue(sqlSetSourceRecord, orgID, k.Value, customerID, &next)
+	return Change{From: stored, To: &next}, true
+}
+
+// FindSourceLink returns the source record stored on an external id
+// ("system:id") and when that id was first seen.
+func (s *Store) FindSourceLink(ctx context.Context, orgID, key string) (*customer.SourceLink, error) {
+	var l customer.SourceLink
+	err := s.pool.QueryRow(ctx, sqlSelectSourceLink, orgID, key).Scan(&l.CustomerID, &l.FirstSeen, &l.Record)
+	if err != nil {
+		return nil, interpretError(err, customer.NotFound("Source record", key))
+	}
+	l.FirstSeen = l.FirstSeen.UTC()
+	return &l, nil
 }
 
 func setAdd(m map[string]map[string]bool, id, v string) {
