@@ -7,6 +7,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
 )
 
@@ -43,10 +44,18 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED {
 				return err
 			}
+			var shown any = c
+			// A unified customer job shows its customer in seed 001's shape.
+			var req dedupe.Request
+			if c != nil && json.Unmarshal(job.Payload, &req) == nil && req.SourceRecord != nil {
+				if shown, err = s.unifiedView(r.Context(), job.OrganizationID, &req, &res, c); err != nil {
+					return err
+				}
+			}
 			view.Result = struct {
 				postgres.UpsertResult
-				Customer *customer.Customer `json:"customer"`
-			}{res, c}
+				Customer any `json:"customer"`
+			}{res, shown}
 		}
 	case customer.JobFailed:
 		var e any

@@ -13,6 +13,7 @@ import (
 // orderInput is the body of POST /api/v1/orders (SPEC §13).
 type orderInput struct {
 	CustomerID      string                  `json:"customer_id"`
+	Customer        *upsertInput            `json:"customer"` // identifiers, when customer_id is absent
 	OrderNumber     string                  `json:"order_number"`
 	Status          string                  `json:"status"`
 	OrderDate       string                  `json:"order_date"`
@@ -114,7 +115,7 @@ type orderPatch struct {
 
 // fixedOrderFields cannot be patched; naming them is a 422 rather than a
 // silent no-op.
-var fixedOrderFields = []string{"id", "customer_id", "order_number", "order_date", "currency", "total_amount",
+var fixedOrderFields = []string{"id", "customer_id", "customer", "order_number", "order_date", "currency", "total_amount",
 	"items", "items_count", "shipping_address", "location_id", "created", "updated"}
 
 func orderPatchOf(o *customer.Order) orderPatch {

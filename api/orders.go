@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 )
 
 // orderSummary is an order as seed 003 lists a customer's orders.
@@ -27,34 +29,96 @@ func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request) error
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	ctx := r.Context()
 	o := &customer.Order{}
 	p := problems{}
 	in.order(p, o, s.now())
-	o.CustomerID = s.resolveCustomer(r.Context(), org(r), in, p)
+	id, req, err := s.resolveCustomer(ctx, org(r), in, o.LocationID, p)
+	if err != nil {
+		return err
+	}
 	if err := p.err(); err != nil {
 		return err
 	}
-	if err := s.store.CreateOrder(r.Context(), org(r).ID, o); err != nil {
+	if req == nil {
+		o.CustomerID = id
+		if err := s.store.CreateOrder(ctx, org(r).ID, o); err != nil {
+			return err
+		}
+		writeData(w, http.StatusCreated, o)
+		return nil
+	}
+	res, err := s.store.CreateOrderFor(ctx, org(r).ID, o, req)
+	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusCreated, o)
+	if res.Conflicts == nil {
+		res.Conflicts = []dedupe.Conflict{}
+	}
+	encode(w, http.StatusCreated, struct {
+		Data *customer.Order `json:"data"`
+		Meta orderMeta       `json:"meta"`
+	}{o, orderMeta{Customer: res}})
 	return nil
 }
 
-// resolveCustomer names the customer an order belongs to: for now the
-// request's customer_id, whose existence the store checks as it locks it.
-//
-// TODO(issue 7, dedupe engine): when customer_id is absent, match the
-// order's customer identifiers (email, phone, external id; SPEC §6) with the
-// engine, creating the customer when none matches, and return its id. Order
-// imports (kind=orders) will share this path.
-func (s *Server) resolveCustomer(_ context.Context, _ *customer.Organization, in orderInput, p problems) string {
-	id := strings.TrimSpace(in.CustomerID)
-	if id == "" {
-		p.add("customer_id", "is required")
-	}
-	return id
+// orderMeta says how an order's customer identifiers were resolved: the
+// customer matched or created and on which identifier.
+type orderMeta struct {
+	Customer dedupe.Result `json:"customer"`
 }
+
+// resolveCustomer reads whom an order is for: customer_id (the store checks
+// it exists as it locks it), or a customer object of identifiers — the
+// upsert body of SPEC §6 — which it turns into an engine request for the
+// store to match or create in the order's transaction. The order's
+// location is the request's location (phone region, visit, default tags).
+func (s *Server) resolveCustomer(ctx context.Context, o *customer.Organization, in orderInput, locationID string, p problems) (string, *dedupe.Request, error) {
+	id := strings.TrimSpace(in.CustomerID)
+	switch {
+	case id != "" && in.Customer != nil:
+		p.add("customer", "give customer_id or customer, not both")
+		return "", nil, nil
+	case id != "":
+		return id, nil, nil
+	case in.Customer == nil:
+		p.add("customer_id", "is required, or customer with an email, phone or external_id")
+		return "", nil, nil
+	}
+	region := o.DefaultRegion
+	if locationID != "" {
+		locRegion, err := s.store.LocationRegion(ctx, o.ID, locationID)
+		switch {
+		case customer.ErrorCode(err) == customer.ENOTFOUND:
+			p.add("location_id", "no such location")
+		case err != nil:
+			return "", nil, err
+		case locRegion != "":
+			region = locRegion
+		}
+	}
+	sub := problems{}
+	req := in.Customer.request(region, sub)
+	if strings.TrimSpace(in.Customer.LocationID) != "" {
+		sub.add("location_id", "is the order's location_id")
+	}
+	if missing, err := s.store.MissingGroups(ctx, o.ID, req.GroupIDs); err != nil {
+		return "", nil, err
+	} else if len(missing) > 0 {
+		sub.add("group_ids", "unknown groups: "+strings.Join(missing, ", "))
+	}
+	for field, problem := range sub {
+		p.add("customer."+field, problem)
+	}
+	req.LocationID = locationID
+	// Where a customer first came from, and the audit trail's source.
+	req.Source = cmp.Or(req.Source, orderSource)
+	req.Record.Fields.Source = cmp.Or(req.Record.Fields.Source, orderSource)
+	return "", req, nil
+}
+
+// orderSource is the source of customers created by orders.
+const orderSource = "order"
 
 func (s *Server) handleOrderGet(w http.ResponseWriter, r *http.Request) error {
 	o, err := s.store.FindOrderByID(r.Context(), org(r).ID, r.PathValue("id"))

@@ -60,6 +60,9 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/upsert", auth(s.handleUpsert))
 	s.mux.Handle("GET /api/v1/jobs/{id}", auth(s.handleJobGet))
 
+	// Unified customer (seed 001): the same engine, one source system's view.
+	s.mux.Handle("POST /api/v1/unified/customer", auth(s.handleUnifiedCustomer))
+
 	// Bulk imports (SPEC §7).
 	s.mux.Handle("POST /api/v1/imports", auth(s.handleImportCreate))
 	s.mux.Handle("POST /api/v1/imports/preview", auth(s.handleImportPreview))

@@ -74,18 +74,7 @@ func (in upsertInput) request(region string, p problems) *dedupe.Request {
 		p.add("phone", "email, phone or external_id is required")
 	}
 	rec.Fields = f
-	switch strings.TrimSpace(in.MergePolicy) {
-	case "", string(dedupe.FillBlanks):
-		req.Options.Policy = dedupe.FillBlanks
-	case string(dedupe.Overwrite):
-		req.Options.Policy = dedupe.Overwrite
-	case string(dedupe.DoNotUpdate):
-		req.Options.Policy = dedupe.DoNotUpdate
-	case "merge_conflicts":
-		req.Options.Policy, req.Options.MergeConflicts = dedupe.FillBlanks, true
-	default:
-		p.add("merge_policy", "must be one of "+strings.Join(dedupe.Policies, ", "))
-	}
+	req.Options = p.mergePolicy("merge_policy", in.MergePolicy)
 	if in.DoNotUpdate {
 		req.Options.Policy = dedupe.DoNotUpdate
 	}
@@ -95,6 +84,22 @@ func (in upsertInput) request(region string, p problems) *dedupe.Request {
 	req.AddedTags = p.tags("added_tags", in.AddedTags)
 	req.Address = p.looseAddress("address", in.Address)
 	return req
+}
+
+// mergePolicy reads a merge_policy (SPEC §6), fill_blanks by default.
+func (p problems) mergePolicy(field, v string) dedupe.Options {
+	switch strings.TrimSpace(v) {
+	case "", string(dedupe.FillBlanks):
+		return dedupe.Options{Policy: dedupe.FillBlanks}
+	case string(dedupe.Overwrite):
+		return dedupe.Options{Policy: dedupe.Overwrite}
+	case string(dedupe.DoNotUpdate):
+		return dedupe.Options{Policy: dedupe.DoNotUpdate}
+	case "merge_conflicts":
+		return dedupe.Options{Policy: dedupe.FillBlanks, MergeConflicts: true}
+	}
+	p.add(field, "must be one of "+strings.Join(dedupe.Policies, ", "))
+	return dedupe.Options{}
 }
 
 // externalKey scopes another system's id to its source.
@@ -241,6 +246,16 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 	if err := p.err(); err != nil {
 		return nil, err
 	}
+	return s.findOrCreate(r, body, req, wait)
+}
+
+// findOrCreate runs a validated engine request through the job path shared
+// by every find-or-create endpoint: record the job (Idempotency-Key aware;
+// body is the raw request, hashed with its path), enqueue the task, and
+// wait for the worker's reply or answer 202.
+func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request, wait time.Duration) (*upsertOutcome, error) {
+	ctx := r.Context()
+	o := org(r)
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

@@ -165,6 +165,9 @@ func (w *Workspace) Load(c *customer.Customer, owned ...Key) {
 // SetOwner records that key belongs to customerID (loaded separately).
 func (w *Workspace) SetOwner(k Key, customerID string) { w.owners[k] = customerID }
 
+// Owner returns the customer a key belongs to ("" when nobody's).
+func (w *Workspace) Owner(k Key) string { return w.owners[k] }
+
 // Customer returns a customer of the view.
 func (w *Workspace) Customer(id string) *customer.Customer { return w.customers[id] }
 
@@ -556,4 +559,7 @@ type Request struct {
 	GroupIDs    []string          `json:"group_ids,omitempty"`
 	Address     *customer.Address `json:"address,omitempty"`
 	Source      string            `json:"source,omitempty"`
+	// SourceRecord is set by the unified customer API; it is stored on the
+	// record's external id when there is one.
+	SourceRecord *customer.SourceRecord `json:"source_record,omitempty"`
 }

@@ -24,7 +24,8 @@ type auditContext struct {
 	source, jobID, importID, locationID string
 }
 
-// queueAudit writes one event per customer the workspace touched.
+// queueAudit writes one event per customer the workspace touched; tagged
+// are the request's changes beside the fields (tags, groups, source record).
 func queueAudit(b *pgx.Batch, orgID string, ac auditContext, w *dedupe.Workspace, res dedupe.Result, tagged map[string]Change) {
 	event := func(customerID, typ string, changes any) {
 		b.Queue(sqlInsertAudit, orgID, customerID, typ, ac.source, ac.jobID, ac.importID, ac.locationID, changes)
@@ -55,7 +56,11 @@ func queueAudit(b *pgx.Batch, orgID string, ac auditContext, w *dedupe.Workspace
 		event(id, EventUpdated, changes)
 	}
 	if _, ok := updated[res.CustomerID]; !ok && res.Action != dedupe.ActionCreated && len(tagged) > 0 {
-		event(res.CustomerID, EventTagged, tagged)
+		typ := EventTagged
+		if _, ok := tagged["source_record"]; ok {
+			typ = EventUpdated // a unified customer's source data changed
+		}
+		event(res.CustomerID, typ, tagged)
 	}
 }
 

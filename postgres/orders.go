@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 )
 
 // countedOrder is the one definition of an order that counts toward lifetime
@@ -131,21 +132,7 @@ func utc(t *time.Time) *time.Time {
 // customer's is refused, since totals add amounts up.
 func (s *Store) CreateOrder(ctx context.Context, orgID string, o *customer.Order) error {
 	o.ID = customer.NewID(customer.PrefixOrder)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockOrderCustomer(ctx, tx, orgID, o); err != nil {
-			return err
-		}
-		err := tx.QueryRow(ctx, sqlInsertOrder, orgID, o.ID, o.CustomerID, o.OrderNumber, o.Status,
-			o.OrderDate, o.ShipDate, o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount,
-			o.ShippingAddress, o.LocationID).Scan(&o.Created, &o.Updated)
-		if err != nil {
-			return orderWriteError(err)
-		}
-		if err := insertOrderItems(ctx, tx, orgID, o); err != nil {
-			return err
-		}
-		return refreshCustomers(ctx, tx, orgID, []string{o.CustomerID}, monthOf(o.OrderDate))
-	})
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertOrder(ctx, tx, orgID, o) })
 	if isUniqueViolation(err, "orders_number") {
 		return s.orderNumberConflict(ctx, orgID, o.OrderNumber)
 	}
@@ -154,6 +141,71 @@ func (s *Store) CreateOrder(ctx context.Context, orgID string, o *customer.Order
 	}
 	o.Created, o.Updated = o.Created.UTC(), o.Updated.UTC()
 	return nil
+}
+
+// CreateOrderFor stores an order whose customer is named by identifiers:
+// the SPEC §6 engine matches or creates the customer (req) in the order's
+// transaction, so the customer exists exactly when the order does. The
+// engine's advisory locks on the identifiers serialize concurrent orders
+// for one new identity: the first creates the customer, the others match it.
+func (s *Store) CreateOrderFor(ctx context.Context, orgID string, o *customer.Order, req *dedupe.Request) (dedupe.Result, error) {
+	o.ID = customer.NewID(customer.PrefixOrder)
+	var res dedupe.Result
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			cand := queueMatchRead(b, orgID, req)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return interpretError(fmt.Errorf("load candidates: %w", err), nil)
+			}
+			wb := &pgx.Batch{}
+			r, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, locationID: req.LocationID}, req, cand)
+			if customer.ErrorCode(err) == customer.ENOTFOUND {
+				return customer.Invalid(map[string]string{"location_id": "no such location"})
+			}
+			if err != nil {
+				return err
+			}
+			if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+				return interpretError(fmt.Errorf("write order customer: %w", err), nil)
+			}
+			if err := checkKeys(); err != nil {
+				return err
+			}
+			res, o.CustomerID = r, r.CustomerID
+			return insertOrder(ctx, tx, orgID, o)
+		})
+		if isUniqueViolation(err, "orders_number") {
+			return dedupe.Result{}, s.orderNumberConflict(ctx, orgID, o.OrderNumber)
+		}
+		if err == nil || !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		return dedupe.Result{}, err
+	}
+	o.Created, o.Updated = o.Created.UTC(), o.Updated.UTC()
+	return res, nil
+}
+
+// insertOrder writes an order for its (locked) customer: the order, its
+// lines and the customer's recomputed totals.
+func insertOrder(ctx context.Context, tx pgx.Tx, orgID string, o *customer.Order) error {
+	if err := lockOrderCustomer(ctx, tx, orgID, o); err != nil {
+		return err
+	}
+	err := tx.QueryRow(ctx, sqlInsertOrder, orgID, o.ID, o.CustomerID, o.OrderNumber, o.Status,
+		o.OrderDate, o.ShipDate, o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount,
+		o.ShippingAddress, o.LocationID).Scan(&o.Created, &o.Updated)
+	if err != nil {
+		return orderWriteError(err)
+	}
+	if err := insertOrderItems(ctx, tx, orgID, o); err != nil {
+		return err
+	}
+	return refreshCustomers(ctx, tx, orgID, []string{o.CustomerID}, monthOf(o.OrderDate))
 }
 
 // lockOrderCustomer locks the order's customer (following one merge) and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -25,9 +26,9 @@ const (
 	// One index probe per key: LIMIT 1 keeps the planner from hashing a
 	// whole organization's identities when it misjudges the key count.
 	sqlKeyProbe = `unnest($2::text[], $3::text[]) AS k(kind, value)
-		CROSS JOIN LATERAL (SELECT i.customer_id FROM customer_identities i
+		CROSS JOIN LATERAL (SELECT i.customer_id, i.source FROM customer_identities i
 			WHERE i.organization_id = $1 AND i.kind = k.kind AND i.value = k.value LIMIT 1) x`
-	sqlOwners         = `SELECT k.kind, k.value, x.customer_id FROM ` + sqlKeyProbe
+	sqlOwners         = `SELECT k.kind, k.value, x.customer_id, x.source FROM ` + sqlKeyProbe
 	sqlCandidateIDs   = `ARRAY(SELECT DISTINCT x.customer_id FROM ` + sqlKeyProbe + `)`
 	sqlLockCandidates = `SELECT ` + customerColumns + ` FROM customers c
 		WHERE c.organization_id = $1 AND c.id = ANY(` + sqlCandidateIDs + `)
@@ -57,6 +58,10 @@ const (
 			AND lower(address_line1) = lower($5))`
 	sqlInsertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, job_id, import_id, location_id, changes)
 		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), $8)`
+	sqlSetSourceRecord = `UPDATE customer_identities SET source = $4
+		WHERE organization_id = $1 AND kind = 'external' AND value = $2 AND customer_id = $3`
+	sqlSelectSourceLink = `SELECT customer_id, created, source FROM customer_identities
+		WHERE organization_id = $1 AND kind = 'external' AND value = $2`
 	sqlSuggestPair = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score)
 		VALUES ($1, $2, $3, ARRAY[$4::text], 0.9)
 		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
@@ -120,6 +125,7 @@ func lockHashes(orgID string, keys []dedupe.Key) []int64 {
 // keys (locked), current owners, their tags and groups, location defaults.
 type candidates struct {
 	owners     map[dedupe.Key]string
+	sources    map[dedupe.Key]*customer.SourceRecord // stored source records of external keys
 	customers  []*customer.Customer
 	tags       map[string]map[string]bool // customer → "location\x00tag_key"
 	groups     map[string]map[string]bool // customer → group id
@@ -136,7 +142,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	for i, k := range keys {
 		kinds[i], values[i] = k.Kind, k.Value
 	}
-	cand := &candidates{owners: map[dedupe.Key]string{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
+	cand := &candidates{owners: map[dedupe.Key]string{}, sources: map[dedupe.Key]*customer.SourceRecord{}, tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
 	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
@@ -156,8 +162,13 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		var k dedupe.Key
 		var owner string
-		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner}, func() error {
+		var source *customer.SourceRecord
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
 			cand.owners[k] = owner
+			if source != nil {
+				cand.sources[k] = source
+				source = nil
+			}
 			return nil
 		})
 		return err
@@ -214,7 +225,6 @@ func (cand *candidates) workspace() (*dedupe.Workspace, error) {
 }
 
 func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
-	keys := req.Record.Keys()
 	var jobState string
 	var jobResult []byte
 	// One round trip: job lock, key locks, candidates, owners, tags.
@@ -222,8 +232,7 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&jobState, &jobResult)
 	})
-	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
-	cand := queueCandidates(b, orgID, keys, req.LocationID)
+	cand := queueMatchRead(b, orgID, req)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, customer.NotFound("Job", jobID)
@@ -237,40 +246,10 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		}
 		return &done, nil
 	}
-	if cand.locMissing {
-		return nil, customer.NotFound("Location", req.LocationID)
-	}
-	w, err := cand.workspace()
-	if err != nil {
-		return nil, err
-	}
-	res, err := w.Apply(&req.Record, req.Options)
-	if err != nil {
-		return nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
-			Details: map[string]string{"email": "email, phone or external_id is required"}}
-	}
-
 	wb := &pgx.Batch{}
-	checkKeys, err := queueWorkspace(wb, orgID, w)
+	res, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, req, cand)
 	if err != nil {
 		return nil, err
-	}
-	// Tags, groups and the visit only add (or replace tags at the location);
-	// their effect is computed against what was loaded, before writing.
-	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)
-	if req.LocationID != "" {
-		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
-	}
-	if a := req.Address; a != nil {
-		wb.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), res.CustomerID, cmp.Or(a.Label, "Address"),
-			a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode)
-	}
-	if res.Action == dedupe.ActionUnchanged && len(tagged) > 0 {
-		res.Action = dedupe.ActionUpdated
-	}
-	queueAudit(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, w, res, tagged)
-	for _, p := range w.Pairs() {
-		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
 	out := &UpsertResult{Result: res, JobID: jobID}
 	if err := completeJob(wb, orgID, jobID, out); err != nil {
@@ -283,6 +262,101 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		return nil, err
 	}
 	return out, nil
+}
+
+// queueMatchRead queues the read step of one find-or-create: advisory
+// locks on the request's keys, then its candidates (locked).
+func queueMatchRead(b *pgx.Batch, orgID string, req *dedupe.Request) *candidates {
+	keys := req.Record.Keys()
+	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	return queueCandidates(b, orgID, keys, req.LocationID)
+}
+
+// queueMatchWrite runs the engine over the loaded candidates and queues
+// every write of SPEC §6 steps 3–6: customers and keys, tags, groups, the
+// visit, the address, audit events and suggested duplicates. The returned
+// check must be called once the batch ran (see queueWorkspace).
+func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.Request, cand *candidates) (dedupe.Result, func() error, error) {
+	if cand.locMissing {
+		return dedupe.Result{}, nil, customer.NotFound("Location", req.LocationID)
+	}
+	w, err := cand.workspace()
+	if err != nil {
+		return dedupe.Result{}, nil, err
+	}
+	res, err := w.Apply(&req.Record, req.Options)
+	if err != nil {
+		return dedupe.Result{}, nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
+			Details: map[string]string{"email": "email, phone or external_id is required"}}
+	}
+	checkKeys, err := queueWorkspace(wb, orgID, w)
+	if err != nil {
+		return dedupe.Result{}, nil, err
+	}
+	// Tags, groups and the visit only add (or replace tags at the location);
+	// their effect is computed against what was loaded, before writing.
+	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)
+	if ch, ok := queueSourceRecord(wb, orgID, w, res.CustomerID, req, cand); ok {
+		tagged["source_record"] = ch
+	}
+	if req.LocationID != "" {
+		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
+	}
+	if a := req.Address; a != nil {
+		wb.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), res.CustomerID, cmp.Or(a.Label, "Address"),
+			a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode)
+	}
+	if res.Action == dedupe.ActionUnchanged && len(tagged) > 0 {
+		res.Action = dedupe.ActionUpdated
+	}
+	queueAudit(wb, orgID, ac, w, res, tagged)
+	for _, p := range w.Pairs() {
+		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
+	}
+	return res, checkKeys, nil
+}
+
+// queueSourceRecord stores a unified customer's source record on its
+// external id when the request's customer owns that id (a conflicting owner
+// keeps its own). Sent fields replace stored ones, absent fields keep them:
+// the source system speaks for its record whatever the merge policy. It
+// reports the change, if any, for the audit trail.
+func queueSourceRecord(b *pgx.Batch, orgID string, w *dedupe.Workspace, customerID string, req *dedupe.Request, cand *candidates) (Change, bool) {
+	rec := req.SourceRecord
+	if rec == nil || req.Record.External == "" {
+		return Change{}, false
+	}
+	k := dedupe.Key{Kind: dedupe.KindExternal, Value: req.Record.External}
+	if w.Owner(k) != customerID {
+		return Change{}, false
+	}
+	stored := cand.sources[k]
+	next := *rec
+	if stored != nil {
+		next.ProviderID = cmp.Or(next.ProviderID, stored.ProviderID)
+		next.ConfigID = cmp.Or(next.ConfigID, stored.ConfigID)
+		next.SupportingDataDefinitionID = cmp.Or(next.SupportingDataDefinitionID, stored.SupportingDataDefinitionID)
+		if next.Data == nil {
+			next.Data = stored.Data
+		}
+		if reflect.DeepEqual(*stored, next) {
+			return Change{}, false
+		}
+	}
+	b.Queue(sqlSetSourceRecord, orgID, k.Value, customerID, &next)
+	return Change{From: stored, To: &next}, true
+}
+
+// FindSourceLink returns the source record stored on an external id
+// ("system:id") and when that id was first seen.
+func (s *Store) FindSourceLink(ctx context.Context, orgID, key string) (*customer.SourceLink, error) {
+	var l customer.SourceLink
+	err := s.pool.QueryRow(ctx, sqlSelectSourceLink, orgID, key).Scan(&l.CustomerID, &l.FirstSeen, &l.Record)
+	if err != nil {
+		return nil, interpretError(err, customer.NotFound("Source record", key))
+	}
+	l.FirstSeen = l.FirstSeen.UTC()
+	return &l, nil
 }
 
 func setAdd(m map[string]map[string]bool, id, v string) {
