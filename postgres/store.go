@@ -180,3 +180,10 @@ func isForeignKeyViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
+
+// FlushSearchIndex merges the trigram index's pending list into the index
+// (imports fill it in bulk; searches must scan what is still pending).
+func (s *Store) FlushSearchIndex(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT gin_clean_pending_list('customers_search'::regclass)`)
+	return interpretError(err, nil)
+}

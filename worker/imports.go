@@ -64,6 +64,9 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 	}
 	if out.Status == customer.ImportCompleted && !out.Skipped {
 		d.Log.InfoContext(ctx, "import completed", "import_id", p.ImportID, "org_id", p.OrgID)
+		if err := d.Store.FlushSearchIndex(ctx); err != nil {
+			d.Log.WarnContext(ctx, "flush search index", "err", err)
+		}
 	}
 	return nil
 }

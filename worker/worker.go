@@ -196,6 +196,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			} else if n > 0 {
 				d.Log.Info("re-enqueued queued jobs", "count", n)
 			}
+			if err := d.Store.FlushSearchIndex(ctx); err != nil {
+				d.Log.Warn("flush search index", "err", err)
+			}
 			// Chunks can legitimately run for a while; imports get more slack.
 			if n, err := d.reconcileImports(ctx, 4*cfg.ReconcileAge); err != nil {
 				d.Log.Warn("reconcile imports", "err", err)
