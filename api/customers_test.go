@@ -383,3 +383,26 @@ func TestDeleteCustomer(t *testing.T) {
 	e.do("DELETE", "/api/v1/customers/"+str(owing["id"]), nil).wantError(t, http.StatusConflict)
 	e.do("GET", "/api/v1/customers/"+str(owing["id"]), nil).want(t, http.StatusOK)
 }
+
+func TestCustomerHistoryOfDirectWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.createCustomer(map[string]any{"email": "hist@example.com"})
+	id := str(c["id"])
+	e.do("PATCH", "/api/v1/customers/"+id, map[string]any{"status": "inactive", "first_name": "Renamed"}).want(t, http.StatusOK)
+	e.do("PATCH", "/api/v1/customers/"+id, map[string]any{"status": "inactive"}).want(t, http.StatusOK) // no change, no event
+	res := e.do("GET", "/api/v1/customers/"+id+"/history", nil).want(t, http.StatusOK)
+	hist := res.list()
+	if len(hist) != 2 || hist[0]["type"] != "customer.updated" || hist[1]["type"] != "customer.created" || hist[1]["source"] != "api" {
+		t.Fatalf("history %s", res.Raw)
+	}
+	ch, _ := hist[0]["changes"].(map[string]any)
+	if st, _ := ch["status"].(map[string]any); st["from"] != "active" || st["to"] != "inactive" || ch["first_name"] == nil || ch["email"] != nil {
+		t.Fatalf("changes %v", ch)
+	}
+	e.do("GET", "/api/v1/customers/cust_missing/history", nil).wantError(t, http.StatusNotFound)
+	e.do("DELETE", "/api/v1/customers/"+id, nil).want(t, http.StatusNoContent)
+	if n := e.count("SELECT count(*) FROM audit_events WHERE customer_id = $1 AND type = 'customer.deleted'", id); n != 1 {
+		t.Fatalf("%d delete events", n)
+	}
+}

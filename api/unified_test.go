@@ -119,11 +119,16 @@ func TestUnifiedCustomerCreateAndMatchOnSource(t *testing.T) {
 	}
 	// The history says where the change came from.
 	hist := e.do("GET", "/api/v1/customers/"+id+"/history", nil).want(t, http.StatusOK).list()
-	if len(hist) != 2 || hist[0]["type"] != "customer.updated" || hist[0]["source"] != "salesforce" || hist[1]["type"] != "customer.created" {
+	// created, the new email kept as an alias, then the source data change.
+	if len(hist) != 3 || hist[0]["type"] != "customer.updated" || hist[0]["source"] != "salesforce" ||
+		hist[1]["type"] != "customer.updated" || hist[2]["type"] != "customer.created" {
 		t.Fatalf("history %v", hist)
 	}
 	if ch, _ := hist[0]["changes"].(map[string]any); ch["source_record"] == nil {
 		t.Fatalf("history changes %v", hist[0]["changes"])
+	}
+	if ch, _ := hist[1]["changes"].(map[string]any); ch["alias_email"] == nil {
+		t.Fatalf("alias not in history: %v", hist[1]["changes"])
 	}
 	var customers int
 	_ = e.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM customers").Scan(&customers)

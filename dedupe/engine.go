@@ -295,6 +295,7 @@ func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy)
 		case KindExternal:
 			if owner == "" {
 				w.setKey(k, c.ID, display, false)
+				w.record(c, map[string]Change{"external_id": {To: display}})
 			}
 		case KindEmail:
 			w.claimContact(c, k, display, policy, &c.Email, func() {})
@@ -324,6 +325,8 @@ func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, po
 		w.setKey(k, c.ID, display, true)
 	case !owned:
 		w.setKey(k, c.ID, display, false)
+		// An alias is a change the history should show.
+		w.record(c, map[string]Change{"alias_" + k.Kind: {To: display}})
 	}
 }
 

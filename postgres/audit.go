@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +19,40 @@ const (
 	EventUpdated = "customer.updated"
 	EventMerged  = "customer.merged"
 	EventTagged  = "customer.tagged"
+	EventDeleted = "customer.deleted"
 )
+
+// audit writes one event within tx.
+func audit(ctx context.Context, tx pgx.Tx, orgID, customerID, typ, source string, changes any) error {
+	_, err := tx.Exec(ctx, sqlInsertAudit, orgID, customerID, typ, source, "", "", "", changes)
+	return interpretError(err, nil)
+}
+
+// diffCustomers lists the fields an edit changed, by their JSON names.
+func diffCustomers(prev, next *customer.Customer) map[string]Change {
+	a, b := map[string]any{}, map[string]any{}
+	pb, _ := json.Marshal(prev)
+	nb, _ := json.Marshal(next)
+	_ = json.Unmarshal(pb, &a)
+	_ = json.Unmarshal(nb, &b)
+	changes := map[string]Change{}
+	for k, v := range b {
+		if k == "updated" || k == "created" {
+			continue
+		}
+		if !reflect.DeepEqual(a[k], v) {
+			changes[k] = Change{From: a[k], To: v}
+		}
+	}
+	return changes
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
 // auditContext says why a change happened.
 type auditContext struct {

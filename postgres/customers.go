@@ -168,7 +168,10 @@ func insertCustomer(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Cu
 		}
 		return interpretError(fmt.Errorf("insert customer: %w", err), nil)
 	}
-	return claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
+	if err := claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c)); err != nil {
+		return err
+	}
+	return audit(ctx, tx, orgID, c.ID, EventCreated, cmpOr(c.Source, "api"), map[string]any{})
 }
 
 // claimIdentities makes each identity point at customerID as its primary,
@@ -267,6 +270,7 @@ func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c 
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Customer", id))
 	}
+	prev := *c
 	if err := fn(c); err != nil {
 		return nil, err
 	}
@@ -276,7 +280,13 @@ func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c 
 	if err := releaseIdentities(ctx, tx, orgID, c); err != nil {
 		return nil, err
 	}
-	return c, claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c))
+	if err := claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c)); err != nil {
+		return nil, err
+	}
+	if changes := diffCustomers(&prev, c); len(changes) > 0 {
+		return c, audit(ctx, tx, orgID, c.ID, EventUpdated, "api", changes)
+	}
+	return c, nil
 }
 
 // DeleteCustomer removes a customer and everything hanging off it. Customers
@@ -304,7 +314,8 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
 		return interpretError(fmt.Errorf("delete customer: %w", err), nil)
 	}
-	return nil
+	// The event outlives the row: the trail of what was removed and when.
+	return audit(ctx, tx, orgID, id, EventDeleted, "api", map[string]any{"email": c.Email, "phone": c.Phone})
 }
 
 // LookupCustomer finds a customer by normalized email, else phone, aliases
