@@ -159,9 +159,14 @@ func TestUpsertConflictAndMergeConflicts(t *testing.T) {
 	if pairs != 1 {
 		t.Fatalf("%d suggested duplicates, want 1", pairs)
 	}
+	// B's order moves with B.
+	e.do("POST", "/api/v1/orders", map[string]any{"customer_id": b["id"], "order_number": "SO-B1", "total_amount": 80}).want(t, http.StatusCreated)
 	// merge_conflicts folds B into A; B redirects to A.
 	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "a@example.com", "phone": "+14155550142", "merge_policy": "merge_conflicts"}).
 		want(t, http.StatusOK)
+	if res.data()["total_orders"] != float64(1) || res.data()["lifetime_value"] != float64(80) || res.data()["current_balance"] != float64(80) {
+		t.Fatalf("orders did not follow the merge: %s", res.Raw)
+	}
 	if res.data()["phone"] != "+14155550142" || res.data()["company_name"] != "Khan Co" || res.data()["first_name"] != "Amal" {
 		t.Fatalf("merged survivor %s", res.Raw)
 	}

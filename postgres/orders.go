@@ -274,14 +274,19 @@ func monthOf(t time.Time) timeRange {
 // customers' row locks, so no two writers refresh one customer at once.
 func refreshCustomers(ctx context.Context, tx pgx.Tx, orgID string, customerIDs []string, r timeRange) error {
 	b := &pgx.Batch{}
-	b.Queue(sqlRecomputeCustomerTotals, orgID, customerIDs)
-	for _, q := range []string{sqlDeleteOrderMonths, sqlInsertOrderMonths, sqlDeleteProductMonths, sqlInsertProductMonths} {
-		b.Queue(q, orgID, customerIDs, r.from, r.to)
-	}
+	queueRefreshCustomers(b, orgID, customerIDs, r)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return interpretError(fmt.Errorf("refresh customer totals: %w", err), nil)
 	}
 	return nil
+}
+
+// queueRefreshCustomers queues the statements of refreshCustomers.
+func queueRefreshCustomers(b *pgx.Batch, orgID string, customerIDs []string, r timeRange) {
+	b.Queue(sqlRecomputeCustomerTotals, orgID, customerIDs)
+	for _, q := range []string{sqlDeleteOrderMonths, sqlInsertOrderMonths, sqlDeleteProductMonths, sqlInsertProductMonths} {
+		b.Queue(q, orgID, customerIDs, r.from, r.to)
+	}
 }
 
 // orderWriteError maps constraint violations of an order write.

@@ -29,10 +29,14 @@ var sqlMergeCustomer = []string{
 			last_seen = greatest(customer_locations.last_seen, EXCLUDED.last_seen)`,
 	`DELETE FROM customer_locations WHERE organization_id = $1 AND customer_id = $2`,
 	`UPDATE customer_addresses SET customer_id = $3, is_default = false WHERE organization_id = $1 AND customer_id = $2`,
+	`UPDATE customer_contacts SET customer_id = $3, is_primary = false WHERE organization_id = $1 AND customer_id = $2`,
+	`UPDATE orders SET customer_id = $3, updated = now() WHERE organization_id = $1 AND customer_id = $2`,
+	`UPDATE credit_checks SET customer_id = $3 WHERE organization_id = $1 AND customer_id = $2`,
 	`UPDATE customers SET merged_into = $3, updated = now() WHERE organization_id = $1 AND (id = $2 OR merged_into = $2)`,
 }
 
-// queueMerge queues the statements that fold customer from into into.
+// queueMerge queues the statements that fold customer from into into; the
+// orders that moved are then counted again on both customers.
 func queueMerge(b *pgx.Batch, orgID, from, into string) {
 	for _, q := range sqlMergeCustomer {
 		if strings.Contains(q, "$3") {
@@ -41,6 +45,7 @@ func queueMerge(b *pgx.Batch, orgID, from, into string) {
 			b.Queue(q, orgID, from)
 		}
 	}
+	queueRefreshCustomers(b, orgID, []string{into, from}, allTime)
 }
 
 // queueWorkspace queues the writes a workspace reports: merges, new and
