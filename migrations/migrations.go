@@ -26,7 +26,8 @@ func Up(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migration lock: %w", err)
 	}
 	// The session lock lets several processes (compose migrate + api) start at once.
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	// Out-of-order: migrations written on parallel branches land in any order.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
