@@ -50,6 +50,9 @@ const (
 		ON CONFLICT (organization_id, kind, value) DO UPDATE SET is_primary = EXCLUDED.is_primary, display = EXCLUDED.display
 		WHERE customer_identities.customer_id = EXCLUDED.customer_id
 		RETURNING customer_id`
+	sqlLookupCustomer = `SELECT ` + customerColumns + ` FROM customers c WHERE c.organization_id = $1 AND c.id = coalesce(
+		(SELECT customer_id FROM customer_identities WHERE organization_id = $1 AND kind = 'email' AND value = $2),
+		(SELECT customer_id FROM customer_identities WHERE organization_id = $1 AND kind = 'phone' AND value = $3))`
 	sqlIdentityOwner = `SELECT customer_id FROM customer_identities
 		WHERE organization_id = $1 AND kind = $2 AND value = $3`
 	sqlDemoteIdentities = `DELETE FROM customer_identities
@@ -219,16 +222,24 @@ func releaseIdentities(ctx context.Context, tx pgx.Tx, orgID string, c *customer
 	return nil
 }
 
-// FindCustomerByID returns one customer with its tags, groups, visits and aliases.
+// FindCustomerByID returns one customer with its tags, groups, visits and
+// aliases, in one round trip.
 func (s *Store) FindCustomerByID(ctx context.Context, orgID, id string) (*customer.Customer, error) {
-	c, err := scanCustomer(s.pool.QueryRow(ctx, sqlSelectCustomer, orgID, id))
-	if err != nil {
+	byID := map[string]*customer.Customer{}
+	b := &pgx.Batch{}
+	b.Queue(sqlSelectCustomer, orgID, id).QueryRow(func(row pgx.Row) error {
+		c, err := scanCustomer(row)
+		if err != nil {
+			return err
+		}
+		byID[c.ID] = c
+		return nil
+	})
+	queueRelations(b, orgID, []string{id}, byID)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(err, customer.NotFound("Customer", id))
 	}
-	if err := s.loadRelations(ctx, orgID, []*customer.Customer{c}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return byID[id], nil
 }
 
 // FindSurvivor returns a customer, following merges to the customer it was
@@ -319,23 +330,16 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 }
 
 // LookupCustomer finds a customer by normalized email, else phone, aliases
-// included. Empty keys are skipped.
+// included (one query), then loads its relations.
 func (s *Store) LookupCustomer(ctx context.Context, orgID, emailKey, phoneKey string) (*customer.Customer, error) {
-	for _, k := range []identity{{kind: "email", value: emailKey}, {kind: "phone", value: phoneKey}} {
-		if k.value == "" {
-			continue
-		}
-		var owner string
-		err := s.pool.QueryRow(ctx, sqlIdentityOwner, orgID, k.kind, k.value).Scan(&owner)
-		if err == pgx.ErrNoRows {
-			continue
-		}
-		if err != nil {
-			return nil, interpretError(fmt.Errorf("lookup %s: %w", k.kind, err), nil)
-		}
-		return s.FindCustomerByID(ctx, orgID, owner)
+	c, err := scanCustomer(s.pool.QueryRow(ctx, sqlLookupCustomer, orgID, emailKey, phoneKey))
+	if err != nil {
+		return nil, interpretError(err, &customer.Error{Code: customer.ENOTFOUND, Message: "Customer not found"})
 	}
-	return nil, &customer.Error{Code: customer.ENOTFOUND, Message: "Customer not found"}
+	if err := s.loadRelations(ctx, orgID, []*customer.Customer{c}); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // loadRelations fills tags, groups, visits and aliases of customers with one
@@ -350,10 +354,25 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 		byID[c.ID], ids[i] = c, c.ID
 	}
 	b := &pgx.Batch{}
+	queueRelations(b, orgID, ids, byID)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return interpretError(fmt.Errorf("load relations: %w", err), nil)
+	}
+	return nil
+}
+
+// queueRelations queues the relation reads of ids; rows are attached to
+// byID's customers when the batch runs (earlier queries may fill byID).
+func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*customer.Customer) {
+	each := func(id string, fn func(c *customer.Customer)) {
+		if c := byID[id]; c != nil {
+			fn(c)
+		}
+	}
 	b.Queue(sqlSelectAliases, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id, kind, display string
 		_, err := pgx.ForEachRow(rows, []any{&id, &kind, &display}, func() error {
-			byID[id].Aliases = append(byID[id].Aliases, customer.Alias{Kind: kind, Value: display})
+			each(id, func(c *customer.Customer) { c.Aliases = append(c.Aliases, customer.Alias{Kind: kind, Value: display}) })
 			return nil
 		})
 		return err
@@ -361,11 +380,12 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 	b.Queue(sqlSelectTags, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id, loc, tag string
 		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
-			c := byID[id]
-			c.TagsByLocation[loc] = append(c.TagsByLocation[loc], tag)
-			if !containsFold(c.Tags, tag) {
-				c.Tags = append(c.Tags, tag)
-			}
+			each(id, func(c *customer.Customer) {
+				c.TagsByLocation[loc] = append(c.TagsByLocation[loc], tag)
+				if !containsFold(c.Tags, tag) {
+					c.Tags = append(c.Tags, tag)
+				}
+			})
 			return nil
 		})
 		return err
@@ -373,7 +393,7 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 	b.Queue(sqlSelectMemberships, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id, group string
 		_, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
-			byID[id].Groups = append(byID[id].Groups, group)
+			each(id, func(c *customer.Customer) { c.Groups = append(c.Groups, group) })
 			return nil
 		})
 		return err
@@ -382,15 +402,11 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 		var v customer.Visit
 		var id string
 		_, err := pgx.ForEachRow(rows, []any{&id, &v.LocationID, &v.FirstSeen, &v.LastSeen, &v.Source}, func() error {
-			byID[id].Locations = append(byID[id].Locations, v)
+			each(id, func(c *customer.Customer) { c.Locations = append(c.Locations, v) })
 			return nil
 		})
 		return err
 	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return interpretError(fmt.Errorf("load relations: %w", err), nil)
-	}
-	return nil
 }
 
 func containsFold(list []string, s string) bool {
@@ -402,10 +418,17 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// countCap bounds exact counting; beyond it the total is the planner's estimate.
-const countCap = 10000
+// Totals are exact while counting is cheap: up to exactCountBelow estimated
+// matches, counted with a cap of countCap. Beyond, the page says
+// total_estimated and gives the planner's figure; hasMore is always exact.
+const (
+	exactCountBelow = 5000
+	countCap        = 20000
+)
 
 // FindCustomers returns one page of customers matching f and the total.
+// One round trip fetches the page (one row more, to know hasMore) and the
+// planner's estimate of the matches; only small result sets are counted.
 func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filter) ([]*customer.Customer, customer.Page, error) {
 	where, args := customerWhere(orgID, f)
 	order := map[string]string{
@@ -421,13 +444,13 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	offsetArg := strconv.Itoa(len(args) + 2)
 	query := `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg
-	countQuery := `SELECT count(*) FROM (SELECT 1 FROM customers c WHERE ` + where +
-		` LIMIT ` + strconv.Itoa(countCap+1) + `) capped`
+	matches := `SELECT 1 FROM customers c WHERE ` + where
+	offset := (f.Page - 1) * f.Limit
 
 	var list []*customer.Customer
-	var total int
+	var estimate int
 	b := &pgx.Batch{}
-	b.Queue(query, append(args, f.Limit, (f.Page-1)*f.Limit)...).Query(func(rows pgx.Rows) error {
+	b.Queue(query, append(args, f.Limit+1, offset)...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
 			if err != nil {
@@ -437,19 +460,34 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 		}
 		return rows.Err()
 	})
-	b.Queue(countQuery, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
+	b.Queue(`EXPLAIN (FORMAT JSON) `+matches, args...).QueryRow(func(row pgx.Row) error {
+		var err error
+		estimate, err = planRows(row)
+		return err
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, customer.Page{}, interpretError(fmt.Errorf("list customers: %w", err), nil)
 	}
-	page := customer.NewPage(total, f.Page, f.Limit)
-	if total > countCap {
-		est, err := s.estimateRows(ctx, `SELECT 1 FROM customers c WHERE `+where, args)
-		if err != nil {
-			return nil, customer.Page{}, err
-		}
-		page = customer.NewPage(max(est, total), f.Page, f.Limit)
-		page.Estimated = true
+	hasMore := len(list) > f.Limit
+	if hasMore {
+		list = list[:f.Limit]
 	}
+	seen := offset + len(list)
+	var page customer.Page
+	switch {
+	case !hasMore && (len(list) > 0 || offset == 0):
+		page = customer.Page{Total: seen} // the last page: the total is known
+	case estimate < exactCountBelow:
+		var total int
+		err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (`+matches+` LIMIT `+strconv.Itoa(countCap+1)+`) capped`, args...).Scan(&total)
+		if err != nil {
+			return nil, customer.Page{}, interpretError(fmt.Errorf("count customers: %w", err), nil)
+		}
+		page = customer.Page{Total: total, Estimated: total > countCap}
+	default:
+		page = customer.Page{Total: max(estimate, seen+1), Estimated: true}
+	}
+	page.Page, page.Limit, page.HasMore = f.Page, f.Limit, hasMore
 	if err := s.loadRelations(ctx, orgID, list); err != nil {
 		return nil, customer.Page{}, err
 	}
@@ -459,15 +497,15 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	return list, page, nil
 }
 
-// estimateRows asks the planner how many rows a query returns.
-func (s *Store) estimateRows(ctx context.Context, query string, args []any) (int, error) {
+// planRows reads the planner's row estimate from an EXPLAIN (FORMAT JSON) row.
+func planRows(row pgx.Row) (int, error) {
 	var plan []struct {
 		Plan struct {
 			Rows float64 `json:"Plan Rows"`
 		} `json:"Plan"`
 	}
-	if err := s.pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+query, args...).Scan(&plan); err != nil {
-		return 0, interpretError(fmt.Errorf("estimate: %w", err), nil)
+	if err := row.Scan(&plan); err != nil {
+		return 0, err
 	}
 	if len(plan) == 0 {
 		return 0, nil
