@@ -316,21 +316,27 @@ func (s *Server) queueDown(ctx context.Context, job *customer.Job, cause error) 
 
 // outcome turns a worker reply (result or error) into the answer.
 func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (*upsertOutcome, error) {
-	var probe struct {
+	// One decode: a reply is either a result or an error.
+	var res struct {
+		postgres.UpsertResult
 		Error   string `json:"error"`
 		Code    string `json:"code"`
 		Details any    `json:"details"`
 	}
-	if err := json.Unmarshal(reply, &probe); err == nil && probe.Error != "" {
-		return nil, &customer.Error{Code: customer.Code(probe.Code), Message: probe.Error, Details: probe.Details}
-	}
-	var res postgres.UpsertResult
 	if err := json.Unmarshal(reply, &res); err != nil {
 		return nil, err
 	}
-	c, err := s.store.FindSurvivor(ctx, job.OrganizationID, res.CustomerID)
-	if err != nil {
-		return nil, err
+	if res.Error != "" {
+		return nil, &customer.Error{Code: customer.Code(res.Code), Message: res.Error, Details: res.Details}
+	}
+	// The worker's reply carries the customer as written; stored results
+	// (idempotent replays, polling) name it, and it is read fresh.
+	c := res.Customer
+	if c == nil {
+		var err error
+		if c, err = s.store.FindSurvivor(ctx, job.OrganizationID, res.CustomerID); err != nil {
+			return nil, err
+		}
 	}
 	status := http.StatusOK
 	if res.Action == dedupe.ActionCreated {
@@ -339,7 +345,7 @@ func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (
 	if res.Conflicts == nil {
 		res.Conflicts = []dedupe.Conflict{}
 	}
-	return &upsertOutcome{status: status, customer: c, meta: &res, job: job}, nil
+	return &upsertOutcome{status: status, customer: c, meta: &res.UpsertResult, job: job}, nil
 }
 
 // awaitStoredJob answers a repeated Idempotency-Key: the first result, or,

@@ -114,7 +114,8 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		}
 	}
 	cb := &pgx.Batch{}
-	cand := queueCandidates(cb, orgID, keys, opts.LocationID)
+	cb.Queue(sqlGenericPlans)
+	cand := queueCandidates(cb, orgID, keys, opts.LocationID, true)
 	if err := tx.SendBatch(ctx, cb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load candidates of chunk %d: %w", chunk, err), nil)
 	}

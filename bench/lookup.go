@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// customerColumns mirrors the store's column list so the SQL baselines
+// read the same data the API reads.
+const customerColumns = `c.id, c.organization_id, c.first_name, c.last_name, c.name, c.email,
+	c.phone, c.phone_valid, c.phone_ext, coalesce(to_char(c.birthdate, 'YYYY-MM-DD'), ''),
+	c.gender, c.type, c.status, c.company_name, c.avatar_url, c.source, c.notes, c.attributes,
+	c.website, c.tax_id, c.fax, c.billing_address, c.shipping_address, c.payment_terms,
+	c.currency, c.credit_limit, c.current_balance, c.discount_rate, c.preferred_shipping,
+	c.lifetime_value, c.total_orders, c.customer_since, c.merged_into, c.created, c.updated`
+
+const (
+	baseLookup = `SELECT ` + customerColumns + ` FROM customer_identities i
+		JOIN customers c ON c.organization_id = i.organization_id AND c.id = i.customer_id
+		WHERE i.organization_id = $1 AND i.kind = $2 AND i.value = $3`
+	baseSearch = `SELECT ` + customerColumns + ` FROM customers c
+		WHERE c.organization_id = $1 AND c.merged_into IS NULL AND c.search_text LIKE $2
+		ORDER BY c.created DESC, c.id DESC LIMIT 20`
+	baseGet = `SELECT ` + customerColumns + ` FROM customers c WHERE c.organization_id = $1 AND c.id = $2`
+)
+
+// rowsOf runs a query and counts its rows, reading raw values without
+// decoding them: the floor of what any reader pays.
+func rowsOf(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) (int, error) {
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for rows.Next() {
+		_ = rows.RawValues()
+		n++
+	}
+	rows.Close()
+	return n, rows.Err()
+}
+
+// likePattern is the search's LIKE pattern over search_text.
+func likePattern(term string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(term)) + "%"
+}
+
+// lookupSuite measures reads over the loaded customers: lookup by email
+// and by phone, list with search, get by id; against the equivalent SQL.
+func lookupSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report, logf func(string, ...any)) error {
+	n := g.n
+	// Sanity: the API finds a loaded customer every way we will ask.
+	p := g.person(n / 2)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, path := range []string{
+		"/api/v1/customers/lookup?email=" + url.QueryEscape(strings.ToUpper(p.Email)),
+		"/api/v1/customers/lookup?phone=" + url.QueryEscape(g.phoneVariant(p, rng)),
+		"/api/v1/customers/" + p.ID,
+		"/api/v1/customers?search=" + url.QueryEscape(searchTerm(p, rng)),
+	} {
+		if err := st.check(ctx, path, 200); err != nil {
+			return err
+		}
+	}
+
+	rep.Baselines = append(rep.Baselines,
+		"lookup by email/phone: the identity row by primary key joined to its customer, the API's columns, "+
+			"raw rows (not decoded), keys normalized by the client; get by id: the customer by primary key, same way",
+		"list with search: only the page query (search_text LIKE '%term%' ORDER BY created DESC, id DESC LIMIT 20), "+
+			"without the capped count, the planner estimate or the relations (tags, groups, visits, aliases) the API adds")
+	type workload struct {
+		name      string
+		api, base op
+		target    func(c int, s stats) *target
+	}
+	lookupTarget := func(c int, s stats) *target {
+		return &target{Text: "p99 < 5 ms", Pass: s.P99 < 5}
+	}
+	searchTarget := func(c int, s stats) *target {
+		return &target{Text: "p99 < 50 ms", Pass: s.P99 < 50}
+	}
+	workloads := []workload{
+		{
+			name: "lookup ?email= (mixed case)",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				return st.get(ctx, "/api/v1/customers/lookup?email="+url.QueryEscape(emailVariant(p.Email, rng))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				_ = emailVariant(p.Email, rng) // same draws as the API side
+				k, err := rowsOf(ctx, pool, baseLookup, g.orgID, "email", p.Email)
+				return err == nil && k == 1
+			},
+			target: lookupTarget,
+		},
+		{
+			name: "lookup ?phone= (varied formats)",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				return st.get(ctx, "/api/v1/customers/lookup?phone="+url.QueryEscape(g.phoneVariant(p, rng))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				_ = g.phoneVariant(p, rng)
+				k, err := rowsOf(ctx, pool, baseLookup, g.orgID, "phone", p.PhoneKey)
+				return err == nil && k == 1
+			},
+			target: lookupTarget,
+		},
+		{
+			name: "list ?search= (3–6 chars)",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				return st.get(ctx, "/api/v1/customers?search="+url.QueryEscape(searchTerm(p, rng))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(n))
+				_, err := rowsOf(ctx, pool, baseSearch, g.orgID, likePattern(searchTerm(p, rng)))
+				return err == nil
+			},
+			target: searchTarget,
+		},
+		{
+			name: "get /customers/{id}",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				return st.get(ctx, "/api/v1/customers/"+g.customerID(rng.IntN(n))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				k, err := rowsOf(ctx, pool, baseGet, g.orgID, g.customerID(rng.IntN(n)))
+				return err == nil && k == 1
+			},
+		},
+	}
+	w := window{warmup: cfg.warmup, duration: cfg.duration}
+	for wi, wl := range workloads {
+		for _, c := range cfg.lookupClients {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			seed := cfg.seed + uint64(wi)*1000 + uint64(c)
+			api, base := measurePair(ctx, c, w, seed, wl.api, wl.base)
+			r := newRow("lookup", wl.name, c, api, base)
+			if wl.target != nil {
+				r.Target = wl.target(c, api)
+			}
+			logf("lookup %-32s c=%-3d %s", wl.name, c, r.brief())
+			rep.Rows = append(rep.Rows, r)
+			if api.Failed > 0 || base.Failed > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("lookup %q at %d clients: %d API and %d SQL requests failed",
+					wl.name, c, api.Failed, base.Failed))
+			}
+		}
+	}
+	return nil
+}
