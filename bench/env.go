@@ -36,8 +36,9 @@ type stack struct {
 	http      *http.Client
 	apiKey    string
 
-	cancel     context.CancelFunc
-	workerStop func()
+	cancel        context.CancelFunc
+	workerStop    func()
+	workerStarted bool
 }
 
 var discardLog = slog.New(slog.DiscardHandler)
@@ -86,8 +87,13 @@ func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) 
 	return s, nil
 }
 
-// startWorker runs worker.Run in-process on the stack's queue namespace.
+// startWorker runs worker.Run in-process on the stack's queue namespace
+// (once: later calls keep the running worker).
 func (s *stack) startWorker() {
+	if s.workerStarted {
+		return
+	}
+	s.workerStarted = true
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	deps := &worker.Deps{Store: s.store, Redis: s.rdb, Client: s.client, Log: discardLog}

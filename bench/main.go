@@ -37,7 +37,7 @@ func main() {
 }
 
 // suites are the known suites in the order they run.
-var suites = []string{"lookup", "upsert"}
+var suites = []string{"lookup", "upsert", "import"}
 
 type config struct {
 	customers         int
@@ -55,6 +55,7 @@ type config struct {
 	upsertClients     []int
 	idlePause         time.Duration
 	reuse             bool
+	importRows        int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -70,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.customers, "customers", 1_000_000, "customers loaded into one organization")
+	fs.IntVar(&c.importRows, "import-rows", 1_000_000, "rows of the generated import file")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
 	fs.StringVar(&only, "only", strings.Join(suites, ","), "comma-separated suites to run: "+strings.Join(suites, ", "))
@@ -204,6 +206,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		if err != nil {
 			return fmt.Errorf("upsert suite: %w", err)
+		}
+	}
+	if cfg.selected("import") {
+		next := nextIndex
+		if err := pool.QueryRow(ctx, `SELECT next_index FROM bench_state`).Scan(&next); err != nil {
+			return err
+		}
+		err := importSuite(ctx, cfg, st, pool, g, rep, &next, logf)
+		if _, serr := pool.Exec(context.WithoutCancel(ctx), `UPDATE bench_state SET next_index = $1`, next); serr != nil && err == nil {
+			err = serr
+		}
+		if err != nil {
+			return fmt.Errorf("import suite: %w", err)
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gocarina/gocsv"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// importRow is one line of the generated import file (gocsv writes the
+// header from the tags).
+type importRow struct {
+	FirstName string `csv:"First Name"`
+	LastName  string `csv:"Last Name"`
+	Email     string `csv:"Email"`
+	Phone     string `csv:"Phone"`
+	Company   string `csv:"Company"`
+	City      string `csv:"City"`
+}
+
+const baseImportText = "import: COPY of the same file (one stream, server-side CSV parsing, as psql \\copy) into an " +
+	"unlogged table, then one INSERT … SELECT DISTINCT ON (email) … ON CONFLICT (organization_id, email) DO UPDATE " +
+	"into a table holding the same existing customers with a unique (organization_id, email) index; emails " +
+	"lower-cased and trimmed in SQL, no phone parsing, no phone matching, no tags, audit or identities"
+
+// writeImportFile generates rows lines with a fixed seed: ~69% new
+// identities, ~30% repeats of an identity seen before (half an existing
+// customer, half an earlier row of the file) in messy formats, ~1% rows
+// with no valid email or phone.
+func writeImportFile(path string, g *gen, rows int, firstNew int, seed uint64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	ch := make(chan any, 1024)
+	errc := make(chan error, 1)
+	go func() { errc <- gocsv.MarshalChan(ch, gocsv.DefaultCSVWriter(w)) }()
+	rng := rand.New(rand.NewPCG(seed, 0x1b9))
+	next := firstNew
+	for i := range rows {
+		var r importRow
+		roll := rng.IntN(100)
+		switch {
+		case roll == 0: // invalid: no usable identifier
+			r = importRow{FirstName: "Nobody", Email: "not-an-email", Phone: "12"}
+		case roll <= 15 && g.n > 0: // an existing customer, typed differently
+			p := g.person(rng.IntN(g.n))
+			r = importRow{FirstName: p.FirstName, LastName: p.LastName, Email: emailVariant(p.Email, rng), Phone: g.phoneVariant(p, rng)}
+		case roll <= 30 && next > firstNew: // an earlier row of this file
+			p := g.person(firstNew + rng.IntN(next-firstNew))
+			r = importRow{FirstName: p.FirstName, LastName: p.LastName, Email: emailVariant(p.Email, rng)}
+			if rng.IntN(2) == 0 {
+				r.Email, r.Phone = "", g.phoneVariant(p, rng)
+			}
+		default:
+			p := g.person(next)
+			next++
+			r = importRow{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, Phone: g.phoneVariant(p, rng)}
+		}
+		r.Company = "Co " + strconv.Itoa(i%97)
+		r.City = "City " + strconv.Itoa(i%301)
+		ch <- r
+	}
+	close(ch)
+	if err := <-errc; err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// importSuite imports a generated file into the loaded organization end to
+// end (upload → completed) and compares with COPY + one set-based merge.
+func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report, nextIndex *int64, logf func(string, ...any)) error {
+	st.startWorker()
+	rep.Baselines = append(rep.Baselines, baseImportText)
+	dir, err := os.MkdirTemp("", "linkit-bench-import")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "customers.csv")
+	logf("import: generating %d rows", cfg.importRows)
+	if err := writeImportFile(file, g, cfg.importRows, int(*nextIndex), cfg.seed); err != nil {
+		return fmt.Errorf("generate import file: %w", err)
+	}
+	*nextIndex += int64(cfg.importRows)
+	fi, _ := os.Stat(file)
+
+	// Baseline first, so the service's import does not warm its caches.
+	logf("import: baseline (COPY + one INSERT … ON CONFLICT)")
+	baseSecs, err := importBaseline(ctx, pool, file)
+	if err != nil {
+		return fmt.Errorf("import baseline: %w", err)
+	}
+
+	logf("import: the service (%d rows, %.0f MB)", cfg.importRows, float64(fi.Size())/1e6)
+	resetPeakRSS()
+	start := time.Now()
+	id, err := st.uploadImport(ctx, file)
+	if err != nil {
+		return err
+	}
+	uploaded := time.Since(start)
+	im, err := st.waitImport(ctx, id, logf)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	peak := peakRSSMB()
+	if im.Status != "completed" {
+		return fmt.Errorf("import %s ended %s: %s", id, im.Status, im.Error)
+	}
+	api := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / secs, P50: secs * 1000}
+	base := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / baseSecs, P50: baseSecs * 1000}
+	r := newRow("import", fmt.Sprintf("import %d rows into %d customers (rows/s; p50 = total ms)", cfg.importRows, g.n), 1, api, base)
+	r.Target = &target{Text: "≥ 50% of baseline rows/s and peak RSS < 256 MB",
+		Pass: r.Ratio.RPS >= 0.5 && peak < 256}
+	rep.Rows = append(rep.Rows, r)
+	rep.Notes = append(rep.Notes, fmt.Sprintf("import: upload (read, normalize, stage) %.1f s of %.1f s; "+
+		"peak RSS of the server+worker process during the import %.0f MB; counts %+v", uploaded.Seconds(), secs, peak, im.Counts))
+	logf("import: %s", r.brief())
+	return nil
+}
+
+// importView is the part of the import object the suite reads.
+type importView struct {
+	ID     string         `json:"id"`
+	Status string         `json:"status"`
+	Error  string         `json:"error"`
+	Counts map[string]int `json:"counts"`
+	Prog   float64        `json:"progress"`
+}
+
+func (s *stack) uploadImport(ctx context.Context, file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	req, err := http.NewRequestWithContext(ctx, "POST", s.baseURL+"/api/v1/imports", f)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+	client := &http.Client{Timeout: 30 * time.Minute}
+	res, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var body struct {
+		Data importView `json:"data"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &body) != nil {
+		return "", fmt.Errorf("upload: status %d: %s", res.StatusCode, trunc(string(raw), 300))
+	}
+	return body.Data.ID, nil
+}
+
+func (s *stack) waitImport(ctx context.Context, id string, logf func(string, ...any)) (*importView, error) {
+	last := time.Now()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.baseURL+"/api/v1/imports/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+s.apiKey)
+		res, err := s.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		var body struct {
+			Data importView `json:"data"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		switch body.Data.Status {
+		case "completed", "failed", "cancelled":
+			return &body.Data, nil
+		}
+		if time.Since(last) > 5*time.Second {
+			logf("import: %s %.0f%%", body.Data.Status, body.Data.Prog*100)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// importBaseline times COPY of the file into an unlogged table plus one
+// set-based merge into a table of the existing customers.
+func importBaseline(ctx context.Context, pool *pgxpool.Pool, file string) (float64, error) {
+	setup := []string{
+		`DROP TABLE IF EXISTS bench_import_raw, bench_merge`,
+		`CREATE UNLOGGED TABLE bench_import_raw (n bigserial, first_name text, last_name text, email text, phone text, company text, city text)`,
+		`CREATE TABLE bench_merge (organization_id text NOT NULL, email text NOT NULL, phone text, first_name text,
+			last_name text, company text, updated timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO bench_merge (organization_id, email, phone, first_name, last_name, company)
+			SELECT organization_id, email, phone, first_name, last_name, company_name FROM customers`,
+		`CREATE UNIQUE INDEX ON bench_merge (organization_id, email)`,
+		`VACUUM ANALYZE bench_merge`,
+	}
+	for _, q := range setup {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			return 0, fmt.Errorf("%s: %w", strings.Fields(q)[0], err)
+		}
+	}
+	defer pool.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS bench_import_raw, bench_merge`) //nolint:errcheck
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	start := time.Now()
+	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bufio.NewReaderSize(f, 1<<20),
+		`COPY bench_import_raw (first_name, last_name, email, phone, company, city) FROM STDIN (FORMAT csv, HEADER)`); err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO bench_merge (organization_id, email, phone, first_name, last_name, company)
+		SELECT DISTINCT ON (e) $1, e, phone, first_name, last_name, company FROM (
+			SELECT n, lower(trim(email)) AS e, phone, first_name, last_name, company FROM bench_import_raw
+			WHERE email LIKE '%@%.%') s
+		ORDER BY e, n DESC
+		ON CONFLICT (organization_id, email) DO UPDATE SET
+			phone = coalesce(nullif(bench_merge.phone, ''), EXCLUDED.phone),
+			first_name = coalesce(nullif(bench_merge.first_name, ''), EXCLUDED.first_name),
+			last_name = coalesce(nullif(bench_merge.last_name, ''), EXCLUDED.last_name),
+			company = coalesce(nullif(bench_merge.company, ''), EXCLUDED.company),
+			updated = now()`, benchOrg); err != nil {
+		return 0, fmt.Errorf("merge: %w", err)
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+// resetPeakRSS restarts the kernel's peak-RSS counter of this process
+// (Linux: writing 5 to clear_refs resets VmHWM).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSMB reads VmHWM, this process's peak resident memory.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
