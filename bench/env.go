@@ -98,7 +98,7 @@ func (s *stack) startWorker() {
 	var wg sync.WaitGroup
 	deps := &worker.Deps{Store: s.store, Redis: s.rdb, Client: s.client, Log: discardLog}
 	wg.Go(func() {
-		cfg := worker.Config{Concurrency: s.cfg.workerConcurrency, Names: s.names}
+		cfg := worker.Config{Concurrency: s.cfg.workerConcurrency, ImportConcurrency: s.cfg.importConcurrency, Names: s.names}
 		if err := worker.Run(ctx, cfg, s.opt, deps); err != nil {
 			fmt.Println("bench: worker:", err)
 		}

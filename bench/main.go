@@ -56,6 +56,7 @@ type config struct {
 	idlePause         time.Duration
 	reuse             bool
 	importRows        int
+	importConcurrency int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -72,6 +73,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.customers, "customers", 1_000_000, "customers loaded into one organization")
 	fs.IntVar(&c.importRows, "import-rows", 1_000_000, "rows of the generated import file")
+	fs.IntVar(&c.importConcurrency, "import-concurrency", 2, "import chunks merged at once (LINKIT_IMPORT_CONCURRENCY)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
 	fs.StringVar(&only, "only", strings.Join(suites, ","), "comma-separated suites to run: "+strings.Join(suites, ", "))

@@ -113,11 +113,9 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 			}
 		}
 	}
-	cb := &pgx.Batch{}
-	cb.Queue(sqlGenericPlans)
-	cand := queueCandidates(cb, orgID, keys, opts.LocationID, true)
-	if err := tx.SendBatch(ctx, cb).Close(); err != nil {
-		return nil, interpretError(fmt.Errorf("load candidates of chunk %d: %w", chunk, err), nil)
+	cand, err := loadChunkCandidates(ctx, tx, orgID, keys, opts.LocationID)
+	if err != nil {
+		return nil, err
 	}
 	w, err := cand.workspace()
 	if err != nil {
@@ -365,4 +363,100 @@ func mapKeys[V any](m map[string]V) func(yield func(string) bool) {
 			}
 		}
 	}
+}
+
+const (
+	sqlLockCustomersByID = `SELECT ` + customerColumns + ` FROM customers c
+		WHERE c.organization_id = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE`
+	sqlTagKeysByID = `SELECT customer_id, location_id, tag_key FROM customer_tags
+		WHERE organization_id = $1 AND customer_id = ANY($2)`
+)
+
+// loadChunkCandidates is queueCandidates for thousands of keys: the keys are
+// probed once (owners), then the owning customers are locked and their tags
+// and groups read by id. Owners read before the locks can be stale; the
+// workspace check (a merged candidate, an owner not locked) and the key
+// writes' conflict check turn any such race into a retry.
+func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []dedupe.Key, locationID string) (*candidates, error) {
+	kinds, values := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		kinds[i], values[i] = k.Kind, k.Value
+	}
+	cand := &candidates{owners: map[dedupe.Key]string{}, sources: map[dedupe.Key]*customer.SourceRecord{},
+		tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
+	b := &pgx.Batch{}
+	b.Queue(sqlGenericPlans)
+	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var k dedupe.Key
+		var owner string
+		var source *customer.SourceRecord
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
+			cand.owners[k] = owner
+			if source != nil {
+				cand.sources[k] = source
+			}
+			return nil
+		})
+		return err
+	})
+	if locationID != "" {
+		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&cand.locTags, &cand.locGroups)
+			if err == pgx.ErrNoRows {
+				cand.locMissing = true
+				return nil
+			}
+			return err
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, interpretError(fmt.Errorf("probe keys: %w", err), nil)
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, id := range cand.owners {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return cand, nil
+	}
+	slices.Sort(ids) // lock order
+	b = &pgx.Batch{}
+	b.Queue(sqlLockCustomersByID, orgID, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c, err := scanCustomer(rows)
+			if customer.ErrorCode(err) == customer.EMOVED {
+				cand.stale = true
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			cand.customers = append(cand.customers, c)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlTagKeysByID, orgID, ids).Query(func(rows pgx.Rows) error {
+		var id, loc, tag string
+		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
+			setAdd(cand.tags, id, loc+"\x00"+tag)
+			return nil
+		})
+		return err
+	})
+	b.Queue(sqlSelectMemberships, orgID, ids).Query(func(rows pgx.Rows) error {
+		var id, g string
+		_, err := pgx.ForEachRow(rows, []any{&id, &g}, func() error {
+			setAdd(cand.groups, id, g)
+			return nil
+		})
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, interpretError(fmt.Errorf("lock candidates: %w", err), nil)
+	}
+	return cand, nil
 }
