@@ -106,6 +106,7 @@ type config struct {
 	MetricsPublic     bool
 	MaxImportBytes    int64
 	ImportConcurrency int
+	ImportChunkRows   int
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -139,6 +140,7 @@ func loadConfig(getenv func(string) string) config {
 		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
 		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
 		ImportConcurrency: atoi("LINKIT_IMPORT_CONCURRENCY", 2),
+		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
 	}
 }
 

@@ -47,6 +47,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	store.ChunkRows = cfg.ImportChunkRows
 	redisOpt, err := queue.RedisOpt(cfg.RedisURL)
 	if err != nil {
 		return err

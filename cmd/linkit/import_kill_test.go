@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/api"
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/postgres/postgrestest"
+	"github.com/linkitworks/customers/queue"
+)
+
+// importFile makes rows whose identities repeat and chain across the file.
+func importFile(rows int) []byte {
+	rng := rand.New(rand.NewPCG(21, 4))
+	var b strings.Builder
+	b.WriteString("Email,Phone,First Name,Company\n")
+	for i := range rows {
+		email, phone := "", ""
+		if rng.IntN(10) < 8 {
+			email = fmt.Sprintf("k%d@example.com", rng.IntN(rows/2))
+		}
+		if rng.IntN(10) < 5 {
+			phone = fmt.Sprintf("+1 415 %03d %04d", 200+rng.IntN(5), rng.IntN(rows/2)%10000)
+		}
+		fmt.Fprintf(&b, "%s,%s,F%d,C%d\n", email, phone, i%50, rng.IntN(7))
+	}
+	return []byte(b.String())
+}
+
+// importStack is an in-process API (no worker) over a fresh database.
+type importStack struct {
+	env   testEnv
+	store *postgres.Store
+	srv   *httptest.Server
+	key   string
+}
+
+func newImportStack(t *testing.T, chunkRows string) *importStack {
+	t.Helper()
+	ctx := context.Background()
+	env := testEnv{
+		"LINKIT_DATABASE_URL":       postgrestest.NewURL(t),
+		"LINKIT_REDIS_URL":          testRedisURL(),
+		"LINKIT_QUEUE_NAMESPACE":    "i" + randomHex(6),
+		"LINKIT_IMPORT_CHUNK_ROWS":  chunkRows,
+		"LINKIT_IMPORT_CONCURRENCY": "2",
+	}
+	t.Cleanup(func() { deleteQueues(env) })
+	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	fmt.Sscan(chunkRows, &store.ChunkRows)
+	org := &customer.Organization{Name: "Import Kill", ID: "org_importkill"}
+	if err := store.CreateOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	key, err := store.CreateAPIKey(ctx, org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := queue.RedisOpt(env["LINKIT_REDIS_URL"])
+	names := queue.Names{Namespace: env["LINKIT_QUEUE_NAMESPACE"]}
+	client := queue.NewClient(opt, names)
+	t.Cleanup(func() { client.Close() })
+	inspector := asynq.NewInspector(opt)
+	t.Cleanup(func() { inspector.Close() })
+	srv := httptest.NewServer(api.NewServer(api.Config{}, api.Deps{Store: store, Queue: client, Inspector: inspector, Names: names}))
+	t.Cleanup(srv.Close)
+	return &importStack{env: env, store: store, srv: srv, key: key.Secret}
+}
+
+func (s *importStack) upload(t *testing.T, file []byte) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.srv.URL+"/api/v1/imports", strings.NewReader(string(file)))
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	r := doReply(req)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("upload: %d %s", r.Status, r.Raw)
+	}
+	return str(r.data()["id"])
+}
+
+func (s *importStack) status(t *testing.T, id string) map[string]any {
+	t.Helper()
+	return getJSON(s.srv.URL+"/api/v1/imports/"+id, s.key).want(t, http.StatusOK).data()
+}
+
+func (s *importStack) wait(t *testing.T, id string, within time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		im := s.status(t, id)
+		if st := im["status"]; st == "completed" || st == "failed" || st == "cancelled" {
+			return im
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("import %s did not finish within %s: %v", id, within, s.status(t, id))
+	return nil
+}
+
+// state renders every live customer by identifiers and fields, id-free.
+func (s *importStack) state(t *testing.T) string {
+	t.Helper()
+	rows, err := s.store.Pool().Query(context.Background(), `
+		SELECT c.first_name, c.company_name, c.email, c.phone,
+			(SELECT string_agg(kind || ':' || value || ':' || is_primary, ' ' ORDER BY kind, value)
+				FROM customer_identities i WHERE i.organization_id = c.organization_id AND i.customer_id = c.id)
+		FROM customers c WHERE c.merged_into IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var f [5]string
+		if err := rows.Scan(&f[0], &f[1], &f[2], &f[3], &f[4]); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Join(f[:], "|"))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// A worker killed with SIGKILL in the middle of an import: asynq recovers
+// its chunk tasks, the killed chunk's transaction was rolled back, and the
+// import ends exactly like an undisturbed run.
+func TestImportWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills a worker mid-import and waits for asynq to recover its tasks (~70 s)")
+	}
+	t.Parallel()
+	bin := buildLinkit(t)
+	file := importFile(6000)
+
+	ref := newImportStack(t, "150")
+	startWorkerProc(t, bin, ref.env)
+	refID := ref.upload(t, file)
+	if im := ref.wait(t, refID, 90*time.Second); im["status"] != "completed" {
+		t.Fatalf("undisturbed import: %v", im)
+	}
+	want := ref.state(t)
+
+	s := newImportStack(t, "150")
+	id := s.upload(t, file)
+	w := startWorkerProc(t, bin, s.env)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		im := s.status(t, id)
+		done, _ := im["chunks_done"].(float64)
+		chunks, _ := im["chunks"].(float64)
+		if done >= 2 && done < chunks {
+			break
+		}
+		if im["status"] == "completed" || time.Now().After(deadline) {
+			t.Fatalf("could not catch the import mid-way: %v", im)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-w.done
+	mid := s.status(t, id)
+	if mid["status"] != "processing" {
+		t.Fatalf("import after the kill: %v", mid)
+	}
+	startWorkerProc(t, bin, s.env)
+	done := s.wait(t, id, 150*time.Second)
+	if done["status"] != "completed" {
+		t.Fatalf("import after a killed worker: %v", done)
+	}
+	if got := s.state(t); got != want {
+		t.Fatalf("killed-worker import differs from the undisturbed run:\n%.2000s\n---\n%.2000s", got, want)
+	}
+	if c, r := done["counts"], ref.status(t, refID)["counts"]; fmt.Sprint(c) != fmt.Sprint(r) {
+		t.Fatalf("counts %v, undisturbed %v", c, r)
+	}
+}
