@@ -426,20 +426,62 @@ const (
 	countCap        = 20000
 )
 
+// Search plans (see searchCustomers): the first walk of the sort order
+// reads at most searchWalkRows rows; the trigram probe fetches at most
+// searchProbeCap+1 matches, and totals up to searchProbeCap are exact; a
+// common term's total is counted (up to the cap) when its estimate is below
+// searchCountBelow, otherwise the estimate is given.
+const (
+	searchWalkRows   = 5000
+	searchProbeCap   = 1000
+	searchCountBelow = 4 * searchProbeCap
+)
+
+// customerOrders maps Filter.Sort to ORDER BY keys over customers c; each
+// is the order of an index (customers_created, customers_name).
+var customerOrders = map[string]string{
+	"created":  "c.created, c.id",
+	"-created": "c.created DESC, c.id DESC",
+	"name":     "lower(c.name), c.id",
+	"-name":    "lower(c.name) DESC, c.id DESC",
+}
+
 // FindCustomers returns one page of customers matching f and the total.
-// One round trip fetches the page (one row more, to know hasMore) and the
-// planner's estimate of the matches; only small result sets are counted.
 func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filter) ([]*customer.Customer, customer.Page, error) {
-	where, args := customerWhere(orgID, f)
-	order := map[string]string{
-		"created":  "c.created, c.id",
-		"-created": "c.created DESC, c.id DESC",
-		"name":     "lower(c.name), c.id",
-		"-name":    "lower(c.name) DESC, c.id DESC",
-	}[f.Sort]
+	order := customerOrders[f.Sort]
 	if order == "" {
-		order = "c.created DESC, c.id DESC"
+		order = customerOrders["-created"]
 	}
+	var list []*customer.Customer
+	var page customer.Page
+	var err error
+	if pattern := searchPattern(f.Search); pattern != "" {
+		list, page, err = s.searchCustomers(ctx, orgID, f, pattern, order)
+	} else {
+		list, page, err = s.listCustomers(ctx, orgID, f, order)
+	}
+	if err != nil {
+		return nil, customer.Page{}, err
+	}
+	if len(list) > f.Limit {
+		list = list[:f.Limit]
+	}
+	page.Page, page.Limit = f.Page, f.Limit
+	if err := s.loadRelations(ctx, orgID, list); err != nil {
+		return nil, customer.Page{}, err
+	}
+	if list == nil {
+		list = []*customer.Customer{}
+	}
+	return list, page, nil
+}
+
+// listCustomers pages through customers without a search term: the sort
+// order's index finds a page quickly whatever the filters. One round trip
+// fetches the page (one row more, to know hasMore) and the planner's
+// estimate of the matches; only small result sets are counted.
+func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filter, order string) ([]*customer.Customer, customer.Page, error) {
+	where, args := customerWhere(orgID, f)
 	limitArg := strconv.Itoa(len(args) + 1)
 	offsetArg := strconv.Itoa(len(args) + 2)
 	query := `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
@@ -469,10 +511,7 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 		return nil, customer.Page{}, interpretError(fmt.Errorf("list customers: %w", err), nil)
 	}
 	hasMore := len(list) > f.Limit
-	if hasMore {
-		list = list[:f.Limit]
-	}
-	seen := offset + len(list)
+	seen := offset + min(len(list), f.Limit)
 	var page customer.Page
 	switch {
 	case !hasMore && (len(list) > 0 || offset == 0):
@@ -487,14 +526,187 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	default:
 		page = customer.Page{Total: max(estimate, seen+1), Estimated: true}
 	}
-	page.Page, page.Limit, page.HasMore = f.Page, f.Limit, hasMore
-	if err := s.loadRelations(ctx, orgID, list); err != nil {
-		return nil, customer.Page{}, err
+	page.HasMore = hasMore
+	return list, page, nil
+}
+
+// searchCustomers pages through the customers whose search_text contains
+// a term. A LIKE '%term%' has two good plans and the planner cannot tell
+// which one applies (it guesses about the same selectivity for "7345", 30
+// matches, and "smith", 25,000): a common term wants the sort order's index,
+// which fills a page after a few hundred rows, while the trigram index would
+// hand it 25,000 matches to fetch and sort; a rare term wants the trigram
+// index, the walk would read the whole organization. So the plan is not
+// left to the planner (planner settings local to a read-only transaction):
+//
+//  1. Walk the sort order's index over at most searchWalkRows rows. A full
+//     page there is the right page: the term is common. Its total is the
+//     density of matches along the walk times the planner's estimate of
+//     the rows matching the other filters (marked estimated), or, when that
+//     is small, counted up to searchProbeCap with the trigram index.
+//  2. Otherwise probe the trigram index (bitmap scan only) for at most
+//     searchProbeCap+1 matches and sort the page out of them: when no more
+//     matched, the page and the total are exact.
+//  3. Otherwise (a term between rare and common: at least one match in
+//     orgRows/searchProbeCap rows, fewer than one in searchWalkRows/pageEnd)
+//     walk the sort order's index to the end of the page.
+func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Filter, pattern, order string) ([]*customer.Customer, customer.Page, error) {
+	where, baseArgs := customerWhere(orgID, f)
+	args := append(baseArgs[:len(baseArgs):len(baseArgs)], pattern)
+	like := "c.search_text LIKE $" + strconv.Itoa(len(args))
+	offset := (f.Page - 1) * f.Limit
+	pageArgs := append(args[:len(args):len(args)], f.Limit+1, offset)
+	limitOffset := " LIMIT $" + strconv.Itoa(len(args)+1) + " OFFSET $" + strconv.Itoa(len(args)+2)
+	capped := `SELECT * FROM customers c WHERE ` + where + ` AND ` + like + ` LIMIT ` + strconv.Itoa(searchProbeCap+1)
+	probe := `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + capped + `) c ORDER BY ` + order + limitOffset
+	count := `SELECT count(*) FROM (` + capped + `) c`
+	// The walk numbers the rows in the sort order before filtering by the
+	// term: the filter cannot move below the window function (no plan can
+	// use the trigram index) and the last row's number tells how far the
+	// walk went. The outer order names the subquery's columns, so the
+	// index's order carries through and nothing is sorted.
+	walk := func(rows int) string {
+		inner := `SELECT c.*, lower(c.name) AS sort_name, row_number() OVER (ORDER BY ` + order + `) AS rn
+			FROM customers c WHERE ` + where
+		if rows > 0 {
+			inner += ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(rows)
+		}
+		return `SELECT c.rn, ` + customerColumns + ` FROM (` + inner + `) c WHERE ` + like +
+			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
 	}
-	if list == nil {
-		list = []*customer.Customer{}
+	const (
+		walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+			set_config('enable_sort', 'off', true), set_config('enable_indexscan', 'on', true)`
+		probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
+			set_config('enable_sort', 'on', true), set_config('enable_indexscan', 'off', true),
+			set_config('enable_indexonlyscan', 'off', true)`
+	)
+
+	var list []*customer.Customer
+	var page customer.Page
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// 1. The first rows of the sort order.
+		var lastRow, baseRows int
+		b := &pgx.Batch{}
+		b.Queue(walkPlan)
+		b.Queue(walk(searchWalkRows), pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			list, err = scanCustomers(rows, &lastRow)
+			return err
+		})
+		b.Queue(`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE `+where, baseArgs...).QueryRow(func(row pgx.Row) error {
+			var err error
+			baseRows, err = planRows(row)
+			return err
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if len(list) > f.Limit {
+			page = searchTotal(len(list), f.Limit, offset, lastRow, baseRows)
+			if page.Total >= searchCountBelow {
+				return nil
+			}
+			var matches int
+			b = &pgx.Batch{}
+			b.Queue(probePlan)
+			b.Queue(count, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&matches) })
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			if matches <= searchProbeCap {
+				page = customer.Page{Total: matches, HasMore: true}
+			}
+			return nil
+		}
+
+		// 2. The trigram index's matches, when there are few.
+		matches := 0
+		b = &pgx.Batch{}
+		b.Queue(probePlan)
+		b.Queue(probe, pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			list, err = scanCustomers(rows, &matches)
+			return err
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if len(list) == 0 && offset > 0 {
+			// A page past the end says nothing of the matches: count them.
+			if err := tx.QueryRow(ctx, count, args...).Scan(&matches); err != nil {
+				return err
+			}
+		}
+		if matches <= searchProbeCap {
+			page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
+			return nil
+		}
+
+		// 3. The sort order to the end of the page.
+		b = &pgx.Batch{}
+		b.Queue(walkPlan)
+		b.Queue(walk(0), pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			list, err = scanCustomers(rows, &lastRow)
+			return err
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		page = searchTotal(len(list), f.Limit, offset, lastRow, baseRows)
+		return nil
+	})
+	if err != nil {
+		return nil, customer.Page{}, interpretError(fmt.Errorf("search customers: %w", err), nil)
 	}
 	return list, page, nil
+}
+
+// searchTotal is the page of a walk that found fetched rows (one more than
+// limit when there are more) after offset, the last at row lastRow of the
+// walk, out of baseRows (estimated) matching the other filters. Past the
+// last match the total is known; before, it is estimated from the density
+// of matches along the walk, and at least searchProbeCap+1 (a walk is done
+// only for a term with more matches than that or so we guess).
+func searchTotal(fetched, limit, offset, lastRow, baseRows int) customer.Page {
+	if fetched > limit {
+		est := 0
+		if lastRow > 0 {
+			est = int(float64(offset+fetched) / float64(lastRow) * float64(baseRows))
+		}
+		return customer.Page{Total: max(est, searchProbeCap+1, offset+fetched), HasMore: true, Estimated: true}
+	}
+	if fetched > 0 {
+		return customer.Page{Total: offset + fetched}
+	}
+	// Past the end of more than searchProbeCap matches: at most offset.
+	return customer.Page{Total: max(offset, searchProbeCap+1), Estimated: true}
+}
+
+// scanCustomers reads customer rows led by one integer column into lead
+// (the last row's value stays).
+func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
+	var list []*customer.Customer
+	for rows.Next() {
+		c, err := scanCustomer(leadScanner{rows, lead})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+// leadScanner scans a row's first column into v and the rest into the
+// destinations it is given.
+type leadScanner struct {
+	row pgx.Row
+	v   any
+}
+
+func (l leadScanner) Scan(dest ...any) error {
+	return l.row.Scan(append([]any{l.v}, dest...)...)
 }
 
 // planRows reads the planner's row estimate from an EXPLAIN (FORMAT JSON) row.
@@ -513,8 +725,9 @@ func planRows(row pgx.Row) (int, error) {
 	return int(plan[0].Plan.Rows), nil
 }
 
-// customerWhere builds the WHERE clause of a filter from fixed fragments;
-// every value travels as a parameter.
+// customerWhere builds the WHERE clause of a filter, its search term aside
+// (see searchCustomers), from fixed fragments; every value travels as a
+// parameter.
 func customerWhere(orgID string, f customer.Filter) (string, []any) {
 	args := []any{orgID}
 	arg := func(v any) string {
@@ -527,9 +740,6 @@ func customerWhere(orgID string, f customer.Filter) (string, []any) {
 	}
 	if len(f.Type) > 0 {
 		conds = append(conds, "c.type = ANY("+arg(f.Type)+")")
-	}
-	if pattern := searchPattern(f.Search); pattern != "" {
-		conds = append(conds, "c.search_text LIKE "+arg(pattern))
 	}
 	if f.CreatedFrom != nil {
 		conds = append(conds, "c.created >= "+arg(*f.CreatedFrom))

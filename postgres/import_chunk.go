@@ -52,23 +52,13 @@ func (s *Store) CompleteEmptyImport(ctx context.Context, orgID, importID string)
 // once: the chunk row is locked and marked done in the same transaction as
 // the merge. A dry run computes the same outcome and writes only counts.
 func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chunk int) (*ChunkOutcome, error) {
-	var lastErr error
-	for range 5 {
-		var out *ChunkOutcome
-		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			var err error
-			out, err = runImportChunk(ctx, tx, orgID, importID, chunk)
-			return err
-		})
-		if err == nil {
-			return out, nil
-		}
-		if !retryable(err) {
-			return nil, err
-		}
-		lastErr = err
+	out, err := retryTx(ctx, s, func(tx pgx.Tx) (*ChunkOutcome, error) {
+		return runImportChunk(ctx, tx, orgID, importID, chunk)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)
 	}
-	return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, lastErr)
+	return out, nil
 }
 
 func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*ChunkOutcome, error) {
@@ -386,19 +376,7 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []de
 		tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
 	b := &pgx.Batch{}
 	b.Queue(sqlGenericPlans)
-	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
-		var k dedupe.Key
-		var owner string
-		var source *customer.SourceRecord
-		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
-			cand.owners[k] = owner
-			if source != nil {
-				cand.sources[k] = source
-			}
-			return nil
-		})
-		return err
-	})
+	queueOwners(b, orgID, kinds, values, cand)
 	if locationID != "" {
 		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&cand.locTags, &cand.locGroups)

@@ -143,6 +143,9 @@ func (s *Store) CreateOrder(ctx context.Context, orgID string, o *customer.Order
 	return nil
 }
 
+// errOrderNumberTaken stops the retries of CreateOrderFor.
+var errOrderNumberTaken = errors.New("order number taken")
+
 // CreateOrderFor stores an order whose customer is named by identifiers:
 // the SPEC §6 engine matches or creates the customer (req) in the order's
 // transaction, so the customer exists exactly when the order does. The
@@ -150,38 +153,38 @@ func (s *Store) CreateOrder(ctx context.Context, orgID string, o *customer.Order
 // for one new identity: the first creates the customer, the others match it.
 func (s *Store) CreateOrderFor(ctx context.Context, orgID string, o *customer.Order, req *dedupe.Request) (dedupe.Result, error) {
 	o.ID = customer.NewID(customer.PrefixOrder)
-	var res dedupe.Result
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			b := &pgx.Batch{}
-			cand := queueMatchRead(b, orgID, req)
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return interpretError(fmt.Errorf("load candidates: %w", err), nil)
-			}
-			wb := &pgx.Batch{}
-			r, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, locationID: req.LocationID}, req, cand)
-			if customer.ErrorCode(err) == customer.ENOTFOUND {
-				return customer.Invalid(map[string]string{"location_id": "no such location"})
-			}
-			if err != nil {
-				return err
-			}
-			if err := tx.SendBatch(ctx, wb).Close(); err != nil {
-				return interpretError(fmt.Errorf("write order customer: %w", err), nil)
-			}
-			if err := checkKeys(); err != nil {
-				return err
-			}
-			res, o.CustomerID = r, r.CustomerID
-			return insertOrder(ctx, tx, orgID, o)
-		})
-		if isUniqueViolation(err, "orders_number") {
-			return dedupe.Result{}, s.orderNumberConflict(ctx, orgID, o.OrderNumber)
+	// An order number taken is final: retrying cannot help.
+	res, err := retryTx(ctx, s, func(tx pgx.Tx) (dedupe.Result, error) {
+		b := &pgx.Batch{}
+		cand := queueMatchRead(b, orgID, req)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return dedupe.Result{}, interpretError(fmt.Errorf("load candidates: %w", err), nil)
 		}
-		if err == nil || !retryable(err) {
-			break
+		wb := &pgx.Batch{}
+		r, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, locationID: req.LocationID}, req, cand)
+		if customer.ErrorCode(err) == customer.ENOTFOUND {
+			return dedupe.Result{}, customer.Invalid(map[string]string{"location_id": "no such location"})
 		}
+		if err != nil {
+			return dedupe.Result{}, err
+		}
+		if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+			return dedupe.Result{}, interpretError(fmt.Errorf("write order customer: %w", err), nil)
+		}
+		if err := checkKeys(); err != nil {
+			return dedupe.Result{}, err
+		}
+		o.CustomerID = r.CustomerID
+		if err := insertOrder(ctx, tx, orgID, o); err != nil {
+			if isUniqueViolation(err, "orders_number") {
+				return dedupe.Result{}, errOrderNumberTaken
+			}
+			return dedupe.Result{}, err
+		}
+		return r, nil
+	})
+	if errors.Is(err, errOrderNumberTaken) {
+		return dedupe.Result{}, s.orderNumberConflict(ctx, orgID, o.OrderNumber)
 	}
 	if err != nil {
 		return dedupe.Result{}, err

@@ -87,23 +87,32 @@ var errIdentityRace = errors.New("identity claimed concurrently")
 // completed job returns its stored result, otherwise the request is matched,
 // merged and written and the job completed — all in one transaction.
 func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		var res *UpsertResult
-		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			var err error
-			res, err = runUpsert(ctx, tx, orgID, jobID, req)
-			return err
-		})
-		if err == nil {
-			return res, nil
-		}
-		if !retryable(err) {
-			return nil, err
-		}
-		lastErr = err
+	res, err := retryTx(ctx, s, func(tx pgx.Tx) (*UpsertResult, error) {
+		return runUpsert(ctx, tx, orgID, jobID, req)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", jobID, err)
 	}
-	return nil, fmt.Errorf("upsert %s: %w", jobID, lastErr)
+	return res, nil
+}
+
+// retryTx runs fn in a transaction, again (up to five times) while it
+// fails with a race another attempt resolves: a key claimed concurrently,
+// a deadlock, a serialization failure.
+func retryTx[T any](ctx context.Context, s *Store, fn func(tx pgx.Tx) (T, error)) (T, error) {
+	var out T
+	var err error
+	for range 5 {
+		err = s.inTx(ctx, func(tx pgx.Tx) error {
+			var ferr error
+			out, ferr = fn(tx)
+			return ferr
+		})
+		if err == nil || !retryable(err) {
+			return out, err
+		}
+	}
+	return out, err
 }
 
 // retryable errors are races another attempt resolves.
@@ -163,20 +172,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	})
 	// Owners are read after the candidates are locked, so they are current
 	// for every locked customer.
-	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
-		var k dedupe.Key
-		var owner string
-		var source *customer.SourceRecord
-		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
-			cand.owners[k] = owner
-			if source != nil {
-				cand.sources[k] = source
-				source = nil
-			}
-			return nil
-		})
-		return err
-	})
+	queueOwners(b, orgID, kinds, values, cand)
 	if !withRelations {
 		return cand // no tags, groups or location: nothing to compare against
 	}
@@ -207,6 +203,24 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 		})
 	}
 	return cand
+}
+
+// queueOwners reads who owns each key (one index probe per key).
+func queueOwners(b *pgx.Batch, orgID string, kinds, values []string, cand *candidates) {
+	b.Queue(sqlOwners, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var k dedupe.Key
+		var owner string
+		var source *customer.SourceRecord
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &owner, &source}, func() error {
+			cand.owners[k] = owner
+			if source != nil {
+				cand.sources[k] = source
+				source = nil
+			}
+			return nil
+		})
+		return err
+	})
 }
 
 // workspace loads the candidates into a dedupe workspace. A candidate
