@@ -63,7 +63,7 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 	}
 	region := o.DefaultRegion
 	if opts.LocationID != "" {
-		locRegion, err := s.store.LocationRegion(ctx, o.ID, opts.LocationID)
+		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, opts.LocationID)
 		if err != nil {
 			p.add("location_id", "is not a location of this organization")
 		} else if locRegion != "" {

@@ -87,7 +87,7 @@ func (s *Server) resolveCustomer(ctx context.Context, o *customer.Organization, 
 	}
 	region := o.DefaultRegion
 	if locationID != "" {
-		locRegion, err := s.store.LocationRegion(ctx, o.ID, locationID)
+		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, locationID)
 		switch {
 		case customer.ErrorCode(err) == customer.ENOTFOUND:
 			p.add("location_id", "no such location")

@@ -226,7 +226,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 	}
 	region := o.DefaultRegion
 	if locationID != "" {
-		locRegion, err := s.store.LocationRegion(ctx, o.ID, locationID)
+		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, locationID)
 		switch {
 		case customer.ErrorCode(err) == customer.ENOTFOUND && pathLocation == "":
 			p.add("location_id", "is not a location of this organization")

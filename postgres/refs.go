@@ -8,17 +8,9 @@ import (
 )
 
 const (
-	sqlLocationRegion = `SELECT default_region FROM locations WHERE organization_id = $1 AND id = $2`
-	sqlMissingGroups  = `SELECT g FROM unnest($2::text[]) AS g
+	sqlMissingGroups = `SELECT g FROM unnest($2::text[]) AS g
 		WHERE NOT EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)`
 )
-
-// LocationRegion returns a location's default phone region ("" when unset).
-func (s *Store) LocationRegion(ctx context.Context, orgID, locationID string) (string, error) {
-	var region string
-	err := s.pool.QueryRow(ctx, sqlLocationRegion, orgID, locationID).Scan(&region)
-	return region, interpretError(err, customer.NotFound("Location", locationID))
-}
 
 // MissingGroups returns the ids among ids that are not groups of the organization.
 func (s *Store) MissingGroups(ctx context.Context, orgID string, ids []string) ([]string, error) {
