@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-
-	"github.com/linkitworks/customers/customer"
 )
 
 const (
