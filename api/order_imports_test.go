@@ -163,6 +163,9 @@ func TestImportOrdersShopify(t *testing.T) {
 		c["unchanged"] != 9 || c["invalid"] != 5 {
 		t.Fatalf("re-import counts %v", c)
 	}
+	if n := e.count("SELECT count(*) FROM orders WHERE import_id = $1", done["id"]); n != 6 {
+		t.Fatalf("%d orders of the first import after re-import, want 6", n)
+	}
 	if n := e.count("SELECT count(*) FROM orders"); n != 6 {
 		t.Fatalf("%d orders after re-import, want 6", n)
 	}
@@ -361,4 +364,37 @@ func orderState(t *testing.T, e *env) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// Two imports of one export merged at the same time: every order once.
+func TestImportOrdersConcurrentImports(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 2, noWorker: true})
+	e.createCustomer(map[string]any{"email": "nora@example.com"})
+	var ids []string
+	for range 2 {
+		im := e.upload("/api/v1/imports?kind=orders&default_region=US", "orders.csv", "", []byte(shopifyOrders)).want(t, http.StatusAccepted).data()
+		ids = append(ids, str(im["id"]))
+	}
+	e.startWorker(0)
+	created, skipped := 0, 0
+	for _, id := range ids {
+		done := e.waitImport(id)
+		c := counts(done)
+		if done["status"] != "completed" || c["orders_invalid"] != 3 {
+			t.Fatalf("import %v", done)
+		}
+		created, skipped = created+c["orders_created"], skipped+c["orders_skipped"]
+	}
+	if created != 6 || skipped != 6 {
+		t.Fatalf("orders created %d, skipped %d; want 6 and 6", created, skipped)
+	}
+	if n := e.count("SELECT count(*) FROM orders"); n != 6 {
+		t.Fatalf("%d orders, want 6", n)
+	}
+	if n := e.count("SELECT count(*) FROM customers WHERE merged_into IS NULL"); n != 4 {
+		t.Fatalf("%d customers, want 4", n)
+	}
+	omar := e.customerByEmail("omar@example.com")
+	e.wantTotals(str(omar["id"]), 20, 1, 20)
 }

@@ -13,6 +13,11 @@ ALTER TABLE imports
     ADD COLUMN orders_skipped integer NOT NULL DEFAULT 0,
     ADD COLUMN orders_invalid integer NOT NULL DEFAULT 0;
 
+-- The import that created an order (NULL for orders posted through the API),
+-- for undoing an import and for support.
+ALTER TABLE orders ADD COLUMN import_id text;
+
 -- +goose Down
+ALTER TABLE orders DROP COLUMN import_id;
 ALTER TABLE imports DROP COLUMN orders_invalid, DROP COLUMN orders_skipped, DROP COLUMN orders_created;
 ALTER TABLE import_rows DROP COLUMN raw, DROP COLUMN order_key;

@@ -170,7 +170,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		return nil, err
 	}
 	if oc != nil && !opts.DryRun {
-		if err := oc.write(ctx, tx, orgID); err != nil {
+		if err := oc.write(ctx, tx, orgID, importID); err != nil {
 			return nil, fmt.Errorf("write orders of chunk %d: %w", chunk, err)
 		}
 	}

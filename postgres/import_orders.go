@@ -470,11 +470,11 @@ func (oc *orderChunk) queueProblems(b *pgx.Batch, orgID, importID string) {
 
 // write inserts the chunk's orders and lines and refreshes the totals and
 // rollups of their customers (locked: candidates or created here).
-func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, orgID string) error {
+func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, orgID, importID string) error {
 	if len(oc.built) == 0 {
 		return nil
 	}
-	if err := copyOrders(ctx, tx, orgID, oc.built); err != nil {
+	if err := copyOrders(ctx, tx, orgID, importID, oc.built); err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(oc.built))

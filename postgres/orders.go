@@ -329,7 +329,7 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 		if len(locked) != len(ids) {
 			return customer.Invalid(map[string]string{"customer_id": "no such customer: " + firstMissing(ids, locked)})
 		}
-		if err := copyOrders(ctx, tx, orgID, orders); err != nil {
+		if err := copyOrders(ctx, tx, orgID, "", orders); err != nil {
 			return err
 		}
 		return refreshCustomers(ctx, tx, orgID, ids, allTime)
@@ -341,11 +341,17 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 }
 
 // copyOrders inserts orders (ids set, customers locked by the caller) and
-// their lines with COPY. The caller refreshes the customers' totals.
-func copyOrders(ctx context.Context, tx pgx.Tx, orgID string, orders []*customer.Order) error {
+// their lines with COPY, recording the import that created them ("" for
+// none). The caller refreshes the customers' totals.
+func copyOrders(ctx context.Context, tx pgx.Tx, orgID, importID string, orders []*customer.Order) error {
+	var imp *string
+	if importID != "" {
+		imp = &importID
+	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"orders"},
 		[]string{"organization_id", "id", "customer_id", "order_number", "status", "order_date", "ship_date",
-			"delivery_date", "paid_date", "currency", "total_amount", "items_count", "shipping_address", "location_id"},
+			"delivery_date", "paid_date", "currency", "total_amount", "items_count", "shipping_address", "location_id",
+			"import_id"},
 		pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
 			o := orders[i]
 			var loc *string
@@ -353,7 +359,7 @@ func copyOrders(ctx context.Context, tx pgx.Tx, orgID string, orders []*customer
 				loc = &o.LocationID
 			}
 			return []any{orgID, o.ID, o.CustomerID, o.OrderNumber, o.Status, o.OrderDate, o.ShipDate,
-				o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount, o.ShippingAddress, loc}, nil
+				o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount, o.ShippingAddress, loc, imp}, nil
 		}))
 	if err != nil {
 		return orderWriteError(err)
