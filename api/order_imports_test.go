@@ -139,8 +139,8 @@ func TestImportOrdersShopify(t *testing.T) {
 		8:  {"error : order not imported: no valid email, phone or customer id"},
 		10: {"error Name: no order number"},
 		11: {"warning Created at: invalid date dropped", "error : order not imported: no valid order date"},
-		12: {"warning Lineitem quantity: invalid quantity", "error : order not imported: a line could not be read (row 12)"},
-		13: {"error : order not imported: a line could not be read (row 12)"},
+		12: {"warning Lineitem quantity: invalid quantity", `error : order not imported: a line could not be read on row "12"`},
+		13: {`error : order not imported: a line could not be read on row "12"`},
 	} {
 		if len(byRow[row]) != len(want) {
 			t.Errorf("row %d: %q, want %q", row, byRow[row], want)
@@ -154,6 +154,12 @@ func TestImportOrdersShopify(t *testing.T) {
 	}
 	if len(byRow) != 5 {
 		t.Errorf("problems %v", byRow)
+	}
+	// Reasons group in error_summary (values are quoted at the end).
+	fresh := e.do("GET", "/api/v1/imports/"+str(done["id"]), nil).want(t, http.StatusOK).data()
+	if sum, _ := fresh["error_summary"].(map[string]any); sum["error: order not imported: a line could not be read on row"] != 2.0 ||
+		sum["error: order not imported: no valid email, phone or customer id on any of its rows"] != 1.0 {
+		t.Errorf("error_summary %v", fresh["error_summary"])
 	}
 
 	// Importing the file again creates no order and no customer.

@@ -245,7 +245,7 @@ func (oc *orderChunk) gather() {
 		case !o.identified:
 			o.state, o.reason = orderInvalid, "order not imported: no valid email, phone or customer id on any of its rows"
 		case len(badLine) > 0:
-			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: a line could not be read (row %s)", joinInts(badLine))
+			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: a line could not be read on row %q", joinInts(badLine))
 		case o.orderDate == nil:
 			o.state, o.reason = orderInvalid, "order not imported: no valid order date on any of its rows"
 		case o.total == nil && len(o.items) == 0:
