@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
@@ -43,8 +44,8 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 	if opts.Kind == "" {
 		opts.Kind = string(importer.KindCustomers)
 	}
-	if opts.Kind != string(importer.KindCustomers) {
-		p.add("kind", "must be customers")
+	if opts.Kind != string(importer.KindCustomers) && opts.Kind != string(importer.KindOrders) {
+		p.add("kind", "must be customers or orders")
 	}
 	if raw := strings.TrimSpace(v.Get("dry_run")); raw != "" {
 		b, err := strconv.ParseBool(raw)
@@ -212,6 +213,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	}
 	det := rd.Detected()
 	norm := importer.NewNormalizer(det, region, s.phones)
+	norm.Kind = importer.Kind(opts.Kind)
 	staged, err := importer.Stage(ctx, rd, norm, s.store, o.ID, im.ID)
 	if err != nil {
 		reason := "reading failed"
@@ -266,6 +268,32 @@ type previewRow struct {
 	Address    *customer.Address        `json:"address"`
 	Problems   []customer.ImportProblem `json:"problems"`
 	Valid      bool                     `json:"valid"`
+	// Order imports: the row's order number and what it says about the order.
+	OrderNumber string        `json:"order_number,omitempty"`
+	Order       *previewOrder `json:"order,omitempty"`
+}
+
+// previewOrder is an order row's order values as a preview shows them.
+type previewOrder struct {
+	Status          string                  `json:"status,omitempty"`
+	OrderDate       *time.Time              `json:"order_date,omitempty"`
+	PaidDate        *time.Time              `json:"paid_date,omitempty"`
+	ShipDate        *time.Time              `json:"ship_date,omitempty"`
+	DeliveryDate    *time.Time              `json:"delivery_date,omitempty"`
+	Currency        string                  `json:"currency,omitempty"`
+	TotalAmount     *float64                `json:"total_amount,omitempty"`
+	Location        string                  `json:"location,omitempty"`
+	ShippingAddress *customer.PostalAddress `json:"shipping_address,omitempty"`
+	Item            *customer.OrderItem     `json:"item,omitempty"`
+}
+
+func previewOrderOf(l *customer.ImportOrderLine) *previewOrder {
+	if l == nil {
+		return nil
+	}
+	return &previewOrder{Status: l.Status, OrderDate: l.OrderDate, PaidDate: l.PaidDate, ShipDate: l.ShipDate,
+		DeliveryDate: l.DeliveryDate, Currency: l.Currency, TotalAmount: l.Total, Location: l.Location,
+		ShippingAddress: l.ShippingAddress, Item: l.Item}
 }
 
 // handleImportPreview reads the first 20 rows: detected encoding,
@@ -287,6 +315,7 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		return fileError(err)
 	}
 	norm := importer.NewNormalizer(rd.Detected(), region, s.phones)
+	norm.Kind = importer.Kind(opts.Kind)
 	rows := []previewRow{}
 	for len(rows) < 20 {
 		row, err := rd.Next()
@@ -299,7 +328,8 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		staged, probs, ok := norm.Normalize(row)
 		pr := previewRow{Row: row.Num, Email: staged.Email, Phone: staged.Phone, PhoneValid: staged.PhoneValid,
 			Fields: staged.Record.Fields, Attributes: staged.Record.Attributes, Tags: staged.Record.Tags,
-			Address: staged.Record.Address, Problems: probs, Valid: ok}
+			Address: staged.Record.Address, Problems: probs, Valid: ok,
+			OrderNumber: staged.OrderKey, Order: previewOrderOf(staged.Record.Order)}
 		if _, id, found := strings.Cut(staged.External, ":"); found {
 			pr.ExternalID = id
 		}

@@ -53,17 +53,22 @@ type ImportOptions struct {
 }
 
 // ImportCounts are the row tallies; created + updated + unchanged +
-// merged_in_file + invalid = rows once processing is done.
+// merged_in_file + invalid = rows once processing is done. Order imports
+// also count orders: created, skipped (the order number already existed)
+// and invalid (the order's rows were not imported).
 type ImportCounts struct {
-	Rows         int `json:"rows"`
-	Processed    int `json:"processed"`
-	Created      int `json:"created"`
-	Updated      int `json:"updated"`
-	Unchanged    int `json:"unchanged"`
-	MergedInFile int `json:"merged_in_file"`
-	Conflicts    int `json:"conflicts"`
-	Invalid      int `json:"invalid"`
-	Warnings     int `json:"warnings"`
+	Rows          int `json:"rows"`
+	Processed     int `json:"processed"`
+	Created       int `json:"created"`
+	Updated       int `json:"updated"`
+	Unchanged     int `json:"unchanged"`
+	MergedInFile  int `json:"merged_in_file"`
+	Conflicts     int `json:"conflicts"`
+	Invalid       int `json:"invalid"`
+	Warnings      int `json:"warnings"`
+	OrdersCreated int `json:"orders_created"`
+	OrdersSkipped int `json:"orders_skipped"`
+	OrdersInvalid int `json:"orders_invalid"`
 }
 
 // ImportRow is one normalized row, staged for the merge.
@@ -76,6 +81,8 @@ type ImportRow struct {
 	PhoneValid bool
 	PhoneExt   string
 	External   string
+	OrderKey   string   // order imports: the order number rows of one order share
+	Raw        []string // order imports: the original cells, for problems found while merging
 	Record     ImportRecord
 }
 
@@ -85,6 +92,25 @@ type ImportRecord struct {
 	Attributes map[string]string `json:"a,omitempty"` // unmapped columns
 	Tags       []string          `json:"t,omitempty"`
 	Address    *Address          `json:"ad,omitempty"`
+	Order      *ImportOrderLine  `json:"o,omitempty"` // order imports
+	Warned     bool              `json:"w,omitempty"` // the row got a warning while read
+}
+
+// ImportOrderLine is what one row of an order import says about its order:
+// order-level values (any row of the order may carry them; the first row
+// that has a value gives it) and at most one line.
+type ImportOrderLine struct {
+	Status          string         `json:"s,omitempty"`
+	OrderDate       *time.Time     `json:"d,omitempty"`
+	PaidDate        *time.Time     `json:"pd,omitempty"`
+	ShipDate        *time.Time     `json:"sd,omitempty"`
+	DeliveryDate    *time.Time     `json:"dd,omitempty"`
+	Currency        string         `json:"c,omitempty"`
+	Total           *float64       `json:"t,omitempty"`
+	Location        string         `json:"l,omitempty"` // a location's id, code or name, as written
+	ShippingAddress *PostalAddress `json:"sa,omitempty"`
+	Item            *OrderItem     `json:"i,omitempty"`
+	BadLine         bool           `json:"bl,omitempty"` // the row's line could not be read: its order is not imported
 }
 
 // Severities of row problems.

@@ -108,6 +108,17 @@
 // their trimmed header. For orders, "Name" (Shopify) is the order number
 // and the customer's id is customer_external_id.
 //
+// # Order rows
+//
+// With Normalizer.Kind = KindOrders, Normalize reads a row of an order
+// file: the customer's identifiers and names, the order number (staged as
+// ImportRow.OrderKey) and what the row says about its order
+// (customer.ImportOrderLine: status, dates, currency, total, location,
+// shipping address, at most one line). Only a row without an order number
+// is an error here; whether an order can be imported is decided when its
+// rows are merged together (postgres/import_orders.go). See orders.go for
+// the accepted dates, amounts and status spellings.
+//
 // Options.Mapping overrides the automatic mapping per column (matched
 // exactly after trimming, else by normalized form): a canonical field, ""
 // or Ignore to drop the column, AsAttribute to keep it as an attribute. An

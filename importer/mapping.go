@@ -90,6 +90,11 @@ var orderAliases = [][]string{
 	{"order_date", "Created at", "Order Date", "Date", "Created", "Created Date", "Date Created", "Purchase Date",
 		"Order Created", "Transaction Date", "Processed at"},
 	{"status", "Status", "Order Status"},
+	// Shopify and similar exports have no single status: the order's status
+	// is derived from these (see orderStatus).
+	{"financial_status", "Financial Status", "Payment Status"},
+	{"fulfillment_status", "Fulfillment Status", "Fulfilment Status", "Shipping Status"},
+	{"cancelled_date", "Cancelled at", "Canceled at", "Cancelled Date", "Canceled Date", "Cancelled On", "Cancellation Date"},
 	{"total_amount", "Total", "Total Amount", "Amount", "Order Total", "Grand Total", "Total Price"},
 	{"currency", "Currency", "Currency Code"},
 	{"paid_date", "Paid at", "Paid Date", "Payment Date", "Paid On"},
@@ -109,6 +114,14 @@ var orderAliases = [][]string{
 	{"customer_external_id", "Customer ID", "Customer Number", "Customer Reference", "Customer No", "Client ID",
 		"External Customer ID"},
 	{"location_id", "Location ID", "Location", "Store ID", "Store", "Location Code", "Shop ID"},
+	{"shipping_address_line1", "Shipping Address1", "Shipping Address 1", "Shipping Address Line 1", "Ship To Address",
+		low + "Shipping Street", low + "Shipping Address"},
+	{"shipping_address_line2", "Shipping Address2", "Shipping Address 2", "Shipping Address Line 2"},
+	{"shipping_address_city", "Shipping City", "Ship To City"},
+	{"shipping_address_state", "Shipping Province", "Shipping State", "Shipping Province Code", "Shipping Region",
+		low + "Shipping Province Name"},
+	{"shipping_address_postal_code", "Shipping Zip", "Shipping Postal Code", "Shipping Postcode", "Ship To Zip"},
+	{"shipping_address_country", "Shipping Country", "Shipping Country Code"},
 }
 
 func init() {

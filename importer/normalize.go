@@ -15,6 +15,7 @@ import (
 // Normalizer checks and normalizes rows for staging. It is safe for
 // concurrent use: the phone cache is shared, the rest is read-only.
 type Normalizer struct {
+	Kind      Kind                    // KindCustomers ("") or KindOrders
 	Region    string                  // default phone region (import option, else location, else org)
 	Phones    *dedupe.PhoneNormalizer // shared parse cache
 	Canonical bool                    // email match keys use provider canonicalization
@@ -61,6 +62,9 @@ var textLimits = map[string]int{
 // Normalize turns a read row into a staged row and its problems. ok is
 // false when the row has an error and must not be imported.
 func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
+	if n.Kind == KindOrders {
+		return n.normalizeOrder(row)
+	}
 	out.Num = row.Num
 	problem := func(sev, field, reason string) {
 		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: sev,
@@ -81,46 +85,7 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 
 	// Identifier warnings wait: without any valid identifier they become
 	// one row error instead.
-	var badIDs []string
-	var idWarnings []customer.ImportProblem
-	idWarn := func(field, reason string) {
-		idWarnings = append(idWarnings, customer.ImportProblem{Row: row.Num, Severity: customer.SeverityWarning,
-			Column: n.column(field), Reason: reason, Raw: row.Raw})
-	}
-	if raw := f["email"]; raw != "" {
-		email, err := dedupe.NormalizeEmail(raw)
-		if err != nil {
-			badIDs = append(badIDs, "email")
-			idWarn("email", fmt.Sprintf("invalid email %q dropped", clip(raw)))
-		} else {
-			out.Email, out.EmailKey = email, dedupe.EmailKey(email, n.Canonical)
-		}
-	}
-	if raw := f["phone"]; raw != "" {
-		ph, err := n.Phones.Normalize(raw, n.Region)
-		if err != nil {
-			badIDs = append(badIDs, "phone")
-			reason := "invalid phone"
-			var inv *dedupe.InvalidError
-			if errors.As(err, &inv) {
-				reason = "phone " + inv.Reason
-			}
-			idWarn("phone", fmt.Sprintf("%s: %q dropped", reason, clip(raw)))
-		} else {
-			out.Phone, out.PhoneKey, out.PhoneValid, out.PhoneExt = ph.Number, dedupe.PhoneDigits(ph.Number), ph.Valid, ph.Extension
-		}
-	}
-	if raw := f["external_id"]; raw != "" {
-		if utf8.RuneCountInString(raw) > textLimits["external_id"] {
-			idWarn("external_id", "longer than 200 characters, dropped")
-		} else {
-			source := f["source"]
-			if source == "" {
-				source = n.Source
-			}
-			out.External = strings.ToLower(source) + ":" + raw
-		}
-	}
+	idWarnings, badIDs := n.identifiers(row, f["external_id"], f["source"], &out)
 	if out.EmailKey == "" && out.PhoneKey == "" && out.External == "" {
 		reason := "no email, phone or external id"
 		if len(badIDs) > 0 {
@@ -207,6 +172,56 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 	return out, problems, true
 }
 
+// identifiers normalizes a row's email, phone and external id (scoped by
+// source, else the normalizer's) into out. Problems with them come back as
+// warnings (Seq unset) with the names of the invalid identifiers: the
+// caller decides whether they are warnings or one row error.
+func (n *Normalizer) identifiers(row Row, externalID, source string, out *customer.ImportRow) (warnings []customer.ImportProblem, bad []string) {
+	f := row.Fields
+	idWarn := func(field, reason string) {
+		warnings = append(warnings, customer.ImportProblem{Row: row.Num, Severity: customer.SeverityWarning,
+			Column: n.column(field), Reason: reason, Raw: row.Raw})
+	}
+	if raw := f["email"]; raw != "" {
+		email, err := dedupe.NormalizeEmail(raw)
+		if err != nil {
+			bad = append(bad, "email")
+			idWarn("email", fmt.Sprintf("invalid email %q dropped", clip(raw)))
+		} else {
+			out.Email, out.EmailKey = email, dedupe.EmailKey(email, n.Canonical)
+		}
+	}
+	if raw := f["phone"]; raw != "" {
+		ph, err := n.Phones.Normalize(raw, n.Region)
+		if err != nil {
+			bad = append(bad, "phone")
+			reason := "invalid phone"
+			var inv *dedupe.InvalidError
+			if errors.As(err, &inv) {
+				reason = "phone " + inv.Reason
+			}
+			idWarn("phone", fmt.Sprintf("%s: %q dropped", reason, clip(raw)))
+		} else {
+			out.Phone, out.PhoneKey, out.PhoneValid, out.PhoneExt = ph.Number, dedupe.PhoneDigits(ph.Number), ph.Valid, ph.Extension
+		}
+	}
+	if raw := externalID; raw != "" {
+		field := "external_id"
+		if n.Kind == KindOrders {
+			field = "customer_external_id"
+		}
+		if utf8.RuneCountInString(raw) > textLimits["external_id"] {
+			idWarn(field, "longer than 200 characters, dropped")
+		} else {
+			if source == "" {
+				source = n.Source
+			}
+			out.External = strings.ToLower(source) + ":" + raw
+		}
+	}
+	return warnings, bad
+}
+
 func (n *Normalizer) address(f map[string]string, warn func(field, reason string)) *customer.Address {
 	line1 := strings.TrimSpace(f["address_line1"])
 	if line1 == "" {
@@ -239,10 +254,19 @@ var genders = map[string]string{
 var dateLayouts = []string{time.DateOnly, "2006/01/02", "2006.01.02", time.RFC3339, "2006-01-02 15:04:05", "02-Jan-2006", "Jan 2, 2006", "January 2, 2006", "2 Jan 2006"}
 
 func parseDate(v string) (string, bool) {
+	t, ok := parseDay(v)
+	if !ok {
+		return "", false
+	}
+	return valid(t)
+}
+
+// parseDay reads a date in one of dateLayouts or with slashes, unchecked.
+func parseDay(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, v); err == nil {
-			return valid(t)
+			return t, true
 		}
 	}
 	var a, b, y int
@@ -254,17 +278,17 @@ func parseDate(v string) (string, bool) {
 		case a == b:
 		default:
 			if a > 12 || b > 12 {
-				return "", false
+				return time.Time{}, false
 			}
 			// Ambiguous (both ≤ 12): month first, as US exports write it.
 		}
 		t := time.Date(y, time.Month(a), b, 0, 0, 0, 0, time.UTC)
 		if t.Month() != time.Month(a) || t.Day() != b {
-			return "", false
+			return time.Time{}, false
 		}
-		return valid(t)
+		return t, true
 	}
-	return "", false
+	return time.Time{}, false
 }
 
 func valid(t time.Time) (string, bool) {

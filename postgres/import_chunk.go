@@ -16,15 +16,17 @@ import (
 const (
 	sqlImportState = `SELECT status, options, dry_run FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlLockChunk   = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
-	sqlChunkRows   = `SELECT row_num, email, email_key, phone, phone_key, phone_valid, phone_ext, external_key, record
-		FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 ORDER BY row_num`
+	sqlChunkRows   = `SELECT row_num, email, email_key, phone, phone_key, phone_valid, phone_ext, external_key, record,
+		order_key, raw FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 ORDER BY row_num`
 	sqlChunkDone = `UPDATE import_chunks SET done = true, samples = $4, finished = now()
 		WHERE organization_id = $1 AND import_id = $2 AND chunk = $3`
 	// The last chunk to finish completes the import; the row lock taken by
 	// this UPDATE makes exactly one chunk see chunks_done reach chunks.
 	sqlCountChunk = `UPDATE imports SET processed = processed + $3, created_count = created_count + $4,
 		updated_count = updated_count + $5, unchanged = unchanged + $6, merged_in_file = merged_in_file + $7,
-		conflicts = conflicts + $8, chunks_done = chunks_done + 1, updated = now(),
+		conflicts = conflicts + $8, invalid = invalid + $9, warnings = warnings + $10,
+		orders_created = orders_created + $11, orders_skipped = orders_skipped + $12,
+		orders_invalid = orders_invalid + $13, chunks_done = chunks_done + 1, updated = now(),
 		status = CASE WHEN status = 'processing' AND chunks_done + 1 >= chunks THEN 'completed' ELSE status END,
 		finished = CASE WHEN status = 'processing' AND chunks_done + 1 >= chunks THEN now() ELSE finished END
 		WHERE organization_id = $1 AND id = $2 RETURNING status`
@@ -74,9 +76,9 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	b.Queue(sqlChunkRows, orgID, importID, chunk).Query(func(rs pgx.Rows) error {
 		var r customer.ImportRow
 		_, err := pgx.ForEachRow(rs, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
-			&r.PhoneExt, &r.External, &r.Record}, func() error {
+			&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &r.Raw}, func() error {
 			rows = append(rows, r)
-			r.Record = customer.ImportRecord{}
+			r.Record, r.Raw = customer.ImportRecord{}, nil
 			return nil
 		})
 		return err
@@ -107,15 +109,30 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err != nil {
 		return nil, err
 	}
+	var oc *orderChunk
+	if opts.Kind == KindOrders {
+		oc = newOrderChunk(opts, rows)
+		cb := &pgx.Batch{}
+		oc.queueReads(cb, orgID)
+		if err := tx.SendBatch(ctx, cb).Close(); err != nil {
+			return nil, interpretError(fmt.Errorf("load orders of chunk %d: %w", chunk, err), nil)
+		}
+	}
 	w, err := cand.workspace()
 	if err != nil {
 		return nil, err
 	}
 
 	m := newChunkMerge(opts, cand)
-	for i := range rows {
-		if err := m.apply(w, &rows[i], &ins[i]); err != nil {
-			return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
+	if oc != nil {
+		if err := oc.apply(m, w, ins); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range rows {
+			if _, err := m.apply(w, &rows[i], &ins[i]); err != nil {
+				return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
+			}
 		}
 	}
 
@@ -126,11 +143,18 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 			return nil, err
 		}
 	}
+	if oc != nil {
+		// Problems are the import's report, written in a dry run too.
+		oc.queueProblems(wb, orgID, importID)
+		m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
+		m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
+	}
 	samples, _ := json.Marshal(m.samples)
 	wb.Queue(sqlChunkDone, orgID, importID, chunk, samples)
 	c := m.counts
 	out := &ChunkOutcome{Counts: c}
-	wb.Queue(sqlCountChunk, orgID, importID, c.Processed, c.Created, c.Updated, c.Unchanged, c.MergedInFile, c.Conflicts).
+	wb.Queue(sqlCountChunk, orgID, importID, c.Processed, c.Created, c.Updated, c.Unchanged, c.MergedInFile, c.Conflicts,
+		c.Invalid, c.Warnings, c.OrdersCreated, c.OrdersSkipped, c.OrdersInvalid).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.Status) })
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("write chunk %d: %w", chunk, err), nil)
@@ -138,8 +162,16 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err := checkKeys(); err != nil {
 		return nil, err
 	}
+	if oc != nil && !opts.DryRun {
+		if err := oc.write(ctx, tx, orgID, importID); err != nil {
+			return nil, fmt.Errorf("write orders of chunk %d: %w", chunk, err)
+		}
+	}
 	return out, nil
 }
+
+// KindOrders is the import kind of order files (SPEC §9).
+const KindOrders = "orders"
 
 // chunkMerge applies rows to a workspace and collects what to write
 // around them: tags, memberships, visits, addresses, counts and samples.
@@ -181,11 +213,12 @@ func (m *chunkMerge) sample(kind string, row int) {
 }
 
 // apply merges one row like an upsert would and classifies its outcome.
-func (m *chunkMerge) apply(w *dedupe.Workspace, r *customer.ImportRow, in *dedupe.Incoming) error {
+// It returns the customer the row went to.
+func (m *chunkMerge) apply(w *dedupe.Workspace, r *customer.ImportRow, in *dedupe.Incoming) (string, error) {
 	createdBefore := w.IsCreated
 	res, err := w.Apply(in, m.dopts)
 	if err != nil {
-		return err
+		return "", err
 	}
 	id := res.CustomerID
 	if !m.isTouched[id] {
@@ -219,7 +252,7 @@ func (m *chunkMerge) apply(w *dedupe.Workspace, r *customer.ImportRow, in *dedup
 		m.counts.Unchanged++
 		m.sample("unchanged", r.Num)
 	}
-	return nil
+	return id, nil
 }
 
 // addTags records tags to add at the import's location; it reports

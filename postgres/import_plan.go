@@ -23,6 +23,7 @@ const (
 	sqlRowsByEmail    = `SELECT email_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
 	sqlRowsByPhone    = `SELECT phone_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
 	sqlRowsByExternal = `SELECT external_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
+	sqlRowsByOrder    = `SELECT order_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND order_key <> '' ORDER BY 1`
 	sqlRowsByOwner    = `SELECT customer_id, row_num FROM (
 		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
 			ON i.organization_id = r.organization_id AND i.kind = 'email' AND i.value = r.email_key
@@ -56,8 +57,9 @@ func (s *Store) chunkRows() int {
 }
 
 // PlanImport groups the staged rows of an import into chunks so that rows
-// which can affect each other — sharing an email, phone or external id, or
-// matching the same existing customer — land in the same chunk. Chunks are
+// which can affect each other — sharing an email, phone or external id,
+// matching the same existing customer, or (order imports) belonging to the
+// same order — land in the same chunk. Chunks are
 // then independent: merging them in parallel gives the result of merging
 // the file row by row. The grouping is a union-find over row numbers whose
 // root is always a component's first row, so a component lives in the
@@ -82,7 +84,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			return interpretError(err, nil)
 		}
 		uf := newUnionFind(maxRow + 1)
-		for _, q := range []string{sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOwner} {
+		for _, q := range []string{sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder, sqlRowsByOwner} {
 			if err := unionRuns(ctx, tx, uf, q, orgID, importID); err != nil {
 				return err
 			}

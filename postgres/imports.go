@@ -17,8 +17,8 @@ import (
 const (
 	importColumns = `id, organization_id, kind, status, file_name, size_bytes, format, encoding, delimiter,
 		headers, mapping, options, dry_run, rows, processed, created_count, updated_count, unchanged,
-		merged_in_file, conflicts, invalid, warnings, chunks, chunks_done, samples, error, created,
-		started, read_done, finished`
+		merged_in_file, conflicts, invalid, warnings, orders_created, orders_skipped, orders_invalid,
+		chunks, chunks_done, samples, error, created, started, read_done, finished`
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, now()) RETURNING created, started`
@@ -54,7 +54,7 @@ func scanImport(row pgx.Row) (*customer.Import, error) {
 	err := row.Scan(&im.ID, &im.OrganizationID, &im.Kind, &im.Status, &im.FileName, &im.SizeBytes, &im.Format,
 		&im.Encoding, &im.Delimiter, &im.Headers, &im.Mapping, &im.Options, &im.Options.DryRun, &c.Rows, &c.Processed,
 		&c.Created, &c.Updated, &c.Unchanged, &c.MergedInFile, &c.Conflicts, &c.Invalid, &c.Warnings,
-		&im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created, &im.Started, &readDone, &im.Finished)
+		&c.OrdersCreated, &c.OrdersSkipped, &c.OrdersInvalid, &im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created, &im.Started, &readDone, &im.Finished)
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +222,11 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 			return nil, err
 		}
 		return []any{orgID, importID, int32(r.Num), int32(s.naturalChunk(r.Num)), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
-			r.PhoneExt, r.External, string(rec)}, nil
+			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw}, nil
 	}}
 	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},
 		[]string{"organization_id", "import_id", "row_num", "chunk", "email", "email_key", "phone", "phone_key",
-			"phone_valid", "phone_ext", "external_key", "record"}, src)
+			"phone_valid", "phone_ext", "external_key", "record", "order_key", "raw"}, src)
 	if err != nil {
 		return n, interpretError(fmt.Errorf("stage rows: %w", err), nil)
 	}

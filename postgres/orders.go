@@ -309,9 +309,10 @@ func (s *Store) orderNumberConflict(ctx context.Context, orgID, number string) e
 	return &customer.Error{Code: customer.ECONFLICT, Message: "Order with this order_number already exists", Details: details}
 }
 
-// CreateOrders is the bulk path (order imports, benchmarks): orders and
-// lines go in with COPY, and the totals of every customer involved are
-// recomputed once. Callers validate and apply defaults; a taken
+// CreateOrders is the bulk path (benchmarks, test data): orders and lines
+// go in with COPY (copyOrders, which order imports use in their chunk's
+// transaction), and the totals of every customer involved are recomputed
+// once. Callers validate and apply defaults; a taken
 // order_number fails the whole call.
 func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*customer.Order) error {
 	ids := make([]string, 0, len(orders))
@@ -336,32 +337,8 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 		if len(locked) != len(ids) {
 			return customer.Invalid(map[string]string{"customer_id": "no such customer: " + firstMissing(ids, locked)})
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"orders"},
-			[]string{"organization_id", "id", "customer_id", "order_number", "status", "order_date", "ship_date",
-				"delivery_date", "paid_date", "currency", "total_amount", "items_count", "shipping_address", "location_id"},
-			pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
-				o := orders[i]
-				var loc *string
-				if o.LocationID != "" {
-					loc = &o.LocationID
-				}
-				return []any{orgID, o.ID, o.CustomerID, o.OrderNumber, o.Status, o.OrderDate, o.ShipDate,
-					o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount, o.ShippingAddress, loc}, nil
-			}))
-		if err != nil {
-			return orderWriteError(err)
-		}
-		var lines [][]any
-		for _, o := range orders {
-			for i, it := range o.Items {
-				lines = append(lines, []any{orgID, o.ID, int32(i + 1), it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice})
-			}
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
-			[]string{"organization_id", "order_id", "line", "product_id", "product_name", "quantity", "unit_price"},
-			pgx.CopyFromRows(lines))
-		if err != nil {
-			return interpretError(fmt.Errorf("copy order items: %w", err), nil)
+		if err := copyOrders(ctx, tx, orgID, "", orders); err != nil {
+			return err
 		}
 		return refreshCustomers(ctx, tx, orgID, ids, allTime)
 	})
@@ -369,6 +346,48 @@ func (s *Store) CreateOrders(ctx context.Context, orgID string, orders []*custom
 		return &customer.Error{Code: customer.ECONFLICT, Message: "Order with this order_number already exists"}
 	}
 	return err
+}
+
+// copyOrders inserts orders (ids set, customers locked by the caller) and
+// their lines with COPY, recording the import that created them ("" for
+// none). The caller refreshes the customers' totals.
+func copyOrders(ctx context.Context, tx pgx.Tx, orgID, importID string, orders []*customer.Order) error {
+	var imp *string
+	if importID != "" {
+		imp = &importID
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"orders"},
+		[]string{"organization_id", "id", "customer_id", "order_number", "status", "order_date", "ship_date",
+			"delivery_date", "paid_date", "currency", "total_amount", "items_count", "shipping_address", "location_id",
+			"import_id"},
+		pgx.CopyFromSlice(len(orders), func(i int) ([]any, error) {
+			o := orders[i]
+			var loc *string
+			if o.LocationID != "" {
+				loc = &o.LocationID
+			}
+			return []any{orgID, o.ID, o.CustomerID, o.OrderNumber, o.Status, o.OrderDate, o.ShipDate,
+				o.DeliveryDate, o.PaidDate, o.Currency, o.TotalAmount, o.ItemsCount, o.ShippingAddress, loc, imp}, nil
+		}))
+	if err != nil {
+		return orderWriteError(err)
+	}
+	var lines [][]any
+	for _, o := range orders {
+		for i, it := range o.Items {
+			lines = append(lines, []any{orgID, o.ID, int32(i + 1), it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice})
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
+		[]string{"organization_id", "order_id", "line", "product_id", "product_name", "quantity", "unit_price"},
+		pgx.CopyFromRows(lines))
+	if err != nil {
+		return interpretError(fmt.Errorf("copy order items: %w", err), nil)
+	}
+	return nil
 }
 
 // firstMissing returns the first of want (sorted) not in got (sorted).

@@ -28,11 +28,12 @@ import (
 
 const importUsage = `Usage: linkit import FILE [flags]
 
-Uploads a customer file (CSV, TSV, JSON or NDJSON, optionally .gz) through
+Uploads a customer or order file (CSV, TSV, JSON or NDJSON, optionally .gz) through
 the API, shows upload and processing progress, prints a summary and
 optionally writes the rejected rows to a CSV you can fix and upload again.
 
 Flags:
+  --kind K            customers (default) | orders (one row per order line)
   --location ID       import into this location (its region parses phones)
   --tags a,b          tags added to every imported customer
   --group-ids g1,g2   customer groups every imported customer joins
@@ -86,12 +87,13 @@ func parseImportArgs(args []string, getenv func(string) string, stderr io.Writer
 		}
 		return def
 	}
-	var location, tags, groups, policy, region, mapping string
+	var kind, location, tags, groups, policy, region, mapping string
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
 	fs.StringVar(&a.apiURL, "api-url", env("LINKIT_API_URL", "http://localhost:8080"), "")
 	fs.StringVar(&a.apiKey, "api-key", env("LINKIT_API_KEY", ""), "")
+	fs.StringVar(&kind, "kind", "", "")
 	fs.StringVar(&location, "location", "", "")
 	fs.StringVar(&tags, "tags", "", "")
 	fs.StringVar(&groups, "group-ids", "", "")
@@ -168,6 +170,7 @@ func parseImportArgs(args []string, getenv func(string) string, stderr io.Writer
 			a.query.Set(k, v)
 		}
 	}
+	set("kind", kind)
 	set("location_id", location)
 	set("tags", tags)
 	set("group_ids", groups)
@@ -788,6 +791,14 @@ func printImportSummary(w io.Writer, im *customer.Import, took, upload time.Dura
 		{"merged in file", c.MergedInFile}, {"conflicts", c.Conflicts}, {"invalid", c.Invalid}, {"warnings", c.Warnings},
 	} {
 		fmt.Fprintf(w, "  %-15s %s\n", r.label, groupDigits(int64(r.n)))
+	}
+	if im.Kind == "orders" {
+		for _, r := range []struct {
+			label string
+			n     int
+		}{{"orders created", c.OrdersCreated}, {"orders skipped", c.OrdersSkipped}, {"orders invalid", c.OrdersInvalid}} {
+			fmt.Fprintf(w, "  %-15s %s\n", r.label, groupDigits(int64(r.n)))
+		}
 	}
 	fmt.Fprintf(w, "  %-15s %s\n", "rows/s", groupDigits(int64(im.RowsPerSecond+0.5)))
 	if im.Error != "" {

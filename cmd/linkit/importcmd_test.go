@@ -283,6 +283,23 @@ func TestImportCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("orders", func(t *testing.T) {
+		t.Parallel()
+		e := newImpEnv(t, false)
+		file := writeTemp(t, "orders.csv", "Name,Email,Created at,Lineitem sku,Lineitem quantity,Lineitem price\n"+
+			"#1,ana@example.com,2024-01-15,W-1,2,10\n#1,,,G-1,1,5\n#2,,2024-01-16,W-1,1,10\n#2,,,G-1,x,5\n")
+		errPath := filepath.Join(t.TempDir(), "rejected.csv")
+		r := runImport(t, nil, e.getenv, file, "--kind", "orders", "--no-progress", "--errors", errPath)
+		r.wantCode(t, 3)
+		for label, n := range map[string]string{"rows": "4", "created": "1", "invalid": "2", "orders created": "1", "orders invalid": "1"} {
+			r.count(t, label, n)
+		}
+		// The invalid order comes back whole, ready to fix and upload again.
+		if recs := readCSV(t, errPath); len(recs) != 3 || recs[1][0] != "#2" || recs[2][0] != "#2" {
+			t.Errorf("error CSV %q", recs)
+		}
+	})
+
 	t.Run("clean gzip csv", func(t *testing.T) {
 		t.Parallel()
 		e := newImpEnv(t, false)
