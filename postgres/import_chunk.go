@@ -137,11 +137,8 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	}
 
 	wb := &pgx.Batch{}
-	checkKeys := func() error { return nil }
 	if !opts.DryRun {
-		if checkKeys, err = m.queueWrites(wb, orgID, importID, w); err != nil {
-			return nil, err
-		}
+		m.queueWrites(wb, orgID, importID, w)
 	}
 	if oc != nil {
 		// Problems are the import's report, written in a dry run too.
@@ -158,9 +155,6 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.Status) })
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("write chunk %d: %w", chunk, err), nil)
-	}
-	if err := checkKeys(); err != nil {
-		return nil, err
 	}
 	if oc != nil && !opts.DryRun {
 		if err := oc.write(ctx, tx, orgID, importID); err != nil {
@@ -291,7 +285,7 @@ func (m *chunkMerge) addGroups(id string, groups []string) bool {
 }
 
 // queueWrites queues every write of the chunk as set-based statements.
-func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe.Workspace) (func() error, error) {
+func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe.Workspace) {
 	for _, mg := range w.Merges() {
 		queueMerge(b, orgID, mg.From, mg.Into)
 	}
@@ -304,10 +298,7 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 		}
 	}
 	queueBulkCustomers(b, orgID, created, updated)
-	check, err := queueKeys(b, orgID, w.Keys())
-	if err != nil {
-		return nil, err
-	}
+	queueKeys(b, orgID, w.Keys())
 
 	var tc, tl, tt []string
 	var gg, gc []string
@@ -375,7 +366,6 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 	if len(ac) > 0 {
 		b.Queue(sqlBulkAudit, orgID, ac, at, "import", importID, m.location, ach)
 	}
-	return check, nil
 }
 
 func mapKeys[V any](m map[string]V) func(yield func(string) bool) {

@@ -161,7 +161,7 @@ func (s *Store) CreateOrderFor(ctx context.Context, orgID string, o *customer.Or
 			return dedupe.Result{}, interpretError(fmt.Errorf("load candidates: %w", err), nil)
 		}
 		wb := &pgx.Batch{}
-		r, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, locationID: req.LocationID}, req, cand)
+		r, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, locationID: req.LocationID}, req, cand)
 		if customer.ErrorCode(err) == customer.ENOTFOUND {
 			return dedupe.Result{}, customer.Invalid(map[string]string{"location_id": "no such location"})
 		}
@@ -170,9 +170,6 @@ func (s *Store) CreateOrderFor(ctx context.Context, orgID string, o *customer.Or
 		}
 		if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 			return dedupe.Result{}, interpretError(fmt.Errorf("write order customer: %w", err), nil)
-		}
-		if err := checkKeys(); err != nil {
-			return dedupe.Result{}, err
 		}
 		o.CustomerID = r.CustomerID
 		if err := insertOrder(ctx, tx, orgID, o); err != nil {

@@ -40,12 +40,17 @@ const (
 	sqlCandidateGroups = `SELECT customer_id, group_id FROM group_members
 		WHERE organization_id = $1 AND customer_id = ANY(` + sqlCandidateIDs + `)`
 
-	sqlUpsertKeys = `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
+	// A key that turned out to belong to another customer is not written;
+	// fewer rows than keys fails the statement with raceMessage (the cast of
+	// a text built at run time, so planning never trips on it).
+	sqlUpsertKeys = `WITH written AS (
+		INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
 		SELECT $1, k, v, c, p, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t(k, v, c, p, d)
 		ON CONFLICT (organization_id, kind, value) DO UPDATE SET is_primary = EXCLUDED.is_primary,
 			display = CASE WHEN EXCLUDED.display = '' THEN customer_identities.display ELSE EXCLUDED.display END
 		WHERE customer_identities.customer_id = EXCLUDED.customer_id
-		RETURNING 1`
+		RETURNING 1)
+		SELECT CASE WHEN count(*) = $7 THEN 0 ELSE ('` + raceMessage + `: ' || count(*))::int END FROM written`
 	sqlAddMemberships = `INSERT INTO group_members (organization_id, group_id, customer_id, location_id)
 		SELECT $1, g, $2, NULLIF($3, '') FROM unnest($4::text[]) AS g
 		WHERE EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)
@@ -87,13 +92,38 @@ var errIdentityRace = errors.New("identity claimed concurrently")
 // completed job returns its stored result, otherwise the request is matched,
 // merged and written and the job completed — all in one transaction.
 func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
-	res, err := retryTx(ctx, s, func(tx pgx.Tx) (*UpsertResult, error) {
-		return runUpsert(ctx, tx, orgID, jobID, req)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", jobID, err)
+	var err error
+	for range 5 {
+		var res *UpsertResult
+		if res, err = s.runUpsertOnce(ctx, orgID, jobID, req); err == nil {
+			return res, nil
+		}
+		if !retryable(err) {
+			break
+		}
 	}
-	return res, nil
+	return nil, fmt.Errorf("upsert %s: %w", jobID, err)
+}
+
+// runUpsertOnce runs one attempt on a pooled connection, ending the
+// transaction whatever happened (a replayed job commits its empty read).
+func (s *Store) runUpsertOnce(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
+	}
+	defer conn.Release()
+	res, err := runUpsert(ctx, conn.Conn(), orgID, jobID, req)
+	end := "COMMIT"
+	if err != nil {
+		end = "ROLLBACK"
+	}
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		if _, eerr := conn.Exec(context.WithoutCancel(ctx), end); eerr != nil && err == nil {
+			err = interpretError(fmt.Errorf("end transaction: %w", eerr), nil)
+		}
+	}
+	return res, err
 }
 
 // retryTx runs fn in a transaction, again (up to five times) while it
@@ -115,11 +145,15 @@ func retryTx[T any](ctx context.Context, s *Store, fn func(tx pgx.Tx) (T, error)
 	return out, err
 }
 
+// raceMessage is the text sqlUpsertKeys fails with on a race.
+const raceMessage = "identity claimed concurrently"
+
 // retryable errors are races another attempt resolves.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.Is(err, errIdentityRace) ||
-		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001" || pgErr.Code == "23505"))
+		(errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001" || pgErr.Code == "23505" ||
+			(pgErr.Code == "22P02" && strings.Contains(pgErr.Message, raceMessage))))
 }
 
 // lockHashes turns keys into sorted advisory lock ids.
@@ -245,11 +279,19 @@ func (cand *candidates) workspace() (*dedupe.Workspace, error) {
 	return w, nil
 }
 
-func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+// batchSender is what runUpsert needs of a connection.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// runUpsert is one attempt in two round trips: BEGIN travels with the
+// reads and COMMIT with the writes. On error the caller rolls back.
+func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
 	var jobState string
 	var jobResult []byte
 	// One round trip: job lock, key locks, candidates, owners, tags.
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	// The array parameters would make PostgreSQL plan every statement anew
 	// (a third of an upsert's database time); their generic plans are the same.
 	b.Queue(sqlGenericPlans)
@@ -271,7 +313,7 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		return &done, nil
 	}
 	wb := &pgx.Batch{}
-	res, checkKeys, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, req, cand)
+	res, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, req, cand)
 	if err != nil {
 		return nil, err
 	}
@@ -289,13 +331,11 @@ func runUpsert(ctx context.Context, tx pgx.Tx, orgID, jobID string, req *dedupe.
 		return err
 	})
 	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
+	wb.Queue("COMMIT")
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("write upsert: %w", err), nil)
 	}
 	out.Customer = byID[res.CustomerID]
-	if err := checkKeys(); err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
@@ -312,23 +352,20 @@ func queueMatchRead(b *pgx.Batch, orgID string, req *dedupe.Request) *candidates
 // every write of SPEC §6 steps 3–6: customers and keys, tags, groups, the
 // visit, the address, audit events and suggested duplicates. The returned
 // check must be called once the batch ran (see queueWorkspace).
-func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.Request, cand *candidates) (dedupe.Result, func() error, error) {
+func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.Request, cand *candidates) (dedupe.Result, error) {
 	if cand.locMissing {
-		return dedupe.Result{}, nil, customer.NotFound("Location", req.LocationID)
+		return dedupe.Result{}, customer.NotFound("Location", req.LocationID)
 	}
 	w, err := cand.workspace()
 	if err != nil {
-		return dedupe.Result{}, nil, err
+		return dedupe.Result{}, err
 	}
 	res, err := w.Apply(&req.Record, req.Options)
 	if err != nil {
-		return dedupe.Result{}, nil, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
+		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
 	}
-	checkKeys, err := queueWorkspace(wb, orgID, w)
-	if err != nil {
-		return dedupe.Result{}, nil, err
-	}
+	queueWorkspace(wb, orgID, w)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
 	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)
@@ -349,7 +386,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	for _, p := range w.Pairs() {
 		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
-	return res, checkKeys, nil
+	return res, nil
 }
 
 // queueSourceRecord stores a unified customer's source record on its
