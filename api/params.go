@@ -93,7 +93,7 @@ func timeBound(field, v string, upper bool, p problems) *time.Time {
 		return nil
 	}
 	if upper {
-		t = t.Add(time.Nanosecond) // created_to is inclusive
+		t = t.Add(time.Microsecond) // created_to is inclusive (PostgreSQL keeps microseconds)
 	}
 	return &t
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -426,15 +427,31 @@ const (
 	countCap        = 20000
 )
 
-// Search plans (see searchCustomers): the first walk of the sort order
-// reads at most searchWalkRows rows; the trigram probe fetches at most
-// searchProbeCap+1 matches, and totals up to searchProbeCap are exact; a
-// common term's total is counted (up to the cap) when its estimate is below
-// searchCountBelow, otherwise the estimate is given.
+// Search plans (see searchCustomers): a first walk of searchWalkRows rows
+// along the sort order settles the terms that more than 0.7% of the
+// customers match; the trigram index serves terms with at most
+// searchProbeCap candidates, whose totals are exact; a walk's total is an
+// estimate, checked by a count only below searchCommonAbove (see
+// searchRun.total). A walk reads rows in the table's order of creation,
+// pages at a time, for about a tenth of what a fetch by the trigram index
+// costs (searchWalkCost): the cap sits where both plans cost about the
+// same among two million customers.
 const (
-	searchWalkRows   = 5000
-	searchProbeCap   = 1000
-	searchCountBelow = 4 * searchProbeCap
+	searchWalkRows    = 3000
+	searchProbeCap    = 3000
+	searchCommonAbove = 4 * searchProbeCap
+	searchCountBelow  = searchProbeCap / 2
+	searchWalkCost    = 10
+)
+
+// customers_search (migration 00010) indexes the trigrams of
+// translate(search_text, searchFold): the separators of search_text become
+// letters of their own, so a term's trigrams span them ("a.sm" has the
+// trigrams "aǁs" and "ǁsm" where pg_trgm alone, splitting words, would
+// keep "a" and "sm" apart and look up every word starting with "sm").
+const (
+	searchSeparators = ` .@-_'`
+	searchFold       = `' .@-_''', 'ǂǁʘǃǀʗ'`
 )
 
 // customerOrders maps Filter.Sort to ORDER BY keys over customers c; each
@@ -455,8 +472,8 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	var list []*customer.Customer
 	var page customer.Page
 	var err error
-	if pattern := searchPattern(f.Search); pattern != "" {
-		list, page, err = s.searchCustomers(ctx, orgID, f, pattern, order)
+	if term := searchTerm(f.Search); term != "" {
+		list, page, err = s.searchCustomers(ctx, orgID, f, term, order)
 	} else {
 		list, page, err = s.listCustomers(ctx, orgID, f, order)
 	}
@@ -533,129 +550,73 @@ func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filt
 // searchCustomers pages through the customers whose search_text contains
 // a term. A LIKE '%term%' has two good plans and the planner cannot tell
 // which one applies (it guesses about the same selectivity for "7345", 30
-// matches, and "smith", 25,000): a common term wants the sort order's index,
-// which fills a page after a few hundred rows, while the trigram index would
-// hand it 25,000 matches to fetch and sort; a rare term wants the trigram
-// index, the walk would read the whole organization. So the plan is not
-// left to the planner (planner settings local to a read-only transaction):
+// matches, and "smith", 25,000): a rare term wants the trigram index, while
+// walking the sort order's index would read the whole organization; a
+// common term wants that walk, which fills a page after a few hundred rows,
+// while the trigram index would hand it 25,000 matches to fetch and sort.
+// So the plan is not left to the planner (planner settings local to a
+// read-only transaction):
 //
-//  1. Walk the sort order's index over at most searchWalkRows rows. A full
-//     page there is the right page: the term is common. Its total is the
-//     density of matches along the walk times the planner's estimate of
-//     the rows matching the other filters (marked estimated), or, when that
-//     is small, counted up to searchProbeCap with the trigram index.
-//  2. Otherwise probe the trigram index (bitmap scan only) for at most
-//     searchProbeCap+1 matches and sort the page out of them: when no more
-//     matched, the page and the total are exact.
-//  3. Otherwise (a term between rare and common: at least one match in
-//     orgRows/searchProbeCap rows, fewer than one in searchWalkRows/pageEnd)
-//     walk the sort order's index to the end of the page.
-func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Filter, pattern, order string) ([]*customer.Customer, customer.Page, error) {
-	where, baseArgs := customerWhere(orgID, f)
-	args := append(baseArgs[:len(baseArgs):len(baseArgs)], pattern)
-	like := "c.search_text LIKE $" + strconv.Itoa(len(args))
-	offset := (f.Page - 1) * f.Limit
-	pageArgs := append(args[:len(args):len(args)], f.Limit+1, offset)
-	limitOffset := " LIMIT $" + strconv.Itoa(len(args)+1) + " OFFSET $" + strconv.Itoa(len(args)+2)
-	capped := `SELECT * FROM customers c WHERE ` + where + ` AND ` + like + ` LIMIT ` + strconv.Itoa(searchProbeCap+1)
-	probe := `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + capped + `) c ORDER BY ` + order + limitOffset
-	count := `SELECT count(*) FROM (` + capped + `) c`
-	// The walk numbers the rows in the sort order before filtering by the
-	// term: the filter cannot move below the window function (no plan can
-	// use the trigram index) and the last row's number tells how far the
-	// walk went. The outer order names the subquery's columns, so the
-	// index's order carries through and nothing is sorted.
-	walk := func(rows int) string {
-		inner := `SELECT c.*, lower(c.name) AS sort_name, row_number() OVER (ORDER BY ` + order + `) AS rn
-			FROM customers c WHERE ` + where
-		if rows > 0 {
-			inner += ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(rows)
-		}
-		return `SELECT c.rn, ` + customerColumns + ` FROM (` + inner + `) c WHERE ` + like +
-			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-	}
-	const (
-		walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-			set_config('enable_sort', 'off', true), set_config('enable_indexscan', 'on', true)`
-		probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
-			set_config('enable_sort', 'on', true), set_config('enable_indexscan', 'off', true),
-			set_config('enable_indexonlyscan', 'off', true)`
-	)
-
+//  1. Walk the first searchWalkRows rows of the sort order (index scan
+//     only, nothing sorted). A full page there is the page: the term is
+//     common.
+//  2. Otherwise count the trigram index's candidates for the term (see
+//     trigramCandidates; no table row is read): the matches, and a few
+//     more, of all organizations before the other filters.
+//  3. At most searchProbeCap candidates: fetch the matches with the index
+//     (bitmap scan only) and sort the page out of them. Page and total are
+//     exact.
+//  4. More: walk the sort order to the end of the page.
+//
+// A walk's total is exact when it reached the last match; otherwise it is
+// the density of matches along the walk times the planner's estimate of
+// the rows passing the other filters, marked estimated, unless it may be
+// small and a count is cheap (see searchRun.total). A term without three
+// letters in a row has no trigram to look up and is only walked.
+func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Filter, term, order string) ([]*customer.Customer, customer.Page, error) {
+	q := newSearchQueries(orgID, f, term, order)
 	var list []*customer.Customer
 	var page customer.Page
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		r := &searchRun{q: q, tx: tx, candidates: -1, baseRows: -1}
 		// 1. The first rows of the sort order.
-		var lastRow, baseRows int
-		b := &pgx.Batch{}
-		b.Queue(walkPlan)
-		b.Queue(walk(searchWalkRows), pageArgs...).Query(func(rows pgx.Rows) error {
-			var err error
-			list, err = scanCustomers(rows, &lastRow)
-			return err
-		})
-		b.Queue(`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE `+where, baseArgs...).QueryRow(func(row pgx.Row) error {
-			var err error
-			baseRows, err = planRows(row)
-			return err
-		})
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		lastRow, err := r.walk(ctx, &list, searchWalkRows)
+		if err != nil {
 			return err
 		}
 		if len(list) > f.Limit {
-			page = searchTotal(len(list), f.Limit, offset, lastRow, baseRows)
-			if page.Total >= searchCountBelow {
-				return nil
-			}
-			var matches int
-			b = &pgx.Batch{}
-			b.Queue(probePlan)
-			b.Queue(count, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&matches) })
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return err
-			}
-			if matches <= searchProbeCap {
-				page = customer.Page{Total: matches, HasMore: true}
-			}
-			return nil
-		}
-
-		// 2. The trigram index's matches, when there are few.
-		matches := 0
-		b = &pgx.Batch{}
-		b.Queue(probePlan)
-		b.Queue(probe, pageArgs...).Query(func(rows pgx.Rows) error {
-			var err error
-			list, err = scanCustomers(rows, &matches)
-			return err
-		})
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			page, err = r.total(ctx, len(list), lastRow)
 			return err
 		}
-		if len(list) == 0 && offset > 0 {
-			// A page past the end says nothing of the matches: count them.
-			if err := tx.QueryRow(ctx, count, args...).Scan(&matches); err != nil {
+		// 2. The trigram index's candidates.
+		if err := r.countCandidates(ctx); err != nil {
+			return err
+		}
+		// 3. Few: the matches by the trigram index.
+		if r.candidates >= 0 && r.candidates <= searchProbeCap {
+			matches := 0
+			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
+				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
+					var err error
+					list, err = scanCustomers(rows, &matches)
+					return err
+				})
+			})
+			if err == nil && len(list) == 0 && q.offset > 0 {
+				// A page past the end says nothing of the matches: count them.
+				matches, err = r.count(ctx, probePlan, q.capped)
+			}
+			if err != nil || matches <= searchProbeCap { // else more came meanwhile: walk
+				page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
 				return err
 			}
 		}
-		if matches <= searchProbeCap {
-			page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
-			return nil
-		}
-
-		// 3. The sort order to the end of the page.
-		b = &pgx.Batch{}
-		b.Queue(walkPlan)
-		b.Queue(walk(0), pageArgs...).Query(func(rows pgx.Rows) error {
-			var err error
-			list, err = scanCustomers(rows, &lastRow)
-			return err
-		})
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		// 4. Many: the sort order to the end of the page.
+		if lastRow, err = r.walk(ctx, &list, 0); err != nil {
 			return err
 		}
-		page = searchTotal(len(list), f.Limit, offset, lastRow, baseRows)
-		return nil
+		page, err = r.total(ctx, len(list), lastRow)
+		return err
 	})
 	if err != nil {
 		return nil, customer.Page{}, interpretError(fmt.Errorf("search customers: %w", err), nil)
@@ -663,25 +624,224 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	return list, page, nil
 }
 
-// searchTotal is the page of a walk that found fetched rows (one more than
-// limit when there are more) after offset, the last at row lastRow of the
-// walk, out of baseRows (estimated) matching the other filters. Past the
-// last match the total is known; before, it is estimated from the density
-// of matches along the walk, and at least searchProbeCap+1 (a walk is done
-// only for a term with more matches than that or so we guess).
-func searchTotal(fetched, limit, offset, lastRow, baseRows int) customer.Page {
-	if fetched > limit {
-		est := 0
-		if lastRow > 0 {
-			est = int(float64(offset+fetched) / float64(lastRow) * float64(baseRows))
+// Planner settings of the two plans: the trigram index's bitmap scan and
+// sorting its matches, or a walk along the sort order's index.
+const (
+	probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),
+		set_config('enable_indexonlyscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
+		set_config('enable_sort', 'on', true)`
+	walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'on', true),
+		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`
+)
+
+// searchQueries are the SQL texts and arguments of one search.
+type searchQueries struct {
+	f                     customer.Filter
+	term, pattern         string
+	where, like, indexed  string
+	baseArgs, args        []any // the filters' arguments; then the pattern
+	pageArgs              []any // then the limit (one more row) and offset
+	offset                int
+	capped, probe, counts string
+	walk                  func(rows int) string
+}
+
+func newSearchQueries(orgID string, f customer.Filter, term, order string) *searchQueries {
+	q := &searchQueries{f: f, term: term, pattern: likePattern(term), offset: (f.Page - 1) * f.Limit}
+	q.where, q.baseArgs = customerWhere(orgID, f)
+	q.args = append(q.baseArgs[:len(q.baseArgs):len(q.baseArgs)], q.pattern)
+	p := "$" + strconv.Itoa(len(q.args))
+	q.like = "c.search_text LIKE " + p
+	q.indexed = searchIndexed(p)
+	q.pageArgs = append(q.args[:len(q.args):len(q.args)], f.Limit+1, q.offset)
+	limitOffset := " LIMIT $" + strconv.Itoa(len(q.args)+1) + " OFFSET $" + strconv.Itoa(len(q.args)+2)
+	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
+		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
+	q.probe = `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset
+	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
+	// The walk numbers the rows in the sort order before filtering by the
+	// term: the filter cannot move below the window function (no plan can
+	// use the trigram index) and the last row's number tells how far the
+	// walk went. The outer order names the subquery's columns, so the
+	// index's order carries through and nothing is sorted.
+	q.walk = func(rows int) string {
+		inner := `SELECT c.*, lower(c.name) AS sort_name, row_number() OVER (ORDER BY ` + order + `) AS rn
+			FROM customers c WHERE ` + q.where
+		if rows > 0 {
+			inner += ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(rows)
 		}
-		return customer.Page{Total: max(est, searchProbeCap+1, offset+fetched), HasMore: true, Estimated: true}
+		return `SELECT c.rn, ` + customerColumns + ` FROM (` + inner + `) c WHERE ` + q.like +
+			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
 	}
-	if fetched > 0 {
-		return customer.Page{Total: offset + fetched}
+	return q
+}
+
+// searchIndexed is the condition the trigram index customers_search
+// serves: the term at placeholder p, both sides folded.
+func searchIndexed(p string) string {
+	return "translate(c.search_text, " + searchFold + ") LIKE translate(" + p + ", " + searchFold + ")"
+}
+
+// searchRun is one search's transaction and what it learned so far.
+type searchRun struct {
+	q          *searchQueries
+	tx         pgx.Tx
+	candidates int // of the trigram index; -1 unknown
+	counted    bool
+	baseRows   int // estimated rows passing the other filters; -1 unknown
+}
+
+// run sends a plan's settings and the queries queue adds in one round trip.
+func (r *searchRun) run(ctx context.Context, plan string, queue func(b *pgx.Batch)) error {
+	b := &pgx.Batch{}
+	b.Queue(plan)
+	queue(b)
+	return r.tx.SendBatch(ctx, b).Close()
+}
+
+// count counts query's rows with plan's settings.
+func (r *searchRun) count(ctx context.Context, plan, query string) (n int, err error) {
+	err = r.run(ctx, plan, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM (`+query+`) c`, r.q.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	})
+	return n, err
+}
+
+// walk reads the page along the sort order, at most rows rows (0: all),
+// and returns the number of the last row it read; the first walk also
+// asks the planner how many rows pass the other filters.
+func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows int) (lastRow int, err error) {
+	err = r.run(ctx, walkPlan, func(b *pgx.Batch) {
+		b.Queue(r.q.walk(rows), r.q.pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			*list, err = scanCustomers(rows, &lastRow)
+			return err
+		})
+		if r.baseRows < 0 {
+			b.Queue(`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE `+r.q.where, r.q.baseArgs...).QueryRow(func(row pgx.Row) error {
+				var err error
+				r.baseRows, err = planRows(row)
+				return err
+			})
+		}
+	})
+	return lastRow, err
+}
+
+// countCandidates counts the trigram index's candidates, once.
+func (r *searchRun) countCandidates(ctx context.Context) error {
+	if r.counted || !hasTrigram(r.q.term) {
+		return nil
 	}
-	// Past the end of more than searchProbeCap matches: at most offset.
-	return customer.Page{Total: max(offset, searchProbeCap+1), Estimated: true}
+	r.counted = true
+	return r.run(ctx, probePlan, func(b *pgx.Batch) {
+		b.Queue(`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON)
+			SELECT 1 FROM customers c WHERE `+searchIndexed("$1")+` LIMIT 1`, r.q.pattern).QueryRow(func(row pgx.Row) error {
+			var err error
+			r.candidates, err = trigramCandidates(row)
+			return err
+		})
+	})
+}
+
+// total is the page of a walk that fetched rows (one more than the limit
+// when there are more) after the offset, the last at row lastRow of the
+// walk. Past the last match the total is known. Before, it is estimated
+// from the density of matches along the walk, and counted (up to the cap)
+// when the estimate does not rule out an exact total and counting is cheap:
+//   - at most searchProbeCap candidates: counted, the total is exact;
+//   - an estimate below searchCountBelow (the other filters cut a common
+//     term down): counted by the trigram index if it has at most
+//     searchCommonAbove candidates, along the sort order if the term has
+//     no trigram and the organization is small.
+func (r *searchRun) total(ctx context.Context, fetched, lastRow int) (customer.Page, error) {
+	limit, offset := r.q.f.Limit, r.q.offset
+	switch {
+	case fetched > 0 && fetched <= limit, fetched == 0 && offset == 0:
+		return customer.Page{Total: offset + fetched}, nil
+	case fetched == 0:
+		// Past the end: the walk read every row; a count reads them again.
+		n, err := r.count(ctx, walkPlan, r.q.counts)
+		return customer.Page{Total: n}, err
+	}
+	est := max(int(float64(offset+fetched)/float64(lastRow)*float64(r.baseRows)), offset+fetched)
+	page := customer.Page{Total: est, HasMore: true, Estimated: true}
+	if est >= searchCommonAbove {
+		return page, nil
+	}
+	if err := r.countCandidates(ctx); err != nil {
+		return page, err
+	}
+	if r.candidates >= 0 {
+		page.Total = max(min(est, r.candidates), offset+fetched)
+	}
+	plan := probePlan
+	switch k := r.candidates; {
+	case k >= 0 && k <= searchProbeCap:
+	case k >= 0 && k <= searchCommonAbove && est < searchCountBelow:
+	case k < 0 && !hasTrigram(r.q.term) && est < searchCountBelow && r.baseRows <= searchCommonAbove*searchWalkCost:
+		plan = walkPlan
+	default:
+		return page, nil
+	}
+	n, err := r.count(ctx, plan, r.q.counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
+	if err != nil || n > searchProbeCap {
+		page.Total = max(page.Total, searchProbeCap+1)
+		return page, err
+	}
+	return customer.Page{Total: n, HasMore: true}, nil
+}
+
+// trigramCandidates reads how many rows the trigram index customers_search
+// proposed in an EXPLAIN ANALYZE of a bitmap scan for the term stopped
+// after one row: the bitmap holds every candidate before the table is
+// read, and counting them costs the index lookup only. -1 when the plan
+// did not use the index.
+func trigramCandidates(row pgx.Row) (int, error) {
+	type node struct {
+		Type  string  `json:"Node Type"`
+		Index string  `json:"Index Name"`
+		Rows  float64 `json:"Actual Rows"`
+		Plans []node  `json:"Plans"`
+	}
+	var plan []struct {
+		Plan node `json:"Plan"`
+	}
+	if err := row.Scan(&plan); err != nil {
+		return 0, err
+	}
+	var find func(n node) int
+	find = func(n node) int {
+		if n.Type == "Bitmap Index Scan" && n.Index == "customers_search" {
+			return int(n.Rows)
+		}
+		for _, c := range n.Plans {
+			if k := find(c); k >= 0 {
+				return k
+			}
+		}
+		return -1
+	}
+	if len(plan) == 0 {
+		return -1, nil
+	}
+	return find(plan[0].Plan), nil
+}
+
+// hasTrigram tells whether the trigram index can look term up: whether it
+// has three word characters in a row, separators the index folds included.
+func hasTrigram(term string) bool {
+	run := 0
+	for _, r := range term {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(searchSeparators, r) {
+			if run++; run == 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // scanCustomers reads customer rows led by one integer column into lead
@@ -759,16 +919,18 @@ func customerWhere(orgID string, f customer.Filter) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// searchPattern turns a search string into a LIKE pattern over search_text.
-// Phone-like input ("+1 (415) 555") searches by its digits.
-func searchPattern(q string) string {
+// searchTerm normalizes a search string: lower case, single spaces;
+// phone-like input ("+1 (415) 555") searches by its digits.
+func searchTerm(q string) string {
 	q = strings.ToLower(strings.Join(strings.Fields(q), " "))
-	if q == "" {
-		return ""
-	}
 	if digits := dedupe.PhoneDigits(q); len(digits) >= 3 && strings.Trim(q, "0123456789+-(). ") == "" {
 		q = digits
 	}
+	return q
+}
+
+// likePattern is the LIKE pattern over search_text that finds term.
+func likePattern(term string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(q) + "%"
+	return "%" + r.Replace(term) + "%"
 }

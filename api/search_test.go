@@ -1,0 +1,338 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+)
+
+// The search picks its plan by the number of trigram-index candidates:
+// up to probeCap (postgres.searchProbeCap) it fetches and sorts them, and
+// the total is exact; beyond, it walks the sort order and the total is an
+// estimate, marked so, unless counting is cheap. A corpus of searchRows
+// customers exercises every plan.
+const (
+	searchRows = 15000
+	probeCap   = 3000
+)
+
+// searchBase is when customer 0 would have been created; customer i was
+// created i minutes before (customer 1 is the newest).
+var searchBase = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// searchWords are the company-name words of the corpus: customer i has
+// the words whose predicate holds for i.
+var searchWords = []struct {
+	word string
+	in   func(i int) bool
+}{
+	{"Rarebird", func(i int) bool { return slices.Contains([]int{3, 50, 700, 1500, 2999, 4000, 9999}, i) }},
+	{"Commonwealth", func(i int) bool { return i%2 == 0 }},                  // 7,500
+	{"Everyman", func(i int) bool { return i%10 != 0 }},                     // 13,500: too many to count
+	{"Capstone", func(i int) bool { return i%5 == 1 }},                      // the cap
+	{"Overcap", func(i int) bool { return i%5 == 1 || i == 3 }},             // the cap + 1
+	{"Oldtimer", func(i int) bool { return i > searchRows-3100 }},           // 3,100 at the far end of the walk
+	{"Dotted", func(i int) bool { return i%500 == 7 || i%500 == 8 }},        // 60, with "dot.ted" or "dot_ted" emails
+	{"Taggable", func(i int) bool { return i%4 == 0 && i >= searchRows/2 }}, // 1,875, the older half
+}
+
+// searchName is customer i's name: a permutation of 0..searchRows-1.
+func searchName(i int) string { return fmt.Sprintf("n%d", (i*7919)%searchRows) }
+
+func searchID(i int) string { return fmt.Sprintf("cust_s%05d", i) }
+
+// searchCorpus is an organization of searchRows customers, loaded by SQL.
+type searchCorpus struct {
+	e  *env
+	in map[string]func(i int) bool // lower-case word → its customers
+}
+
+func newSearchCorpus(t *testing.T) *searchCorpus {
+	t.Helper()
+	e := newEnv(t)
+	c := &searchCorpus{e: e, in: map[string]func(int) bool{}}
+	for _, w := range searchWords {
+		c.in[strings.ToLower(w.word)] = w.in
+	}
+	var companies, emails, statuses []string
+	for i := 1; i <= searchRows; i++ {
+		var words []string
+		for _, w := range searchWords {
+			if w.in(i) {
+				words = append(words, w.word)
+			}
+		}
+		companies = append(companies, strings.Join(words, " "))
+		switch i % 500 {
+		case 7:
+			emails = append(emails, fmt.Sprintf("dot.ted%d@example.com", i))
+		case 8:
+			emails = append(emails, fmt.Sprintf("dot_ted%d@example.com", i))
+		default:
+			emails = append(emails, "")
+		}
+		statuses = append(statuses, map[bool]string{true: "inactive", false: "active"}[i%3 == 0])
+	}
+	names := make([]string, searchRows)
+	for i := range names {
+		names[i] = searchName(i + 1)
+	}
+	_, err := e.store.Pool().Exec(context.Background(), `
+		INSERT INTO customers (organization_id, id, first_name, last_name, name, company_name, email, status, created)
+		SELECT $1, 'cust_s' || lpad(i::text, 5, '0'), 'F', 'L', name, company, email, status,
+			$2::timestamptz - i * interval '1 minute'
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(name, company, email, status, i)`,
+		e.org, searchBase, names, companies, emails, statuses)
+	if err == nil {
+		_, err = e.store.Pool().Exec(context.Background(), `ANALYZE customers`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// want lists the ids of the customers matching pred in the order sort asks.
+func (c *searchCorpus) want(sort string, pred func(i int) bool) []string {
+	var is []int
+	for i := 1; i <= searchRows; i++ {
+		if pred(i) {
+			is = append(is, i)
+		}
+	}
+	switch sort {
+	case "", "-created": // newest first: i ascending
+	case "created":
+		slices.Reverse(is)
+	case "name", "-name":
+		slices.SortFunc(is, func(a, b int) int {
+			if d := strings.Compare(searchName(a), searchName(b)); d != 0 {
+				return d
+			}
+			return strings.Compare(searchID(a), searchID(b))
+		})
+		if sort == "-name" {
+			slices.Reverse(is)
+		}
+	}
+	ids := make([]string, len(is))
+	for k, i := range is {
+		ids[k] = searchID(i)
+	}
+	return ids
+}
+
+// page fetches one page of GET /customers?query and checks it against all,
+// every match in order: its ids and hasMore exactly, and its total. That
+// is exact when the search's term has at most the cap of candidates (the
+// customers it matches before other filters) and three characters in a
+// row; otherwise it is exact or marked estimated (and then above what the
+// page has seen, with more to come).
+func (c *searchCorpus) page(t *testing.T, query string, all []string, page, limit int) response {
+	t.Helper()
+	res := c.e.do("GET", fmt.Sprintf("/api/v1/customers?%s&page=%d&limit=%d", query, page, limit), nil).want(t, http.StatusOK)
+	var got []string
+	for _, it := range res.list() {
+		got = append(got, str(it["id"]))
+	}
+	from, to := min((page-1)*limit, len(all)), min(page*limit, len(all))
+	if want := all[from:to]; !slices.Equal(got, want) {
+		t.Fatalf("%s page %d: ids\n got %v\nwant %v", query, page, got, want)
+	}
+	m := res.meta()
+	if m["hasMore"] != (to < len(all)) {
+		t.Fatalf("%s page %d: hasMore %v, want %v", query, page, m["hasMore"], to < len(all))
+	}
+	total, _ := m["total"].(float64)
+	estimated, present := m["total_estimated"].(bool)
+	switch {
+	case present && (!estimated || m["hasMore"] != true || int(total) <= to):
+		t.Fatalf("%s page %d: estimated total %v seen %d, meta %v", query, page, total, to, m)
+	case !estimated && int(total) != len(all):
+		t.Fatalf("%s page %d: total %v not estimated, want %d", query, page, total, len(all))
+	case estimated && c.candidates(query, len(all)) <= probeCap:
+		t.Fatalf("%s page %d: total %v estimated, want exactly %d", query, page, total, len(all))
+	}
+	return res
+}
+
+// candidates is how many customers the term of query matches before the
+// other filters (matches, those of the query); more than the cap when the
+// term has no three characters in a row.
+func (c *searchCorpus) candidates(query string, matches int) int {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		panic(err)
+	}
+	term := strings.ToLower(q.Get("search"))
+	run, trigram := 0, false
+	for _, r := range term {
+		if run++; !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(" .@-_'", r) {
+			run = 0
+		}
+		trigram = trigram || run >= 3
+	}
+	if !trigram {
+		return probeCap + 1
+	}
+	if in := c.in[term]; in != nil {
+		n := 0
+		for i := 1; i <= searchRows; i++ {
+			if in(i) {
+				n++
+			}
+		}
+		return n
+	}
+	return matches // no other filter
+}
+
+func TestSearchRareTermExact(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	all := c.want("", c.in["rarebird"])
+	for p := 1; p <= 4; p++ {
+		c.page(t, "search=Rarebird", all, p, 3)
+	}
+	// Up to the cap every total is exact, at any page, past the end too.
+	all = c.want("", c.in["capstone"])
+	for _, p := range []int{1, 2, 149, 150, 151} {
+		c.page(t, "search=capstone", all, p, 20)
+	}
+	c.page(t, "search=CAPSTONE", all, 3, 100)
+	c.page(t, "search=zyzzyva", nil, 1, 20)
+	c.page(t, "search=zyzzyva", nil, 3, 20)
+	// A term without a trigram (two characters) is walked: names n1, n1x,
+	// n1xx, n1xxx and n1xxxx.
+	n1 := func(i int) bool { return strings.HasPrefix(searchName(i), "n1") }
+	c.page(t, "search=n1", c.want("", n1), 2, 20)
+}
+
+func TestSearchCommonTermEstimated(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	for _, term := range []string{"everyman", "commonwealth", "overcap", "oldtimer"} {
+		all := c.want("", c.in[term])
+		for _, p := range []int{1, 2, 3} {
+			res := c.page(t, "search="+term, all, p, 20)
+			if res.meta()["total_estimated"] != true {
+				t.Fatalf("%s page %d: %d matches, total not marked estimated: %v", term, p, len(all), res.meta())
+			}
+		}
+		// The last page knows the total; past the end it is counted.
+		last := (len(all) + 99) / 100
+		for _, p := range []int{last, last + 1} {
+			res := c.page(t, "search="+term, all, p, 100)
+			if res.meta()["total"] != float64(len(all)) || res.meta()["total_estimated"] != nil {
+				t.Fatalf("%s page %d of %d: meta %v, want the exact total %d", term, p, last, res.meta(), len(all))
+			}
+		}
+	}
+	// Page 150 of 20 ends at the cap, the last match is one further.
+	c.page(t, "search=overcap", c.want("", c.in["overcap"]), 150, 20)
+}
+
+func TestSearchSorts(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	for _, term := range []string{"rarebird", "capstone", "commonwealth", "everyman", "oldtimer"} {
+		for _, sort := range []string{"created", "-created", "name", "-name"} {
+			all := c.want(sort, c.in[term])
+			for _, p := range []int{1, 2} {
+				c.page(t, "search="+term+"&sort="+sort, all, p, 7)
+			}
+		}
+	}
+}
+
+func TestSearchWithFilters(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	with := func(term string, pred func(i int) bool) func(int) bool {
+		return func(i int) bool { return c.in[term](i) && pred(i) }
+	}
+	inactive := func(i int) bool { return i%3 == 0 }
+	active := func(i int) bool { return i%3 != 0 }
+	// A status narrows a common term down; far below the cap, it is counted.
+	c.page(t, "search=commonwealth&status=inactive", c.want("", with("commonwealth", inactive)), 1, 20)
+	c.page(t, "search=commonwealth&status=inactive&sort=name", c.want("name", with("commonwealth", inactive)), 3, 20)
+	c.page(t, "search=rarebird&status=inactive", c.want("", with("rarebird", inactive)), 1, 20)
+	c.page(t, "search=commonwealth&status=active,pending", c.want("", with("commonwealth", active)), 2, 20)
+
+	// A creation window (both ends inclusive): customers 1000..1999.
+	window := func(i int) bool { return i >= 1000 && i <= 1999 }
+	at := func(i int, d time.Duration) string {
+		return url.QueryEscape(searchBase.Add(d - time.Duration(i)*time.Minute).Format(time.RFC3339))
+	}
+	q := "created_from=" + at(1999, 0) + "&created_to=" + at(1000, 30*time.Second)
+	c.page(t, "search=everyman&"+q, c.want("", with("everyman", window)), 2, 20)
+	// Few matches of a common term, or of a term without trigrams in a
+	// small organization: counted.
+	res := c.page(t, "search=commonwealth&"+q, c.want("", with("commonwealth", window)), 2, 20)
+	if res.meta()["total_estimated"] != nil {
+		t.Fatalf("500 matches out of 7,500 candidates: the total is counted: %v", res.meta())
+	}
+	n1 := func(i int) bool { return strings.HasPrefix(searchName(i), "n1") }
+	res = c.page(t, "search=n1&"+q, c.want("", func(i int) bool { return n1(i) && window(i) }), 1, 20)
+	if res.meta()["total_estimated"] != nil {
+		t.Fatalf("a term without trigrams in 1,000 customers: the total is counted: %v", res.meta())
+	}
+	c.page(t, "search=rarebird&"+q+"&sort=name", c.want("name", with("rarebird", window)), 1, 20)
+
+	// A tag, on a quarter of the commonwealth customers, all of them in
+	// the older half (past the first walk).
+	var ids []string
+	for i := 1; i <= searchRows; i++ {
+		if c.in["taggable"](i) {
+			ids = append(ids, searchID(i))
+		}
+	}
+	if _, err := c.e.store.Pool().Exec(context.Background(), `
+		INSERT INTO customer_tags (organization_id, customer_id, location_id, tag)
+		SELECT $1, id, '', 'VIP' FROM unnest($2::text[]) id`, c.e.org, ids); err != nil {
+		t.Fatal(err)
+	}
+	c.page(t, "search=commonwealth&tag=vip", c.want("", c.in["taggable"]), 3, 20)
+	c.page(t, "search=everyman&tag=VIP&sort=-name", c.want("-name", with("everyman", c.in["taggable"])), 1, 20)
+
+	// Separators and LIKE's own characters are matched literally.
+	dotted := func(sep string) func(int) bool {
+		return func(i int) bool { return c.in["dotted"](i) && (i%500 == 7) == (sep == ".") }
+	}
+	c.page(t, "search="+url.QueryEscape("t.te"), c.want("", dotted(".")), 1, 5)
+	c.page(t, "search="+url.QueryEscape("T_TED"), c.want("", dotted("_")), 2, 5)
+	c.page(t, "search="+url.QueryEscape("t%te"), nil, 1, 5)
+	c.page(t, "search="+url.QueryEscape("ted7@"), c.want("", func(i int) bool { return i == 7 }), 1, 5)
+
+	// The body form takes the same path.
+	res = c.e.do("POST", "/api/v1/customers/search", map[string]any{
+		"query": "Commonwealth", "status": []string{"active"}, "page": 2, "limit": 10,
+	}).want(t, http.StatusOK)
+	want := c.want("", with("commonwealth", active))[10:20]
+	var got []string
+	for _, it := range res.list() {
+		got = append(got, str(it["id"]))
+	}
+	if !slices.Equal(got, want) || res.meta()["total_estimated"] != true || res.meta()["hasMore"] != true {
+		t.Fatalf("search body: ids %v, want %v; meta %v", got, want, res.meta())
+	}
+}
+
+// Another organization's customers never show, whichever plan runs.
+func TestSearchTenantIsolation(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	_, key := c.e.newOrg("Other", "")
+	for _, term := range []string{"rarebird", "capstone", "everyman", "oldtimer", "n1"} {
+		res := c.e.doKey(key, "GET", "/api/v1/customers?search="+term, nil).want(t, http.StatusOK)
+		if len(res.list()) != 0 || res.meta()["total"] != float64(0) || res.meta()["total_estimated"] != nil {
+			t.Fatalf("%s in another organization: %s", term, res.Raw)
+		}
+	}
+}
