@@ -59,6 +59,21 @@ var textLimits = map[string]int{
 	"source": 100, "tax_id": 50, "website": 2048, "avatar_url": 2048, "external_id": 200,
 }
 
+// startRow takes the reader's warnings of a row and, when the reader could
+// not split it (ragged, malformed), its error: ok is false then.
+func startRow(row Row) (problems []customer.ImportProblem, ok bool) {
+	for _, w := range row.Warnings {
+		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityWarning,
+			Column: w.Column, Reason: w.Reason, Raw: row.Raw})
+	}
+	if row.Err != nil {
+		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityError,
+			Column: row.Err.Column, Reason: row.Err.Reason, Raw: row.Raw})
+		return problems, false
+	}
+	return problems, true
+}
+
 // Normalize turns a read row into a staged row and its problems. ok is
 // false when the row has an error and must not be imported.
 func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
@@ -66,20 +81,14 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 		return n.normalizeOrder(row)
 	}
 	out.Num = row.Num
+	if problems, ok = startRow(row); !ok {
+		return out, problems, false
+	}
 	problem := func(sev, field, reason string) {
 		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: sev,
 			Column: n.column(field), Reason: reason, Raw: row.Raw})
 	}
 	warn := func(field, reason string) { problem(customer.SeverityWarning, field, reason) }
-	for _, w := range row.Warnings {
-		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityWarning,
-			Column: w.Column, Reason: w.Reason, Raw: row.Raw})
-	}
-	if row.Err != nil {
-		problem(customer.SeverityError, "", row.Err.Reason)
-		problems[len(problems)-1].Column = row.Err.Column
-		return out, problems, false
-	}
 	f := row.Fields
 	rec := customer.ImportRecord{Fields: map[string]string{}}
 

@@ -32,20 +32,14 @@ const maxOrderNumber = 100
 // other exports only on the first).
 func (n *Normalizer) normalizeOrder(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
 	out.Num = row.Num
+	if problems, ok = startRow(row); !ok {
+		return out, problems, false
+	}
 	problem := func(sev, field, reason string) {
 		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: sev,
 			Column: n.column(field), Reason: reason, Raw: row.Raw})
 	}
 	warn := func(field, reason string) { problem(customer.SeverityWarning, field, reason) }
-	for _, w := range row.Warnings {
-		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityWarning,
-			Column: w.Column, Reason: w.Reason, Raw: row.Raw})
-	}
-	if row.Err != nil {
-		problem(customer.SeverityError, "", row.Err.Reason)
-		problems[len(problems)-1].Column = row.Err.Column
-		return out, problems, false
-	}
 	f := row.Fields
 	idWarnings, badIDs := n.identifiers(row, f["customer_external_id"], "", &out)
 	number := strings.TrimSpace(f["order_number"])
