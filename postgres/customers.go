@@ -60,6 +60,7 @@ const (
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND is_primary AND value <> $4`
 
 	sqlDeleteCustomer    = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
+	sqlDeleteIdentities  = `DELETE FROM customer_identities WHERE organization_id = $1 AND customer_id = $2`
 	sqlCustomerHasOrders = `SELECT EXISTS (SELECT 1 FROM orders WHERE organization_id = $1 AND customer_id = $2)`
 
 	sqlSelectAliases = `SELECT customer_id, kind, display FROM customer_identities
@@ -322,6 +323,10 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 		return &customer.Error{Code: customer.ECONFLICT,
 			Message: "Customer has orders or a balance; set status to inactive instead",
 			Details: map[string]any{"id": id, "total_orders": c.TotalOrders, "current_balance": c.CurrentBalance}}
+	}
+	// No foreign key cascades to the identities (see migration 00011).
+	if _, err := tx.Exec(ctx, sqlDeleteIdentities, orgID, id); err != nil {
+		return interpretError(fmt.Errorf("delete identities: %w", err), nil)
 	}
 	if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
 		return interpretError(fmt.Errorf("delete customer: %w", err), nil)
