@@ -59,7 +59,14 @@ func (e *env) waitImport(id string) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		im := e.do("GET", "/api/v1/imports/"+id, nil).want(e.t, http.StatusOK).data()
+		res := e.do("GET", "/api/v1/imports/"+id, nil)
+		if res.Status == http.StatusServiceUnavailable {
+			// A pooled connection the database dropped answers 503 once;
+			// clients retry, and so does this poll.
+			time.Sleep(25 * time.Millisecond)
+			continue
+		}
+		im := res.want(e.t, http.StatusOK).data()
 		switch im["status"] {
 		case "completed", "failed", "cancelled":
 			return im

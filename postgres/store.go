@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,6 +37,9 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*Store, erro
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// A connection idle for a while is checked before use, so the first
+	// requests after a database restart do not fail on dead connections.
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > 5*time.Second }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", Redact(databaseURL), err)
