@@ -22,3 +22,4 @@ bench:
 fuzz:
 	go test ./dedupe -run '^$$' -fuzz FuzzNormalizePhone -fuzztime 30s
 	go test ./dedupe -run '^$$' -fuzz FuzzNormalizeEmail -fuzztime 30s
+	go test ./importer -run '^$$' -fuzz FuzzReader -fuzztime 30s
