@@ -26,7 +26,6 @@ type upload struct {
 	file     io.Reader
 	fileName string
 	format   importer.Format
-	opts     customer.ImportOptions
 	form     url.Values
 	closer   func()
 }
