@@ -8,16 +8,13 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/linkitworks/customers/postgres"
 )
 
-// customerColumns mirrors the store's column list so the SQL baselines
-// read the same data the API reads.
-const customerColumns = `c.id, c.organization_id, c.first_name, c.last_name, c.name, c.email,
-	c.phone, c.phone_valid, c.phone_ext, coalesce(to_char(c.birthdate, 'YYYY-MM-DD'), ''),
-	c.gender, c.type, c.status, c.company_name, c.avatar_url, c.source, c.notes, c.attributes,
-	c.website, c.tax_id, c.fax, c.billing_address, c.shipping_address, c.payment_terms,
-	c.currency, c.credit_limit, c.current_balance, c.discount_rate, c.preferred_shipping,
-	c.lifetime_value, c.total_orders, c.customer_since, c.merged_into, c.created, c.updated`
+// customerColumns is the store's own column list, so the SQL baselines
+// read exactly the data the API reads.
+const customerColumns = postgres.CustomerColumns
 
 const (
 	baseLookup = `SELECT ` + customerColumns + ` FROM customer_identities i

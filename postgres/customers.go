@@ -14,6 +14,10 @@ import (
 	"github.com/linkitworks/customers/dedupe"
 )
 
+// CustomerColumns is the column list of customer reads (alias c), exported
+// so benchmarks' SQL baselines read the same columns.
+const CustomerColumns = customerColumns
+
 // customerColumns is the one column list every customer read uses, in the
 // order scanCustomer expects.
 const customerColumns = `c.id, c.organization_id, c.first_name, c.last_name, c.name, c.email,
