@@ -227,6 +227,32 @@ func TestImportRowProblems(t *testing.T) {
 	}
 }
 
+// Staged rows go once the import has ended a while; what users read back —
+// the import, its error report — stays.
+func TestImportStagingPurged(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{reconcile: 100 * time.Millisecond, stagingTTL: -1})
+	id := str(e.upload("/api/v1/imports", "people.csv", "text/csv", []byte(problemCSV)).want(t, http.StatusAccepted).data()["id"])
+	if done := e.waitImport(id); done["status"] != "completed" {
+		t.Fatalf("import %v", done)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for e.count("SELECT count(*) FROM import_rows WHERE import_id = $1", id) > 0 ||
+		e.count("SELECT count(*) FROM imports WHERE id = $1 AND staging_purged", id) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d staged rows left", e.count("SELECT count(*) FROM import_rows WHERE import_id = $1", id))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	im := e.do("GET", "/api/v1/imports/"+id, nil).want(t, http.StatusOK).data()
+	if c := counts(im); c["rows"] != 6 || c["created"] != 3 || c["invalid"] != 3 {
+		t.Fatalf("import after purge %v", im)
+	}
+	if n := len(e.do("GET", "/api/v1/imports/"+id+"/errors?limit=100", nil).want(t, http.StatusOK).list()); n != 5 {
+		t.Fatalf("%d problems after purge, want 5", n)
+	}
+}
+
 func authGet(e *env, path string) *http.Request {
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.key)

@@ -37,6 +37,8 @@ type queueEnv struct {
 	client *queue.Client
 	deps   *worker.Deps
 	stop   func() // stops the worker
+	// stagingTTL is the worker's StagingTTL.
+	stagingTTL time.Duration
 }
 
 type queueOpts struct {
@@ -44,7 +46,9 @@ type queueOpts struct {
 	noWorker  bool
 	reconcile time.Duration
 	chunkRows int // import chunk size (0: the default)
-	cfg       api.Config
+	// stagingTTL: how long finished imports keep staged rows (0: the default)
+	stagingTTL time.Duration
+	cfg        api.Config
 }
 
 func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
@@ -77,6 +81,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 		deps: &worker.Deps{Store: store, Redis: rdb, Client: client, Log: testLogger()}}
 	qe.stop = func() {}
 	if !o.noWorker {
+		qe.stagingTTL = o.stagingTTL
 		qe.startWorker(o.reconcile)
 	}
 	t.Cleanup(func() {
@@ -100,7 +105,8 @@ func (qe *queueEnv) startWorker(reconcile time.Duration) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		cfg := worker.Config{Concurrency: 8, Names: qe.names, ReconcileEvery: reconcile, ReconcileAge: reconcile}
+		cfg := worker.Config{Concurrency: 8, Names: qe.names, ReconcileEvery: reconcile, ReconcileAge: reconcile,
+			StagingTTL: qe.stagingTTL}
 		if err := worker.Run(ctx, cfg, qe.opt, qe.deps); err != nil {
 			qe.t.Errorf("worker: %v", err)
 		}

@@ -205,7 +205,7 @@ func (s *stack) waitImport(ctx context.Context, id string, logf func(string, ...
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(time.Second): // as often as `linkit import` polls
 		}
 	}
 }

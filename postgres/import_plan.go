@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/linkitworks/customers/customer"
 )
@@ -84,10 +86,16 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			return interpretError(err, nil)
 		}
 		uf := newUnionFind(maxRow + 1)
-		for _, q := range []string{sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder, sqlRowsByOwner} {
-			if err := unionRuns(ctx, tx, uf, q, orgID, importID); err != nil {
-				return err
-			}
+		// The five reads are independent and each is one sort on one core:
+		// run at once on pool connections (the staged rows no longer change;
+		// this transaction's lock keeps a second planner out).
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		for _, q := range []string{sqlRowsByOwner, sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder} {
+			g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		counts := map[int]int{}
 		var moves [][]any
@@ -126,23 +134,41 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	return chunks, err
 }
 
-// unionRuns joins the rows of each run of equal keys the query returns.
-func unionRuns(ctx context.Context, tx pgx.Tx, uf *unionFind, query, orgID, importID string) error {
-	rows, err := tx.Query(ctx, query, orgID, importID)
+// unionRuns joins the rows of each run of equal keys the query returns,
+// in batches under mu.
+func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, query, orgID, importID string) error {
+	rows, err := s.pool.Query(ctx, query, orgID, importID)
 	if err != nil {
 		return interpretError(fmt.Errorf("plan: %w", err), nil)
 	}
 	var key, prevKey string
 	var row, prevRow int32
 	first := true
+	pairs := make([][2]int32, 0, 8192) // {row, row}: a run's first row
+	flush := func() {
+		mu.Lock()
+		for _, p := range pairs {
+			uf.add(p[1])
+			if p[0] != p[1] {
+				uf.union(p[0], p[1])
+			}
+		}
+		mu.Unlock()
+		pairs = pairs[:0]
+	}
 	_, err = pgx.ForEachRow(rows, []any{&key, &row}, func() error {
-		uf.add(row)
 		if !first && key == prevKey {
-			uf.union(prevRow, row)
+			pairs = append(pairs, [2]int32{prevRow, row})
+		} else {
+			pairs = append(pairs, [2]int32{row, row})
+		}
+		if len(pairs) == cap(pairs) {
+			flush()
 		}
 		first, prevKey, prevRow = false, key, row
 		return nil
 	})
+	flush()
 	return interpretError(err, nil)
 }
 
@@ -223,4 +249,38 @@ func (s *Store) StalledImports(ctx context.Context, before time.Time) ([]Stalled
 func (s *Store) TouchImport(ctx context.Context, orgID, importID string) error {
 	_, err := s.pool.Exec(ctx, sqlTouchImport, orgID, importID)
 	return interpretError(err, nil)
+}
+
+const (
+	sqlUnpurgedImport = `SELECT organization_id, id FROM imports
+		WHERE NOT staging_purged AND status IN ('completed', 'failed', 'cancelled') AND finished < $1
+		ORDER BY finished LIMIT 1`
+	sqlPurgeStagedRows = `DELETE FROM import_rows WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM import_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
+	sqlMarkPurged = `UPDATE imports SET staging_purged = true WHERE organization_id = $1 AND id = $2`
+)
+
+// PurgeImportStaging deletes up to limit staged rows of the import that
+// finished first before the given time; an import left with none is marked
+// purged. It returns how many rows it deleted. Batches keep each delete
+// short beside the live traffic.
+func (s *Store) PurgeImportStaging(ctx context.Context, finishedBefore time.Time, limit int) (int64, error) {
+	var orgID, importID string
+	err := s.pool.QueryRow(ctx, sqlUnpurgedImport, finishedBefore).Scan(&orgID, &importID)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
+	}
+	tag, err := s.pool.Exec(ctx, sqlPurgeStagedRows, orgID, importID, limit)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("purge staged rows of %s: %w", importID, err), nil)
+	}
+	if tag.RowsAffected() < int64(limit) {
+		if _, err := s.pool.Exec(ctx, sqlMarkPurged, orgID, importID); err != nil {
+			return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+		}
+	}
+	return tag.RowsAffected(), nil
 }

@@ -188,6 +188,20 @@ func isForeignKeyViolation(err error) bool {
 // FlushSearchIndex merges the trigram index's pending list into the index
 // (imports fill it in bulk; searches must scan what is still pending).
 func (s *Store) FlushSearchIndex(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, `SELECT gin_clean_pending_list('customers_search'::regclass)`)
+	_, err := s.pool.Exec(ctx, sqlFlushSearch)
 	return interpretError(err, nil)
 }
+
+// TidySearchIndex is the periodic flush: it leaves the list alone while an
+// import is merging, whose inserts clean it in large batches themselves —
+// a third process flushing small batches beside them cost an import a
+// fifth of its time. The import's last chunk flushes (FlushSearchIndex).
+func (s *Store) TidySearchIndex(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, sqlTidySearch)
+	return interpretError(err, nil)
+}
+
+const (
+	sqlFlushSearch = `SELECT gin_clean_pending_list('customers_search'::regclass)`
+	sqlTidySearch  = sqlFlushSearch + ` WHERE NOT EXISTS (SELECT 1 FROM imports WHERE status = 'processing')`
+)

@@ -128,7 +128,13 @@ type Config struct {
 	// ReconcileEvery and ReconcileAge drive the re-derivation of lost tasks.
 	ReconcileEvery time.Duration
 	ReconcileAge   time.Duration
+	// StagingTTL is how long the staged rows of a finished import are kept
+	// (default 1h; negative: purge at once).
+	StagingTTL time.Duration
 }
+
+// stagingPurgeBatch is how many staged rows one reconcile tick deletes.
+const stagingPurgeBatch = 50000
 
 // Run processes tasks until ctx ends, then hands back in-flight work:
 // asynq's Shutdown waits for running handlers and re-queues the rest.
@@ -141,6 +147,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	if cfg.ReconcileAge <= 0 {
 		cfg.ReconcileAge = 15 * time.Second
+	}
+	if cfg.StagingTTL == 0 {
+		cfg.StagingTTL = time.Hour
 	}
 	if cfg.ImportConcurrency <= 0 {
 		cfg.ImportConcurrency = 2
@@ -196,7 +205,7 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			} else if n > 0 {
 				d.Log.Info("re-enqueued queued jobs", "count", n)
 			}
-			if err := d.Store.FlushSearchIndex(ctx); err != nil {
+			if err := d.Store.TidySearchIndex(ctx); err != nil {
 				d.Log.Warn("flush search index", "err", err)
 			}
 			// Chunks can legitimately run for a while; imports get more slack.
@@ -204,6 +213,11 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 				d.Log.Warn("reconcile imports", "err", err)
 			} else if n > 0 {
 				d.Log.Info("re-planned stalled imports", "count", n)
+			}
+			if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
+				d.Log.Warn("purge import staging", "err", err)
+			} else if n > 0 {
+				d.Log.Debug("purged staged import rows", "count", n)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -107,6 +108,7 @@ type config struct {
 	MaxImportBytes    int64
 	ImportConcurrency int
 	ImportChunkRows   int
+	ImportStagingTTL  time.Duration
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -123,9 +125,12 @@ func loadConfig(getenv func(string) string) config {
 		}
 		return n
 	}
-	ttl, err := time.ParseDuration(env("LINKIT_AUTH_CACHE_TTL", "10s"))
-	if err != nil {
-		ttl = 10 * time.Second
+	duration := func(name string, def time.Duration) time.Duration {
+		d, err := time.ParseDuration(env(name, ""))
+		if err != nil {
+			return def
+		}
+		return d
 	}
 	return config{
 		DatabaseURL:       env("LINKIT_DATABASE_URL", "postgres://localhost:5432/linkit?sslmode=disable"),
@@ -135,12 +140,14 @@ func loadConfig(getenv func(string) string) config {
 		WorkerConcurrency: atoi("LINKIT_WORKER_CONCURRENCY", 16),
 		LogLevel:          env("LINKIT_LOG_LEVEL", "info"),
 		DBMaxConns:        atoi("LINKIT_DB_MAX_CONNS", 20),
-		AuthCacheTTL:      ttl,
+		AuthCacheTTL:      duration("LINKIT_AUTH_CACHE_TTL", 10*time.Second),
 		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
 		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
 		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
 		ImportConcurrency: atoi("LINKIT_IMPORT_CONCURRENCY", 2),
 		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
+		// 0 means "at once" here; the worker reads zero as its default.
+		ImportStagingTTL: cmp.Or(duration("LINKIT_IMPORT_STAGING_TTL", time.Hour), -1),
 	}
 }
 

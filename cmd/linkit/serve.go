@@ -68,7 +68,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names}, redisOpt, deps); err != nil {
+			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
+				StagingTTL: cfg.ImportStagingTTL}, redisOpt, deps); err != nil {
 				errc <- err
 			}
 		}()
