@@ -55,6 +55,7 @@ type config struct {
 	upsertClients     []int
 	idlePause         time.Duration
 	reuse             bool
+	pgMaxWALSize      string
 	importRows        int
 	importConcurrency int
 }
@@ -91,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&lookupClients, "lookup-clients", "1,16", "concurrent clients of the lookup suite")
 	fs.StringVar(&upsertClients, "upsert-clients", "1,16,64", "concurrent clients of the upsert suite")
 	fs.DurationVar(&c.idlePause, "idle-pause", 25*time.Millisecond, "pause between the sequential requests of the idle upsert latency")
+	fs.StringVar(&c.pgMaxWALSize, "pg-max-wal-size", "", "set PostgreSQL's max_wal_size for the run (e.g. 16GB; ALTER SYSTEM, restored at the end; needs a superuser); default: the server as it is")
 	fs.BoolVar(&c.reuse, "reuse", false, "development: keep the database when it already holds this seed's load")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -178,6 +180,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer pool.Close()
+	if cfg.pgMaxWALSize != "" {
+		restore, err := setMaxWALSize(ctx, pool, cfg.pgMaxWALSize)
+		if err != nil {
+			return err
+		}
+		defer restore()
+	}
+	if rep.Config.Postgres, err = readPGSettings(ctx, pool); err != nil {
+		return err
+	}
 
 	store, err := postgres.Open(ctx, cfg.databaseURL, 2)
 	if err != nil {

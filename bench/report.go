@@ -54,6 +54,7 @@ type reportConfig struct {
 	WorkerConcurrency int      `json:"worker_concurrency"`
 	CPUs              int      `json:"cpus"`
 	GoVersion         string   `json:"go_version"`
+	Postgres          string   `json:"postgres"` // the settings that matter most
 }
 
 // row is one workload at one concurrency: the API and its baseline.
@@ -130,6 +131,7 @@ type step struct {
 func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nLinkit benchmarks — %d customers, %s per measurement (+%s warm-up), seed %d, %d CPUs, %s\n",
 		rep.Config.Customers, rep.Config.Duration, rep.Config.Warmup, rep.Config.Seed, rep.Config.CPUs, rep.Config.GoVersion)
+	fmt.Fprintf(w, "PostgreSQL: %s\n", rep.Config.Postgres)
 	fmt.Fprintln(w, "Every API figure is followed by the same-run SQL baseline and the ratio API ÷ SQL.")
 	fmt.Fprintln(w, "Figures vary ±25% between runs on this shared 2-core machine; compare within one run.")
 	if l := rep.Load; l != nil {

@@ -98,7 +98,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			return err
 		}
 		counts := map[int]int{}
-		var moves [][]any
+		moved := 0
 		for r := range uf.parent {
 			if uf.parent[r] < 0 {
 				continue // no staged row with this number
@@ -106,14 +106,16 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			chunk := s.naturalChunk(int(uf.find(int32(r))))
 			counts[chunk]++
 			if chunk != s.naturalChunk(r) {
-				moves = append(moves, []any{int32(r), int32(chunk)})
+				moved++
 			}
 		}
-		if len(moves) > 0 {
+		if moved > 0 {
 			if _, err := tx.Exec(ctx, sqlCreateMoves); err != nil {
 				return interpretError(err, nil)
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_moves"}, []string{"row_num", "chunk"}, pgx.CopyFromRows(moves)); err != nil {
+			// Streamed from the union-find: a list of moves would grow with the file.
+			moves := &moveSource{uf: uf, chunk: s.naturalChunk, row: -1}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_moves"}, []string{"row_num", "chunk"}, moves); err != nil {
 				return interpretError(fmt.Errorf("copy moves: %w", err), nil)
 			}
 			if _, err := tx.Exec(ctx, sqlApplyMoves, orgID, importID); err != nil {
@@ -171,6 +173,37 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, qu
 	flush()
 	return interpretError(err, nil)
 }
+
+// moveSource yields (row, chunk) for every row whose group lives in
+// another chunk than the row's natural one (after find has compressed the
+// paths, each lookup is one or two steps).
+type moveSource struct {
+	uf        *unionFind
+	chunk     func(row int) int
+	row       int
+	moveTo    int
+	valuesBuf [2]any
+}
+
+func (m *moveSource) Next() bool {
+	for m.row++; m.row < len(m.uf.parent); m.row++ {
+		if m.uf.parent[m.row] < 0 {
+			continue
+		}
+		if c := m.chunk(int(m.uf.find(int32(m.row)))); c != m.chunk(m.row) {
+			m.moveTo = c
+			return true
+		}
+	}
+	return false
+}
+
+func (m *moveSource) Values() ([]any, error) {
+	m.valuesBuf[0], m.valuesBuf[1] = int32(m.row), int32(m.moveTo)
+	return m.valuesBuf[:], nil
+}
+
+func (m *moveSource) Err() error { return nil }
 
 // unionFind over row numbers; the root of a set is its smallest member.
 type unionFind struct {
