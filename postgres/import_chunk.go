@@ -19,8 +19,19 @@ const (
 	sqlChunkWorkMem = `SET LOCAL work_mem = '64MB'`
 	sqlImportState  = `SELECT status, options, dry_run FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlLockChunk    = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
-	sqlChunkRows    = `SELECT row_num, email, email_key, phone, phone_key, phone_valid, phone_ext, external_key, record,
-		order_key, raw FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 ORDER BY row_num`
+	// A chunk's rows: those staged in it that the plan left there, and
+	// those it moved in (import_row_moves).
+	sqlChunkRows = `SELECT ` + chunkRowColumns + ` FROM import_rows r
+		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.chunk = $3 AND NOT EXISTS (
+			SELECT 1 FROM import_row_moves m
+			WHERE m.organization_id = $1 AND m.import_id = $2 AND m.row_num = r.row_num)
+		UNION ALL
+		SELECT ` + chunkRowColumns + ` FROM import_row_moves m JOIN import_rows r
+			ON r.organization_id = m.organization_id AND r.import_id = m.import_id AND r.row_num = m.row_num
+		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3
+		ORDER BY 1`
+	chunkRowColumns = `r.row_num, r.email, r.email_key, r.phone, r.phone_key, r.phone_valid, r.phone_ext,
+		r.external_key, r.record, r.order_key, r.raw`
 	sqlChunkDone = `UPDATE import_chunks SET done = true, samples = $4, finished = now()
 		WHERE organization_id = $1 AND import_id = $2 AND chunk = $3`
 	// The last chunk to finish completes the import; the row lock taken by

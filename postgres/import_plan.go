@@ -39,9 +39,6 @@ const (
 			ON i.organization_id = r.organization_id AND i.kind = 'external' AND i.value = r.external_key
 			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.external_key <> ''
 		) owned ORDER BY 1`
-	sqlCreateMoves = `CREATE TEMP TABLE import_moves (row_num integer, chunk integer) ON COMMIT DROP`
-	sqlApplyMoves  = `UPDATE import_rows r SET chunk = m.chunk FROM import_moves m
-		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.row_num = m.row_num`
 	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, updated = now() WHERE organization_id = $1 AND id = $2`
@@ -110,16 +107,11 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			}
 		}
 		if moved > 0 {
-			if _, err := tx.Exec(ctx, sqlCreateMoves); err != nil {
-				return interpretError(err, nil)
-			}
 			// Streamed from the union-find: a list of moves would grow with the file.
-			moves := &moveSource{uf: uf, chunk: s.naturalChunk, row: -1}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_moves"}, []string{"row_num", "chunk"}, moves); err != nil {
+			moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: s.naturalChunk, row: -1}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row_moves"},
+				[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
 				return interpretError(fmt.Errorf("copy moves: %w", err), nil)
-			}
-			if _, err := tx.Exec(ctx, sqlApplyMoves, orgID, importID); err != nil {
-				return interpretError(fmt.Errorf("apply moves: %w", err), nil)
 			}
 		}
 		ids, sizes := make([]int32, 0, len(counts)), make([]int32, 0, len(counts))
@@ -178,11 +170,12 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, qu
 // another chunk than the row's natural one (after find has compressed the
 // paths, each lookup is one or two steps).
 type moveSource struct {
-	uf        *unionFind
-	chunk     func(row int) int
-	row       int
-	moveTo    int
-	valuesBuf [2]any
+	orgID, importID string
+	uf              *unionFind
+	chunk           func(row int) int
+	row             int
+	moveTo          int
+	values          [4]any
 }
 
 func (m *moveSource) Next() bool {
@@ -199,8 +192,8 @@ func (m *moveSource) Next() bool {
 }
 
 func (m *moveSource) Values() ([]any, error) {
-	m.valuesBuf[0], m.valuesBuf[1] = int32(m.row), int32(m.moveTo)
-	return m.valuesBuf[:], nil
+	m.values = [4]any{m.orgID, m.importID, int32(m.row), int32(m.moveTo)}
+	return m.values[:], nil
 }
 
 func (m *moveSource) Err() error { return nil }
@@ -243,9 +236,13 @@ func (u *unionFind) union(a, b int32) {
 }
 
 const (
-	sqlPendingChunks  = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
+	sqlPendingChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
+	// A locked import is being worked on (a planner holds it for the whole
+	// plan, minutes for a 2 GB file): not stalled, and touching it would
+	// block the reconciler until the plan commits.
 	sqlStalledImports = `SELECT organization_id, id, status FROM imports
-		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100`
+		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100
+		FOR NO KEY UPDATE SKIP LOCKED`
 	sqlTouchImport = `UPDATE imports SET updated = now() WHERE organization_id = $1 AND id = $2`
 )
 
@@ -290,6 +287,8 @@ const (
 		ORDER BY finished LIMIT 1`
 	sqlPurgeStagedRows = `DELETE FROM import_rows WHERE ctid = ANY(ARRAY(
 		SELECT ctid FROM import_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
+	sqlPurgeMoves = `DELETE FROM import_row_moves WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM import_row_moves WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
 	sqlMarkPurged = `UPDATE imports SET staging_purged = true WHERE organization_id = $1 AND id = $2`
 )
 
@@ -306,14 +305,18 @@ func (s *Store) PurgeImportStaging(ctx context.Context, finishedBefore time.Time
 	if err != nil {
 		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
 	}
-	tag, err := s.pool.Exec(ctx, sqlPurgeStagedRows, orgID, importID, limit)
-	if err != nil {
-		return 0, interpretError(fmt.Errorf("purge staged rows of %s: %w", importID, err), nil)
-	}
-	if tag.RowsAffected() < int64(limit) {
-		if _, err := s.pool.Exec(ctx, sqlMarkPurged, orgID, importID); err != nil {
-			return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+	var n int64
+	for _, q := range []string{sqlPurgeMoves, sqlPurgeStagedRows} {
+		tag, err := s.pool.Exec(ctx, q, orgID, importID, limit)
+		if err != nil {
+			return n, interpretError(fmt.Errorf("purge staging of %s: %w", importID, err), nil)
+		}
+		if n += tag.RowsAffected(); tag.RowsAffected() == int64(limit) {
+			return n, nil // more next time
 		}
 	}
-	return tag.RowsAffected(), nil
+	if _, err := s.pool.Exec(ctx, sqlMarkPurged, orgID, importID); err != nil {
+		return n, interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+	}
+	return n, nil
 }

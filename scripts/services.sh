@@ -33,7 +33,7 @@ if ! port_open 5432; then
     if [ ! -f .data/postgres/PG_VERSION ]; then
       "$bin/initdb" -D .data/postgres -U postgres --auth=trust >/dev/null
     fi
-    "$bin/pg_ctl" -D .data/postgres -o "-p 5432 -k /tmp -c listen_addresses=127.0.0.1" -l .data/postgres.log start >/dev/null
+    "$bin/pg_ctl" -D .data/postgres -o "-p 5432 -k /tmp -c listen_addresses=127.0.0.1 -c max_wal_size=8GB" -l .data/postgres.log start >/dev/null
   fi
   wait_port 5432 PostgreSQL
 fi

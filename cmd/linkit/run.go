@@ -109,6 +109,10 @@ type config struct {
 	ImportConcurrency int
 	ImportChunkRows   int
 	ImportStagingTTL  time.Duration
+	// MemoryLimit is the Go runtime's soft memory limit (0: leave it to
+	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
+	// the default GC pacing let the heap double past that.
+	MemoryLimit int64
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -148,7 +152,17 @@ func loadConfig(getenv func(string) string) config {
 		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
 		// 0 means "at once" here; the worker reads zero as its default.
 		ImportStagingTTL: cmp.Or(duration("LINKIT_IMPORT_STAGING_TTL", time.Hour), -1),
+		MemoryLimit:      memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
 	}
+}
+
+// memoryLimit is LINKIT_MEMORY_LIMIT_MB unless GOMEMLIMIT, which the
+// runtime applies itself, is set.
+func memoryLimit(gomemlimit string, mb int) int64 {
+	if strings.TrimSpace(gomemlimit) != "" || mb <= 0 {
+		return 0
+	}
+	return int64(mb) << 20
 }
 
 func (c *config) flags(name string, stderr io.Writer) *flag.FlagSet {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type roles struct {
 // finishes in-flight requests, workers finish or hand back their tasks.
 func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if r.migrate {
 		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
 			return err
