@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -44,6 +45,20 @@ func setMaxWALSize(ctx context.Context, pool *pgxpool.Pool, size string) (restor
 	for _, q := range []string{`ALTER SYSTEM SET max_wal_size = '` + size + `'`, `SELECT pg_reload_conf()`} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			return nil, fmt.Errorf("-pg-max-wal-size: %w", err)
+		}
+	}
+	// The reload is a signal: wait until sessions see the new value.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var applied bool
+		if err := pool.QueryRow(ctx, `SELECT pg_size_bytes(current_setting('max_wal_size')) = pg_size_bytes($1)`, size).
+			Scan(&applied); err != nil {
+			return nil, err
+		}
+		if applied {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("-pg-max-wal-size: the server still reports the old value after a reload")
 		}
 	}
 	return func() {
