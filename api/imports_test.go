@@ -302,7 +302,21 @@ func TestImportFormats(t *testing.T) {
 
 func TestImportDuplicatesAcrossChunks(t *testing.T) {
 	t.Parallel()
-	e := newQueueEnv(t, queueOpts{chunkRows: 10})
+	t.Run("one chunk size", func(t *testing.T) {
+		t.Parallel()
+		importDuplicatesAcrossChunks(t, queueOpts{chunkRows: 10})
+	})
+	// The API stages with 7-row chunks, the worker is configured with 20:
+	// the plan must number chunks as the rows were staged, or staged chunks
+	// 3 and up would never run.
+	t.Run("worker configured with another chunk size", func(t *testing.T) {
+		t.Parallel()
+		importDuplicatesAcrossChunks(t, queueOpts{chunkRows: 7, workerChunkRows: 20})
+	})
+}
+
+func importDuplicatesAcrossChunks(t *testing.T, opts queueOpts) {
+	e := newQueueEnv(t, opts)
 	existing := e.createCustomer(map[string]any{"email": "old@example.com", "first_name": "Old", "last_name": "Timer"})
 	var b strings.Builder
 	b.WriteString("email,phone,first_name,company\n")

@@ -46,6 +46,9 @@ type queueOpts struct {
 	noWorker  bool
 	reconcile time.Duration
 	chunkRows int // import chunk size (0: the default)
+	// workerChunkRows, when set, gives the worker its own store on the same
+	// database with another chunk size (processes configured differently).
+	workerChunkRows int
 	// stagingTTL: how long finished imports keep staged rows (0: the default)
 	stagingTTL time.Duration
 	cfg        api.Config
@@ -56,8 +59,21 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	if o.redisURL == "" {
 		o.redisURL = redisURL()
 	}
-	store := postgrestest.New(t)
-	store.ChunkRows = o.chunkRows
+	dbURL := postgrestest.NewURL(t)
+	openStore := func(chunkRows int) *postgres.Store {
+		s, err := postgres.Open(context.Background(), dbURL, 8)
+		if err != nil {
+			t.Fatalf("open test store: %v", err)
+		}
+		t.Cleanup(s.Close)
+		s.ChunkRows = chunkRows
+		return s
+	}
+	store := openStore(o.chunkRows)
+	workerStore := store
+	if o.workerChunkRows > 0 {
+		workerStore = openStore(o.workerChunkRows)
+	}
 	opt, err := queue.RedisOpt(o.redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +94,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	e := &env{t: t, srv: srv, store: store}
 	e.org, e.key = e.newOrg("Acme", "")
 	qe := &queueEnv{env: e, opt: opt, names: names, client: client,
-		deps: &worker.Deps{Store: store, Redis: rdb, Client: client, Log: testLogger()}}
+		deps: &worker.Deps{Store: workerStore, Redis: rdb, Client: client, Log: testLogger()}}
 	qe.stop = func() {}
 	if !o.noWorker {
 		qe.stagingTTL = o.stagingTTL

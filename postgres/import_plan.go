@@ -42,11 +42,8 @@ const (
 	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, updated = now() WHERE organization_id = $1 AND id = $2`
-	sqlLockImport    = `SELECT status FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlLockImport    = `SELECT status, chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 )
-
-// naturalChunk is the chunk a row is staged in before planning.
-func (s *Store) naturalChunk(rowNum int) int { return rowNum / s.chunkRows() }
 
 func (s *Store) chunkRows() int {
 	if s.ChunkRows > 0 {
@@ -68,9 +65,15 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	var chunks []int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
-		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&status); err != nil {
+		var chunkRows int
+		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&status, &chunkRows); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
 		}
+		if chunkRows <= 0 {
+			chunkRows = s.chunkRows() // staged before imports recorded it
+		}
+		// naturalChunk is the chunk a row was staged in (StageRows).
+		naturalChunk := func(row int) int { return row / chunkRows }
 		rows, err := tx.Query(ctx, sqlPlannedChunks, orgID, importID)
 		if err != nil {
 			return interpretError(err, nil)
@@ -100,15 +103,15 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			if uf.parent[r] < 0 {
 				continue // no staged row with this number
 			}
-			chunk := s.naturalChunk(int(uf.find(int32(r))))
+			chunk := naturalChunk(int(uf.find(int32(r))))
 			counts[chunk]++
-			if chunk != s.naturalChunk(r) {
+			if chunk != naturalChunk(r) {
 				moved++
 			}
 		}
 		if moved > 0 {
 			// Streamed from the union-find: a list of moves would grow with the file.
-			moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: s.naturalChunk, row: -1}
+			moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: naturalChunk, row: -1}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row_moves"},
 				[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
 				return interpretError(fmt.Errorf("copy moves: %w", err), nil)

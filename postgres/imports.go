@@ -20,8 +20,8 @@ const (
 		merged_in_file, conflicts, invalid, warnings, orders_created, orders_skipped, orders_invalid,
 		chunks, chunks_done, samples, error, created, started, read_done, finished`
 
-	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, started)
-		VALUES ($1, $2, $3, 'reading', $4, $5, $6, now()) RETURNING created, started`
+	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
+		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
 	sqlSelectImport  = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
 		ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
@@ -110,7 +110,7 @@ func rate(from, to *time.Time, n int) float64 {
 func (s *Store) CreateImport(ctx context.Context, im *customer.Import) error {
 	im.ID = customer.NewID(customer.PrefixImport)
 	im.Status = customer.ImportReading
-	err := s.pool.QueryRow(ctx, sqlInsertImport, im.OrganizationID, im.ID, im.Kind, im.FileName, im.Options, im.Options.DryRun).
+	err := s.pool.QueryRow(ctx, sqlInsertImport, im.OrganizationID, im.ID, im.Kind, im.FileName, im.Options, im.Options.DryRun, s.chunkRows()).
 		Scan(&im.Created, &im.Started)
 	return interpretError(err, nil)
 }
@@ -237,7 +237,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		if err != nil {
 			return nil, err
 		}
-		return []any{orgID, importID, int32(r.Num), int32(s.naturalChunk(r.Num)), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
+		return []any{orgID, importID, int32(r.Num), int32(r.Num / s.chunkRows()), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
 			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw}, nil
 	}}
 	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},
