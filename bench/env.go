@@ -48,6 +48,7 @@ func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) 
 	if err != nil {
 		return nil, err
 	}
+	store.ChunkRows = cfg.importChunkRows
 	opt, err := queue.RedisOpt(cfg.redisURL)
 	if err != nil {
 		store.Close()
