@@ -114,7 +114,8 @@ func resolvePhone(k phoneKey) phoneResult {
 // parsePossible returns the E.164 result for number when phonenumbers
 // considers it possible.
 func parsePossible(number, region string) (phoneResult, bool) {
-	if r, ok := fastValid(number, region); ok {
+	r, ok := fastValid(number, region)
+	if ok {
 		return r, true
 	}
 	num, err := phonenumbers.Parse(number, region)
@@ -122,7 +123,15 @@ func parsePossible(number, region string) (phoneResult, bool) {
 		return phoneResult{}, false
 	}
 	e164 := phonenumbers.Format(num, phonenumbers.E164)
-	detected, valid := regionAndValidity(num)
+	var detected string
+	var valid bool
+	if r.number == e164 {
+		// fastValid built this very number and found it invalid: its region
+		// scan (all 25 regions for +1) need not run again.
+		detected = r.region
+	} else {
+		detected, valid = regionAndValidity(num)
+	}
 	if !valid {
 		// For invalid numbers phonenumbers may strip a national prefix again
 		// when it re-reads its own E.164 output ("000111111" in CC gives
@@ -156,7 +165,9 @@ var callingCodes = phonenumbers.GetSupportedCallingCodes()
 // "+<country code><national number>" and 10-digit NANP numbers with a NANP
 // region. It answers only for valid numbers whose national number cannot
 // carry a national prefix that Parse would strip; everything else — and so
-// every doubtful case — goes through Parse, so results are the same.
+// every doubtful case — goes through Parse, so results are the same. When
+// it built a possible number and found it invalid, the returned result (with
+// ok false) holds that number and its region, for parsePossible to reuse.
 func fastValid(number, region string) (phoneResult, bool) {
 	var cc int
 	var national string
@@ -192,10 +203,8 @@ func fastValid(number, region string) (phoneResult, bool) {
 		return phoneResult{}, false
 	}
 	detected, valid := regionAndValidity(num)
-	if !valid {
-		return phoneResult{}, false
-	}
-	return phoneResult{number: "+" + strconv.Itoa(cc) + national, valid: true, region: detected}, true
+	r := phoneResult{number: "+" + strconv.Itoa(cc) + national, valid: valid, region: detected}
+	return r, valid
 }
 
 // atoiDigits converts ASCII digits (at most 18) to an int.

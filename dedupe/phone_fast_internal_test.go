@@ -18,6 +18,20 @@ func slowPossible(number, region string) (phoneResult, bool) {
 	return phoneResult{number: phonenumbers.Format(num, phonenumbers.E164), valid: valid, region: detected}, true
 }
 
+// slowParsePossible is parsePossible as it was before any shortcut: Parse,
+// the region scan, and the re-read check for invalid numbers.
+func slowParsePossible(number, region string) (phoneResult, bool) {
+	r, ok := slowPossible(number, region)
+	if !ok || r.valid {
+		return r, ok
+	}
+	again, err := phonenumbers.Parse(r.number, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(again) || phonenumbers.Format(again, phonenumbers.E164) != r.number {
+		return phoneResult{}, false
+	}
+	return r, true
+}
+
 // The fast path must agree with phonenumbers.Parse wherever it answers:
 // random numbers of every calling code, international and NANP national.
 func TestFastPathAgreesWithParse(t *testing.T) {
@@ -27,7 +41,17 @@ func TestFastPathAgreesWithParse(t *testing.T) {
 	for c := range callingCodes {
 		codes = append(codes, c)
 	}
+	n := 0
 	check := func(number, region string) {
+		// Every fourth number, valid or not, goes through the whole of
+		// parsePossible, whose shortcuts must not change a result.
+		if n++; n%4 == 0 {
+			got, gok := parsePossible(number, region)
+			want, wok := slowParsePossible(number, region)
+			if got != want || gok != wok {
+				t.Fatalf("%q (%s): parsePossible %+v %v, without shortcuts %+v %v", number, region, got, gok, want, wok)
+			}
+		}
 		fast, ok := fastValid(number, region)
 		if !ok {
 			return
