@@ -52,6 +52,9 @@ func (s *Store) chunkRows() int {
 	return DefaultChunkRows
 }
 
+// planHeartbeat is how often a planner marks its import as alive.
+const planHeartbeat = 10 * time.Second
+
 // PlanImport groups the staged rows of an import into chunks so that rows
 // which can affect each other — sharing an email, phone or external id,
 // matching the same existing customer, or (order imports) belonging to the
@@ -62,41 +65,54 @@ func (s *Store) chunkRows() int {
 // natural chunk of its first row and only later rows ever move. Planning
 // twice returns the first plan.
 func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, error) {
+	rows, err := s.pool.Query(ctx, sqlPlannedChunks, orgID, importID)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if chunks, err := pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
+		return chunks, interpretError(err, nil)
+	}
+	// The reads hold no transaction: a planner waiting for pool connections
+	// while holding one could starve another doing the same. Meanwhile the
+	// import is touched, or the reconciler would think it stalled and start
+	// a second planner (the reads of a 2 GB file take minutes).
+	beat, stopBeat := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(planHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-t.C:
+				_ = s.TouchImport(beat, orgID, importID) // best effort
+			}
+		}
+	}()
+	uf, err := s.unionStagedRows(ctx, orgID, importID)
+	stopBeat()
+	if err != nil {
+		return nil, err
+	}
 	var chunks []int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var status string
 		var chunkRows int
 		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&status, &chunkRows); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
+		}
+		rows, err := tx.Query(ctx, sqlPlannedChunks, orgID, importID)
+		if err != nil {
+			return interpretError(err, nil)
+		}
+		if chunks, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
+			return interpretError(err, nil) // another planner was first
 		}
 		if chunkRows <= 0 {
 			chunkRows = s.chunkRows() // staged before imports recorded it
 		}
 		// naturalChunk is the chunk a row was staged in (StageRows).
 		naturalChunk := func(row int) int { return row / chunkRows }
-		rows, err := tx.Query(ctx, sqlPlannedChunks, orgID, importID)
-		if err != nil {
-			return interpretError(err, nil)
-		}
-		if chunks, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
-			return interpretError(err, nil)
-		}
-		var maxRow int
-		if err := tx.QueryRow(ctx, sqlMaxRow, orgID, importID).Scan(&maxRow); err != nil {
-			return interpretError(err, nil)
-		}
-		uf := newUnionFind(maxRow + 1)
-		// The five reads are independent and each is one sort on one core:
-		// run at once on pool connections (the staged rows no longer change;
-		// this transaction's lock keeps a second planner out).
-		var mu sync.Mutex
-		g, gctx := errgroup.WithContext(ctx)
-		for _, q := range []string{sqlRowsByOwner, sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder} {
-			g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID) })
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
 		counts := map[int]int{}
 		moved := 0
 		for r := range uf.parent {
@@ -129,6 +145,23 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		return interpretError(err, nil)
 	})
 	return chunks, err
+}
+
+// unionStagedRows builds the union-find of an import's staged rows. The
+// five reads are independent and each is one sort on one core: they run at
+// once (the staged rows no longer change).
+func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*unionFind, error) {
+	var maxRow int
+	if err := s.pool.QueryRow(ctx, sqlMaxRow, orgID, importID).Scan(&maxRow); err != nil {
+		return nil, interpretError(err, nil)
+	}
+	uf := newUnionFind(maxRow + 1)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, q := range []string{sqlRowsByOwner, sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder} {
+		g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID) })
+	}
+	return uf, g.Wait()
 }
 
 // unionRuns joins the rows of each run of equal keys the query returns,
@@ -240,9 +273,9 @@ func (u *unionFind) union(a, b int32) {
 
 const (
 	sqlPendingChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
-	// A locked import is being worked on (a planner holds it for the whole
-	// plan, minutes for a 2 GB file): not stalled, and touching it would
-	// block the reconciler until the plan commits.
+	// A locked import is being worked on (a planner writing its plan, a
+	// minute for a 2 GB file): not stalled, and touching it would block the
+	// reconciler until the plan commits.
 	sqlStalledImports = `SELECT organization_id, id, status FROM imports
 		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100
 		FOR NO KEY UPDATE SKIP LOCKED`
