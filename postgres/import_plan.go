@@ -42,7 +42,7 @@ const (
 	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, updated = now() WHERE organization_id = $1 AND id = $2`
-	sqlLockImport    = `SELECT status, chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlLockImport    = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 )
 
 func (s *Store) chunkRows() int {
@@ -65,12 +65,8 @@ const planHeartbeat = 10 * time.Second
 // natural chunk of its first row and only later rows ever move. Planning
 // twice returns the first plan.
 func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, error) {
-	rows, err := s.pool.Query(ctx, sqlPlannedChunks, orgID, importID)
-	if err != nil {
-		return nil, interpretError(err, nil)
-	}
-	if chunks, err := pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
-		return chunks, interpretError(err, nil)
+	if chunks, err := plannedChunks(ctx, s.pool, orgID, importID); err != nil || len(chunks) > 0 {
+		return chunks, err
 	}
 	// The reads hold no transaction: a planner waiting for pool connections
 	// while holding one could starve another doing the same. Meanwhile the
@@ -96,17 +92,13 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	}
 	var chunks []int
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var status string
 		var chunkRows int
-		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&status, &chunkRows); err != nil {
+		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&chunkRows); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
 		}
-		rows, err := tx.Query(ctx, sqlPlannedChunks, orgID, importID)
-		if err != nil {
-			return interpretError(err, nil)
-		}
-		if chunks, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil || len(chunks) > 0 {
-			return interpretError(err, nil) // another planner was first
+		var err error
+		if chunks, err = plannedChunks(ctx, tx, orgID, importID); err != nil || len(chunks) > 0 {
+			return err // another planner was first
 		}
 		if chunkRows <= 0 {
 			chunkRows = s.chunkRows() // staged before imports recorded it
@@ -114,24 +106,16 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		// naturalChunk is the chunk a row was staged in (StageRows).
 		naturalChunk := func(row int) int { return row / chunkRows }
 		counts := map[int]int{}
-		moved := 0
 		for r := range uf.parent {
-			if uf.parent[r] < 0 {
-				continue // no staged row with this number
-			}
-			chunk := naturalChunk(int(uf.find(int32(r))))
-			counts[chunk]++
-			if chunk != naturalChunk(r) {
-				moved++
+			if uf.parent[r] >= 0 { // a staged row
+				counts[naturalChunk(int(uf.find(int32(r))))]++
 			}
 		}
-		if moved > 0 {
-			// Streamed from the union-find: a list of moves would grow with the file.
-			moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: naturalChunk, row: -1}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row_moves"},
-				[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
-				return interpretError(fmt.Errorf("copy moves: %w", err), nil)
-			}
+		// Streamed from the union-find: a list of moves would grow with the file.
+		moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: naturalChunk, row: -1}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row_moves"},
+			[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
+			return interpretError(fmt.Errorf("copy moves: %w", err), nil)
 		}
 		ids, sizes := make([]int32, 0, len(counts)), make([]int32, 0, len(counts))
 		for c, n := range counts {
@@ -145,6 +129,18 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		return interpretError(err, nil)
 	})
 	return chunks, err
+}
+
+// plannedChunks lists the chunks of an import's plan (none: not planned).
+func plannedChunks(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, orgID, importID string) ([]int, error) {
+	rows, err := q.Query(ctx, sqlPlannedChunks, orgID, importID)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	chunks, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	return chunks, interpretError(err, nil)
 }
 
 // unionStagedRows builds the union-find of an import's staged rows. The

@@ -194,8 +194,8 @@ func (s *Store) FlushSearchIndex(ctx context.Context) error {
 
 // TidySearchIndex is the periodic flush: it leaves the list alone while an
 // import is merging, whose inserts clean it in large batches themselves —
-// a third process flushing small batches beside them cost an import a
-// fifth of its time. The import's last chunk flushes (FlushSearchIndex).
+// a third process flushing small batches beside them took a fifth of the
+// database's busy time. The import's last chunk flushes (FlushSearchIndex).
 func (s *Store) TidySearchIndex(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, sqlTidySearch)
 	return interpretError(err, nil)
