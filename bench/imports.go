@@ -113,16 +113,19 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 
 	logf("import: the service (%d rows, %.0f MB)", cfg.importRows, float64(fi.Size())/1e6)
 	resetPeakRSS()
+	cpu0 := takeCPUSnapshot()
 	start := time.Now()
 	id, err := st.uploadImport(ctx, file)
 	if err != nil {
 		return err
 	}
 	uploaded := time.Since(start)
+	cpu1 := takeCPUSnapshot()
 	im, err := st.waitImport(ctx, id, logf)
 	if err != nil {
 		return err
 	}
+	cpu2 := takeCPUSnapshot()
 	secs := time.Since(start).Seconds()
 	if im.Finished != nil && im.Finished.After(start) {
 		secs = im.Finished.Sub(start).Seconds() // not rounded up to the next poll
@@ -149,8 +152,19 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	rep.Notes = append(rep.Notes, fmt.Sprintf("import: upload (read, normalize, stage) %.1f s of %.1f s, then plan + first chunk %.1f s, "+
 		"plan + merge %.1f s; peak RSS of the server+worker process during the import %.0f MB; counts %+v",
 		uploaded.Seconds(), secs, untilFirstChunk, merge, peak, im.Counts))
+	rep.Notes = append(rep.Notes, "import: CPU seconds, upload / plan + merge: "+cpuSplit(cpu0, cpu1)+" / "+cpuSplit(cpu1, cpu2))
 	logf("import: %s", r.brief())
 	return nil
+}
+
+// cpuSplit says where the CPU went between two snapshots: this process
+// (server and worker), the database's backends, and the rest of the machine
+// (PostgreSQL's WAL writer and checkpointer, the kernel).
+func cpuSplit(a, b cpuSnapshot) string {
+	var d cpuDelta
+	d.add(a, b)
+	return fmt.Sprintf("go %.1f, postgres backends %.1f, other %.1f of %.1f available (%.0f%% busy)",
+		d.self, d.pg, max(d.busy-d.self-d.pg-d.redis, 0), d.total, 100*d.busy/max(d.total, 1e-9))
 }
 
 // importView is the part of the import object the suite reads.
