@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -200,6 +201,19 @@ func TestImportRowProblems(t *testing.T) {
 	summary, _ := done["error_summary"].(map[string]any)
 	if len(summary) == 0 {
 		t.Fatalf("no error_summary in %v", done)
+	}
+	// The finished import's summary is stored once, not regrouped per poll:
+	// the row holds what the API answered, and answers stay the same.
+	var stored map[string]any
+	if err := e.store.Pool().QueryRow(context.Background(), `SELECT error_summary FROM imports WHERE id = $1`,
+		str(im["id"])).Scan(&stored); err != nil || !reflect.DeepEqual(stored, summary) {
+		t.Fatalf("stored error_summary %v (%v), API answered %v", stored, err, summary)
+	}
+	if again := e.do("GET", "/api/v1/imports/"+str(im["id"]), nil).want(t, http.StatusOK).data()["error_summary"]; !reflect.DeepEqual(again, summary) {
+		t.Fatalf("error_summary changed between polls: %v then %v", summary, again)
+	}
+	if summary["error: no email, phone or external id"] != 1.0 {
+		t.Errorf("error_summary %v: want the missing-identifier reason counted", summary)
 	}
 
 	// The error CSV: original columns + error, error rows only, formulas defused.

@@ -22,7 +22,8 @@ const (
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
-	sqlSelectImport  = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1 AND id = $2`
+	sqlSelectImport  = `SELECT ` + importColumns + `, error_summary FROM imports WHERE organization_id = $1 AND id = $2`
+	sqlImportExists  = `SELECT true FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
 		ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
 	sqlCountImports = `SELECT count(*) FROM imports WHERE organization_id = $1`
@@ -37,6 +38,8 @@ const (
 		WHERE organization_id = $1 AND id = $2 AND status IN ('queued', 'reading', 'processing')`
 	sqlErrorSummary = `SELECT severity, split_part(reason, ' "', 1) AS r, count(*) FROM import_errors
 		WHERE organization_id = $1 AND import_id = $2 GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 50`
+	sqlStoreErrorSummary = `UPDATE imports SET error_summary = $3
+		WHERE organization_id = $1 AND id = $2 AND error_summary IS NULL`
 	sqlChunkSamples = `SELECT samples FROM import_chunks WHERE organization_id = $1 AND import_id = $2
 		AND samples <> '{}' ORDER BY chunk`
 	sqlSelectImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
@@ -52,14 +55,16 @@ const (
 // statistics of import_rows (half a second) before planning.
 const analyzeStagedRows = 20000
 
-func scanImport(row pgx.Row) (*customer.Import, error) {
+// scanImport reads importColumns, then extra (columns selected after them).
+func scanImport(row pgx.Row, extra ...any) (*customer.Import, error) {
 	var im customer.Import
 	var readDone *time.Time
 	c := &im.Counts
-	err := row.Scan(&im.ID, &im.OrganizationID, &im.Kind, &im.Status, &im.FileName, &im.SizeBytes, &im.Format,
+	err := row.Scan(append([]any{&im.ID, &im.OrganizationID, &im.Kind, &im.Status, &im.FileName, &im.SizeBytes, &im.Format,
 		&im.Encoding, &im.Delimiter, &im.Headers, &im.Mapping, &im.Options, &im.Options.DryRun, &c.Rows, &c.Processed,
 		&c.Created, &c.Updated, &c.Unchanged, &c.MergedInFile, &c.Conflicts, &c.Invalid, &c.Warnings,
-		&c.OrdersCreated, &c.OrdersSkipped, &c.OrdersInvalid, &im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created, &im.Started, &readDone, &im.Finished)
+		&c.OrdersCreated, &c.OrdersSkipped, &c.OrdersInvalid, &im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created,
+		&im.Started, &readDone, &im.Finished}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +111,34 @@ func rate(from, to *time.Time, n int) float64 {
 	return float64(n) / secs
 }
 
+// problemsFinal reports whether an import's problems can no longer change:
+// a customer import's are all staged before it starts processing; an order
+// import's chunks add theirs until it completes. (A cancelled or failed
+// import may still have a chunk committing: its summary stays live.)
+func problemsFinal(im *customer.Import) bool {
+	return im.Status == customer.ImportCompleted ||
+		(im.Kind != KindOrders && im.Status == customer.ImportProcessing)
+}
+
+// errorSummary counts an import's problems by severity and reason.
+func (s *Store) errorSummary(ctx context.Context, orgID, id string) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, sqlErrorSummary, orgID, id)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("error summary: %w", err), nil)
+	}
+	sum := map[string]int{}
+	var sev, reason string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&sev, &reason, &n}, func() error {
+		sum[sev+": "+strings.TrimSpace(reason)] += n
+		return nil
+	})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("error summary: %w", err), nil)
+	}
+	return sum, nil
+}
+
 // CreateImport records a new import in status reading.
 func (s *Store) CreateImport(ctx context.Context, im *customer.Import) error {
 	im.ID = customer.NewID(customer.PrefixImport)
@@ -117,23 +150,20 @@ func (s *Store) CreateImport(ctx context.Context, im *customer.Import) error {
 
 // FindImport returns one import with its error summary.
 func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Import, error) {
-	im, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, id))
+	var stored map[string]int
+	im, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, id), &stored)
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Import", id))
 	}
-	rows, err := s.pool.Query(ctx, sqlErrorSummary, orgID, id)
-	if err != nil {
-		return nil, interpretError(fmt.Errorf("error summary: %w", err), nil)
-	}
-	im.ErrorSummary = map[string]int{}
-	var sev, reason string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&sev, &reason, &n}, func() error {
-		im.ErrorSummary[sev+": "+strings.TrimSpace(reason)] += n
-		return nil
-	})
-	if err != nil {
-		return nil, interpretError(err, nil)
+	if im.ErrorSummary = stored; stored == nil {
+		if im.ErrorSummary, err = s.errorSummary(ctx, orgID, id); err != nil {
+			return nil, err
+		}
+		if problemsFinal(im) {
+			if _, err := s.pool.Exec(ctx, sqlStoreErrorSummary, orgID, id, im.ErrorSummary); err != nil {
+				return nil, interpretError(fmt.Errorf("store error summary: %w", err), nil)
+			}
+		}
 	}
 	if im.Options.DryRun {
 		if im.Samples, err = s.importSamples(ctx, orgID, id); err != nil {
@@ -291,7 +321,8 @@ func (r *rowSource) Err() error             { return r.err }
 
 // FindImportErrors lists row problems (severity "" for all), by row.
 func (s *Store) FindImportErrors(ctx context.Context, orgID, importID, severity string, page, limit int) ([]customer.ImportProblem, customer.Page, error) {
-	if _, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, importID)); err != nil {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, sqlImportExists, orgID, importID).Scan(&exists); err != nil {
 		return nil, customer.Page{}, interpretError(err, customer.NotFound("Import", importID))
 	}
 	var total int
