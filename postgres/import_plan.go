@@ -41,8 +41,9 @@ const (
 		) owned ORDER BY 1`
 	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
-	sqlSetChunkCount = `UPDATE imports SET chunks = $3, updated = now() WHERE organization_id = $1 AND id = $2`
-	sqlLockImport    = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, updated = now()
+		WHERE organization_id = $1 AND id = $2`
+	sqlLockImport = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 )
 
 func (s *Store) chunkRows() int {
@@ -117,6 +118,11 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
 			return interpretError(fmt.Errorf("copy moves: %w", err), nil)
 		}
+		owned := &ownedSource{orgID: orgID, importID: importID, owned: uf.owned, row: -1}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_owned_rows"},
+			[]string{"organization_id", "import_id", "row_num"}, owned); err != nil {
+			return interpretError(fmt.Errorf("copy owned rows: %w", err), nil)
+		}
 		ids, sizes := make([]int32, 0, len(counts)), make([]int32, 0, len(counts))
 		for c, n := range counts {
 			ids, sizes = append(ids, int32(c)), append(sizes, int32(n))
@@ -155,14 +161,18 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	for _, q := range []string{sqlRowsByOwner, sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder} {
-		g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID) })
+		var mark bitset // only the owner read marks rows (and is the only writer)
+		if q == sqlRowsByOwner {
+			mark = uf.owned
+		}
+		g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID, mark) })
 	}
 	return uf, g.Wait()
 }
 
 // unionRuns joins the rows of each run of equal keys the query returns,
-// in batches under mu.
-func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, query, orgID, importID string) error {
+// in batches under mu, and marks every row returned in mark (if any).
+func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, query, orgID, importID string, mark bitset) error {
 	rows, err := s.pool.Query(ctx, query, orgID, importID)
 	if err != nil {
 		return interpretError(fmt.Errorf("plan: %w", err), nil)
@@ -183,6 +193,9 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, qu
 		pairs = pairs[:0]
 	}
 	_, err = pgx.ForEachRow(rows, []any{&key, &row}, func() error {
+		if mark != nil {
+			mark.set(row)
+		}
 		if !first && key == prevKey {
 			pairs = append(pairs, [2]int32{prevRow, row})
 		} else {
@@ -230,17 +243,53 @@ func (m *moveSource) Values() ([]any, error) {
 
 func (m *moveSource) Err() error { return nil }
 
+// ownedSource yields the rows an existing customer owned a key of.
+type ownedSource struct {
+	orgID, importID string
+	owned           bitset
+	row             int
+	values          [3]any
+}
+
+func (o *ownedSource) Next() bool {
+	for o.row++; o.row < 64*len(o.owned); o.row++ {
+		if o.row%64 == 0 && o.owned[o.row/64] == 0 {
+			o.row += 63 // a word without owned rows
+			continue
+		}
+		if o.owned.has(int32(o.row)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *ownedSource) Values() ([]any, error) {
+	o.values = [3]any{o.orgID, o.importID, int32(o.row)}
+	return o.values[:], nil
+}
+
+func (o *ownedSource) Err() error { return nil }
+
 // unionFind over row numbers; the root of a set is its smallest member.
 type unionFind struct {
 	parent []int32 // -1: no such row
+	owned  bitset  // rows matching an existing customer (sqlRowsByOwner)
 }
+
+// bitset of row numbers: one bit a row beside the union-find's four bytes.
+type bitset []uint64
+
+func newBitset(n int) bitset      { return make(bitset, (n+63)/64) }
+func (b bitset) set(r int32)      { b[r/64] |= 1 << (r % 64) }
+func (b bitset) has(r int32) bool { return b[r/64]&(1<<(r%64)) != 0 }
 
 func newUnionFind(n int) *unionFind {
 	p := make([]int32, n)
 	for i := range p {
 		p[i] = -1
 	}
-	return &unionFind{parent: p}
+	return &unionFind{parent: p, owned: newBitset(n)}
 }
 
 func (u *unionFind) add(r int32) {
@@ -321,6 +370,8 @@ const (
 		SELECT ctid FROM import_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
 	sqlPurgeMoves = `DELETE FROM import_row_moves WHERE ctid = ANY(ARRAY(
 		SELECT ctid FROM import_row_moves WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
+	sqlPurgeOwned = `DELETE FROM import_owned_rows WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM import_owned_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
 	sqlMarkPurged = `UPDATE imports SET staging_purged = true WHERE organization_id = $1 AND id = $2`
 )
 
@@ -338,7 +389,7 @@ func (s *Store) PurgeImportStaging(ctx context.Context, finishedBefore time.Time
 		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
 	}
 	var n int64
-	for _, q := range []string{sqlPurgeMoves, sqlPurgeStagedRows} {
+	for _, q := range []string{sqlPurgeMoves, sqlPurgeOwned, sqlPurgeStagedRows} {
 		tag, err := s.pool.Exec(ctx, q, orgID, importID, limit)
 		if err != nil {
 			return n, interpretError(fmt.Errorf("purge staging of %s: %w", importID, err), nil)
