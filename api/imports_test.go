@@ -245,8 +245,11 @@ func TestImportRowProblems(t *testing.T) {
 // the import, its error report — stays.
 func TestImportStagingPurged(t *testing.T) {
 	t.Parallel()
-	// Two-row chunks: the last row repeats Ann's email and moves to her chunk.
+	// Two-row chunks: the last row repeats Ann's email and moves to her chunk;
+	// Eve exists already, so her row is marked owned at planning.
 	e := newQueueEnv(t, queueOpts{reconcile: 100 * time.Millisecond, stagingTTL: -1, chunkRows: 2})
+	e.do("POST", "/api/v1/customers", map[string]any{"first_name": "Eve", "last_name": "Lin", "email": "eve@example.com"}).
+		want(t, http.StatusCreated)
 	file := problemCSV + "Ann,Lee,ANN@example.com,,,again\r\n"
 	id := str(e.upload("/api/v1/imports", "people.csv", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"])
 	if done := e.waitImport(id); done["status"] != "completed" {
@@ -254,17 +257,19 @@ func TestImportStagingPurged(t *testing.T) {
 	}
 	staged := func() int {
 		return e.count("SELECT count(*) FROM import_rows WHERE import_id = $1", id) +
-			e.count("SELECT count(*) FROM import_row_moves WHERE import_id = $1", id)
+			e.count("SELECT count(*) FROM import_row_moves WHERE import_id = $1", id) +
+			e.count("SELECT count(*) FROM import_owned_rows WHERE import_id = $1", id)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for staged() > 0 || e.count("SELECT count(*) FROM imports WHERE id = $1 AND staging_purged", id) != 1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d staged rows and moves left", staged())
+			t.Fatalf("%d staged rows, moves and owned-row marks left", staged())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	im := e.do("GET", "/api/v1/imports/"+id, nil).want(t, http.StatusOK).data()
-	if c := counts(im); c["rows"] != 7 || c["created"] != 3 || c["merged_in_file"] != 1 || c["invalid"] != 3 {
+	if c := counts(im); c["rows"] != 7 || c["created"] != 2 || c["merged_in_file"] != 1 || c["invalid"] != 3 ||
+		c["updated"]+c["unchanged"] != 1 {
 		t.Fatalf("import after purge %v", im)
 	}
 	if n := len(e.do("GET", "/api/v1/imports/"+id+"/errors?limit=100", nil).want(t, http.StatusOK).list()); n != 5 {
