@@ -549,3 +549,64 @@ func TestImportValidationAndLimits(t *testing.T) {
 	}
 	e.do("POST", "/api/v1/imports/"+str(im["id"])+"/cancel", nil).wantError(t, http.StatusConflict)
 }
+
+// A phone typed on every walk-in (the store's own number) would merge a
+// whole file into one customer. Shared by rows with more than
+// PlaceholderShare different emails, it is a placeholder: it matches no
+// one, each row keeps its own customer with a warning, and a row with
+// nothing else is an error. Two emails sharing a phone still merge.
+func TestImportPlaceholderIdentifiers(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 8})
+	store := e.do("POST", "/api/v1/customers", map[string]any{"first_name": "Corner", "last_name": "Store",
+		"email": "store@example.com", "phone": "+1 415 555 0100"}).want(t, http.StatusCreated).data()
+	var b strings.Builder
+	b.WriteString("First Name,Last Name,Email,Mobile\r\n")
+	const walkIns = 30
+	for i := range walkIns {
+		fmt.Fprintf(&b, "Walk%d,In,walkin%d@example.com,+1 (415) 555-0100\r\n", i, i)
+	}
+	b.WriteString("Only,Store,,415.555.0100\r\n")                 // row 32: nothing but the placeholder
+	b.WriteString("Kim,Ng,kim@example.com,+1 415 555 0199\r\n")   // row 33
+	b.WriteString("Kim,Ng,kim.ng@example.com,(415) 555-0199\r\n") // row 34: same person, second email
+	im := e.upload("/api/v1/imports?default_region=US", "walkins.csv", "text/csv", []byte(b.String())).
+		want(t, http.StatusAccepted).data()
+	done := e.waitImport(str(im["id"]))
+	if c := counts(done); done["status"] != "completed" || c["created"] != walkIns+1 || c["merged_in_file"] != 1 ||
+		c["invalid"] != 1 || c["warnings"] != walkIns || c["updated"]+c["unchanged"] != 0 {
+		t.Fatalf("import %v counts %v", done["status"], c)
+	}
+	if n := e.count("SELECT count(*) FROM customers"); n != walkIns+2 {
+		t.Fatalf("%d customers, want %d: the store, each walk-in, Kim", n, walkIns+2)
+	}
+	if got := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550100", nil).want(t, http.StatusOK).data(); got["id"] != store["id"] {
+		t.Fatalf("the store's phone now resolves to %v, want the store %v", got["id"], store["id"])
+	}
+	walk := e.do("GET", "/api/v1/customers/lookup?email=walkin7@example.com", nil).want(t, http.StatusOK).data()
+	if walk["phone"] != "" || walk["first_name"] != "Walk7" {
+		t.Fatalf("walk-in 7: %v, want its own customer without the placeholder phone", walk)
+	}
+	kim := e.do("GET", "/api/v1/customers/lookup?email=kim.ng@example.com", nil).want(t, http.StatusOK).data()
+	if kim["email"] != "kim@example.com" {
+		t.Fatalf("kim.ng@example.com resolves to %v, want Kim's customer (merged by phone)", kim)
+	}
+
+	problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors?limit=100", nil).want(t, http.StatusOK).list()
+	if len(problems) != walkIns+1 {
+		t.Fatalf("%d problems, want %d", len(problems), walkIns+1)
+	}
+	for _, p := range problems {
+		row, sev := int(p["row"].(float64)), p["severity"]
+		switch {
+		case row == walkIns+2 && sev == "error" && p["column"] == "Mobile":
+		case row >= 2 && row <= walkIns+1 && sev == "warning" && p["column"] == "Mobile" &&
+			strings.Contains(str(p["reason"]), "placeholder"):
+		default:
+			t.Errorf("unexpected problem %v", p)
+		}
+	}
+	sum, _ := e.do("GET", "/api/v1/imports/"+str(im["id"]), nil).want(t, http.StatusOK).data()["error_summary"].(map[string]any)
+	if sum["warning: phone on rows with more than 20 different emails in this file: treated as a placeholder, not imported"] != float64(walkIns) {
+		t.Errorf("error_summary %v", sum)
+	}
+}

@@ -17,8 +17,9 @@ const (
 	// The chunk's inserts flush the trigram index's pending list when it is
 	// full, in batches of work_mem: larger batches, fewer index descents.
 	sqlChunkWorkMem = `SET LOCAL work_mem = '64MB'`
-	sqlImportState  = `SELECT status, options, dry_run, owned_rows_planned FROM imports WHERE organization_id = $1 AND id = $2`
-	sqlLockChunk    = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
+	sqlImportState  = `SELECT status, options, dry_run, owned_rows_planned, placeholders, mapping
+		FROM imports WHERE organization_id = $1 AND id = $2`
+	sqlLockChunk = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
 	// A chunk's rows: those staged in it that the plan left there, and
 	// those it moved in (import_row_moves). The moved-out test is a scalar
 	// subquery, one primary-key probe per row: as NOT EXISTS the planner
@@ -89,12 +90,14 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	var status string
 	var opts customer.ImportOptions
 	var done, ownedPlanned bool
+	var placeholders []Placeholder
+	var mapping map[string]string
 	var rows []customer.ImportRow
 	var owned []bool // per row: an existing customer owned one of its keys at planning
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlImportState, orgID, importID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&status, &opts, &opts.DryRun, &ownedPlanned)
+		return row.Scan(&status, &opts, &opts.DryRun, &ownedPlanned, &placeholders, &mapping)
 	})
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
 	b.Queue(sqlChunkRows, orgID, importID, chunk).Query(func(rs pgx.Rows) error {
@@ -113,6 +116,12 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	}
 	if done || status != customer.ImportProcessing {
 		return &ChunkOutcome{Skipped: true, Status: status}, nil
+	}
+
+	var ph *placeholderRows
+	if len(placeholders) > 0 && opts.Kind != KindOrders {
+		ph = newPlaceholderRows(placeholders, mapping)
+		rows, owned = ph.drop(rows, owned)
 	}
 
 	// Candidates: every existing customer any row of the chunk can touch.
@@ -180,6 +189,11 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		oc.queueProblems(wb, orgID, importID)
 		m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
 		m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
+	}
+	if ph != nil {
+		// Problems are the import's report, written in a dry run too.
+		queueChunkProblems(wb, orgID, importID, ph.problems)
+		m.counts.Invalid, m.counts.Warnings = ph.invalid, ph.warnings
 	}
 	samples, _ := json.Marshal(m.samples)
 	wb.Queue(sqlChunkDone, orgID, importID, chunk, samples)
@@ -495,4 +509,82 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []de
 		return nil, interpretError(fmt.Errorf("lock candidates: %w", err), nil)
 	}
 	return cand, nil
+}
+
+// placeholderRows takes an import's placeholder emails and phones off its
+// rows: the field is dropped with a warning, and a row left without any
+// identifier becomes an error (not imported), as when reading.
+type placeholderRows struct {
+	keys     map[dedupe.Key]bool
+	columns  map[string]string // field → the file's column
+	problems []chunkProblem
+	invalid  int // rows that became errors
+	warnings int // change of the rows-with-warnings count
+}
+
+func newPlaceholderRows(ps []Placeholder, mapping map[string]string) *placeholderRows {
+	p := &placeholderRows{keys: map[dedupe.Key]bool{}, columns: map[string]string{}}
+	for _, k := range ps {
+		p.keys[dedupe.Key{Kind: k.Kind, Value: k.Value}] = true
+	}
+	for header, field := range mapping {
+		if prev, ok := p.columns[field]; !ok || header < prev { // deterministic when two columns map to one field
+			p.columns[field] = header
+		}
+	}
+	return p
+}
+
+func (p *placeholderRows) column(field string) string {
+	if c := p.columns[field]; c != "" {
+		return c
+	}
+	return field
+}
+
+// drop edits rows in place and returns those still importable (and their
+// owned flags).
+func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]customer.ImportRow, []bool) {
+	keep, keepOwned := rows[:0], owned[:0]
+	for i := range rows {
+		r := rows[i]
+		var dropped []string
+		if r.EmailKey != "" && p.keys[dedupe.Key{Kind: dedupe.KindEmail, Value: r.EmailKey}] {
+			dropped = append(dropped, "email", r.Email)
+			r.Email, r.EmailKey = "", ""
+		}
+		if r.PhoneKey != "" && p.keys[dedupe.Key{Kind: dedupe.KindPhone, Value: r.PhoneKey}] {
+			dropped = append(dropped, "phone", r.Phone)
+			r.Phone, r.PhoneKey, r.PhoneValid, r.PhoneExt = "", "", false, ""
+		}
+		if len(dropped) == 0 {
+			keep, keepOwned = append(keep, r), append(keepOwned, owned[i])
+			continue
+		}
+		seq := chunkProblemSeq
+		if !hasIdentifier(&r) {
+			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityError,
+				column: p.column(dropped[0]), reason: fmt.Sprintf("no email, phone or external id besides a placeholder %q", dropped[1])})
+			p.invalid++
+			if r.Record.Warned {
+				p.warnings--
+			}
+			continue
+		}
+		for j := 0; j < len(dropped); j += 2 {
+			other := "phones"
+			if dropped[j] == "phone" {
+				other = "emails"
+			}
+			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityWarning,
+				column: p.column(dropped[j]), reason: fmt.Sprintf("%s on rows with more than %d different %s in this file: "+
+					"treated as a placeholder, not imported %q", dropped[j], PlaceholderShare, other, dropped[j+1])})
+			seq++
+		}
+		if !r.Record.Warned {
+			p.warnings++
+		}
+		keep, keepOwned = append(keep, r), append(keepOwned, owned[i])
+	}
+	return keep, keepOwned
 }

@@ -456,13 +456,18 @@ func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder) *customer.Order
 
 // queueProblems queues the problems found while merging.
 func (oc *orderChunk) queueProblems(b *pgx.Batch, orgID, importID string) {
-	if len(oc.problems) == 0 {
+	queueChunkProblems(b, orgID, importID, oc.problems)
+}
+
+// queueChunkProblems writes problems found while merging to the import's report.
+func queueChunkProblems(b *pgx.Batch, orgID, importID string, problems []chunkProblem) {
+	if len(problems) == 0 {
 		return
 	}
-	n := len(oc.problems)
+	n := len(problems)
 	rows, seqs := make([]int32, n), make([]int16, n)
 	sev, cols, reasons := make([]string, n), make([]string, n), make([]string, n)
-	for i, p := range oc.problems {
+	for i, p := range problems {
 		rows[i], seqs[i], sev[i], cols[i], reasons[i] = int32(p.row), int16(p.seq), p.severity, p.column, p.reason
 	}
 	b.Queue(sqlInsertChunkProblems, orgID, importID, rows, seqs, sev, cols, reasons)

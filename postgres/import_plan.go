@@ -22,26 +22,30 @@ const (
 	sqlMaxRow        = `SELECT coalesce(max(row_num), 0) FROM import_rows WHERE organization_id = $1 AND import_id = $2`
 	// Rows sharing a key sort next to each other; so do rows whose keys an
 	// existing customer owns.
-	sqlRowsByEmail    = `SELECT email_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
-	sqlRowsByPhone    = `SELECT phone_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
-	sqlRowsByExternal = `SELECT external_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
-	sqlRowsByOrder    = `SELECT order_key, row_num FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND order_key <> '' ORDER BY 1`
-	sqlRowsByOwner    = `SELECT customer_id, row_num FROM (
+	// Each read returns (key, row, other): other is the row's phone key for
+	// the email read and its email key for the phone read (placeholders).
+	sqlRowsByEmail    = `SELECT email_key, row_num, phone_key FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
+	sqlRowsByPhone    = `SELECT phone_key, row_num, email_key FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
+	sqlRowsByExternal = `SELECT external_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
+	sqlRowsByOrder    = `SELECT order_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND order_key <> '' ORDER BY 1`
+	// Placeholder keys ($3 emails, $4 phones) match no one.
+	sqlRowsByOwner = `SELECT customer_id, row_num, '' FROM (
 		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
 			ON i.organization_id = r.organization_id AND i.kind = 'email' AND i.value = r.email_key
-			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.email_key <> ''
+			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.email_key <> '' AND r.email_key <> ALL($3::text[])
 		UNION ALL
 		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
 			ON i.organization_id = r.organization_id AND i.kind = 'phone' AND i.value = r.phone_key
-			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.phone_key <> ''
+			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.phone_key <> '' AND r.phone_key <> ALL($4::text[])
 		UNION ALL
 		SELECT i.customer_id, r.row_num FROM import_rows r JOIN customer_identities i
 			ON i.organization_id = r.organization_id AND i.kind = 'external' AND i.value = r.external_key
 			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.external_key <> ''
 		) owned ORDER BY 1`
+	sqlImportKind   = `SELECT kind FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlInsertChunks = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
-	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, updated = now()
+	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, placeholders = $4, updated = now()
 		WHERE organization_id = $1 AND id = $2`
 	sqlLockImport = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 )
@@ -131,7 +135,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		if _, err := tx.Exec(ctx, sqlInsertChunks, orgID, importID, ids, sizes); err != nil {
 			return interpretError(fmt.Errorf("insert chunks: %w", err), nil)
 		}
-		_, err = tx.Exec(ctx, sqlSetChunkCount, orgID, importID, len(chunks))
+		_, err = tx.Exec(ctx, sqlSetChunkCount, orgID, importID, len(chunks), uf.placeholders)
 		return interpretError(err, nil)
 	})
 	return chunks, err
@@ -149,38 +153,98 @@ func plannedChunks(ctx context.Context, q interface {
 	return chunks, interpretError(err, nil)
 }
 
-// unionStagedRows builds the union-find of an import's staged rows. The
-// five reads are independent and each is one sort on one core: they run at
-// once (the staged rows no longer change).
-func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*unionFind, error) {
-	var maxRow int
-	if err := s.pool.QueryRow(ctx, sqlMaxRow, orgID, importID).Scan(&maxRow); err != nil {
-		return nil, interpretError(err, nil)
-	}
-	uf := newUnionFind(maxRow + 1)
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	for _, q := range []string{sqlRowsByOwner, sqlRowsByEmail, sqlRowsByPhone, sqlRowsByExternal, sqlRowsByOrder} {
-		var mark bitset // only the owner read marks rows (and is the only writer)
-		if q == sqlRowsByOwner {
-			mark = uf.owned
-		}
-		g.Go(func() error { return s.unionRuns(gctx, uf, &mu, q, orgID, importID, mark) })
-	}
-	return uf, g.Wait()
+// PlaceholderShare is how many different emails rows sharing one phone
+// may carry (or phones rows sharing one email) before that phone (email)
+// counts as a placeholder of the file — the store's own number typed on
+// every walk-in, "none@none.com" — and matches no one. Without this limit
+// such a column merges a whole file into one customer (one chunk holding
+// every row in memory).
+const PlaceholderShare = 20
+
+// Placeholder is an email or phone key that PlanImport found on rows with
+// more than PlaceholderShare different phones or emails.
+type Placeholder struct {
+	Kind  string `json:"kind"` // email | phone
+	Value string `json:"value"`
 }
 
-// unionRuns joins the rows of each run of equal keys the query returns,
-// in batches under mu, and marks every row returned in mark (if any).
-func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, query, orgID, importID string, mark bitset) error {
-	rows, err := s.pool.Query(ctx, query, orgID, importID)
-	if err != nil {
-		return interpretError(fmt.Errorf("plan: %w", err), nil)
+// unionStagedRows builds the union-find of an import's staged rows. The
+// reads are independent and each is one sort on one core: they run at once
+// (the staged rows no longer change), except the owner join, which needs
+// the placeholders the email and phone reads find.
+func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*unionFind, error) {
+	var maxRow int
+	var kind string
+	b := &pgx.Batch{}
+	b.Queue(sqlMaxRow, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&maxRow) })
+	b.Queue(sqlImportKind, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&kind) })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, interpretError(err, customer.NotFound("Import", importID))
 	}
-	var key, prevKey string
-	var row, prevRow int32
-	first := true
-	pairs := make([][2]int32, 0, 8192) // {row, row}: a run's first row
+	uf := newUnionFind(maxRow + 1)
+	// Order files repeat a customer's email and phone on each line of each
+	// order, never a placeholder's pattern worth the risk: not detected there.
+	share := PlaceholderShare
+	if kind == KindOrders {
+		share = 0
+	}
+	var mu sync.Mutex
+	var emails, phones []Placeholder
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		emails, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByEmail, kind: "email", share: share}, orgID, importID)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		phones, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByPhone, kind: "phone", share: share}, orgID, importID)
+		return err
+	})
+	for _, q := range []string{sqlRowsByExternal, sqlRowsByOrder} {
+		g.Go(func() error {
+			_, err := s.unionRuns(gctx, uf, &mu, runRead{query: q}, orgID, importID)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	uf.placeholders = append(append([]Placeholder{}, emails...), phones...)
+	keys := func(ps []Placeholder) []string {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.Value
+		}
+		return out
+	}
+	// Only the owner read marks rows (and is the only writer of owned).
+	_, err := s.unionRuns(ctx, uf, &mu, runRead{query: sqlRowsByOwner, mark: uf.owned}, orgID, importID, keys(emails), keys(phones))
+	return uf, err
+}
+
+// runRead is one of the plan's reads: rows sorted by a key.
+type runRead struct {
+	query string
+	kind  string // the key's kind, when placeholders are detected
+	share int    // > 0: a run whose rows carry more other keys is a placeholder
+	mark  bitset // rows returned are marked here (if set)
+}
+
+// unionRuns joins the rows of each run of equal keys the query returns, in
+// batches under mu. A run whose rows carry more than rd.share different
+// other keys is a placeholder: returned, and its rows not joined by it.
+func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd runRead, orgID, importID string, args ...any) ([]Placeholder, error) {
+	rows, err := s.pool.Query(ctx, rd.query, append([]any{orgID, importID}, args...)...)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("plan: %w", err), nil)
+	}
+	var found []Placeholder
+	var key, other, runKey string
+	var row int32
+	var run []int32                    // the current run's rows
+	others := map[string]bool{}        // its different other keys, up to share+1
+	pairs := make([][2]int32, 0, 8192) // {first row of the run, row}
 	flush := func() {
 		mu.Lock()
 		for _, p := range pairs {
@@ -192,23 +256,43 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, qu
 		mu.Unlock()
 		pairs = pairs[:0]
 	}
-	_, err = pgx.ForEachRow(rows, []any{&key, &row}, func() error {
-		if mark != nil {
-			mark.set(row)
+	endRun := func() {
+		if len(run) == 0 {
+			return
 		}
-		if !first && key == prevKey {
-			pairs = append(pairs, [2]int32{prevRow, row})
-		} else {
-			pairs = append(pairs, [2]int32{row, row})
+		placeholder := rd.share > 0 && len(others) > rd.share
+		if placeholder {
+			found = append(found, Placeholder{Kind: rd.kind, Value: runKey})
 		}
-		if len(pairs) == cap(pairs) {
-			flush()
+		for _, r := range run {
+			first := run[0]
+			if placeholder {
+				first = r // staged, but not joined by this key
+			}
+			if pairs = append(pairs, [2]int32{first, r}); len(pairs) == cap(pairs) {
+				flush()
+			}
 		}
-		first, prevKey, prevRow = false, key, row
+		run = run[:0]
+		clear(others)
+	}
+	_, err = pgx.ForEachRow(rows, []any{&key, &row, &other}, func() error {
+		if len(run) > 0 && key != runKey {
+			endRun()
+		}
+		runKey = key
+		run = append(run, row)
+		if rd.mark != nil {
+			rd.mark.set(row)
+		}
+		if rd.share > 0 && other != "" && len(others) <= rd.share {
+			others[other] = true
+		}
 		return nil
 	})
+	endRun()
 	flush()
-	return interpretError(err, nil)
+	return found, interpretError(err, nil)
 }
 
 // moveSource yields (row, chunk) for every row whose group lives in
@@ -275,6 +359,8 @@ func (o *ownedSource) Err() error { return nil }
 type unionFind struct {
 	parent []int32 // -1: no such row
 	owned  bitset  // rows matching an existing customer (sqlRowsByOwner)
+	// placeholders found by the email and phone reads
+	placeholders []Placeholder
 }
 
 // bitset of row numbers: one bit a row beside the union-find's four bytes.

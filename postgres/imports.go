@@ -22,7 +22,8 @@ const (
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
-	sqlSelectImport  = `SELECT ` + importColumns + `, error_summary FROM imports WHERE organization_id = $1 AND id = $2`
+	sqlSelectImport  = `SELECT ` + importColumns + `, error_summary, jsonb_array_length(placeholders) > 0
+		FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlImportExists  = `SELECT true FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
 		ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
@@ -112,12 +113,13 @@ func rate(from, to *time.Time, n int) float64 {
 }
 
 // problemsFinal reports whether an import's problems can no longer change:
-// a customer import's are all staged before it starts processing; an order
-// import's chunks add theirs until it completes. (A cancelled or failed
-// import may still have a chunk committing: its summary stays live.)
-func problemsFinal(im *customer.Import) bool {
+// a customer import's are all staged before it starts processing unless
+// its plan found placeholders (chunks warn about those); an order import's
+// chunks add theirs until it completes. (A cancelled or failed import may
+// still have a chunk committing: its summary stays live.)
+func problemsFinal(im *customer.Import, placeholders bool) bool {
 	return im.Status == customer.ImportCompleted ||
-		(im.Kind != KindOrders && im.Status == customer.ImportProcessing)
+		(im.Kind != KindOrders && im.Status == customer.ImportProcessing && im.Chunks > 0 && !placeholders)
 }
 
 // errorSummary counts an import's problems by severity and reason.
@@ -151,7 +153,8 @@ func (s *Store) CreateImport(ctx context.Context, im *customer.Import) error {
 // FindImport returns one import with its error summary.
 func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Import, error) {
 	var stored map[string]int
-	im, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, id), &stored)
+	var placeholders bool
+	im, err := scanImport(s.pool.QueryRow(ctx, sqlSelectImport, orgID, id), &stored, &placeholders)
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Import", id))
 	}
@@ -159,7 +162,7 @@ func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Imp
 		if im.ErrorSummary, err = s.errorSummary(ctx, orgID, id); err != nil {
 			return nil, err
 		}
-		if problemsFinal(im) {
+		if problemsFinal(im, placeholders) {
 			if _, err := s.pool.Exec(ctx, sqlStoreErrorSummary, orgID, id, im.ErrorSummary); err != nil {
 				return nil, interpretError(fmt.Errorf("store error summary: %w", err), nil)
 			}
