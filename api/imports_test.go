@@ -551,10 +551,11 @@ func TestImportValidationAndLimits(t *testing.T) {
 }
 
 // A phone typed on every walk-in (the store's own number) would merge a
-// whole file into one customer. Shared by rows with more than
-// PlaceholderShare different emails, it is a placeholder: it matches no
-// one, each row keeps its own customer with a warning, and a row with
-// nothing else is an error. Two emails sharing a phone still merge.
+// whole file into one customer. Shared by rows of more than
+// PlaceholderShare different people (emails, or names on rows without
+// one), it is a placeholder: it matches no one, each row with an email
+// keeps its own customer with a warning, and a row with nothing else is an
+// error. A family sharing a phone, or two emails of one person, still merge.
 func TestImportPlaceholderIdentifiers(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{chunkRows: 8})
@@ -562,22 +563,27 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 		"email": "store@example.com", "phone": "+1 415 555 0100"}).want(t, http.StatusCreated).data()
 	var b strings.Builder
 	b.WriteString("First Name,Last Name,Email,Mobile\r\n")
-	const walkIns = 30
+	const walkIns, anonymous = 30, 25 // rows 2–31 with an email, rows 32–56 with a name only
 	for i := range walkIns {
 		fmt.Fprintf(&b, "Walk%d,In,walkin%d@example.com,+1 (415) 555-0100\r\n", i, i)
 	}
-	b.WriteString("Only,Store,,415.555.0100\r\n")                 // row 32: nothing but the placeholder
-	b.WriteString("Kim,Ng,kim@example.com,+1 415 555 0199\r\n")   // row 33
-	b.WriteString("Kim,Ng,kim.ng@example.com,(415) 555-0199\r\n") // row 34: same person, second email
+	for i := range anonymous {
+		fmt.Fprintf(&b, "Guest%d,Visitor,,415.555.0100\r\n", i)
+	}
+	b.WriteString("Kim,Ng,kim@example.com,+1 415 555 0199\r\n") // one person, two emails
+	b.WriteString("Kim,Ng,kim.ng@example.com,(415) 555-0199\r\n")
+	for _, name := range []string{"Ann", "Bob", "Cid"} { // a family's landline: the rules merge them
+		fmt.Fprintf(&b, "%s,Fam,,+1 415 555 0188\r\n", name)
+	}
 	im := e.upload("/api/v1/imports?default_region=US", "walkins.csv", "text/csv", []byte(b.String())).
 		want(t, http.StatusAccepted).data()
 	done := e.waitImport(str(im["id"]))
-	if c := counts(done); done["status"] != "completed" || c["created"] != walkIns+1 || c["merged_in_file"] != 1 ||
-		c["invalid"] != 1 || c["warnings"] != walkIns || c["updated"]+c["unchanged"] != 0 {
+	if c := counts(done); done["status"] != "completed" || c["created"] != walkIns+2 || c["merged_in_file"] != 3 ||
+		c["invalid"] != anonymous || c["warnings"] != walkIns || c["updated"]+c["unchanged"] != 0 {
 		t.Fatalf("import %v counts %v", done["status"], c)
 	}
-	if n := e.count("SELECT count(*) FROM customers"); n != walkIns+2 {
-		t.Fatalf("%d customers, want %d: the store, each walk-in, Kim", n, walkIns+2)
+	if n := e.count("SELECT count(*) FROM customers"); n != walkIns+3 {
+		t.Fatalf("%d customers, want %d: the store, each walk-in, Kim, the family", n, walkIns+3)
 	}
 	if got := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550100", nil).want(t, http.StatusOK).data(); got["id"] != store["id"] {
 		t.Fatalf("the store's phone now resolves to %v, want the store %v", got["id"], store["id"])
@@ -592,13 +598,13 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 	}
 
 	problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors?limit=100", nil).want(t, http.StatusOK).list()
-	if len(problems) != walkIns+1 {
-		t.Fatalf("%d problems, want %d", len(problems), walkIns+1)
+	if len(problems) != walkIns+anonymous {
+		t.Fatalf("%d problems, want %d", len(problems), walkIns+anonymous)
 	}
 	for _, p := range problems {
 		row, sev := int(p["row"].(float64)), p["severity"]
 		switch {
-		case row == walkIns+2 && sev == "error" && p["column"] == "Mobile":
+		case row >= walkIns+2 && row < walkIns+2+anonymous && sev == "error" && p["column"] == "Mobile":
 		case row >= 2 && row <= walkIns+1 && sev == "warning" && p["column"] == "Mobile" &&
 			strings.Contains(str(p["reason"]), "placeholder"):
 		default:
@@ -606,7 +612,7 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 		}
 	}
 	sum, _ := e.do("GET", "/api/v1/imports/"+str(im["id"]), nil).want(t, http.StatusOK).data()["error_summary"].(map[string]any)
-	if sum["warning: phone on rows with more than 20 different emails in this file: treated as a placeholder, not imported"] != float64(walkIns) {
+	if sum["warning: phone shared by more than 20 different people in this file: treated as a placeholder, not imported"] != float64(walkIns) {
 		t.Errorf("error_summary %v", sum)
 	}
 }

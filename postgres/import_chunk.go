@@ -572,13 +572,9 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 			continue
 		}
 		for j := 0; j < len(dropped); j += 2 {
-			other := "phones"
-			if dropped[j] == "phone" {
-				other = "emails"
-			}
 			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityWarning,
-				column: p.column(dropped[j]), reason: fmt.Sprintf("%s on rows with more than %d different %s in this file: "+
-					"treated as a placeholder, not imported %q", dropped[j], PlaceholderShare, other, dropped[j+1])})
+				column: p.column(dropped[j]), reason: fmt.Sprintf("%s shared by more than %d different people in this file: "+
+					"treated as a placeholder, not imported %q", dropped[j], PlaceholderShare, dropped[j+1])})
 			seq++
 		}
 		if !r.Record.Warned {

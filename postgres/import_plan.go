@@ -22,10 +22,15 @@ const (
 	sqlMaxRow        = `SELECT coalesce(max(row_num), 0) FROM import_rows WHERE organization_id = $1 AND import_id = $2`
 	// Rows sharing a key sort next to each other; so do rows whose keys an
 	// existing customer owns.
-	// Each read returns (key, row, other): other is the row's phone key for
-	// the email read and its email key for the phone read (placeholders).
-	sqlRowsByEmail    = `SELECT email_key, row_num, phone_key FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
-	sqlRowsByPhone    = `SELECT phone_key, row_num, email_key FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
+	// Each read returns (key, row, other). For placeholders, other tells the
+	// people apart: the row's phone key in the email read, its email key in
+	// the phone read, else its name.
+	sqlRowsByEmail = `SELECT email_key, row_num, CASE WHEN phone_key <> '' THEN phone_key ELSE ` + sqlRowName + ` END
+		FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
+	sqlRowsByPhone = `SELECT phone_key, row_num, CASE WHEN email_key <> '' THEN email_key ELSE ` + sqlRowName + ` END
+		FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
+	sqlRowName = `coalesce(nullif('n:' || lower(concat_ws(' ', record->'f'->>'first_name', record->'f'->>'last_name',
+		record->'f'->>'name')), 'n:'), '')`
 	sqlRowsByExternal = `SELECT external_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
 	sqlRowsByOrder    = `SELECT order_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND order_key <> '' ORDER BY 1`
 	// Placeholder keys ($3 emails, $4 phones) match no one.
@@ -153,16 +158,16 @@ func plannedChunks(ctx context.Context, q interface {
 	return chunks, interpretError(err, nil)
 }
 
-// PlaceholderShare is how many different emails rows sharing one phone
-// may carry (or phones rows sharing one email) before that phone (email)
-// counts as a placeholder of the file — the store's own number typed on
-// every walk-in, "none@none.com" — and matches no one. Without this limit
-// such a column merges a whole file into one customer (one chunk holding
-// every row in memory).
+// PlaceholderShare is how many different people the rows sharing one phone
+// (email) may name — told apart by their emails (phones), else by their
+// names — before that phone (email) counts as a placeholder of the file:
+// the store's own number typed on every walk-in, "none@none.com". It then
+// matches no one. Without this limit such a column merges a whole file into
+// one customer (one chunk holding every row in memory).
 const PlaceholderShare = 20
 
-// Placeholder is an email or phone key that PlanImport found on rows with
-// more than PlaceholderShare different phones or emails.
+// Placeholder is an email or phone key that PlanImport found on rows of
+// more than PlaceholderShare different people.
 type Placeholder struct {
 	Kind  string `json:"kind"` // email | phone
 	Value string `json:"value"`

@@ -22,7 +22,7 @@ const (
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
-	sqlSelectImport  = `SELECT ` + importColumns + `, error_summary, jsonb_array_length(placeholders) > 0
+	sqlSelectImport = `SELECT ` + importColumns + `, error_summary, jsonb_array_length(placeholders) > 0
 		FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlImportExists  = `SELECT true FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
