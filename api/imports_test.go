@@ -615,4 +615,17 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 	if sum["warning: phone shared by more than 20 different people in this file: treated as a placeholder, not imported"] != float64(walkIns) {
 		t.Errorf("error_summary %v", sum)
 	}
+	// The error CSV gives the rows that rested on the placeholder as they were.
+	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	records, err := csv.NewReader(res.Body).ReadAll()
+	if err != nil || len(records) != anonymous+1 {
+		t.Fatalf("error CSV: %d records (%v), want a header and %d rows", len(records), err, anonymous)
+	}
+	if got := strings.Join(records[4][:4], "|"); got != "Guest3|Visitor||415.555.0100" || !strings.Contains(records[4][4], "row 35 error: Mobile") {
+		t.Errorf("error CSV row of Guest3: %q", records[4])
+	}
 }
