@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 )
 
 // DefaultChunkRows is the target number of rows per import chunk: large
@@ -187,8 +188,8 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 		return nil, interpretError(err, customer.NotFound("Import", importID))
 	}
 	uf := newUnionFind(maxRow + 1)
-	// Order files repeat a customer's email and phone on each line of each
-	// order, never a placeholder's pattern worth the risk: not detected there.
+	// Order imports are not checked: their chunks judge whole orders, and
+	// dropping one line's identifier would need rules per order.
 	share := PlaceholderShare
 	if kind == KindOrders {
 		share = 0
@@ -198,12 +199,12 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		emails, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByEmail, kind: "email", share: share}, orgID, importID)
+		emails, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByEmail, kind: dedupe.KindEmail, share: share}, orgID, importID)
 		return err
 	})
 	g.Go(func() error {
 		var err error
-		phones, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByPhone, kind: "phone", share: share}, orgID, importID)
+		phones, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByPhone, kind: dedupe.KindPhone, share: share}, orgID, importID)
 		return err
 	})
 	for _, q := range []string{sqlRowsByExternal, sqlRowsByOrder} {
@@ -246,9 +247,10 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 	}
 	var found []Placeholder
 	var key, other, runKey string
-	var row int32
-	var run []int32                    // the current run's rows
-	others := map[string]bool{}        // its different other keys, up to share+1
+	var row, runFirst int32
+	started, placeholder := false, false
+	var run []int32                    // rows of a run that may still turn out a placeholder
+	others := map[string]bool{}        // that run's different other keys
 	pairs := make([][2]int32, 0, 8192) // {first row of the run, row}
 	flush := func() {
 		mu.Lock()
@@ -261,37 +263,44 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 		mu.Unlock()
 		pairs = pairs[:0]
 	}
+	emit := func(first, r int32) {
+		if pairs = append(pairs, [2]int32{first, r}); len(pairs) == cap(pairs) {
+			flush()
+		}
+	}
 	endRun := func() {
-		if len(run) == 0 {
-			return
-		}
-		placeholder := rd.share > 0 && len(others) > rd.share
-		if placeholder {
-			found = append(found, Placeholder{Kind: rd.kind, Value: runKey})
-		}
 		for _, r := range run {
-			first := run[0]
-			if placeholder {
-				first = r // staged, but not joined by this key
-			}
-			if pairs = append(pairs, [2]int32{first, r}); len(pairs) == cap(pairs) {
-				flush()
-			}
+			emit(runFirst, r)
 		}
-		run = run[:0]
+		run, placeholder = run[:0], false
 		clear(others)
 	}
 	_, err = pgx.ForEachRow(rows, []any{&key, &row, &other}, func() error {
-		if len(run) > 0 && key != runKey {
+		if !started || key != runKey {
 			endRun()
+			started, runKey, runFirst = true, key, row
 		}
-		runKey = key
-		run = append(run, row)
 		if rd.mark != nil {
 			rd.mark.set(row)
 		}
-		if rd.share > 0 && other != "" && len(others) <= rd.share {
-			others[other] = true
+		switch {
+		case rd.share == 0: // no placeholders: joined as read
+			emit(runFirst, row)
+		case placeholder: // staged, but not joined by this key
+			emit(row, row)
+		default:
+			run = append(run, row)
+			if other != "" {
+				others[other] = true
+			}
+			if len(others) > rd.share {
+				placeholder = true
+				found = append(found, Placeholder{Kind: rd.kind, Value: runKey})
+				for _, r := range run {
+					emit(r, r)
+				}
+				run = run[:0]
+			}
 		}
 		return nil
 	})
