@@ -149,3 +149,56 @@ func TestImportKeyClaimedAfterPlanning(t *testing.T) {
 		t.Fatalf("%d customers (%v), want 3: Ann, Bob, Cid once each", n, err)
 	}
 }
+
+// A planner reading a big file holds no transaction, so it touches its
+// import meanwhile: otherwise the reconciler takes the import for stalled
+// and starts a second planner. The staged rows are held locked here to
+// make the plan's reads wait.
+func TestImportPlannerHeartbeat(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	im := e.upload("/api/v1/imports", "people.csv", "text/csv", []byte("Email\r\nann@example.com\r\nbob@example.com\r\n")).
+		want(t, http.StatusAccepted).data()
+	id, org := str(im["id"]), str(im["organization_id"])
+	updated := func() time.Time {
+		var at time.Time
+		if err := e.store.Pool().QueryRow(ctx, `SELECT updated FROM imports WHERE id = $1`, id).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	before := updated()
+	lock, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `LOCK TABLE import_rows IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	e.store.PlanHeartbeat = 50 * time.Millisecond
+	planned := make(chan error, 1)
+	go func() {
+		_, err := e.store.PlanImport(ctx, org, id)
+		planned <- err
+	}()
+	time.Sleep(400 * time.Millisecond)
+	during := updated()
+	select {
+	case err := <-planned:
+		t.Fatalf("the plan finished while its rows were locked: %v", err)
+	default:
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-planned; err != nil {
+		t.Fatal(err)
+	}
+	if !during.After(before) {
+		t.Fatalf("import not touched while its plan waited: updated %v, before %v", during, before)
+	}
+	if n := e.count("SELECT chunks FROM imports WHERE id = $1", id); n != 1 {
+		t.Fatalf("%d chunks planned, want 1", n)
+	}
+}

@@ -63,8 +63,9 @@ func (s *Store) chunkRows() int {
 	return DefaultChunkRows
 }
 
-// planHeartbeat is how often a planner marks its import as alive.
-const planHeartbeat = 10 * time.Second
+// DefaultPlanHeartbeat is how often a planner marks its import as alive:
+// well within the reconciler's stall age (60 s).
+const DefaultPlanHeartbeat = 10 * time.Second
 
 // PlanImport groups the staged rows of an import into chunks so that rows
 // which can affect each other — sharing an email, phone or external id,
@@ -85,7 +86,11 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	// a second planner (the reads of a 2 GB file take minutes).
 	beat, stopBeat := context.WithCancel(ctx)
 	go func() {
-		t := time.NewTicker(planHeartbeat)
+		every := s.PlanHeartbeat
+		if every <= 0 {
+			every = DefaultPlanHeartbeat
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

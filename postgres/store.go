@@ -26,6 +26,9 @@ type Store struct {
 	pool *pgxpool.Pool
 	// ChunkRows overrides DefaultChunkRows (tests use small chunks).
 	ChunkRows int
+	// PlanHeartbeat overrides how often a planner touches its import
+	// (DefaultPlanHeartbeat).
+	PlanHeartbeat time.Duration
 }
 
 // Open connects to databaseURL and checks the connection.
