@@ -86,26 +86,33 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 	return out, nil
 }
 
-func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, probeAll bool) (*ChunkOutcome, error) {
-	var status string
-	var opts customer.ImportOptions
-	var done, ownedPlanned bool
-	var placeholders []Placeholder
-	var mapping map[string]string
-	var rows []customer.ImportRow
-	var owned []bool // per row: an existing customer owned one of its keys at planning
+// chunkInput is what a chunk reads before merging.
+type chunkInput struct {
+	status       string
+	opts         customer.ImportOptions
+	done         bool
+	ownedPlanned bool // the plan recorded owned rows (import_owned_rows)
+	placeholders []Placeholder
+	mapping      map[string]string
+	rows         []customer.ImportRow
+	owned        []bool // per row: an existing customer owned one of its keys at planning
+}
+
+// loadChunk reads the import's state, locks the chunk and reads its rows.
+func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
+	in := &chunkInput{}
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlImportState, orgID, importID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&status, &opts, &opts.DryRun, &ownedPlanned, &placeholders, &mapping)
+		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.mapping)
 	})
-	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
+	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
 	b.Queue(sqlChunkRows, orgID, importID, chunk).Query(func(rs pgx.Rows) error {
 		var r customer.ImportRow
 		var o bool
 		_, err := pgx.ForEachRow(rs, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
 			&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &r.Raw, &o}, func() error {
-			rows, owned = append(rows, r), append(owned, o)
+			in.rows, in.owned = append(in.rows, r), append(in.owned, o)
 			r.Record, r.Raw = customer.ImportRecord{}, nil
 			return nil
 		})
@@ -114,24 +121,12 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load chunk %d: %w", chunk, err), customer.NotFound("Import chunk", fmt.Sprint(chunk)))
 	}
-	if done || status != customer.ImportProcessing {
-		return &ChunkOutcome{Skipped: true, Status: status}, nil
-	}
+	return in, nil
+}
 
-	var ph *placeholderRows
-	if len(placeholders) > 0 && opts.Kind != KindOrders {
-		ph = newPlaceholderRows(placeholders, mapping)
-		rows, owned = ph.drop(rows, owned)
-	}
-
-	// Candidates: every existing customer any row of the chunk can touch.
-	// Only keys of rows the plan found owned are probed (a third of a
-	// typical file's; probes were 15% of the merge): any other key was free
-	// at planning, and if it has been claimed since, the identity write
-	// (sqlUpsertKeys) fails and the retry probes every key.
-	// A dry run writes nothing, so nothing would catch such a key: it
-	// probes them all.
-	probeAll = probeAll || !ownedPlanned || opts.DryRun
+// incoming turns rows into the engine's records and lists the keys to
+// probe: every key, or (probeAll false) only those of owned rows.
+func incoming(rows []customer.ImportRow, owned []bool, probeAll bool) ([]dedupe.Incoming, []dedupe.Key) {
 	seen := map[dedupe.Key]bool{}
 	var keys []dedupe.Key
 	ins := make([]dedupe.Incoming, len(rows))
@@ -149,6 +144,32 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 			}
 		}
 	}
+	return ins, keys
+}
+
+func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, probeAll bool) (*ChunkOutcome, error) {
+	in, err := loadChunk(ctx, tx, orgID, importID, chunk)
+	if err != nil {
+		return nil, err
+	}
+	if in.done || in.status != customer.ImportProcessing {
+		return &ChunkOutcome{Skipped: true, Status: in.status}, nil
+	}
+	opts, rows := in.opts, in.rows
+
+	var ph *placeholderRows
+	if len(in.placeholders) > 0 && opts.Kind != KindOrders {
+		ph = newPlaceholderRows(in.placeholders, in.mapping)
+		rows, in.owned = ph.drop(rows, in.owned)
+	}
+
+	// Candidates: every existing customer any row of the chunk can touch.
+	// Only keys of rows the plan found owned are probed (a third of a
+	// typical file's; probes were 15% of the merge): any other key was free
+	// at planning, and if it has been claimed since, the identity write
+	// (sqlUpsertKeys) fails and the retry probes every key. A dry run
+	// writes nothing, so nothing would catch such a key: it probes them all.
+	ins, keys := incoming(rows, in.owned, probeAll || !in.ownedPlanned || opts.DryRun)
 	cand, err := loadChunkCandidates(ctx, tx, orgID, keys, opts.LocationID)
 	if err != nil {
 		return nil, err
