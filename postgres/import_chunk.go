@@ -124,27 +124,38 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 	return in, nil
 }
 
-// incoming turns rows into the engine's records and lists the keys to
-// probe: every key, or (probeAll false) only those of owned rows.
-func incoming(rows []customer.ImportRow, owned []bool, probeAll bool) ([]dedupe.Incoming, []dedupe.Key) {
+// chunkKeys lists the keys to probe: every key of the rows, or (probeAll
+// false) only those of owned rows.
+func chunkKeys(rows []customer.ImportRow, owned []bool, probeAll bool) []dedupe.Key {
 	seen := map[dedupe.Key]bool{}
 	var keys []dedupe.Key
-	ins := make([]dedupe.Incoming, len(rows))
 	for i := range rows {
-		r := &rows[i]
-		ins[i] = dedupe.Incoming{Email: r.Email, EmailKey: r.EmailKey, Phone: r.Phone, PhoneKey: r.PhoneKey,
-			PhoneValid: r.PhoneValid, PhoneExt: r.PhoneExt, External: r.External, Fields: r.Record.Customer()}
 		if !probeAll && !owned[i] {
 			continue
 		}
-		for _, k := range ins[i].Keys() {
+		in := incomingKeys(&rows[i])
+		for _, k := range in.Keys() {
 			if !seen[k] {
 				seen[k] = true
 				keys = append(keys, k)
 			}
 		}
 	}
-	return ins, keys
+	return keys
+}
+
+// incomingKeys is a row as the engine's record, identifiers only.
+func incomingKeys(r *customer.ImportRow) dedupe.Incoming {
+	return dedupe.Incoming{Email: r.Email, EmailKey: r.EmailKey, Phone: r.Phone, PhoneKey: r.PhoneKey,
+		PhoneValid: r.PhoneValid, PhoneExt: r.PhoneExt, External: r.External}
+}
+
+// incoming is a row as the engine's record. Built as each row is applied:
+// a record per row held for a whole chunk was a third of a big chunk's heap.
+func incoming(r *customer.ImportRow) *dedupe.Incoming {
+	in := incomingKeys(r)
+	in.Fields = r.Record.Customer()
+	return &in
 }
 
 func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, probeAll bool) (*ChunkOutcome, error) {
@@ -169,7 +180,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	// at planning, and if it has been claimed since, the identity write
 	// (sqlUpsertKeys) fails and the retry probes every key. A dry run
 	// writes nothing, so nothing would catch such a key: it probes them all.
-	ins, keys := incoming(rows, in.owned, probeAll || !in.ownedPlanned || opts.DryRun)
+	keys := chunkKeys(rows, in.owned, probeAll || !in.ownedPlanned || opts.DryRun)
 	cand, err := loadChunkCandidates(ctx, tx, orgID, keys, opts.LocationID)
 	if err != nil {
 		return nil, err
@@ -190,12 +201,12 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 
 	m := newChunkMerge(opts, cand)
 	if oc != nil {
-		if err := oc.apply(m, w, ins); err != nil {
+		if err := oc.apply(m, w); err != nil {
 			return nil, err
 		}
 	} else {
 		for i := range rows {
-			if _, err := m.apply(w, &rows[i], &ins[i]); err != nil {
+			if _, err := m.apply(w, &rows[i], incoming(&rows[i])); err != nil {
 				return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
 			}
 		}

@@ -332,7 +332,7 @@ func peek(w *dedupe.Workspace, in *dedupe.Incoming, opts dedupe.Options) *custom
 // apply merges the chunk's rows in file order: rows of orders that can be
 // imported go through the engine like customer rows; the others are
 // counted and reported.
-func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, ins []dedupe.Incoming) error {
+func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace) error {
 	oc.gather()
 	orderOf := make([]*importOrder, len(oc.rows))
 	for _, o := range oc.orders {
@@ -344,7 +344,8 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, ins []dedupe.Inc
 		r, o := &oc.rows[i], orderOf[i]
 		if o.state == orderOK && !o.decided && hasIdentifier(r) {
 			o.decided = true
-			if c := peek(w, &ins[i], m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
+			ids := incomingKeys(r)
+			if c := peek(w, &ids, m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
 				o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: its currency is not the customer's (%s): %q", c.Currency, o.currency)
 			}
 		}
@@ -362,7 +363,7 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, ins []dedupe.Inc
 			oc.deferred = append(oc.deferred, i)
 			continue
 		}
-		id, err := m.apply(w, r, &ins[i])
+		id, err := m.apply(w, r, incoming(r))
 		if err != nil {
 			return fmt.Errorf("row %d: %w", r.Num, err)
 		}
