@@ -575,13 +575,23 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 	for _, name := range []string{"Ann", "Bob", "Cid"} { // a family's landline: the rules merge them
 		fmt.Fprintf(&b, "%s,Fam,,+1 415 555 0188\r\n", name)
 	}
+	wantCounts := func(what string, im map[string]any) {
+		t.Helper()
+		if c := counts(im); im["status"] != "completed" || c["created"] != walkIns+2 || c["merged_in_file"] != 3 ||
+			c["invalid"] != anonymous || c["warnings"] != walkIns || c["updated"]+c["unchanged"] != 0 {
+			t.Fatalf("%s %v counts %v", what, im["status"], c)
+		}
+	}
+	// A dry run tells the same and writes no customer.
+	dry := e.upload("/api/v1/imports?default_region=US&dry_run=true", "walkins.csv", "text/csv", []byte(b.String())).
+		want(t, http.StatusAccepted).data()
+	wantCounts("dry run", e.waitImport(str(dry["id"])))
+	if n := e.count("SELECT count(*) FROM customers"); n != 1 {
+		t.Fatalf("%d customers after a dry run, want only the store", n)
+	}
 	im := e.upload("/api/v1/imports?default_region=US", "walkins.csv", "text/csv", []byte(b.String())).
 		want(t, http.StatusAccepted).data()
-	done := e.waitImport(str(im["id"]))
-	if c := counts(done); done["status"] != "completed" || c["created"] != walkIns+2 || c["merged_in_file"] != 3 ||
-		c["invalid"] != anonymous || c["warnings"] != walkIns || c["updated"]+c["unchanged"] != 0 {
-		t.Fatalf("import %v counts %v", done["status"], c)
-	}
+	wantCounts("import", e.waitImport(str(im["id"])))
 	if n := e.count("SELECT count(*) FROM customers"); n != walkIns+3 {
 		t.Fatalf("%d customers, want %d: the store, each walk-in, Kim, the family", n, walkIns+3)
 	}
