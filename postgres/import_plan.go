@@ -24,14 +24,14 @@ const (
 	// Rows sharing a key sort next to each other; so do rows whose keys an
 	// existing customer owns.
 	// Each read returns (key, row, other). For placeholders, other tells the
-	// people apart: the row's phone key in the email read, its email key in
-	// the phone read, else its name.
-	sqlRowsByEmail = `SELECT email_key, row_num, CASE WHEN phone_key <> '' THEN phone_key ELSE ` + sqlRowName + ` END
+	// people apart: the row's phone key (email read) or email key (phone
+	// read) with its name — the name too, or a dummy email beside the
+	// store's phone would make each look like one person's.
+	sqlRowsByEmail = `SELECT email_key, row_num, phone_key || '|' || ` + sqlRowName + `
 		FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND email_key <> '' ORDER BY 1`
-	sqlRowsByPhone = `SELECT phone_key, row_num, CASE WHEN email_key <> '' THEN email_key ELSE ` + sqlRowName + ` END
+	sqlRowsByPhone = `SELECT phone_key, row_num, email_key || '|' || ` + sqlRowName + `
 		FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND phone_key <> '' ORDER BY 1`
-	sqlRowName = `coalesce(nullif('n:' || lower(concat_ws(' ', record->'f'->>'first_name', record->'f'->>'last_name',
-		record->'f'->>'name')), 'n:'), '')`
+	sqlRowName        = `lower(concat_ws(' ', record->'f'->>'first_name', record->'f'->>'last_name', record->'f'->>'name'))`
 	sqlRowsByExternal = `SELECT external_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND external_key <> '' ORDER BY 1`
 	sqlRowsByOrder    = `SELECT order_key, row_num, '' FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND order_key <> '' ORDER BY 1`
 	// Placeholder keys ($3 emails, $4 phones) match no one.
@@ -165,8 +165,8 @@ func plannedChunks(ctx context.Context, q interface {
 }
 
 // PlaceholderShare is how many different people the rows sharing one phone
-// (email) may name — told apart by their emails (phones), else by their
-// names — before that phone (email) counts as a placeholder of the file:
+// (email) may name — told apart by their email (phone) and name — before
+// that phone (email) counts as a placeholder of the file:
 // the store's own number typed on every walk-in, "none@none.com". It then
 // matches no one. Without this limit such a column merges a whole file into
 // one customer (one chunk holding every row in memory).
@@ -295,9 +295,7 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 			emit(row, row)
 		default:
 			run = append(run, row)
-			if other != "" {
-				others[other] = true
-			}
+			others[other] = true
 			if len(others) > rd.share {
 				placeholder = true
 				found = append(found, Placeholder{Kind: rd.kind, Value: runKey})
