@@ -96,8 +96,8 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	qe := &queueEnv{env: e, opt: opt, names: names, client: client,
 		deps: &worker.Deps{Store: workerStore, Redis: rdb, Client: client, Log: testLogger()}}
 	qe.stop = func() {}
+	qe.stagingTTL = o.stagingTTL
 	if !o.noWorker {
-		qe.stagingTTL = o.stagingTTL
 		qe.startWorker(o.reconcile)
 	}
 	t.Cleanup(func() {

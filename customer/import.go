@@ -12,6 +12,19 @@ const (
 	ImportCancelled  = "cancelled"
 )
 
+// FieldColumns names, for each field a file maps, the column holding it —
+// the first in header order when several do — so that problems found while
+// reading and while merging name the same column.
+func FieldColumns(headers []string, mapping map[string]string) map[string]string {
+	cols := map[string]string{}
+	for i := len(headers) - 1; i >= 0; i-- { // backwards: the first column wins
+		if field := mapping[headers[i]]; field != "" {
+			cols[field] = headers[i]
+		}
+	}
+	return cols
+}
+
 // Import is one uploaded file and its progress (SPEC §7).
 type Import struct {
 	ID             string            `json:"id"`

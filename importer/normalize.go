@@ -25,25 +25,7 @@ type Normalizer struct {
 
 // NewNormalizer prepares a normalizer for the detected columns.
 func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer) *Normalizer {
-	n := &Normalizer{Region: region, Phones: phones, Source: "import", columns: map[string]string{}}
-	for header, field := range d.Mapping {
-		if field == "" || field == Ignore {
-			continue
-		}
-		if prev, ok := n.columns[field]; !ok || indexOf(d.Headers, header) < indexOf(d.Headers, prev) {
-			n.columns[field] = header
-		}
-	}
-	return n
-}
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return len(list)
+	return &Normalizer{Region: region, Phones: phones, Source: "import", columns: customer.FieldColumns(d.Headers, d.Mapping)}
 }
 
 func (n *Normalizer) column(field string) string {

@@ -17,7 +17,7 @@ const (
 	// The chunk's inserts flush the trigram index's pending list when it is
 	// full, in batches of work_mem: larger batches, fewer index descents.
 	sqlChunkWorkMem = `SET LOCAL work_mem = '64MB'`
-	sqlImportState  = `SELECT status, options, dry_run, owned_rows_planned, placeholders, mapping
+	sqlImportState  = `SELECT status, options, dry_run, owned_rows_planned, placeholders, headers, mapping
 		FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlLockChunk = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
 	// A chunk's rows: those staged in it that the plan left there, and
@@ -93,6 +93,7 @@ type chunkInput struct {
 	done         bool
 	ownedPlanned bool // the plan recorded owned rows (import_owned_rows)
 	placeholders []Placeholder
+	headers      []string
 	mapping      map[string]string
 	rows         []customer.ImportRow
 	owned        []bool // per row: an existing customer owned one of its keys at planning
@@ -104,7 +105,7 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlImportState, orgID, importID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.mapping)
+		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.headers, &in.mapping)
 	})
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
 	b.Queue(sqlChunkRows, orgID, importID, chunk).Query(func(rs pgx.Rows) error {
@@ -170,7 +171,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 
 	var ph *placeholderRows
 	if len(in.placeholders) > 0 && opts.Kind != KindOrders {
-		ph = newPlaceholderRows(in.placeholders, in.mapping)
+		ph = newPlaceholderRows(in.placeholders, customer.FieldColumns(in.headers, in.mapping))
 		rows, in.owned = ph.drop(rows, in.owned)
 	}
 
@@ -218,7 +219,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	}
 	if oc != nil {
 		// Problems are the import's report, written in a dry run too.
-		oc.queueProblems(wb, orgID, importID)
+		queueChunkProblems(wb, orgID, importID, oc.problems)
 		m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
 		m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
 	}
@@ -554,15 +555,10 @@ type placeholderRows struct {
 	warnings int // change of the rows-with-warnings count
 }
 
-func newPlaceholderRows(ps []Placeholder, mapping map[string]string) *placeholderRows {
-	p := &placeholderRows{keys: map[dedupe.Key]bool{}, columns: map[string]string{}}
+func newPlaceholderRows(ps []Placeholder, columns map[string]string) *placeholderRows {
+	p := &placeholderRows{keys: map[dedupe.Key]bool{}, columns: columns}
 	for _, k := range ps {
 		p.keys[dedupe.Key{Kind: k.Kind, Value: k.Value}] = true
-	}
-	for header, field := range mapping {
-		if prev, ok := p.columns[field]; !ok || header < prev { // deterministic when two columns map to one field
-			p.columns[field] = header
-		}
 	}
 	return p
 }
@@ -580,13 +576,14 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 	keep, keepOwned := rows[:0], owned[:0]
 	for i := range rows {
 		r := rows[i]
-		var dropped []string
+		type placeholderID struct{ field, value string }
+		var dropped []placeholderID
 		if r.EmailKey != "" && p.keys[dedupe.Key{Kind: dedupe.KindEmail, Value: r.EmailKey}] {
-			dropped = append(dropped, "email", r.Email)
+			dropped = append(dropped, placeholderID{"email", r.Email})
 			r.Email, r.EmailKey = "", ""
 		}
 		if r.PhoneKey != "" && p.keys[dedupe.Key{Kind: dedupe.KindPhone, Value: r.PhoneKey}] {
-			dropped = append(dropped, "phone", r.Phone)
+			dropped = append(dropped, placeholderID{"phone", r.Phone})
 			r.Phone, r.PhoneKey, r.PhoneValid, r.PhoneExt = "", "", false, ""
 		}
 		if len(dropped) == 0 {
@@ -596,17 +593,17 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 		seq := chunkProblemSeq
 		if !hasIdentifier(&r) {
 			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityError,
-				column: p.column(dropped[0]), reason: fmt.Sprintf("no email, phone or external id besides a placeholder %q", dropped[1])})
+				column: p.column(dropped[0].field), reason: fmt.Sprintf("no email, phone or external id besides a placeholder %q", dropped[0].value)})
 			p.invalid++
 			if r.Record.Warned {
 				p.warnings--
 			}
 			continue
 		}
-		for j := 0; j < len(dropped); j += 2 {
+		for _, d := range dropped {
 			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityWarning,
-				column: p.column(dropped[j]), reason: fmt.Sprintf("%s shared by more than %d different people in this file: "+
-					"treated as a placeholder, not imported %q", dropped[j], PlaceholderShare, dropped[j+1])})
+				column: p.column(d.field), reason: fmt.Sprintf("%s shared by more than %d different people in this file: "+
+					"treated as a placeholder, not imported %q", d.field, PlaceholderShare, d.value)})
 			seq++
 		}
 		if !r.Record.Warned {

@@ -455,11 +455,6 @@ func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder) *customer.Order
 	return ord
 }
 
-// queueProblems queues the problems found while merging.
-func (oc *orderChunk) queueProblems(b *pgx.Batch, orgID, importID string) {
-	queueChunkProblems(b, orgID, importID, oc.problems)
-}
-
 // queueChunkProblems writes problems found while merging to the import's report.
 func queueChunkProblems(b *pgx.Batch, orgID, importID string, problems []chunkProblem) {
 	if len(problems) == 0 {

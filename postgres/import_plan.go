@@ -469,14 +469,15 @@ const (
 	sqlUnpurgedImport = `SELECT organization_id, id FROM imports
 		WHERE NOT staging_purged AND status IN ('completed', 'failed', 'cancelled') AND finished < $1
 		ORDER BY finished LIMIT 1`
-	sqlPurgeStagedRows = `DELETE FROM import_rows WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM import_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
-	sqlPurgeMoves = `DELETE FROM import_row_moves WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM import_row_moves WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
-	sqlPurgeOwned = `DELETE FROM import_owned_rows WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM import_owned_rows WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
 	sqlMarkPurged = `UPDATE imports SET staging_purged = true WHERE organization_id = $1 AND id = $2`
 )
+
+// sqlPurgeBatch deletes up to $3 of an import's rows from one of its
+// staging tables (a constant name, never input).
+func sqlPurgeBatch(table string) string {
+	return `DELETE FROM ` + table + ` WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM ` + table + ` WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
+}
 
 // PurgeImportStaging deletes up to limit staged rows of the import that
 // finished first before the given time; an import left with none is marked
@@ -492,8 +493,9 @@ func (s *Store) PurgeImportStaging(ctx context.Context, finishedBefore time.Time
 		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
 	}
 	var n int64
-	for _, q := range []string{sqlPurgeMoves, sqlPurgeOwned, sqlPurgeStagedRows} {
-		tag, err := s.pool.Exec(ctx, q, orgID, importID, limit)
+	// import_rows last: the other two list its rows.
+	for _, table := range []string{"import_row_moves", "import_owned_rows", "import_rows"} {
+		tag, err := s.pool.Exec(ctx, sqlPurgeBatch(table), orgID, importID, limit)
 		if err != nil {
 			return n, interpretError(fmt.Errorf("purge staging of %s: %w", importID, err), nil)
 		}
