@@ -380,7 +380,7 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 		}
 	}
 	queueBulkCustomers(b, orgID, created, updated)
-	queueKeys(b, orgID, w.Keys())
+	queueKeys(b, orgID, w, m.cand.owners)
 
 	var tc, tl, tt []string
 	var gg, gc []string

@@ -51,6 +51,8 @@ const (
 		WHERE customer_identities.customer_id = EXCLUDED.customer_id
 		RETURNING 1)
 		SELECT CASE WHEN count(*) = $7 THEN 0 ELSE ('` + raceMessage + `: ' || count(*))::int END FROM written`
+	sqlInsertKeys = `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
+		SELECT $1, k, v, c, p, d FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t(k, v, c, p, d)`
 	sqlAddMemberships = `INSERT INTO group_members (organization_id, group_id, customer_id, location_id)
 		SELECT $1, g, $2, NULLIF($3, '') FROM unnest($4::text[]) AS g
 		WHERE EXISTS (SELECT 1 FROM customer_groups WHERE organization_id = $1 AND id = g)
@@ -365,7 +367,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
 	}
-	queueWorkspace(wb, orgID, w)
+	queueWorkspace(wb, orgID, w, cand)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
 	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)

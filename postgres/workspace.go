@@ -49,7 +49,7 @@ func queueMerge(b *pgx.Batch, orgID, from, into string) {
 
 // queueWorkspace queues the writes a workspace reports: merges, new and
 // changed customers, and identity keys (see queueKeys for races).
-func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace) {
+func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace, cand *candidates) {
 	for _, m := range w.Merges() {
 		queueMerge(b, orgID, m.From, m.Into)
 	}
@@ -60,21 +60,44 @@ func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace) {
 	for id := range w.Updated() {
 		b.Queue(sqlUpdateCustomer, customerArgs(orgID, w.Customer(id))...)
 	}
-	queueKeys(b, orgID, w.Keys())
+	queueKeys(b, orgID, w, cand.owners)
 }
 
 // queueKeys writes identity keys' final owners. A key claimed meanwhile by
-// another transaction makes the statement fail (errIdentityRace), which
-// aborts the transaction before anything after it runs.
-func queueKeys(b *pgx.Batch, orgID string, keys []dedupe.KeyState) {
-	if len(keys) == 0 {
-		return
+// another transaction makes the statement fail (errIdentityRace, or a
+// unique violation for a key written as new), which aborts the transaction
+// before anything after it runs; both retry.
+//
+// A key that had no owner when the candidates were read and now belongs to
+// a customer this workspace created is a plain insert: the ON CONFLICT
+// check probed the identity index once more per key, a tenth of an
+// import's PostgreSQL time. After a merge every key takes the checked path:
+// the merged customer's other keys move without having been probed.
+func queueKeys(b *pgx.Batch, orgID string, w *dedupe.Workspace, owners map[dedupe.Key]string) {
+	var known, fresh keyColumns
+	merged := len(w.Merges()) > 0
+	for _, k := range w.Keys() {
+		if _, owned := owners[k.Key]; !owned && !merged && w.IsCreated(k.CustomerID) {
+			fresh.add(k)
+		} else {
+			known.add(k)
+		}
 	}
-	n := len(keys)
-	kinds, values, owners, displays := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	primary := make([]bool, n)
-	for i, k := range keys {
-		kinds[i], values[i], owners[i], primary[i], displays[i] = k.Key.Kind, k.Key.Value, k.CustomerID, k.Primary, k.Display
+	if n := len(known.kinds); n > 0 {
+		b.Queue(sqlUpsertKeys, orgID, known.kinds, known.values, known.owners, known.primary, known.displays, n)
 	}
-	b.Queue(sqlUpsertKeys, orgID, kinds, values, owners, primary, displays, n)
+	if len(fresh.kinds) > 0 {
+		b.Queue(sqlInsertKeys, orgID, fresh.kinds, fresh.values, fresh.owners, fresh.primary, fresh.displays)
+	}
+}
+
+// keyColumns lays identity keys out as the arrays of sqlUpsertKeys.
+type keyColumns struct {
+	kinds, values, owners, displays []string
+	primary                         []bool
+}
+
+func (c *keyColumns) add(k dedupe.KeyState) {
+	c.kinds, c.values, c.owners = append(c.kinds, k.Key.Kind), append(c.values, k.Key.Value), append(c.owners, k.CustomerID)
+	c.primary, c.displays = append(c.primary, k.Primary), append(c.displays, k.Display)
 }
