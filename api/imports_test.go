@@ -136,7 +136,10 @@ func TestImportMessyCustomersCSV(t *testing.T) {
 	if look["first_name"] != "Sheryl" || look["company_name"] != "Rasmussen Group" || look["source"] != "import" {
 		t.Fatalf("row 2 read back as %v", look)
 	}
-	if attrs, _ := look["attributes"].(map[string]any); attrs["Subscription Date"] != "2020-08-24" {
+	// City and Country without a street make no address: they are kept as
+	// attributes under their columns, not dropped.
+	if attrs, _ := look["attributes"].(map[string]any); attrs["Subscription Date"] != "2020-08-24" ||
+		attrs["City"] != "East Leonard" || attrs["Country"] != "Chile" {
 		t.Fatalf("attributes %v", look["attributes"])
 	}
 	// Importing the same file again changes nothing and creates no one.
@@ -281,6 +284,38 @@ func authGet(e *env, path string) *http.Request {
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.key)
 	return req
+}
+
+// An address needs its street line: a row with one gets an address (the
+// customer's first, so the default); a row with only city and country keeps
+// them as attributes under the file's columns. French headers map too.
+func TestImportAddressParts(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	file := "Prénom;Nom;E-mail;Adresse;Ville;Code postal;Pays\n" +
+		"Ann;Lee;ann@example.com;1 Main St;Springfield;12345;us\n" +
+		"Bob;Ray;bob@example.com;;Shelbyville;;FR\n"
+	done := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(done); c["created"] != 2 || c["warnings"] != 0 {
+		t.Fatalf("counts %v", c)
+	}
+	ann := e.do("GET", "/api/v1/customers/lookup?email=ann@example.com", nil).want(t, http.StatusOK).data()
+	if ann["first_name"] != "Ann" || ann["last_name"] != "Lee" || len(ann["attributes"].(map[string]any)) != 0 {
+		t.Fatalf("ann %v", ann)
+	}
+	addrs := e.do("GET", "/api/v1/customers/"+str(ann["id"])+"/addresses", nil).want(t, http.StatusOK).list()
+	if len(addrs) != 1 || addrs[0]["address_line1"] != "1 Main St" || addrs[0]["city"] != "Springfield" ||
+		addrs[0]["postal_code"] != "12345" || addrs[0]["country"] != "US" || addrs[0]["is_default"] != true {
+		t.Fatalf("ann's addresses %v", addrs)
+	}
+	bob := e.do("GET", "/api/v1/customers/lookup?email=bob@example.com", nil).want(t, http.StatusOK).data()
+	if attrs := bob["attributes"].(map[string]any); bob["last_name"] != "Ray" || len(attrs) != 2 ||
+		attrs["Ville"] != "Shelbyville" || attrs["Pays"] != "FR" {
+		t.Fatalf("bob %v", bob)
+	}
+	if n := len(e.do("GET", "/api/v1/customers/"+str(bob["id"])+"/addresses", nil).want(t, http.StatusOK).list()); n != 0 {
+		t.Fatalf("bob has %d addresses", n)
+	}
 }
 
 func TestImportFormats(t *testing.T) {

@@ -46,8 +46,9 @@ var tables = map[Kind]*kindTable{}
 const low = "\x00low:"
 
 var customerAliases = [][]string{
-	{"first_name", "First Name", "first_name", "Given Name", "FirstName", "fname", "First", "Forename", "Prénom", "Vorname"},
-	{"last_name", "Last Name", "Surname", "Family Name", "LastName", "lname", "Last", "Nachname", "Apellido", "Apellidos"},
+	{"first_name", "First Name", "first_name", "Given Name", "FirstName", "fname", "First", "Forename", "Prénom", "Vorname", "Voornaam"},
+	{"last_name", "Last Name", "Surname", "Family Name", "LastName", "lname", "Last", "Nachname", "Apellido", "Apellidos",
+		"Nom", "Nom de famille", "Cognome", "Achternaam"},
 	{"name", "Full Name", "Name", "Customer Name", "Contact Name", "Display Name", "Client Name", "Customer", "Contact"},
 	{"email", "E-mail", "Email", "Email Address", "E-mail Address", "Mail", "Primary Email", "Email 1", "E-mail 1",
 		"Customer Email", "Contact Email", "Courriel", "E-Mail-Adresse", "Correo", "Correo electrónico"},

@@ -138,7 +138,8 @@ func TestMappingExports(t *testing.T) {
 	if FieldFor(KindCustomers, " E-Mail ") != "email" || FieldFor(KindOrders, "Name") != "order_number" ||
 		FieldFor(KindCustomers, "Name") != "name" || FieldFor(KindCustomers, "Vorname") != "first_name" ||
 		FieldFor(KindCustomers, "PRENOM") != "first_name" || FieldFor(KindCustomers, "prénom") != "first_name" ||
-		FieldFor(KindCustomers, "Phone 2") != "" || FieldFor("x", "Email") != "" {
+		FieldFor(KindCustomers, "Phone 2") != "" || FieldFor("x", "Email") != "" ||
+		FieldFor(KindCustomers, "Nom") != "last_name" || FieldFor(KindCustomers, "Voornaam") != "first_name" {
 		t.Fatal("FieldFor")
 	}
 }

@@ -162,6 +162,9 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 	if len(row.Attributes) > 0 {
 		rec.Attributes = row.Attributes
 	}
+	if rec.Address == nil {
+		rec.Attributes = n.addressParts(f, rec.Attributes)
+	}
 	if rec.Fields["source"] == "" {
 		rec.Fields["source"] = n.Source
 	}
@@ -217,6 +220,24 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 		}
 	}
 	return warnings, bad
+}
+
+// addressParts keeps a row's city, state, postal code and country when it
+// has no street line (an address needs one, so there is none to hold them):
+// they become attributes under their columns, like unmapped columns,
+// instead of being lost. A list with only "City" and "Country" is common.
+func (n *Normalizer) addressParts(f map[string]string, attrs map[string]string) map[string]string {
+	for _, field := range []string{"address_line2", "city", "state", "postal_code", "country"} {
+		v := f[field]
+		if v == "" {
+			continue
+		}
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs[n.column(field)] = v
+	}
+	return attrs
 }
 
 func (n *Normalizer) address(f map[string]string, warn func(field, reason string)) *customer.Address {
