@@ -218,6 +218,11 @@ func TestImportRowProblems(t *testing.T) {
 	if summary["error: no email, phone or external id"] != 1.0 {
 		t.Errorf("error_summary %v: want the missing-identifier reason counted", summary)
 	}
+	// The list shows the same import object.
+	if listed := e.do("GET", "/api/v1/imports", nil).want(t, http.StatusOK).list(); len(listed) != 1 ||
+		!reflect.DeepEqual(listed[0]["error_summary"], summary) {
+		t.Fatalf("listed imports %v, want the error_summary %v", listed, summary)
+	}
 
 	// The error CSV: original columns + error, error rows only, formulas defused.
 	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))

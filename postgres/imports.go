@@ -25,8 +25,8 @@ const (
 	sqlSelectImport = `SELECT ` + importColumns + `, error_summary, jsonb_array_length(placeholders) > 0
 		FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlImportExists  = `SELECT true FROM imports WHERE organization_id = $1 AND id = $2`
-	sqlSelectImports = `SELECT ` + importColumns + ` FROM imports WHERE organization_id = $1
-		ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
+	sqlSelectImports = `SELECT ` + importColumns + `, error_summary, jsonb_array_length(placeholders) > 0
+		FROM imports WHERE organization_id = $1 ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
 	sqlCountImports = `SELECT count(*) FROM imports WHERE organization_id = $1`
 	sqlImportRead   = `UPDATE imports SET format = $3, encoding = $4, delimiter = $5, headers = $6, mapping = $7,
 		size_bytes = $8, rows = $9, invalid = $10, warnings = $11, read_done = now(), updated = now(),
@@ -158,15 +158,8 @@ func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Imp
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Import", id))
 	}
-	if im.ErrorSummary = stored; stored == nil {
-		if im.ErrorSummary, err = s.errorSummary(ctx, orgID, id); err != nil {
-			return nil, err
-		}
-		if problemsFinal(im, placeholders) {
-			if _, err := s.pool.Exec(ctx, sqlStoreErrorSummary, orgID, id, im.ErrorSummary); err != nil {
-				return nil, interpretError(fmt.Errorf("store error summary: %w", err), nil)
-			}
-		}
+	if err := s.fillErrorSummary(ctx, im, stored, placeholders); err != nil {
+		return nil, err
 	}
 	if im.Options.DryRun {
 		if im.Samples, err = s.importSamples(ctx, orgID, id); err != nil {
@@ -174,6 +167,24 @@ func (s *Store) FindImport(ctx context.Context, orgID, id string) (*customer.Imp
 		}
 	}
 	return im, nil
+}
+
+// fillErrorSummary sets the import's error summary: the stored one, else
+// counted now, and stored once the problems are final (see problemsFinal).
+func (s *Store) fillErrorSummary(ctx context.Context, im *customer.Import, stored map[string]int, placeholders bool) error {
+	if im.ErrorSummary = stored; stored != nil {
+		return nil
+	}
+	var err error
+	if im.ErrorSummary, err = s.errorSummary(ctx, im.OrganizationID, im.ID); err != nil {
+		return err
+	}
+	if problemsFinal(im, placeholders) {
+		if _, err := s.pool.Exec(ctx, sqlStoreErrorSummary, im.OrganizationID, im.ID, im.ErrorSummary); err != nil {
+			return interpretError(fmt.Errorf("store error summary: %w", err), nil)
+		}
+	}
+	return nil
 }
 
 // importSamples gathers the first rows of each outcome over the chunks.
@@ -202,19 +213,33 @@ func (s *Store) FindImports(ctx context.Context, orgID string, page, limit int) 
 	var total int
 	list := []*customer.Import{}
 	b := &pgx.Batch{}
+	type summary struct {
+		stored       map[string]int
+		placeholders bool
+	}
+	var sums []summary
 	b.Queue(sqlSelectImports, orgID, limit, (page-1)*limit).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			im, err := scanImport(rows)
+			var sum summary
+			im, err := scanImport(rows, &sum.stored, &sum.placeholders)
 			if err != nil {
 				return err
 			}
-			list = append(list, im)
+			list, sums = append(list, im), append(sums, sum)
 		}
 		return rows.Err()
 	})
 	b.Queue(sqlCountImports, orgID).QueryRow(func(row pgx.Row) error { return row.Scan(&total) })
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, customer.Page{}, interpretError(fmt.Errorf("list imports: %w", err), nil)
+	}
+	// The list shows the same import objects as GET: counted once for an
+	// import whose summary is not stored yet (running, or finished before
+	// it was stored).
+	for i, im := range list {
+		if err := s.fillErrorSummary(ctx, im, sums[i].stored, sums[i].placeholders); err != nil {
+			return nil, customer.Page{}, err
+		}
 	}
 	return list, customer.NewPage(total, page, limit), nil
 }
