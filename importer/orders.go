@@ -176,14 +176,11 @@ func (n *Normalizer) orderItem(f map[string]string, warn func(field, reason stri
 	return it, false
 }
 
-// shippingAddress reads the order's shipping address columns (nil without
-// a first line). Countries become ISO alpha-2 codes when recognized.
+// shippingAddress reads the order's shipping address columns (nil when all
+// are empty; like the orders API, a city and country without a street are
+// an address). Countries become ISO alpha-2 codes when recognized.
 func shippingAddress(f map[string]string) *customer.PostalAddress {
-	line1 := strings.TrimSpace(f["shipping_address_line1"])
-	if line1 == "" {
-		return nil
-	}
-	a := &customer.PostalAddress{Line1: line1, Line2: f["shipping_address_line2"], City: f["shipping_address_city"],
+	a := &customer.PostalAddress{Line1: f["shipping_address_line1"], Line2: f["shipping_address_line2"], City: f["shipping_address_city"],
 		State: f["shipping_address_state"], PostalCode: f["shipping_address_postal_code"]}
 	if c := strings.TrimSpace(f["shipping_address_country"]); c != "" {
 		if code, ok := dedupe.NormalizeCountry(c); ok {
@@ -195,6 +192,9 @@ func shippingAddress(f map[string]string) *customer.PostalAddress {
 		if utf8.RuneCountInString(*s) > 200 {
 			*s = string([]rune(*s)[:200])
 		}
+	}
+	if *a == (customer.PostalAddress{}) {
+		return nil
 	}
 	return a
 }

@@ -182,6 +182,13 @@ func TestNormalizeOrderRows(t *testing.T) {
 			t.Errorf("row 7 problems %q lack %q", reasons, w)
 		}
 	}
+	// A shipping city and country without a street are kept, as the orders
+	// API keeps them; no shipping column at all is no address.
+	rows, _, _ = orderRows(t, "Order,Email,Shipping City,Shipping Country\n#5,d@example.com,Lyon,France\n#6,e@example.com,,\n")
+	if o := rows[0].Record.Order; o == nil || o.ShippingAddress == nil ||
+		*o.ShippingAddress != (customer.PostalAddress{City: "Lyon", Country: "FR"}) || rows[1].Record.Order != nil {
+		t.Fatalf("shipping address lines %+v, %+v", rows[0].Record.Order, rows[1].Record.Order)
+	}
 	rows, probs, oks = orderRows(t, "Order,Email\n"+strings.Repeat("x", 101)+",c@example.com\n,\n,bad\n")
 	if oks[0] || probs[0][0].Reason != "order number longer than 100 characters" {
 		t.Fatalf("long number %v", probs[0])
