@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -200,5 +201,38 @@ func TestImportPlannerHeartbeat(t *testing.T) {
 	}
 	if n := e.count("SELECT chunks FROM imports WHERE id = $1", id); n != 1 {
 		t.Fatalf("%d chunks planned, want 1", n)
+	}
+}
+
+// Chunks probe the plan's moves once per row by primary key. The plan
+// refreshes the statistics of the tables it writes: without them (a small
+// import, before autovacuum) the planner took the moves' chunk index for
+// that probe and read all of the import's moves for every row.
+func TestImportPlanStatistics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newQueueEnv(t, queueOpts{noWorker: true, chunkRows: 100})
+	var b strings.Builder
+	b.WriteString("First Name,Email,Phone\n")
+	for i := range 3000 {
+		// Rows 1,500 apart share a phone: the later one moves to the earlier one's chunk.
+		fmt.Fprintf(&b, "P%d,p%d@example.com,+1 415 555 %04d\n", i, i, 1000+i%1500)
+	}
+	im := e.upload("/api/v1/imports", "", "text/csv", []byte(b.String())).want(t, http.StatusAccepted).data()
+	id, org := str(im["id"]), str(im["organization_id"])
+	if _, err := e.store.PlanImport(ctx, org, id); err != nil {
+		t.Fatal(err)
+	}
+	var moves int
+	if err := e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM import_row_moves WHERE import_id = $1`, id).Scan(&moves); err != nil || moves < 1000 {
+		t.Fatalf("%d moves (%v), want half the rows moved", moves, err)
+	}
+	var plan string
+	if err := e.store.Pool().QueryRow(ctx, `EXPLAIN (COSTS OFF) SELECT true FROM import_row_moves m
+		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.row_num = 1500`, org, id).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "import_row_moves_pkey") {
+		t.Fatalf("the moves probe is planned as %q, want the primary key", plan)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gocarina/gocsv"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -112,6 +113,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	}
 
 	logf("import: the service (%d rows, %.0f MB)", cfg.importRows, float64(fi.Size())/1e6)
+	statements := resetStatements(ctx, pool)
 	resetPeakRSS()
 	cpu0 := takeCPUSnapshot()
 	start := time.Now()
@@ -153,8 +155,49 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		"plan + merge %.1f s; peak RSS of the server+worker process during the import %.0f MB; counts %+v",
 		uploaded.Seconds(), secs, untilFirstChunk, merge, peak, im.Counts))
 	rep.Notes = append(rep.Notes, "import: CPU seconds, upload / plan + merge: "+cpuSplit(cpu0, cpu1)+" / "+cpuSplit(cpu1, cpu2))
+	if statements {
+		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 8))
+	}
 	logf("import: %s", r.brief())
 	return nil
+}
+
+// resetStatements clears pg_stat_statements when the server loads it
+// (shared_preload_libraries), so the import's statements can be listed
+// after; it reports whether they can.
+func resetStatements(ctx context.Context, pool *pgxpool.Pool) bool {
+	var libs string
+	if pool.QueryRow(ctx, `SELECT current_setting('shared_preload_libraries')`).Scan(&libs) != nil ||
+		!strings.Contains(libs, "pg_stat_statements") {
+		return false
+	}
+	if _, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		return false
+	}
+	_, err := pool.Exec(ctx, `SELECT pg_stat_statements_reset()`)
+	return err == nil
+}
+
+// topStatements lists the n statements that took the most time since
+// resetStatements (summed over their calls, so concurrent chunks add up).
+func topStatements(ctx context.Context, pool *pgxpool.Pool, n int) string {
+	rows, err := pool.Query(ctx, `SELECT total_exec_time / 1000, calls, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, n)
+	if err != nil {
+		return "statement times unavailable: " + err.Error()
+	}
+	var parts []string
+	var secs float64
+	var calls, nrows int64
+	var query string
+	_, err = pgx.ForEachRow(rows, []any{&secs, &calls, &nrows, &query}, func() error {
+		parts = append(parts, fmt.Sprintf("%.0f s %s… (%d calls, %d rows)", secs, query, calls, nrows))
+		return nil
+	})
+	if err != nil {
+		return "statement times unavailable: " + err.Error()
+	}
+	return "statement time (pg_stat_statements, summed over calls): " + strings.Join(parts, "; ")
 }
 
 // cpuSplit says where the CPU went between two snapshots: this process

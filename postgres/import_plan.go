@@ -53,7 +53,8 @@ const (
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, placeholders = $4, updated = now()
 		WHERE organization_id = $1 AND id = $2`
-	sqlLockImport = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlLockImport  = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlAnalyzePlan = `ANALYZE import_row_moves, import_owned_rows`
 )
 
 func (s *Store) chunkRows() int {
@@ -107,6 +108,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		return nil, err
 	}
 	var chunks []int
+	wrote := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var chunkRows int
 		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&chunkRows); err != nil {
@@ -147,8 +149,17 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 			return interpretError(fmt.Errorf("insert chunks: %w", err), nil)
 		}
 		_, err = tx.Exec(ctx, sqlSetChunkCount, orgID, importID, len(chunks), uf.placeholders)
+		wrote = err == nil
 		return interpretError(err, nil)
 	})
+	if wrote {
+		// Chunks probe these tables once per row. Without statistics (a
+		// small import: autovacuum analyzes them a minute later, if ever)
+		// the planner took the moves' chunk index for the probe and read
+		// all the import's moves for each row: 0.66 s instead of 0.05 s a
+		// chunk for a 20,000-row file. Best effort, like sqlAnalyzeStaging.
+		_, _ = s.pool.Exec(ctx, sqlAnalyzePlan)
+	}
 	return chunks, err
 }
 
