@@ -323,6 +323,35 @@ func TestImportAddressParts(t *testing.T) {
 	}
 }
 
+// Without any region a phone typed without country code cannot be read:
+// it is kept as typed and the row gets a warning saying how to fix it;
+// with default_region the same number is understood.
+func TestImportPhonesWithoutRegion(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	file := "Email,Phone\nann@example.com,(415) 555-0100\nbob@example.com,+1 415 555 0101\n"
+	im := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(im); c["created"] != 2 || c["warnings"] != 1 {
+		t.Fatalf("counts %v, want 2 created, 1 warning", c)
+	}
+	problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors", nil).want(t, http.StatusOK).list()
+	if len(problems) != 1 || problems[0]["row"] != 2.0 || problems[0]["severity"] != "warning" ||
+		problems[0]["column"] != "Phone" || !strings.Contains(str(problems[0]["reason"]), "no country code and no default region") {
+		t.Fatalf("problems %v", problems)
+	}
+	if ann := e.do("GET", "/api/v1/customers/lookup?email=ann@example.com", nil).want(t, http.StatusOK).data(); ann["phone"] != "4155550100" {
+		t.Fatalf("ann's phone %v", ann["phone"])
+	}
+	file = "Email,Phone\ncid@example.com,(415) 555-0102\n"
+	im = e.waitImport(str(e.upload("/api/v1/imports?default_region=US", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(im); c["created"] != 1 || c["warnings"] != 0 {
+		t.Fatalf("with a region: counts %v", c)
+	}
+	if cid := e.do("GET", "/api/v1/customers/lookup?email=cid@example.com", nil).want(t, http.StatusOK).data(); cid["phone"] != "+14155550102" {
+		t.Fatalf("cid's phone %v", cid["phone"])
+	}
+}
+
 func TestImportFormats(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})

@@ -203,6 +203,12 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 			idWarn("phone", fmt.Sprintf("%s: %q dropped", reason, clip(raw)))
 		} else {
 			out.Phone, out.PhoneKey, out.PhoneValid, out.PhoneExt = ph.Number, dedupe.PhoneDigits(ph.Number), ph.Valid, ph.Extension
+			if n.Region == "" && !strings.HasPrefix(ph.Number, "+") {
+				// Kept, but as typed: "(415) 555-0100" and "+1 415 555 0100"
+				// are then two people. The report says how to fix it.
+				idWarn("phone", fmt.Sprintf("no country code and no default region (set default_region, or the "+
+					"organization's or location's region): kept as the digits %q, not checked", clip(raw)))
+			}
 		}
 	}
 	if raw := externalID; raw != "" {
