@@ -34,8 +34,11 @@ const (
 			ON r.organization_id = m.organization_id AND r.import_id = m.import_id AND r.row_num = m.row_num
 		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3
 		ORDER BY 1`
+	// Not the original cells (raw): problems found while merging copy them
+	// in SQL (sqlInsertChunkProblems), and an order file has them on every
+	// row — a third of a big order group's memory.
 	chunkRowColumns = `r.row_num, r.email, r.email_key, r.phone, r.phone_key, r.phone_valid, r.phone_ext,
-		r.external_key, r.record, r.order_key, r.raw, (SELECT true FROM import_owned_rows o
+		r.external_key, r.record, r.order_key, (SELECT true FROM import_owned_rows o
 			WHERE o.organization_id = $1 AND o.import_id = $2 AND o.row_num = r.row_num) IS NOT NULL`
 	sqlChunkDone = `UPDATE import_chunks SET done = true, samples = $4, finished = now()
 		WHERE organization_id = $1 AND import_id = $2 AND chunk = $3`
@@ -112,9 +115,9 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 		var r customer.ImportRow
 		var o bool
 		_, err := pgx.ForEachRow(rs, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
-			&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &r.Raw, &o}, func() error {
+			&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &o}, func() error {
 			in.rows, in.owned = append(in.rows, r), append(in.owned, o)
-			r.Record, r.Raw = customer.ImportRecord{}, nil
+			r.Record = customer.ImportRecord{}
 			return nil
 		})
 		return err
