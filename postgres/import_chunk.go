@@ -36,7 +36,7 @@ const (
 		ORDER BY 1`
 	// Not the original cells (raw): problems found while merging copy them
 	// in SQL (sqlInsertChunkProblems), and an order file has them on every
-	// row — a third of a big order group's memory.
+	// row (a tenth of a big order group's memory).
 	chunkRowColumns = `r.row_num, r.email, r.email_key, r.phone, r.phone_key, r.phone_valid, r.phone_ext,
 		r.external_key, r.record, r.order_key, (SELECT true FROM import_owned_rows o
 			WHERE o.organization_id = $1 AND o.import_id = $2 AND o.row_num = r.row_num) IS NOT NULL`
