@@ -336,7 +336,7 @@ func TestImportPhonesWithoutRegion(t *testing.T) {
 	}
 	problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors", nil).want(t, http.StatusOK).list()
 	if len(problems) != 1 || problems[0]["row"] != 2.0 || problems[0]["severity"] != "warning" ||
-		problems[0]["column"] != "Phone" || !strings.Contains(str(problems[0]["reason"]), "no country code and no default region") {
+		problems[0]["column"] != "Phone" || !strings.Contains(str(problems[0]["reason"]), "phone without country code and no default region") {
 		t.Fatalf("problems %v", problems)
 	}
 	if ann := e.do("GET", "/api/v1/customers/lookup?email=ann@example.com", nil).want(t, http.StatusOK).data(); ann["phone"] != "4155550100" {

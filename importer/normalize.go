@@ -206,7 +206,7 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 			if n.Region == "" && !strings.HasPrefix(ph.Number, "+") {
 				// Kept, but as typed: "(415) 555-0100" and "+1 415 555 0100"
 				// are then two people. The report says how to fix it.
-				idWarn("phone", fmt.Sprintf("no country code and no default region (set default_region, or the "+
+				idWarn("phone", fmt.Sprintf("phone without country code and no default region (set default_region, or the "+
 					"organization's or location's region): kept as the digits %q, not checked", clip(raw)))
 			}
 		}
