@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,4 +236,59 @@ func TestImportPlanStatistics(t *testing.T) {
 	if !strings.Contains(plan, "import_row_moves_pkey") {
 		t.Fatalf("the moves probe is planned as %q, want the primary key", plan)
 	}
+}
+
+// Two imports of the same new people, and checkouts of half of them, all at
+// once: whichever transaction creates a person first, the others' identity
+// inserts fail and retry as matches, and everyone ends as one customer with
+// both identifiers.
+func TestImportsAndUpsertsRaceForNewIdentities(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 25, noWorker: true})
+	const people = 200
+	var b strings.Builder
+	b.WriteString("First Name,Email,Phone\n")
+	for i := range people {
+		fmt.Fprintf(&b, "P%d,p%d@example.com,+1 415 555 %04d\n", i, i, 2000+i)
+	}
+	var ids []string
+	for range 2 {
+		ids = append(ids, str(e.upload("/api/v1/imports", "", "text/csv", []byte(b.String())).want(t, http.StatusAccepted).data()["id"]))
+	}
+	e.startWorker(0)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < people; i += 8 {
+				res := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": fmt.Sprintf("P%d@Example.com", i)})
+				if res.Status != http.StatusOK && res.Status != http.StatusCreated {
+					t.Errorf("upsert %d: %d %s", i, res.Status, res.Raw)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, id := range ids {
+		done := e.waitImport(id)
+		c := counts(done)
+		if done["status"] != "completed" || c["processed"] != people || c["invalid"] != 0 {
+			t.Fatalf("import %v counts %v", done["status"], c)
+		}
+		created += c["created"]
+	}
+	if n := e.count("SELECT count(*) FROM customers WHERE merged_into IS NULL"); n != people {
+		t.Fatalf("%d customers, want %d", n, people)
+	}
+	if n := e.count(`SELECT count(*) FROM customer_identities em JOIN customer_identities ph
+		ON ph.organization_id = em.organization_id AND ph.customer_id = em.customer_id AND ph.kind = 'phone'
+		WHERE em.kind = 'email' AND em.is_primary AND ph.is_primary`); n != people {
+		t.Fatalf("%d customers hold their email and phone, want %d", n, people)
+	}
+	if created > people {
+		t.Fatalf("the imports created %d customers for %d people", created, people)
+	}
+	t.Logf("the imports created %d of the %d customers, the checkouts the rest", created, people)
 }
