@@ -195,6 +195,9 @@ func (oc *orderChunk) gather() {
 	for _, o := range oc.orders {
 		if oc.existing[o.number] {
 			o.state = orderExists
+			for _, i := range o.rows {
+				oc.rows[i].Record.Order = nil
+			}
 			continue
 		}
 		var badLine []int
@@ -240,6 +243,9 @@ func (oc *orderChunk) gather() {
 			if l.BadLine {
 				badLine = append(badLine, r.Num)
 			}
+			// Gathered into the order: the line is not read again (a big
+			// group's lines were a quarter of its chunk's memory).
+			r.Record.Order = nil
 		}
 		switch {
 		case !o.identified:

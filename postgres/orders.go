@@ -369,18 +369,25 @@ func copyOrders(ctx context.Context, tx pgx.Tx, orgID, importID string, orders [
 	if err != nil {
 		return orderWriteError(err)
 	}
-	var lines [][]any
-	for _, o := range orders {
-		for i, it := range o.Items {
-			lines = append(lines, []any{orgID, o.ID, int32(i + 1), it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice})
+	// The lines are streamed from the orders: an import chunk may hold
+	// tens of thousands of them.
+	type lineRef struct{ order, line int32 }
+	var refs []lineRef
+	for oi, o := range orders {
+		for li := range o.Items {
+			refs = append(refs, lineRef{int32(oi), int32(li)})
 		}
 	}
-	if len(lines) == 0 {
+	if len(refs) == 0 {
 		return nil
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"},
 		[]string{"organization_id", "order_id", "line", "product_id", "product_name", "quantity", "unit_price"},
-		pgx.CopyFromRows(lines))
+		pgx.CopyFromSlice(len(refs), func(i int) ([]any, error) {
+			o := orders[refs[i].order]
+			it := &o.Items[refs[i].line]
+			return []any{orgID, o.ID, refs[i].line + 1, it.ProductID, it.ProductName, int32(it.Quantity), it.UnitPrice}, nil
+		}))
 	if err != nil {
 		return interpretError(fmt.Errorf("copy order items: %w", err), nil)
 	}
