@@ -617,6 +617,20 @@ func TestImportValidationAndLimits(t *testing.T) {
 		t.Fatalf("cancel %v", cancelled)
 	}
 	e.do("POST", "/api/v1/imports/"+str(im["id"])+"/cancel", nil).wantError(t, http.StatusConflict)
+	// A chunk running at the cancel may still add problems: the summary is
+	// counted on each read until no chunk can be (a task's timeout), then
+	// stored like a completed import's.
+	storedSummary := func() int {
+		e.do("GET", "/api/v1/imports", nil).want(t, http.StatusOK)
+		return e.count("SELECT count(*) FROM imports WHERE id = $1 AND error_summary IS NOT NULL", im["id"])
+	}
+	if n := storedSummary(); n != 0 {
+		t.Fatalf("summary stored at the cancel")
+	}
+	e.count("WITH u AS (UPDATE imports SET finished = now() - interval '11 minutes' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", im["id"])
+	if n := storedSummary(); n != 1 {
+		t.Fatalf("summary of a long-cancelled import not stored")
+	}
 }
 
 // A phone typed on every walk-in (the store's own number) would merge a

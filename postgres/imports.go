@@ -112,14 +112,25 @@ func rate(from, to *time.Time, n int) float64 {
 	return float64(n) / secs
 }
 
+// problemsSettle is how long after a cancelled or failed import stopped a
+// chunk that was running may still commit its problems: an import task's
+// timeout (queue.enqueueImport).
+const problemsSettle = 10 * time.Minute
+
 // problemsFinal reports whether an import's problems can no longer change:
 // a customer import's are all staged before it starts processing unless
 // its plan found placeholders (chunks warn about those); an order import's
-// chunks add theirs until it completes. (A cancelled or failed import may
-// still have a chunk committing: its summary stays live.)
+// chunks add theirs until it completes. A cancelled or failed import's
+// are once no chunk can still be running (until then its summary is
+// counted on each read, as is a running import's).
 func problemsFinal(im *customer.Import, placeholders bool) bool {
-	return im.Status == customer.ImportCompleted ||
-		(im.Kind != KindOrders && im.Status == customer.ImportProcessing && im.Chunks > 0 && !placeholders)
+	switch im.Status {
+	case customer.ImportCompleted:
+		return true
+	case customer.ImportCancelled, customer.ImportFailed:
+		return im.Finished != nil && time.Since(*im.Finished) > problemsSettle
+	}
+	return im.Kind != KindOrders && im.Status == customer.ImportProcessing && im.Chunks > 0 && !placeholders
 }
 
 // errorSummary counts an import's problems by severity and reason.
