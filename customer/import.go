@@ -12,11 +12,23 @@ const (
 	ImportCancelled  = "cancelled"
 )
 
+// Columns names, for each field a file maps, the column holding it.
+type Columns map[string]string
+
+// Of is the column holding field, or the field's own name when no column
+// maps to it (JSON keys, fields an import adds).
+func (c Columns) Of(field string) string {
+	if col := c[field]; col != "" {
+		return col
+	}
+	return field
+}
+
 // FieldColumns names, for each field a file maps, the column holding it —
 // the first in header order when several do — so that problems found while
 // reading and while merging name the same column.
-func FieldColumns(headers []string, mapping map[string]string) map[string]string {
-	cols := map[string]string{}
+func FieldColumns(headers []string, mapping map[string]string) Columns {
+	cols := Columns{}
 	for i := len(headers) - 1; i >= 0; i-- { // backwards: the first column wins
 		if field := mapping[headers[i]]; field != "" {
 			cols[field] = headers[i]

@@ -20,7 +20,7 @@ type Normalizer struct {
 	Phones    *dedupe.PhoneNormalizer // shared parse cache
 	Canonical bool                    // email match keys use provider canonicalization
 	Source    string                  // recorded as the customers' source
-	columns   map[string]string       // field → header, to name columns in problems
+	columns   customer.Columns        // field → header, to name columns in problems
 }
 
 // NewNormalizer prepares a normalizer for the detected columns.
@@ -28,12 +28,7 @@ func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer) *N
 	return &Normalizer{Region: region, Phones: phones, Source: "import", columns: customer.FieldColumns(d.Headers, d.Mapping)}
 }
 
-func (n *Normalizer) column(field string) string {
-	if h, ok := n.columns[field]; ok {
-		return h
-	}
-	return field
-}
+func (n *Normalizer) column(field string) string { return n.columns.Of(field) }
 
 // textLimits bound free-text fields (characters).
 var textLimits = map[string]int{

@@ -181,8 +181,8 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	// Candidates: every existing customer any row of the chunk can touch.
 	// Only keys of rows the plan found owned are probed (a third of a
 	// typical file's; probes were 15% of the merge): any other key was free
-	// at planning, and if it has been claimed since, the identity write
-	// (sqlUpsertKeys) fails and the retry probes every key. A dry run
+	// at planning, and if it has been claimed since, its plain insert
+	// (queueKeys) fails and the retry probes every key. A dry run
 	// writes nothing, so nothing would catch such a key: it probes them all.
 	keys := chunkKeys(rows, in.owned, probeAll || !in.ownedPlanned || opts.DryRun)
 	cand, err := loadChunkCandidates(ctx, tx, orgID, keys, opts.LocationID)
@@ -552,25 +552,18 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []de
 // identifier becomes an error (not imported), as when reading.
 type placeholderRows struct {
 	keys     map[dedupe.Key]bool
-	columns  map[string]string // field → the file's column
+	columns  customer.Columns
 	problems []chunkProblem
 	invalid  int // rows that became errors
 	warnings int // change of the rows-with-warnings count
 }
 
-func newPlaceholderRows(ps []Placeholder, columns map[string]string) *placeholderRows {
+func newPlaceholderRows(ps []Placeholder, columns customer.Columns) *placeholderRows {
 	p := &placeholderRows{keys: map[dedupe.Key]bool{}, columns: columns}
 	for _, k := range ps {
 		p.keys[dedupe.Key{Kind: k.Kind, Value: k.Value}] = true
 	}
 	return p
-}
-
-func (p *placeholderRows) column(field string) string {
-	if c := p.columns[field]; c != "" {
-		return c
-	}
-	return field
 }
 
 // drop edits rows in place and returns those still importable (and their
@@ -596,7 +589,7 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 		seq := chunkProblemSeq
 		if !hasIdentifier(&r) {
 			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityError,
-				column: p.column(dropped[0].field), reason: fmt.Sprintf("no email, phone or external id besides a placeholder %q", dropped[0].value)})
+				column: p.columns.Of(dropped[0].field), reason: fmt.Sprintf("no email, phone or external id besides a placeholder %q", dropped[0].value)})
 			p.invalid++
 			if r.Record.Warned {
 				p.warnings--
@@ -605,7 +598,7 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 		}
 		for _, d := range dropped {
 			p.problems = append(p.problems, chunkProblem{row: r.Num, seq: seq, severity: customer.SeverityWarning,
-				column: p.column(d.field), reason: fmt.Sprintf("%s shared by more than %d different people in this file: "+
+				column: p.columns.Of(d.field), reason: fmt.Sprintf("%s shared by more than %d different people in this file: "+
 					"treated as a placeholder, not imported %q", d.field, PlaceholderShare, d.value)})
 			seq++
 		}

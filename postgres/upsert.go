@@ -367,7 +367,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
 	}
-	queueWorkspace(wb, orgID, w, cand)
+	queueWorkspace(wb, orgID, w, cand.owners)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
 	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)

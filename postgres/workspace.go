@@ -49,7 +49,7 @@ func queueMerge(b *pgx.Batch, orgID, from, into string) {
 
 // queueWorkspace queues the writes a workspace reports: merges, new and
 // changed customers, and identity keys (see queueKeys for races).
-func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace, cand *candidates) {
+func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace, owners map[dedupe.Key]string) {
 	for _, m := range w.Merges() {
 		queueMerge(b, orgID, m.From, m.Into)
 	}
@@ -60,7 +60,7 @@ func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace, cand *candi
 	for id := range w.Updated() {
 		b.Queue(sqlUpdateCustomer, customerArgs(orgID, w.Customer(id))...)
 	}
-	queueKeys(b, orgID, w, cand.owners)
+	queueKeys(b, orgID, w, owners)
 }
 
 // queueKeys writes identity keys' final owners. A key claimed meanwhile by
