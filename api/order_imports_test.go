@@ -330,8 +330,10 @@ func TestImportOrdersChunkingEqualsSequential(t *testing.T) {
 	t.Parallel()
 	file := ordersFile(rand.New(rand.NewPCG(3, 5)), 200)
 	var states []string
+	// Chunks of 7 rows read 3 rows at a time (an order's rows span pages)
+	// against one chunk read in one page.
 	for _, chunk := range []int{7, 1 << 30} {
-		e := newQueueEnv(t, queueOpts{chunkRows: chunk})
+		e := newQueueEnv(t, queueOpts{chunkRows: chunk, pageRows: map[bool]int{true: 3}[chunk == 7]})
 		for i := range 10 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("c%d@example.com", i*3), "phone": fmt.Sprintf("+1415555%04d", i*3+1)})
 		}
@@ -352,7 +354,10 @@ func orderState(t *testing.T, e *env) string {
 	rows, err := e.store.Pool().Query(context.Background(), `
 		SELECT c.email || '|' || c.phone || '|' || c.first_name || '|' || c.total_orders || '|' || c.lifetime_value
 			|| '|' || c.current_balance || '|' || coalesce((SELECT string_agg(o.order_number || ':' || o.status || ':' ||
-				o.total_amount || ':' || o.items_count || ':' || o.order_date, ' ' ORDER BY o.order_number)
+				o.total_amount || ':' || o.items_count || ':' || o.order_date || '[' || coalesce((SELECT string_agg(
+					i.line || '=' || i.product_id || 'x' || i.quantity || '@' || i.unit_price, ',' ORDER BY i.line)
+					FROM order_items i WHERE i.organization_id = o.organization_id AND i.order_id = o.id), '') || ']',
+				' ' ORDER BY o.order_number)
 				FROM orders o WHERE o.organization_id = c.organization_id AND o.customer_id = c.id), '')
 			|| '|' || coalesce((SELECT string_agg(m.month || ':' || m.orders || ':' || m.revenue, ' ' ORDER BY m.month)
 				FROM customer_order_months m WHERE m.organization_id = c.organization_id AND m.customer_id = c.id), '')

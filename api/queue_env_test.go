@@ -46,6 +46,7 @@ type queueOpts struct {
 	noWorker  bool
 	reconcile time.Duration
 	chunkRows int // import chunk size (0: the default)
+	pageRows  int // rows a streamed chunk reads at once (0: the default)
 	// workerChunkRows, when set, gives the worker its own store on the same
 	// database with another chunk size (processes configured differently).
 	workerChunkRows int
@@ -66,7 +67,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 			t.Fatalf("open test store: %v", err)
 		}
 		t.Cleanup(s.Close)
-		s.ChunkRows = chunkRows
+		s.ChunkRows, s.ChunkPageRows = chunkRows, o.pageRows
 		return s
 	}
 	store := openStore(o.chunkRows)

@@ -32,8 +32,7 @@ const (
 		UNION ALL
 		SELECT ` + chunkRowColumns + ` FROM import_row_moves m JOIN import_rows r
 			ON r.organization_id = m.organization_id AND r.import_id = m.import_id AND r.row_num = m.row_num
-		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3
-		ORDER BY 1`
+		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3`
 	// Not the original cells (raw): problems found while merging copy them
 	// in SQL (sqlInsertChunkProblems), and an order file has them on every
 	// row (a tenth of a big order group's memory).
@@ -81,7 +80,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, attempts > 1)
+		return runImportChunk(ctx, tx, orgID, importID, chunk, s.ChunkPageRows, attempts > 1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)
@@ -91,61 +90,135 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 
 // chunkInput is what a chunk reads before merging.
 type chunkInput struct {
-	status       string
-	opts         customer.ImportOptions
-	done         bool
-	ownedPlanned bool // the plan recorded owned rows (import_owned_rows)
-	placeholders []Placeholder
-	headers      []string
-	mapping      map[string]string
-	rows         []customer.ImportRow
-	owned        []bool // per row: an existing customer owned one of its keys at planning
+	orgID, importID string
+	pageRows        int // rows of a page when streamed (0: DefaultChunkPageRows)
+	status          string
+	opts            customer.ImportOptions
+	done            bool
+	ownedPlanned    bool // the plan recorded owned rows (import_owned_rows)
+	placeholders    []Placeholder
+	headers         []string
+	mapping         map[string]string
+	rows            []customer.ImportRow
+	owned           []bool // per row: an existing customer owned one of its keys at planning
 }
 
-// loadChunk reads the import's state, locks the chunk and reads its rows.
+// loadChunk reads the import's state and locks the chunk; the rows of a
+// customer import's chunk are read too (an order import's are streamed).
 func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
-	in := &chunkInput{}
+	in := &chunkInput{orgID: orgID, importID: importID}
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlImportState, orgID, importID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.headers, &in.mapping)
 	})
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
-	b.Queue(sqlChunkRows, orgID, importID, chunk).Query(func(rs pgx.Rows) error {
-		var r customer.ImportRow
-		var o bool
-		_, err := pgx.ForEachRow(rs, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
-			&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &o}, func() error {
-			in.rows, in.owned = append(in.rows, r), append(in.owned, o)
-			r.Record = customer.ImportRecord{}
-			return nil
-		})
-		return err
-	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load chunk %d: %w", chunk, err), customer.NotFound("Import chunk", fmt.Sprint(chunk)))
 	}
+	if in.done || in.status != customer.ImportProcessing || in.opts.Kind == KindOrders {
+		return in, nil
+	}
+	rows, err := tx.Query(ctx, sqlChunkRows+` ORDER BY 1`, orgID, importID, chunk)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("load rows of chunk %d: %w", chunk, err), nil)
+	}
+	err = scanChunkRows(rows, func(r customer.ImportRow, owned bool) {
+		in.rows, in.owned = append(in.rows, r), append(in.owned, owned)
+	})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("load rows of chunk %d: %w", chunk, err), nil)
+	}
 	return in, nil
+}
+
+// scanChunkRows reads rows of sqlChunkRows.
+func scanChunkRows(rows pgx.Rows, fn func(r customer.ImportRow, owned bool)) error {
+	var r customer.ImportRow
+	var o bool
+	_, err := pgx.ForEachRow(rows, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
+		&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &o}, func() error {
+		fn(r, o)
+		r.Record = customer.ImportRecord{}
+		return nil
+	})
+	return err
+}
+
+// DefaultChunkPageRows is how many rows a streamed chunk holds at once.
+const DefaultChunkPageRows = 2000
+
+// chunkPages runs fn on the chunk's rows a page at a time, in file order
+// or (byOrder) grouped by order number, through a cursor of the chunk's
+// transaction; fn may run statements of its own between pages.
+func chunkPages(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, byOrder bool, fn func(rows []customer.ImportRow, owned []bool) error) error {
+	order := ` ORDER BY 1`
+	if byOrder {
+		order = ` ORDER BY 10, 1` // order_key, row_num
+	}
+	if _, err := tx.Exec(ctx, `DECLARE chunk_rows NO SCROLL CURSOR FOR `+sqlChunkRows+order, in.orgID, in.importID, chunk); err != nil {
+		return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
+	}
+	page := in.pageRows
+	if page <= 0 {
+		page = DefaultChunkPageRows
+	}
+	fetch := fmt.Sprintf(`FETCH %d FROM chunk_rows`, page)
+	rows, owned := make([]customer.ImportRow, 0, page), make([]bool, 0, page)
+	for {
+		rows, owned = rows[:0], owned[:0]
+		rs, err := tx.Query(ctx, fetch)
+		if err == nil {
+			err = scanChunkRows(rs, func(r customer.ImportRow, o bool) {
+				rows, owned = append(rows, r), append(owned, o)
+			})
+		}
+		if err != nil {
+			return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
+		}
+		if len(rows) > 0 {
+			if err := fn(rows, owned); err != nil {
+				return err
+			}
+		}
+		if len(rows) < page {
+			break
+		}
+	}
+	if _, err := tx.Exec(ctx, `CLOSE chunk_rows`); err != nil {
+		return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
+	}
+	return nil
+}
+
+// keySet collects the distinct keys of rows.
+type keySet struct {
+	seen map[dedupe.Key]bool
+	keys []dedupe.Key
+}
+
+func newKeySet() *keySet { return &keySet{seen: map[dedupe.Key]bool{}} }
+
+func (s *keySet) add(r *customer.ImportRow) {
+	in := incomingKeys(r)
+	for _, k := range in.Keys() {
+		if !s.seen[k] {
+			s.seen[k] = true
+			s.keys = append(s.keys, k)
+		}
+	}
 }
 
 // chunkKeys lists the keys to probe: every key of the rows, or (probeAll
 // false) only those of owned rows.
 func chunkKeys(rows []customer.ImportRow, owned []bool, probeAll bool) []dedupe.Key {
-	seen := map[dedupe.Key]bool{}
-	var keys []dedupe.Key
+	s := newKeySet()
 	for i := range rows {
-		if !probeAll && !owned[i] {
-			continue
-		}
-		in := incomingKeys(&rows[i])
-		for _, k := range in.Keys() {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
+		if probeAll || owned[i] {
+			s.add(&rows[i])
 		}
 	}
-	return keys
+	return s.keys
 }
 
 // incomingKeys is a row as the engine's record, identifiers only.
@@ -162,7 +235,7 @@ func incoming(r *customer.ImportRow) *dedupe.Incoming {
 	return &in
 }
 
-func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, probeAll bool) (*ChunkOutcome, error) {
+func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk, pageRows int, probeAll bool) (*ChunkOutcome, error) {
 	in, err := loadChunk(ctx, tx, orgID, importID, chunk)
 	if err != nil {
 		return nil, err
@@ -170,10 +243,14 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if in.done || in.status != customer.ImportProcessing {
 		return &ChunkOutcome{Skipped: true, Status: in.status}, nil
 	}
+	in.pageRows = pageRows
+	if in.opts.Kind == KindOrders {
+		return runOrderChunk(ctx, tx, in, chunk, probeAll)
+	}
 	opts, rows := in.opts, in.rows
 
 	var ph *placeholderRows
-	if len(in.placeholders) > 0 && opts.Kind != KindOrders {
+	if len(in.placeholders) > 0 {
 		ph = newPlaceholderRows(in.placeholders, customer.FieldColumns(in.headers, in.mapping))
 		rows, in.owned = ph.drop(rows, in.owned)
 	}
@@ -189,30 +266,15 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err != nil {
 		return nil, err
 	}
-	var oc *orderChunk
-	if opts.Kind == KindOrders {
-		oc = newOrderChunk(opts, rows)
-		cb := &pgx.Batch{}
-		oc.queueReads(cb, orgID)
-		if err := tx.SendBatch(ctx, cb).Close(); err != nil {
-			return nil, interpretError(fmt.Errorf("load orders of chunk %d: %w", chunk, err), nil)
-		}
-	}
 	w, err := cand.workspace()
 	if err != nil {
 		return nil, err
 	}
 
 	m := newChunkMerge(opts, cand)
-	if oc != nil {
-		if err := oc.apply(m, w); err != nil {
-			return nil, err
-		}
-	} else {
-		for i := range rows {
-			if _, err := m.apply(w, &rows[i], incoming(&rows[i])); err != nil {
-				return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
-			}
+	for i := range rows {
+		if _, err := m.apply(w, &rows[i], incoming(&rows[i])); err != nil {
+			return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
 		}
 	}
 
@@ -220,31 +282,26 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if !opts.DryRun {
 		m.queueWrites(wb, orgID, importID, w)
 	}
-	if oc != nil {
-		// Problems are the import's report, written in a dry run too.
-		queueChunkProblems(wb, orgID, importID, oc.problems)
-		m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
-		m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
-	}
 	if ph != nil {
 		// Problems are the import's report, written in a dry run too.
 		queueChunkProblems(wb, orgID, importID, ph.problems)
 		m.counts.Invalid, m.counts.Warnings = ph.invalid, ph.warnings
 	}
+	return queueChunkDone(ctx, tx, wb, in, chunk, m)
+}
+
+// queueChunkDone marks the chunk done, adds its counts to the import and
+// sends the batch of its writes.
+func queueChunkDone(ctx context.Context, tx pgx.Tx, wb *pgx.Batch, in *chunkInput, chunk int, m *chunkMerge) (*ChunkOutcome, error) {
 	samples, _ := json.Marshal(m.samples)
-	wb.Queue(sqlChunkDone, orgID, importID, chunk, samples)
+	wb.Queue(sqlChunkDone, in.orgID, in.importID, chunk, samples)
 	c := m.counts
 	out := &ChunkOutcome{Counts: c}
-	wb.Queue(sqlCountChunk, orgID, importID, c.Processed, c.Created, c.Updated, c.Unchanged, c.MergedInFile, c.Conflicts,
+	wb.Queue(sqlCountChunk, in.orgID, in.importID, c.Processed, c.Created, c.Updated, c.Unchanged, c.MergedInFile, c.Conflicts,
 		c.Invalid, c.Warnings, c.OrdersCreated, c.OrdersSkipped, c.OrdersInvalid).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.Status) })
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("write chunk %d: %w", chunk, err), nil)
-	}
-	if oc != nil && !opts.DryRun {
-		if err := oc.write(ctx, tx, orgID, importID); err != nil {
-			return nil, fmt.Errorf("write orders of chunk %d: %w", chunk, err)
-		}
 	}
 	return out, nil
 }

@@ -23,6 +23,13 @@ import (
 // invalid: an error on each row, counted invalid). An invalid order's rows
 // therefore come back together in the error CSV, ready to fix and upload
 // again.
+//
+// A chunk holds every line of its customers, and one customer may have
+// hundreds of thousands (walk-in sales all on the store's phone), so an
+// order chunk never holds its rows: it streams them three times through a
+// cursor (chunkPages) — to gather each order's values, to apply the rows
+// in file order, and (grouped by order) to build and copy the orders a
+// page at a time. What it keeps is a summary per order and 8 bytes a row.
 
 const (
 	sqlExistingOrderNumbers = `SELECT order_number FROM orders WHERE organization_id = $1 AND order_number = ANY($2)`
@@ -39,6 +46,24 @@ const (
 // while reading (a row has at most a few hundred of those).
 const chunkProblemSeq = 10000
 
+// Problems a merge may find on a row of an order, each with its own
+// sequence number after chunkProblemSeq (no per-row counter to keep: a
+// re-uploaded export warns on every row).
+const (
+	problemShipDate = iota
+	problemDeliveryDate
+	problemPaidDate
+	problemLocation
+	problemRow     // the order exists, or the row names another customer
+	problemInvalid // the order cannot be imported
+)
+
+// problemsFlush is how many problems a chunk holds before writing them.
+const problemsFlush = 5000
+
+// ordersFlush is how many built orders a chunk holds before copying them.
+const ordersFlush = 1000
+
 // Order states in a chunk.
 const (
 	orderOK      = iota
@@ -46,44 +71,55 @@ const (
 	orderInvalid // the order cannot be imported: its rows are errors
 )
 
+// orderRow is a row of an order: its number, and whether it got a warning
+// while read.
+type orderRow struct {
+	num    int32
+	warned bool
+}
+
 // importOrder is one order of a chunk, gathered from its rows.
 type importOrder struct {
 	number string
-	rows   []int // indexes of its rows in the chunk, in file order
+	rows   []orderRow // in file order
 	state  int
 	reason string // why invalid
 
 	status                                   string
 	orderDate, paidDate, shipDate, delivDate *time.Time
-	paidRow, shipRow, delivRow, locRow       int
+	paidRow, shipRow, delivRow, locRow       orderRow
 	currency                                 string
 	total                                    *float64
 	location                                 string
 	shipTo                                   *customer.PostalAddress
-	items                                    []customer.OrderItem
-	identified                               bool   // some row names a customer
-	decided                                  bool   // its first identified row was reached
-	customerID                               string // the customer of that row
+	lines                                    int     // rows with a line
+	badLines                                 []int   // rows whose line could not be read
+	warnedHere                               []int32 // rows warned while merged
+	identified                               bool    // some row names a customer
+	decided                                  bool    // its first identified row was reached
+	customerID                               string
 }
 
 // orderChunk is the order side of merging one chunk of an order import.
 type orderChunk struct {
 	opts     customer.ImportOptions
-	rows     []customer.ImportRow
 	orders   []*importOrder
 	byNumber map[string]*importOrder
 
 	existing  map[string]bool
+	locNames  []string // locations named by rows, as written
 	locations []locationRef
 
 	problems []chunkProblem
-	seq      map[int]int  // row number → problems added
-	warned   map[int]bool // rows counted as warned (while reading or here)
-	invalid  int          // rows that became errors here
-	warnings int          // change of the rows-with-warnings count
+	invalid  int // rows that became errors here
+	warnings int // change of the rows-with-warnings count
 	counts   struct{ created, skipped, invalid int }
-	deferred []int // applied rows without identifiers: classified at the end
-	built    []*customer.Order
+	deferred []deferredRow // applied rows without identifiers: classified at the end
+}
+
+type deferredRow struct {
+	num   int
+	order *importOrder
 }
 
 type chunkProblem struct {
@@ -94,23 +130,76 @@ type chunkProblem struct {
 
 type locationRef struct{ id, code, name string }
 
-func newOrderChunk(opts customer.ImportOptions, rows []customer.ImportRow) *orderChunk {
-	oc := &orderChunk{opts: opts, rows: rows, byNumber: map[string]*importOrder{}, existing: map[string]bool{},
-		seq: map[int]int{}, warned: map[int]bool{}}
-	for i := range rows {
-		r := &rows[i]
-		if r.Record.Warned {
-			oc.warned[r.Num] = true
+func newOrderChunk(opts customer.ImportOptions) *orderChunk {
+	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}, existing: map[string]bool{}}
+}
+
+// runOrderChunk merges one chunk of an order import (see above).
+func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, probeAll bool) (*ChunkOutcome, error) {
+	orgID, importID, opts := in.orgID, in.importID, in.opts
+	oc := newOrderChunk(opts)
+	keys := newKeySet()
+	probeAll = probeAll || !in.ownedPlanned || opts.DryRun
+	err := chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
+		for i := range rows {
+			if probeAll || owned[i] {
+				keys.add(&rows[i])
+			}
+			oc.gather(&rows[i])
 		}
-		o := oc.byNumber[r.OrderKey]
-		if o == nil {
-			o = &importOrder{number: r.OrderKey}
-			oc.byNumber[r.OrderKey] = o
-			oc.orders = append(oc.orders, o)
-		}
-		o.rows = append(o.rows, i)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return oc
+	cand, err := loadChunkCandidates(ctx, tx, orgID, keys.keys, opts.LocationID)
+	if err != nil {
+		return nil, err
+	}
+	cb := &pgx.Batch{}
+	oc.queueReads(cb, orgID)
+	if err := tx.SendBatch(ctx, cb).Close(); err != nil {
+		return nil, interpretError(fmt.Errorf("load orders of chunk %d: %w", chunk, err), nil)
+	}
+	oc.decide()
+	w, err := cand.workspace()
+	if err != nil {
+		return nil, err
+	}
+	m := newChunkMerge(opts, cand)
+	err = chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, _ []bool) error {
+		for i := range rows {
+			if err := oc.apply(m, w, &rows[i]); err != nil {
+				return err
+			}
+		}
+		return oc.flushProblems(ctx, tx, importID, orgID, problemsFlush)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := oc.finish(ctx, tx, orgID, importID, m, w); err != nil {
+		return nil, err
+	}
+
+	wb := &pgx.Batch{}
+	if !opts.DryRun {
+		m.queueWrites(wb, orgID, importID, w)
+	}
+	// Problems are the import's report, written in a dry run too.
+	queueChunkProblems(wb, orgID, importID, oc.problems)
+	m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
+	m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
+	out, err := queueChunkDone(ctx, tx, wb, in, chunk, m)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.DryRun {
+		if err := oc.write(ctx, tx, in, chunk, w); err != nil {
+			return nil, fmt.Errorf("write orders of chunk %d: %w", chunk, err)
+		}
+	}
+	return out, nil
 }
 
 // queueReads adds the chunk's lookups to the candidates batch: which order
@@ -128,14 +217,12 @@ func (oc *orderChunk) queueReads(b *pgx.Batch, orgID string) {
 		})
 		return err
 	})
-	var ids, lowered []string
-	for i := range oc.rows {
-		if l := oc.line(i); l != nil && l.Location != "" && !slices.Contains(ids, l.Location) {
-			ids, lowered = append(ids, l.Location), append(lowered, strings.ToLower(l.Location))
+	if len(oc.locNames) > 0 {
+		lowered := make([]string, len(oc.locNames))
+		for i, l := range oc.locNames {
+			lowered[i] = strings.ToLower(l)
 		}
-	}
-	if len(ids) > 0 {
-		b.Queue(sqlLocationRefs, orgID, ids, lowered).Query(func(rows pgx.Rows) error {
+		b.Queue(sqlLocationRefs, orgID, oc.locNames, lowered).Query(func(rows pgx.Rows) error {
 			var l locationRef
 			_, err := pgx.ForEachRow(rows, []any{&l.id, &l.code, &l.name}, func() error {
 				oc.locations = append(oc.locations, l)
@@ -146,22 +233,39 @@ func (oc *orderChunk) queueReads(b *pgx.Batch, orgID string) {
 	}
 }
 
-func (oc *orderChunk) line(i int) *customer.ImportOrderLine { return oc.rows[i].Record.Order }
-
 func hasIdentifier(r *customer.ImportRow) bool {
 	return r.EmailKey != "" || r.PhoneKey != "" || r.External != ""
 }
 
-// problem records a problem found while merging.
-func (oc *orderChunk) problem(i int, severity, column, reason string) {
-	num := oc.rows[i].Num
-	oc.problems = append(oc.problems, chunkProblem{row: num, seq: chunkProblemSeq + oc.seq[num],
+// problem records a problem found while merging on row r of order o.
+func (oc *orderChunk) problem(o *importOrder, r orderRow, kind int, severity, column, reason string) {
+	oc.problems = append(oc.problems, chunkProblem{row: int(r.num), seq: chunkProblemSeq + kind,
 		severity: severity, column: column, reason: reason})
-	oc.seq[num]++
-	if severity == customer.SeverityWarning && !oc.warned[num] {
-		oc.warned[num] = true
+	if severity == customer.SeverityWarning && !o.warned(r) {
 		oc.warnings++
+		if o.state == orderOK { // it may still turn invalid (finish)
+			o.warnedHere = append(o.warnedHere, r.num)
+		}
 	}
+}
+
+// warned reports whether row r of o has a warning (from reading or here).
+func (o *importOrder) warned(r orderRow) bool {
+	return r.warned || slices.Contains(o.warnedHere, r.num)
+}
+
+// flushProblems writes the problems held once there are at least n.
+func (oc *orderChunk) flushProblems(ctx context.Context, tx pgx.Tx, importID, orgID string, n int) error {
+	if len(oc.problems) < n || len(oc.problems) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	queueChunkProblems(b, orgID, importID, oc.problems)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return interpretError(fmt.Errorf("write problems: %w", err), nil)
+	}
+	oc.problems = oc.problems[:0]
+	return nil
 }
 
 // resolveLocation finds a location by id, else code, else unique name.
@@ -189,72 +293,75 @@ func (oc *orderChunk) resolveLocation(v string) (string, bool) {
 	return found, found != ""
 }
 
-// gather collects each order's values from its rows (the first row with a
-// value gives it) and decides what can be decided before matching.
-func (oc *orderChunk) gather() {
+// gather adds a row to its order: the first row with a value gives it.
+func (oc *orderChunk) gather(r *customer.ImportRow) {
+	o := oc.byNumber[r.OrderKey]
+	if o == nil {
+		o = &importOrder{number: r.OrderKey}
+		oc.byNumber[r.OrderKey] = o
+		oc.orders = append(oc.orders, o)
+	}
+	row := orderRow{num: int32(r.Num), warned: r.Record.Warned}
+	o.rows = append(o.rows, row)
+	if hasIdentifier(r) {
+		o.identified = true
+	}
+	l := r.Record.Order
+	if l == nil {
+		return
+	}
+	if o.status == "" {
+		o.status = l.Status
+	}
+	if o.orderDate == nil {
+		o.orderDate = l.OrderDate
+	}
+	if o.paidDate == nil && l.PaidDate != nil {
+		o.paidDate, o.paidRow = l.PaidDate, row
+	}
+	if o.shipDate == nil && l.ShipDate != nil {
+		o.shipDate, o.shipRow = l.ShipDate, row
+	}
+	if o.delivDate == nil && l.DeliveryDate != nil {
+		o.delivDate, o.delivRow = l.DeliveryDate, row
+	}
+	if o.currency == "" {
+		o.currency = l.Currency
+	}
+	if o.total == nil {
+		o.total = l.Total
+	}
+	if o.location == "" && l.Location != "" {
+		o.location, o.locRow = l.Location, row
+		if !slices.Contains(oc.locNames, l.Location) {
+			oc.locNames = append(oc.locNames, l.Location)
+		}
+	}
+	if o.shipTo == nil {
+		o.shipTo = l.ShippingAddress
+	}
+	if l.Item != nil {
+		o.lines++
+	}
+	if l.BadLine {
+		o.badLines = append(o.badLines, r.Num)
+	}
+}
+
+// decide settles what can be settled before matching, once the orders are
+// gathered and the existing order numbers and locations read.
+func (oc *orderChunk) decide() {
 	for _, o := range oc.orders {
-		if oc.existing[o.number] {
-			o.state = orderExists
-			for _, i := range o.rows {
-				oc.rows[i].Record.Order = nil
-			}
-			continue
-		}
-		var badLine []int
-		for _, i := range o.rows {
-			r := &oc.rows[i]
-			if hasIdentifier(r) {
-				o.identified = true
-			}
-			l := r.Record.Order
-			if l == nil {
-				continue
-			}
-			if o.status == "" {
-				o.status = l.Status
-			}
-			if o.orderDate == nil {
-				o.orderDate = l.OrderDate
-			}
-			if o.paidDate == nil && l.PaidDate != nil {
-				o.paidDate, o.paidRow = l.PaidDate, i
-			}
-			if o.shipDate == nil && l.ShipDate != nil {
-				o.shipDate, o.shipRow = l.ShipDate, i
-			}
-			if o.delivDate == nil && l.DeliveryDate != nil {
-				o.delivDate, o.delivRow = l.DeliveryDate, i
-			}
-			if o.currency == "" {
-				o.currency = l.Currency
-			}
-			if o.total == nil {
-				o.total = l.Total
-			}
-			if o.location == "" && l.Location != "" {
-				o.location, o.locRow = l.Location, i
-			}
-			if o.shipTo == nil {
-				o.shipTo = l.ShippingAddress
-			}
-			if l.Item != nil {
-				o.items = append(o.items, *l.Item)
-			}
-			if l.BadLine {
-				badLine = append(badLine, r.Num)
-			}
-			// Gathered into the order: the line is not read again (a big
-			// group's lines were a quarter of its chunk's memory).
-			r.Record.Order = nil
-		}
 		switch {
+		case oc.existing[o.number]:
+			o.state = orderExists
 		case !o.identified:
 			o.state, o.reason = orderInvalid, "order not imported: no valid email, phone or customer id on any of its rows"
-		case len(badLine) > 0:
-			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: a line could not be read on row %q", joinInts(badLine))
+		case len(o.badLines) > 0:
+			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: a line could not be read on row %q", joinInts(o.badLines))
 		case o.orderDate == nil:
 			o.state, o.reason = orderInvalid, "order not imported: no valid order date on any of its rows"
-		case o.total == nil && len(o.items) == 0:
+		case o.total == nil && o.lines == 0:
 			o.state, o.reason = orderInvalid, "order not imported: no total and no lines"
 		}
 		if o.state != orderOK {
@@ -264,22 +371,24 @@ func (oc *orderChunk) gather() {
 		day := dayOf(*o.orderDate)
 		for _, d := range []struct {
 			at     **time.Time
-			row    int
+			row    orderRow
 			column string
-		}{{&o.shipDate, o.shipRow, "ship_date"}, {&o.delivDate, o.delivRow, "delivery_date"}, {&o.paidDate, o.paidRow, "paid_date"}} {
+			kind   int
+		}{{&o.shipDate, o.shipRow, "ship_date", problemShipDate}, {&o.delivDate, o.delivRow, "delivery_date", problemDeliveryDate},
+			{&o.paidDate, o.paidRow, "paid_date", problemPaidDate}} {
 			if *d.at != nil && dayOf(**d.at).Before(day) {
-				oc.problem(d.row, customer.SeverityWarning, d.column, fmt.Sprintf("before the order date, dropped: %q", (*d.at).Format(time.DateOnly)))
+				oc.problem(o, d.row, d.kind, customer.SeverityWarning, d.column, fmt.Sprintf("before the order date, dropped: %q", (*d.at).Format(time.DateOnly)))
 				*d.at = nil
 			}
 		}
 		if o.shipDate != nil && o.delivDate != nil && dayOf(*o.delivDate).Before(dayOf(*o.shipDate)) {
-			oc.problem(o.delivRow, customer.SeverityWarning, "delivery_date", fmt.Sprintf("before the ship date, dropped: %q", o.delivDate.Format(time.DateOnly)))
+			oc.problem(o, o.delivRow, problemDeliveryDate, customer.SeverityWarning, "delivery_date", fmt.Sprintf("before the ship date, dropped: %q", o.delivDate.Format(time.DateOnly)))
 			o.delivDate = nil
 		}
 		if o.location != "" {
 			id, ok := oc.resolveLocation(o.location)
 			if !ok {
-				oc.problem(o.locRow, customer.SeverityWarning, "location_id", fmt.Sprintf("unknown location dropped: %q", o.location))
+				oc.problem(o, o.locRow, problemLocation, customer.SeverityWarning, "location_id", fmt.Sprintf("unknown location dropped: %q", o.location))
 			}
 			o.location = id
 		}
@@ -335,84 +444,86 @@ func peek(w *dedupe.Workspace, in *dedupe.Incoming, opts dedupe.Options) *custom
 	return nil
 }
 
-// apply merges the chunk's rows in file order: rows of orders that can be
+// apply merges one row, in file order: rows of orders that can be
 // imported go through the engine like customer rows; the others are
 // counted and reported.
-func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace) error {
-	oc.gather()
-	orderOf := make([]*importOrder, len(oc.rows))
-	for _, o := range oc.orders {
-		for _, i := range o.rows {
-			orderOf[i] = o
+func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, r *customer.ImportRow) error {
+	o := oc.byNumber[r.OrderKey]
+	row := orderRow{num: int32(r.Num), warned: r.Record.Warned}
+	if o.state == orderOK && !o.decided && hasIdentifier(r) {
+		o.decided = true
+		ids := incomingKeys(r)
+		if c := peek(w, &ids, m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
+			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: its currency is not the customer's (%s): %q", c.Currency, o.currency)
 		}
 	}
-	for i := range oc.rows {
-		r, o := &oc.rows[i], orderOf[i]
-		if o.state == orderOK && !o.decided && hasIdentifier(r) {
-			o.decided = true
-			ids := incomingKeys(r)
-			if c := peek(w, &ids, m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
-				o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: its currency is not the customer's (%s): %q", c.Currency, o.currency)
-			}
-		}
-		switch o.state {
-		case orderExists:
-			oc.problem(i, customer.SeverityWarning, "", fmt.Sprintf("order already exists, skipped: %q", o.number))
-			m.counts.Processed++
-			m.counts.Unchanged++
-			m.sample("unchanged", r.Num)
-			continue
-		case orderInvalid:
-			continue // reported once the state is final (see below)
-		}
-		if !hasIdentifier(r) {
-			oc.deferred = append(oc.deferred, i)
-			continue
-		}
-		id, err := m.apply(w, r, incoming(r))
-		if err != nil {
-			return fmt.Errorf("row %d: %w", r.Num, err)
-		}
-		if o.customerID == "" {
-			o.customerID = id
-		} else if id != o.customerID {
-			oc.problem(i, customer.SeverityWarning, "", fmt.Sprintf("customer differs from the order's first row; the order is %q's", o.customerID))
-		}
+	switch o.state {
+	case orderExists:
+		oc.problem(o, row, problemRow, customer.SeverityWarning, "", fmt.Sprintf("order already exists, skipped: %q", o.number))
+		m.counts.Processed++
+		m.counts.Unchanged++
+		m.sample("unchanged", r.Num)
+		return nil
+	case orderInvalid:
+		return nil // reported once the state is final (finish)
 	}
-	for _, i := range oc.deferred {
-		o := orderOf[i]
-		if o.state != orderOK {
+	if !hasIdentifier(r) {
+		oc.deferred = append(oc.deferred, deferredRow{num: r.Num, order: o})
+		return nil
+	}
+	id, err := m.apply(w, r, incoming(r))
+	if err != nil {
+		return fmt.Errorf("row %d: %w", r.Num, err)
+	}
+	if o.customerID == "" {
+		o.customerID = id
+	} else if id != o.customerID {
+		oc.problem(o, row, problemRow, customer.SeverityWarning, "", fmt.Sprintf("customer differs from the order's first row; the order is %q's", o.customerID))
+	}
+	return nil
+}
+
+// finish classifies the rows without identifiers and counts and reports
+// each order once every row is applied.
+func (oc *orderChunk) finish(ctx context.Context, tx pgx.Tx, orgID, importID string, m *chunkMerge, w *dedupe.Workspace) error {
+	for _, d := range oc.deferred {
+		if d.order.state != orderOK {
 			continue // the order turned out invalid after this row was read
 		}
 		m.counts.Processed++
-		if w.IsCreated(finalID(w, o.customerID)) {
+		if w.IsCreated(finalID(w, d.order.customerID)) {
 			m.counts.MergedInFile++
-			m.sample("merge_in_file", oc.rows[i].Num)
+			m.sample("merge_in_file", d.num)
 		} else {
 			m.counts.Unchanged++
-			m.sample("unchanged", oc.rows[i].Num)
+			m.sample("unchanged", d.num)
 		}
 	}
+	oc.deferred = nil
 	for _, o := range oc.orders {
+		first := int(o.rows[0].num)
 		switch o.state {
 		case orderExists:
 			oc.counts.skipped++
-			m.sample("order_skipped", oc.rows[o.rows[0]].Num)
+			m.sample("order_skipped", first)
 		case orderInvalid:
 			oc.counts.invalid++
-			m.sample("order_invalid", oc.rows[o.rows[0]].Num)
-			for _, i := range o.rows {
-				oc.problem(i, customer.SeverityError, "", o.reason)
+			m.sample("order_invalid", first)
+			for _, r := range o.rows {
+				oc.problem(o, r, problemInvalid, customer.SeverityError, "", o.reason)
 				oc.invalid++
-				if oc.warned[oc.rows[i].Num] {
+				if o.warned(r) {
 					oc.warnings-- // the row is no longer imported
 				}
 			}
+			if err := oc.flushProblems(ctx, tx, importID, orgID, problemsFlush); err != nil {
+				return err
+			}
 		default:
 			oc.counts.created++
-			m.sample("order_create", oc.rows[o.rows[0]].Num)
-			oc.built = append(oc.built, oc.build(w, o))
+			m.sample("order_create", first)
 		}
+		o.rows = nil
 	}
 	return nil
 }
@@ -434,14 +545,15 @@ func finalID(w *dedupe.Workspace, id string) string {
 	return id
 }
 
-// build makes the order to insert for o, on its customer as it ends up.
-func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder) *customer.Order {
+// build makes the order to insert for o with its lines, on its customer as
+// it ends up.
+func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder, items []customer.OrderItem) *customer.Order {
 	ord := &customer.Order{ID: customer.NewID(customer.PrefixOrder), OrderNumber: o.number,
 		CustomerID: finalID(w, o.customerID), Status: o.status, OrderDate: *o.orderDate,
 		ShipDate: o.shipDate, DeliveryDate: o.delivDate, PaidDate: o.paidDate, Currency: o.currency,
-		Items: o.items, ShippingAddress: o.shipTo, LocationID: o.location}
+		Items: items, ShippingAddress: o.shipTo, LocationID: o.location}
 	var sum float64
-	for _, it := range o.items {
+	for _, it := range items {
 		ord.ItemsCount += it.Quantity
 		sum += float64(it.Quantity) * it.UnitPrice
 	}
@@ -475,26 +587,69 @@ func queueChunkProblems(b *pgx.Batch, orgID, importID string, problems []chunkPr
 	b.Queue(sqlInsertChunkProblems, orgID, importID, rows, seqs, sev, cols, reasons)
 }
 
-// write inserts the chunk's orders and lines and refreshes the totals and
-// rollups of their customers (locked: candidates or created here).
-func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, orgID, importID string) error {
-	if len(oc.built) == 0 {
+// write inserts the chunk's orders and lines, reading the rows again
+// grouped by order and copying a page of orders at a time, and refreshes
+// the totals and rollups of their customers (locked: candidates or created
+// here).
+func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, w *dedupe.Workspace) error {
+	if oc.counts.created == 0 {
 		return nil
 	}
-	if err := copyOrders(ctx, tx, orgID, importID, oc.built); err != nil {
-		return err
-	}
-	ids := make([]string, 0, len(oc.built))
-	from, to := oc.built[0].OrderDate, oc.built[0].OrderDate
-	for _, o := range oc.built {
-		ids = append(ids, o.CustomerID)
-		if o.OrderDate.Before(from) {
+	var (
+		built    []*customer.Order
+		cur      *importOrder
+		items    []customer.OrderItem
+		ids      = map[string]bool{}
+		from, to time.Time
+	)
+	done := func() {
+		if cur == nil {
+			return
+		}
+		o := oc.build(w, cur, items)
+		built, items = append(built, o), nil
+		ids[o.CustomerID] = true
+		if from.IsZero() || o.OrderDate.Before(from) {
 			from = o.OrderDate
 		}
 		if o.OrderDate.After(to) {
 			to = o.OrderDate
 		}
 	}
-	slices.Sort(ids)
-	return refreshCustomers(ctx, tx, orgID, slices.Compact(ids), timeRange{from: monthOf(from).from, to: monthOf(to).to})
+	copyBuilt := func(n int) error {
+		if len(built) < n || len(built) == 0 {
+			return nil
+		}
+		if err := copyOrders(ctx, tx, in.orgID, in.importID, built); err != nil {
+			return err
+		}
+		built = built[:0]
+		return nil
+	}
+	err := chunkPages(ctx, tx, in, chunk, true, func(rows []customer.ImportRow, _ []bool) error {
+		for i := range rows {
+			r := &rows[i]
+			o := oc.byNumber[r.OrderKey]
+			if o.state != orderOK {
+				continue
+			}
+			if o != cur {
+				done()
+				cur = o
+			}
+			if l := r.Record.Order; l != nil && l.Item != nil {
+				items = append(items, *l.Item)
+			}
+		}
+		// The order at the end of the page may go on in the next one.
+		return copyBuilt(ordersFlush)
+	})
+	if err != nil {
+		return err
+	}
+	done()
+	if err := copyBuilt(1); err != nil {
+		return err
+	}
+	return refreshCustomers(ctx, tx, in.orgID, slices.Sorted(mapKeys(ids)), timeRange{from: monthOf(from).from, to: monthOf(to).to})
 }

@@ -26,6 +26,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// ChunkRows overrides DefaultChunkRows (tests use small chunks).
 	ChunkRows int
+	// ChunkPageRows overrides DefaultChunkPageRows (tests use small pages).
+	ChunkPageRows int
 	// PlanHeartbeat overrides how often a planner touches its import
 	// (DefaultPlanHeartbeat).
 	PlanHeartbeat time.Duration
