@@ -445,8 +445,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	t.Parallel()
 	file := linkedFile(rand.New(rand.NewPCG(7, 11)), 1500)
 	var states []string
-	for _, chunk := range []int{25, 1 << 30} {
-		e := newQueueEnv(t, queueOpts{chunkRows: chunk})
+	// Chunks of 25 rows; one chunk; one chunk read 7 rows at a time.
+	for _, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7}} {
+		e := newQueueEnv(t, o)
 		for i := range 20 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("e%d@example.com", i*7), "first_name": fmt.Sprintf("Pre%d", i)})
 		}
@@ -459,6 +460,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	}
 	if states[0] != states[1] {
 		t.Fatalf("chunked and sequential imports differ:\n%s\n---\n%s", head(states[0]), head(states[1]))
+	}
+	if states[2] != states[1] {
+		t.Fatalf("a chunk read in pages differs:\n%s\n---\n%s", head(states[2]), head(states[1]))
 	}
 }
 
@@ -641,7 +645,7 @@ func TestImportValidationAndLimits(t *testing.T) {
 // error. A family sharing a phone, or two emails of one person, still merge.
 func TestImportPlaceholderIdentifiers(t *testing.T) {
 	t.Parallel()
-	e := newQueueEnv(t, queueOpts{chunkRows: 8})
+	e := newQueueEnv(t, queueOpts{chunkRows: 8, pageRows: 3}) // chunks read 3 rows at a time
 	store := e.do("POST", "/api/v1/customers", map[string]any{"first_name": "Corner", "last_name": "Store",
 		"email": "store@example.com", "phone": "+1 415 555 0100"}).want(t, http.StatusCreated).data()
 	var b strings.Builder

@@ -99,12 +99,10 @@ type chunkInput struct {
 	placeholders    []Placeholder
 	headers         []string
 	mapping         map[string]string
-	rows            []customer.ImportRow
-	owned           []bool // per row: an existing customer owned one of its keys at planning
 }
 
-// loadChunk reads the import's state and locks the chunk; the rows of a
-// customer import's chunk are read too (an order import's are streamed).
+// loadChunk reads the import's state and locks the chunk (its rows are
+// streamed: chunkPages).
 func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
 	in := &chunkInput{orgID: orgID, importID: importID}
 	b := &pgx.Batch{}
@@ -115,19 +113,6 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load chunk %d: %w", chunk, err), customer.NotFound("Import chunk", fmt.Sprint(chunk)))
-	}
-	if in.done || in.status != customer.ImportProcessing || in.opts.Kind == KindOrders {
-		return in, nil
-	}
-	rows, err := tx.Query(ctx, sqlChunkRows+` ORDER BY 1`, orgID, importID, chunk)
-	if err != nil {
-		return nil, interpretError(fmt.Errorf("load rows of chunk %d: %w", chunk, err), nil)
-	}
-	err = scanChunkRows(rows, func(r customer.ImportRow, owned bool) {
-		in.rows, in.owned = append(in.rows, r), append(in.owned, owned)
-	})
-	if err != nil {
-		return nil, interpretError(fmt.Errorf("load rows of chunk %d: %w", chunk, err), nil)
 	}
 	return in, nil
 }
@@ -145,8 +130,10 @@ func scanChunkRows(rows pgx.Rows, fn func(r customer.ImportRow, owned bool)) err
 	return err
 }
 
-// DefaultChunkPageRows is how many rows a streamed chunk holds at once.
-const DefaultChunkPageRows = 2000
+// DefaultChunkPageRows is how many rows a chunk holds at once: a chunk's
+// rows are read a page at a time. Above the planned chunk size, so that a
+// typical chunk is a single page.
+const DefaultChunkPageRows = 10000
 
 // chunkPages runs fn on the chunk's rows a page at a time, in file order
 // or (byOrder) grouped by order number, through a cursor of the chunk's
@@ -199,26 +186,15 @@ type keySet struct {
 
 func newKeySet() *keySet { return &keySet{seen: map[dedupe.Key]bool{}} }
 
-func (s *keySet) add(r *customer.ImportRow) {
+// add adds r's keys but those in except.
+func (s *keySet) add(r *customer.ImportRow, except map[dedupe.Key]bool) {
 	in := incomingKeys(r)
 	for _, k := range in.Keys() {
-		if !s.seen[k] {
+		if !s.seen[k] && !except[k] {
 			s.seen[k] = true
 			s.keys = append(s.keys, k)
 		}
 	}
-}
-
-// chunkKeys lists the keys to probe: every key of the rows, or (probeAll
-// false) only those of owned rows.
-func chunkKeys(rows []customer.ImportRow, owned []bool, probeAll bool) []dedupe.Key {
-	s := newKeySet()
-	for i := range rows {
-		if probeAll || owned[i] {
-			s.add(&rows[i])
-		}
-	}
-	return s.keys
 }
 
 // incomingKeys is a row as the engine's record, identifiers only.
@@ -247,12 +223,11 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if in.opts.Kind == KindOrders {
 		return runOrderChunk(ctx, tx, in, chunk, probeAll)
 	}
-	opts, rows := in.opts, in.rows
+	opts := in.opts
 
 	var ph *placeholderRows
 	if len(in.placeholders) > 0 {
 		ph = newPlaceholderRows(in.placeholders, customer.FieldColumns(in.headers, in.mapping))
-		rows, in.owned = ph.drop(rows, in.owned)
 	}
 
 	// Candidates: every existing customer any row of the chunk can touch.
@@ -261,8 +236,26 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	// at planning, and if it has been claimed since, its plain insert
 	// (queueKeys) fails and the retry probes every key. A dry run
 	// writes nothing, so nothing would catch such a key: it probes them all.
-	keys := chunkKeys(rows, in.owned, probeAll || !in.ownedPlanned || opts.DryRun)
-	cand, err := loadChunkCandidates(ctx, tx, orgID, keys, opts.LocationID)
+	// Placeholders match no one: not probed.
+	probe := probeAll || !in.ownedPlanned || opts.DryRun
+	keys := newKeySet()
+	var only []customer.ImportRow // the rows, when they fit in one page
+	var onlyOwned []bool
+	pages := 0
+	err = chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
+		pages++
+		for i := range rows {
+			if probe || owned[i] {
+				keys.add(&rows[i], ph.placeholders())
+			}
+		}
+		only, onlyOwned = rows, owned // overwritten by a next page, if any
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cand, err := loadChunkCandidates(ctx, tx, orgID, keys.keys, opts.LocationID)
 	if err != nil {
 		return nil, err
 	}
@@ -272,10 +265,29 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	}
 
 	m := newChunkMerge(opts, cand)
-	for i := range rows {
-		if _, err := m.apply(w, &rows[i], incoming(&rows[i])); err != nil {
-			return nil, fmt.Errorf("row %d: %w", rows[i].Num, err)
+	apply := func(rows []customer.ImportRow, owned []bool) error {
+		if ph != nil {
+			rows, _ = ph.drop(rows, owned)
+			if err := flushProblems(ctx, tx, orgID, importID, &ph.problems, problemsFlush); err != nil {
+				return err
+			}
 		}
+		for i := range rows {
+			if _, err := m.apply(w, &rows[i], incoming(&rows[i])); err != nil {
+				return fmt.Errorf("row %d: %w", rows[i].Num, err)
+			}
+		}
+		return nil
+	}
+	// A chunk of one page (nearly all) is read once; a bigger one (one
+	// person on a hundred thousand rows) is read again, page by page.
+	if pages <= 1 {
+		err = apply(only, onlyOwned)
+	} else {
+		err = chunkPages(ctx, tx, in, chunk, false, apply)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	wb := &pgx.Batch{}
@@ -625,6 +637,14 @@ func newPlaceholderRows(ps []Placeholder, columns customer.Columns) *placeholder
 
 // drop edits rows in place and returns those still importable (and their
 // owned flags).
+// placeholders are the keys taken off rows (nil p: none).
+func (p *placeholderRows) placeholders() map[dedupe.Key]bool {
+	if p == nil {
+		return nil
+	}
+	return p.keys
+}
+
 func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]customer.ImportRow, []bool) {
 	keep, keepOwned := rows[:0], owned[:0]
 	for i := range rows {

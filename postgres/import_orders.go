@@ -143,7 +143,7 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 	err := chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
 		for i := range rows {
 			if probeAll || owned[i] {
-				keys.add(&rows[i])
+				keys.add(&rows[i], nil)
 			}
 			oc.gather(&rows[i])
 		}
@@ -173,7 +173,7 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 				return err
 			}
 		}
-		return oc.flushProblems(ctx, tx, importID, orgID, problemsFlush)
+		return flushProblems(ctx, tx, orgID, importID, &oc.problems, problemsFlush)
 	})
 	if err != nil {
 		return nil, err
@@ -255,16 +255,16 @@ func (o *importOrder) warned(r orderRow) bool {
 }
 
 // flushProblems writes the problems held once there are at least n.
-func (oc *orderChunk) flushProblems(ctx context.Context, tx pgx.Tx, importID, orgID string, n int) error {
-	if len(oc.problems) < n || len(oc.problems) == 0 {
+func flushProblems(ctx context.Context, tx pgx.Tx, orgID, importID string, problems *[]chunkProblem, n int) error {
+	if len(*problems) < n || len(*problems) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
-	queueChunkProblems(b, orgID, importID, oc.problems)
+	queueChunkProblems(b, orgID, importID, *problems)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return interpretError(fmt.Errorf("write problems: %w", err), nil)
 	}
-	oc.problems = oc.problems[:0]
+	*problems = (*problems)[:0]
 	return nil
 }
 
@@ -516,7 +516,7 @@ func (oc *orderChunk) finish(ctx context.Context, tx pgx.Tx, orgID, importID str
 					oc.warnings-- // the row is no longer imported
 				}
 			}
-			if err := oc.flushProblems(ctx, tx, importID, orgID, problemsFlush); err != nil {
+			if err := flushProblems(ctx, tx, orgID, importID, &oc.problems, problemsFlush); err != nil {
 				return err
 			}
 		default:
