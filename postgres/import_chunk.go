@@ -91,18 +91,23 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 // chunkInput is what a chunk reads before merging.
 type chunkInput struct {
 	orgID, importID string
-	pageRows        int // rows of a page when streamed (0: DefaultChunkPageRows)
-	status          string
-	opts            customer.ImportOptions
-	done            bool
-	ownedPlanned    bool // the plan recorded owned rows (import_owned_rows)
-	placeholders    []Placeholder
-	headers         []string
-	mapping         map[string]string
+	pageRows        int // rows of a page (0: DefaultChunkPageRows)
+	// onePage: the chunk's rows fit in one page, kept (with their owned
+	// flags) after the first read.
+	onePage      bool
+	kept         []customer.ImportRow
+	keptOwned    []bool
+	status       string
+	opts         customer.ImportOptions
+	done         bool
+	ownedPlanned bool // the plan recorded owned rows (import_owned_rows)
+	placeholders []Placeholder
+	headers      []string
+	mapping      map[string]string
 }
 
 // loadChunk reads the import's state and locks the chunk (its rows are
-// streamed: chunkPages).
+// read in pages: chunkInput.pages).
 func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
 	in := &chunkInput{orgID: orgID, importID: importID}
 	b := &pgx.Batch{}
@@ -135,10 +140,20 @@ func scanChunkRows(rows pgx.Rows, fn func(r customer.ImportRow, owned bool)) err
 // typical chunk is a single page.
 const DefaultChunkPageRows = 10000
 
-// chunkPages runs fn on the chunk's rows a page at a time, in file order
-// or (byOrder) grouped by order number, through a cursor of the chunk's
-// transaction; fn may run statements of its own between pages.
-func chunkPages(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, byOrder bool, fn func(rows []customer.ImportRow, owned []bool) error) error {
+// pages runs fn on the chunk's rows a page at a time, in file order or
+// (byOrder) grouped by order number (in file order within an order),
+// through a cursor of the chunk's transaction; fn may run statements of its
+// own between pages and may edit the rows. When the first read finds a
+// single page (nearly every chunk) the rows are kept and later reads use
+// them.
+func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder bool, fn func(rows []customer.ImportRow, owned []bool) error) error {
+	if in.onePage {
+		rows, owned := in.kept, in.keptOwned
+		if byOrder {
+			rows, owned = byOrderKey(rows, owned)
+		}
+		return fn(rows, owned)
+	}
 	order := ` ORDER BY 1`
 	if byOrder {
 		order = ` ORDER BY 10, 1` // order_key, row_num
@@ -151,7 +166,8 @@ func chunkPages(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, byOrd
 		page = DefaultChunkPageRows
 	}
 	fetch := fmt.Sprintf(`FETCH %d FROM chunk_rows`, page)
-	rows, owned := make([]customer.ImportRow, 0, page), make([]bool, 0, page)
+	rows, owned := make([]customer.ImportRow, 0, min(page, 1000)), make([]bool, 0, min(page, 1000))
+	pages := 0
 	for {
 		rows, owned = rows[:0], owned[:0]
 		rs, err := tx.Query(ctx, fetch)
@@ -164,6 +180,7 @@ func chunkPages(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, byOrd
 			return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
 		}
 		if len(rows) > 0 {
+			pages++
 			if err := fn(rows, owned); err != nil {
 				return err
 			}
@@ -175,7 +192,24 @@ func chunkPages(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, byOrd
 	if _, err := tx.Exec(ctx, `CLOSE chunk_rows`); err != nil {
 		return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
 	}
+	if pages <= 1 && !byOrder {
+		in.onePage, in.kept, in.keptOwned = true, rows, owned
+	}
 	return nil
+}
+
+// byOrderKey returns rows (in file order) grouped by order number.
+func byOrderKey(rows []customer.ImportRow, owned []bool) ([]customer.ImportRow, []bool) {
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(rows[a].OrderKey, rows[b].OrderKey) })
+	sorted, sortedOwned := make([]customer.ImportRow, len(rows)), make([]bool, len(rows))
+	for i, j := range idx {
+		sorted[i], sortedOwned[i] = rows[j], owned[j]
+	}
+	return sorted, sortedOwned
 }
 
 // keySet collects the distinct keys of rows.
@@ -239,17 +273,12 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	// Placeholders match no one: not probed.
 	probe := probeAll || !in.ownedPlanned || opts.DryRun
 	keys := newKeySet()
-	var only []customer.ImportRow // the rows, when they fit in one page
-	var onlyOwned []bool
-	pages := 0
-	err = chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
-		pages++
+	err = in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
 		for i := range rows {
 			if probe || owned[i] {
 				keys.add(&rows[i], ph.placeholders())
 			}
 		}
-		only, onlyOwned = rows, owned // overwritten by a next page, if any
 		return nil
 	})
 	if err != nil {
@@ -279,14 +308,9 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		}
 		return nil
 	}
-	// A chunk of one page (nearly all) is read once; a bigger one (one
+	// A chunk of one page (nearly all) was read once; a bigger one (one
 	// person on a hundred thousand rows) is read again, page by page.
-	if pages <= 1 {
-		err = apply(only, onlyOwned)
-	} else {
-		err = chunkPages(ctx, tx, in, chunk, false, apply)
-	}
-	if err != nil {
+	if err := in.pages(ctx, tx, chunk, false, apply); err != nil {
 		return nil, err
 	}
 

@@ -26,10 +26,11 @@ import (
 //
 // A chunk holds every line of its customers, and one customer may have
 // hundreds of thousands (walk-in sales all on the store's phone), so an
-// order chunk never holds its rows: it streams them three times through a
-// cursor (chunkPages) — to gather each order's values, to apply the rows
-// in file order, and (grouped by order) to build and copy the orders a
-// page at a time. What it keeps is a summary per order and 8 bytes a row.
+// order chunk does not hold its rows: it reads them three times, a page at
+// a time (chunkInput.pages: a chunk of one page is read once) — to gather
+// each order's values, to apply the rows in file order, and grouped by
+// order to build and copy the orders. What it keeps is a summary per order
+// and 8 bytes a row.
 
 const (
 	sqlExistingOrderNumbers = `SELECT order_number FROM orders WHERE organization_id = $1 AND order_number = ANY($2)`
@@ -140,7 +141,7 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 	oc := newOrderChunk(opts)
 	keys := newKeySet()
 	probeAll = probeAll || !in.ownedPlanned || opts.DryRun
-	err := chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
+	err := in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
 		for i := range rows {
 			if probeAll || owned[i] {
 				keys.add(&rows[i], nil)
@@ -167,7 +168,7 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 		return nil, err
 	}
 	m := newChunkMerge(opts, cand)
-	err = chunkPages(ctx, tx, in, chunk, false, func(rows []customer.ImportRow, _ []bool) error {
+	err = in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, _ []bool) error {
 		for i := range rows {
 			if err := oc.apply(m, w, &rows[i]); err != nil {
 				return err
@@ -626,7 +627,7 @@ func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chun
 		built = built[:0]
 		return nil
 	}
-	err := chunkPages(ctx, tx, in, chunk, true, func(rows []customer.ImportRow, _ []bool) error {
+	err := in.pages(ctx, tx, chunk, true, func(rows []customer.ImportRow, _ []bool) error {
 		for i := range rows {
 			r := &rows[i]
 			o := oc.byNumber[r.OrderKey]
