@@ -212,6 +212,35 @@ func byOrderKey(rows []customer.ImportRow, owned []bool) ([]customer.ImportRow, 
 	return sorted, sortedOwned
 }
 
+// candidates reads the chunk's rows (passing each to gather, if set) and
+// loads every existing customer they can touch: its first pass.
+//
+// Only keys of rows the plan found owned are probed (a third of a typical
+// file's; probes were 15% of the merge): any other key was free at
+// planning, and if it has been claimed since, its plain insert (queueKeys)
+// fails and the retry probes every key. A dry run writes nothing, so
+// nothing would catch such a key: it probes them all. Placeholders
+// (except) match no one: not probed.
+func (in *chunkInput) candidates(ctx context.Context, tx pgx.Tx, chunk int, probeAll bool, except map[dedupe.Key]bool, gather func(r *customer.ImportRow)) (*candidates, error) {
+	probe := probeAll || !in.ownedPlanned || in.opts.DryRun
+	keys := newKeySet()
+	err := in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
+		for i := range rows {
+			if probe || owned[i] {
+				keys.add(&rows[i], except)
+			}
+			if gather != nil {
+				gather(&rows[i])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return loadChunkCandidates(ctx, tx, in.orgID, keys.keys, in.opts.LocationID)
+}
+
 // keySet collects the distinct keys of rows.
 type keySet struct {
 	seen map[dedupe.Key]bool
@@ -264,27 +293,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		ph = newPlaceholderRows(in.placeholders, customer.FieldColumns(in.headers, in.mapping))
 	}
 
-	// Candidates: every existing customer any row of the chunk can touch.
-	// Only keys of rows the plan found owned are probed (a third of a
-	// typical file's; probes were 15% of the merge): any other key was free
-	// at planning, and if it has been claimed since, its plain insert
-	// (queueKeys) fails and the retry probes every key. A dry run
-	// writes nothing, so nothing would catch such a key: it probes them all.
-	// Placeholders match no one: not probed.
-	probe := probeAll || !in.ownedPlanned || opts.DryRun
-	keys := newKeySet()
-	err = in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
-		for i := range rows {
-			if probe || owned[i] {
-				keys.add(&rows[i], ph.placeholders())
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	cand, err := loadChunkCandidates(ctx, tx, orgID, keys.keys, opts.LocationID)
+	cand, err := in.candidates(ctx, tx, chunk, probeAll, ph.placeholders(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -294,9 +303,9 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	}
 
 	m := newChunkMerge(opts, cand)
-	apply := func(rows []customer.ImportRow, owned []bool) error {
+	apply := func(rows []customer.ImportRow, _ []bool) error {
 		if ph != nil {
-			rows, _ = ph.drop(rows, owned)
+			rows = ph.drop(rows)
 			if err := flushProblems(ctx, tx, orgID, importID, &ph.problems, problemsFlush); err != nil {
 				return err
 			}
@@ -659,8 +668,7 @@ func newPlaceholderRows(ps []Placeholder, columns customer.Columns) *placeholder
 	return p
 }
 
-// drop edits rows in place and returns those still importable (and their
-// owned flags).
+// drop edits rows in place and returns those still importable.
 // placeholders are the keys taken off rows (nil p: none).
 func (p *placeholderRows) placeholders() map[dedupe.Key]bool {
 	if p == nil {
@@ -669,8 +677,8 @@ func (p *placeholderRows) placeholders() map[dedupe.Key]bool {
 	return p.keys
 }
 
-func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]customer.ImportRow, []bool) {
-	keep, keepOwned := rows[:0], owned[:0]
+func (p *placeholderRows) drop(rows []customer.ImportRow) []customer.ImportRow {
+	keep := rows[:0]
 	for i := range rows {
 		r := rows[i]
 		type placeholderID struct{ field, value string }
@@ -684,7 +692,7 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 			r.Phone, r.PhoneKey, r.PhoneValid, r.PhoneExt = "", "", false, ""
 		}
 		if len(dropped) == 0 {
-			keep, keepOwned = append(keep, r), append(keepOwned, owned[i])
+			keep = append(keep, r)
 			continue
 		}
 		seq := chunkProblemSeq
@@ -706,7 +714,7 @@ func (p *placeholderRows) drop(rows []customer.ImportRow, owned []bool) ([]custo
 		if !r.Record.Warned {
 			p.warnings++
 		}
-		keep, keepOwned = append(keep, r), append(keepOwned, owned[i])
+		keep = append(keep, r)
 	}
-	return keep, keepOwned
+	return keep
 }

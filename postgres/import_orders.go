@@ -139,21 +139,7 @@ func newOrderChunk(opts customer.ImportOptions) *orderChunk {
 func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, probeAll bool) (*ChunkOutcome, error) {
 	orgID, importID, opts := in.orgID, in.importID, in.opts
 	oc := newOrderChunk(opts)
-	keys := newKeySet()
-	probeAll = probeAll || !in.ownedPlanned || opts.DryRun
-	err := in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
-		for i := range rows {
-			if probeAll || owned[i] {
-				keys.add(&rows[i], nil)
-			}
-			oc.gather(&rows[i])
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	cand, err := loadChunkCandidates(ctx, tx, orgID, keys.keys, opts.LocationID)
+	cand, err := in.candidates(ctx, tx, chunk, probeAll, nil, oc.gather)
 	if err != nil {
 		return nil, err
 	}
