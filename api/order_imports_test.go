@@ -48,7 +48,7 @@ func (e *env) customerByEmail(email string) map[string]any {
 
 func TestImportOrdersShopify(t *testing.T) {
 	t.Parallel()
-	e := newQueueEnv(t, queueOpts{chunkRows: 2})
+	e := newQueueEnv(t, queueOpts{chunkRows: 2, pageRows: 2})
 	nora := e.createCustomer(map[string]any{"email": "nora@example.com", "first_name": "Nora"})
 	sam := e.createCustomer(map[string]any{"phone": "+14155550100", "first_name": "Sam"})
 
@@ -235,7 +235,7 @@ func TestImportOrdersOnePerRowAndLocations(t *testing.T) {
 
 func TestImportOrdersDryRun(t *testing.T) {
 	t.Parallel()
-	e := newQueueEnv(t, queueOpts{chunkRows: 3})
+	e := newQueueEnv(t, queueOpts{chunkRows: 3, pageRows: 2})
 	e.createCustomer(map[string]any{"email": "nora@example.com"})
 	done := orderImport(e, "&dry_run=true&default_region=US", shopifyOrders)
 	c := counts(done)

@@ -168,6 +168,8 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 	fetch := fmt.Sprintf(`FETCH %d FROM chunk_rows`, page)
 	rows, owned := make([]customer.ImportRow, 0, min(page, 1000)), make([]bool, 0, min(page, 1000))
 	pages := 0
+	var last []customer.ImportRow // the last page read (an empty FETCH ends a full one)
+	var lastOwned []bool
 	for {
 		rows, owned = rows[:0], owned[:0]
 		rs, err := tx.Query(ctx, fetch)
@@ -181,6 +183,7 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 		}
 		if len(rows) > 0 {
 			pages++
+			last, lastOwned = rows, owned
 			if err := fn(rows, owned); err != nil {
 				return err
 			}
@@ -193,7 +196,7 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 		return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
 	}
 	if pages <= 1 && !byOrder {
-		in.onePage, in.kept, in.keptOwned = true, rows, owned
+		in.onePage, in.kept, in.keptOwned = true, last, lastOwned
 	}
 	return nil
 }
