@@ -401,6 +401,12 @@ func TestImportDuplicatesAcrossChunks(t *testing.T) {
 		t.Parallel()
 		importDuplicatesAcrossChunks(t, queueOpts{chunkRows: 7, workerChunkRows: 20})
 	})
+	// Chunks of 10 rows read 10 at a time: a page that is full and the
+	// chunk's only one.
+	t.Run("chunks of exactly one page", func(t *testing.T) {
+		t.Parallel()
+		importDuplicatesAcrossChunks(t, queueOpts{chunkRows: 10, pageRows: 10})
+	})
 }
 
 func importDuplicatesAcrossChunks(t *testing.T, opts queueOpts) {
