@@ -146,9 +146,8 @@ func TestImportKeyClaimedAfterPlanning(t *testing.T) {
 			t.Errorf("%s resolves to %v (company %q), want %v with the file's company", email, got["id"], got["company_name"], want)
 		}
 	}
-	var n int
-	if err := e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil || n != 3 {
-		t.Fatalf("%d customers (%v), want 3: Ann, Bob, Cid once each", n, err)
+	if n := e.count(`SELECT count(*) FROM customers`); n != 3 {
+		t.Fatalf("%d customers, want 3: Ann, Bob, Cid once each", n)
 	}
 }
 
