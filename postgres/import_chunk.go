@@ -143,9 +143,9 @@ const DefaultChunkPageRows = 10000
 // pages runs fn on the chunk's rows a page at a time, in file order or
 // (byOrder) grouped by order number (in file order within an order),
 // through a cursor of the chunk's transaction; fn may run statements of its
-// own between pages and may edit the rows. When the first read finds a
-// single page (nearly every chunk) the rows are kept and later reads use
-// them.
+// own between pages. When the first read finds a single page (nearly every
+// chunk) the rows are kept and later reads use them (with any edits fn
+// made: only the last pass may edit).
 func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder bool, fn func(rows []customer.ImportRow, owned []bool) error) error {
 	if in.onePage {
 		rows, owned := in.kept, in.keptOwned
