@@ -107,7 +107,6 @@ type orderChunk struct {
 	orders   []*importOrder
 	byNumber map[string]*importOrder
 
-	existing  map[string]bool
 	locNames  []string // locations named by rows, as written
 	locations []locationRef
 
@@ -132,7 +131,7 @@ type chunkProblem struct {
 type locationRef struct{ id, code, name string }
 
 func newOrderChunk(opts customer.ImportOptions) *orderChunk {
-	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}, existing: map[string]bool{}}
+	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}}
 }
 
 // runOrderChunk merges one chunk of an order import (see above).
@@ -199,7 +198,9 @@ func (oc *orderChunk) queueReads(b *pgx.Batch, orgID string) {
 	b.Queue(sqlExistingOrderNumbers, orgID, numbers).Query(func(rows pgx.Rows) error {
 		var n string
 		_, err := pgx.ForEachRow(rows, []any{&n}, func() error {
-			oc.existing[n] = true
+			if o := oc.byNumber[n]; o != nil {
+				o.state = orderExists
+			}
 			return nil
 		})
 		return err
@@ -340,8 +341,9 @@ func (oc *orderChunk) gather(r *customer.ImportRow) {
 func (oc *orderChunk) decide() {
 	for _, o := range oc.orders {
 		switch {
-		case oc.existing[o.number]:
-			o.state = orderExists
+		case o.state == orderExists:
+			// Skipped whole: the first row names it in the samples.
+			o.rows, o.shipTo = []orderRow{o.rows[0]}, nil
 		case !o.identified:
 			o.state, o.reason = orderInvalid, "order not imported: no valid email, phone or customer id on any of its rows"
 		case len(o.badLines) > 0:
