@@ -108,6 +108,7 @@ type orderChunk struct {
 	byNumber map[string]*importOrder
 
 	locNames  []string // locations named by rows, as written
+	locSeen   map[string]bool
 	locations []locationRef
 
 	problems []chunkProblem
@@ -131,7 +132,7 @@ type chunkProblem struct {
 type locationRef struct{ id, code, name string }
 
 func newOrderChunk(opts customer.ImportOptions) *orderChunk {
-	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}}
+	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}, locSeen: map[string]bool{}}
 }
 
 // runOrderChunk merges one chunk of an order import (see above).
@@ -321,7 +322,8 @@ func (oc *orderChunk) gather(r *customer.ImportRow) {
 	}
 	if o.location == "" && l.Location != "" {
 		o.location, o.locRow = l.Location, row
-		if !slices.Contains(oc.locNames, l.Location) {
+		if !oc.locSeen[l.Location] {
+			oc.locSeen[l.Location] = true
 			oc.locNames = append(oc.locNames, l.Location)
 		}
 	}
