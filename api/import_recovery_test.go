@@ -64,7 +64,8 @@ func TestImportSurvivesDatabaseDisconnects(t *testing.T) {
 	file := linkedFile(rand.New(rand.NewPCG(9, 1)), 1200)
 	want := undisturbed(t, file)
 
-	e := newQueueEnv(t, queueOpts{chunkRows: 40})
+	// Chunks read 16 rows at a time: connections die between a chunk's pages too.
+	e := newQueueEnv(t, queueOpts{chunkRows: 40, pageRows: 16})
 	im := e.upload("/api/v1/imports", "", "text/csv", file).want(t, http.StatusAccepted).data()
 	dbName := currentDatabase(t, e.env)
 	admin := postgrestest.New(t) // any connection to the server can terminate others
