@@ -332,13 +332,13 @@ func TestImportOrdersChunkingEqualsSequential(t *testing.T) {
 	var states []string
 	// Chunks of 7 rows read 3 rows at a time (an order's rows span pages)
 	// against one chunk read in one page.
-	for _, chunk := range []int{7, 1 << 30} {
-		e := newQueueEnv(t, queueOpts{chunkRows: chunk, pageRows: map[bool]int{true: 3}[chunk == 7]})
+	for _, o := range []queueOpts{{chunkRows: 7, pageRows: 3}, {chunkRows: 1 << 30}} {
+		e := newQueueEnv(t, o)
 		for i := range 10 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("c%d@example.com", i*3), "phone": fmt.Sprintf("+1415555%04d", i*3+1)})
 		}
 		done := orderImport(e, "", string(file))
-		if done["status"] != "completed" || counts(done)["orders_created"] == 0 || (chunk == 7 && done["chunks"].(float64) < 10) {
+		if done["status"] != "completed" || counts(done)["orders_created"] == 0 || (o.chunkRows == 7 && done["chunks"].(float64) < 10) {
 			t.Fatalf("import %v", done)
 		}
 		states = append(states, orderState(t, e.env)+fmt.Sprint(counts(done)))

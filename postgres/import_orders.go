@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -107,8 +108,7 @@ type orderChunk struct {
 	orders   []*importOrder
 	byNumber map[string]*importOrder
 
-	locNames  []string // locations named by rows, as written
-	locSeen   map[string]bool
+	locNames  map[string]bool // locations named by rows, as written
 	locations []locationRef
 
 	problems []chunkProblem
@@ -132,7 +132,7 @@ type chunkProblem struct {
 type locationRef struct{ id, code, name string }
 
 func newOrderChunk(opts customer.ImportOptions) *orderChunk {
-	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}, locSeen: map[string]bool{}}
+	return &orderChunk{opts: opts, byNumber: map[string]*importOrder{}, locNames: map[string]bool{}}
 }
 
 // runOrderChunk merges one chunk of an order import (see above).
@@ -189,8 +189,8 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 	return out, nil
 }
 
-// queueReads adds the chunk's lookups to the candidates batch: which order
-// numbers exist, and the locations rows name.
+// queueReads queues the chunk's lookups: which order numbers exist, and
+// the locations rows name.
 func (oc *orderChunk) queueReads(b *pgx.Batch, orgID string) {
 	numbers := make([]string, 0, len(oc.orders))
 	for _, o := range oc.orders {
@@ -207,11 +207,12 @@ func (oc *orderChunk) queueReads(b *pgx.Batch, orgID string) {
 		return err
 	})
 	if len(oc.locNames) > 0 {
-		lowered := make([]string, len(oc.locNames))
-		for i, l := range oc.locNames {
+		names := slices.Collect(maps.Keys(oc.locNames))
+		lowered := make([]string, len(names))
+		for i, l := range names {
 			lowered[i] = strings.ToLower(l)
 		}
-		b.Queue(sqlLocationRefs, orgID, oc.locNames, lowered).Query(func(rows pgx.Rows) error {
+		b.Queue(sqlLocationRefs, orgID, names, lowered).Query(func(rows pgx.Rows) error {
 			var l locationRef
 			_, err := pgx.ForEachRow(rows, []any{&l.id, &l.code, &l.name}, func() error {
 				oc.locations = append(oc.locations, l)
@@ -322,10 +323,7 @@ func (oc *orderChunk) gather(r *customer.ImportRow) {
 	}
 	if o.location == "" && l.Location != "" {
 		o.location, o.locRow = l.Location, row
-		if !oc.locSeen[l.Location] {
-			oc.locSeen[l.Location] = true
-			oc.locNames = append(oc.locNames, l.Location)
-		}
+		oc.locNames[l.Location] = true
 	}
 	if o.shipTo == nil {
 		o.shipTo = l.ShippingAddress
