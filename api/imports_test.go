@@ -738,4 +738,16 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 	if got := strings.Join(records[4][:4], "|"); got != "Guest3|Visitor||415.555.0100" || !strings.Contains(records[4][4], "row 35 error: Mobile") {
 		t.Errorf("error CSV row of Guest3: %q", records[4])
 	}
+	// A row whose email and phone are both placeholders too (row 65; the
+	// phone's "+" escaped against formula injection).
+	if got := strings.Join(records[anonymous+4][:4], "|"); got != "Dummy3|Walker|none@none.com|'+1 415 555 0100" ||
+		!strings.Contains(records[anonymous+4][4], "row 65 error: Email") {
+		t.Errorf("error CSV row of Dummy3: %q", records[anonymous+4])
+	}
+	// Warnings keep the original row too (row 9: walk-in 7).
+	for _, p := range problems {
+		if p["row"] == float64(9) && fmt.Sprint(p["original"]) != "[Walk7 In walkin7@example.com +1 (415) 555-0100]" {
+			t.Errorf("walk-in 7's warning: original %v", p["original"])
+		}
+	}
 }

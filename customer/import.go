@@ -107,7 +107,7 @@ type ImportRow struct {
 	PhoneExt   string
 	External   string
 	OrderKey   string   // order imports: the order number rows of one order share
-	Raw        []string // order imports: the original cells, for problems found while merging
+	Raw        []string // the original cells, for problems found while merging
 	Record     ImportRecord
 }
 

@@ -34,8 +34,8 @@ const (
 			ON r.organization_id = m.organization_id AND r.import_id = m.import_id AND r.row_num = m.row_num
 		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3`
 	// Not the original cells (raw): problems found while merging copy them
-	// in SQL (sqlInsertChunkProblems), and an order file has them on every
-	// row (a tenth of a big order group's memory).
+	// in SQL (sqlInsertChunkProblems), and they would be a tenth of a big
+	// order group's memory.
 	chunkRowColumns = `r.row_num, r.email, r.email_key, r.phone, r.phone_key, r.phone_valid, r.phone_ext,
 		r.external_key, r.record, r.order_key, (SELECT true FROM import_owned_rows o
 			WHERE o.organization_id = $1 AND o.import_id = $2 AND o.row_num = r.row_num) IS NOT NULL`
