@@ -336,3 +336,48 @@ func TestSearchTenantIsolation(t *testing.T) {
 		}
 	}
 }
+
+// A checkout's upsert or an API write never merges the trigram index's
+// pending list into the index — seconds of work once an import has filled
+// it — whatever its length: import chunks and the workers' flush do
+// (migration 00019). What is pending is still searched.
+func TestWritesLeaveSearchPendingList(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{reconcile: time.Hour}) // no periodic flush during the test
+	ctx := context.Background()
+	// ~22 MB pending, as an import leaves it: past PostgreSQL's default
+	// limit (4 MB) and the index's former one (16 MB).
+	tx, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SET LOCAL gin_pending_list_limit = '1GB'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO customers (organization_id, id, first_name, last_name, name, email, company_name)
+		SELECT $1, 'cust_p' || i, 'Pending', 'Row' || i, 'Pending Row' || i, 'pending.row' || i || '@example.com', 'Backlog Trading ' || i
+		FROM generate_series(1, 20000) i`, e.org); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "checkout@example.com", "first_name": "Quinta",
+		"last_name": "Checkout"}).want(t, http.StatusCreated)
+	e.do("POST", "/api/v1/customers", map[string]any{"first_name": "Quintus", "last_name": "Counter",
+		"email": "counter@example.com"}).want(t, http.StatusCreated)
+	for _, q := range []string{"quinta", "quintus", "row19999"} {
+		if got := e.do("GET", "/api/v1/customers?search="+q, nil).want(t, http.StatusOK).list(); len(got) != 1 {
+			t.Errorf("search %q: %d customers, want 1", q, len(got))
+		}
+	}
+	var pages int64
+	if err := e.store.Pool().QueryRow(ctx, `SELECT gin_clean_pending_list('customers_search'::regclass)`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages < 16<<20/8192 {
+		t.Fatalf("the flush merged %d pending pages: a request merged the list", pages)
+	}
+}

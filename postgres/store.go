@@ -168,9 +168,21 @@ func isUniqueViolation(err error, constraint string) bool {
 		(constraint == "" || pgErr.ConstraintName == constraint)
 }
 
+// A transaction that adds to the trigram index's pending list merges the
+// list into the index once it is over gin_pending_list_limit. The service's
+// transactions set it high (sqlBeginWrite; the upsert sends the same
+// setting with its BEGIN) and leave merging to import chunks
+// (sqlChunkPendingList: 128 MB) and the workers' flush, so a checkout never
+// waits seconds for it. Past 256 MB (no worker flushing) they merge again.
+const (
+	sqlServicePendingList = `SET LOCAL gin_pending_list_limit = '256MB'`
+	// One round trip: the simple protocol takes both statements.
+	sqlBeginWrite = `BEGIN; ` + sqlServicePendingList
+)
+
 // inTx runs fn in a transaction that commits when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: sqlBeginWrite})
 	if err != nil {
 		return interpretError(fmt.Errorf("begin: %w", err), nil)
 	}

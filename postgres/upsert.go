@@ -294,6 +294,7 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 	// One round trip: job lock, key locks, candidates, owners, tags.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(sqlServicePendingList)
 	// The array parameters would make PostgreSQL plan every statement anew
 	// (a third of an upsert's database time); their generic plans are the same.
 	b.Queue(sqlGenericPlans)
