@@ -437,6 +437,12 @@ func (s *Server) writeErrorCSV(w http.ResponseWriter, r *http.Request, orgID, id
 		}
 		cells := make([]string, len(header))
 		copy(cells, cur.Raw)
+		if len(cur.Raw) > len(header) {
+			// A row with more cells than the header (an unquoted comma):
+			// the cells past the header go into the error text, so fixing
+			// the row loses none of it and the columns stay aligned.
+			reasons = append(reasons, "cells past the header: "+quoteCells(cur.Raw[len(header):]))
+		}
 		_ = cw.Write(escapeCells(append(cells, strings.Join(reasons, "; "))))
 	}
 	err = s.store.EachImportError(r.Context(), orgID, id, severity, func(p customer.ImportProblem) error {
@@ -455,6 +461,14 @@ func (s *Server) writeErrorCSV(w http.ResponseWriter, r *http.Request, orgID, id
 	flush()
 	cw.Flush()
 	return err
+}
+
+func quoteCells(cells []string) string {
+	q := make([]string, len(cells))
+	for i, c := range cells {
+		q[i] = strconv.Quote(c)
+	}
+	return strings.Join(q, ", ")
 }
 
 // escapeCells defuses spreadsheet formulas: a cell starting with = + - @

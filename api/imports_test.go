@@ -165,11 +165,13 @@ const problemCSV = "First Name,Last Name,Email,Phone,Birthday,Notes\r\n" +
 func TestImportRowProblems(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})
-	im := e.upload("/api/v1/imports", "people.csv", "text/csv", []byte(problemCSV)).want(t, http.StatusAccepted).data()
+	// An unquoted comma splits Fay's address into a seventh cell.
+	file := problemCSV + "Fay,Kim,fay@example.com,+1 415 555 0103,,12 Main St, Apt 4\r\n"
+	im := e.upload("/api/v1/imports", "people.csv", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()
 	done := e.waitImport(str(im["id"]))
 	c := counts(done)
-	// Rows: Ann, Bob (warnings), Cid (error), Dee (ragged), =HYPERLINK (error), Eve.
-	if done["status"] != "completed" || c["rows"] != 6 || c["invalid"] != 3 || c["created"] != 3 || c["warnings"] != 1 {
+	// Rows: Ann, Bob (warnings), Cid (error), Dee (ragged), =HYPERLINK (error), Eve, Fay (ragged).
+	if done["status"] != "completed" || c["rows"] != 7 || c["invalid"] != 4 || c["created"] != 3 || c["warnings"] != 1 {
 		t.Fatalf("counts %v", c)
 	}
 	bob := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550102", nil).want(t, http.StatusOK).data()
@@ -186,7 +188,7 @@ func TestImportRowProblems(t *testing.T) {
 	}
 	// Row numbers are spreadsheet rows: header 1, first record 2; the quoted
 	// newline keeps Bob one row; the blank line is skipped and not counted.
-	want := map[int]string{3: "warning Email", 4: "error", 5: "error", 6: "error"}
+	want := map[int]string{3: "warning Email", 4: "error", 5: "error", 6: "error", 8: "error"}
 	for row, prefix := range want {
 		found := false
 		for _, p := range byRow[row] {
@@ -237,7 +239,7 @@ func TestImportRowProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(records[0], ",") != "First Name,Last Name,Email,Phone,Birthday,Notes,error" || len(records) != 4 {
+	if strings.Join(records[0], ",") != "First Name,Last Name,Email,Phone,Birthday,Notes,error" || len(records) != 5 {
 		t.Fatalf("error csv %q", records)
 	}
 	if records[1][0] != "Cid" || records[3][0] != `'=HYPERLINK("x")` || !strings.Contains(records[3][6], "row 6 error") {
@@ -246,6 +248,12 @@ func TestImportRowProblems(t *testing.T) {
 	// The fixed rows can be uploaded again as they are.
 	if !strings.Contains(records[2][6], "row 5") || records[2][0] != "Dee" {
 		t.Fatalf("ragged row %q", records[2])
+	}
+	// A row longer than the header keeps its columns aligned; the cells past
+	// the header are in its error text.
+	if got := strings.Join(records[4], "|"); got != `Fay|Kim|fay@example.com|'+1 415 555 0103||12 Main St|`+
+		`row 8 error: has 7 fields, the header has 6; cells past the header: " Apt 4"` {
+		t.Fatalf("long ragged row %q", records[4])
 	}
 }
 
