@@ -255,6 +255,35 @@ func TestImportRowProblems(t *testing.T) {
 		`row 8 error: has 7 fields, the header has 6; cells past the header: " Apt 4"` {
 		t.Fatalf("long ragged row %q", records[4])
 	}
+
+	// Fixed in a spreadsheet and uploaded again, the rows import as if typed
+	// right the first time: the apostrophes that defused "+1 …" and "=…"
+	// are a spreadsheet's text markers, not part of the values.
+	var fixed strings.Builder
+	cw := csv.NewWriter(&fixed)
+	for i, rec := range records {
+		rec = rec[:len(rec)-1] // the error column
+		switch {
+		case i == 0:
+		case rec[0] == "Cid":
+			rec[2] = "cid@example.com"
+		case rec[0] == "Fay":
+			rec[5] = "12 Main St, Apt 4"
+		default:
+			continue
+		}
+		_ = cw.Write(rec)
+	}
+	cw.Flush()
+	again := e.upload("/api/v1/imports?default_region=US", "fixed.csv", "text/csv", []byte(fixed.String())).
+		want(t, http.StatusAccepted).data()
+	if c := counts(e.waitImport(str(again["id"]))); c["created"] != 2 || c["invalid"] != 0 || c["warnings"] != 0 {
+		t.Fatalf("fixed file: counts %v", c)
+	}
+	fay := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550103", nil).want(t, http.StatusOK).data()
+	if fay["first_name"] != "Fay" || fay["notes"] != "12 Main St, Apt 4" {
+		t.Fatalf("Fay after the fixed upload: %v", fay)
+	}
 }
 
 // Staged rows go once the import has ended a while; what users read back —

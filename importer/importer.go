@@ -85,7 +85,8 @@ type Row struct {
 	// 2; blank lines not counted) or the 1-based element index for JSON and
 	// NDJSON.
 	Num int
-	// Fields holds canonical field → trimmed value, non-empty values only.
+	// Fields holds canonical field → trimmed value (a formula-defusing
+	// apostrophe removed: unescapeFormula), non-empty values only.
 	// Nil for rows with Err.
 	Fields map[string]string
 	// Attributes holds unmapped columns: header (trimmed) → trimmed value,
@@ -437,7 +438,7 @@ func (r *Reader) nextCSV() (Row, error) {
 		var attrs map[string]string
 		empty := true
 		for i, c := range cells {
-			v := strings.TrimSpace(c)
+			v := unescapeFormula(strings.TrimSpace(c))
 			if v == "" {
 				continue
 			}
@@ -459,6 +460,17 @@ func (r *Reader) nextCSV() (Row, error) {
 		row.Fields, row.Attributes, row.Warnings = fields, attrs, warns
 		return row, nil
 	}
+}
+
+// unescapeFormula undoes the apostrophe that error reports (ours, and
+// other exporters') put before a cell starting with = + - @ against formula
+// injection, so a fixed error CSV uploads as the original did: the
+// apostrophe is a spreadsheet's text marker, not part of the value.
+func unescapeFormula(v string) string {
+	if len(v) > 1 && v[0] == '\'' && strings.IndexByte("=+-@\t\r", v[1]) >= 0 {
+		return v[1:]
+	}
+	return v
 }
 
 func (r *Reader) columnName(i int) string {
