@@ -233,6 +233,34 @@ func TestImportOrdersOnePerRowAndLocations(t *testing.T) {
 	}
 }
 
+// An order's values come from the first of its rows that has them, in file
+// order, wherever its rows are and however the chunk reads them.
+func TestImportOrdersFirstValueWins(t *testing.T) {
+	t.Parallel()
+	file := "Order Number,Order Date,Email,SKU,Quantity,Unit Price,Shipping Address1,Shipping City,Shipping Country\n" +
+		"B-1,2024-02-01,ana@example.com,P1,1,10,,,\n" +
+		"B-2,2024-02-02,ben@example.com,P2,1,5,9 Other Rd,Springfield,US\n" +
+		"B-1,,,P2,2,3,1 First St,Springfield,US\n" +
+		"B-1,,,P3,1,4,2 Second St,Shelbyville,US\n"
+	for _, o := range []queueOpts{{}, {pageRows: 1}} {
+		e := newQueueEnv(t, o)
+		if c := counts(orderImport(e, "", file)); c["orders_created"] != 2 || c["invalid"] != 0 {
+			t.Fatalf("pages of %d rows: counts %v", o.pageRows, c)
+		}
+		ana := e.customerByEmail("ana@example.com")
+		list := e.do("GET", "/api/customers/"+str(ana["id"])+"/orders", nil).want(t, http.StatusOK).list()
+		if len(list) != 1 {
+			t.Fatalf("Ana's orders %v", list)
+		}
+		order := e.do("GET", "/api/v1/orders/"+str(list[0]["id"]), nil).want(t, http.StatusOK).data()
+		jsonEqual(t, "B-1 shipping address", order["shipping_address"],
+			`{"line1": "1 First St", "city": "Springfield", "state": "", "postal_code": "", "country": "US"}`)
+		if order["total_amount"] != 20.0 || order["items_count"] != 4.0 {
+			t.Errorf("B-1 %v", order)
+		}
+	}
+}
+
 func TestImportOrdersDryRun(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{chunkRows: 3, pageRows: 2})
@@ -279,6 +307,9 @@ type orderRow struct {
 	Quantity string `csv:"Quantity"`
 	Price    string `csv:"Unit Price"`
 	Paid     string `csv:"Paid Date"`
+	Street   string `csv:"Shipping Address1"`
+	City     string `csv:"Shipping City"`
+	Country  string `csv:"Shipping Country"`
 }
 
 // ordersFile makes order lines whose orders span the file and whose
@@ -309,6 +340,10 @@ func ordersFile(rng *rand.Rand, orders int) []byte {
 				default:
 					r.Phone = fmt.Sprintf("(415) 555-%04d", cust)
 				}
+			}
+			// Any line may carry a shipping address; the order's first does.
+			if rng.IntN(3) == 0 {
+				r.Street, r.City, r.Country = fmt.Sprintf("%d Main St", rng.IntN(1000)), "Springfield", "US"
 			}
 			out = append(out, r)
 		}
@@ -354,7 +389,8 @@ func orderState(t *testing.T, e *env) string {
 	rows, err := e.store.Pool().Query(context.Background(), `
 		SELECT c.email || '|' || c.phone || '|' || c.first_name || '|' || c.total_orders || '|' || c.lifetime_value
 			|| '|' || c.current_balance || '|' || coalesce((SELECT string_agg(o.order_number || ':' || o.status || ':' ||
-				o.total_amount || ':' || o.items_count || ':' || o.order_date || '[' || coalesce((SELECT string_agg(
+				o.total_amount || ':' || o.items_count || ':' || o.order_date || ':' || coalesce(o.shipping_address::text, '')
+				|| '[' || coalesce((SELECT string_agg(
 					i.line || '=' || i.product_id || 'x' || i.quantity || '@' || i.unit_price, ',' ORDER BY i.line)
 					FROM order_items i WHERE i.organization_id = o.organization_id AND i.order_id = o.id), '') || ']',
 				' ' ORDER BY o.order_number)

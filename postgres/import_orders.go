@@ -93,7 +93,6 @@ type importOrder struct {
 	currency                                 string
 	total                                    *float64
 	location                                 string
-	shipTo                                   *customer.PostalAddress
 	lines                                    int     // rows with a line
 	badLines                                 []int   // rows whose line could not be read
 	warnedHere                               []int32 // rows warned while merged
@@ -325,9 +324,6 @@ func (oc *orderChunk) gather(r *customer.ImportRow) {
 		o.location, o.locRow = l.Location, row
 		oc.locNames[l.Location] = true
 	}
-	if o.shipTo == nil {
-		o.shipTo = l.ShippingAddress
-	}
 	if l.Item != nil {
 		o.lines++
 	}
@@ -343,7 +339,7 @@ func (oc *orderChunk) decide() {
 		switch {
 		case o.state == orderExists:
 			// Skipped whole: the first row names it in the samples.
-			o.rows, o.shipTo = []orderRow{o.rows[0]}, nil
+			o.rows = []orderRow{o.rows[0]}
 		case !o.identified:
 			o.state, o.reason = orderInvalid, "order not imported: no valid email, phone or customer id on any of its rows"
 		case len(o.badLines) > 0:
@@ -534,13 +530,14 @@ func finalID(w *dedupe.Workspace, id string) string {
 	return id
 }
 
-// build makes the order to insert for o with its lines, on its customer as
-// it ends up.
-func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder, items []customer.OrderItem) *customer.Order {
+// build makes the order to insert for o with its lines and shipping
+// address (read with them: a summary holding it for every order of a chunk
+// was half its size), on its customer as it ends up.
+func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder, items []customer.OrderItem, shipTo *customer.PostalAddress) *customer.Order {
 	ord := &customer.Order{ID: customer.NewID(customer.PrefixOrder), OrderNumber: o.number,
 		CustomerID: finalID(w, o.customerID), Status: o.status, OrderDate: *o.orderDate,
 		ShipDate: o.shipDate, DeliveryDate: o.delivDate, PaidDate: o.paidDate, Currency: o.currency,
-		Items: items, ShippingAddress: o.shipTo, LocationID: o.location}
+		Items: items, ShippingAddress: shipTo, LocationID: o.location}
 	var sum float64
 	for _, it := range items {
 		ord.ItemsCount += it.Quantity
@@ -588,6 +585,7 @@ func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chun
 		built    []*customer.Order
 		cur      *importOrder
 		items    []customer.OrderItem
+		shipTo   *customer.PostalAddress // the first the order's rows give
 		ids      = map[string]bool{}
 		from, to time.Time
 	)
@@ -595,8 +593,8 @@ func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chun
 		if cur == nil {
 			return
 		}
-		o := oc.build(w, cur, items)
-		built, items = append(built, o), nil
+		o := oc.build(w, cur, items, shipTo)
+		built, items, shipTo = append(built, o), nil, nil
 		ids[o.CustomerID] = true
 		if from.IsZero() || o.OrderDate.Before(from) {
 			from = o.OrderDate
@@ -626,8 +624,13 @@ func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chun
 				done()
 				cur = o
 			}
-			if l := r.Record.Order; l != nil && l.Item != nil {
-				items = append(items, *l.Item)
+			if l := r.Record.Order; l != nil {
+				if l.Item != nil {
+					items = append(items, *l.Item)
+				}
+				if shipTo == nil {
+					shipTo = l.ShippingAddress
+				}
 			}
 		}
 		// The order at the end of the page may go on in the next one.
