@@ -58,6 +58,9 @@
 //   - A record whose field count differs from the header's is returned with
 //     Row.Err set ("ragged"), Raw holding its cells and Fields nil; reading
 //     continues.
+//   - A data cell starting with an apostrophe before = + - @ (a formula
+//     defused by an error report, ours or another exporter's) is read
+//     without the apostrophe: a spreadsheet's text marker.
 //   - Header cells are trimmed of whitespace, BOMs and zero-width spaces.
 //     An empty header's attribute key is "Column N"; repeated attribute
 //     keys get " (2)", " (3)"…
