@@ -487,6 +487,24 @@ func TestRawPreserved(t *testing.T) {
 	}
 }
 
+// A cell an error report defused ('=…, '+…, '-…, '@…) reads as it was
+// before; an apostrophe before anything else is the value's.
+func TestFormulaApostrophe(t *testing.T) {
+	data := "Name,Phone,Notes,Custom\n'=HYPERLINK(\"x\"),'+1 415 555 0100,'-5,'@home\n'Neill,' 0501,'',''x\n"
+	_, rows := readAll(t, []byte(data), Options{})
+	got := [][]string{}
+	for _, r := range rows {
+		got = append(got, []string{r.Fields["name"], r.Fields["phone"], r.Fields["notes"], r.Attributes["Custom"]})
+	}
+	want := [][]string{{`=HYPERLINK("x")`, "+1 415 555 0100", "-5", "@home"}, {"'Neill", "' 0501", "''", "''x"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if rows[0].Raw[1] != "'+1 415 555 0100" {
+		t.Fatalf("raw %q: the original cells stay as read", rows[0].Raw)
+	}
+}
+
 func TestDuplicateAndEmptyHeaders(t *testing.T) {
 	rd, rows := readAll(t, []byte("Email,Phone,Phone,,Email\na@x,1,2,3,b@x\n"), Options{})
 	det := rd.Detected()
