@@ -328,6 +328,38 @@ func authGet(e *env, path string) *http.Request {
 	return req
 }
 
+// A phone column that a spreadsheet stored as numbers: "4155550100.0" is
+// the number; "4.15555E+9" lost its digits, and the report says why.
+func TestImportSpreadsheetNumberPhones(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	file := "Name,Email,Phone\n" +
+		"Ann Lee,ann@example.com,4155550100.0\n" +
+		"Bob Ray,bob@example.com,4.15555E+9\n" +
+		"Cy Fox,,9.66501E+11\n"
+	done := e.waitImport(str(e.upload("/api/v1/imports?default_region=US", "", "text/csv", []byte(file)).
+		want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(done); c["created"] != 2 || c["warnings"] != 1 || c["invalid"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+	if ann := e.do("GET", "/api/v1/customers/lookup?phone=%2B14155550100", nil).want(t, http.StatusOK).data(); ann["first_name"] != "Ann" {
+		t.Fatalf("Ann by phone: %v", ann)
+	}
+	var got []string
+	for _, p := range e.do("GET", "/api/v1/imports/"+str(done["id"])+"/errors", nil).want(t, http.StatusOK).list() {
+		got = append(got, fmt.Sprintf("%v %v %v: %v", p["row"], p["severity"], p["column"], p["reason"]))
+	}
+	want := []string{
+		`3 warning Phone: phone is in scientific notation: a spreadsheet stored the column as numbers and rounded its ` +
+			`last digits away; format the column as text and export again: "4.15555E+9" dropped`,
+		`4 error Phone: no valid email, phone or external id: phone is in scientific notation: a spreadsheet stored ` +
+			`the column as numbers and rounded its last digits away; format the column as text and export again: "9.66501E+11"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems\n%q\nwant\n%q", got, want)
+	}
+}
+
 // An address needs its street line: a row with one gets an address (the
 // customer's first, so the default); a row with only city and country keeps
 // them as attributes under the file's columns. French headers map too.

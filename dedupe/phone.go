@@ -28,6 +28,8 @@ const (
 	reasonPhoneChars  = "must contain only digits, punctuation and an extension"
 	reasonPhoneDigits = "must have 7 to 15 digits"
 	reasonPhoneExt    = "extension must have 1 to 10 digits"
+	reasonPhoneSci    = "is in scientific notation: a spreadsheet stored the column as numbers and " +
+		"rounded its last digits away; format the column as text and export again"
 
 	// maxPhoneDigits is the most digits phonenumbers can accept (a 3-digit
 	// country code and a 17-digit national number); longer inputs are
@@ -223,6 +225,13 @@ func cleanPhone(raw string) (phoneInput, error) {
 	if s == "" {
 		return phoneInput{}, ErrEmpty
 	}
+	// A phone column that a spreadsheet or data tool stored as numbers comes
+	// out as "4155550100.0" (the fraction's zeros are not digits of the
+	// number) or, in Excel, as "4.15555E+9" (the digits are lost).
+	if isScientific(s) {
+		return phoneInput{}, &InvalidError{Field: "phone", Reason: reasonPhoneSci}
+	}
+	s = trimZeroFraction(s)
 	var in phoneInput
 	main := s
 	if i := strings.IndexFunc(s, isExtStart); i >= 0 {
@@ -263,6 +272,43 @@ func cleanPhone(raw string) (phoneInput, error) {
 	}
 	in.digits = string(digits)
 	return in, nil
+}
+
+// isScientific reports a number like "9.66501E+11" or "4E+9".
+func isScientific(s string) bool {
+	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E+")
+	if !ok || len(exp) == 0 || len(exp) > 2 || !allDigits(exp) {
+		return false
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	if len(whole) != 1 || !allDigits(whole) {
+		return false
+	}
+	return allDigits(frac)
+}
+
+// trimZeroFraction drops ".0", ".00"… after seven or more plain digits
+// (with an optional "+"): "4155550100.0" is 4155550100. Dotted layouts
+// ("415.555.0100") have shorter groups and stay as they are.
+func trimZeroFraction(s string) string {
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || frac == "" || strings.Trim(frac, "0") != "" {
+		return s
+	}
+	digits := strings.TrimPrefix(whole, "+")
+	if len(digits) < 7 || !allDigits(digits) {
+		return s
+	}
+	return whole
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // isExtStart reports the first rune of an extension suffix; every letter

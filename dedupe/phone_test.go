@@ -11,6 +11,8 @@ const (
 	reasonChars  = "must contain only digits, punctuation and an extension"
 	reasonDigits = "must have 7 to 15 digits"
 	reasonExt    = "extension must have 1 to 10 digits"
+	reasonSci    = "is in scientific notation: a spreadsheet stored the column as numbers and " +
+		"rounded its last digits away; format the column as text and export again"
 )
 
 // phoneCases is shared by the cache, concurrency and fuzz tests.
@@ -107,6 +109,16 @@ var phoneCases = []struct {
 	{"en dashes", "+1–415–555–0123", nil, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
 	{"no-break spaces", "415\u00a0555\u00a00123", []string{"US"}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
 	{"trailing newline", "+1 (415) 555-0123\n", nil, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
+
+	// A phone column a spreadsheet or data tool stored as numbers.
+	{"float zero fraction", "4155550100.0", []string{"US"}, dedupe.Phone{Number: "+14155550100", Valid: true, Region: "US"}, ""},
+	{"float plus", "+966501234567.00", nil, dedupe.Phone{Number: "+966501234567", Valid: true, Region: "SA"}, ""},
+	{"float international digits", "966501234567.0", []string{"SA"}, dedupe.Phone{Number: "+966501234567", Valid: true, Region: "SA"}, ""},
+	{"dotted groups keep their dots", "555.0100.0", []string{"US"}, dedupe.Phone{Number: "55501000"}, ""},
+	{"nonzero fraction", "4155550100.5", []string{"US"}, dedupe.Phone{Number: "41555501005"}, ""},
+	{"scientific", "9.66501E+11", []string{"SA"}, dedupe.Phone{}, reasonSci},
+	{"scientific lowercase", "4.15555e+9", []string{"US"}, dedupe.Phone{}, reasonSci},
+	{"scientific whole", "4E+9", []string{"US"}, dedupe.Phone{}, reasonSci},
 
 	// Garbage.
 	{"empty", "", nil, dedupe.Phone{}, "empty"},

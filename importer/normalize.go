@@ -71,13 +71,24 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 
 	// Identifier warnings wait: without any valid identifier they become
 	// one row error instead.
-	idWarnings, badIDs := n.identifiers(row, f["external_id"], f["source"], &out)
+	idWarnings, _ := n.identifiers(row, f["external_id"], f["source"], &out)
 	if out.EmailKey == "" && out.PhoneKey == "" && out.External == "" {
-		reason := "no email, phone or external id"
-		if len(badIDs) > 0 {
-			reason = "no valid email, phone or external id (invalid " + strings.Join(badIDs, " and ") + ")"
+		reason, column := "no email, phone or external id", ""
+		if len(idWarnings) > 0 {
+			// Say what was wrong with each: the row is only worth fixing
+			// once its owner knows ("invalid phone" alone does not tell
+			// a spreadsheet's scientific notation from a typo).
+			details := make([]string, len(idWarnings))
+			for i, w := range idWarnings {
+				details[i] = strings.TrimSuffix(w.Reason, " dropped")
+			}
+			reason = "no valid email, phone or external id: " + strings.Join(details, "; ")
+			if len(idWarnings) == 1 {
+				column = idWarnings[0].Column
+			}
 		}
-		problem(customer.SeverityError, "", reason)
+		problems = append(problems, customer.ImportProblem{Row: row.Num, Seq: len(problems), Severity: customer.SeverityError,
+			Column: column, Reason: reason, Raw: row.Raw})
 		return out, problems, false
 	}
 	for _, w := range idWarnings {
@@ -211,7 +222,7 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 			field = "customer_external_id"
 		}
 		if utf8.RuneCountInString(raw) > textLimits["external_id"] {
-			idWarn(field, "longer than 200 characters, dropped")
+			idWarn(field, "external id longer than 200 characters dropped")
 		} else {
 			if source == "" {
 				source = n.Source
