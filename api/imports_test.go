@@ -360,6 +360,28 @@ func TestImportSpreadsheetNumberPhones(t *testing.T) {
 	}
 }
 
+// "03/04/1990" is March 4th in the US and 3 April in Riyadh: an ambiguous
+// date is read in the custom of the import's region; an unambiguous one
+// ("25/12/1990", "12/25/1990") reads the same everywhere.
+func TestImportAmbiguousDates(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	for _, tc := range []struct{ region, ann string }{{"US", "1990-03-04"}, {"SA", "1990-04-03"}, {"GB", "1990-04-03"}} {
+		file := strings.ReplaceAll("Email,Birthday\nann@R.example,03/04/1990\nbob@R.example,25/12/1990\ncy@R.example,12/25/1990\n", "R", tc.region)
+		done := e.waitImport(str(e.upload("/api/v1/imports?default_region="+tc.region, "", "text/csv", []byte(file)).
+			want(t, http.StatusAccepted).data()["id"]))
+		if c := counts(done); c["created"] != 3 || c["warnings"] != 0 {
+			t.Fatalf("%s: counts %v", tc.region, c)
+		}
+		for name, want := range map[string]string{"ann": tc.ann, "bob": "1990-12-25", "cy": "1990-12-25"} {
+			email := name + "@" + strings.ToLower(tc.region) + ".example"
+			if got := e.customerByEmail(email)["birthdate"]; got != want {
+				t.Errorf("%s: %s born %v, want %s", tc.region, email, got, want)
+			}
+		}
+	}
+}
+
 // An address needs its street line: a row with one gets an address (the
 // customer's first, so the default); a row with only city and country keeps
 // them as attributes under the file's columns. French headers map too.

@@ -20,12 +20,26 @@ type Normalizer struct {
 	Phones    *dedupe.PhoneNormalizer // shared parse cache
 	Canonical bool                    // email match keys use provider canonicalization
 	Source    string                  // recorded as the customers' source
+	DayFirst  bool                    // ambiguous dates ("03/04/1990") are day first (the region's custom)
 	columns   customer.Columns        // field → header, to name columns in problems
 }
 
 // NewNormalizer prepares a normalizer for the detected columns.
 func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer) *Normalizer {
-	return &Normalizer{Region: region, Phones: phones, Source: "import", columns: customer.FieldColumns(d.Headers, d.Mapping)}
+	return &Normalizer{Region: region, Phones: phones, Source: "import", DayFirst: DayFirst(region),
+		columns: customer.FieldColumns(d.Headers, d.Mapping)}
+}
+
+// monthFirst are the regions that write dates month first (03/04 is March
+// 4th); everywhere else writes them day first. Without a region a file is
+// read month first, as US software exports.
+var monthFirst = map[string]bool{"US": true, "CA": true, "PH": true, "FM": true, "PW": true, "MH": true,
+	"GU": true, "AS": true, "MP": true, "PR": true, "VI": true, "UM": true}
+
+// DayFirst reports whether region writes ambiguous dates day first.
+func DayFirst(region string) bool {
+	region = strings.ToUpper(strings.TrimSpace(region))
+	return region != "" && !monthFirst[region]
 }
 
 func (n *Normalizer) column(field string) string { return n.columns.Of(field) }
@@ -123,7 +137,7 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 		rec.Fields["first_name"], rec.Fields["last_name"] = dedupe.SplitName(rec.Fields["name"])
 	}
 	if v := f["birthdate"]; v != "" {
-		if d, ok := parseDate(v); ok {
+		if d, ok := parseDate(v, n.DayFirst); ok {
 			rec.Fields["birthdate"] = d
 		} else {
 			warn("birthdate", fmt.Sprintf("invalid date %q dropped", clip(v)))
@@ -279,11 +293,12 @@ var genders = map[string]string{
 }
 
 // dateLayouts are the date spellings accepted in files; day-first and
-// month-first slashes are told apart only when unambiguous (a part > 12).
+// month-first slashes are told apart when unambiguous (a part > 12), else
+// by the region's custom (Normalizer.DayFirst).
 var dateLayouts = []string{time.DateOnly, "2006/01/02", "2006.01.02", time.RFC3339, "2006-01-02 15:04:05", "02-Jan-2006", "Jan 2, 2006", "January 2, 2006", "2 Jan 2006"}
 
-func parseDate(v string) (string, bool) {
-	t, ok := parseDay(v)
+func parseDate(v string, dayFirst bool) (string, bool) {
+	t, ok := parseDay(v, dayFirst)
 	if !ok {
 		return "", false
 	}
@@ -291,7 +306,7 @@ func parseDate(v string) (string, bool) {
 }
 
 // parseDay reads a date in one of dateLayouts or with slashes, unchecked.
-func parseDay(v string) (time.Time, bool) {
+func parseDay(v string, dayFirst bool) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, v); err == nil {
@@ -305,11 +320,10 @@ func parseDay(v string) (time.Time, bool) {
 			a, b = b, a // day first
 		case b > 12 && a <= 12:
 		case a == b:
-		default:
-			if a > 12 || b > 12 {
-				return time.Time{}, false
-			}
-			// Ambiguous (both ≤ 12): month first, as US exports write it.
+		case a > 12 || b > 12:
+			return time.Time{}, false
+		case dayFirst: // ambiguous (both ≤ 12): the region's custom
+			a, b = b, a
 		}
 		t := time.Date(y, time.Month(a), b, 0, 0, 0, 0, time.UTC)
 		if t.Month() != time.Month(a) || t.Day() != b {

@@ -95,7 +95,7 @@ func (n *Normalizer) normalizeOrder(row Row) (out customer.ImportRow, problems [
 		if v == "" {
 			continue
 		}
-		if t, ok := parseMoment(v, now); ok {
+		if t, ok := parseMoment(v, now, n.DayFirst); ok {
 			*dst = &t
 		} else {
 			warn(field, fmt.Sprintf("invalid date dropped: %q", clip(v)))
@@ -300,8 +300,8 @@ var clockLayouts = []string{"15:04", "15:04:05", "3:04 PM", "3:04:05 PM", "3:04P
 // (midnight UTC), or such a date followed by a time of day (UTC unless a
 // zone is given). It refuses years before 1900 and moments more than a day
 // ahead of now (as POST /api/v1/orders does).
-func parseMoment(v string, now time.Time) (time.Time, bool) {
-	t, ok := parseTimestamp(strings.TrimSpace(v))
+func parseMoment(v string, now time.Time, dayFirst bool) (time.Time, bool) {
+	t, ok := parseTimestamp(strings.TrimSpace(v), dayFirst)
 	if !ok {
 		return time.Time{}, false
 	}
@@ -312,7 +312,7 @@ func parseMoment(v string, now time.Time) (time.Time, bool) {
 	return t, true
 }
 
-func parseTimestamp(v string) (time.Time, bool) {
+func parseTimestamp(v string, dayFirst bool) (time.Time, bool) {
 	for _, l := range momentLayouts {
 		if t, err := time.Parse(l, v); err == nil {
 			return t, true
@@ -320,13 +320,13 @@ func parseTimestamp(v string) (time.Time, bool) {
 	}
 	colon := strings.IndexByte(v, ':')
 	if colon < 0 {
-		return parseDay(v)
+		return parseDay(v, dayFirst)
 	}
 	sp := strings.LastIndexAny(v[:colon], " T")
 	if sp <= 0 {
 		return time.Time{}, false
 	}
-	day, ok := parseDay(strings.TrimSpace(v[:sp]))
+	day, ok := parseDay(strings.TrimSpace(v[:sp]), dayFirst)
 	if !ok {
 		return time.Time{}, false
 	}

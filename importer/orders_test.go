@@ -56,13 +56,13 @@ func TestParseMoment(t *testing.T) {
 		"15 Jan 2024 10:30:00":      "2024-01-15T10:30:00Z",
 		"2024-07-01":                "2024-07-01T00:00:00Z", // within a day ahead
 	} {
-		got, ok := parseMoment(in, now)
+		got, ok := parseMoment(in, now, false)
 		if !ok || got.Format(time.RFC3339) != want {
 			t.Errorf("parseMoment(%q) = %v, %v; want %s", in, got, ok, want)
 		}
 	}
 	for _, in := range []string{"2024-13-45", "2024-07-02", "1899-12-31", "yesterday", "10:30", "2024-01-15 25:00", "05/06/2024 x:y"} {
-		if got, ok := parseMoment(in, now); ok {
+		if got, ok := parseMoment(in, now, false); ok {
 			t.Errorf("parseMoment(%q) = %v, want refused", in, got)
 		}
 	}
@@ -210,7 +210,7 @@ func FuzzOrderValues(f *testing.F) {
 		if q, ok := parseQuantity(v); ok && (q < 1 || q > 1_000_000) {
 			t.Fatalf("parseQuantity(%q) = %v", v, q)
 		}
-		if d, ok := parseMoment(v, now); ok && (d.Location() != time.UTC || d.Year() < 1900 || d.After(now.Add(24*time.Hour))) {
+		if d, ok := parseMoment(v, now, false); ok && (d.Location() != time.UTC || d.Year() < 1900 || d.After(now.Add(24*time.Hour))) {
 			t.Fatalf("parseMoment(%q) = %v", v, d)
 		}
 		if s, ok := NormalizeOrderStatus(v); ok && !contains(customer.OrderStatuses, s) {
