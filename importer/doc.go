@@ -60,7 +60,9 @@
 //     continues.
 //   - A data cell starting with an apostrophe before = + - @ (a formula
 //     defused by an error report, ours or another exporter's) is read
-//     without the apostrophe: a spreadsheet's text marker.
+//     without the apostrophe: a spreadsheet's text marker. A cell that is
+//     one formula string literal, ="0501234567" (how exports keep leading
+//     zeros), is read as the literal.
 //   - Header cells are trimmed of whitespace, BOMs and zero-width spaces.
 //     An empty header's attribute key is "Column N"; repeated attribute
 //     keys get " (2)", " (3)"…

@@ -462,13 +462,20 @@ func (r *Reader) nextCSV() (Row, error) {
 	}
 }
 
-// unescapeFormula undoes the apostrophe that error reports (ours, and
-// other exporters') put before a cell starting with = + - @ against formula
-// injection, so a fixed error CSV uploads as the original did: the
-// apostrophe is a spreadsheet's text marker, not part of the value.
+// unescapeFormula reads two spreadsheet conventions for text: the
+// apostrophe that error reports (ours, and other exporters') put before a
+// cell starting with = + - @ against formula injection, so a fixed error
+// CSV uploads as the original did; and ="…", which exports write to keep a
+// phone's or a postal code's leading zeros (="0501234567").
 func unescapeFormula(v string) string {
 	if len(v) > 1 && v[0] == '\'' && strings.IndexByte("=+-@\t\r", v[1]) >= 0 {
 		return v[1:]
+	}
+	if len(v) >= 3 && strings.HasPrefix(v, `="`) && v[len(v)-1] == '"' {
+		inner := v[2 : len(v)-1]
+		if !strings.Contains(strings.ReplaceAll(inner, `""`, ""), `"`) {
+			return strings.ReplaceAll(inner, `""`, `"`)
+		}
 	}
 	return v
 }

@@ -503,6 +503,15 @@ func TestFormulaApostrophe(t *testing.T) {
 	if rows[0].Raw[1] != "'+1 415 555 0100" {
 		t.Fatalf("raw %q: the original cells stay as read", rows[0].Raw)
 	}
+	// ="…" keeps leading zeros in exports; a cell that is more than one
+	// string literal stays as it is.
+	data = "Phone,Zip,Notes,Custom\n\"=\"\"0501234567\"\"\",=\"00123\",\"=\"\"say \"\"\"\"hi\"\"\"\"\"\"\",\"=\"\"a\"\"&\"\"b\"\"\"\n"
+	_, rows = readAll(t, []byte(data), Options{})
+	got = [][]string{{rows[0].Fields["phone"], rows[0].Fields["postal_code"], rows[0].Fields["notes"], rows[0].Attributes["Custom"]}}
+	want = [][]string{{"0501234567", "00123", `say "hi"`, `="a"&"b"`}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
 
 func TestDuplicateAndEmptyHeaders(t *testing.T) {
