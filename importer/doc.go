@@ -63,6 +63,8 @@
 //     without the apostrophe: a spreadsheet's text marker. A cell that is
 //     one formula string literal, ="0501234567" (how exports keep leading
 //     zeros), is read as the literal.
+//   - A first line "sep=X" (Excel's delimiter hint, X one of , ; tab |)
+//     sets the delimiter and is not a row: the header is still row 1.
 //   - Header cells are trimmed of whitespace, BOMs and zero-width spaces.
 //     An empty header's attribute key is "Column N"; repeated attribute
 //     keys get " (2)", " (3)"…

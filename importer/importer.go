@@ -268,6 +268,30 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	return rd, nil
 }
 
+// sepLine reads a leading "sep=X" line (Excel's delimiter hint, also
+// quoted): the delimiter and the line's length with its line break, or 0
+// when there is none or X is not a supported delimiter.
+func sepLine(b []byte) (byte, int) {
+	line := b
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		line = b[:i]
+	}
+	n := len(line)
+	if n < len(b) && b[n] == '\r' {
+		n++
+	}
+	if n < len(b) && b[n] == '\n' {
+		n++
+	}
+	if len(line) == 7 && line[0] == '"' && line[6] == '"' {
+		line = line[1:6]
+	}
+	if len(line) != 5 || !bytes.EqualFold(line[:4], []byte("sep=")) || bytes.IndexByte(delimiters, line[4]) < 0 {
+		return 0, 0
+	}
+	return line[4], n
+}
+
 func readError(err error) *FileError {
 	var fe *FileError
 	if errors.As(err, &fe) {
@@ -282,6 +306,14 @@ func readError(err error) *FileError {
 
 func (r *Reader) openCSV(delim byte) error {
 	s := r.src
+	if d, n := sepLine(s.buf[s.r:s.w]); n > 0 {
+		// Excel's "sep=;" line names the delimiter; spreadsheets hide it,
+		// so the header stays row 1.
+		s.r += n
+		if delim == 0 {
+			delim = d
+		}
+	}
 	if delim == 0 {
 		delim = sniffDelimiter(s.buf[s.r:s.w], s.err != nil)
 	}

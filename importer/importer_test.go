@@ -514,6 +514,26 @@ func TestFormulaApostrophe(t *testing.T) {
 	}
 }
 
+// Excel's "sep=;" first line names the delimiter and is not a row: the
+// header stays row 1, as the spreadsheet shows it.
+func TestSepLine(t *testing.T) {
+	for _, data := range []string{"sep=;\r\nName;Email\r\nAnn;ann@x.com\r\n", "\ufeffSEP=;\nName;Email\nAnn;ann@x.com\n",
+		"\"sep=;\"\nName;Email\nAnn;ann@x.com"} {
+		rd, rows := readAll(t, []byte(data), Options{})
+		if d := rd.Detected(); d.Delimiter != ";" || !reflect.DeepEqual(d.Headers, []string{"Name", "Email"}) {
+			t.Fatalf("%q: detected %+v", data, d)
+		}
+		if len(rows) != 1 || rows[0].Num != 2 || rows[0].Fields["email"] != "ann@x.com" {
+			t.Fatalf("%q: rows %+v", data, rows)
+		}
+	}
+	// Not a hint: an unsupported delimiter, or a header named "sep=x".
+	_, rows := readAll(t, []byte("sep=x\nEmail\nann@x.com\n"), Options{})
+	if len(rows) != 2 {
+		t.Fatalf("sep=x read as a hint: %+v", rows)
+	}
+}
+
 func TestDuplicateAndEmptyHeaders(t *testing.T) {
 	rd, rows := readAll(t, []byte("Email,Phone,Phone,,Email\na@x,1,2,3,b@x\n"), Options{})
 	det := rd.Detected()
