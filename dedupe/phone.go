@@ -276,8 +276,12 @@ func cleanPhone(raw string) (phoneInput, error) {
 
 // isScientific reports a number like "9.66501E+11" or "4E+9".
 func isScientific(s string) bool {
-	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E+")
-	if !ok || len(exp) == 0 || len(exp) > 2 || !allDigits(exp) {
+	i := strings.IndexAny(s, "Ee")
+	if i < 0 || i+1 >= len(s) || s[i+1] != '+' {
+		return false
+	}
+	mant, exp := s[:i], s[i+2:]
+	if len(exp) == 0 || len(exp) > 2 || !allDigits(exp) {
 		return false
 	}
 	whole, frac, _ := strings.Cut(mant, ".")
