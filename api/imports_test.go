@@ -461,6 +461,8 @@ func TestImportFormats(t *testing.T) {
 		{"json", "application/json", "", []byte(jsonBody), 3, 2, "json"},
 		{"ndjson", "application/x-ndjson", "", []byte(ndjson), 3, 2, "ndjson"},
 		{"gzip csv multipart", "", "x.csv.gz", gz.Bytes(), 2, 2, "csv"},
+		// Excel's delimiter hint, and a phone kept as text with ="…".
+		{"excel sep line", "text/csv", "", []byte("sep=;\r\nE-mail;Phone\r\nx1@example.com;=\"0501234567\"\r\n"), 1, 1, "csv"},
 	} {
 		im := e.upload("/api/v1/imports", tc.file, tc.ct, tc.body).want(t, http.StatusAccepted).data()
 		done := e.waitImport(str(im["id"]))
@@ -476,6 +478,9 @@ func TestImportFormats(t *testing.T) {
 	g2 := e.do("GET", "/api/v1/customers/lookup?email=g2@example.com", nil).want(t, http.StatusOK).data()
 	if g2["first_name"] != "Gee Two" || g2["last_name"] != "" {
 		t.Fatalf("semicolon csv row %v", g2)
+	}
+	if x1 := e.do("GET", "/api/v1/customers/lookup?email=x1@example.com", nil).want(t, http.StatusOK).data(); x1["phone"] != "0501234567" { // no region: the digits as typed
+		t.Fatalf("excel row %v", x1)
 	}
 }
 
