@@ -472,10 +472,11 @@ func quoteCells(cells []string) string {
 }
 
 // escapeCells defuses spreadsheet formulas: a cell starting with = + - @
-// (or a tab or carriage return) gets a leading apostrophe.
+// (or a tab or carriage return: importer.FormulaStarts) gets a leading
+// apostrophe.
 func escapeCells(cells []string) []string {
 	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+		if c != "" && strings.IndexByte(importer.FormulaStarts, c[0]) >= 0 {
 			cells[i] = "'" + c
 		}
 	}

@@ -494,13 +494,18 @@ func (r *Reader) nextCSV() (Row, error) {
 	}
 }
 
+// FormulaStarts are the first characters that make a spreadsheet read a
+// cell as a formula: error reports defuse such cells with an apostrophe,
+// which reading a file takes off again (unescapeFormula).
+const FormulaStarts = "=+-@\t\r"
+
 // unescapeFormula reads two spreadsheet conventions for text: the
 // apostrophe that error reports (ours, and other exporters') put before a
 // cell starting with = + - @ against formula injection, so a fixed error
 // CSV uploads as the original did; and ="…", which exports write to keep a
 // phone's or a postal code's leading zeros (="0501234567").
 func unescapeFormula(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.IndexByte("=+-@\t\r", v[1]) >= 0 {
+	if len(v) > 1 && v[0] == '\'' && strings.IndexByte(FormulaStarts, v[1]) >= 0 {
 		return v[1:]
 	}
 	if len(v) >= 3 && strings.HasPrefix(v, `="`) && v[len(v)-1] == '"' {

@@ -678,7 +678,6 @@ func newPlaceholderRows(ps []Placeholder, columns customer.Columns) *placeholder
 	return p
 }
 
-// drop edits rows in place and returns those still importable.
 // placeholders are the keys taken off rows (nil p: none).
 func (p *placeholderRows) placeholders() map[dedupe.Key]bool {
 	if p == nil {
@@ -687,6 +686,7 @@ func (p *placeholderRows) placeholders() map[dedupe.Key]bool {
 	return p.keys
 }
 
+// drop edits rows in place and returns those still importable.
 func (p *placeholderRows) drop(rows []customer.ImportRow) []customer.ImportRow {
 	keep := rows[:0]
 	for i := range rows {
