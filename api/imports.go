@@ -206,6 +206,10 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fileError(err)
 	}
+	if missing := rd.Detected().MissingColumns(importer.Kind(opts.Kind)); len(missing) > 0 {
+		// Every row would be an error: say so now, not a million times.
+		return customer.Invalid(map[string]string{"mapping": strings.Join(missing, "; ")})
+	}
 	im := &customer.Import{OrganizationID: o.ID, Kind: opts.Kind, FileName: up.fileName, Options: opts}
 	if err := s.store.CreateImport(ctx, im); err != nil {
 		return err
@@ -338,9 +342,14 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		rows = append(rows, pr)
 	}
 	det := rd.Detected()
+	missing := det.MissingColumns(importer.Kind(opts.Kind))
+	if missing == nil {
+		missing = []string{}
+	}
 	writeData(w, http.StatusOK, map[string]any{
 		"format": det.Format, "encoding": det.Encoding, "delimiter": det.Delimiter, "gzip": det.Gzip,
 		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(importer.Kind(opts.Kind)),
+		"missing_columns": missing,
 	})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -845,5 +846,49 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 		if p["row"] == float64(9) && fmt.Sprint(p["original"]) != "[Walk7 In walkin7@example.com +1 (415) 555-0100]" {
 			t.Errorf("walk-in 7's warning: original %v", p["original"])
 		}
+	}
+}
+
+// A file none of whose columns is an identifier would import no row: the
+// upload is refused with a reason naming the file's columns and the
+// mapping option, the preview says the same, and the mapping fixes it.
+func TestImportWithoutIdentifierColumn(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	file := []byte("Name,City,Kontakt\nBob Stone,Paris,bob@example.com\nAnn Lee,Lyon,ann@example.com\n")
+	res := e.upload("/api/v1/imports", "", "text/csv", file).wantError(t, http.StatusUnprocessableEntity, "mapping")
+	msg, _ := res.details()["mapping"].(string)
+	if !strings.Contains(msg, "no column maps to email, phone or external_id") || !strings.Contains(msg, "Name, City, Kontakt") {
+		t.Fatalf("reason %q", msg)
+	}
+	if n := e.count("SELECT count(*) FROM imports"); n != 0 {
+		t.Fatalf("%d imports stored for a refused file", n)
+	}
+	orders := []byte("Order,Kontakt,Total\n#1001,bob@example.com,10.00\n")
+	res = e.upload("/api/v1/imports?kind=orders", "", "text/csv", orders).wantError(t, http.StatusUnprocessableEntity, "mapping")
+	if msg, _ := res.details()["mapping"].(string); !strings.Contains(msg, "no column maps to order_date") ||
+		!strings.Contains(msg, "no column maps to email, phone or customer_external_id") || strings.Contains(msg, "order_number") {
+		t.Fatalf("orders reason %q", msg)
+	}
+
+	pre := e.upload("/api/v1/imports/preview", "", "text/csv", file).want(t, http.StatusOK).data()
+	if m, _ := pre["missing_columns"].([]any); len(m) != 1 || !strings.Contains(str(m[0]), "email, phone or external_id") {
+		t.Fatalf("preview missing_columns %v", pre["missing_columns"])
+	}
+	q := "?mapping=" + url.QueryEscape(`{"Kontakt":"email"}`)
+	pre = e.upload("/api/v1/imports/preview"+q, "", "text/csv", file).want(t, http.StatusOK).data()
+	if m, _ := pre["missing_columns"].([]any); m == nil || len(m) != 0 {
+		t.Fatalf("preview with mapping: missing_columns %v", pre["missing_columns"])
+	}
+	im := e.waitImport(str(e.upload("/api/v1/imports"+q, "", "text/csv", file).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(im); c["created"] != 2 || c["invalid"] != 0 {
+		t.Fatalf("with mapping: counts %v", im["counts"])
+	}
+	// JSON records bring their own keys: a record without an identifier is
+	// a row error, as before.
+	im = e.waitImport(str(e.upload("/api/v1/imports", "", "application/json",
+		[]byte(`[{"name":"Cy","city":"Nice"},{"name":"Di","email":"di@example.com"}]`)).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(im); c["created"] != 1 || c["invalid"] != 1 {
+		t.Fatalf("json: counts %v", im["counts"])
 	}
 }

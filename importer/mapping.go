@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -396,4 +398,55 @@ func itoa(n int) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// requiredColumns lists, per kind, groups of fields a file needs a column
+// for (any one of each group): without one, every row would be an error.
+var requiredColumns = map[Kind][][]string{
+	KindCustomers: {{"email", "phone", "external_id"}},
+	KindOrders:    {{"order_number"}, {"order_date"}, {"email", "phone", "customer_external_id"}},
+}
+
+// maxListedHeaders bounds the headers a missing-column message quotes.
+const maxListedHeaders = 20
+
+// MissingColumns says, for a CSV file, which required fields no column maps
+// to, in words naming the file's columns and the mapping option; nil when
+// nothing is missing. Such a file would import no row at all, so it is
+// refused as a whole rather than reported row by row. JSON records bring
+// their own keys, record by record, so they are never refused here.
+func (d Detected) MissingColumns(kind Kind) []string {
+	if d.Format != FormatCSV {
+		return nil
+	}
+	if kind == "" {
+		kind = KindCustomers
+	}
+	mapped := map[string]bool{}
+	for _, t := range d.Targets {
+		mapped[t] = true
+	}
+	var missing []string
+	for _, group := range requiredColumns[kind] {
+		if slices.ContainsFunc(group, func(f string) bool { return mapped[f] }) {
+			continue
+		}
+		what := group[0]
+		if n := len(group); n > 1 {
+			what = strings.Join(group[:n-1], ", ") + " or " + group[n-1]
+		}
+		missing = append(missing, fmt.Sprintf("no column maps to %s (the file's columns: %s); name one with the mapping option, e.g. {%q: %q}",
+			what, listHeaders(d.Headers), "<column>", group[0]))
+	}
+	return missing
+}
+
+func listHeaders(h []string) string {
+	if len(h) == 0 {
+		return "none"
+	}
+	if len(h) > maxListedHeaders {
+		return strings.Join(h[:maxListedHeaders], ", ") + fmt.Sprintf(", … %d more", len(h)-maxListedHeaders)
+	}
+	return strings.Join(h, ", ")
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -223,6 +224,45 @@ func TestNormalize(t *testing.T) {
 	} {
 		if got := normalize(in); got != want {
 			t.Errorf("normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMissingColumns(t *testing.T) {
+	many := make([]string, 25)
+	for i := range many {
+		many[i] = fmt.Sprintf("c%d", i)
+	}
+	for _, tc := range []struct {
+		name     string
+		kind     Kind
+		file     string
+		override map[string]string
+		want     []string // substrings, one per problem
+	}{
+		{"email column", KindCustomers, "Name,E-mail\n", nil, nil},
+		{"external id only", KindCustomers, "Customer ID,City\n", nil, nil},
+		{"none", KindCustomers, "Name,City\n", nil,
+			[]string{`no column maps to email, phone or external_id (the file's columns: Name, City); name one with the mapping option, e.g. {"<column>": "email"}`}},
+		{"mapped by the option", KindCustomers, "Name,Kontakt\n", map[string]string{"kontakt": "phone"}, nil},
+		{"ignored by the option", KindCustomers, "Name,Email\n", map[string]string{"Email": Ignore}, []string{"email, phone or external_id"}},
+		{"long header", KindCustomers, strings.Join(many, ",") + "\n", nil, []string{"c0, c1,", "c19, … 5 more)"}},
+		{"orders", KindOrders, "Order,Email\n", nil, []string{"no column maps to order_date ("}},
+		{"orders without customer", KindOrders, "Order,Date\n", nil, []string{"email, phone or customer_external_id"}},
+		{"json", KindCustomers, `[{"name":"x"}]`, nil, nil},
+	} {
+		rd, err := Open(strings.NewReader(tc.file), Options{Kind: tc.kind, Mapping: tc.override})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := strings.Join(rd.Detected().MissingColumns(tc.kind), "\n")
+		if len(tc.want) == 0 && got != "" {
+			t.Errorf("%s: missing %q, want none", tc.name, got)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: missing %q, want it to contain %q", tc.name, got, w)
+			}
 		}
 	}
 }
