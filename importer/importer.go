@@ -210,14 +210,14 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	default:
 		return nil, readError(err)
 	}
-	switch {
-	case bytes.HasPrefix(prefix, []byte("PK\x03\x04")):
-		return nil, &FileError{Reason: "the file is a ZIP archive (an .xlsx workbook?): export it as CSV"}
-	case bytes.HasPrefix(prefix, []byte{0xD0, 0xCF, 0x11, 0xE0}):
-		return nil, &FileError{Reason: "the file is a legacy Excel (.xls) workbook: export it as CSV"}
+	if reason := notText(prefix); reason != "" {
+		return nil, &FileError{Reason: reason}
 	}
 
 	enc, bom := sniffEncoding(prefix, atEOF)
+	if (enc == EncodingUTF8 || enc == EncodingWindows1252) && binaryBytes(prefix) {
+		return nil, &FileError{Reason: "the file is not text (binary data): upload the customer list as CSV, JSON or NDJSON"}
+	}
 	rd.det.Encoding = enc
 	if _, err := br.Discard(bom); err != nil {
 		return nil, readError(err)

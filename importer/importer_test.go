@@ -401,6 +401,23 @@ func TestEmptyAndBinary(t *testing.T) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
+	for in, want := range map[string]string{
+		"%PDF-1.7\n%\xe2\xe3":                 "a PDF document",
+		"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR": "a PNG image",
+		"\xff\xd8\xff\xe0\x00\x10JFIF":        "a JPEG image",
+		"hello\x00\x01\x02\x03binary":         "not text",
+	} {
+		if _, err := Open(strings.NewReader(in), Options{}); !errors.As(err, &fe) || !strings.Contains(fe.Reason, want) {
+			t.Errorf("%q: %v, want a file error saying %q", in, err, want)
+		}
+	}
+	// A stray NUL in text is a cell's problem (removed with a warning), and
+	// UTF-16 without a byte-order mark is full of NULs: both are text.
+	for _, in := range []string{"email,name\na@b.co,Bo\x00b\n", "e\x00m\x00a\x00i\x00l\x00\n\x00a\x00@\x00b\x00.\x00c\x00o\x00\n\x00"} {
+		if _, err := Open(strings.NewReader(in), Options{}); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
 	// header only
 	_, rows := readAll(t, []byte("email,name\n"), Options{})
 	if len(rows) != 0 {

@@ -15,6 +15,45 @@ const (
 	EncodingWindows1252 = "windows-1252"
 )
 
+// fileKinds are the files merchants upload instead of their export, by
+// their first bytes.
+var fileKinds = []struct {
+	magic  string
+	reason string
+}{
+	{"PK\x03\x04", "the file is a ZIP archive (an .xlsx workbook?): export it as CSV"},
+	{"\xD0\xCF\x11\xE0", "the file is a legacy Excel (.xls) workbook: export it as CSV"},
+	{"%PDF-", "the file is a PDF document: export the customer list as CSV"},
+	{"\x89PNG", "the file is a PNG image: export the customer list as CSV"},
+	{"\xFF\xD8\xFF", "the file is a JPEG image: export the customer list as CSV"},
+	{"GIF8", "the file is a GIF image: export the customer list as CSV"},
+}
+
+// notText names a known non-text format, or returns "".
+func notText(prefix []byte) string {
+	for _, k := range fileKinds {
+		if bytes.HasPrefix(prefix, []byte(k.magic)) {
+			return k.reason
+		}
+	}
+	return ""
+}
+
+// binaryBytes reports whether the start of a (non-UTF-16) file has more
+// control bytes than text ever does: over 10% of its first 4 KiB other
+// than tab, line breaks and form feed. A stray NUL in a cell is repaired
+// with a warning instead.
+func binaryBytes(prefix []byte) bool {
+	p := prefix[:min(len(prefix), 4096)]
+	n := 0
+	for _, b := range p {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' {
+			n++
+		}
+	}
+	return n*10 > len(p)
+}
+
 // sniffEncoding looks at the raw (decompressed) prefix and returns the
 // encoding and the length of its byte-order mark.
 func sniffEncoding(prefix []byte, atEOF bool) (string, int) {
