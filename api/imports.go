@@ -202,7 +202,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	if s.Queue == nil {
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
 	}
-	rd, err := importer.Open(up.file, importer.Options{Kind: importer.Kind(opts.Kind), Format: up.format, Mapping: opts.Mapping})
+	rd, err := importer.Open(up.file, s.cfg.readerOptions(opts.Kind, up.format, opts.Mapping))
 	if err != nil {
 		return fileError(err)
 	}
@@ -239,7 +239,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	im.Format, im.Encoding, im.Delimiter, im.Headers, im.Mapping = string(det.Format), det.Encoding, det.Delimiter, det.Headers, det.Mapping
 	im.SizeBytes = rd.BytesRead()
 	im.Counts = customer.ImportCounts{Rows: staged.Rows, Invalid: staged.Invalid, Warnings: staged.Warnings}
-	status, err := s.store.ImportRead(ctx, im)
+	status, err := s.store.ImportRead(ctx, im, staged.ChunkStarts)
 	if err != nil {
 		return err
 	}
@@ -313,7 +313,7 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	if err := p.err(); err != nil {
 		return err
 	}
-	rd, err := importer.Open(up.file, importer.Options{Kind: importer.Kind(opts.Kind), Format: up.format, Mapping: opts.Mapping})
+	rd, err := importer.Open(up.file, s.cfg.readerOptions(opts.Kind, up.format, opts.Mapping))
 	if err != nil {
 		return fileError(err)
 	}

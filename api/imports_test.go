@@ -548,8 +548,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	t.Parallel()
 	file := linkedFile(rand.New(rand.NewPCG(7, 11)), 1500)
 	var states []string
-	// Chunks of 25 rows; one chunk; one chunk read 7 rows at a time.
-	for _, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7}} {
+	// Chunks of 25 rows; one chunk; one chunk read 7 rows at a time; chunks
+	// cut by their bytes (~600: a dozen rows each).
+	for i, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7}, {chunkRows: 1 << 30, chunkBytes: 600}} {
 		e := newQueueEnv(t, o)
 		for i := range 20 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("e%d@example.com", i*7), "first_name": fmt.Sprintf("Pre%d", i)})
@@ -559,6 +560,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 		if done["status"] != "completed" {
 			t.Fatalf("import %v", done)
 		}
+		if n, single := done["chunks"].(float64), i == 1 || i == 2; single != (n == 1) || n > 100 {
+			t.Fatalf("options %d: %v chunks", i, n)
+		}
 		states = append(states, canonicalState(t, e.env)+fmt.Sprint(counts(done)))
 	}
 	if states[0] != states[1] {
@@ -566,6 +570,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	}
 	if states[2] != states[1] {
 		t.Fatalf("a chunk read in pages differs:\n%s\n---\n%s", head(states[2]), head(states[1]))
+	}
+	if states[3] != states[1] {
+		t.Fatalf("chunks cut by bytes differ:\n%s\n---\n%s", head(states[3]), head(states[1]))
 	}
 }
 
@@ -890,5 +897,38 @@ func TestImportWithoutIdentifierColumn(t *testing.T) {
 		[]byte(`[{"name":"Cy","city":"Nice"},{"name":"Di","email":"di@example.com"}]`)).want(t, http.StatusAccepted).data()["id"]))
 	if c := counts(im); c["created"] != 1 || c["invalid"] != 1 {
 		t.Fatalf("json: counts %v", im["counts"])
+	}
+}
+
+// The reading limits are the server's configuration: a header with too
+// many columns refuses the file; a row holding more than the row limit is
+// a row error whose cells the report cuts short; every other row lands.
+func TestImportConfiguredLimits(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{cfg: api.Config{ImportLimits: api.ImportLimits{MaxColumns: 3, MaxFieldBytes: 300, MaxRowBytes: 400}}})
+	e.upload("/api/v1/imports", "", "text/csv", []byte("email,name,notes,extra\na@example.com,A,,\n")).
+		wantError(t, http.StatusUnprocessableEntity, "file")
+	fat := strings.Repeat("n", 290)
+	file := "email,name,notes\n" +
+		"a@example.com,Ann," + fat + "\n" +
+		"b@example.com," + fat + "," + fat + "\n" + // 593 bytes: over the row limit
+		"c@example.com,Cy," + strings.Repeat("x", 301) + "\n" // a field over its limit: dropped, row imported
+	im := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	if c := counts(im); c["created"] != 2 || c["invalid"] != 1 {
+		t.Fatalf("counts %v", im["counts"])
+	}
+	e.do("GET", "/api/v1/customers/lookup?email=b@example.com", nil).wantError(t, http.StatusNotFound)
+	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	records, err := csv.NewReader(res.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 2 || records[1][0] != "b@example.com" || len(records[1][1]) > 140 || !strings.HasSuffix(records[1][1], "…") ||
+		!strings.Contains(records[1][3], "the row holds 593 bytes of values, more than the limit of 400 bytes") {
+		t.Fatalf("error csv %q", records)
 	}
 }

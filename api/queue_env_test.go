@@ -46,7 +46,9 @@ type queueOpts struct {
 	noWorker  bool
 	reconcile time.Duration
 	chunkRows int // import chunk size (0: the default)
-	pageRows  int // rows a streamed chunk reads at once (0: the default)
+	// chunkBytes bounds a chunk's values (0: the default)
+	chunkBytes int
+	pageRows   int // rows a streamed chunk reads at once (0: the default)
 	// workerChunkRows, when set, gives the worker its own store on the same
 	// database with another chunk size (processes configured differently).
 	workerChunkRows int
@@ -67,7 +69,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 			t.Fatalf("open test store: %v", err)
 		}
 		t.Cleanup(s.Close)
-		s.ChunkRows, s.ChunkPageRows = chunkRows, o.pageRows
+		s.ChunkRows, s.ChunkPageRows, s.ChunkBytes = chunkRows, o.pageRows, o.chunkBytes
 		return s
 	}
 	store := openStore(o.chunkRows)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
+	"github.com/linkitworks/customers/importer"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
@@ -25,6 +26,9 @@ type Config struct {
 	MetricsPublic bool
 	// MaxImportBytes bounds an uploaded file (default 5 GiB).
 	MaxImportBytes int64
+	// ImportLimits bound a file's columns, fields and rows (zero values:
+	// the importer's defaults).
+	ImportLimits ImportLimits
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
@@ -65,6 +69,20 @@ type Server struct {
 	keys    authCache
 	metrics *httpMetrics
 	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
+}
+
+// ImportLimits are the configurable limits of reading an import file.
+type ImportLimits struct {
+	MaxColumns    int
+	MaxFieldBytes int
+	MaxRowBytes   int
+}
+
+// readerOptions are the importer's options of an upload.
+func (c Config) readerOptions(kind string, format importer.Format, mapping map[string]string) importer.Options {
+	l := c.ImportLimits
+	return importer.Options{Kind: importer.Kind(kind), Format: format, Mapping: mapping,
+		MaxColumns: l.MaxColumns, MaxFieldBytes: l.MaxFieldBytes, MaxRowBytes: l.MaxRowBytes}
 }
 
 func (c Config) maxImportBytes() int64 {

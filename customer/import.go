@@ -99,6 +99,7 @@ type ImportCounts struct {
 // ImportRow is one normalized row, staged for the merge.
 type ImportRow struct {
 	Num        int
+	Chunk      int // the natural chunk, cut in file order while staging
 	Email      string
 	EmailKey   string
 	Phone      string

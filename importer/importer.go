@@ -36,6 +36,7 @@ const (
 const (
 	DefaultMaxColumns    = 200
 	DefaultMaxFieldBytes = 64 << 10
+	DefaultMaxRowBytes   = 128 << 10
 )
 
 // Options configure Open. The zero value imports customers from a sniffed
@@ -51,6 +52,10 @@ type Options struct {
 	Mapping       map[string]string
 	MaxColumns    int // default 200: a CSV header with more columns is a file error
 	MaxFieldBytes int // default 64 KiB: longer values are dropped with a warning
+	// MaxRowBytes bounds the values of one record (default 128 KiB): a
+	// longer record is a row error, its cells cut short in the report. It
+	// is what bounds the memory of staging and merging a file of fat rows.
+	MaxRowBytes int
 	// Delimiter forces the CSV delimiter ("," ";" "\t" "|"); "" = sniff.
 	Delimiter string
 }
@@ -101,6 +106,8 @@ type Row struct {
 	// Warnings are non-fatal problems (a field dropped for length, text
 	// repaired).
 	Warnings []Issue
+
+	chunk int // set by Stage
 }
 
 // FileError is a problem with the file as a whole: nothing (more) can be
@@ -180,6 +187,9 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	}
 	if opts.MaxFieldBytes <= 0 {
 		opts.MaxFieldBytes = DefaultMaxFieldBytes
+	}
+	if opts.MaxRowBytes <= 0 {
+		opts.MaxRowBytes = DefaultMaxRowBytes
 	}
 	m, err := newMapper(opts.Kind, opts.Mapping)
 	if err != nil {
@@ -455,6 +465,12 @@ func (r *Reader) nextCSV() (Row, error) {
 			}
 		}
 		row := Row{Num: r.num, Raw: cells}
+		if len(p.rec) > r.opts.MaxRowBytes {
+			row.Raw = cutCells(cells, r.opts.MaxRowBytes)
+			row.Err = &Issue{Reason: fmt.Sprintf("the row holds %s of values, more than the limit of %s (cells cut short here)",
+				kib(len(p.rec)), kib(r.opts.MaxRowBytes))}
+			return row, nil
+		}
 		if p.nFields != len(r.cols) {
 			if len(p.over) == 0 && allBlank(cells) {
 				continue
@@ -492,6 +508,40 @@ func (r *Reader) nextCSV() (Row, error) {
 		row.Fields, row.Attributes, row.Warnings = fields, attrs, warns
 		return row, nil
 	}
+}
+
+// cutCells copies cells, each cut to its share of limit bytes (at a rune
+// boundary, marked with "…"), so a row too long to import is reported
+// without holding it.
+func cutCells(cells []string, limit int) []string {
+	share := max(16, limit/max(1, len(cells)))
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		if len(c) <= share {
+			out[i] = strings.Clone(c)
+			continue
+		}
+		n := share
+		for n > 0 && !utf8.RuneStart(c[n]) {
+			n--
+		}
+		out[i] = c[:n] + "…" // a new string: the record is not kept
+	}
+	return out
+}
+
+// kib formats a byte count for messages: "400 bytes", "128 KiB",
+// "130.5 KiB", "12.3 MiB".
+func kib(n int) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n%(1<<10) == 0 && n < 1<<20:
+		return fmt.Sprintf("%d KiB", n>>10)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // FormulaStarts are the first characters that make a spreadsheet read a

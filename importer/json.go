@@ -33,7 +33,7 @@ const maxDetectedKeys = 1000
 
 func (r *Reader) openJSON(format Format) error {
 	js := &jsonReader{src: r.src, array: format == FormatJSON, seen: map[string]bool{}}
-	js.maxElem = max(1<<20, r.opts.MaxColumns*(r.opts.MaxFieldBytes+64))
+	js.maxElem = r.opts.MaxRowBytes
 	r.js = js
 	r.det.Mapping = map[string]string{}
 	if js.array {
@@ -82,7 +82,7 @@ func (r *Reader) nextJSON() (Row, error) {
 	}
 	r.num++
 	if tooBig {
-		return Row{Num: r.num, Err: &Issue{Reason: fmt.Sprintf("element longer than %d bytes", js.maxElem)}}, nil
+		return Row{Num: r.num, Err: &Issue{Reason: fmt.Sprintf("the element is longer than the limit of %s", kib(js.maxElem))}}, nil
 	}
 	return r.jsonRow(text), nil
 }

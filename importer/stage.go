@@ -12,10 +12,43 @@ import (
 	"github.com/linkitworks/customers/customer"
 )
 
-// Stager is the store's side of staging: two streaming COPYs.
+// Stager is the store's side of staging: two streaming COPYs, and the
+// size of the chunks the merge takes rows in.
 type Stager interface {
 	StageRows(ctx context.Context, orgID, importID string, next func() (*customer.ImportRow, error)) (int64, error)
 	StageProblems(ctx context.Context, orgID, importID string, next func() (*customer.ImportProblem, error)) (int64, error)
+	ChunkLimits() (rows, bytes int)
+}
+
+// chunker cuts a file, in file order, into the natural chunks of its
+// merge: a chunk holds the rows numbered within one multiple of rows, and
+// fewer when their values reach bytes — a merge holds a chunk's rows in
+// memory, and a file of fat rows must not make that gigabytes.
+type chunker struct {
+	rows, bytes int
+	id, bucket  int
+	size        int
+	starts      []int // row number of each chunk's first row
+}
+
+func (c *chunker) next(row *Row) {
+	n := 0
+	for _, s := range row.Raw {
+		n += len(s)
+	}
+	b := row.Num / c.rows
+	switch {
+	case c.starts == nil:
+	case b != c.bucket || c.size+n > c.bytes:
+		c.id++
+	default:
+		c.size += n
+		row.chunk = c.id
+		return
+	}
+	c.bucket, c.size = b, n
+	c.starts = append(c.starts, row.Num)
+	row.chunk = c.id
 }
 
 // Staged reports what reading a file produced.
@@ -24,10 +57,18 @@ type Staged struct {
 	Staged   int // rows waiting to be merged
 	Invalid  int // rows with an error (not imported)
 	Warnings int // rows imported with a dropped field
+	// ChunkStarts holds the row number where each natural chunk starts
+	// (chunk = index): ImportRow.Chunk of the rows staged.
+	ChunkStarts []int
 }
 
-// batchRows is how many rows travel together between the pipeline stages.
-const batchRows = 256
+// A batch of rows travels together between the pipeline stages: up to
+// batchRows rows, fewer when they hold more than batchBytes, so the rows in
+// flight stay a few megabytes whatever the rows' size.
+const (
+	batchRows  = 256
+	batchBytes = 1 << 20
+)
 
 // Stage streams every row of rd through normalization into the store:
 // one goroutine reads, workers normalize in parallel (phone parsing is the
@@ -40,10 +81,13 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 	staged := make(chan []customer.ImportRow, workers*2)
 	problems := make(chan []customer.ImportProblem, workers*2)
 	var rows, invalid, warnings, stagedN atomic.Int64
+	chunkRows, chunkBytes := st.ChunkLimits()
+	chunks := &chunker{rows: max(1, chunkRows), bytes: max(1, chunkBytes)}
 
 	g.Go(func() error {
 		defer close(raw)
 		batch := make([]Row, 0, batchRows)
+		size := 0
 		for {
 			row, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -53,14 +97,18 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				return err
 			}
 			rows.Add(1)
+			chunks.next(&row)
 			batch = append(batch, row)
-			if len(batch) == batchRows {
+			for _, c := range row.Raw {
+				size += len(c)
+			}
+			if len(batch) == batchRows || size >= batchBytes {
 				select {
 				case raw <- batch:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
-				batch = make([]Row, 0, batchRows)
+				batch, size = make([]Row, 0, batchRows), 0
 			}
 		}
 		if len(batch) > 0 {
@@ -81,6 +129,7 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				var probs []customer.ImportProblem
 				for _, row := range batch {
 					r, p, ok := norm.Normalize(row)
+					r.Chunk = row.chunk
 					if ok {
 						out = append(out, r)
 					} else {
@@ -148,5 +197,6 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 		return err
 	})
 	err := g.Wait()
-	return Staged{Rows: int(rows.Load()), Staged: int(stagedN.Load()), Invalid: int(invalid.Load()), Warnings: int(warnings.Load())}, err
+	return Staged{Rows: int(rows.Load()), Staged: int(stagedN.Load()), Invalid: int(invalid.Load()), Warnings: int(warnings.Load()),
+		ChunkStarts: chunks.starts}, err
 }

@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,9 +55,19 @@ const (
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, placeholders = $4, updated = now()
 		WHERE organization_id = $1 AND id = $2`
-	sqlLockImport  = `SELECT chunk_rows FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	sqlLockImport  = `SELECT chunk_rows, chunk_starts FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 	sqlAnalyzePlan = `ANALYZE import_row_moves, import_owned_rows`
 )
+
+// DefaultChunkBytes bounds the values of a natural chunk's rows (see
+// importer's chunker): far above a typical chunk's (4,000 rows of a few
+// hundred bytes), it only cuts files of fat rows.
+const DefaultChunkBytes = 4 << 20
+
+// ChunkLimits are the natural chunks' bounds new imports are staged with.
+func (s *Store) ChunkLimits() (rows, bytes int) {
+	return s.chunkRows(), cmp.Or(s.ChunkBytes, DefaultChunkBytes)
+}
 
 func (s *Store) chunkRows() int {
 	if s.ChunkRows > 0 {
@@ -111,7 +123,8 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	wrote := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var chunkRows int
-		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&chunkRows); err != nil {
+		var starts []int
+		if err := tx.QueryRow(ctx, sqlLockImport, orgID, importID).Scan(&chunkRows, &starts); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
 		}
 		var err error
@@ -121,8 +134,18 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		if chunkRows <= 0 {
 			chunkRows = s.chunkRows() // staged before imports recorded it
 		}
-		// naturalChunk is the chunk a row was staged in (StageRows).
-		naturalChunk := func(row int) int { return row / chunkRows }
+		// naturalChunk is the chunk a row was staged in (StageRows): the
+		// last chunk starting at or before it.
+		naturalChunk := func(row int) int {
+			i, found := slices.BinarySearch(starts, row)
+			if !found {
+				i--
+			}
+			return i
+		}
+		if starts == nil { // staged before chunks were cut by bytes
+			naturalChunk = func(row int) int { return row / chunkRows }
+		}
 		counts := map[int]int{}
 		for r := range uf.parent {
 			if uf.parent[r] >= 0 { // a staged row

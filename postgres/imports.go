@@ -29,7 +29,7 @@ const (
 		FROM imports WHERE organization_id = $1 ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3`
 	sqlCountImports = `SELECT count(*) FROM imports WHERE organization_id = $1`
 	sqlImportRead   = `UPDATE imports SET format = $3, encoding = $4, delimiter = $5, headers = $6, mapping = $7,
-		size_bytes = $8, rows = $9, invalid = $10, warnings = $11, read_done = now(), updated = now(),
+		size_bytes = $8, rows = $9, invalid = $10, warnings = $11, chunk_starts = $12, read_done = now(), updated = now(),
 		status = CASE WHEN status = 'reading' THEN 'processing' ELSE status END
 		WHERE organization_id = $1 AND id = $2 RETURNING status`
 	sqlAnalyzeStaging = `ANALYZE import_rows (organization_id, import_id, email_key, phone_key, external_key, order_key)`
@@ -257,7 +257,7 @@ func (s *Store) FindImports(ctx context.Context, orgID string, page, limit int) 
 
 // ImportRead records what reading found; the import moves to processing
 // unless it was cancelled meanwhile (the returned status says which).
-func (s *Store) ImportRead(ctx context.Context, im *customer.Import) (string, error) {
+func (s *Store) ImportRead(ctx context.Context, im *customer.Import, chunkStarts []int) (string, error) {
 	c := im.Counts
 	if c.Rows >= analyzeStagedRows {
 		// Fresh statistics make the plan's owner join a hash join: with the
@@ -268,7 +268,7 @@ func (s *Store) ImportRead(ctx context.Context, im *customer.Import) (string, er
 	}
 	var status string
 	err := s.pool.QueryRow(ctx, sqlImportRead, im.OrganizationID, im.ID, im.Format, im.Encoding, im.Delimiter,
-		im.Headers, im.Mapping, im.SizeBytes, c.Rows, c.Invalid, c.Warnings).Scan(&status)
+		im.Headers, im.Mapping, im.SizeBytes, c.Rows, c.Invalid, c.Warnings, chunkStarts).Scan(&status)
 	return status, interpretError(err, customer.NotFound("Import", im.ID))
 }
 
@@ -306,7 +306,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		if err != nil {
 			return nil, err
 		}
-		return []any{orgID, importID, int32(r.Num), int32(r.Num / s.chunkRows()), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
+		return []any{orgID, importID, int32(r.Num), int32(r.Chunk), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
 			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw}, nil
 	}}
 	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},

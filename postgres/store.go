@@ -26,6 +26,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// ChunkRows overrides DefaultChunkRows (tests use small chunks).
 	ChunkRows int
+	// ChunkBytes overrides DefaultChunkBytes (tests use small chunks).
+	ChunkBytes int
 	// ChunkPageRows overrides DefaultChunkPageRows (tests use small pages).
 	ChunkPageRows int
 	// PlanHeartbeat overrides how often a planner touches its import

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/linkitworks/customers/api"
+	"github.com/linkitworks/customers/importer"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -106,6 +109,7 @@ type config struct {
 	QueueNamespace    string
 	MetricsPublic     bool
 	MaxImportBytes    int64
+	ImportLimits      api.ImportLimits
 	ImportConcurrency int
 	ImportChunkRows   int
 	ImportStagingTTL  time.Duration
@@ -148,6 +152,11 @@ func loadConfig(getenv func(string) string) config {
 		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
 		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
 		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
+		ImportLimits: api.ImportLimits{
+			MaxColumns:    atoi("LINKIT_IMPORT_MAX_COLUMNS", importer.DefaultMaxColumns),
+			MaxFieldBytes: atoi("LINKIT_IMPORT_MAX_FIELD_KB", importer.DefaultMaxFieldBytes>>10) << 10,
+			MaxRowBytes:   atoi("LINKIT_IMPORT_MAX_ROW_KB", importer.DefaultMaxRowBytes>>10) << 10,
+		},
 		ImportConcurrency: atoi("LINKIT_IMPORT_CONCURRENCY", 2),
 		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
 		// 0 means "at once" here; the worker reads zero as its default.

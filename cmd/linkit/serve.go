@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		defer inspector.Close()
 		handler := api.NewServer(
 			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic,
-				MaxImportBytes: cfg.MaxImportBytes},
+				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
