@@ -549,8 +549,10 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	file := linkedFile(rand.New(rand.NewPCG(7, 11)), 1500)
 	var states []string
 	// Chunks of 25 rows; one chunk; one chunk read 7 rows at a time; chunks
-	// cut by their bytes (~600: a dozen rows each).
-	for i, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7}, {chunkRows: 1 << 30, chunkBytes: 600}} {
+	// cut by their bytes (~600: a dozen rows each); one chunk read ~1 KB at
+	// a time.
+	for i, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7},
+		{chunkRows: 1 << 30, chunkBytes: 600}, {chunkRows: 1 << 30, pageBytes: 1000}} {
 		e := newQueueEnv(t, o)
 		for i := range 20 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("e%d@example.com", i*7), "first_name": fmt.Sprintf("Pre%d", i)})
@@ -560,7 +562,7 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 		if done["status"] != "completed" {
 			t.Fatalf("import %v", done)
 		}
-		if n, single := done["chunks"].(float64), i == 1 || i == 2; single != (n == 1) || n > 100 {
+		if n, single := done["chunks"].(float64), i == 1 || i == 2 || i == 4; single != (n == 1) || n > 100 {
 			t.Fatalf("options %d: %v chunks", i, n)
 		}
 		states = append(states, canonicalState(t, e.env)+fmt.Sprint(counts(done)))
@@ -573,6 +575,9 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	}
 	if states[3] != states[1] {
 		t.Fatalf("chunks cut by bytes differ:\n%s\n---\n%s", head(states[3]), head(states[1]))
+	}
+	if states[4] != states[1] {
+		t.Fatalf("a chunk read in pages of bytes differs:\n%s\n---\n%s", head(states[4]), head(states[1]))
 	}
 }
 

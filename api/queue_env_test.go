@@ -49,6 +49,7 @@ type queueOpts struct {
 	// chunkBytes bounds a chunk's values (0: the default)
 	chunkBytes int
 	pageRows   int // rows a streamed chunk reads at once (0: the default)
+	pageBytes  int // bytes of values a streamed chunk reads at once (0: the default)
 	// workerChunkRows, when set, gives the worker its own store on the same
 	// database with another chunk size (processes configured differently).
 	workerChunkRows int
@@ -69,7 +70,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 			t.Fatalf("open test store: %v", err)
 		}
 		t.Cleanup(s.Close)
-		s.ChunkRows, s.ChunkPageRows, s.ChunkBytes = chunkRows, o.pageRows, o.chunkBytes
+		s.ChunkRows, s.ChunkPageRows, s.ChunkPageBytes, s.ChunkBytes = chunkRows, o.pageRows, o.pageBytes, o.chunkBytes
 		return s
 	}
 	store := openStore(o.chunkRows)

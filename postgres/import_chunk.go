@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,7 +87,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, s.ChunkPageRows, attempts > 1)
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.ChunkPageRows, s.ChunkPageBytes}, attempts > 1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)
@@ -97,7 +98,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 // chunkInput is what a chunk reads before merging.
 type chunkInput struct {
 	orgID, importID string
-	pageRows        int // rows of a page (0: DefaultChunkPageRows)
+	page            pageSize
 	// onePage: the chunk's rows fit in one page, kept (with their owned
 	// flags) after the first read.
 	onePage      bool
@@ -147,6 +148,32 @@ func scanChunkRows(rows pgx.Rows, fn func(r customer.ImportRow, owned bool)) err
 // typical chunk is a single page.
 const DefaultChunkPageRows = 10000
 
+// DefaultChunkPageBytes bounds a page by its rows' values too (a group of
+// fat rows is one chunk however many bytes it holds), and firstFetchRows is
+// the first read of a page, before the rows' size is known.
+const (
+	DefaultChunkPageBytes = 8 << 20
+	firstFetchRows        = 100
+)
+
+// pageSize bounds the rows a chunk holds at once (zero values: defaults).
+type pageSize struct{ rows, bytes int }
+
+// recordSize is about the bytes a staged row's values hold in memory.
+func recordSize(r *customer.ImportRecord) int {
+	n := 64
+	for k, v := range r.Fields {
+		n += len(k) + len(v)
+	}
+	for k, v := range r.Attributes {
+		n += len(k) + len(v)
+	}
+	for _, t := range r.Tags {
+		n += len(t)
+	}
+	return n
+}
+
 // pages runs fn on the chunk's rows a page at a time, in file order or
 // (byOrder) grouped by order number (in file order within an order),
 // through a cursor of the chunk's transaction; fn may run statements of its
@@ -168,25 +195,37 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 	if _, err := tx.Exec(ctx, `DECLARE chunk_rows NO SCROLL CURSOR FOR `+sqlChunkRows+order, in.orgID, in.importID, chunk); err != nil {
 		return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
 	}
-	page := in.pageRows
-	if page <= 0 {
-		page = DefaultChunkPageRows
-	}
-	fetch := fmt.Sprintf(`FETCH %d FROM chunk_rows`, page)
+	page := cmp.Or(in.page.rows, DefaultChunkPageRows)
+	pageBytes := cmp.Or(in.page.bytes, DefaultChunkPageBytes)
 	rows, owned := make([]customer.ImportRow, 0, min(page, 1000)), make([]bool, 0, min(page, 1000))
 	pages := 0
 	var last []customer.ImportRow // the last page read (an empty FETCH ends a full one)
 	var lastOwned []bool
-	for {
+	for end := false; !end; {
+		// A page: up to page rows or pageBytes, read in as few FETCHes
+		// as the rows' size allows (two for a typical chunk).
 		rows, owned = rows[:0], owned[:0]
-		rs, err := tx.Query(ctx, fetch)
-		if err == nil {
-			err = scanChunkRows(rs, func(r customer.ImportRow, o bool) {
-				rows, owned = append(rows, r), append(owned, o)
-			})
-		}
-		if err != nil {
-			return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
+		size := 0
+		for len(rows) < page && size < pageBytes {
+			n := min(firstFetchRows, page)
+			if len(rows) > 0 {
+				n = max(1, min(page-len(rows), (pageBytes-size)/max(1, size/len(rows))))
+			}
+			before := len(rows)
+			rs, err := tx.Query(ctx, fmt.Sprintf(`FETCH %d FROM chunk_rows`, n))
+			if err == nil {
+				err = scanChunkRows(rs, func(r customer.ImportRow, o bool) {
+					rows, owned = append(rows, r), append(owned, o)
+					size += recordSize(&r.Record)
+				})
+			}
+			if err != nil {
+				return interpretError(fmt.Errorf("read rows of chunk %d: %w", chunk, err), nil)
+			}
+			if len(rows)-before < n {
+				end = true
+				break
+			}
 		}
 		if len(rows) > 0 {
 			pages++
@@ -194,9 +233,6 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 			if err := fn(rows, owned); err != nil {
 				return err
 			}
-		}
-		if len(rows) < page {
-			break
 		}
 	}
 	if _, err := tx.Exec(ctx, `CLOSE chunk_rows`); err != nil {
@@ -284,7 +320,7 @@ func incoming(r *customer.ImportRow) *dedupe.Incoming {
 	return &in
 }
 
-func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk, pageRows int, probeAll bool) (*ChunkOutcome, error) {
+func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, page pageSize, probeAll bool) (*ChunkOutcome, error) {
 	in, err := loadChunk(ctx, tx, orgID, importID, chunk)
 	if err != nil {
 		return nil, err
@@ -292,7 +328,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if in.done || in.status != customer.ImportProcessing {
 		return &ChunkOutcome{Skipped: true, Status: in.status}, nil
 	}
-	in.pageRows = pageRows
+	in.page = page
 	if in.opts.Kind == KindOrders {
 		return runOrderChunk(ctx, tx, in, chunk, probeAll)
 	}

@@ -30,6 +30,8 @@ type Store struct {
 	ChunkBytes int
 	// ChunkPageRows overrides DefaultChunkPageRows (tests use small pages).
 	ChunkPageRows int
+	// ChunkPageBytes overrides DefaultChunkPageBytes (tests use small pages).
+	ChunkPageBytes int
 	// PlanHeartbeat overrides how often a planner touches its import
 	// (DefaultPlanHeartbeat).
 	PlanHeartbeat time.Duration
