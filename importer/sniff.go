@@ -41,13 +41,13 @@ func notText(prefix []byte) string {
 
 // binaryBytes reports whether the start of a (non-UTF-16) file has more
 // control bytes than text ever does: over 10% of its first 4 KiB other
-// than tab, line breaks and form feed. A stray NUL in a cell is repaired
-// with a warning instead.
+// than tab, line breaks, form feed and vertical tab (FileMaker's line break
+// inside a cell). A stray NUL in a cell is repaired with a warning instead.
 func binaryBytes(prefix []byte) bool {
 	p := prefix[:min(len(prefix), 4096)]
 	n := 0
 	for _, b := range p {
-		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' && b != '\v' {
 			n++
 		}
 	}
