@@ -31,7 +31,8 @@ type chunker struct {
 	starts      []int // row number of each chunk's first row
 }
 
-func (c *chunker) next(row *Row) {
+// next sets the row's chunk and returns the bytes of its values.
+func (c *chunker) next(row *Row) int {
 	n := 0
 	for _, s := range row.Raw {
 		n += len(s)
@@ -44,11 +45,12 @@ func (c *chunker) next(row *Row) {
 	default:
 		c.size += n
 		row.chunk = c.id
-		return
+		return n
 	}
 	c.bucket, c.size = b, n
 	c.starts = append(c.starts, row.Num)
 	row.chunk = c.id
+	return n
 }
 
 // Staged reports what reading a file produced.
@@ -97,11 +99,8 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				return err
 			}
 			rows.Add(1)
-			chunks.next(&row)
+			size += chunks.next(&row)
 			batch = append(batch, row)
-			for _, c := range row.Raw {
-				size += len(c)
-			}
 			if len(batch) == batchRows || size >= batchBytes {
 				select {
 				case raw <- batch:
