@@ -34,7 +34,7 @@ const (
 
 // Defaults of Options limits.
 const (
-	DefaultMaxColumns    = 200
+	DefaultMaxColumns    = 500 // HubSpot's all-properties exports run to hundreds
 	DefaultMaxFieldBytes = 64 << 10
 	DefaultMaxRowBytes   = 128 << 10
 )
@@ -50,7 +50,7 @@ type Options struct {
 	// keep it as an attribute. Unknown fields make Open fail with
 	// *MappingError.
 	Mapping       map[string]string
-	MaxColumns    int // default 200: a CSV header with more columns is a file error
+	MaxColumns    int // default 500: a CSV header with more columns is a file error
 	MaxFieldBytes int // default 64 KiB: longer values are dropped with a warning
 	// MaxRowBytes bounds the values of one record (default 128 KiB): a
 	// longer record is a row error, its cells cut short in the report. It
@@ -344,7 +344,8 @@ func (r *Reader) openCSV(delim byte) error {
 		break
 	}
 	if p.nFields > r.opts.MaxColumns {
-		return &FileError{Row: 1, Reason: fmt.Sprintf("the header has %d columns, more than the limit of %d", p.nFields, r.opts.MaxColumns)}
+		return &FileError{Row: 1, Reason: fmt.Sprintf("the header has %d columns, more than the limit of %d: remove the columns you do not need and upload again",
+			p.nFields, r.opts.MaxColumns)}
 	}
 	if len(p.over) > 0 {
 		return &FileError{Row: 1, Reason: fmt.Sprintf("a header is longer than %d bytes", r.opts.MaxFieldBytes)}
