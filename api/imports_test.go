@@ -391,10 +391,25 @@ func TestImportAddressParts(t *testing.T) {
 	e := newQueueEnv(t, queueOpts{})
 	file := "Prénom;Nom;E-mail;Adresse;Ville;Code postal;Pays\n" +
 		"Ann;Lee;ann@example.com;1 Main St;Springfield;12345;us\n" +
-		"Bob;Ray;bob@example.com;;Shelbyville;;FR\n"
+		"Bob;Ray;bob@example.com;;Shelbyville;;FR\n" +
+		// Countries by name, as HubSpot and spreadsheets write them.
+		"Cy;Roy;cy@example.com;2 Rue Haute;Lyon;69001;Frankreich\n" +
+		"Di;Fay;di@example.com;3 Elm St;Boston;02110;United States\n" +
+		"Ed;Gil;ed@example.com;4 Oak St;Nowhere;;Atlantis\n"
 	done := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
-	if c := counts(done); c["created"] != 2 || c["warnings"] != 0 {
+	if c := counts(done); c["created"] != 5 || c["warnings"] != 1 {
 		t.Fatalf("counts %v", c)
+	}
+	for email, country := range map[string]string{"cy@example.com": "FR", "di@example.com": "US", "ed@example.com": ""} {
+		c := e.do("GET", "/api/v1/customers/lookup?email="+email, nil).want(t, http.StatusOK).data()
+		addrs := e.do("GET", "/api/v1/customers/"+str(c["id"])+"/addresses", nil).want(t, http.StatusOK).list()
+		if len(addrs) != 1 || addrs[0]["country"] != country {
+			t.Fatalf("%s: addresses %v, want country %q", email, addrs, country)
+		}
+	}
+	errs := e.do("GET", "/api/v1/imports/"+str(done["id"])+"/errors", nil).want(t, http.StatusOK).list()
+	if len(errs) != 1 || errs[0]["column"] != "Pays" || !strings.Contains(str(errs[0]["reason"]), `"Atlantis"`) {
+		t.Fatalf("problems %v", errs)
 	}
 	ann := e.do("GET", "/api/v1/customers/lookup?email=ann@example.com", nil).want(t, http.StatusOK).data()
 	if ann["first_name"] != "Ann" || ann["last_name"] != "Lee" || len(ann["attributes"].(map[string]any)) != 0 {

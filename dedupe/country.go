@@ -2,8 +2,14 @@ package dedupe
 
 import (
 	"strings"
+	"sync"
+	"unicode"
 
 	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 // countryNames maps common English (and a few native) country names and
@@ -24,16 +30,49 @@ var countryNames = map[string]string{
 	"china": "CN", "prc": "CN", "hongkong": "HK", "taiwan": "TW", "japan": "JP", "southkorea": "KR", "korea": "KR",
 	"republicofkorea": "KR", "singapore": "SG", "malaysia": "MY", "indonesia": "ID", "philippines": "PH",
 	"thailand": "TH", "vietnam": "VN", "australia": "AU", "newzealand": "NZ", "southafrica": "ZA", "nigeria": "NG",
-	"kenya": "KE",
+	"kenya": "KE", "czechrepublic": "CZ", "ivorycoast": "CI", "macao": "MO", "macau": "MO", "palestine": "PS",
+	"vaticancity": "VA", "burma": "MM", "swaziland": "SZ", "easttimor": "TL", "capeverde": "CV",
 }
+
+func init() {
+	// Short names CLDR does not list, folded like the rest.
+	for name, code := range map[string]string{"السعودية": "SA", "الإمارات": "AE", "مصر": "EG", "الكويت": "KW"} {
+		countryNames[foldCountry(name)] = code
+	}
+}
+
+// localNames maps every ISO 3166-1 country's name in the languages
+// merchants' files come in (CLDR's, through x/text: "Deutschland",
+// "Royaume-Uni", "Estados Unidos", "المملكة العربية السعودية"), folded by
+// foldCountry; countryNames wins where they overlap.
+var localNames = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	namers := []display.Namer{display.English.Regions()}
+	for _, t := range []language.Tag{language.French, language.German, language.Spanish, language.Portuguese,
+		language.Italian, language.Dutch, language.Arabic, language.Turkish} {
+		namers = append(namers, display.Regions(t))
+	}
+	for _, code := range strings.Fields(isoCountries) {
+		r := language.MustParseRegion(code)
+		for _, n := range namers {
+			if k := foldCountry(n.Name(r)); k != "" {
+				if _, taken := m[k]; !taken {
+					m[k] = code
+				}
+			}
+		}
+	}
+	return m
+})
 
 // NormalizeCountry turns a country as other systems send it into ISO 3166-1
 // alpha-2: an alpha-2 code (any case; "UK" is GB), an alpha-3 code ("USA",
-// "SAU") or a common name ("United States", "Saudi Arabia"). ok is false,
-// and s comes back trimmed, when it is none of those.
+// "SAU") or a name ("United States", "Saudi Arabia", "Deutschland"). ok is
+// false, and s comes back trimmed, when it is none of those.
 func NormalizeCountry(s string) (code string, ok bool) {
 	s = strings.TrimSpace(s)
-	if code := countryNames[foldCountry(s)]; code != "" {
+	k := foldCountry(s)
+	if code := countryNames[k]; code != "" {
 		return code, true
 	}
 	if ValidCountry(s) {
@@ -46,21 +85,36 @@ func NormalizeCountry(s string) (code string, ok bool) {
 			}
 		}
 	}
+	if code := localNames()[k]; code != "" && len(k) > 3 {
+		return code, true
+	}
+	// ISO's list style: "Korea, Republic of", "Iran, Islamic Republic of";
+	// and "The Bahamas".
+	if before, _, found := strings.Cut(s, ","); found {
+		if code, ok := NormalizeCountry(before); ok {
+			return code, true
+		}
+	}
+	if rest, found := strings.CutPrefix(strings.ToLower(s), "the "); found {
+		if code, ok := NormalizeCountry(rest); ok {
+			return code, true
+		}
+	}
 	return s, false
 }
 
-// foldCountry lowercases s and keeps only its ASCII letters ("U.S.A." is
-// "usa"; "España" is "espana" after dropping the accent's mark).
+var foldMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)))
+
+// foldCountry lowercases s, drops accents and keeps only its letters ("U.S.A."
+// is "usa", "España" is "espana", "Côte d’Ivoire" is "cotedivoire").
 func foldCountry(s string) string {
+	if folded, _, err := transform.String(foldMarks, s); err == nil {
+		s = folded
+	}
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z':
+		if unicode.IsLetter(r) {
 			b.WriteRune(r)
-		case r == 'ñ':
-			b.WriteRune('n')
-		case r == 'ü':
-			b.WriteRune('u')
 		}
 	}
 	return b.String()

@@ -272,11 +272,11 @@ func (n *Normalizer) address(f map[string]string, warn func(field, reason string
 	}
 	a := &customer.Address{Label: "Address", AddressLine1: line1, AddressLine2: f["address_line2"],
 		City: f["city"], State: f["state"], PostalCode: f["postal_code"]}
-	if c := strings.ToUpper(strings.TrimSpace(f["country"])); c != "" {
-		if dedupe.ValidCountry(c) {
-			a.Country = c
+	if c := strings.TrimSpace(f["country"]); c != "" {
+		if code, ok := dedupe.NormalizeCountry(c); ok {
+			a.Country = code
 		} else {
-			warn("country", fmt.Sprintf("not an ISO 3166-1 alpha-2 code: %q dropped", clip(f["country"])))
+			warn("country", fmt.Sprintf("not a country code or name: %q dropped", clip(f["country"])))
 		}
 	}
 	for _, s := range []*string{&a.AddressLine1, &a.AddressLine2, &a.City, &a.State, &a.PostalCode} {
