@@ -422,6 +422,29 @@ func TestImportCommand(t *testing.T) {
 	})
 }
 
+// --preview shows how the server reads the file — each column's field, the
+// first rows' problems — and imports nothing; a file the import would
+// refuse exits 1 saying why.
+func TestImportPreview(t *testing.T) {
+	t.Parallel()
+	e := newImpEnv(t, true)
+	file := writeTemp(t, "shop.csv", "E-mail Address;Mobile;Given Name;Loyalty\nA@Example.com;(415) 555-0123;Ann;gold\nbad;;Bo;silver\n")
+	r := runImport(t, nil, e.getenv, file, "--preview", "--region", "US").wantCode(t, 0)
+	for _, want := range []string{`Preview of shop.csv: csv, utf-8, delimiter ";"`, "E-mail Address  email", "Mobile          phone",
+		"Loyalty         (attribute)", "First 2 rows: 1 would be imported, 1 would not", "row 3 error"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("preview lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if status, body := e.get("/api/v1/imports"); status != http.StatusOK || body["meta"].(map[string]any)["total"] != float64(0) {
+		t.Errorf("imports after a preview: %d %v", status, body)
+	}
+	r = runImport(t, nil, e.getenv, writeTemp(t, "names.csv", "Name,City\nBob,Paris\n"), "--preview").wantCode(t, 1)
+	if !strings.Contains(r.err.Error(), "the import would refuse this file: no column maps to email, phone or external_id") {
+		t.Errorf("error %v", r.err)
+	}
+}
+
 func atoiOrFail(t *testing.T, s string) int {
 	t.Helper()
 	n := 0

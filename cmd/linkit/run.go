@@ -29,7 +29,7 @@ Usage:
   linkit org create --name NAME [--id ID] [--region CC] [--json]
   linkit key create --org ID [--json]
   linkit key revoke KEY_ID
-  linkit import FILE [--location ID] [--tags a,b] [--dry-run] [--errors out.csv] …
+  linkit import FILE [--location ID] [--tags a,b] [--dry-run] [--preview] [--errors out.csv] …
                    upload a customer file through the API (linkit import -h:
                    flags, exit codes 0 ok, 1 failed, 2 usage, 3 rows invalid)
   linkit version
