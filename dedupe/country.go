@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -103,13 +104,16 @@ func NormalizeCountry(s string) (code string, ok bool) {
 	return s, false
 }
 
-var foldMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)))
-
 // foldCountry lowercases s, drops accents and keeps only its letters ("U.S.A."
 // is "usa", "España" is "espana", "Côte d’Ivoire" is "cotedivoire").
 func foldCountry(s string) string {
-	if folded, _, err := transform.String(foldMarks, s); err == nil {
-		s = folded
+	if !isASCII(s) {
+		// A chain of transformers keeps state: one per call, not shared
+		// between the goroutines normalizing an import.
+		marks := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)))
+		if folded, _, err := transform.String(marks, s); err == nil {
+			s = folded
+		}
 	}
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
@@ -118,6 +122,15 @@ func foldCountry(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isLetters(s string) bool {

@@ -1,6 +1,7 @@
 package dedupe_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/linkitworks/customers/dedupe"
@@ -73,4 +74,23 @@ func FuzzNormalizeCountry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Imports normalize countries on several goroutines at once (run with -race).
+func TestNormalizeCountryConcurrently(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if code, ok := dedupe.NormalizeCountry("Côte d’Ivoire"); code != "CI" || !ok {
+					t.Errorf("Côte d’Ivoire → %q %v", code, ok)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

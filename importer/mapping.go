@@ -180,7 +180,12 @@ func FieldFor(kind Kind, header string) string {
 	return t.aliases[normalize(cleanHeader(header))].field
 }
 
-var foldAccents = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)))
+// foldAccents drops combining marks after decomposing. A chain of
+// transformers keeps state, so each call gets its own: uploads read
+// headers concurrently.
+func foldAccents() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)))
+}
 
 // normalize lowercases s, folds accents and keeps only letters and digits:
 // "E-mail Address" → "emailaddress", "Prénom" → "prenom".
@@ -193,7 +198,7 @@ func normalize(s string) string {
 		}
 	}
 	if !ascii {
-		if f, _, err := transform.String(foldAccents, s); err == nil {
+		if f, _, err := transform.String(foldAccents(), s); err == nil {
 			s = f
 		}
 	}

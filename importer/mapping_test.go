@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -265,4 +266,23 @@ func TestMissingColumns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Uploads map their headers at the same time: folding accents shares no
+// state between them (run with -race).
+func TestNormalizeConcurrently(t *testing.T) {
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if got := FieldFor(KindCustomers, "Prénom"); got != "first_name" {
+					t.Errorf("goroutine %d: Prénom → %q", i, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
