@@ -1,0 +1,8 @@
+package postgres
+
+// Statements the external tests inspect.
+var (
+	SQLRowsByOwner      = sqlRowsByOwner
+	SQLRowsByOwnerProbe = sqlRowsByOwnerProbe
+	SQLBeginNoNestLoop  = sqlBeginNoNestLoop
+)
