@@ -5,4 +5,5 @@ var (
 	SQLRowsByOwner      = sqlRowsByOwner
 	SQLRowsByOwnerProbe = sqlRowsByOwnerProbe
 	SQLBeginNoNestLoop  = sqlBeginNoNestLoop
+	SQLChunkRows        = sqlChunkRows
 )

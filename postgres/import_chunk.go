@@ -29,14 +29,19 @@ const (
 	// those it moved in (import_row_moves). The moved-out test is a scalar
 	// subquery, one primary-key probe per row: as NOT EXISTS the planner
 	// made it an anti join that read and hashed all the import's moves for
-	// every chunk (80% of the statement).
+	// every chunk (80% of the statement). The moved-in rows are a lateral
+	// primary-key probe each (LIMIT keeps it from becoming a join): as a
+	// join, on statistics that said an import had one row, the planner
+	// scanned all the import's rows for each move.
 	sqlChunkRows = `SELECT ` + chunkRowColumns + ` FROM import_rows r
 		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.chunk = $3 AND (
 			SELECT true FROM import_row_moves m
 			WHERE m.organization_id = $1 AND m.import_id = $2 AND m.row_num = r.row_num) IS NULL
 		UNION ALL
-		SELECT ` + chunkRowColumns + ` FROM import_row_moves m JOIN import_rows r
-			ON r.organization_id = m.organization_id AND r.import_id = m.import_id AND r.row_num = m.row_num
+		SELECT ` + chunkRowColumns + ` FROM import_row_moves m CROSS JOIN LATERAL (
+			SELECT row_num, email, email_key, phone, phone_key, phone_valid, phone_ext, external_key, record, order_key
+			FROM import_rows WHERE organization_id = m.organization_id AND import_id = m.import_id AND row_num = m.row_num
+			LIMIT 1) r
 		WHERE m.organization_id = $1 AND m.import_id = $2 AND m.chunk = $3`
 	// Not the original cells (raw): problems found while merging copy them
 	// in SQL (sqlInsertChunkProblems), and they would be a tenth of a big

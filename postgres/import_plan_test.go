@@ -12,13 +12,13 @@ import (
 	"github.com/linkitworks/customers/postgres/postgrestest"
 )
 
-// The plan's owner read must not hinge on statistics: on tables never
+// The import's reads must not hinge on statistics: on tables never
 // analyzed (a young organization, autovacuum behind) the join form became
 // a nested loop over every identity of the organization per staged row
 // (34 s for 3,000 rows against 26,000 customers). A small import probes
 // the identities' primary key per key; a large one joins without nested
 // loops.
-func TestOwnerReadPlans(t *testing.T) {
+func TestImportReadPlans(t *testing.T) {
 	t.Parallel()
 	st := postgrestest.New(t)
 	ctx := context.Background()
@@ -41,6 +41,28 @@ func TestOwnerReadPlans(t *testing.T) {
 	// Three probes, each parameterized by the staged row's key.
 	if strings.Count(probe, `"Index Name":"customer_identities_pkey"`) != 3 || strings.Count(probe, `AND (value = r`) != 3 {
 		t.Errorf("small import's owner read is not one key probe per row:\n%s", probe)
+	}
+
+	// A chunk's moved-in rows: one primary-key probe of the staged rows per
+	// move, not a scan of the import's rows per move — also when the
+	// statistics predate the import (they say it has no rows).
+	for _, q := range []string{
+		`INSERT INTO import_rows (organization_id, import_id, row_num, chunk)
+			SELECT 'org_x', 'imp_old', n, n / 4000 FROM generate_series(2, 20001) n`,
+		`ANALYZE import_rows`,
+		`INSERT INTO import_rows (organization_id, import_id, row_num, chunk)
+			SELECT 'org_x', 'imp_x', n, n / 4000 FROM generate_series(2, 20001) n`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plan []map[string]any
+	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+postgres.SQLChunkRows, "org_x", "imp_x", 3).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `AND (row_num = m.row_num))","Index Name":"import_rows_pkey"`) {
+		t.Errorf("a chunk's moved-in rows are not read by key:\n%s", b)
 	}
 
 	big, err := st.Pool().BeginTx(ctx, pgx.TxOptions{BeginQuery: postgres.SQLBeginNoNestLoop})
