@@ -63,7 +63,7 @@ type Options struct {
 // Detected describes what Open found.
 type Detected struct {
 	Format    Format
-	Encoding  string // utf-8, utf-8-sig, utf-16le, utf-16be, windows-1252
+	Encoding  string // utf-8, utf-8-sig, utf-16le, utf-16be, windows-1252, macintosh
 	Delimiter string // "," ";" "\t" "|" or "" for JSON
 	Gzip      bool
 	// Headers are the CSV header cells (trimmed), or for JSON the keys seen
@@ -225,7 +225,7 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	}
 
 	enc, bom := sniffEncoding(prefix, atEOF)
-	if (enc == EncodingUTF8 || enc == EncodingWindows1252) && binaryBytes(prefix) {
+	if (enc == EncodingUTF8 || enc == EncodingWindows1252 || enc == EncodingMacRoman) && binaryBytes(prefix) {
 		return nil, &FileError{Reason: "the file is not text (binary data): upload the customer list as CSV, JSON or NDJSON"}
 	}
 	rd.det.Encoding = enc
@@ -240,6 +240,8 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 		text = transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder())
 	case EncodingWindows1252:
 		text = transform.NewReader(br, charmap.Windows1252.NewDecoder())
+	case EncodingMacRoman:
+		text = transform.NewReader(br, charmap.Macintosh.NewDecoder())
 	default:
 		rd.fixUTF8 = true
 	}

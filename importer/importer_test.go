@@ -138,6 +138,29 @@ func TestLatin1(t *testing.T) {
 	}
 }
 
+// Excel for Mac saves "Comma Separated Values" in Mac Roman, where é is
+// 0x8E (Ž in Windows-1252). Windows-1252 text with its own use of those
+// bytes inside words (’ in O’Brien, Š in Šimon) beside its accented
+// letters stays Windows-1252.
+func TestMacRoman(t *testing.T) {
+	mac := "first name;last name;city\rJos\x8e;M\x9fller;Z\x9frich\rFran\x8dois;Cr\x8fme;Orl\x8eans\r"
+	rd, rows := readAll(t, []byte(mac), Options{})
+	if rd.Detected().Encoding != "macintosh" || len(rows) != 2 {
+		t.Fatalf("%+v %d rows", rd.Detected(), len(rows))
+	}
+	if r := rows[0]; r.Fields["first_name"] != "José" || r.Fields["last_name"] != "Müller" || r.Fields["city"] != "Zürich" {
+		t.Fatalf("%+v", r)
+	}
+	if r := rows[1]; r.Fields["first_name"] != "François" || r.Fields["last_name"] != "Crème" {
+		t.Fatalf("%+v", r)
+	}
+	win := "first name,last name\nSean,O\x92Brien\n\x8aimon,Nov\xe1k\nH\xe9l\xe8ne,Mah\xe9\n"
+	rd, rows = readAll(t, []byte(win), Options{})
+	if rd.Detected().Encoding != "windows-1252" || rows[0].Fields["last_name"] != "O’Brien" || rows[1].Fields["first_name"] != "Šimon" {
+		t.Fatalf("%+v %+v", rd.Detected(), rows)
+	}
+}
+
 // A Latin-1 file whose first accent comes after the sniffed prefix.
 func TestLateLatin1(t *testing.T) {
 	var b bytes.Buffer

@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -13,6 +14,7 @@ const (
 	EncodingUTF16LE     = "utf-16le"
 	EncodingUTF16BE     = "utf-16be"
 	EncodingWindows1252 = "windows-1252"
+	EncodingMacRoman    = "macintosh" // Excel for Mac's "Comma Separated Values"
 )
 
 // fileKinds are the files merchants upload instead of their export, by
@@ -83,8 +85,35 @@ func sniffEncoding(prefix []byte, atEOF bool) (string, int) {
 	if utf8.Valid(p) || mostlyUTF8(p) {
 		return EncodingUTF8, 0
 	}
+	if looksMacRoman(p) {
+		return EncodingMacRoman, 0
+	}
 	return EncodingWindows1252, 0
 }
+
+// looksMacRoman reports whether the 8-bit bytes inside words are mostly
+// Mac Roman's accented letters (é 0x8E, è 0x8F, à 0x88, ç 0x8D, ü 0x9F…),
+// which Windows-1252 spends on punctuation and rare letters, rather than
+// Windows-1252's (0xC0–0xFF). Bytes both encodings put inside words (1252's
+// quotes, dashes, ellipsis, €, ™) are no evidence either way.
+func looksMacRoman(p []byte) bool {
+	const neutral = "\x80\x82\x84\x85\x8b\x91\x92\x93\x94\x95\x96\x97\x99\x9b"
+	mac, win := 0, 0
+	for i, b := range p {
+		if b < 0x80 || !((i > 0 && isASCIILetter(p[i-1])) || (i+1 < len(p) && isASCIILetter(p[i+1]))) {
+			continue
+		}
+		switch {
+		case b >= 0xC0:
+			win++
+		case b <= 0x9F && strings.IndexByte(neutral, b) < 0:
+			mac++
+		}
+	}
+	return mac >= 2 && mac > 2*win
+}
+
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
 
 // mostlyUTF8 reports whether p has more valid multi-byte UTF-8 sequences
 // than invalid bytes: a UTF-8 file with a few stray Latin-1 bytes stays
