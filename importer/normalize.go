@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -305,7 +306,15 @@ func parseDate(v string, dayFirst bool) (string, bool) {
 	return valid(t)
 }
 
-// parseDay reads a date in one of dateLayouts or with slashes, unchecked.
+// excelEpoch is day 0 of Excel's serial dates (1900 system; day 60 is the
+// 29 February 1900 Excel believes in, so later days count from here).
+var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+
+// parseDay reads a date in one of dateLayouts, with slashes (a two-digit
+// year is the latest such year not ahead of this one: 85 is 1985, 24 is
+// 2024), as yyyymmdd, or as Excel's serial day number (five digits: a date
+// column a spreadsheet formatted as a number, 32874 is 1990-01-01);
+// unchecked.
 func parseDay(v string, dayFirst bool) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	for _, l := range dateLayouts {
@@ -313,8 +322,24 @@ func parseDay(v string, dayFirst bool) (time.Time, bool) {
 			return t, true
 		}
 	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		switch len(v) {
+		case 8:
+			t, err := time.Parse("20060102", v)
+			return t, err == nil
+		case 5:
+			return excelEpoch.AddDate(0, 0, n), true
+		}
+		return time.Time{}, false
+	}
 	var a, b, y int
-	if _, err := fmt.Sscanf(strings.NewReplacer("-", "/", ".", "/").Replace(v), "%d/%d/%d", &a, &b, &y); err == nil && y > 999 {
+	twoDigitYear := len(v) >= 3 && strings.IndexByte("/-.", v[len(v)-3]) >= 0
+	if _, err := fmt.Sscanf(strings.NewReplacer("-", "/", ".", "/").Replace(v), "%d/%d/%d", &a, &b, &y); err == nil && (y > 999 || twoDigitYear) {
+		if twoDigitYear {
+			if y += 2000; y > time.Now().Year() {
+				y -= 100
+			}
+		}
 		switch {
 		case a > 12 && b <= 12:
 			a, b = b, a // day first
