@@ -228,18 +228,7 @@ func TestImportRowProblems(t *testing.T) {
 	}
 
 	// The error CSV: original columns + error, error rows only, formulas defused.
-	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
-		t.Fatalf("content type %q", ct)
-	}
-	records, err := csv.NewReader(res.Body).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := e.errorCSV(str(im["id"]))
 	if strings.Join(records[0], ",") != "First Name,Last Name,Email,Phone,Birthday,Notes,error" || len(records) != 5 {
 		t.Fatalf("error csv %q", records)
 	}
@@ -321,6 +310,25 @@ func TestImportStagingPurged(t *testing.T) {
 	if n := len(e.do("GET", "/api/v1/imports/"+id+"/errors?limit=100", nil).want(t, http.StatusOK).list()); n != 5 {
 		t.Fatalf("%d problems after purge, want 5", n)
 	}
+}
+
+// errorCSV downloads an import's error report as CSV (asserting its content
+// type) and parses it.
+func (e *env) errorCSV(id string) [][]string {
+	e.t.Helper()
+	res, err := http.DefaultClient.Do(authGet(e, "/api/v1/imports/"+id+"/errors?format=csv"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		e.t.Fatalf("error CSV content type %q", ct)
+	}
+	records, err := csv.NewReader(res.Body).ReadAll()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return records
 }
 
 func authGet(e *env, path string) *http.Request {
@@ -850,14 +858,9 @@ func TestImportPlaceholderIdentifiers(t *testing.T) {
 		t.Errorf("error_summary %v", sum)
 	}
 	// The error CSV gives the rows that rested on the placeholder as they were.
-	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	records, err := csv.NewReader(res.Body).ReadAll()
-	if err != nil || len(records) != anonymous+dummies+1 {
-		t.Fatalf("error CSV: %d records (%v), want a header and %d rows", len(records), err, anonymous+dummies)
+	records := e.errorCSV(str(im["id"]))
+	if len(records) != anonymous+dummies+1 {
+		t.Fatalf("error CSV: %d records, want a header and %d rows", len(records), anonymous+dummies)
 	}
 	if got := strings.Join(records[4][:4], "|"); got != "Guest3|Visitor||415.555.0100" || !strings.Contains(records[4][4], "row 35 error: Mobile") {
 		t.Errorf("error CSV row of Guest3: %q", records[4])
@@ -938,15 +941,7 @@ func TestImportConfiguredLimits(t *testing.T) {
 		t.Fatalf("counts %v", im["counts"])
 	}
 	e.do("GET", "/api/v1/customers/lookup?email=b@example.com", nil).wantError(t, http.StatusNotFound)
-	res, err := http.DefaultClient.Do(authGet(e.env, "/api/v1/imports/"+str(im["id"])+"/errors?format=csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	records, err := csv.NewReader(res.Body).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := e.errorCSV(str(im["id"]))
 	if len(records) != 2 || records[1][0] != "b@example.com" || len(records[1][1]) > 140 || !strings.HasSuffix(records[1][1], "…") ||
 		!strings.Contains(records[1][3], "the row holds 593 bytes of values, more than the limit of 400 bytes") {
 		t.Fatalf("error csv %q", records)

@@ -225,7 +225,7 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	}
 
 	enc, bom := sniffEncoding(prefix, atEOF)
-	if (enc == EncodingUTF8 || enc == EncodingWindows1252 || enc == EncodingMacRoman) && binaryBytes(prefix) {
+	if enc != EncodingUTF16LE && enc != EncodingUTF16BE && binaryBytes(prefix) { // UTF-16 is NULs by half
 		return nil, &FileError{Reason: "the file is not text (binary data): upload the customer list as CSV, JSON or NDJSON"}
 	}
 	rd.det.Encoding = enc

@@ -293,6 +293,16 @@ func isTerminal(w io.Writer) bool {
 // contentType is the raw body's type by extension; a .gz file is sent as
 // the type inside with Content-Encoding gzip (the server sniffs gzip
 // either way), anything unknown as octet-stream for the server to sniff.
+// setFileType sets the Content-Type (and Content-Encoding) the file's name
+// suggests.
+func setFileType(req *http.Request, name string) {
+	ctype, enc := contentType(name)
+	req.Header.Set("Content-Type", ctype)
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
+}
+
 func contentType(name string) (ctype, encoding string) {
 	lower := strings.ToLower(name)
 	if strings.HasSuffix(lower, ".gz") {
@@ -389,11 +399,7 @@ func (c *apiClient) upload(ctx context.Context, f io.Reader, name string, size i
 	if size == 0 {
 		req.Body = http.NoBody
 	}
-	ctype, enc := contentType(name)
-	req.Header.Set("Content-Type", ctype)
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
+	setFileType(req, name)
 	req.Header.Set("Expect", "100-continue")
 	res, err := c.do(req)
 	body.close() // no more progress output from the transport
@@ -445,11 +451,7 @@ func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url
 	if err != nil {
 		return err
 	}
-	ctype, enc := contentType(name)
-	req.Header.Set("Content-Type", ctype)
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
+	setFileType(req, name)
 	res, err := c.do(req)
 	if err != nil {
 		return err
