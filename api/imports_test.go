@@ -573,9 +573,11 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	var states []string
 	// Chunks of 25 rows; one chunk; one chunk read 7 rows at a time; chunks
 	// cut by their bytes (~600: a dozen rows each); one chunk read ~1 KB at
-	// a time.
+	// a time; chunks of 25 rows where every row weighs in the plan, its
+	// groups spread over chunks of 2,000 bytes.
 	for i, o := range []queueOpts{{chunkRows: 25}, {chunkRows: 1 << 30}, {chunkRows: 1 << 30, pageRows: 7},
-		{chunkRows: 1 << 30, chunkBytes: 600}, {chunkRows: 1 << 30, pageBytes: 1000}} {
+		{chunkRows: 1 << 30, chunkBytes: 600}, {chunkRows: 1 << 30, pageBytes: 1000},
+		{chunkRows: 25, chunkBytes: 2000, fatRowBytes: 1}} {
 		e := newQueueEnv(t, o)
 		for i := range 20 {
 			e.createCustomer(map[string]any{"email": fmt.Sprintf("e%d@example.com", i*7), "first_name": fmt.Sprintf("Pre%d", i)})
@@ -601,6 +603,61 @@ func TestImportChunkingEqualsSequential(t *testing.T) {
 	}
 	if states[4] != states[1] {
 		t.Fatalf("a chunk read in pages of bytes differs:\n%s\n---\n%s", head(states[4]), head(states[1]))
+	}
+	if states[5] != states[1] {
+		t.Fatalf("groups spread by weight differ:\n%s\n---\n%s", head(states[5]), head(states[1]))
+	}
+}
+
+// Rows of people who come back later on fat rows: the natural chunk of
+// their first rows would gather every fat customer. The plan spreads such
+// groups over extra chunks whose fat rows stay within the chunk's bytes, and
+// the result equals the one-chunk import's.
+func TestImportSpreadsFatGroups(t *testing.T) {
+	t.Parallel()
+	const people, fat, budget = 30, 2000, 16 << 10
+	var b strings.Builder
+	b.WriteString("email,first_name,notes\n")
+	for i := range people {
+		fmt.Fprintf(&b, "u%d@example.com,U%d,\n", i, i)
+	}
+	for i := range people {
+		fmt.Fprintf(&b, "U%d@EXAMPLE.COM,,%s\n", i, strings.Repeat(string(rune('a'+i%26)), fat))
+	}
+	file := []byte(b.String())
+	var states []string
+	for i, o := range []queueOpts{{chunkRows: 1 << 30}, {chunkRows: 1 << 30, chunkBytes: budget, fatRowBytes: 1 << 10}} {
+		e := newQueueEnv(t, o)
+		im := e.upload("/api/v1/imports", "", "text/csv", file).want(t, http.StatusAccepted).data()
+		done := e.waitImport(str(im["id"]))
+		if c := counts(done); done["status"] != "completed" || c["created"] != people || c["merged_in_file"] != people {
+			t.Fatalf("options %d: import %v", i, done)
+		}
+		got := e.do("GET", "/api/v1/customers/lookup?email=u7%40example.com", nil).want(t, http.StatusOK).data()
+		if got["first_name"] != "U7" || got["notes"] != strings.Repeat("h", fat) {
+			t.Fatalf("options %d: merged as %v", i, got)
+		}
+		states = append(states, canonicalState(t, e.env))
+		if i == 0 {
+			continue
+		}
+		// Every chunk's fat rows, where the plan put them.
+		var natural, chunks, lastChunk, maxBytes int
+		if err := e.store.Pool().QueryRow(context.Background(), `
+			SELECT (SELECT cardinality(chunk_starts) FROM imports WHERE id = $1), count(*), max(chunk), max(bytes) FROM (
+				SELECT coalesce(m.chunk, r.chunk) AS chunk, sum(r.size_bytes) AS bytes FROM import_rows r
+				LEFT JOIN import_row_moves m ON m.organization_id = r.organization_id AND m.import_id = r.import_id AND m.row_num = r.row_num
+				WHERE r.import_id = $1 GROUP BY 1) c`, im["id"]).Scan(&natural, &chunks, &lastChunk, &maxBytes); err != nil {
+			t.Fatal(err)
+		}
+		// 30 groups of 2,000 bytes, 8 to a chunk: the first chunk and three extra ones.
+		if chunks != 4 || lastChunk < natural || maxBytes > budget || done["chunks"].(float64) != float64(chunks) {
+			t.Fatalf("%d natural chunks, %d planned (the last %d; import says %v), the fattest holds %d bytes of fat rows (budget %d)",
+				natural, chunks, lastChunk, done["chunks"], maxBytes, budget)
+		}
+	}
+	if states[0] != states[1] {
+		t.Fatalf("spread groups end differently:\n%s\n---\n%s", head(states[1]), head(states[0]))
 	}
 }
 

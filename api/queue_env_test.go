@@ -48,8 +48,10 @@ type queueOpts struct {
 	chunkRows int // import chunk size (0: the default)
 	// chunkBytes bounds a chunk's values (0: the default)
 	chunkBytes int
-	pageRows   int // rows a streamed chunk reads at once (0: the default)
-	pageBytes  int // bytes of values a streamed chunk reads at once (0: the default)
+	// fatRowBytes: rows from this size weigh in the plan (0: the default)
+	fatRowBytes int
+	pageRows    int // rows a streamed chunk reads at once (0: the default)
+	pageBytes   int // bytes of values a streamed chunk reads at once (0: the default)
 	// workerChunkRows, when set, gives the worker its own store on the same
 	// database with another chunk size (processes configured differently).
 	workerChunkRows int
@@ -71,6 +73,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 		}
 		t.Cleanup(s.Close)
 		s.ChunkRows, s.ChunkPageRows, s.ChunkPageBytes, s.ChunkBytes = chunkRows, o.pageRows, o.pageBytes, o.chunkBytes
+		s.FatRowBytes = o.fatRowBytes
 		return s
 	}
 	store := openStore(o.chunkRows)

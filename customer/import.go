@@ -100,6 +100,7 @@ type ImportCounts struct {
 type ImportRow struct {
 	Num        int
 	Chunk      int // the natural chunk, cut in file order while staging
+	Bytes      int // the bytes of the row's values (its cells), as the chunks were cut by
 	Email      string
 	EmailKey   string
 	Phone      string

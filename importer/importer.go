@@ -108,6 +108,7 @@ type Row struct {
 	Warnings []Issue
 
 	chunk int // set by Stage
+	size  int // bytes of Raw, set by Stage
 }
 
 // FileError is a problem with the file as a whole: nothing (more) can be

@@ -31,12 +31,13 @@ type chunker struct {
 	starts      []int // row number of each chunk's first row
 }
 
-// next sets the row's chunk and returns the bytes of its values.
+// next sets the row's chunk and size and returns the bytes of its values.
 func (c *chunker) next(row *Row) int {
 	n := 0
 	for _, s := range row.Raw {
 		n += len(s)
 	}
+	row.size = n
 	b := row.Num / c.rows
 	switch {
 	case c.starts == nil:
@@ -128,7 +129,7 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				var probs []customer.ImportProblem
 				for _, row := range batch {
 					r, p, ok := norm.Normalize(row)
-					r.Chunk = row.chunk
+					r.Chunk, r.Bytes = row.chunk, row.size
 					if ok {
 						out = append(out, r)
 					} else {

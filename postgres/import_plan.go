@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -79,6 +80,10 @@ const (
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
 	sqlSetChunkCount = `UPDATE imports SET chunks = $3, owned_rows_planned = true, placeholders = $4, updated = now()
 		WHERE organization_id = $1 AND id = $2`
+	// Rows of many bytes (StageRows writes size_bytes only for them; a
+	// partial index holds them).
+	sqlFatRows = `SELECT row_num, size_bytes FROM import_rows
+		WHERE organization_id = $1 AND import_id = $2 AND size_bytes IS NOT NULL`
 	sqlLockImport  = `SELECT chunk_rows, chunk_starts FROM imports WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 	sqlAnalyzePlan = `ANALYZE import_row_moves, import_owned_rows`
 )
@@ -92,6 +97,13 @@ const DefaultChunkBytes = 4 << 20
 func (s *Store) ChunkLimits() (rows, bytes int) {
 	return s.chunkRows(), cmp.Or(s.ChunkBytes, DefaultChunkBytes)
 }
+
+// DefaultFatRowBytes is the size from which a staged row weighs in the plan
+// (spreadGroups). Lighter rows add at most a chunk's rows times this to its
+// customers, whatever moves in.
+const DefaultFatRowBytes = 4 << 10
+
+func (s *Store) fatRowBytes() int { return cmp.Or(s.FatRowBytes, DefaultFatRowBytes) }
 
 func (s *Store) chunkRows() int {
 	if s.ChunkRows > 0 {
@@ -139,6 +151,10 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		}
 	}()
 	uf, err := s.unionStagedRows(ctx, orgID, importID)
+	var weights map[int32]int64
+	if err == nil {
+		weights, err = s.groupWeights(ctx, uf, orgID, importID)
+	}
 	stopBeat()
 	if err != nil {
 		return nil, err
@@ -170,14 +186,27 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		if starts == nil { // staged before chunks were cut by bytes
 			naturalChunk = func(row int) int { return row / chunkRows }
 		}
+		// A group lives in the natural chunk of its first row, unless its
+		// fat rows would push that chunk past its bytes.
+		groupChunk := naturalChunk
+		if len(weights) > 0 {
+			_, budget := s.ChunkLimits()
+			spread := spreadGroups(weights, naturalChunk, naturalChunk(len(uf.parent)-1)+1, int64(budget))
+			groupChunk = func(root int) int {
+				if c, ok := spread[int32(root)]; ok {
+					return c
+				}
+				return naturalChunk(root)
+			}
+		}
 		counts := map[int]int{}
 		for r := range uf.parent {
 			if uf.parent[r] >= 0 { // a staged row
-				counts[naturalChunk(int(uf.find(int32(r))))]++
+				counts[groupChunk(int(uf.find(int32(r))))]++
 			}
 		}
 		// Streamed from the union-find: a list of moves would grow with the file.
-		moves := &moveSource{orgID: orgID, importID: importID, uf: uf, chunk: naturalChunk, row: -1}
+		moves := &moveSource{orgID: orgID, importID: importID, uf: uf, natural: naturalChunk, group: groupChunk, row: -1}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row_moves"},
 			[]string{"organization_id", "import_id", "row_num", "chunk"}, moves); err != nil {
 			return interpretError(fmt.Errorf("copy moves: %w", err), nil)
@@ -208,6 +237,52 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		_, _ = s.pool.Exec(ctx, sqlAnalyzePlan)
 	}
 	return chunks, err
+}
+
+// groupWeights sums the bytes of each group's fat rows, by the group's
+// first row. Ordinary files have none: the read finds nothing in its index.
+func (s *Store) groupWeights(ctx context.Context, uf *unionFind, orgID, importID string) (map[int32]int64, error) {
+	rows, err := s.pool.Query(ctx, sqlFatRows, orgID, importID)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("plan: %w", err), nil)
+	}
+	weights := map[int32]int64{}
+	var row, size int32
+	_, err = pgx.ForEachRow(rows, []any{&row, &size}, func() error {
+		if int(row) < len(uf.parent) && uf.parent[row] >= 0 {
+			weights[uf.find(row)] += int64(size)
+		}
+		return nil
+	})
+	return weights, interpretError(err, nil)
+}
+
+// spreadGroups bounds what a chunk's customers can hold. A natural chunk's
+// own rows are bounded by bytes when staged, but its groups gather their
+// later rows too: 4,000 small rows whose people each come back on a 100 KB
+// row would put 4,000 fat customers in one chunk's memory. Taken in file
+// order, a weighed group stays in its natural chunk while the chunk's
+// weight stays within budget (or the group is the chunk's first); the
+// others go to extra chunks numbered from first, filled the same way.
+// Groups are independent, so where one is merged does not change the
+// result. It returns the groups that move, by first row.
+func spreadGroups(weights map[int32]int64, natural func(row int) int, first int, budget int64) map[int32]int {
+	moved := map[int32]int{}
+	load := map[int]int64{}
+	extra := first
+	for _, root := range slices.Sorted(maps.Keys(weights)) {
+		w, c := weights[root], natural(int(root))
+		if load[c] == 0 || load[c]+w <= budget {
+			load[c] += w
+			continue
+		}
+		if load[extra] > 0 && load[extra]+w > budget {
+			extra++
+		}
+		load[extra] += w
+		moved[root] = extra
+	}
+	return moved
 }
 
 // plannedChunks lists the chunks of an import's plan (none: not planned).
@@ -393,7 +468,8 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 type moveSource struct {
 	orgID, importID string
 	uf              *unionFind
-	chunk           func(row int) int
+	natural         func(row int) int  // the chunk a row was staged in
+	group           func(root int) int // the chunk a group lives in
 	row             int
 	moveTo          int
 	values          [4]any
@@ -404,7 +480,7 @@ func (m *moveSource) Next() bool {
 		if m.uf.parent[m.row] < 0 {
 			continue
 		}
-		if c := m.chunk(int(m.uf.find(int32(m.row)))); c != m.chunk(m.row) {
+		if c := m.group(int(m.uf.find(int32(m.row)))); c != m.natural(m.row) {
 			m.moveTo = c
 			return true
 		}

@@ -297,6 +297,7 @@ func (s *Store) CancelImport(ctx context.Context, orgID, id string) (*customer.I
 
 // StageRows copies rows into the staging table until next returns io.EOF.
 func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func() (*customer.ImportRow, error)) (int64, error) {
+	fat := s.fatRowBytes()
 	src := &rowSource{next: func() ([]any, error) {
 		r, err := next()
 		if err != nil {
@@ -306,12 +307,16 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		if err != nil {
 			return nil, err
 		}
+		var size any // NULL: the row weighs nothing in the plan (and stays out of its index)
+		if r.Bytes >= fat {
+			size = int32(r.Bytes)
+		}
 		return []any{orgID, importID, int32(r.Num), int32(r.Chunk), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
-			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw}, nil
+			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw, size}, nil
 	}}
 	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},
 		[]string{"organization_id", "import_id", "row_num", "chunk", "email", "email_key", "phone", "phone_key",
-			"phone_valid", "phone_ext", "external_key", "record", "order_key", "raw"}, src)
+			"phone_valid", "phone_ext", "external_key", "record", "order_key", "raw", "size_bytes"}, src)
 	if err != nil {
 		return n, interpretError(fmt.Errorf("stage rows: %w", err), nil)
 	}

@@ -28,6 +28,8 @@ type Store struct {
 	ChunkRows int
 	// ChunkBytes overrides DefaultChunkBytes (tests use small chunks).
 	ChunkBytes int
+	// FatRowBytes overrides DefaultFatRowBytes (tests weigh small rows).
+	FatRowBytes int
 	// ChunkPageRows overrides DefaultChunkPageRows (tests use small pages).
 	ChunkPageRows int
 	// ChunkPageBytes overrides DefaultChunkPageBytes (tests use small pages).
