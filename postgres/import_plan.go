@@ -191,7 +191,10 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 		groupChunk := naturalChunk
 		if len(weights) > 0 {
 			_, budget := s.ChunkLimits()
-			spread := spreadGroups(weights, naturalChunk, naturalChunk(len(uf.parent)-1)+1, int64(budget))
+			// Extra chunks are numbered after every natural one (the
+			// last natural chunks may hold only rows that were errors).
+			first := max(naturalChunk(len(uf.parent)-1)+1, len(starts))
+			spread := spreadGroups(weights, naturalChunk, first, int64(budget))
 			groupChunk = func(root int) int {
 				if c, ok := spread[int32(root)]; ok {
 					return c
