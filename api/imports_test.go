@@ -56,6 +56,13 @@ func (e *env) upload(path, fileName, contentType string, body []byte) response {
 	return out
 }
 
+// importCSV uploads a CSV file to path (the imports endpoint and its
+// options), expects it accepted (202) and returns the import once it ends.
+func (e *env) importCSV(path string, file []byte) map[string]any {
+	e.t.Helper()
+	return e.waitImport(str(e.upload(path, "", "text/csv", file).want(e.t, http.StatusAccepted).data()["id"]))
+}
+
 // waitImport polls an import until it ends.
 func (e *env) waitImport(id string) map[string]any {
 	e.t.Helper()
@@ -346,8 +353,7 @@ func TestImportSpreadsheetNumberPhones(t *testing.T) {
 		"Ann Lee,ann@example.com,4155550100.0\n" +
 		"Bob Ray,bob@example.com,4.15555E+9\n" +
 		"Cy Fox,,9.66501E+11\n"
-	done := e.waitImport(str(e.upload("/api/v1/imports?default_region=US", "", "text/csv", []byte(file)).
-		want(t, http.StatusAccepted).data()["id"]))
+	done := e.importCSV("/api/v1/imports?default_region=US", []byte(file))
 	if c := counts(done); c["created"] != 2 || c["warnings"] != 1 || c["invalid"] != 1 {
 		t.Fatalf("counts %v", c)
 	}
@@ -377,8 +383,7 @@ func TestImportAmbiguousDates(t *testing.T) {
 	e := newQueueEnv(t, queueOpts{})
 	for _, tc := range []struct{ region, ann string }{{"US", "1990-03-04"}, {"SA", "1990-04-03"}, {"GB", "1990-04-03"}} {
 		file := strings.ReplaceAll("Email,Birthday\nann@R.example,03/04/1990\nbob@R.example,25/12/1990\ncy@R.example,12/25/1990\n", "R", tc.region)
-		done := e.waitImport(str(e.upload("/api/v1/imports?default_region="+tc.region, "", "text/csv", []byte(file)).
-			want(t, http.StatusAccepted).data()["id"]))
+		done := e.importCSV("/api/v1/imports?default_region="+tc.region, []byte(file))
 		if c := counts(done); c["created"] != 3 || c["warnings"] != 0 {
 			t.Fatalf("%s: counts %v", tc.region, c)
 		}
@@ -404,7 +409,7 @@ func TestImportAddressParts(t *testing.T) {
 		"Cy;Roy;cy@example.com;2 Rue Haute;Lyon;69001;Frankreich\n" +
 		"Di;Fay;di@example.com;3 Elm St;Boston;02110;United States\n" +
 		"Ed;Gil;ed@example.com;4 Oak St;Nowhere;;Atlantis\n"
-	done := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	done := e.importCSV("/api/v1/imports", []byte(file))
 	if c := counts(done); c["created"] != 5 || c["warnings"] != 1 {
 		t.Fatalf("counts %v", c)
 	}
@@ -445,7 +450,7 @@ func TestImportPhonesWithoutRegion(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})
 	file := "Email,Phone\nann@example.com,(415) 555-0100\nbob@example.com,+1 415 555 0101\n"
-	im := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	im := e.importCSV("/api/v1/imports", []byte(file))
 	if c := counts(im); c["created"] != 2 || c["warnings"] != 1 {
 		t.Fatalf("counts %v, want 2 created, 1 warning", c)
 	}
@@ -458,7 +463,7 @@ func TestImportPhonesWithoutRegion(t *testing.T) {
 		t.Fatalf("ann's phone %v", ann["phone"])
 	}
 	file = "Email,Phone\ncid@example.com,(415) 555-0102\n"
-	im = e.waitImport(str(e.upload("/api/v1/imports?default_region=US", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	im = e.importCSV("/api/v1/imports?default_region=US", []byte(file))
 	if c := counts(im); c["created"] != 1 || c["warnings"] != 0 {
 		t.Fatalf("with a region: counts %v", c)
 	}
@@ -628,8 +633,7 @@ func TestImportSpreadsFatGroups(t *testing.T) {
 	var states []string
 	for i, o := range []queueOpts{{chunkRows: 1 << 30}, {chunkRows: 1 << 30, chunkBytes: budget, fatRowBytes: 1 << 10}} {
 		e := newQueueEnv(t, o)
-		im := e.upload("/api/v1/imports", "", "text/csv", file).want(t, http.StatusAccepted).data()
-		done := e.waitImport(str(im["id"]))
+		done := e.importCSV("/api/v1/imports", file)
 		if c := counts(done); done["status"] != "completed" || c["created"] != people || c["merged_in_file"] != people {
 			t.Fatalf("options %d: import %v", i, done)
 		}
@@ -647,7 +651,7 @@ func TestImportSpreadsFatGroups(t *testing.T) {
 			SELECT (SELECT cardinality(chunk_starts) FROM imports WHERE id = $1), count(*), max(chunk), max(bytes) FROM (
 				SELECT coalesce(m.chunk, r.chunk) AS chunk, sum(r.size_bytes) AS bytes FROM import_rows r
 				LEFT JOIN import_row_moves m ON m.organization_id = r.organization_id AND m.import_id = r.import_id AND m.row_num = r.row_num
-				WHERE r.import_id = $1 GROUP BY 1) c`, im["id"]).Scan(&natural, &chunks, &lastChunk, &maxBytes); err != nil {
+				WHERE r.import_id = $1 GROUP BY 1) c`, done["id"]).Scan(&natural, &chunks, &lastChunk, &maxBytes); err != nil {
 			t.Fatal(err)
 		}
 		// 30 groups of 2,000 bytes, 8 to a chunk: the first chunk and three extra ones.
@@ -967,7 +971,7 @@ func TestImportWithoutIdentifierColumn(t *testing.T) {
 	if m, _ := pre["missing_columns"].([]any); m == nil || len(m) != 0 {
 		t.Fatalf("preview with mapping: missing_columns %v", pre["missing_columns"])
 	}
-	im := e.waitImport(str(e.upload("/api/v1/imports"+q, "", "text/csv", file).want(t, http.StatusAccepted).data()["id"]))
+	im := e.importCSV("/api/v1/imports"+q, file)
 	if c := counts(im); c["created"] != 2 || c["invalid"] != 0 {
 		t.Fatalf("with mapping: counts %v", im["counts"])
 	}
@@ -993,7 +997,7 @@ func TestImportConfiguredLimits(t *testing.T) {
 		"a@example.com,Ann," + fat + "\n" +
 		"b@example.com," + fat + "," + fat + "\n" + // 593 bytes: over the row limit
 		"c@example.com,Cy," + strings.Repeat("x", 301) + "\n" // a field over its limit: dropped, row imported
-	im := e.waitImport(str(e.upload("/api/v1/imports", "", "text/csv", []byte(file)).want(t, http.StatusAccepted).data()["id"]))
+	im := e.importCSV("/api/v1/imports", []byte(file))
 	if c := counts(im); c["created"] != 2 || c["invalid"] != 1 {
 		t.Fatalf("counts %v", im["counts"])
 	}

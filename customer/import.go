@@ -100,7 +100,7 @@ type ImportCounts struct {
 type ImportRow struct {
 	Num        int
 	Chunk      int // the natural chunk, cut in file order while staging
-	Bytes      int // the bytes of the row's values (its cells), as the chunks were cut by
+	Bytes      int // the bytes of the row's values (its cells): fat rows weigh in the plan
 	Email      string
 	EmailKey   string
 	Phone      string

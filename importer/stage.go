@@ -31,27 +31,21 @@ type chunker struct {
 	starts      []int // row number of each chunk's first row
 }
 
-// next sets the row's chunk and size and returns the bytes of its values.
-func (c *chunker) next(row *Row) int {
-	n := 0
+// next sets the row's chunk and size (the bytes of its values).
+func (c *chunker) next(row *Row) {
 	for _, s := range row.Raw {
-		n += len(s)
+		row.size += len(s)
 	}
-	row.size = n
 	b := row.Num / c.rows
-	switch {
-	case c.starts == nil:
-	case b != c.bucket || c.size+n > c.bytes:
-		c.id++
-	default:
-		c.size += n
-		row.chunk = c.id
-		return n
+	if c.starts == nil || b != c.bucket || c.size+row.size > c.bytes {
+		if c.starts != nil {
+			c.id++
+		}
+		c.bucket, c.size = b, 0
+		c.starts = append(c.starts, row.Num)
 	}
-	c.bucket, c.size = b, n
-	c.starts = append(c.starts, row.Num)
+	c.size += row.size
 	row.chunk = c.id
-	return n
 }
 
 // Staged reports what reading a file produced.
@@ -100,7 +94,8 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				return err
 			}
 			rows.Add(1)
-			size += chunks.next(&row)
+			chunks.next(&row)
+			size += row.size
 			batch = append(batch, row)
 			if len(batch) == batchRows || size >= batchBytes {
 				select {
