@@ -1,15 +1,21 @@
-.PHONY: run test bench build lint fuzz
+.PHONY: run test lint bench build fuzz
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # Starts PostgreSQL and Redis if needed, migrates, prints a demo key and a curl, runs the service.
 run:
 	scripts/run.sh
 
-# What CI runs (.ci/run): services up, vet, then every test against real PostgreSQL and Redis.
-test:
+# What CI runs (.ci/run): services up, lint, then every test against real PostgreSQL and Redis.
+test: lint
 	scripts/services.sh
-	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
-	go vet ./...
 	go test -race -count=1 -timeout 15m ./...
+
+# gofmt, go vet and staticcheck; all must be silent.
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
+	go vet ./...
+	go run $(STATICCHECK) ./...
 
 build:
 	go build -o bin/linkit ./cmd/linkit
