@@ -1,5 +1,9 @@
 // Package customer holds the domain: plain types, their enumerations and the
 // one error type. It does no I/O.
+//
+// Comments across the code cite the product's contracts, committed under
+// docs/contracts: "SPEC §n" is a section of docs/contracts/SPEC.md and
+// "seed 00n" one of the five API documents beside it.
 package customer
 
 import (
