@@ -1,0 +1,381 @@
+// The search planner: a page of the customers matching a search term, by the trigram index or a walk along the sort order.
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Search plans (see searchCustomers): a first walk of searchWalkRows rows
+// along the sort order settles the terms that more than 0.7% of the
+// customers match; the trigram index serves terms with at most
+// searchProbeCap candidates, whose totals are exact; a walk's total is an
+// estimate, checked by a count only below searchCommonAbove (see
+// searchRun.total). A walk reads rows in the table's order of creation,
+// pages at a time, for about a tenth of what a fetch by the trigram index
+// costs (searchWalkCost): the cap sits where both plans cost about the
+// same among two million customers.
+const (
+	searchWalkRows    = 3000
+	searchProbeCap    = 3000
+	searchCommonAbove = 4 * searchProbeCap
+	searchCountBelow  = searchProbeCap / 2
+	searchWalkCost    = 10
+)
+
+// customers_search (migration 00010) indexes the trigrams of
+// translate(search_text, searchFold): the separators of search_text become
+// letters of their own, so a term's trigrams span them ("a.sm" has the
+// trigrams "aǁs" and "ǁsm" where pg_trgm alone, splitting words, would
+// keep "a" and "sm" apart and look up every word starting with "sm").
+const (
+	searchSeparators = ` .@-_'`
+	searchFold       = `' .@-_''', 'ǂǁʘǃǀʗ'`
+)
+
+// searchCustomers pages through the customers whose search_text contains
+// a term. A LIKE '%term%' has two good plans and the planner cannot tell
+// which one applies (it guesses about the same selectivity for "7345", 30
+// matches, and "smith", 25,000): a rare term wants the trigram index, while
+// walking the sort order's index would read the whole organization; a
+// common term wants that walk, which fills a page after a few hundred rows,
+// while the trigram index would hand it 25,000 matches to fetch and sort.
+// So the plan is not left to the planner (planner settings local to a
+// read-only transaction):
+//
+//  1. Walk the first searchWalkRows rows of the sort order (index scan
+//     only, nothing sorted). A full page there is the page: the term is
+//     common.
+//  2. Otherwise count the trigram index's candidates for the term (see
+//     trigramCandidates; no table row is read): the matches, and a few
+//     more, of all organizations before the other filters.
+//  3. At most searchProbeCap candidates: fetch the matches with the index
+//     (bitmap scan only) and sort the page out of them. Page and total are
+//     exact.
+//  4. More: walk the sort order to the end of the page.
+//
+// A walk's total is exact when it reached the last match; otherwise it is
+// the density of matches along the walk times the planner's estimate of
+// the rows passing the other filters, marked estimated, unless it may be
+// small and a count is cheap (see searchRun.total). A term without three
+// letters in a row has no trigram to look up and is only walked.
+func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Filter, term, order string) ([]*customer.Customer, customer.Page, error) {
+	q := newSearchQueries(orgID, f, term, order)
+	var list []*customer.Customer
+	var page customer.Page
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		r := &searchRun{q: q, tx: tx, candidates: -1, baseRows: -1}
+		// 1. The first rows of the sort order.
+		lastRow, err := r.walk(ctx, &list, searchWalkRows)
+		if err != nil {
+			return err
+		}
+		if len(list) > f.Limit {
+			page, err = r.total(ctx, len(list), lastRow)
+			return err
+		}
+		// 2. The trigram index's candidates.
+		if err := r.countCandidates(ctx); err != nil {
+			return err
+		}
+		// 3. Few: the matches by the trigram index.
+		if r.candidates >= 0 && r.candidates <= searchProbeCap {
+			matches := 0
+			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
+				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
+					var err error
+					list, err = scanCustomers(rows, &matches)
+					return err
+				})
+			})
+			if err == nil && len(list) == 0 && q.offset > 0 {
+				// A page past the end says nothing of the matches: count them.
+				matches, err = r.count(ctx, probePlan, q.capped)
+			}
+			if err != nil || matches <= searchProbeCap { // else more came meanwhile: walk
+				page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
+				return err
+			}
+		}
+		// 4. Many: the sort order to the end of the page.
+		if lastRow, err = r.walk(ctx, &list, 0); err != nil {
+			return err
+		}
+		page, err = r.total(ctx, len(list), lastRow)
+		return err
+	})
+	if err != nil {
+		return nil, customer.Page{}, interpretError(fmt.Errorf("search customers: %w", err), nil)
+	}
+	return list, page, nil
+}
+
+// Planner settings of the two plans: the trigram index's bitmap scan and
+// sorting its matches, or a walk along the sort order's index.
+const (
+	probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),
+		set_config('enable_indexonlyscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
+		set_config('enable_sort', 'on', true)`
+	walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'on', true),
+		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`
+)
+
+// searchQueries are the SQL texts and arguments of one search.
+type searchQueries struct {
+	f                     customer.Filter
+	term, pattern         string
+	where, like, indexed  string
+	baseArgs, args        []any // the filters' arguments; then the pattern
+	pageArgs              []any // then the limit (one more row) and offset
+	offset                int
+	capped, probe, counts string
+	walk                  func(rows int) string
+}
+
+func newSearchQueries(orgID string, f customer.Filter, term, order string) *searchQueries {
+	q := &searchQueries{f: f, term: term, pattern: likePattern(term), offset: (f.Page - 1) * f.Limit}
+	q.where, q.baseArgs = customerWhere(orgID, f)
+	q.args = append(q.baseArgs[:len(q.baseArgs):len(q.baseArgs)], q.pattern)
+	p := "$" + strconv.Itoa(len(q.args))
+	q.like = "c.search_text LIKE " + p
+	q.indexed = searchIndexed(p)
+	q.pageArgs = append(q.args[:len(q.args):len(q.args)], f.Limit+1, q.offset)
+	limitOffset := " LIMIT $" + strconv.Itoa(len(q.args)+1) + " OFFSET $" + strconv.Itoa(len(q.args)+2)
+	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
+		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
+	q.probe = `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset
+	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
+	// The walk numbers the rows in the sort order before filtering by the
+	// term: the filter cannot move below the window function (no plan can
+	// use the trigram index) and the last row's number tells how far the
+	// walk went. The outer order names the subquery's columns, so the
+	// index's order carries through and nothing is sorted.
+	q.walk = func(rows int) string {
+		inner := `SELECT c.*, lower(c.name) AS sort_name, row_number() OVER (ORDER BY ` + order + `) AS rn
+			FROM customers c WHERE ` + q.where
+		if rows > 0 {
+			inner += ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(rows)
+		}
+		return `SELECT c.rn, ` + customerColumns + ` FROM (` + inner + `) c WHERE ` + q.like +
+			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
+	}
+	return q
+}
+
+// searchIndexed is the condition the trigram index customers_search
+// serves: the term at placeholder p, both sides folded.
+func searchIndexed(p string) string {
+	return "translate(c.search_text, " + searchFold + ") LIKE translate(" + p + ", " + searchFold + ")"
+}
+
+// searchRun is one search's transaction and what it learned so far.
+type searchRun struct {
+	q          *searchQueries
+	tx         pgx.Tx
+	candidates int // of the trigram index; -1 unknown
+	counted    bool
+	baseRows   int // estimated rows passing the other filters; -1 unknown
+}
+
+// run sends a plan's settings and the queries queue adds in one round trip.
+func (r *searchRun) run(ctx context.Context, plan string, queue func(b *pgx.Batch)) error {
+	b := &pgx.Batch{}
+	b.Queue(plan)
+	queue(b)
+	return r.tx.SendBatch(ctx, b).Close()
+}
+
+// count counts query's rows with plan's settings.
+func (r *searchRun) count(ctx context.Context, plan, query string) (n int, err error) {
+	err = r.run(ctx, plan, func(b *pgx.Batch) {
+		b.Queue(`SELECT count(*) FROM (`+query+`) c`, r.q.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	})
+	return n, err
+}
+
+// walk reads the page along the sort order, at most rows rows (0: all),
+// and returns the number of the last row it read; the first walk also
+// asks the planner how many rows pass the other filters.
+func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows int) (lastRow int, err error) {
+	err = r.run(ctx, walkPlan, func(b *pgx.Batch) {
+		b.Queue(r.q.walk(rows), r.q.pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			*list, err = scanCustomers(rows, &lastRow)
+			return err
+		})
+		if r.baseRows < 0 {
+			b.Queue(`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE `+r.q.where, r.q.baseArgs...).QueryRow(func(row pgx.Row) error {
+				var err error
+				r.baseRows, err = planRows(row)
+				return err
+			})
+		}
+	})
+	return lastRow, err
+}
+
+// countCandidates counts the trigram index's candidates, once.
+func (r *searchRun) countCandidates(ctx context.Context) error {
+	if r.counted || !hasTrigram(r.q.term) {
+		return nil
+	}
+	r.counted = true
+	return r.run(ctx, probePlan, func(b *pgx.Batch) {
+		b.Queue(`EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF, FORMAT JSON)
+			SELECT 1 FROM customers c WHERE `+searchIndexed("$1")+` LIMIT 1`, r.q.pattern).QueryRow(func(row pgx.Row) error {
+			var err error
+			r.candidates, err = trigramCandidates(row)
+			return err
+		})
+	})
+}
+
+// total is the page of a walk that fetched rows (one more than the limit
+// when there are more) after the offset, the last at row lastRow of the
+// walk. Past the last match the total is known. Before, it is estimated
+// from the density of matches along the walk, and counted (up to the cap)
+// when the estimate does not rule out an exact total and counting is cheap:
+//   - at most searchProbeCap candidates: counted, the total is exact;
+//   - an estimate below searchCountBelow (the other filters cut a common
+//     term down): counted by the trigram index if it has at most
+//     searchCommonAbove candidates, along the sort order if the term has
+//     no trigram and the organization is small.
+func (r *searchRun) total(ctx context.Context, fetched, lastRow int) (customer.Page, error) {
+	limit, offset := r.q.f.Limit, r.q.offset
+	switch {
+	case fetched > 0 && fetched <= limit, fetched == 0 && offset == 0:
+		return customer.Page{Total: offset + fetched}, nil
+	case fetched == 0:
+		// Past the end: the walk read every row; a count reads them again.
+		n, err := r.count(ctx, walkPlan, r.q.counts)
+		return customer.Page{Total: n}, err
+	}
+	est := max(int(float64(offset+fetched)/float64(lastRow)*float64(r.baseRows)), offset+fetched)
+	page := customer.Page{Total: est, HasMore: true, Estimated: true}
+	if est >= searchCommonAbove {
+		return page, nil
+	}
+	if err := r.countCandidates(ctx); err != nil {
+		return page, err
+	}
+	if r.candidates >= 0 {
+		page.Total = max(min(est, r.candidates), offset+fetched)
+	}
+	plan := probePlan
+	switch k := r.candidates; {
+	case k >= 0 && k <= searchProbeCap:
+	case k >= 0 && k <= searchCommonAbove && est < searchCountBelow:
+	case k < 0 && !hasTrigram(r.q.term) && est < searchCountBelow && r.baseRows <= searchCommonAbove*searchWalkCost:
+		plan = walkPlan
+	default:
+		return page, nil
+	}
+	n, err := r.count(ctx, plan, r.q.counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
+	if err != nil || n > searchProbeCap {
+		page.Total = max(page.Total, searchProbeCap+1)
+		return page, err
+	}
+	return customer.Page{Total: n, HasMore: true}, nil
+}
+
+// trigramCandidates reads how many rows the trigram index customers_search
+// proposed in an EXPLAIN ANALYZE of a bitmap scan for the term stopped
+// after one row: the bitmap holds every candidate before the table is
+// read, and counting them costs the index lookup only. -1 when the plan
+// did not use the index.
+func trigramCandidates(row pgx.Row) (int, error) {
+	type node struct {
+		Type  string  `json:"Node Type"`
+		Index string  `json:"Index Name"`
+		Rows  float64 `json:"Actual Rows"`
+		Plans []node  `json:"Plans"`
+	}
+	var plan []struct {
+		Plan node `json:"Plan"`
+	}
+	if err := row.Scan(&plan); err != nil {
+		return 0, err
+	}
+	var find func(n node) int
+	find = func(n node) int {
+		if n.Type == "Bitmap Index Scan" && n.Index == "customers_search" {
+			return int(n.Rows)
+		}
+		for _, c := range n.Plans {
+			if k := find(c); k >= 0 {
+				return k
+			}
+		}
+		return -1
+	}
+	if len(plan) == 0 {
+		return -1, nil
+	}
+	return find(plan[0].Plan), nil
+}
+
+// hasTrigram tells whether the trigram index can look term up: whether it
+// has three word characters in a row, separators the index folds included.
+func hasTrigram(term string) bool {
+	run := 0
+	for _, r := range term {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(searchSeparators, r) {
+			if run++; run == 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// scanCustomers reads customer rows led by one integer column into lead
+// (the last row's value stays).
+func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
+	var list []*customer.Customer
+	for rows.Next() {
+		c, err := scanCustomer(leadScanner{rows, lead})
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+// leadScanner scans a row's first column into v and the rest into the
+// destinations it is given.
+type leadScanner struct {
+	row pgx.Row
+	v   any
+}
+
+func (l leadScanner) Scan(dest ...any) error {
+	return l.row.Scan(append([]any{l.v}, dest...)...)
+}
+
+// searchTerm normalizes a search string: lower case, single spaces;
+// phone-like input ("+1 (415) 555") searches by its digits.
+func searchTerm(q string) string {
+	q = strings.ToLower(strings.Join(strings.Fields(q), " "))
+	if digits := dedupe.PhoneDigits(q); len(digits) >= 3 && strings.Trim(q, "0123456789+-(). ") == "" {
+		q = digits
+	}
+	return q
+}
+
+// likePattern is the LIKE pattern over search_text that finds term.
+func likePattern(term string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(term) + "%"
+}
