@@ -1,0 +1,101 @@
+// What the reconciler and the janitor ask of imports: pending chunks, stalled imports, heartbeats, purging staged rows.
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	sqlPendingChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
+	// A locked import is being worked on (a planner writing its plan, a
+	// minute for a 2 GB file): not stalled, and touching it would block the
+	// reconciler until the plan commits.
+	sqlStalledImports = `SELECT organization_id, id, status FROM imports
+		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100
+		FOR NO KEY UPDATE SKIP LOCKED`
+	sqlTouchImport = `UPDATE imports SET updated = now() WHERE organization_id = $1 AND id = $2`
+)
+
+// PendingChunks lists the chunks of an import not merged yet.
+func (s *Store) PendingChunks(ctx context.Context, orgID, importID string) ([]int, error) {
+	rows, err := s.pool.Query(ctx, sqlPendingChunks, orgID, importID)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	chunks, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	return chunks, interpretError(err, nil)
+}
+
+// StalledImport is an unfinished import without recent progress.
+type StalledImport struct {
+	OrgID, ID, Status string
+}
+
+// StalledImports lists unfinished imports not updated since before.
+func (s *Store) StalledImports(ctx context.Context, before time.Time) ([]StalledImport, error) {
+	rows, err := s.pool.Query(ctx, sqlStalledImports, before)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledImport, error) {
+		var s StalledImport
+		err := r.Scan(&s.OrgID, &s.ID, &s.Status)
+		return s, err
+	})
+	return list, interpretError(err, nil)
+}
+
+// TouchImport marks progress so the reconciler leaves the import alone.
+func (s *Store) TouchImport(ctx context.Context, orgID, importID string) error {
+	_, err := s.pool.Exec(ctx, sqlTouchImport, orgID, importID)
+	return interpretError(err, nil)
+}
+
+const (
+	sqlUnpurgedImport = `SELECT organization_id, id FROM imports
+		WHERE NOT staging_purged AND status IN ('completed', 'failed', 'cancelled') AND finished < $1
+		ORDER BY finished LIMIT 1`
+	sqlMarkPurged = `UPDATE imports SET staging_purged = true WHERE organization_id = $1 AND id = $2`
+)
+
+// sqlPurgeBatch deletes up to $3 of an import's rows from one of its
+// staging tables (a constant name, never input).
+func sqlPurgeBatch(table string) string {
+	return `DELETE FROM ` + table + ` WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM ` + table + ` WHERE organization_id = $1 AND import_id = $2 LIMIT $3))`
+}
+
+// PurgeImportStaging deletes up to limit staged rows of the import that
+// finished first before the given time; an import left with none is marked
+// purged. It returns how many rows it deleted. Batches keep each delete
+// short beside the live traffic.
+func (s *Store) PurgeImportStaging(ctx context.Context, finishedBefore time.Time, limit int) (int64, error) {
+	var orgID, importID string
+	err := s.pool.QueryRow(ctx, sqlUnpurgedImport, finishedBefore).Scan(&orgID, &importID)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
+	}
+	var n int64
+	// import_rows last: the other two list its rows.
+	for _, table := range []string{"import_row_moves", "import_owned_rows", "import_rows"} {
+		tag, err := s.pool.Exec(ctx, sqlPurgeBatch(table), orgID, importID, limit)
+		if err != nil {
+			return n, interpretError(fmt.Errorf("purge staging of %s: %w", importID, err), nil)
+		}
+		if n += tag.RowsAffected(); tag.RowsAffected() == int64(limit) {
+			return n, nil // more next time
+		}
+	}
+	if _, err := s.pool.Exec(ctx, sqlMarkPurged, orgID, importID); err != nil {
+		return n, interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+	}
+	return n, nil
+}
