@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -37,16 +36,7 @@ const (
 	sqlExistingOrderNumbers = `SELECT order_number FROM orders WHERE organization_id = $1 AND order_number = ANY($2)`
 	sqlLocationRefs         = `SELECT id, lower(code), lower(name) FROM locations
 		WHERE organization_id = $1 AND (id = ANY($2) OR lower(code) = ANY($3) OR lower(name) = ANY($3))`
-	sqlInsertChunkProblems = `INSERT INTO import_errors (organization_id, import_id, row_num, seq, severity, column_name, reason, raw)
-		SELECT $1, $2, r, s, sv, c, rs, coalesce((SELECT raw FROM import_rows
-				WHERE organization_id = $1 AND import_id = $2 AND row_num = r), '{}')
-		FROM unnest($3::int[], $4::smallint[], $5::text[], $6::text[], $7::text[]) AS u(r, s, sv, c, rs)
-		ON CONFLICT DO NOTHING`
 )
-
-// chunkProblemSeq numbers problems found while merging after those found
-// while reading (a row has at most a few hundred of those).
-const chunkProblemSeq = 10000
 
 // Problems a merge may find on a row of an order, each with its own
 // sequence number after chunkProblemSeq (no per-row counter to keep: a
@@ -59,12 +49,6 @@ const (
 	problemRow     // the order exists, or the row names another customer
 	problemInvalid // the order cannot be imported
 )
-
-// problemsFlush is how many problems a chunk holds before writing them.
-const problemsFlush = 5000
-
-// ordersFlush is how many built orders a chunk holds before copying them.
-const ordersFlush = 1000
 
 // Order states in a chunk.
 const (
@@ -120,12 +104,6 @@ type orderChunk struct {
 type deferredRow struct {
 	num   int
 	order *importOrder
-}
-
-type chunkProblem struct {
-	row                      int
-	seq                      int
-	severity, column, reason string
 }
 
 type locationRef struct{ id, code, name string }
@@ -241,20 +219,6 @@ func (oc *orderChunk) problem(o *importOrder, r orderRow, kind int, severity, co
 // warned reports whether row r of o has a warning (from reading or here).
 func (o *importOrder) warned(r orderRow) bool {
 	return r.warned || slices.Contains(o.warnedHere, r.num)
-}
-
-// flushProblems writes the problems held once there are at least n.
-func flushProblems(ctx context.Context, tx pgx.Tx, orgID, importID string, problems *[]chunkProblem, n int) error {
-	if len(*problems) < n || len(*problems) == 0 {
-		return nil
-	}
-	b := &pgx.Batch{}
-	queueChunkProblems(b, orgID, importID, *problems)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return interpretError(fmt.Errorf("write problems: %w", err), nil)
-	}
-	*problems = (*problems)[:0]
-	return nil
 }
 
 // resolveLocation finds a location by id, else code, else unique name.
@@ -511,137 +475,4 @@ func (oc *orderChunk) finish(ctx context.Context, tx pgx.Tx, orgID, importID str
 		o.rows = nil
 	}
 	return nil
-}
-
-// finalID follows the workspace's merges from id to the surviving customer.
-func finalID(w *dedupe.Workspace, id string) string {
-	for range len(w.Merges()) + 1 {
-		next := ""
-		for _, mg := range w.Merges() {
-			if mg.From == id {
-				next = mg.Into
-			}
-		}
-		if next == "" {
-			return id
-		}
-		id = next
-	}
-	return id
-}
-
-// build makes the order to insert for o with its lines and shipping
-// address (read with them: a summary holding it for every order of a chunk
-// was half its size), on its customer as it ends up.
-func (oc *orderChunk) build(w *dedupe.Workspace, o *importOrder, items []customer.OrderItem, shipTo *customer.PostalAddress) *customer.Order {
-	ord := &customer.Order{ID: customer.NewID(customer.PrefixOrder), OrderNumber: o.number,
-		CustomerID: finalID(w, o.customerID), Status: o.status, OrderDate: *o.orderDate,
-		ShipDate: o.shipDate, DeliveryDate: o.delivDate, PaidDate: o.paidDate, Currency: o.currency,
-		Items: items, ShippingAddress: shipTo, LocationID: o.location}
-	var sum float64
-	for _, it := range items {
-		ord.ItemsCount += it.Quantity
-		sum += float64(it.Quantity) * it.UnitPrice
-	}
-	if o.total != nil {
-		ord.TotalAmount = *o.total
-	} else {
-		ord.TotalAmount = math.Round(sum*100) / 100
-	}
-	if c := w.Customer(ord.CustomerID); c != nil {
-		if ord.Currency == "" {
-			ord.Currency = c.Currency
-		}
-		if ord.ShippingAddress == nil {
-			ord.ShippingAddress = c.ShippingAddress
-		}
-	}
-	return ord
-}
-
-// queueChunkProblems writes problems found while merging to the import's report.
-func queueChunkProblems(b *pgx.Batch, orgID, importID string, problems []chunkProblem) {
-	if len(problems) == 0 {
-		return
-	}
-	n := len(problems)
-	rows, seqs := make([]int32, n), make([]int16, n)
-	sev, cols, reasons := make([]string, n), make([]string, n), make([]string, n)
-	for i, p := range problems {
-		rows[i], seqs[i], sev[i], cols[i], reasons[i] = int32(p.row), int16(p.seq), p.severity, p.column, p.reason
-	}
-	b.Queue(sqlInsertChunkProblems, orgID, importID, rows, seqs, sev, cols, reasons)
-}
-
-// write inserts the chunk's orders and lines, reading the rows again
-// grouped by order and copying a page of orders at a time, and refreshes
-// the totals and rollups of their customers (locked: candidates or created
-// here).
-func (oc *orderChunk) write(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, w *dedupe.Workspace) error {
-	if oc.counts.created == 0 {
-		return nil
-	}
-	var (
-		built    []*customer.Order
-		cur      *importOrder
-		items    []customer.OrderItem
-		shipTo   *customer.PostalAddress // the first the order's rows give
-		ids      = map[string]bool{}
-		from, to time.Time
-	)
-	done := func() {
-		if cur == nil {
-			return
-		}
-		o := oc.build(w, cur, items, shipTo)
-		built, items, shipTo = append(built, o), nil, nil
-		ids[o.CustomerID] = true
-		if from.IsZero() || o.OrderDate.Before(from) {
-			from = o.OrderDate
-		}
-		if o.OrderDate.After(to) {
-			to = o.OrderDate
-		}
-	}
-	copyBuilt := func(n int) error {
-		if len(built) < n || len(built) == 0 {
-			return nil
-		}
-		if err := copyOrders(ctx, tx, in.orgID, in.importID, built); err != nil {
-			return err
-		}
-		built = built[:0]
-		return nil
-	}
-	err := in.pages(ctx, tx, chunk, true, func(rows []customer.ImportRow, _ []bool) error {
-		for i := range rows {
-			r := &rows[i]
-			o := oc.byNumber[r.OrderKey]
-			if o.state != orderOK {
-				continue
-			}
-			if o != cur {
-				done()
-				cur = o
-			}
-			if l := r.Record.Order; l != nil {
-				if l.Item != nil {
-					items = append(items, *l.Item)
-				}
-				if shipTo == nil {
-					shipTo = l.ShippingAddress
-				}
-			}
-		}
-		// The order at the end of the page may go on in the next one.
-		return copyBuilt(ordersFlush)
-	})
-	if err != nil {
-		return err
-	}
-	done()
-	if err := copyBuilt(1); err != nil {
-		return err
-	}
-	return refreshCustomers(ctx, tx, in.orgID, slices.Sorted(mapKeys(ids)), timeRange{from: monthOf(from).from, to: monthOf(to).to})
 }
