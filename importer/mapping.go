@@ -244,6 +244,25 @@ type column struct {
 	// warnReason is the precomputed "longer than N bytes" text.
 }
 
+// target is the Detected.Mapping value of a column.
+func (c *column) target() string {
+	switch c.kind {
+	case targetField:
+		return c.field
+	case targetIgnore:
+		return Ignore
+	}
+	return ""
+}
+
+// name is the column's name in issues.
+func (c *column) name() string {
+	if c.kind == targetAttr {
+		return c.attr
+	}
+	return c.header
+}
+
 // mapper resolves headers (CSV) or keys (JSON) to targets.
 type mapper struct {
 	table    *kindTable
