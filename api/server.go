@@ -6,7 +6,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -179,34 +178,4 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
-}
-
-// authEntry is a cached verified key.
-type authEntry struct {
-	org     *customer.Organization
-	expires time.Time
-}
-
-type authCache struct {
-	mu      sync.Mutex
-	entries map[string]authEntry
-}
-
-func (c *authCache) get(key string, now time.Time) (*customer.Organization, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || now.After(e.expires) {
-		return nil, false
-	}
-	return e.org, true
-}
-
-func (c *authCache) put(key string, org *customer.Organization, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) > 10000 { // bound memory under key-guessing traffic
-		clear(c.entries)
-	}
-	c.entries[key] = authEntry{org: org, expires: expires}
 }

@@ -1,0 +1,116 @@
+// API keys: the authentication middleware, the cache of verified keys, and the admin token's guard.
+
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/linkitworks/customers/customer"
+)
+
+// authenticated requires a valid API key (401) and, when sent, an
+// X-Organization-ID equal to the key's organization (403).
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return s.authenticatedAs(s.writeError, next)
+}
+
+// errorWriter writes an error body in one of the API's shapes.
+type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// authenticatedAs is authenticated answering failures with writeError.
+func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Missing API key: send Authorization: Bearer <key>"})
+			return
+		}
+		o, err := s.authenticate(r.Context(), key)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if h := r.Header.Get("X-Organization-ID"); h != "" && h != o.ID {
+			writeError(w, r, &customer.Error{Code: customer.EFORBIDDEN, Message: "X-Organization-ID does not match the API key's organization",
+				Details: map[string]string{"X-Organization-ID": h}})
+			return
+		}
+		*r = *r.WithContext(context.WithValue(r.Context(), ctxOrg, o))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) authenticate(ctx context.Context, key string) (*customer.Organization, error) {
+	now := time.Now()
+	if o, ok := s.keys.get(key, now); ok {
+		return o, nil
+	}
+	o, err := s.store.Authenticate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.AuthCacheTTL > 0 {
+		s.keys.put(key, o, now.Add(s.cfg.AuthCacheTTL))
+	}
+	return o, nil
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// adminOnly guards ops endpoints with LINKIT_ADMIN_TOKEN, as a bearer token
+// or as the basic-auth password (for browsers).
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			_, token, ok = r.BasicAuth()
+		}
+		if s.cfg.AdminToken == "" || !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="linkit admin"`)
+			s.writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Admin token required"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authEntry is a cached verified key.
+type authEntry struct {
+	org     *customer.Organization
+	expires time.Time
+}
+
+type authCache struct {
+	mu      sync.Mutex
+	entries map[string]authEntry
+}
+
+func (c *authCache) get(key string, now time.Time) (*customer.Organization, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.After(e.expires) {
+		return nil, false
+	}
+	return e.org, true
+}
+
+func (c *authCache) put(key string, org *customer.Organization, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) > 10000 { // bound memory under key-guessing traffic
+		clear(c.entries)
+	}
+	c.entries[key] = authEntry{org: org, expires: expires}
+}
