@@ -104,7 +104,35 @@ func parsePersonName(n PersonName) personName {
 	if strings.TrimSpace(first) == "" && strings.TrimSpace(last) == "" {
 		first, last = SplitName(capName(n.Full))
 	}
-	return personName{given: nameWords(first, false), family: nameWords(last, true)}
+	p := personName{given: nameWords(first, false), family: nameWords(last, true)}
+	if placeholderName(p) {
+		return personName{}
+	}
+	return p
+}
+
+// placeholderWords are what tills and forms put where a name is unknown
+// ("Guest", "Walk-in Customer", "N/A"): a name made only of them is no name,
+// or every walk-in would differ from the person whose phone it is.
+var placeholderWords = map[string]bool{
+	"guest": true, "customer": true, "client": true, "walk": true, "walkin": true, "in": true,
+	"unknown": true, "anonymous": true, "anon": true, "none": true, "null": true, "nil": true,
+	"n": true, "a": true, "na": true, "noname": true, "no": true, "name": true, "test": true,
+	"cash": true, "sale": true, "xxx": true, "tbd": true, "mr": true, "mrs": true, "ms": true,
+}
+
+// placeholderName reports whether every word of p is a placeholder (the
+// joined forms of several words are ignored).
+func placeholderName(p personName) bool {
+	for _, words := range [][]nameWord{p.given, p.family} {
+		for i, w := range words {
+			joined := len(words) > 1 && i == len(words)-1
+			if !joined && !(w.script == scriptLatin && placeholderWords[w.latin]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // anyVariant reports whether some word of xs is a variant of some word of ys.

@@ -30,7 +30,13 @@ var nameCases = []struct {
 	{pn("", ""), pn("", ""), ""},
 	{full("—"), full("Bob Dylan"), ""},     // punctuation only is no name
 	{full("12345"), full("Bob Dylan"), ""}, // nor are digits
-	{pn("Mr", ""), pn("Bob", "Dylan"), "name"},
+	// Placeholders tills and forms use for an unknown name are no name.
+	{pn("Guest", ""), pn("Bob", "Dylan"), ""},
+	{full("Walk-in Customer"), pn("Bob", "Dylan"), ""},
+	{full("N/A"), pn("Bob", "Dylan"), ""},
+	{pn("Mr", "Unknown"), pn("Bob", "Dylan"), ""},
+	{pn("Johnny", "Cash"), pn("Bob", "Dylan"), "first_name"}, // a placeholder word in a real name counts
+	{full("娜"), full("李华"), "name"},                          // only Latin words are placeholders
 	// Nicknames, both directions and through a shared canonical name.
 	{pn("Jon", "Smith"), pn("Jonathan", "Smith"), ""},
 	{pn("Jonathan", "Smith"), pn("Jon", "Smith"), ""},
