@@ -121,13 +121,11 @@ var placeholderWords = map[string]bool{
 	"cash": true, "sale": true, "xxx": true, "tbd": true, "mr": true, "mrs": true, "ms": true,
 }
 
-// placeholderName reports whether every word of p is a placeholder (the
-// joined forms of several words are ignored).
+// placeholderName reports whether every word of p is a placeholder.
 func placeholderName(p personName) bool {
 	for _, words := range [][]nameWord{p.given, p.family} {
-		for i, w := range words {
-			joined := len(words) > 1 && i == len(words)-1
-			if !joined && !(w.script == scriptLatin && placeholderWords[w.latin]) {
+		for _, w := range words {
+			if !w.joined && !(w.script == scriptLatin && placeholderWords[w.latin]) {
 				return false
 			}
 		}

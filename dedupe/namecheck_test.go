@@ -36,7 +36,8 @@ var nameCases = []struct {
 	{full("N/A"), pn("Bob", "Dylan"), ""},
 	{pn("Mr", "Unknown"), pn("Bob", "Dylan"), ""},
 	{pn("Johnny", "Cash"), pn("Bob", "Dylan"), "first_name"}, // a placeholder word in a real name counts
-	{full("娜"), full("李华"), "name"},                          // only Latin words are placeholders
+	{pn("Guest Иван", ""), pn("Bob", "Dylan"), "name"},
+	{full("娜"), full("李华"), "name"}, // only Latin words are placeholders
 	// Nicknames, both directions and through a shared canonical name.
 	{pn("Jon", "Smith"), pn("Jonathan", "Smith"), ""},
 	{pn("Jonathan", "Smith"), pn("Jon", "Smith"), ""},

@@ -34,6 +34,7 @@ type nameWord struct {
 	native string // lowercase letters in the word's own script, accents removed
 	latin  string // native transliterated to lowercase ASCII letters ("" if none)
 	german string // latin with ä, ö, ü spelled ae, oe, ue; "" when there are none
+	joined bool   // the concatenation of a field's words, not a word of its own
 }
 
 // Words dropped from a name when others remain: titles and generational
@@ -98,6 +99,7 @@ func nameWords(field string, family bool) []nameWord {
 			words = kept
 		}
 		if j, ok := foldNameWord(joined.String()); ok && same {
+			j.joined = true
 			words = append(words, j)
 		}
 	}
@@ -289,6 +291,9 @@ func closeWords(a, b string, slack int) bool {
 		return ra[0] == rb[0]
 	case short >= 3 && (strings.HasPrefix(a, b) || strings.HasPrefix(b, a)):
 		return true
+	}
+	if short < 5 {
+		slack = 0 // in short words an extra edit is a different name (Ivan, Dylan)
 	}
 	// One edit always passes ("a one-letter typo"); two when the words stay
 	// alike; more for long words that stay very alike. Thresholds in the
