@@ -1,6 +1,7 @@
 package dedupe_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -222,6 +223,21 @@ func TestPersonNameOf(t *testing.T) {
 	if dedupe.NamesDiffer(dedupe.PersonNameOf(&corp), pn("Bob", "Dylan")) {
 		t.Error("a company name differs from a person's name")
 	}
+}
+
+func ExampleCompareNames() {
+	// A store phone shared by two shoppers.
+	fmt.Println(dedupe.CompareNames(dedupe.PersonName{First: "Alice", Last: "Walker"}, dedupe.PersonName{First: "Bob", Last: "Dylan"}))
+	// The same person, spelled differently.
+	fmt.Println(dedupe.CompareNames(dedupe.PersonName{First: "Bill", Last: "Müller"}, dedupe.PersonName{Full: "William Mueller"}))
+	fmt.Println(dedupe.CompareNames(dedupe.PersonName{First: "Иван", Last: "Петров"}, dedupe.PersonName{First: "Ivan", Last: "Petrov"}))
+	// No name on one side: nothing to contradict.
+	fmt.Println(dedupe.NamesDiffer(dedupe.PersonName{Full: "Guest"}, dedupe.PersonName{First: "Bob", Last: "Dylan"}))
+	// Output:
+	// {true first_name}
+	// {false }
+	// {false }
+	// false
 }
 
 func FuzzNamesDiffer(f *testing.F) {
