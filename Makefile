@@ -28,4 +28,5 @@ bench:
 fuzz:
 	go test ./dedupe -run '^$$' -fuzz FuzzNormalizePhone -fuzztime 30s
 	go test ./dedupe -run '^$$' -fuzz FuzzNormalizeEmail -fuzztime 30s
+	go test ./dedupe -run '^$$' -fuzz FuzzNamesDiffer -fuzztime 30s
 	go test ./importer -run '^$$' -fuzz FuzzReader -fuzztime 30s
