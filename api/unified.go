@@ -163,7 +163,7 @@ type unifiedCustomer struct {
 // unifiedView renders a finished unified job: c is the surviving customer,
 // res what the job did, req the request (its source record). The source
 // record is read back from the external id, so fields sent earlier show.
-func (s *Server) unifiedView(ctx context.Context, orgID string, req *dedupe.Request, res *postgres.UpsertResult, c *customer.Customer) (*unifiedCustomer, error) {
+func (s *Server) unifiedView(ctx context.Context, orgID string, req *dedupe.Request, res *postgres.UpsertReply, c *customer.Customer) (*unifiedCustomer, error) {
 	src := req.SourceRecord
 	firstSeen := c.Created
 	if req.Record.External != "" {

@@ -204,7 +204,7 @@ func waitParam(r *http.Request, p problems) time.Duration {
 type upsertOutcome struct {
 	status   int
 	customer *customer.Customer
-	meta     *postgres.UpsertResult
+	meta     *postgres.UpsertReply
 	job      *customer.Job
 }
 
@@ -317,17 +317,12 @@ func (s *Server) queueDown(ctx context.Context, job *customer.Job, cause error) 
 // outcome turns a worker reply (result or error) into the answer.
 func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (*upsertOutcome, error) {
 	// One decode: a reply is either a result or an error.
-	var res struct {
-		postgres.UpsertResult
-		Error   string `json:"error"`
-		Code    string `json:"code"`
-		Details any    `json:"details"`
-	}
+	res := postgres.UpsertReply{Result: &dedupe.Result{}}
 	if err := json.Unmarshal(reply, &res); err != nil {
 		return nil, err
 	}
-	if res.Error != "" {
-		return nil, &customer.Error{Code: customer.Code(res.Code), Message: res.Error, Details: res.Details}
+	if err := res.Err(); err != nil {
+		return nil, err
 	}
 	// The worker's reply carries the customer as written; stored results
 	// (idempotent replays, polling) name it, and it is read fresh.
@@ -345,7 +340,7 @@ func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (
 	if res.Conflicts == nil {
 		res.Conflicts = []dedupe.Conflict{}
 	}
-	return &upsertOutcome{status: status, customer: c, meta: &res.UpsertResult, job: job}, nil
+	return &upsertOutcome{status: status, customer: c, meta: &res, job: job}, nil
 }
 
 // awaitStoredJob answers a repeated Idempotency-Key: the first result, or,
