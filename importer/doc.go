@@ -1,6 +1,12 @@
 // Package importer turns an uploaded customer or order file into a stream of
 // mapped rows. It knows nothing of HTTP, databases or queues.
 //
+// Import is the whole upload in one call (the API's POST /api/v1/imports
+// and tests use it): open the file, record the import, stage its rows,
+// record what reading found and hand the import on to planning, through
+// the Store and Plan it is given. Problem says what a reading error means
+// to the uploader. Row by row:
+//
 //	rd, err := importer.Open(file, importer.Options{Kind: importer.KindCustomers})
 //	if err != nil { ... } // *FileError, *MappingError
 //	for {
