@@ -86,7 +86,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.ChunkPageRows, s.ChunkPageBytes}, attempts > 1)
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes}, attempts > 1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)

@@ -94,7 +94,7 @@ const DefaultChunkBytes = 4 << 20
 
 // ChunkLimits are the natural chunks' bounds new imports are staged with.
 func (s *Store) ChunkLimits() (rows, bytes int) {
-	return s.chunkRows(), cmp.Or(s.ChunkBytes, DefaultChunkBytes)
+	return s.chunkRows(), cmp.Or(s.opts.ChunkBytes, DefaultChunkBytes)
 }
 
 // DefaultFatRowBytes is the size from which a staged row weighs in the plan
@@ -102,11 +102,11 @@ func (s *Store) ChunkLimits() (rows, bytes int) {
 // customers, whatever moves in.
 const DefaultFatRowBytes = 4 << 10
 
-func (s *Store) fatRowBytes() int { return cmp.Or(s.FatRowBytes, DefaultFatRowBytes) }
+func (s *Store) fatRowBytes() int { return cmp.Or(s.opts.FatRowBytes, DefaultFatRowBytes) }
 
 func (s *Store) chunkRows() int {
-	if s.ChunkRows > 0 {
-		return s.ChunkRows
+	if s.opts.ChunkRows > 0 {
+		return s.opts.ChunkRows
 	}
 	return DefaultChunkRows
 }
@@ -134,7 +134,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	// a second planner (the reads of a 2 GB file take minutes).
 	beat, stopBeat := context.WithCancel(ctx)
 	go func() {
-		every := s.PlanHeartbeat
+		every := s.opts.PlanHeartbeat
 		if every <= 0 {
 			every = DefaultPlanHeartbeat
 		}

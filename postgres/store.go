@@ -24,7 +24,7 @@ import (
 // Store is the PostgreSQL system of record.
 type Store struct {
 	pool *pgxpool.Pool
-	options
+	opts Options
 }
 
 // Options tune a Store, given once to Open; the zero value is the
@@ -49,9 +49,6 @@ type Options struct {
 	PlanHeartbeat time.Duration
 }
 
-// options is Options inside the Store.
-type options = Options
-
 // Open connects to databaseURL and checks the connection.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
@@ -72,7 +69,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", Redact(databaseURL), rootCause(err))
 	}
-	return &Store{pool: pool, options: opts}, nil
+	return &Store{pool: pool, opts: opts}, nil
 }
 
 // Close releases the pool.
