@@ -38,12 +38,12 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 		GroupIDs:      list(v["group_ids"]),
 		MergePolicy:   strings.TrimSpace(v.Get("merge_policy")),
 		DefaultRegion: strings.ToUpper(strings.TrimSpace(v.Get("default_region"))),
-		Kind:          strings.TrimSpace(v.Get("kind")),
+		Kind:          customer.ImportKind(strings.TrimSpace(v.Get("kind"))),
 	}
 	if opts.Kind == "" {
-		opts.Kind = string(importer.KindCustomers)
+		opts.Kind = customer.ImportCustomers
 	}
-	if opts.Kind != string(importer.KindCustomers) && opts.Kind != string(importer.KindOrders) {
+	if opts.Kind != customer.ImportCustomers && opts.Kind != customer.ImportOrders {
 		p.add("kind", "must be customers or orders")
 	}
 	if raw := strings.TrimSpace(v.Get("dry_run")); raw != "" {
@@ -263,13 +263,13 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	read := s.cfg.readerOptions(up.format)
-	read.Kind, read.Mapping = importer.Kind(opts.Kind), opts.Mapping
+	read.Kind, read.Mapping = opts.Kind, opts.Mapping
 	rd, err := importer.Open(up.file, read)
 	if err != nil {
 		return importer.Problem(err)
 	}
 	norm := importer.NewNormalizer(rd.Detected(), region, s.phones)
-	norm.Kind = importer.Kind(opts.Kind)
+	norm.Kind = opts.Kind
 	rows := []previewRow{}
 	for len(rows) < 20 {
 		row, err := rd.Next()
@@ -293,13 +293,13 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		rows = append(rows, pr)
 	}
 	det := rd.Detected()
-	missing := det.MissingColumns(importer.Kind(opts.Kind))
+	missing := det.MissingColumns(opts.Kind)
 	if missing == nil {
 		missing = []string{}
 	}
 	writeData(w, http.StatusOK, map[string]any{
 		"format": det.Format, "encoding": det.Encoding, "delimiter": det.Delimiter, "gzip": det.Gzip,
-		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(importer.Kind(opts.Kind)),
+		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(opts.Kind),
 		"missing_columns": missing,
 	})
 	return nil

@@ -16,7 +16,7 @@ import (
 // Normalizer checks and normalizes rows for staging. It is safe for
 // concurrent use: the phone cache is shared, the rest is read-only.
 type Normalizer struct {
-	Kind      Kind                    // KindCustomers ("") or KindOrders
+	Kind      customer.ImportKind     // customers ("") or orders
 	Region    string                  // default phone region (import option, else location, else org)
 	Phones    *dedupe.PhoneNormalizer // shared parse cache
 	Canonical bool                    // email match keys use provider canonicalization
@@ -72,7 +72,7 @@ func startRow(row Row) (problems []customer.ImportProblem, ok bool) {
 // Normalize turns a read row into a staged row and its problems. ok is
 // false when the row has an error and must not be imported.
 func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
-	if n.Kind == KindOrders {
+	if n.Kind == customer.ImportOrders {
 		return n.normalizeOrder(row)
 	}
 	out.Num = row.Num
@@ -236,7 +236,7 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 	}
 	if raw := externalID; raw != "" {
 		field := "external_id"
-		if n.Kind == KindOrders {
+		if n.Kind == customer.ImportOrders {
 			field = "customer_external_id"
 		}
 		if utf8.RuneCountInString(raw) > customer.MaxExternalIDLen {

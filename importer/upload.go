@@ -18,7 +18,7 @@ type Store interface {
 	Stager
 	CreateImport(ctx context.Context, im *customer.Import) error
 	FailImport(ctx context.Context, orgID, id, reason string) error
-	ImportRead(ctx context.Context, im *customer.Import, chunkStarts []int) (string, error)
+	ImportRead(ctx context.Context, im *customer.Import, chunkStarts []int) (customer.ImportStatus, error)
 	FindImport(ctx context.Context, orgID, id string) (*customer.Import, error)
 }
 
@@ -53,7 +53,7 @@ type Upload struct {
 // import, with the *customer.Error that says why (Problem).
 func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 	opts := up.Read
-	opts.Kind, opts.Mapping = Kind(up.Options.Kind), up.Options.Mapping
+	opts.Kind, opts.Mapping = up.Options.Kind, up.Options.Mapping
 	rd, err := Open(up.File, opts)
 	if err != nil {
 		return nil, Problem(err)

@@ -292,7 +292,7 @@ type Placeholder struct {
 // the placeholders the email and phone reads find.
 func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*unionFind, error) {
 	var maxRow int
-	var kind string
+	var kind customer.ImportKind
 	b := &pgx.Batch{}
 	b.Queue(sqlMaxRow, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&maxRow) })
 	b.Queue(sqlImportKind, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&kind) })
@@ -303,7 +303,7 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	// Order imports are not checked: their chunks judge whole orders, and
 	// dropping one line's identifier would need rules per order.
 	share := PlaceholderShare
-	if kind == KindOrders {
+	if kind == customer.ImportOrders {
 		share = 0
 	}
 	var mu sync.Mutex
