@@ -262,14 +262,10 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	if err := p.err(); err != nil {
 		return err
 	}
-	read := s.cfg.readerOptions(up.format)
-	read.Kind, read.Mapping = opts.Kind, opts.Mapping
-	rd, err := importer.Open(up.file, read)
+	rd, norm, err := importer.Upload{File: up.file, Options: opts, Region: region, Read: s.cfg.readerOptions(up.format)}.Open(s.phones)
 	if err != nil {
-		return importer.Problem(err)
+		return err
 	}
-	norm := importer.NewNormalizer(rd.Detected(), region, s.phones)
-	norm.Kind = opts.Kind
 	rows := []previewRow{}
 	for len(rows) < 20 {
 		row, err := rd.Next()

@@ -52,13 +52,11 @@ type Upload struct {
 // file that cannot be read fails before the import exists, or fails the
 // import, with the *customer.Error that says why (Problem).
 func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
-	opts := up.Read
-	opts.Kind, opts.Mapping = up.Options.Kind, up.Options.Mapping
-	rd, err := Open(up.File, opts)
+	rd, norm, err := up.Open(d.Phones)
 	if err != nil {
-		return nil, Problem(err)
+		return nil, err
 	}
-	if missing := rd.Detected().MissingColumns(opts.Kind); len(missing) > 0 {
+	if missing := rd.Detected().MissingColumns(up.Options.Kind); len(missing) > 0 {
 		// Every row would be an error: say so now, not a million times.
 		return nil, customer.Invalid(map[string]string{"mapping": strings.Join(missing, "; ")})
 	}
@@ -66,9 +64,6 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 	if err := d.Store.CreateImport(ctx, im); err != nil {
 		return nil, err
 	}
-	det := rd.Detected()
-	norm := NewNormalizer(det, up.Region, d.Phones)
-	norm.Kind = opts.Kind
 	staged, err := Stage(ctx, rd, norm, d.Store, up.OrgID, im.ID)
 	if err != nil {
 		prob := Problem(err)
@@ -85,7 +80,7 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 		}
 		return nil, prob
 	}
-	det = rd.Detected()
+	det := rd.Detected()
 	im.Format, im.Encoding, im.Delimiter, im.Headers, im.Mapping = string(det.Format), det.Encoding, det.Delimiter, det.Headers, det.Mapping
 	im.SizeBytes = rd.BytesRead()
 	im.Counts = customer.ImportCounts{Rows: staged.Rows, Invalid: staged.Invalid, Warnings: staged.Warnings}
@@ -100,6 +95,20 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 		}
 	}
 	return d.Store.FindImport(ctx, up.OrgID, im.ID)
+}
+
+// Open opens the upload's file and prepares the normalizer of its rows:
+// the first steps of Import, which a preview shares. Errors are Problem's.
+func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, error) {
+	opts := up.Read
+	opts.Kind, opts.Mapping = up.Options.Kind, up.Options.Mapping
+	rd, err := Open(up.File, opts)
+	if err != nil {
+		return nil, nil, Problem(err)
+	}
+	norm := NewNormalizer(rd.Detected(), up.Region, phones)
+	norm.Kind = opts.Kind
+	return rd, norm, nil
 }
 
 // Problem says what an error of reading a file means to whoever uploaded
