@@ -24,13 +24,13 @@ func (in addressInput) address(customerID string) (*customer.Address, error) {
 	p := problems{}
 	a := &customer.Address{
 		CustomerID:   customerID,
-		Label:        p.text("label", in.Label, 1, 50),
-		AddressLine1: p.text("address_line1", in.AddressLine1, 1, 200),
-		AddressLine2: p.text("address_line2", in.AddressLine2, 0, 200),
-		City:         p.text("city", in.City, 1, 100),
-		State:        p.text("state", in.State, 1, 100),
+		Label:        p.text("label", in.Label, 1, customer.MaxAddressLabelLen),
+		AddressLine1: p.text("address_line1", in.AddressLine1, 1, customer.MaxAddressLineLen),
+		AddressLine2: p.text("address_line2", in.AddressLine2, 0, customer.MaxAddressLineLen),
+		City:         p.text("city", in.City, 1, customer.MaxCityLen),
+		State:        p.text("state", in.State, 1, customer.MaxStateLen),
 		Country:      strings.ToUpper(strings.TrimSpace(in.Country)),
-		PostalCode:   p.text("postal_code", in.PostalCode, 0, 20),
+		PostalCode:   p.text("postal_code", in.PostalCode, 0, customer.MaxPostalCodeLen),
 		IsDefault:    in.IsDefault != nil && *in.IsDefault,
 	}
 	switch {

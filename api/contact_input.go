@@ -24,8 +24,8 @@ func contactInputOf(c *customer.Contact) contactInput {
 // prefixed (contacts[1].email) when the contact is nested. Email and phone
 // follow the customer rules but claim no identity.
 func (in contactInput) apply(p problems, prefix string, c *customer.Contact, prev *customer.Contact, region string) {
-	c.Name = p.text(prefix+"name", dedupe.NormalizeName(in.Name), 1, 100)
-	c.Title = p.text(prefix+"title", in.Title, 0, 100)
+	c.Name = p.text(prefix+"name", dedupe.NormalizeName(in.Name), 1, customer.MaxContactNameLen)
+	c.Title = p.text(prefix+"title", in.Title, 0, customer.MaxContactTitleLen)
 	c.Email = p.email(prefix+"email", in.Email)
 	switch {
 	case prev != nil && in.Phone == prev.Phone:

@@ -69,18 +69,18 @@ func tradeInputOf(b customer.B2B) tradeInput {
 // and order totals are derived from orders and never written here.
 func (in tradeInput) apply(p problems, b *customer.B2B) {
 	b.Website = p.url("website", in.Website)
-	b.TaxID = p.text("tax_id", in.TaxID, 0, 50)
-	b.Fax = p.text("fax", in.Fax, 0, 30)
+	b.TaxID = p.text("tax_id", in.TaxID, 0, customer.MaxTaxIDLen)
+	b.Fax = p.text("fax", in.Fax, 0, customer.MaxFaxLen)
 	b.BillingAddress = p.address("billing_address", in.BillingAddress)
 	b.ShippingAddress = p.address("shipping_address", in.ShippingAddress)
-	b.PaymentTerms = p.text("payment_terms", in.PaymentTerms, 0, 50)
+	b.PaymentTerms = p.text("payment_terms", in.PaymentTerms, 0, customer.MaxPaymentTermsLen)
 	b.Currency = p.currency("currency", in.Currency)
 	b.CreditLimit = p.money("credit_limit", in.CreditLimit)
 	b.DiscountRate = p.nonNegative("discount_rate", in.DiscountRate)
 	if in.DiscountRate > 100 {
 		p.add("discount_rate", "must be at most 100")
 	}
-	b.PreferredShipping = p.text("preferred_shipping", in.PreferredShipping, 0, 50)
+	b.PreferredShipping = p.text("preferred_shipping", in.PreferredShipping, 0, customer.MaxPreferredShippingLen)
 }
 
 // problems collects field → problem for a 422 body.
@@ -121,7 +121,7 @@ func (p problems) name(field, v string, required bool) string {
 	if required {
 		minLen = 1
 	}
-	return p.text(field, v, minLen, 100)
+	return p.text(field, v, minLen, customer.MaxPersonNameLen)
 }
 
 // email normalizes an email; an invalid one is a problem of field.
@@ -191,7 +191,7 @@ func (p problems) date(field, v string) string {
 }
 
 func (p problems) url(field, v string) string {
-	v = p.text(field, v, 0, 2048)
+	v = p.text(field, v, 0, customer.MaxURLLen)
 	if v == "" {
 		return ""
 	}
@@ -214,11 +214,11 @@ func (p problems) address(field string, a *customer.PostalAddress) *customer.Pos
 		return nil
 	}
 	out := &customer.PostalAddress{
-		Line1:      p.text(field+".line1", a.Line1, 0, 200),
-		Line2:      p.text(field+".line2", a.Line2, 0, 200),
-		City:       p.text(field+".city", a.City, 0, 100),
-		State:      p.text(field+".state", a.State, 0, 100),
-		PostalCode: p.text(field+".postal_code", a.PostalCode, 0, 20),
+		Line1:      p.text(field+".line1", a.Line1, 0, customer.MaxAddressLineLen),
+		Line2:      p.text(field+".line2", a.Line2, 0, customer.MaxAddressLineLen),
+		City:       p.text(field+".city", a.City, 0, customer.MaxCityLen),
+		State:      p.text(field+".state", a.State, 0, customer.MaxStateLen),
+		PostalCode: p.text(field+".postal_code", a.PostalCode, 0, customer.MaxPostalCodeLen),
 		Country:    strings.ToUpper(strings.TrimSpace(a.Country)),
 	}
 	if out.Country != "" && !dedupe.ValidCountry(out.Country) {
@@ -249,10 +249,10 @@ func (in customerInput) applyTo(c *customer.Customer, prev *customer.Customer, p
 	c.Gender = p.enum("gender", in.Gender, customer.Genders, "")
 	c.Type = p.enum("type", in.Type, customer.Types, customer.TypeIndividual)
 	c.Status = p.status("status", in.Status)
-	c.CompanyName = p.text("company_name", in.CompanyName, 0, 200)
+	c.CompanyName = p.text("company_name", in.CompanyName, 0, customer.MaxCompanyNameLen)
 	c.AvatarURL = p.url("avatar_url", in.AvatarURL)
-	c.Source = p.text("source", in.Source, 0, 100)
-	c.Notes = p.text("notes", in.Notes, 0, 5000)
+	c.Source = p.text("source", in.Source, 0, customer.MaxSourceLen)
+	c.Notes = p.text("notes", in.Notes, 0, customer.MaxNotesLen)
 	c.Attributes = in.Attributes
 	in.tradeInput.apply(p, &c.B2B)
 	c.Name = c.DisplayName()

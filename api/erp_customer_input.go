@@ -32,13 +32,13 @@ func erpInputOf(c *customer.Customer) erpCustomerInput {
 // updates (nil on create).
 func (in erpCustomerInput) apply(c *customer.Customer, prev *customer.Customer, region string) error {
 	p := problems{}
-	name := p.text("name", dedupe.NormalizeName(in.Name), 1, 200)
+	name := p.text("name", dedupe.NormalizeName(in.Name), 1, customer.MaxNameLen)
 	c.Type = p.enum("type", in.Type, customer.Types, customer.TypeCorporate)
 	if prev == nil || name != prev.Name || c.Type != prev.Type {
 		setDisplayName(c, prev, name)
 	}
 	p.identifiers(c, prev, in.Email, in.Phone, region)
-	c.Notes = p.text("notes", in.Notes, 0, 5000)
+	c.Notes = p.text("notes", in.Notes, 0, customer.MaxNotesLen)
 	in.tradeInput.apply(p, &c.B2B)
 	if prev == nil {
 		c.Status = customer.StatusActive

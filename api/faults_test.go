@@ -308,7 +308,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	proxy := newPGProxy(t, dbURL.Host)
 	dbURL.Host = proxy.addr
-	store, err := postgres.Open(ctx, dbURL.String(), 8)
+	store, err := postgres.Open(ctx, dbURL.String(), postgres.Options{MaxConns: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

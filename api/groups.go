@@ -17,8 +17,8 @@ type groupInput struct {
 func (in groupInput) group() (*customer.Group, error) {
 	p := problems{}
 	g := &customer.Group{
-		Name:        p.text("name", in.Name, 1, 100),
-		Description: p.text("description", in.Description, 0, 500),
+		Name:        p.text("name", in.Name, 1, customer.MaxGroupNameLen),
+		Description: p.text("description", in.Description, 0, customer.MaxGroupDescriptionLen),
 	}
 	return g, p.err()
 }

@@ -159,7 +159,7 @@ func TestImportKeyClaimedAfterPlanning(t *testing.T) {
 func TestImportPlannerHeartbeat(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newQueueEnv(t, queueOpts{noWorker: true})
+	e := newQueueEnv(t, queueOpts{noWorker: true, planHeartbeat: 50 * time.Millisecond})
 	im := e.upload("/api/v1/imports", "people.csv", "text/csv", []byte("Email\r\nann@example.com\r\nbob@example.com\r\n")).
 		want(t, http.StatusAccepted).data()
 	id, org := str(im["id"]), str(im["organization_id"])
@@ -178,7 +178,6 @@ func TestImportPlannerHeartbeat(t *testing.T) {
 	if _, err := lock.Exec(ctx, `LOCK TABLE import_rows IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	e.store.PlanHeartbeat = 50 * time.Millisecond
 	planned := make(chan error, 1)
 	go func() {
 		_, err := e.store.PlanImport(ctx, org, id)

@@ -38,12 +38,12 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 		GroupIDs:      list(v["group_ids"]),
 		MergePolicy:   strings.TrimSpace(v.Get("merge_policy")),
 		DefaultRegion: strings.ToUpper(strings.TrimSpace(v.Get("default_region"))),
-		Kind:          strings.TrimSpace(v.Get("kind")),
+		Kind:          customer.ImportKind(strings.TrimSpace(v.Get("kind"))),
 	}
 	if opts.Kind == "" {
-		opts.Kind = string(importer.KindCustomers)
+		opts.Kind = customer.ImportCustomers
 	}
-	if opts.Kind != string(importer.KindCustomers) && opts.Kind != string(importer.KindOrders) {
+	if opts.Kind != customer.ImportCustomers && opts.Kind != customer.ImportOrders {
 		p.add("kind", "must be customers or orders")
 	}
 	if raw := strings.TrimSpace(v.Get("dry_run")); raw != "" {
@@ -94,7 +94,7 @@ func containsString(list []string, s string) bool {
 // readUpload finds the file in the request. Multipart option fields must
 // come before the file part (they are read as the stream passes).
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, error) {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.maxImportBytes())
+	body := limitedBody{http.MaxBytesReader(w, r.Body, s.cfg.maxImportBytes())}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	up := &upload{form: url.Values{}, closer: func() {}}
 	for k, v := range r.URL.Query() {
@@ -110,7 +110,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 				return nil, customer.Invalid(map[string]string{"file": "is required (multipart field \"file\")"})
 			}
 			if err != nil {
-				return nil, uploadError(err)
+				return nil, importer.Problem(err)
 			}
 			if part.FormName() == "file" {
 				up.file, up.closer = part, func() { part.Close() }
@@ -122,7 +122,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 			}
 			val, err := io.ReadAll(io.LimitReader(part, 64<<10))
 			if err != nil {
-				return nil, uploadError(err)
+				return nil, importer.Problem(err)
 			}
 			up.form.Add(part.FormName(), string(val))
 		}
@@ -160,30 +160,19 @@ func formatOf(contentType, name string) importer.Format {
 	return ""
 }
 
-func uploadError(err error) error {
+// limitedBody is an upload's size-limited body: past the limit its reads
+// fail with the domain's 413, which the importer passes on
+// (importer.Problem) without knowing HTTP.
+type limitedBody struct{ io.Reader }
+
+func (b limitedBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return &customer.Error{Code: customer.ETOOLARGE, Message: "File too large",
+		err = &customer.Error{Code: customer.ETOOLARGE, Message: "File too large",
 			Details: map[string]any{"max_bytes": maxErr.Limit}}
 	}
-	return &customer.Error{Code: customer.EBADREQUEST, Message: "Upload interrupted or malformed"}
-}
-
-// fileError turns the reader's file-level problems into 422 answers.
-func fileError(err error) error {
-	var fe *importer.FileError
-	var me *importer.MappingError
-	switch {
-	case errors.As(err, &me):
-		return customer.Invalid(map[string]string{"mapping": me.Error()})
-	case errors.As(err, &fe):
-		var maxErr *http.MaxBytesError
-		if errors.As(fe, &maxErr) {
-			return uploadError(maxErr)
-		}
-		return customer.Invalid(map[string]string{"file": fe.Reason})
-	}
-	return uploadError(err)
+	return n, err
 }
 
 func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) error {
@@ -202,60 +191,20 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	if s.Queue == nil {
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
 	}
-	rd, err := importer.Open(up.file, s.cfg.readerOptions(opts.Kind, up.format, opts.Mapping))
-	if err != nil {
-		return fileError(err)
-	}
-	if missing := rd.Detected().MissingColumns(importer.Kind(opts.Kind)); len(missing) > 0 {
-		// Every row would be an error: say so now, not a million times.
-		return customer.Invalid(map[string]string{"mapping": strings.Join(missing, "; ")})
-	}
-	im := &customer.Import{OrganizationID: o.ID, Kind: opts.Kind, FileName: up.fileName, Options: opts}
-	if err := s.store.CreateImport(ctx, im); err != nil {
-		return err
-	}
-	det := rd.Detected()
-	norm := importer.NewNormalizer(det, region, s.phones)
-	norm.Kind = importer.Kind(opts.Kind)
-	staged, err := importer.Stage(ctx, rd, norm, s.store, o.ID, im.ID)
-	if err != nil {
-		reason := "reading failed"
-		ferr := fileError(err)
-		if e := customer.AsError(ferr); e.Code != customer.EINTERNAL {
-			reason = e.Message
-			if d, ok := e.Details.(map[string]string); ok && d["file"] != "" {
-				reason = d["file"]
-			}
-		}
-		if err := s.store.FailImport(context.WithoutCancel(ctx), o.ID, im.ID, reason); err != nil {
-			s.log.ErrorContext(ctx, "fail import", "import_id", im.ID, "err", err)
-		}
-		if customer.ErrorCode(ferr) == customer.EBADREQUEST && ctx.Err() == nil {
-			return fmt.Errorf("stage import %s: %w", im.ID, err)
-		}
-		return ferr
-	}
-	det = rd.Detected()
-	im.Format, im.Encoding, im.Delimiter, im.Headers, im.Mapping = string(det.Format), det.Encoding, det.Delimiter, det.Headers, det.Mapping
-	im.SizeBytes = rd.BytesRead()
-	im.Counts = customer.ImportCounts{Rows: staged.Rows, Invalid: staged.Invalid, Warnings: staged.Warnings}
-	status, err := s.store.ImportRead(ctx, im, staged.ChunkStarts)
-	if err != nil {
-		return err
-	}
-	if status == customer.ImportProcessing {
-		if err := s.Queue.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: o.ID, ImportID: im.ID}); err != nil {
-			// The reconciler re-plans processing imports; nothing is lost.
-			s.log.WarnContext(ctx, "enqueue import plan", "import_id", im.ID, "err", err)
-		}
-	}
-	fresh, err := s.store.FindImport(ctx, o.ID, im.ID)
+	im, err := importer.Import(ctx, importer.Deps{Store: s.store, Plan: s.planImport, Phones: s.phones, Log: s.log},
+		importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: opts, Region: region,
+			Read: s.cfg.readerOptions(up.format)})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/imports/"+im.ID)
-	writeData(w, http.StatusAccepted, fresh)
+	writeData(w, http.StatusAccepted, im)
 	return nil
+}
+
+// planImport hands a read import on to the workers' planning.
+func (s *Server) planImport(ctx context.Context, orgID, importID string) error {
+	return s.Queue.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: orgID, ImportID: importID})
 }
 
 // previewRow is one normalized row of a preview.
@@ -313,12 +262,10 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	if err := p.err(); err != nil {
 		return err
 	}
-	rd, err := importer.Open(up.file, s.cfg.readerOptions(opts.Kind, up.format, opts.Mapping))
+	rd, norm, err := importer.Upload{File: up.file, Options: opts, Region: region, Read: s.cfg.readerOptions(up.format)}.Open(s.phones)
 	if err != nil {
-		return fileError(err)
+		return err
 	}
-	norm := importer.NewNormalizer(rd.Detected(), region, s.phones)
-	norm.Kind = importer.Kind(opts.Kind)
 	rows := []previewRow{}
 	for len(rows) < 20 {
 		row, err := rd.Next()
@@ -326,7 +273,7 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 			break
 		}
 		if err != nil {
-			return fileError(err)
+			return importer.Problem(err)
 		}
 		staged, probs, ok := norm.Normalize(row)
 		pr := previewRow{Row: row.Num, Email: staged.Email, Phone: staged.Phone, PhoneValid: staged.PhoneValid,
@@ -342,13 +289,13 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 		rows = append(rows, pr)
 	}
 	det := rd.Detected()
-	missing := det.MissingColumns(importer.Kind(opts.Kind))
+	missing := det.MissingColumns(opts.Kind)
 	if missing == nil {
 		missing = []string{}
 	}
 	writeData(w, http.StatusOK, map[string]any{
 		"format": det.Format, "encoding": det.Encoding, "delimiter": det.Delimiter, "gzip": det.Gzip,
-		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(importer.Kind(opts.Kind)),
+		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(opts.Kind),
 		"missing_columns": missing,
 	})
 	return nil

@@ -38,7 +38,7 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	case customer.JobCompleted:
-		var res postgres.UpsertResult
+		res := postgres.UpsertReply{Result: &dedupe.Result{}}
 		if err := json.Unmarshal(job.Result, &res); err == nil {
 			c, err := s.store.FindSurvivor(r.Context(), job.OrganizationID, res.CustomerID)
 			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED {
@@ -53,7 +53,7 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 			view.Result = struct {
-				postgres.UpsertResult
+				postgres.UpsertReply
 				Customer any `json:"customer"`
 			}{res, shown}
 		}

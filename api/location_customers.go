@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -51,7 +52,7 @@ func (in scopedCustomerInput) address(p problems) *customer.Address {
 	}
 	var line string
 	if err := json.Unmarshal(in.Address, &line); err == nil {
-		if line = p.text("address", line, 0, 200); line == "" {
+		if line = p.text("address", line, 0, customer.MaxAddressLineLen); line == "" {
 			return nil
 		}
 		return &customer.Address{AddressLine1: line}
@@ -62,13 +63,13 @@ func (in scopedCustomerInput) address(p problems) *customer.Address {
 		return nil
 	}
 	a := &customer.Address{
-		Label:        p.text("address.label", o.Label, 0, 50),
-		AddressLine1: p.text("address.address_line1", o.AddressLine1, 0, 200),
-		AddressLine2: p.text("address.address_line2", o.AddressLine2, 0, 200),
-		City:         p.text("address.city", o.City, 0, 100),
-		State:        p.text("address.state", o.State, 0, 100),
+		Label:        p.text("address.label", o.Label, 0, customer.MaxAddressLabelLen),
+		AddressLine1: p.text("address.address_line1", o.AddressLine1, 0, customer.MaxAddressLineLen),
+		AddressLine2: p.text("address.address_line2", o.AddressLine2, 0, customer.MaxAddressLineLen),
+		City:         p.text("address.city", o.City, 0, customer.MaxCityLen),
+		State:        p.text("address.state", o.State, 0, customer.MaxStateLen),
 		Country:      strings.ToUpper(strings.TrimSpace(o.Country)),
-		PostalCode:   p.text("address.postal_code", o.PostalCode, 0, 20),
+		PostalCode:   p.text("address.postal_code", o.PostalCode, 0, customer.MaxPostalCodeLen),
 	}
 	if a.Country != "" && !dedupe.ValidCountry(a.Country) {
 		p.add("address.country", "must be an ISO 3166-1 alpha-2 country code")
@@ -88,17 +89,17 @@ func (in scopedCustomerInput) applyTo(c *customer.Customer, creating bool, p pro
 		if in.Name != nil {
 			name = dedupe.NormalizeName(*in.Name)
 		}
-		name = p.text("name", name, 1, 200)
+		name = p.text("name", name, 1, customer.MaxNameLen)
 		c.FirstName, c.LastName = dedupe.SplitName(name)
-		if utf8.RuneCountInString(c.FirstName) > 100 || utf8.RuneCountInString(c.LastName) > 100 {
-			p.add("name", "first and last name must each be at most 100 characters")
+		if utf8.RuneCountInString(c.FirstName) > customer.MaxPersonNameLen || utf8.RuneCountInString(c.LastName) > customer.MaxPersonNameLen {
+			p.add("name", fmt.Sprintf("first and last name must each be at most %d characters", customer.MaxPersonNameLen))
 		}
 	}
 	if in.CompanyName != nil {
-		c.CompanyName = p.text("company_name", *in.CompanyName, 0, 200)
+		c.CompanyName = p.text("company_name", *in.CompanyName, 0, customer.MaxCompanyNameLen)
 	}
 	if in.Source != nil {
-		c.Source = p.text("source", *in.Source, 0, 100)
+		c.Source = p.text("source", *in.Source, 0, customer.MaxSourceLen)
 	}
 	if in.Status != nil && strings.TrimSpace(*in.Status) != "" {
 		c.Status = p.status("status", *in.Status)

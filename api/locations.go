@@ -28,8 +28,8 @@ const maxDefaultGroups = 50
 func (in locationInput) location() (*customer.Location, error) {
 	p := problems{}
 	l := &customer.Location{
-		Name:          p.text("name", in.Name, 1, 100),
-		Code:          p.text("code", in.Code, 0, 50),
+		Name:          p.text("name", in.Name, 1, customer.MaxLocationNameLen),
+		Code:          p.text("code", in.Code, 0, customer.MaxLocationCodeLen),
 		DefaultRegion: strings.ToUpper(strings.TrimSpace(in.DefaultRegion)),
 		Timezone:      strings.TrimSpace(in.Timezone),
 		DefaultTags:   p.tags("default_tags", in.DefaultTags),

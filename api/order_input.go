@@ -40,7 +40,7 @@ const maxOrderItems = 1000
 // order validates in (all but the customer, see resolveCustomer) into o.
 // An absent total_amount is the sum of the lines; one of them is required.
 func (in orderInput) order(p problems, o *customer.Order, now time.Time) {
-	o.OrderNumber = p.text("order_number", in.OrderNumber, 1, 100)
+	o.OrderNumber = p.text("order_number", in.OrderNumber, 1, customer.MaxOrderNumberLen)
 	o.Status = p.enum("status", in.Status, customer.OrderStatuses, customer.OrderPending)
 	o.OrderDate = now
 	if d := p.moment("order_date", in.OrderDate); d != nil {
@@ -52,7 +52,7 @@ func (in orderInput) order(p problems, o *customer.Order, now time.Time) {
 	}
 	o.Currency = p.currency("currency", in.Currency)
 	o.ShippingAddress = p.address("shipping_address", in.ShippingAddress)
-	o.LocationID = p.text("location_id", in.LocationID, 0, 100)
+	o.LocationID = p.text("location_id", in.LocationID, 0, customer.MaxLocationRefLen)
 	if len(in.Items) > maxOrderItems {
 		p.add("items", "must hold at most "+strconv.Itoa(maxOrderItems)+" lines")
 	}
@@ -61,8 +61,8 @@ func (in orderInput) order(p problems, o *customer.Order, now time.Time) {
 	for i, it := range in.Items {
 		prefix := "items[" + strconv.Itoa(i) + "]."
 		o.Items[i] = customer.OrderItem{
-			ProductID:   p.text(prefix+"product_id", it.ProductID, 1, 100),
-			ProductName: p.text(prefix+"product_name", it.ProductName, 0, 200),
+			ProductID:   p.text(prefix+"product_id", it.ProductID, 1, customer.MaxProductIDLen),
+			ProductName: p.text(prefix+"product_name", it.ProductName, 0, customer.MaxProductNameLen),
 			Quantity:    it.Quantity,
 			UnitPrice:   p.money(prefix+"unit_price", it.UnitPrice),
 		}

@@ -57,7 +57,9 @@ type queueOpts struct {
 	workerChunkRows int
 	// stagingTTL: how long finished imports keep staged rows (0: the default)
 	stagingTTL time.Duration
-	cfg        api.Config
+	// planHeartbeat: how often a planner touches its import (0: the default)
+	planHeartbeat time.Duration
+	cfg           api.Config
 }
 
 func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
@@ -67,13 +69,13 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	}
 	dbURL := postgrestest.NewURL(t)
 	openStore := func(chunkRows int) *postgres.Store {
-		s, err := postgres.Open(context.Background(), dbURL, 8)
+		s, err := postgres.Open(context.Background(), dbURL, postgres.Options{MaxConns: 8, ChunkRows: chunkRows,
+			ChunkPageRows: o.pageRows, ChunkPageBytes: o.pageBytes, ChunkBytes: o.chunkBytes, FatRowBytes: o.fatRowBytes,
+			PlanHeartbeat: o.planHeartbeat})
 		if err != nil {
 			t.Fatalf("open test store: %v", err)
 		}
 		t.Cleanup(s.Close)
-		s.ChunkRows, s.ChunkPageRows, s.ChunkPageBytes, s.ChunkBytes = chunkRows, o.pageRows, o.pageBytes, o.chunkBytes
-		s.FatRowBytes = o.fatRowBytes
 		return s
 	}
 	store := openStore(o.chunkRows)

@@ -77,11 +77,10 @@ type ImportLimits struct {
 	MaxRowBytes   int
 }
 
-// readerOptions are the importer's options of an upload.
-func (c Config) readerOptions(kind string, format importer.Format, mapping map[string]string) importer.Options {
+// readerOptions are the importer's options of an upload in format.
+func (c Config) readerOptions(format importer.Format) importer.Options {
 	l := c.ImportLimits
-	return importer.Options{Kind: importer.Kind(kind), Format: format, Mapping: mapping,
-		MaxColumns: l.MaxColumns, MaxFieldBytes: l.MaxFieldBytes, MaxRowBytes: l.MaxRowBytes}
+	return importer.Options{Format: format, MaxColumns: l.MaxColumns, MaxFieldBytes: l.MaxFieldBytes, MaxRowBytes: l.MaxRowBytes}
 }
 
 func (c Config) maxImportBytes() int64 {

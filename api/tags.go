@@ -25,8 +25,8 @@ func (p problems) tags(field string, in []string) []string {
 	seen := map[string]bool{}
 	for i, t := range in {
 		t = strings.TrimSpace(t)
-		if n := utf8.RuneCountInString(t); n < 1 || n > 64 {
-			p.add(field, fmt.Sprintf("each tag must be 1 to 64 characters (item %d is %d)", i+1, n))
+		if n := utf8.RuneCountInString(t); n < 1 || n > customer.MaxTagLen {
+			p.add(field, fmt.Sprintf("each tag must be 1 to %d characters (item %d is %d)", customer.MaxTagLen, i+1, n))
 			continue
 		}
 		if k := strings.ToLower(t); !seen[k] {
@@ -90,7 +90,7 @@ func (s *Server) handleTagList(w http.ResponseWriter, r *http.Request) error {
 	f := customer.TagFilter{
 		Page: page, Limit: limit,
 		LocationID: strings.TrimSpace(q.Get("location_id")),
-		Prefix:     p.text("prefix", q.Get("prefix"), 0, 64),
+		Prefix:     p.text("prefix", q.Get("prefix"), 0, customer.MaxTagLen),
 	}
 	if err := p.err(); err != nil {
 		return err

@@ -49,12 +49,12 @@ type unifiedInput struct {
 // external id is lower(source_system) + ":" + source_id.
 func (in unifiedInput) request(region string, p problems) *dedupe.Request {
 	src := &customer.SourceRecord{
-		System:                     strings.ToLower(p.text("source_system", in.SourceSystem, 0, 100)),
-		ID:                         p.text("source_id", p.idString("source_id", in.SourceID), 0, 200),
+		System:                     strings.ToLower(p.text("source_system", in.SourceSystem, 0, customer.MaxSourceSystemLen)),
+		ID:                         p.text("source_id", p.idString("source_id", in.SourceID), 0, customer.MaxSourceIDLen),
 		ImgURL:                     p.url("source_system_img_url", in.SourceSystemImgURL),
-		ProviderID:                 p.text("external_system_provider_id", in.ExternalSystemProviderID, 0, 200),
-		ConfigID:                   p.text("external_system_config_id", in.ExternalSystemConfigID, 0, 200),
-		SupportingDataDefinitionID: p.text("supporting_data_definition_id", in.SupportingDataDefinitionID, 0, 200),
+		ProviderID:                 p.text("external_system_provider_id", in.ExternalSystemProviderID, 0, customer.MaxSourceIDLen),
+		ConfigID:                   p.text("external_system_config_id", in.ExternalSystemConfigID, 0, customer.MaxSourceIDLen),
+		SupportingDataDefinitionID: p.text("supporting_data_definition_id", in.SupportingDataDefinitionID, 0, customer.MaxSourceIDLen),
 		Data:                       in.ExternalSystemData,
 	}
 	if strings.Contains(src.System, ":") {
@@ -114,13 +114,13 @@ func (p problems) idString(field string, raw json.RawMessage) string {
 // ("USA", "United States"); anything else is kept as sent.
 func (p problems) flatAddress(prefix, line1, line2, city, state, postal, country string) *customer.PostalAddress {
 	a := &customer.PostalAddress{
-		Line1:      p.text(prefix+"line1", line1, 0, 200),
-		Line2:      p.text(prefix+"line2", line2, 0, 200),
-		City:       p.text(prefix+"city", city, 0, 100),
-		State:      p.text(prefix+"state", state, 0, 100),
-		PostalCode: p.text(prefix+"postal_code", postal, 0, 20),
+		Line1:      p.text(prefix+"line1", line1, 0, customer.MaxAddressLineLen),
+		Line2:      p.text(prefix+"line2", line2, 0, customer.MaxAddressLineLen),
+		City:       p.text(prefix+"city", city, 0, customer.MaxCityLen),
+		State:      p.text(prefix+"state", state, 0, customer.MaxStateLen),
+		PostalCode: p.text(prefix+"postal_code", postal, 0, customer.MaxPostalCodeLen),
 	}
-	a.Country, _ = dedupe.NormalizeCountry(p.text(prefix+"country", country, 0, 100))
+	a.Country, _ = dedupe.NormalizeCountry(p.text(prefix+"country", country, 0, customer.MaxCountryNameLen))
 	if *a == (customer.PostalAddress{}) {
 		return nil
 	}
@@ -163,7 +163,7 @@ type unifiedCustomer struct {
 // unifiedView renders a finished unified job: c is the surviving customer,
 // res what the job did, req the request (its source record). The source
 // record is read back from the external id, so fields sent earlier show.
-func (s *Server) unifiedView(ctx context.Context, orgID string, req *dedupe.Request, res *postgres.UpsertResult, c *customer.Customer) (*unifiedCustomer, error) {
+func (s *Server) unifiedView(ctx context.Context, orgID string, req *dedupe.Request, res *postgres.UpsertReply, c *customer.Customer) (*unifiedCustomer, error) {
 	src := req.SourceRecord
 	firstSeen := c.Created
 	if req.Record.External != "" {

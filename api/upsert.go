@@ -49,12 +49,12 @@ func (in upsertInput) request(region string, p problems) *dedupe.Request {
 		FirstName:   p.name("first_name", in.FirstName, false),
 		LastName:    p.name("last_name", in.LastName, false),
 		Name:        p.name("name", in.Name, false),
-		CompanyName: p.text("company_name", in.CompanyName, 0, 200),
+		CompanyName: p.text("company_name", in.CompanyName, 0, customer.MaxCompanyNameLen),
 		AvatarURL:   p.url("avatar", in.Avatar),
 		Birthdate:   p.date("birthdate", in.Birthdate),
 		Gender:      p.enum("gender", in.Gender, customer.Genders, ""),
-		Notes:       p.text("notes", in.Notes, 0, 5000),
-		Source:      p.text("source", in.Source, 0, 100),
+		Notes:       p.text("notes", in.Notes, 0, customer.MaxNotesLen),
+		Source:      p.text("source", in.Source, 0, customer.MaxSourceLen),
 		Attributes:  in.Attributes,
 	}
 	if f.FirstName == "" && f.LastName == "" && f.Name != "" {
@@ -66,7 +66,7 @@ func (in upsertInput) request(region string, p problems) *dedupe.Request {
 	rec.EmailKey = dedupe.EmailKey(rec.Email, false)
 	ph := p.phone("phone", in.Phone, region)
 	rec.Phone, rec.PhoneValid, rec.PhoneExt, rec.PhoneKey = ph.Number, ph.Valid, ph.Extension, dedupe.PhoneDigits(ph.Number)
-	if ext := p.text("external_id", in.ExternalID, 0, 200); ext != "" {
+	if ext := p.text("external_id", in.ExternalID, 0, customer.MaxExternalIDLen); ext != "" {
 		rec.External = externalKey(f.Source, ext)
 	}
 	if rec.Email == "" && rec.Phone == "" && rec.External == "" && p["email"] == "" && p["phone"] == "" {
@@ -119,7 +119,7 @@ func (p problems) looseAddress(field string, raw json.RawMessage) *customer.Addr
 	}
 	var line string
 	if err := json.Unmarshal(raw, &line); err == nil {
-		if line = p.text(field, line, 0, 200); line == "" {
+		if line = p.text(field, line, 0, customer.MaxAddressLineLen); line == "" {
 			return nil
 		}
 		return &customer.Address{Label: "Address", AddressLine1: line}
@@ -140,13 +140,13 @@ func (p problems) looseAddress(field string, raw json.RawMessage) *customer.Addr
 		return nil
 	}
 	a := &customer.Address{
-		Label:        p.text(field+".label", in.Label, 0, 50),
-		AddressLine1: p.text(field+".address_line1", in.AddressLine1+in.Line1, 0, 200),
-		AddressLine2: p.text(field+".address_line2", in.AddressLine2+in.Line2, 0, 200),
-		City:         p.text(field+".city", in.City, 0, 100),
-		State:        p.text(field+".state", in.State, 0, 100),
+		Label:        p.text(field+".label", in.Label, 0, customer.MaxAddressLabelLen),
+		AddressLine1: p.text(field+".address_line1", in.AddressLine1+in.Line1, 0, customer.MaxAddressLineLen),
+		AddressLine2: p.text(field+".address_line2", in.AddressLine2+in.Line2, 0, customer.MaxAddressLineLen),
+		City:         p.text(field+".city", in.City, 0, customer.MaxCityLen),
+		State:        p.text(field+".state", in.State, 0, customer.MaxStateLen),
 		Country:      strings.ToUpper(strings.TrimSpace(in.Country)),
-		PostalCode:   p.text(field+".postal_code", in.PostalCode, 0, 20),
+		PostalCode:   p.text(field+".postal_code", in.PostalCode, 0, customer.MaxPostalCodeLen),
 	}
 	if a.Country != "" && !dedupe.ValidCountry(a.Country) {
 		p.add(field+".country", "must be an ISO 3166-1 alpha-2 country code")
@@ -204,7 +204,7 @@ func waitParam(r *http.Request, p problems) time.Duration {
 type upsertOutcome struct {
 	status   int
 	customer *customer.Customer
-	meta     *postgres.UpsertResult
+	meta     *postgres.UpsertReply
 	job      *customer.Job
 }
 
@@ -317,17 +317,12 @@ func (s *Server) queueDown(ctx context.Context, job *customer.Job, cause error) 
 // outcome turns a worker reply (result or error) into the answer.
 func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (*upsertOutcome, error) {
 	// One decode: a reply is either a result or an error.
-	var res struct {
-		postgres.UpsertResult
-		Error   string `json:"error"`
-		Code    string `json:"code"`
-		Details any    `json:"details"`
-	}
+	res := postgres.UpsertReply{Result: &dedupe.Result{}}
 	if err := json.Unmarshal(reply, &res); err != nil {
 		return nil, err
 	}
-	if res.Error != "" {
-		return nil, &customer.Error{Code: customer.Code(res.Code), Message: res.Error, Details: res.Details}
+	if err := res.Err(); err != nil {
+		return nil, err
 	}
 	// The worker's reply carries the customer as written; stored results
 	// (idempotent replays, polling) name it, and it is read fresh.
@@ -345,7 +340,7 @@ func (s *Server) outcome(ctx context.Context, job *customer.Job, reply []byte) (
 	if res.Conflicts == nil {
 		res.Conflicts = []dedupe.Conflict{}
 	}
-	return &upsertOutcome{status: status, customer: c, meta: &res.UpsertResult, job: job}, nil
+	return &upsertOutcome{status: status, customer: c, meta: &res, job: job}, nil
 }
 
 // awaitStoredJob answers a repeated Idempotency-Key: the first result, or,

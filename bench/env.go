@@ -44,11 +44,10 @@ type stack struct {
 var discardLog = slog.New(slog.DiscardHandler)
 
 func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) {
-	store, err := postgres.Open(ctx, cfg.databaseURL, int32(cfg.dbMaxConns))
+	store, err := postgres.Open(ctx, cfg.databaseURL, postgres.Options{MaxConns: int32(cfg.dbMaxConns), ChunkRows: cfg.importChunkRows})
 	if err != nil {
 		return nil, err
 	}
-	store.ChunkRows = cfg.importChunkRows
 	opt, err := queue.RedisOpt(cfg.redisURL)
 	if err != nil {
 		store.Close()

@@ -17,6 +17,8 @@ import (
 	"github.com/gocarina/gocsv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/linkitworks/customers/customer"
 )
 
 // importRow is one line of the generated import file (gocsv writes the
@@ -128,7 +130,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	if err != nil {
 		return err
 	}
-	if im.Status != "completed" {
+	if im.Status != customer.ImportCompleted {
 		return fmt.Errorf("import %s ended %s: %s", id, im.Status, im.Error)
 	}
 	secs := time.Since(start).Seconds()
@@ -223,12 +225,12 @@ func cpuSplit(a, b cpuSnapshot) string {
 
 // importView is the part of the import object the suite reads.
 type importView struct {
-	ID       string         `json:"id"`
-	Status   string         `json:"status"`
-	Error    string         `json:"error"`
-	Counts   map[string]int `json:"counts"`
-	Prog     float64        `json:"progress"`
-	Finished *time.Time     `json:"finished"`
+	ID       string                `json:"id"`
+	Status   customer.ImportStatus `json:"status"`
+	Error    string                `json:"error"`
+	Counts   map[string]int        `json:"counts"`
+	Prog     float64               `json:"progress"`
+	Finished *time.Time            `json:"finished"`
 }
 
 func (s *stack) uploadImport(ctx context.Context, file string) (string, error) {
@@ -277,7 +279,7 @@ func (s *stack) waitImport(ctx context.Context, id string, logf func(string, ...
 			return nil, err
 		}
 		switch body.Data.Status {
-		case "completed", "failed", "cancelled":
+		case customer.ImportCompleted, customer.ImportFailed, customer.ImportCancelled:
 			return &body.Data, nil
 		}
 		if time.Since(last) > 5*time.Second {

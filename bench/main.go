@@ -193,7 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	store, err := postgres.Open(ctx, cfg.databaseURL, 2)
+	store, err := postgres.Open(ctx, cfg.databaseURL, postgres.Options{MaxConns: 2})
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func prepareDatabase(ctx context.Context, cfg config, g *gen, rep *report, logf 
 	if err != nil {
 		return nil, 0, err
 	}
-	store, err := postgres.Open(ctx, cfg.databaseURL, 2)
+	store, err := postgres.Open(ctx, cfg.databaseURL, postgres.Options{MaxConns: 2})
 	if err != nil {
 		pool.Close()
 		return nil, 0, err

@@ -2,14 +2,29 @@ package customer
 
 import "time"
 
-// Import statuses.
+// ImportKind is what a file holds: the fields its columns map to and how
+// its rows are merged. The one definition: the importer, the store, the
+// API and the CLI use these constants.
+type ImportKind string
+
 const (
-	ImportQueued     = "queued"
-	ImportReading    = "reading"
-	ImportProcessing = "processing"
-	ImportCompleted  = "completed"
-	ImportFailed     = "failed"
-	ImportCancelled  = "cancelled"
+	ImportCustomers ImportKind = "customers" // the default
+	ImportOrders    ImportKind = "orders"    // one row per order line
+)
+
+// ImportStatus is where an import is: reading (its file is staged), then
+// processing (planned, merged in chunks), then one of the final three.
+// queued is only the database column's default: the service records an
+// import as reading.
+type ImportStatus string
+
+const (
+	ImportQueued     ImportStatus = "queued"
+	ImportReading    ImportStatus = "reading"
+	ImportProcessing ImportStatus = "processing"
+	ImportCompleted  ImportStatus = "completed"
+	ImportFailed     ImportStatus = "failed"
+	ImportCancelled  ImportStatus = "cancelled"
 )
 
 // Columns names, for each field a file maps, the column holding it.
@@ -41,8 +56,8 @@ func FieldColumns(headers []string, mapping map[string]string) Columns {
 type Import struct {
 	ID             string            `json:"id"`
 	OrganizationID string            `json:"organization_id"`
-	Kind           string            `json:"kind"`
-	Status         string            `json:"status"`
+	Kind           ImportKind        `json:"kind"`
+	Status         ImportStatus      `json:"status"`
 	FileName       string            `json:"file_name"`
 	SizeBytes      int64             `json:"size_bytes"`
 	Format         string            `json:"format"`
@@ -74,7 +89,7 @@ type ImportOptions struct {
 	DefaultRegion string            `json:"default_region,omitempty"`
 	DryRun        bool              `json:"dry_run"`
 	Mapping       map[string]string `json:"mapping,omitempty"`
-	Kind          string            `json:"kind,omitempty"`
+	Kind          ImportKind        `json:"kind,omitempty"`
 }
 
 // ImportCounts are the row tallies; created + updated + unchanged +

@@ -1,7 +1,13 @@
 // Package importer turns an uploaded customer or order file into a stream of
 // mapped rows. It knows nothing of HTTP, databases or queues.
 //
-//	rd, err := importer.Open(file, importer.Options{Kind: importer.KindCustomers})
+// Import is the whole upload in one call (the API's POST /api/v1/imports
+// and tests use it): open the file, record the import, stage its rows,
+// record what reading found and hand the import on to planning, through
+// the Store and Plan it is given. Problem says what a reading error means
+// to the uploader. Row by row:
+//
+//	rd, err := importer.Open(file, importer.Options{Kind: customer.ImportCustomers})
 //	if err != nil { ... } // *FileError, *MappingError
 //	for {
 //		row, err := rd.Next()
@@ -117,9 +123,9 @@
 //
 // # Order rows
 //
-// With Normalizer.Kind = KindOrders, Normalize reads a row of an order
-// file: the customer's identifiers and names, the order number (staged as
-// ImportRow.OrderKey) and what the row says about its order
+// With Normalizer.Kind = customer.ImportOrders, Normalize reads a row of an
+// order file: the customer's identifiers and names, the order number
+// (staged as ImportRow.OrderKey) and what the row says about its order
 // (customer.ImportOrderLine: status, dates, currency, total, location,
 // shipping address, at most one line). Only a row without an order number
 // is an error here; whether an order can be imported is decided when its

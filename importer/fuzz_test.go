@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/linkitworks/customers/customer"
 )
 
 func fuzzSeeds(f *testing.F) {
@@ -54,7 +56,7 @@ func FuzzReader(f *testing.F) {
 		case 3:
 			opts.Format = FormatNDJSON
 		case 4:
-			opts.Kind = KindOrders
+			opts.Kind = customer.ImportOrders
 		case 5:
 			opts.Mapping = map[string]string{"a": "email", "b": Ignore, "c": AsAttribute}
 		}

@@ -11,14 +11,8 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
-)
 
-// Kind selects the canonical field set and alias table.
-type Kind string
-
-const (
-	KindCustomers Kind = "customers"
-	KindOrders    Kind = "orders"
+	"github.com/linkitworks/customers/customer"
 )
 
 // Format of the (decompressed) file.
@@ -40,8 +34,8 @@ const (
 // Options configure Open. The zero value imports customers from a sniffed
 // format with the default limits.
 type Options struct {
-	Kind   Kind   // "" = KindCustomers
-	Format Format // "" = sniff: '[' → json, '{' → ndjson, else csv
+	Kind   customer.ImportKind // selects the canonical field set and alias table; "" = customers
+	Format Format              // "" = sniff: '[' → json, '{' → ndjson, else csv
 	// Mapping overrides the automatic header mapping: column header (matched
 	// exactly after trimming, else case/space/punctuation-insensitively) →
 	// canonical field, "" or Ignore ("-") to drop the column, AsAttribute to
@@ -164,7 +158,7 @@ type Reader struct {
 // overrides are *MappingError.
 func Open(r io.Reader, opts Options) (*Reader, error) {
 	if opts.Kind == "" {
-		opts.Kind = KindCustomers
+		opts.Kind = customer.ImportCustomers
 	}
 	if tables[opts.Kind] == nil {
 		return nil, fmt.Errorf("importer: unknown kind %q", opts.Kind)

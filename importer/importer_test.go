@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/linkitworks/customers/customer"
 )
 
 func readAll(t testing.TB, data []byte, opts Options) (*Reader, []Row) {
@@ -594,21 +596,21 @@ func TestFields(t *testing.T) {
 	want := []string{"first_name", "last_name", "name", "email", "phone", "company_name", "birthdate", "gender", "type",
 		"status", "tags", "notes", "external_id", "source", "website", "tax_id", "address_line1", "address_line2",
 		"city", "state", "postal_code", "country", "avatar_url"}
-	if got := Fields(KindCustomers); !reflect.DeepEqual(got, want) {
+	if got := Fields(customer.ImportCustomers); !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q", got)
 	}
 	for _, f := range []string{"order_number", "order_date", "status", "total_amount", "currency", "paid_date",
 		"ship_date", "delivery_date", "product_id", "product_name", "quantity", "unit_price", "email", "phone",
 		"first_name", "last_name", "name", "customer_external_id", "location_id"} {
-		if _, ok := tables[KindOrders].index[f]; !ok {
+		if _, ok := tables[customer.ImportOrders].index[f]; !ok {
 			t.Errorf("orders lack %s", f)
 		}
 	}
 	if Fields("nope") != nil {
 		t.Fatal("unknown kind")
 	}
-	Fields(KindCustomers)[0] = "x"
-	if Fields(KindCustomers)[0] != "first_name" {
+	Fields(customer.ImportCustomers)[0] = "x"
+	if Fields(customer.ImportCustomers)[0] != "first_name" {
 		t.Fatal("Fields aliases the table")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/linkitworks/customers/customer"
 )
 
 // Special targets of Options.Mapping.
@@ -42,7 +44,7 @@ type kindTable struct {
 	aliases map[string]alias // normalized header → field
 }
 
-var tables = map[Kind]*kindTable{}
+var tables = map[customer.ImportKind]*kindTable{}
 
 // low marks an alias as secondary (see prioLow).
 const low = "\x00low:"
@@ -128,8 +130,8 @@ var orderAliases = [][]string{
 }
 
 func init() {
-	tables[KindCustomers] = buildTable(customerAliases)
-	tables[KindOrders] = buildTable(orderAliases)
+	tables[customer.ImportCustomers] = buildTable(customerAliases)
+	tables[customer.ImportOrders] = buildTable(orderAliases)
 }
 
 func buildTable(def [][]string) *kindTable {
@@ -162,7 +164,7 @@ func buildTable(def [][]string) *kindTable {
 }
 
 // Fields returns the canonical fields of a kind (nil for an unknown kind).
-func Fields(kind Kind) []string {
+func Fields(kind customer.ImportKind) []string {
 	t := tables[kind]
 	if t == nil {
 		return nil
@@ -172,7 +174,7 @@ func Fields(kind Kind) []string {
 
 // FieldFor returns the canonical field the header would map to automatically
 // for the kind, or "" when it would go to attributes.
-func FieldFor(kind Kind, header string) string {
+func FieldFor(kind customer.ImportKind, header string) string {
 	t := tables[kind]
 	if t == nil {
 		return ""
@@ -283,7 +285,7 @@ type candidate struct {
 
 const maxKeyCache = 4096
 
-func newMapper(kind Kind, override map[string]string) (*mapper, error) {
+func newMapper(kind customer.ImportKind, override map[string]string) (*mapper, error) {
 	t := tables[kind]
 	m := &mapper{table: t, cache: map[string]candidate{}}
 	m.scratch = make([]int, len(t.fields))
@@ -426,9 +428,9 @@ func itoa(n int) string {
 
 // requiredColumns lists, per kind, groups of fields a file needs a column
 // for (any one of each group): without one, every row would be an error.
-var requiredColumns = map[Kind][][]string{
-	KindCustomers: {{"email", "phone", "external_id"}},
-	KindOrders:    {{"order_number"}, {"order_date"}, {"email", "phone", "customer_external_id"}},
+var requiredColumns = map[customer.ImportKind][][]string{
+	customer.ImportCustomers: {{"email", "phone", "external_id"}},
+	customer.ImportOrders:    {{"order_number"}, {"order_date"}, {"email", "phone", "customer_external_id"}},
 }
 
 // maxListedHeaders bounds the headers a missing-column message quotes.
@@ -439,12 +441,12 @@ const maxListedHeaders = 20
 // nothing is missing. Such a file would import no row at all, so it is
 // refused as a whole rather than reported row by row. JSON records bring
 // their own keys, record by record, so they are never refused here.
-func (d Detected) MissingColumns(kind Kind) []string {
+func (d Detected) MissingColumns(kind customer.ImportKind) []string {
 	if d.Format != FormatCSV {
 		return nil
 	}
 	if kind == "" {
-		kind = KindCustomers
+		kind = customer.ImportCustomers
 	}
 	mapped := map[string]bool{}
 	for _, t := range d.Targets {

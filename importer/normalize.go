@@ -16,7 +16,7 @@ import (
 // Normalizer checks and normalizes rows for staging. It is safe for
 // concurrent use: the phone cache is shared, the rest is read-only.
 type Normalizer struct {
-	Kind      Kind                    // KindCustomers ("") or KindOrders
+	Kind      customer.ImportKind     // customers ("") or orders
 	Region    string                  // default phone region (import option, else location, else org)
 	Phones    *dedupe.PhoneNormalizer // shared parse cache
 	Canonical bool                    // email match keys use provider canonicalization
@@ -45,10 +45,13 @@ func DayFirst(region string) bool {
 
 func (n *Normalizer) column(field string) string { return n.columns.Of(field) }
 
-// textLimits bound free-text fields (characters).
+// textLimits are the customer's limits (customer.Max…Len) of the free-text
+// fields a file maps, by field.
 var textLimits = map[string]int{
-	"first_name": 100, "last_name": 100, "name": 200, "company_name": 200, "notes": 5000,
-	"source": 100, "tax_id": 50, "website": 2048, "avatar_url": 2048, "external_id": 200,
+	"first_name": customer.MaxPersonNameLen, "last_name": customer.MaxPersonNameLen, "name": customer.MaxNameLen,
+	"company_name": customer.MaxCompanyNameLen, "notes": customer.MaxNotesLen, "source": customer.MaxSourceLen,
+	"tax_id": customer.MaxTaxIDLen, "website": customer.MaxURLLen, "avatar_url": customer.MaxURLLen,
+	"external_id": customer.MaxExternalIDLen,
 }
 
 // startRow takes the reader's warnings of a row and, when the reader could
@@ -69,7 +72,7 @@ func startRow(row Row) (problems []customer.ImportProblem, ok bool) {
 // Normalize turns a read row into a staged row and its problems. ok is
 // false when the row has an error and must not be imported.
 func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []customer.ImportProblem, ok bool) {
-	if n.Kind == KindOrders {
+	if n.Kind == customer.ImportOrders {
 		return n.normalizeOrder(row)
 	}
 	out.Num = row.Num
@@ -171,8 +174,8 @@ func (n *Normalizer) Normalize(row Row) (out customer.ImportRow, problems []cust
 			if t == "" {
 				continue
 			}
-			if utf8.RuneCountInString(t) > 64 {
-				warn("tags", fmt.Sprintf("tag longer than 64 characters dropped: %q", clip(t)))
+			if utf8.RuneCountInString(t) > customer.MaxTagLen {
+				warn("tags", fmt.Sprintf("tag longer than %d characters dropped: %q", customer.MaxTagLen, clip(t)))
 				continue
 			}
 			rec.Tags = append(rec.Tags, t)
@@ -233,11 +236,11 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 	}
 	if raw := externalID; raw != "" {
 		field := "external_id"
-		if n.Kind == KindOrders {
+		if n.Kind == customer.ImportOrders {
 			field = "customer_external_id"
 		}
-		if utf8.RuneCountInString(raw) > textLimits["external_id"] {
-			idWarn(field, "external id longer than 200 characters dropped")
+		if utf8.RuneCountInString(raw) > customer.MaxExternalIDLen {
+			idWarn(field, fmt.Sprintf("external id longer than %d characters dropped", customer.MaxExternalIDLen))
 		} else {
 			if source == "" {
 				source = n.Source
@@ -281,9 +284,7 @@ func (n *Normalizer) address(f map[string]string, warn func(field, reason string
 		}
 	}
 	for _, s := range []*string{&a.AddressLine1, &a.AddressLine2, &a.City, &a.State, &a.PostalCode} {
-		if utf8.RuneCountInString(*s) > 200 {
-			*s = string([]rune(*s)[:200])
-		}
+		*s = cut(*s, customer.MaxAddressLineLen)
 	}
 	return a
 }
@@ -372,6 +373,14 @@ func looksLikeURL(v string) bool {
 	}
 	u, err := url.Parse(v)
 	return err == nil && u.Host != "" && strings.Contains(u.Host, ".")
+}
+
+// cut shortens s to at most n characters.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n])
+	}
+	return s
 }
 
 func clip(s string) string {

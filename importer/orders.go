@@ -19,9 +19,6 @@ import (
 // happen when the order's rows are merged, since an order's rows may be
 // anywhere in the file.
 
-// maxOrderNumber bounds an order number (as POST /api/v1/orders does).
-const maxOrderNumber = 100
-
 // normalizeOrder is Normalize for order rows. A row is an error only when
 // it belongs to no order (no order number) or cannot be read; a row of an
 // order without any customer identifier is staged: another row of the same
@@ -51,8 +48,8 @@ func (n *Normalizer) normalizeOrder(row Row) (out customer.ImportRow, problems [
 		}
 		problem(customer.SeverityError, "order_number", reason)
 		return out, problems, false
-	case utf8.RuneCountInString(number) > maxOrderNumber:
-		problem(customer.SeverityError, "order_number", fmt.Sprintf("order number longer than %d characters", maxOrderNumber))
+	case utf8.RuneCountInString(number) > customer.MaxOrderNumberLen:
+		problem(customer.SeverityError, "order_number", fmt.Sprintf("order number longer than %d characters", customer.MaxOrderNumberLen))
 		return out, problems, false
 	}
 	out.OrderKey = number
@@ -114,8 +111,8 @@ func (n *Normalizer) normalizeOrder(row Row) (out customer.ImportRow, problems [
 		}
 	}
 	if v := strings.TrimSpace(f["location_id"]); v != "" {
-		if utf8.RuneCountInString(v) > 100 {
-			warn("location_id", "longer than 100 characters, dropped")
+		if utf8.RuneCountInString(v) > customer.MaxLocationRefLen {
+			warn("location_id", fmt.Sprintf("longer than %d characters, dropped", customer.MaxLocationRefLen))
 		} else {
 			line.Location = v
 		}
@@ -140,15 +137,11 @@ func (n *Normalizer) orderItem(f map[string]string, warn func(field, reason stri
 	if id == "" && name == "" && qty == "" && price == "" {
 		return nil, false
 	}
-	if utf8.RuneCountInString(name) > 200 {
-		name = string([]rune(name)[:200])
-	}
+	name = cut(name, customer.MaxProductNameLen)
 	if id == "" {
 		id = name
 	}
-	if utf8.RuneCountInString(id) > 100 {
-		id = string([]rune(id)[:100])
-	}
+	id = cut(id, customer.MaxProductIDLen)
 	if id == "" {
 		warn("product_id", "line without product id or name")
 		return nil, true
@@ -186,9 +179,7 @@ func shippingAddress(f map[string]string) *customer.PostalAddress {
 		a.Country = c
 	}
 	for _, s := range []*string{&a.Line1, &a.Line2, &a.City, &a.State, &a.PostalCode, &a.Country} {
-		if utf8.RuneCountInString(*s) > 200 {
-			*s = string([]rune(*s)[:200])
-		}
+		*s = cut(*s, customer.MaxAddressLineLen)
 	}
 	if *a == (customer.PostalAddress{}) {
 		return nil

@@ -110,12 +110,12 @@ func TestOrderStatus(t *testing.T) {
 // orderRows reads a CSV as an orders file and normalizes every row.
 func orderRows(t *testing.T, file string) ([]customer.ImportRow, [][]customer.ImportProblem, []bool) {
 	t.Helper()
-	rd, err := Open(strings.NewReader(file), Options{Kind: KindOrders})
+	rd, err := Open(strings.NewReader(file), Options{Kind: customer.ImportOrders})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := NewNormalizer(rd.Detected(), "US", dedupe.NewPhoneNormalizer(0))
-	n.Kind = KindOrders
+	n.Kind = customer.ImportOrders
 	var rows []customer.ImportRow
 	var probs [][]customer.ImportProblem
 	var oks []bool

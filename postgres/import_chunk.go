@@ -66,8 +66,8 @@ const (
 
 // ChunkOutcome reports one merged chunk.
 type ChunkOutcome struct {
-	Skipped bool   // already merged, or the import stopped
-	Status  string // the import's status afterwards
+	Skipped bool                  // already merged, or the import stopped
+	Status  customer.ImportStatus // the import's status afterwards
 	Counts  customer.ImportCounts
 }
 
@@ -86,7 +86,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.ChunkPageRows, s.ChunkPageBytes}, attempts > 1)
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes}, attempts > 1)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)
@@ -103,7 +103,7 @@ type chunkInput struct {
 	onePage      bool
 	kept         []customer.ImportRow
 	keptOwned    []bool
-	status       string
+	status       customer.ImportStatus
 	opts         customer.ImportOptions
 	done         bool
 	ownedPlanned bool // the plan recorded owned rows (import_owned_rows)
@@ -152,7 +152,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		return &ChunkOutcome{Skipped: true, Status: in.status}, nil
 	}
 	in.page = page
-	if in.opts.Kind == KindOrders {
+	if in.opts.Kind == customer.ImportOrders {
 		return runOrderChunk(ctx, tx, in, chunk, probeAll)
 	}
 	opts := in.opts
@@ -219,6 +219,3 @@ func queueChunkDone(ctx context.Context, tx pgx.Tx, wb *pgx.Batch, in *chunkInpu
 	}
 	return out, nil
 }
-
-// KindOrders is the import kind of order files (SPEC §9).
-const KindOrders = "orders"

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
 )
 
 const (
@@ -33,7 +35,8 @@ func (s *Store) PendingChunks(ctx context.Context, orgID, importID string) ([]in
 
 // StalledImport is an unfinished import without recent progress.
 type StalledImport struct {
-	OrgID, ID, Status string
+	OrgID, ID string
+	Status    customer.ImportStatus
 }
 
 // StalledImports lists unfinished imports not updated since before.

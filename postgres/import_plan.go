@@ -94,7 +94,7 @@ const DefaultChunkBytes = 4 << 20
 
 // ChunkLimits are the natural chunks' bounds new imports are staged with.
 func (s *Store) ChunkLimits() (rows, bytes int) {
-	return s.chunkRows(), cmp.Or(s.ChunkBytes, DefaultChunkBytes)
+	return s.chunkRows(), cmp.Or(s.opts.ChunkBytes, DefaultChunkBytes)
 }
 
 // DefaultFatRowBytes is the size from which a staged row weighs in the plan
@@ -102,11 +102,11 @@ func (s *Store) ChunkLimits() (rows, bytes int) {
 // customers, whatever moves in.
 const DefaultFatRowBytes = 4 << 10
 
-func (s *Store) fatRowBytes() int { return cmp.Or(s.FatRowBytes, DefaultFatRowBytes) }
+func (s *Store) fatRowBytes() int { return cmp.Or(s.opts.FatRowBytes, DefaultFatRowBytes) }
 
 func (s *Store) chunkRows() int {
-	if s.ChunkRows > 0 {
-		return s.ChunkRows
+	if s.opts.ChunkRows > 0 {
+		return s.opts.ChunkRows
 	}
 	return DefaultChunkRows
 }
@@ -134,7 +134,7 @@ func (s *Store) PlanImport(ctx context.Context, orgID, importID string) ([]int, 
 	// a second planner (the reads of a 2 GB file take minutes).
 	beat, stopBeat := context.WithCancel(ctx)
 	go func() {
-		every := s.PlanHeartbeat
+		every := s.opts.PlanHeartbeat
 		if every <= 0 {
 			every = DefaultPlanHeartbeat
 		}
@@ -292,7 +292,7 @@ type Placeholder struct {
 // the placeholders the email and phone reads find.
 func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*unionFind, error) {
 	var maxRow int
-	var kind string
+	var kind customer.ImportKind
 	b := &pgx.Batch{}
 	b.Queue(sqlMaxRow, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&maxRow) })
 	b.Queue(sqlImportKind, orgID, importID).QueryRow(func(row pgx.Row) error { return row.Scan(&kind) })
@@ -303,7 +303,7 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	// Order imports are not checked: their chunks judge whole orders, and
 	// dropping one line's identifier would need rules per order.
 	share := PlaceholderShare
-	if kind == KindOrders {
+	if kind == customer.ImportOrders {
 		share = 0
 	}
 	var mu sync.Mutex

@@ -128,7 +128,7 @@ func problemsFinal(im *customer.Import, placeholders bool) bool {
 	case customer.ImportCancelled, customer.ImportFailed:
 		return im.Finished != nil && time.Since(*im.Finished) > problemsSettle
 	}
-	return im.Kind != KindOrders && im.Status == customer.ImportProcessing && im.Chunks > 0 && !placeholders
+	return im.Kind != customer.ImportOrders && im.Status == customer.ImportProcessing && im.Chunks > 0 && !placeholders
 }
 
 // errorSummary counts an import's problems by severity and reason.
@@ -255,7 +255,7 @@ func (s *Store) FindImports(ctx context.Context, orgID string, page, limit int) 
 
 // ImportRead records what reading found; the import moves to processing
 // unless it was cancelled meanwhile (the returned status says which).
-func (s *Store) ImportRead(ctx context.Context, im *customer.Import, chunkStarts []int) (string, error) {
+func (s *Store) ImportRead(ctx context.Context, im *customer.Import, chunkStarts []int) (customer.ImportStatus, error) {
 	c := im.Counts
 	if c.Rows >= analyzeStagedRows {
 		// Fresh statistics make the plan's owner join a hash join: with the
@@ -264,7 +264,7 @@ func (s *Store) ImportRead(ctx context.Context, im *customer.Import, chunkStarts
 		// rows). Best effort: stale statistics only make planning slower.
 		_, _ = s.pool.Exec(ctx, sqlAnalyzeStaging)
 	}
-	var status string
+	var status customer.ImportStatus
 	err := s.pool.QueryRow(ctx, sqlImportRead, im.OrganizationID, im.ID, im.Format, im.Encoding, im.Delimiter,
 		im.Headers, im.Mapping, im.SizeBytes, c.Rows, c.Invalid, c.Warnings, chunkStarts).Scan(&status)
 	return status, interpretError(err, customer.NotFound("Import", im.ID))
@@ -287,8 +287,8 @@ func (s *Store) CancelImport(ctx context.Context, orgID, id string) (*customer.I
 		return nil, interpretError(err, nil)
 	}
 	if tag.RowsAffected() == 0 {
-		return nil, &customer.Error{Code: customer.ECONFLICT, Message: "Import already " + im.Status,
-			Details: map[string]string{"status": im.Status}}
+		return nil, &customer.Error{Code: customer.ECONFLICT, Message: "Import already " + string(im.Status),
+			Details: map[string]string{"status": string(im.Status)}}
 	}
 	return s.FindImport(ctx, orgID, id)
 }

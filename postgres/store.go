@@ -24,15 +24,25 @@ import (
 // Store is the PostgreSQL system of record.
 type Store struct {
 	pool *pgxpool.Pool
-	// ChunkRows overrides DefaultChunkRows (tests use small chunks).
+	opts Options
+}
+
+// Options tune a Store, given once to Open; the zero value is the
+// production defaults. The chunk and page sizes exist for tests, which use
+// small ones to exercise many chunks with few rows.
+type Options struct {
+	// MaxConns bounds the connection pool (0: pgx's default, the greater
+	// of 4 and the number of CPUs).
+	MaxConns int32
+	// ChunkRows overrides DefaultChunkRows.
 	ChunkRows int
-	// ChunkBytes overrides DefaultChunkBytes (tests use small chunks).
+	// ChunkBytes overrides DefaultChunkBytes.
 	ChunkBytes int
 	// FatRowBytes overrides DefaultFatRowBytes (tests weigh small rows).
 	FatRowBytes int
-	// ChunkPageRows overrides DefaultChunkPageRows (tests use small pages).
+	// ChunkPageRows overrides DefaultChunkPageRows.
 	ChunkPageRows int
-	// ChunkPageBytes overrides DefaultChunkPageBytes (tests use small pages).
+	// ChunkPageBytes overrides DefaultChunkPageBytes.
 	ChunkPageBytes int
 	// PlanHeartbeat overrides how often a planner touches its import
 	// (DefaultPlanHeartbeat).
@@ -40,13 +50,13 @@ type Store struct {
 }
 
 // Open connects to databaseURL and checks the connection.
-func Open(ctx context.Context, databaseURL string, maxConns int32) (*Store, error) {
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
 	}
 	// A connection idle for a while is checked before use, so the first
 	// requests after a database restart do not fail on dead connections.
@@ -59,7 +69,7 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*Store, erro
 		pool.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", Redact(databaseURL), rootCause(err))
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, opts: opts}, nil
 }
 
 // Close releases the pool.

@@ -77,13 +77,35 @@ const (
 			updated = now()`
 )
 
-// UpsertResult is a finished upsert as the job stores it.
-type UpsertResult struct {
-	dedupe.Result
-	JobID string `json:"job_id"`
+// UpsertReply is the one worker→API contract of an upsert job: the result
+// its job row keeps (jobs.result) and the worker sends to the waiting API
+// process, or, for a job failed for good, the error (jobs.error). It lives
+// here because the store writes and replays the result. A reply holds one
+// or the other, and its JSON only that one's fields: Result is a pointer so
+// an error reply carries no empty result.
+type UpsertReply struct {
+	*dedupe.Result
+	JobID string `json:"job_id,omitempty"`
 	// Customer is the record as written, in the worker's reply only (the
 	// job row stores ids; readers load the current record).
 	Customer *customer.Customer `json:"customer,omitempty"`
+
+	Error   string        `json:"error,omitempty"` // the error's message, safe to show
+	Code    customer.Code `json:"code,omitempty"`
+	Details any           `json:"details,omitempty"`
+}
+
+// ErrorReply is the reply of a job failed for good with e.
+func ErrorReply(e *customer.Error) *UpsertReply {
+	return &UpsertReply{Error: e.Message, Code: e.Code, Details: e.Details}
+}
+
+// Err is the error a reply carries, nil for a result.
+func (r *UpsertReply) Err() error {
+	if r.Error == "" {
+		return nil
+	}
+	return &customer.Error{Code: r.Code, Message: r.Error, Details: r.Details}
 }
 
 // errIdentityRace means a key was claimed concurrently (outside the
@@ -93,10 +115,10 @@ var errIdentityRace = errors.New("identity claimed concurrently")
 // RunUpsert performs one upsert job exactly once: the job row is locked, a
 // completed job returns its stored result, otherwise the request is matched,
 // merged and written and the job completed — all in one transaction.
-func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
 	var err error
 	for range 5 {
-		var res *UpsertResult
+		var res *UpsertReply
 		if res, err = s.runUpsertOnce(ctx, orgID, jobID, req); err == nil {
 			return res, nil
 		}
@@ -109,7 +131,7 @@ func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.
 
 // runUpsertOnce runs one attempt on a pooled connection, ending the
 // transaction whatever happened (a replayed job commits its empty read).
-func (s *Store) runUpsertOnce(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+func (s *Store) runUpsertOnce(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
@@ -288,7 +310,7 @@ type batchSender interface {
 
 // runUpsert is one attempt in two round trips: BEGIN travels with the
 // reads and COMMIT with the writes. On error the caller rolls back.
-func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *dedupe.Request) (*UpsertResult, error) {
+func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
 	var jobState string
 	var jobResult []byte
 	// One round trip: job lock, key locks, candidates, owners, tags.
@@ -309,7 +331,7 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
 	}
 	if jobState == customer.JobCompleted {
-		var done UpsertResult
+		var done UpsertReply
 		if err := json.Unmarshal(jobResult, &done); err != nil {
 			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)
 		}
@@ -320,7 +342,7 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 	if err != nil {
 		return nil, err
 	}
-	out := &UpsertResult{Result: res, JobID: jobID}
+	out := &UpsertReply{Result: &res, JobID: jobID}
 	if err := completeJob(wb, orgID, jobID, out); err != nil {
 		return nil, err
 	}

@@ -36,13 +36,6 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	return mux
 }
 
-// ErrorReply is sent to a waiting API process when a job fails for good.
-type ErrorReply struct {
-	Error   string `json:"error"`
-	Code    string `json:"code"`
-	Details any    `json:"details,omitempty"`
-}
-
 func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 	start := time.Now()
 	var p queue.UpsertPayload
@@ -76,9 +69,9 @@ func (d *Deps) failed(ctx context.Context, orgID, jobID, replyTo string, err err
 	if !permanent && retried < maxRetry {
 		return err
 	}
-	reply := ErrorReply{Error: "Internal error", Code: string(customer.EINTERNAL)}
+	reply := postgres.ErrorReply(&customer.Error{Code: customer.EINTERNAL, Message: "Internal error"})
 	if permanent {
-		reply = ErrorReply{Error: de.Message, Code: string(de.Code), Details: de.Details}
+		reply = postgres.ErrorReply(de)
 	}
 	msg, _ := json.Marshal(reply)
 	if ferr := d.Store.FailJob(context.WithoutCancel(ctx), orgID, jobID, string(msg)); ferr != nil {

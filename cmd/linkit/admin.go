@@ -47,7 +47,7 @@ func orgCommand(ctx context.Context, cfg config, args []string, stdout, stderr i
 	if *region != "" && !dedupe.ValidRegion(*region) {
 		return fmt.Errorf("%w: --region %q is not a known region code", errUsage, *region)
 	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,9 @@ func keyCommand(ctx context.Context, cfg config, args []string, stdout, stderr i
 	if len(args) == 0 {
 		return fmt.Errorf("%w: linkit key create --org ID [--json] | linkit key revoke KEY_ID", errUsage)
 	}
-	store := func() (*postgres.Store, error) { return postgres.Open(ctx, cfg.DatabaseURL, 2) }
+	store := func() (*postgres.Store, error) {
+		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
+	}
 	switch args[0] {
 	case "create":
 		fs := cfg.flags("key create", stderr)

@@ -200,7 +200,7 @@ func (c *apiClient) watch(ctx context.Context, im *customer.Import, prog importP
 	return im, nil
 }
 
-func importDone(status string) bool {
+func importDone(status customer.ImportStatus) bool {
 	switch status {
 	case customer.ImportCompleted, customer.ImportFailed, customer.ImportCancelled:
 		return true

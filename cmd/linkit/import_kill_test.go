@@ -58,12 +58,13 @@ func newImportStack(t *testing.T, chunkRows string) *importStack {
 		"LINKIT_IMPORT_CONCURRENCY": "2",
 	}
 	t.Cleanup(func() { deleteQueues(env) })
-	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], 8)
+	opts := postgres.Options{MaxConns: 8}
+	fmt.Sscan(chunkRows, &opts.ChunkRows)
+	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	fmt.Sscan(chunkRows, &store.ChunkRows)
 	org := &customer.Organization{Name: "Import Kill", ID: "org_importkill"}
 	if err := store.CreateOrganization(ctx, org); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func printImportSummary(w io.Writer, im *customer.Import, took, upload time.Dura
 	} {
 		fmt.Fprintf(w, "  %-15s %s\n", r.label, groupDigits(int64(r.n)))
 	}
-	if im.Kind == "orders" {
+	if im.Kind == customer.ImportOrders {
 		for _, r := range []struct {
 			label string
 			n     int

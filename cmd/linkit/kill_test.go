@@ -141,7 +141,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		"LINKIT_WORKER_CONCURRENCY": "4",
 	}
 	t.Cleanup(func() { deleteQueues(env) })
-	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], 8)
+	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], postgres.Options{MaxConns: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

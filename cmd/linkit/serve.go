@@ -46,12 +46,11 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			return err
 		}
 	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL, int32(cfg.DBMaxConns))
+	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.DBMaxConns), ChunkRows: cfg.ImportChunkRows})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	store.ChunkRows = cfg.ImportChunkRows
 	redisOpt, err := queue.RedisOpt(cfg.RedisURL)
 	if err != nil {
 		return err

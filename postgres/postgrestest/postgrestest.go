@@ -70,7 +70,7 @@ func NewURL(t testing.TB) string {
 func New(t testing.TB) *postgres.Store {
 	t.Helper()
 	dbURL := NewURL(t)
-	s, err := postgres.Open(context.Background(), dbURL, 8)
+	s, err := postgres.Open(context.Background(), dbURL, postgres.Options{MaxConns: 8})
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
