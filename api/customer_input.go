@@ -282,12 +282,13 @@ func (p problems) identifiers(c *customer.Customer, prev *customer.Customer, ema
 	}
 }
 
-// phoneNumber is phone with the seed 000 length rule (10 to 20 characters
-// as typed) that every phone written through the API obeys.
+// phoneNumber is phone with the seed 000 length rule (customer.MinPhoneLen
+// to MaxPhoneLen characters as typed) that every phone written through the
+// API obeys.
 func (p problems) phoneNumber(field, raw string, regions ...string) dedupe.Phone {
 	raw = strings.TrimSpace(raw)
-	if n := utf8.RuneCountInString(raw); n < 10 || n > 20 {
-		p.add(field, "must be 10 to 20 characters")
+	if n := utf8.RuneCountInString(raw); n < customer.MinPhoneLen || n > customer.MaxPhoneLen {
+		p.add(field, fmt.Sprintf("must be %d to %d characters", customer.MinPhoneLen, customer.MaxPhoneLen))
 	}
 	return p.phone(field, raw, regions...)
 }

@@ -5,8 +5,7 @@ package customer
 // normalization (a longer value is dropped with a warning). Identifiers
 // that only the API takes (contacts, groups, locations, source records)
 // are here too, so every field's limit is found in one place. Where the
-// two paths differ on purpose it says so below; the numbers are those the
-// published API documents.
+// two paths differ on purpose it says so below.
 const (
 	// Customers. The upsert's "name" is checked as a person name
 	// (MaxPersonNameLen); a display name of its own (ERP and
@@ -23,6 +22,12 @@ const (
 	MaxPaymentTermsLen      = 50
 	MaxPreferredShippingLen = 50
 	MaxTagLen               = 64 // each tag (at least 1)
+	// A phone written through the API's customer (also ERP) and contact
+	// endpoints is 10 to 20 characters as typed (the documented rule);
+	// upserts, location-scoped customers and imports take any phone that
+	// parses.
+	MinPhoneLen = 10
+	MaxPhoneLen = 20
 
 	// Addresses, postal addresses and their parts. An import cuts every
 	// part of an address at MaxAddressLineLen instead of dropping it: a
