@@ -12,12 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Reply is what a worker sends back to the API process waiting on a job.
-type Reply struct {
-	JobID string
-	Body  []byte // the job's result JSON, or an error reply
-}
-
 // Replies lets HTTP handlers wait for their job's result. Each API process
 // subscribes once to its own channel and routes messages to waiters through
 // an in-process map: one subscription, not one per request.
@@ -102,7 +96,8 @@ func (r *Replies) listen(ctx context.Context, sub *redis.PubSub) {
 	}
 }
 
-// Publish sends a job's result to the process waiting on channel.
+// Publish sends a job's reply (a postgres.UpsertReply as JSON) to the
+// process waiting on channel.
 func Publish(ctx context.Context, rdb redis.UniversalClient, channel, jobID string, body []byte) error {
 	if channel == "" {
 		return nil
