@@ -22,15 +22,18 @@ type Store interface {
 	FindImport(ctx context.Context, orgID, id string) (*customer.Import, error)
 }
 
-// Deps are what Import needs besides the file. Plan and Phones are
-// explicit so this package knows neither the queue nor HTTP.
+// Deps are what Import needs besides the file, all required. The store is
+// an interface and planning a function so this package knows neither
+// PostgreSQL nor the queue.
 type Deps struct {
 	Store Store
 	// Plan hands a read import on to planning (enqueues it). A failure is
 	// logged, not returned: the reconciler re-plans processing imports.
 	Plan   func(ctx context.Context, orgID, importID string) error
 	Phones *dedupe.PhoneNormalizer // shared parse cache
-	Log    *slog.Logger
+	// Log takes the failures the upload's answer does not carry (a plan
+	// not enqueued, an import not marked failed).
+	Log *slog.Logger
 }
 
 // Upload is a file to import and what the merchant chose for it.
