@@ -183,10 +183,13 @@ func NewPage(total, page, limit int) Page {
 
 // Organization is a tenant.
 type Organization struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// DefaultRegion is Settings.DefaultRegion (one column), kept for the
+	// callers that only need the region.
 	DefaultRegion string    `json:"default_region"`
 	Created       time.Time `json:"created"`
+	Settings      Settings  `json:"settings"`
 }
 
 // APIKey is a credential of one organization. Secret is only set when the

@@ -9,29 +9,79 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/linkitworks/customers/customer"
 )
 
+// sqlSettingsColumns are customer.Settings in scanSettings' order.
+const sqlSettingsColumns = `o.default_region, o.match_keys, o.email_canonicalization, o.default_merge_policy,
+	o.name_check, o.blocklist_emails, o.blocklist_phones, o.settings_updated`
+
 const (
-	sqlInsertOrg = `INSERT INTO organizations (id, name, default_region) VALUES ($1, $2, $3)
-		RETURNING created`
-	sqlSelectOrg = `SELECT id, name, default_region, created FROM organizations WHERE id = $1`
+	sqlInsertOrg = `INSERT INTO organizations (id, name, default_region, match_keys, email_canonicalization,
+		default_merge_policy, name_check, blocklist_emails, blocklist_phones)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		RETURNING created, settings_updated`
+	sqlSelectOrg = `SELECT o.id, o.name, o.created, ` + sqlSettingsColumns + `
+		FROM organizations o WHERE o.id = $1`
+	sqlSelectSettings          = `SELECT ` + sqlSettingsColumns + ` FROM organizations o WHERE o.id = $1`
+	sqlSelectSettingsForUpdate = sqlSelectSettings + ` FOR UPDATE`
+	sqlUpdateSettings          = `UPDATE organizations SET default_region = $2, match_keys = $3,
+		email_canonicalization = $4, default_merge_policy = $5, name_check = $6, blocklist_emails = $7,
+		blocklist_phones = $8, settings_updated = now(), updated = now()
+		WHERE id = $1 RETURNING settings_updated`
 	sqlInsertKey = `INSERT INTO api_keys (organization_id, id, secret_hash) VALUES ($1, $2, $3)`
 	sqlRevokeKey = `UPDATE api_keys SET revoked = now() WHERE id = $1 AND revoked IS NULL`
-	sqlSelectKey = `SELECT o.id, o.name, o.default_region, o.created, k.secret_hash
+	sqlSelectKey = `SELECT o.id, o.name, o.created, ` + sqlSettingsColumns + `, k.secret_hash
 		FROM api_keys k JOIN organizations o ON o.id = k.organization_id
 		WHERE k.id = $1 AND k.revoked IS NULL`
 )
 
+// settingsDest are scan destinations for sqlSettingsColumns.
+func settingsDest(st *customer.Settings) []any {
+	return []any{&st.DefaultRegion, &st.MatchKeys, &st.EmailCanonicalization, &st.DefaultMergePolicy,
+		&st.NameCheck, &st.Blocklist.Emails, &st.Blocklist.Phones, &st.Updated}
+}
+
+// scanOrg reads sqlSelectOrg's columns, then extra ones.
+func scanOrg(row pgx.Row, o *customer.Organization, extra ...any) error {
+	dest := append([]any{&o.ID, &o.Name, &o.Created}, settingsDest(&o.Settings)...)
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	o.DefaultRegion = o.Settings.DefaultRegion
+	return nil
+}
+
+// nonNil keeps empty lists as [] in JSON.
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
 // apiKeyPrefix starts every API key so leaked keys are easy to grep for.
 const apiKeyPrefix = "lk_"
 
-// CreateOrganization stores a new organization; an empty id gets a fresh one.
+// CreateOrganization stores a new organization; an empty id gets a fresh
+// one. Settings left zero become customer.DefaultSettings() with
+// org.DefaultRegion (the region given at creation).
 func (s *Store) CreateOrganization(ctx context.Context, org *customer.Organization) error {
 	if org.ID == "" {
 		org.ID = customer.NewID(customer.PrefixOrg)
 	}
-	err := s.pool.QueryRow(ctx, sqlInsertOrg, org.ID, org.Name, org.DefaultRegion).Scan(&org.Created)
+	if org.Settings.MatchKeys == nil {
+		region := org.DefaultRegion
+		org.Settings = customer.DefaultSettings()
+		org.Settings.DefaultRegion = region
+	}
+	st := &org.Settings
+	org.DefaultRegion = st.DefaultRegion
+	st.Blocklist.Emails, st.Blocklist.Phones = nonNil(st.Blocklist.Emails), nonNil(st.Blocklist.Phones)
+	err := s.pool.QueryRow(ctx, sqlInsertOrg, org.ID, org.Name, st.DefaultRegion, st.MatchKeys, st.EmailCanonicalization,
+		st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones).Scan(&org.Created, &st.Updated)
 	if isUniqueViolation(err, "") {
 		return &customer.Error{Code: customer.ECONFLICT, Message: "Organization already exists",
 			Details: map[string]string{"id": org.ID}}
@@ -42,8 +92,7 @@ func (s *Store) CreateOrganization(ctx context.Context, org *customer.Organizati
 // FindOrganization returns one organization.
 func (s *Store) FindOrganization(ctx context.Context, id string) (*customer.Organization, error) {
 	var o customer.Organization
-	err := s.pool.QueryRow(ctx, sqlSelectOrg, id).Scan(&o.ID, &o.Name, &o.DefaultRegion, &o.Created)
-	if err != nil {
+	if err := scanOrg(s.pool.QueryRow(ctx, sqlSelectOrg, id), &o); err != nil {
 		return nil, interpretError(err, customer.NotFound("Organization", id))
 	}
 	return &o, nil
@@ -96,8 +145,7 @@ func (s *Store) Authenticate(ctx context.Context, apiKey string) (*customer.Orga
 	}
 	var o customer.Organization
 	var stored []byte
-	err := s.pool.QueryRow(ctx, sqlSelectKey, customer.PrefixKey+"_"+id).Scan(&o.ID, &o.Name, &o.DefaultRegion, &o.Created, &stored)
-	if err != nil {
+	if err := scanOrg(s.pool.QueryRow(ctx, sqlSelectKey, customer.PrefixKey+"_"+id), &o, &stored); err != nil {
 		return nil, interpretError(err, errInvalidKey)
 	}
 	sum := sha256.Sum256([]byte(secret))
@@ -105,6 +153,39 @@ func (s *Store) Authenticate(ctx context.Context, apiKey string) (*customer.Orga
 		return nil, errInvalidKey
 	}
 	return &o, nil
+}
+
+// OrganizationSettings reads one organization's settings: one primary-key
+// lookup, for processes (workers) that have no Organization at hand.
+func (s *Store) OrganizationSettings(ctx context.Context, orgID string) (customer.Settings, error) {
+	var st customer.Settings
+	if err := s.pool.QueryRow(ctx, sqlSelectSettings, orgID).Scan(settingsDest(&st)...); err != nil {
+		return customer.Settings{}, interpretError(err, customer.NotFound("Organization", orgID))
+	}
+	return st, nil
+}
+
+// UpdateOrganizationSettings locks an organization's settings, lets fn
+// change them and stores the result, so concurrent patches of different
+// members do not undo each other.
+func (s *Store) UpdateOrganizationSettings(ctx context.Context, orgID string, fn func(st *customer.Settings) error) (customer.Settings, error) {
+	var st customer.Settings
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, sqlSelectSettingsForUpdate, orgID).Scan(settingsDest(&st)...); err != nil {
+			return interpretError(err, customer.NotFound("Organization", orgID))
+		}
+		if err := fn(&st); err != nil {
+			return err
+		}
+		st.Blocklist.Emails, st.Blocklist.Phones = nonNil(st.Blocklist.Emails), nonNil(st.Blocklist.Phones)
+		err := tx.QueryRow(ctx, sqlUpdateSettings, orgID, st.DefaultRegion, st.MatchKeys, st.EmailCanonicalization,
+			st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones).Scan(&st.Updated)
+		return interpretError(err, nil)
+	})
+	if err != nil {
+		return customer.Settings{}, err
+	}
+	return st, nil
 }
 
 var errInvalidKey = &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Invalid API key"}
