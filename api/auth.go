@@ -47,7 +47,8 @@ func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http
 
 func (s *Server) authenticate(ctx context.Context, key string) (*customer.Organization, error) {
 	now := time.Now()
-	if o, ok := s.keys.get(key, now); ok {
+	o, epoch, ok := s.keys.get(key, now)
+	if ok {
 		return o, nil
 	}
 	o, err := s.store.Authenticate(ctx, key)
@@ -55,7 +56,7 @@ func (s *Server) authenticate(ctx context.Context, key string) (*customer.Organi
 		return nil, err
 	}
 	if s.cfg.AuthCacheTTL > 0 {
-		s.keys.put(key, o, now.Add(s.cfg.AuthCacheTTL))
+		s.keys.put(key, o, now.Add(s.cfg.AuthCacheTTL), epoch)
 	}
 	return o, nil
 }
@@ -91,26 +92,47 @@ type authEntry struct {
 	expires time.Time
 }
 
+// authCache holds verified keys with their organization (settings included).
 type authCache struct {
 	mu      sync.Mutex
 	entries map[string]authEntry
+	// epoch counts drops: an organization read from the store while a drop
+	// happened may predate the change, so it is not cached.
+	epoch uint64
 }
 
-func (c *authCache) get(key string, now time.Time) (*customer.Organization, bool) {
+// get returns a live entry, else the epoch to hand to put.
+func (c *authCache) get(key string, now time.Time) (*customer.Organization, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok || now.After(e.expires) {
-		return nil, false
+		return nil, c.epoch, false
 	}
-	return e.org, true
+	return e.org, c.epoch, true
 }
 
-func (c *authCache) put(key string, org *customer.Organization, expires time.Time) {
+func (c *authCache) put(key string, org *customer.Organization, expires time.Time, epoch uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if epoch != c.epoch {
+		return
+	}
 	if len(c.entries) > 10000 { // bound memory under key-guessing traffic
 		clear(c.entries)
 	}
 	c.entries[key] = authEntry{org: org, expires: expires}
+}
+
+// dropOrg forgets every key of orgID, so its next request reads the
+// organization (and its settings) again.
+func (c *authCache) dropOrg(orgID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	for key, e := range c.entries {
+		if e.org.ID == orgID {
+			delete(c.entries, key)
+		}
+	}
 }

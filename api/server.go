@@ -51,7 +51,12 @@ type Deps struct {
 	Queue     *queue.Client
 	Replies   *queue.Replies
 	Inspector *asynq.Inspector
-	Names     queue.Names
+	// OrgChanges carries settings changes to every API process, which drop
+	// the organization from their key cache. Nil: only this process learns
+	// of a change; the others see it when their cached keys expire
+	// (Config.AuthCacheTTL).
+	OrgChanges *queue.OrgChanges
+	Names      queue.Names
 	// RedisOpt serves the queue dashboard at /monitoring/.
 	RedisOpt asynq.RedisConnOpt
 	// Registry collects /metrics; nil gets a private registry.
@@ -109,6 +114,9 @@ func NewServer(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux(),
 		phones: dedupe.NewPhoneNormalizer(0)}
 	s.keys.entries = map[string]authEntry{}
+	if d.OrgChanges != nil {
+		d.OrgChanges.OnChange(s.keys.dropOrg)
+	}
 	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
 	s.routes()
 	return s

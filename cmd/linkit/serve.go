@@ -86,6 +86,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
+				OrgChanges: queue.NewOrgChanges(ctx, rdb, names, log),
 				Checks: []api.Check{
 					{Name: "postgres", Ping: store.Ping},
 					{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},

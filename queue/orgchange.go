@@ -1,0 +1,71 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// OrgChanges tells every process that an organization changed (its settings),
+// so in-memory caches drop it at once instead of waiting for their TTL. Each
+// process subscribes once; listeners get the organization's id.
+type OrgChanges struct {
+	rdb     redis.UniversalClient
+	channel string
+
+	mu        sync.Mutex
+	listeners []func(orgID string)
+}
+
+// NewOrgChanges subscribes to the namespace's change channel until ctx ends.
+func NewOrgChanges(ctx context.Context, rdb redis.UniversalClient, names Names, log *slog.Logger) *OrgChanges {
+	c := &OrgChanges{rdb: rdb, channel: "linkit:org-changed:" + names.Namespace}
+	// Subscribe before returning so no change published after this is missed.
+	sub := rdb.Subscribe(ctx, c.channel)
+	waitCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := sub.Receive(waitCtx); err != nil {
+		log.Warn("org change channel not subscribed yet; retrying in background", "err", err)
+	}
+	go c.listen(ctx, sub)
+	return c
+}
+
+// OnChange registers fn to run (on the listening goroutine) for every change.
+func (c *OrgChanges) OnChange(fn func(orgID string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listeners = append(c.listeners, fn)
+}
+
+// Publish announces that orgID changed, to every subscribed process
+// (this one included).
+func (c *OrgChanges) Publish(ctx context.Context, orgID string) error {
+	return c.rdb.Publish(ctx, c.channel, orgID).Err()
+}
+
+// listen runs listeners until ctx ends; go-redis re-subscribes by itself
+// after a dropped connection.
+func (c *OrgChanges) listen(ctx context.Context, sub *redis.PubSub) {
+	defer sub.Close()
+	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			c.mu.Lock()
+			listeners := c.listeners
+			c.mu.Unlock()
+			for _, fn := range listeners {
+				fn(msg.Payload)
+			}
+		}
+	}
+}
