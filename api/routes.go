@@ -11,6 +11,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 
+	// Org settings (SPEC §10.1).
+	s.mux.Handle("GET /api/v1/settings", auth(s.handleSettingsGet))
+	s.mux.Handle("PATCH /api/v1/settings", auth(s.handleSettingsPatch))
+
 	// Customers (seed 000).
 	s.mux.Handle("GET /api/v1/customers", auth(s.handleCustomerList))
 	s.mux.Handle("POST /api/v1/customers", auth(s.handleCustomerCreate))
