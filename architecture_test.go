@@ -27,6 +27,7 @@ var layers = map[string]int{
 	"queue":                 3, // asynq glue
 	"worker":                4, // task handlers
 	"api":                   4, // HTTP
+	"linkittest":            5, // the in-process stack of tests and the benchmark
 	"bench":                 6, // programs
 	"cmd/linkit":            6,
 }

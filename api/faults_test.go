@@ -3,14 +3,11 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,10 +17,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/linkitworks/customers/api"
-	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres/postgrestest"
-	"github.com/linkitworks/customers/queue"
 	"github.com/linkitworks/customers/worker"
 )
 
@@ -169,7 +164,7 @@ func checkIdentities(e *env, ids []faultIdentity, jobs []string, before ...fault
 // It runs on its own Redis database, the only one it may flush.
 func TestRedisFlushedWhileQueued(t *testing.T) {
 	t.Parallel()
-	const flushURL = "redis://127.0.0.1:6379/14"
+	flushURL := linkittest.RedisDBURL(14)
 	e := newQueueEnv(t, queueOpts{redisURL: flushURL, noWorker: true})
 	ids := faultIdentities("flushed", 30)
 	jobs := submitAsync(e.env, ids)
@@ -308,46 +303,12 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	proxy := newPGProxy(t, dbURL.Host)
 	dbURL.Host = proxy.addr
-	store, err := postgres.Open(ctx, dbURL.String(), postgres.Options{MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opt, err := queue.RedisOpt(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := queue.Names{Namespace: "t" + randomNS()}
-	qctx, cancel := context.WithCancel(ctx)
-	rdb := queue.NewRedis(opt)
-	client := queue.NewClient(opt, names)
-	insp := asynq.NewInspector(opt)
-	h := api.NewServer(api.Config{AdminToken: "admin-secret"}, api.Deps{
-		Store: store, Log: log, Queue: client, Inspector: insp, Names: names, RedisOpt: opt,
-		Replies: queue.NewReplies(qctx, rdb, names, log),
-		Checks: []api.Check{
-			{Name: "postgres", Ping: store.Ping},
-			{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-		},
-	})
-	srv := httptest.NewServer(h)
-	var workerDone sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		workerDone.Wait()
-		srv.Close()
-		for _, q := range names.All() {
-			_ = insp.DeleteQueue(q, true)
-		}
-		insp.Close()
-		client.Close()
-		rdb.Close()
-	})
-	e := &env{t: t, srv: srv, store: store}
-	e.org, e.key = e.newOrg("Outage Co", "")
+	stack := linkittest.New(t, linkittest.WithDatabaseURL(dbURL.String()), linkittest.WithLogger(log),
+		linkittest.WithoutWorker(), linkittest.WithOrg("Outage Co"))
+	store := stack.Store
+	e := wrap(t, stack)
 
 	const email, phone = "outage.person@privacy-test.example", "+966501239876"
 	e.createCustomer(map[string]any{"email": email, "phone": phone})
@@ -384,17 +345,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 
 	// The worker starts during the outage: its attempts fail and are retried.
-	wctx, stopWorker := context.WithCancel(qctx)
-	defer stopWorker()
-	workerDone.Add(1)
-	go func() {
-		defer workerDone.Done()
-		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log}
-		cfg := worker.Config{Concurrency: 4, Names: names, ReconcileEvery: 200 * time.Millisecond, ReconcileAge: 200 * time.Millisecond}
-		if err := worker.Run(wctx, cfg, opt, deps); err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
+	stack.StartWorker(worker.Config{Concurrency: 4, ReconcileEvery: 200 * time.Millisecond, ReconcileAge: 200 * time.Millisecond})
 	time.Sleep(1500 * time.Millisecond)
 	var n int
 	if err := store.Pool().QueryRow(ctx, "SELECT 1").Scan(&n); err == nil {
@@ -406,8 +357,9 @@ func TestPostgresOutage(t *testing.T) {
 	awaitJobs(e, jobs, 45*time.Second)
 	checkIdentities(e, ids, jobs, faultIdentity{email: email, phone: phone})
 
-	stopWorker()
-	workerDone.Wait()
+	if err := stack.StopWorker(); err != nil {
+		t.Error(err)
+	}
 	out := strings.ToLower(logs.String())
 	if !strings.Contains(out, `"status":503`) {
 		t.Errorf("the outage left no trace in the logs:\n%s", out)
@@ -426,10 +378,4 @@ func TestPostgresOutage(t *testing.T) {
 			}
 		}
 	}
-}
-
-func randomNS() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres/postgrestest"
 )
 
@@ -35,7 +36,7 @@ func TestImportSurvivesRedisFlush(t *testing.T) {
 	file := linkedFile(rand.New(rand.NewPCG(3, 5)), 1200)
 	want := undisturbed(t, file)
 
-	const url = "redis://127.0.0.1:6379/12" // this test's own Redis DB: FLUSHDB is safe here
+	url := linkittest.RedisDBURL(12) // this test's own Redis DB: FLUSHDB is safe here
 	e := newQueueEnv(t, queueOpts{chunkRows: 40, noWorker: true, redisURL: url})
 	im := e.upload("/api/v1/imports", "", "text/csv", file).want(t, http.StatusAccepted).data()
 	opt, _ := redis.ParseURL(url)

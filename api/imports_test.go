@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,62 +26,20 @@ import (
 // as a raw body; query carries the options.
 func (e *env) upload(path, fileName, contentType string, body []byte) response {
 	e.t.Helper()
-	var buf bytes.Buffer
-	ct := contentType
-	if contentType == "" {
-		mw := multipart.NewWriter(&buf)
-		fw, err := mw.CreateFormFile("file", fileName)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		fw.Write(body)
-		mw.Close()
-		ct = mw.FormDataContentType()
-	} else {
-		buf.Write(body)
-	}
-	req, _ := http.NewRequest("POST", e.srv.URL+path, &buf)
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("Authorization", "Bearer "+e.key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
-	_ = jsonUnmarshal(raw, &out.Body)
-	return out
+	return response{e.client().Upload(path, fileName, contentType, body)}
 }
 
 // importCSV uploads a CSV file to path (the imports endpoint and its
 // options), expects it accepted (202) and returns the import once it ends.
 func (e *env) importCSV(path string, file []byte) map[string]any {
 	e.t.Helper()
-	return e.waitImport(str(e.upload(path, "", "text/csv", file).want(e.t, http.StatusAccepted).data()["id"]))
+	return e.client().ImportCSV(path, file)
 }
 
 // waitImport polls an import until it ends.
 func (e *env) waitImport(id string) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		res := e.do("GET", "/api/v1/imports/"+id, nil)
-		if res.Status == http.StatusServiceUnavailable {
-			// A pooled connection the database dropped answers 503 once;
-			// clients retry, and so does this poll.
-			time.Sleep(25 * time.Millisecond)
-			continue
-		}
-		im := res.want(e.t, http.StatusOK).data()
-		switch im["status"] {
-		case "completed", "failed", "cancelled":
-			return im
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	e.t.Fatalf("import %s did not finish", id)
-	return nil
+	return e.client().WaitImport(id, time.Minute)
 }
 
 func counts(im map[string]any) map[string]int {
@@ -339,7 +295,7 @@ func (e *env) errorCSV(id string) [][]string {
 }
 
 func authGet(e *env, path string) *http.Request {
-	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+	req, _ := http.NewRequest("GET", e.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+e.key)
 	return req
 }

@@ -1,20 +1,15 @@
 package api_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/linkitworks/customers/api"
-	"github.com/linkitworks/customers/postgres/postgrestest"
-	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/linkittest"
 )
 
 func TestSettingsDefaults(t *testing.T) {
@@ -204,28 +199,11 @@ func TestSettingsTenantIsolation(t *testing.T) {
 // served by the other within a second.
 func TestSettingsSeenByAnotherProcess(t *testing.T) {
 	t.Parallel()
-	store := postgrestest.New(t)
-	opt, err := queue.RedisOpt(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	names := queue.Names{Namespace: "t" + hex.EncodeToString(b)}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	newServer := func() *httptest.Server {
-		rdb := queue.NewRedis(opt)
-		t.Cleanup(func() { rdb.Close() })
-		h := api.NewServer(api.Config{AuthCacheTTL: 10 * time.Second},
-			api.Deps{Store: store, OrgChanges: queue.NewOrgChanges(ctx, rdb, names, discard())})
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		return srv
-	}
-	a := &env{t: t, srv: newServer(), store: store}
-	a.org, a.key = a.newOrg("Acme", "")
-	other := &env{t: t, srv: newServer(), store: store, org: a.org, key: a.key}
+	cfg := api.Config{AuthCacheTTL: 10 * time.Second}
+	stack := linkittest.New(t, linkittest.WithAPI(cfg), linkittest.WithoutWorker())
+	a := wrap(t, stack)
+	second := stack.AnotherAPI(t, cfg)
+	other := &env{t: t, url: second.URL, store: stack.Store, org: a.org, key: a.key}
 
 	// The second process caches the key with the settings of now.
 	if d := other.do("GET", "/api/v1/settings", nil).want(t, http.StatusOK).data(); d["name_check"] != true {
