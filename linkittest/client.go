@@ -3,6 +3,7 @@ package linkittest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -75,18 +76,28 @@ func Call(t testing.TB, method, url, auth string, body any, headers ...string) R
 // Send sends req as it is and decodes the answer.
 func Send(t testing.TB, req *http.Request) Response {
 	t.Helper()
-	res, err := noRedirects.Do(req)
+	r, err := Fetch(req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// Fetch is Send for goroutines that may not fail the test: it returns the
+// transport error.
+func Fetch(req *http.Request) (Response, error) {
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		return Response{}, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("read %s %s: %v", req.Method, req.URL.Path, err)
+		return Response{}, fmt.Errorf("read %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	out := Response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return out, nil
 }
 
 // Upload posts a file to path: as multipart (field "file", named fileName)

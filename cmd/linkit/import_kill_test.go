@@ -5,20 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
-	"github.com/linkitworks/customers/api"
-	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres"
-	"github.com/linkitworks/customers/postgres/postgrestest"
-	"github.com/linkitworks/customers/queue"
 )
 
 // importFile makes rows whose identities repeat and chain across the file.
@@ -39,86 +34,50 @@ func importFile(rows int) []byte {
 	return []byte(b.String())
 }
 
-// importStack is an in-process API (no worker) over a fresh database.
+// importStack is an in-process API (no worker) over a fresh database, and
+// the environment of the linkit work processes that do its imports.
 type importStack struct {
-	env   testEnv
-	store *postgres.Store
-	srv   *httptest.Server
-	key   string
+	*linkittest.Stack
+	env testEnv
 }
 
 func newImportStack(t *testing.T, chunkRows string) *importStack {
 	t.Helper()
-	ctx := context.Background()
+	rows, err := strconv.Atoi(chunkRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := linkittest.New(t, linkittest.WithoutWorker(), linkittest.WithNamespace("i"), linkittest.WithOrg("Import Kill"),
+		linkittest.WithStore(postgres.Options{ChunkRows: rows}))
 	env := testEnv{
-		"LINKIT_DATABASE_URL":       postgrestest.NewURL(t),
-		"LINKIT_REDIS_URL":          testRedisURL(),
-		"LINKIT_QUEUE_NAMESPACE":    "i" + randomHex(6),
+		"LINKIT_DATABASE_URL":       s.DatabaseURL,
+		"LINKIT_REDIS_URL":          s.RedisURL,
+		"LINKIT_QUEUE_NAMESPACE":    s.Names.Namespace,
 		"LINKIT_IMPORT_CHUNK_ROWS":  chunkRows,
 		"LINKIT_IMPORT_CONCURRENCY": "2",
 	}
-	t.Cleanup(func() { deleteQueues(env) })
-	opts := postgres.Options{MaxConns: 8}
-	fmt.Sscan(chunkRows, &opts.ChunkRows)
-	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	org := &customer.Organization{Name: "Import Kill", ID: "org_importkill"}
-	if err := store.CreateOrganization(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	key, err := store.CreateAPIKey(ctx, org.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt, _ := queue.RedisOpt(env["LINKIT_REDIS_URL"])
-	names := queue.Names{Namespace: env["LINKIT_QUEUE_NAMESPACE"]}
-	client := queue.NewClient(opt, names)
-	t.Cleanup(func() { client.Close() })
-	inspector := asynq.NewInspector(opt)
-	t.Cleanup(func() { inspector.Close() })
-	srv := httptest.NewServer(api.NewServer(api.Config{}, api.Deps{Store: store, Queue: client, Inspector: inspector, Names: names}))
-	t.Cleanup(srv.Close)
-	return &importStack{env: env, store: store, srv: srv, key: key.Secret}
+	return &importStack{Stack: s, env: env}
 }
 
 func (s *importStack) upload(t *testing.T, file []byte) string {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.srv.URL+"/api/v1/imports", strings.NewReader(string(file)))
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Authorization", "Bearer "+s.key)
-	r := doReply(req)
-	if r.Status != http.StatusAccepted {
-		t.Fatalf("upload: %d %s", r.Status, r.Raw)
-	}
-	return str(r.data()["id"])
+	return str(s.Upload("/api/v1/imports", "", "text/csv", file).Want(t, http.StatusAccepted).Data()["id"])
 }
 
 func (s *importStack) status(t *testing.T, id string) map[string]any {
 	t.Helper()
-	return getJSON(s.srv.URL+"/api/v1/imports/"+id, s.key).want(t, http.StatusOK).data()
+	return s.Do("GET", "/api/v1/imports/"+id, nil).Want(t, http.StatusOK).Data()
 }
 
 func (s *importStack) wait(t *testing.T, id string, within time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		im := s.status(t, id)
-		if st := im["status"]; st == "completed" || st == "failed" || st == "cancelled" {
-			return im
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("import %s did not finish within %s: %v", id, within, s.status(t, id))
-	return nil
+	return s.WaitImport(id, within)
 }
 
 // state renders every live customer by identifiers and fields, id-free.
 func (s *importStack) state(t *testing.T) string {
 	t.Helper()
-	rows, err := s.store.Pool().Query(context.Background(), `
+	rows, err := s.Store.Pool().Query(context.Background(), `
 		SELECT c.first_name, c.company_name, c.email, c.phone,
 			(SELECT string_agg(kind || ':' || value || ':' || is_primary, ' ' ORDER BY kind, value)
 				FROM customer_identities i WHERE i.organization_id = c.organization_id AND i.customer_id = c.id)

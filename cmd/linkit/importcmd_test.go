@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,81 +18,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
-	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/customer"
-	"github.com/linkitworks/customers/postgres"
-	"github.com/linkitworks/customers/postgres/postgrestest"
-	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/worker"
 )
 
 // impEnv is a real API (and, unless noWorker, a worker) in-process, on a
 // fresh database and its own queue namespace, with one organization.
 type impEnv struct {
+	*linkittest.Stack
 	t     *testing.T
 	base  string
 	key   string
 	orgID string
-	store *postgres.Store
 }
 
 func newImpEnv(t *testing.T, noWorker bool) *impEnv {
 	t.Helper()
-	redisURL := os.Getenv("LINKIT_TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/0"
+	opts := []linkittest.Option{linkittest.WithNamespace("i"), linkittest.WithOrg("Import Shop"),
+		linkittest.WithWorker(worker.Config{Concurrency: 4})}
+	if noWorker {
+		opts = append(opts, linkittest.WithoutWorker())
 	}
-	store := postgrestest.New(t)
-	opt, err := queue.RedisOpt(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	names := queue.Names{Namespace: "i" + hex.EncodeToString(b)}
-	log := slog.New(slog.DiscardHandler)
-	ctx, cancel := context.WithCancel(context.Background())
-	rdb := queue.NewRedis(opt)
-	client := queue.NewClient(opt, names)
-	inspector := asynq.NewInspector(opt)
-	h := api.NewServer(api.Config{AdminToken: "admin-" + hex.EncodeToString(b)}, api.Deps{
-		Store: store, Log: log, Queue: client, Inspector: inspector, Names: names, RedisOpt: opt,
-		Replies: queue.NewReplies(ctx, rdb, names, log),
-	})
-	srv := httptest.NewServer(h)
-	var wg sync.WaitGroup
-	if !noWorker {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log}
-			if err := worker.Run(ctx, worker.Config{Concurrency: 4, Names: names}, opt, deps); err != nil {
-				t.Errorf("worker: %v", err)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		srv.Close()
-		for _, q := range names.All() {
-			_ = inspector.DeleteQueue(q, true)
-		}
-		inspector.Close()
-		client.Close()
-		rdb.Close()
-	})
-	o := &customer.Organization{Name: "Import Shop"}
-	if err := store.CreateOrganization(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	k, err := store.CreateAPIKey(context.Background(), o.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &impEnv{t: t, base: srv.URL, key: k.Secret, orgID: o.ID, store: store}
+	s := linkittest.New(t, opts...)
+	return &impEnv{Stack: s, t: t, base: s.URL, key: s.Key, orgID: s.Org}
 }
 
 func (e *impEnv) getenv(name string) string {
@@ -149,19 +94,11 @@ func (r importRun) count(t *testing.T, label string, n string) {
 	}
 }
 
-// get decodes an authenticated GET's data.
+// get decodes an authenticated GET's body.
 func (e *impEnv) get(path string) (int, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+e.key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&body)
-	return res.StatusCode, body
+	r := e.Do(http.MethodGet, path, nil)
+	return r.Status, r.Body
 }
 
 func (e *impEnv) customerTotal() float64 {
@@ -408,7 +345,7 @@ func TestImportCommand(t *testing.T) {
 		t.Parallel()
 		e := newImpEnv(t, false)
 		loc := &customer.Location{Name: "Riyadh Store"}
-		if err := e.store.CreateLocation(context.Background(), e.orgID, loc); err != nil {
+		if err := e.Store.CreateLocation(context.Background(), e.orgID, loc); err != nil {
 			t.Fatal(err)
 		}
 		file := writeTemp(t, "pos.csv", "Kontakt,Vorname\nfay@example.com,Fay\n")

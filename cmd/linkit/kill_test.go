@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +16,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
-	"github.com/linkitworks/customers/postgres"
-	"github.com/linkitworks/customers/postgres/postgrestest"
-	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/linkittest"
 )
 
 // buildLinkit compiles the binary once per test into dir.
@@ -134,40 +129,15 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	bin := buildLinkit(t)
 	ctx := context.Background()
 
+	// The API runs in-process and only enqueues: the subprocesses do the work.
+	stack := linkittest.New(t, linkittest.WithoutWorker(), linkittest.WithNamespace("k"), linkittest.WithOrg("Kill Test"))
 	env := testEnv{
-		"LINKIT_DATABASE_URL":       postgrestest.NewURL(t),
-		"LINKIT_REDIS_URL":          testRedisURL(),
-		"LINKIT_QUEUE_NAMESPACE":    "k" + randomHex(6),
+		"LINKIT_DATABASE_URL":       stack.DatabaseURL,
+		"LINKIT_REDIS_URL":          stack.RedisURL,
+		"LINKIT_QUEUE_NAMESPACE":    stack.Names.Namespace,
 		"LINKIT_WORKER_CONCURRENCY": "4",
 	}
-	t.Cleanup(func() { deleteQueues(env) })
-	store, err := postgres.Open(ctx, env["LINKIT_DATABASE_URL"], postgres.Options{MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	pool := store.Pool()
-	org := &customer.Organization{Name: "Kill Test"}
-	if err := store.CreateOrganization(ctx, org); err != nil {
-		t.Fatal(err)
-	}
-	key, err := store.CreateAPIKey(ctx, org.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The API runs in-process and only enqueues: the subprocesses do the work.
-	opt, err := queue.RedisOpt(env["LINKIT_REDIS_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := queue.Names{Namespace: env["LINKIT_QUEUE_NAMESPACE"]}
-	client := queue.NewClient(opt, names)
-	t.Cleanup(func() { client.Close() })
-	inspector := asynq.NewInspector(opt)
-	t.Cleanup(func() { inspector.Close() })
-	srv := httptest.NewServer(api.NewServer(api.Config{}, api.Deps{Store: store, Queue: client, Inspector: inspector, Names: names}))
-	t.Cleanup(srv.Close)
+	store, pool, inspector, names := stack.Store, stack.Store.Pool(), stack.Inspector, stack.Names
 
 	identities, total := killIdentities(240)
 	var bodies []map[string]any
@@ -183,7 +153,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(bodies); i += 8 {
-				r := postJSON(srv.URL+"/api/v1/customers/upsert?wait=0", key.Secret, bodies[i])
+				r := postJSON(stack.URL+"/api/v1/customers/upsert?wait=0", stack.Key, bodies[i])
 				loc := r.Header.Get("Location")
 				if r.Status != http.StatusAccepted || !strings.HasPrefix(loc, "/api/v1/jobs/job_") {
 					mu.Lock()
@@ -252,7 +222,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		if err := json.Unmarshal(payload, &req); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.RunUpsert(ctx, org.ID, orphans[0].ID, &req); err != nil {
+		if _, err := store.RunUpsert(ctx, stack.Org, orphans[0].ID, &req); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("committed orphan %s as the dead worker might have", orphans[0].ID)
@@ -360,7 +330,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	}
 
 	// What users see: the API lists exactly one customer per identity.
-	list := getJSON(srv.URL+"/api/v1/customers?limit=1", key.Secret)
+	list := stack.Do("GET", "/api/v1/customers?limit=1", nil)
 	if meta, _ := list.Body["meta"].(map[string]any); list.Status != http.StatusOK || meta["total"] != float64(len(identities)) {
 		t.Errorf("GET /api/v1/customers: %d %.300s", list.Status, list.Raw)
 	}
@@ -382,32 +352,15 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	}
 }
 
-// postJSON is call without a testing.T (it runs on submit goroutines).
-func postJSON(url, key string, body any) reply {
+// postJSON is linkittest.Call without a testing.T (it runs on submit goroutines).
+func postJSON(url, key string, body any) linkittest.Response {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, strings.NewReader(string(b)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
-	return doReply(req)
-}
-
-func getJSON(url, key string) reply {
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	return doReply(req)
-}
-
-func doReply(req *http.Request) reply {
-	res, err := http.DefaultClient.Do(req)
+	r, err := linkittest.Fetch(req)
 	if err != nil {
-		return reply{Raw: err.Error()}
+		return linkittest.Response{Raw: err.Error()}
 	}
-	defer res.Body.Close()
-	var out reply
-	out.Status, out.Header = res.StatusCode, res.Header
-	var buf strings.Builder
-	_, _ = io.Copy(&buf, res.Body)
-	out.Raw = buf.String()
-	_ = json.Unmarshal([]byte(out.Raw), &out.Body)
-	return out
+	return r
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,17 +19,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres/postgrestest"
 	"github.com/linkitworks/customers/queue"
 )
-
-// testRedisURL is the shared Redis; tests isolate themselves by queue namespace.
-func testRedisURL() string {
-	if u := os.Getenv("LINKIT_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -77,7 +69,7 @@ func newTestEnv(t *testing.T) testEnv {
 	ns := "c" + randomHex(6)
 	env := testEnv{
 		"LINKIT_DATABASE_URL":    postgrestest.NewURL(t),
-		"LINKIT_REDIS_URL":       testRedisURL(),
+		"LINKIT_REDIS_URL":       linkittest.RedisURL(),
 		"LINKIT_HTTP_ADDR":       freeAddr(t),
 		"LINKIT_QUEUE_NAMESPACE": ns,
 		"LINKIT_ADMIN_TOKEN":     "admin-" + randomHex(8),
@@ -90,7 +82,7 @@ func (e testEnv) getenv(name string) string { return e[name] }
 
 func (e testEnv) baseURL() string { return "http://" + e["LINKIT_HTTP_ADDR"] }
 
-// deleteQueues removes the namespace's queues from the shared Redis.
+// deleteQueues removes the namespace's queues from the tests' Redis.
 func deleteQueues(env testEnv) {
 	opt, err := queue.RedisOpt(env["LINKIT_REDIS_URL"])
 	if err != nil {
@@ -194,64 +186,6 @@ func (s *server) stop(t *testing.T, within time.Duration) error {
 	}
 }
 
-// reply is a decoded HTTP answer.
-type reply struct {
-	Status int
-	Header http.Header
-	Raw    string
-	Body   map[string]any
-}
-
-func (r reply) data() map[string]any {
-	m, _ := r.Body["data"].(map[string]any)
-	return m
-}
-
-func (r reply) meta() map[string]any {
-	m, _ := r.Body["meta"].(map[string]any)
-	return m
-}
-
-func (r reply) want(t *testing.T, status int) reply {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Raw)
-	}
-	return r
-}
-
-// call sends body (JSON-encoded unless nil) with the given Authorization.
-func call(t *testing.T, method, url, auth string, body any) reply {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := reply{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
-}
-
 func TestRunServesAndShutsDown(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
@@ -260,37 +194,37 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	k := createOrg(t, env, "Acme Coffee")
 	bearer := "Bearer " + k.APIKey
 
-	c := call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
+	c := linkittest.Call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
 		"first_name": "Lina", "last_name": "Saleh", "email": "lina@example.com", "phone": "+966501112233",
-	}).want(t, http.StatusCreated).data()
+	}).Want(t, http.StatusCreated).Data()
 	if c["organization_id"] != k.OrganizationID || c["email"] != "lina@example.com" {
 		t.Fatalf("created customer %v", c)
 	}
 
-	up := call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"name": "Omar Fares", "email": "omar@example.com"}).
-		want(t, http.StatusCreated)
-	if up.meta()["action"] != "created" {
-		t.Fatalf("first upsert meta %v", up.meta())
+	up := linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"name": "Omar Fares", "email": "omar@example.com"}).
+		Want(t, http.StatusCreated)
+	if up.Meta()["action"] != "created" {
+		t.Fatalf("first upsert meta %v", up.Meta())
 	}
-	again := call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"email": " OMAR@Example.COM"}).
-		want(t, http.StatusOK)
-	if again.data()["id"] != up.data()["id"] || again.meta()["matched_on"] != "email" {
+	again := linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"email": " OMAR@Example.COM"}).
+		Want(t, http.StatusOK)
+	if again.Data()["id"] != up.Data()["id"] || again.Meta()["matched_on"] != "email" {
 		t.Fatalf("second upsert %s", again.Raw)
 	}
-	list := call(t, "GET", base+"/api/v1/customers", bearer, nil).want(t, http.StatusOK)
-	if list.meta()["total"] != float64(2) {
+	list := linkittest.Call(t, "GET", base+"/api/v1/customers", bearer, nil).Want(t, http.StatusOK)
+	if list.Meta()["total"] != float64(2) {
 		t.Fatalf("customers listed: %s", list.Raw)
 	}
-	call(t, "GET", base+"/api/v1/customers", "", nil).want(t, http.StatusUnauthorized)
+	linkittest.Call(t, "GET", base+"/api/v1/customers", "", nil).Want(t, http.StatusUnauthorized)
 
-	ready := call(t, "GET", base+"/readyz", "", nil).want(t, http.StatusOK)
+	ready := linkittest.Call(t, "GET", base+"/readyz", "", nil).Want(t, http.StatusOK)
 	if checks, _ := ready.Body["checks"].(map[string]any); checks["postgres"] != "ok" || checks["redis"] != "ok" {
 		t.Fatalf("/readyz %s", ready.Raw)
 	}
 
 	token := env["LINKIT_ADMIN_TOKEN"]
-	call(t, "GET", base+"/monitoring/", "", nil).want(t, http.StatusUnauthorized)
-	call(t, "GET", base+"/monitoring/", "Bearer wrong-token", nil).want(t, http.StatusUnauthorized)
+	linkittest.Call(t, "GET", base+"/monitoring/", "", nil).Want(t, http.StatusUnauthorized)
+	linkittest.Call(t, "GET", base+"/monitoring/", "Bearer wrong-token", nil).Want(t, http.StatusUnauthorized)
 	req, _ := http.NewRequest("GET", base+"/monitoring/", nil)
 	req.SetBasicAuth("admin", token)
 	res, err := http.DefaultClient.Do(req)
@@ -303,8 +237,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("/monitoring/ with basic auth: %d %.200s", res.StatusCode, page)
 	}
 
-	call(t, "GET", base+"/metrics", "", nil).want(t, http.StatusUnauthorized)
-	metrics := call(t, "GET", base+"/metrics", "Bearer "+token, nil).want(t, http.StatusOK)
+	linkittest.Call(t, "GET", base+"/metrics", "", nil).Want(t, http.StatusUnauthorized)
+	metrics := linkittest.Call(t, "GET", base+"/metrics", "Bearer "+token, nil).Want(t, http.StatusOK)
 	if !strings.Contains(metrics.Raw, "linkit_http_requests_total") {
 		t.Fatalf("/metrics lacks linkit_http_requests_total:\n%.2000s", metrics.Raw)
 	}
@@ -375,16 +309,16 @@ func TestCLI(t *testing.T) {
 		startServer(t, env, "serve")
 		base := env.baseURL()
 		newKey := "Bearer " + str(shape["api_key"])
-		call(t, "GET", base+"/api/v1/customers", newKey, nil).want(t, http.StatusOK)
-		call(t, "GET", base+"/api/v1/customers", "Bearer "+org.APIKey, nil).want(t, http.StatusOK)
+		linkittest.Call(t, "GET", base+"/api/v1/customers", newKey, nil).Want(t, http.StatusOK)
+		linkittest.Call(t, "GET", base+"/api/v1/customers", "Bearer "+org.APIKey, nil).Want(t, http.StatusOK)
 
 		out, errOut, err = runCmd(t, env, "key", "revoke", str(shape["key_id"]))
 		if err != nil || !strings.Contains(out, str(shape["key_id"])) {
 			t.Fatalf("key revoke: %q %v; %s", out, err, errOut)
 		}
-		call(t, "GET", base+"/api/v1/customers", newKey, nil).want(t, http.StatusUnauthorized)
+		linkittest.Call(t, "GET", base+"/api/v1/customers", newKey, nil).Want(t, http.StatusUnauthorized)
 		// Only the revoked key stops working.
-		call(t, "GET", base+"/api/v1/customers", "Bearer "+org.APIKey, nil).want(t, http.StatusOK)
+		linkittest.Call(t, "GET", base+"/api/v1/customers", "Bearer "+org.APIKey, nil).Want(t, http.StatusOK)
 		if _, _, err := runCmd(t, env, "key", "revoke", "key_missing"); err == nil {
 			t.Fatal("revoking an unknown key succeeded")
 		}
@@ -428,7 +362,7 @@ func TestCLI(t *testing.T) {
 		t.Parallel()
 		env := testEnv{
 			"LINKIT_DATABASE_URL":    "postgres://linkit:s3cr3t-pw@127.0.0.1:1/linkit?sslmode=disable",
-			"LINKIT_REDIS_URL":       testRedisURL(),
+			"LINKIT_REDIS_URL":       linkittest.RedisURL(),
 			"LINKIT_HTTP_ADDR":       freeAddr(t),
 			"LINKIT_QUEUE_NAMESPACE": "c" + randomHex(6),
 		}
@@ -471,39 +405,31 @@ func TestLogsHideEmailsAndPhones(t *testing.T) {
 		phone1 = "+966509876543"
 		phone2 = "+14155550177"
 	)
-	call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
+	linkittest.Call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
 		"first_name": "Secret", "last_name": "Person", "email": email1, "phone": phone1,
-	}).want(t, http.StatusCreated)
+	}).Want(t, http.StatusCreated)
 	// Conflicts, validation errors and lookups carry identities in bodies and URLs.
-	call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
+	linkittest.Call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
 		"first_name": "Other", "last_name": "Person", "email": email1,
-	}).want(t, http.StatusConflict)
-	call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
+	}).Want(t, http.StatusConflict)
+	linkittest.Call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
 		"first_name": "Bad", "last_name": "Email", "email": "not-an-email@", "phone": phone2,
-	}).want(t, http.StatusUnprocessableEntity)
-	call(t, "GET", base+"/api/v1/customers/lookup?email="+email1, bearer, nil).want(t, http.StatusOK)
-	call(t, "GET", base+"/api/v1/customers/lookup?phone=%2B"+phone1[1:], bearer, nil).want(t, http.StatusOK)
-	call(t, "GET", base+"/api/v1/customers?search="+email1, bearer, nil).want(t, http.StatusOK)
+	}).Want(t, http.StatusUnprocessableEntity)
+	linkittest.Call(t, "GET", base+"/api/v1/customers/lookup?email="+email1, bearer, nil).Want(t, http.StatusOK)
+	linkittest.Call(t, "GET", base+"/api/v1/customers/lookup?phone=%2B"+phone1[1:], bearer, nil).Want(t, http.StatusOK)
+	linkittest.Call(t, "GET", base+"/api/v1/customers?search="+email1, bearer, nil).Want(t, http.StatusOK)
 
-	call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{
+	linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{
 		"name": "Hidden Buyer", "email": email2, "phone": phone2, "source": "pos",
-	}).want(t, http.StatusCreated)
+	}).Want(t, http.StatusCreated)
 	// Email → customer 1, phone → customer 2: a conflict the worker records.
-	call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"email": email1, "phone": phone2}).
-		want(t, http.StatusOK)
-	acc := call(t, "POST", base+"/api/v1/customers/upsert?wait=0", bearer, map[string]any{"email": email2, "added_tags": []string{"vip"}}).
-		want(t, http.StatusAccepted)
-	loc := acc.Header.Get("Location")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		job := call(t, "GET", base+loc, bearer, nil).want(t, http.StatusOK)
-		if job.data()["state"] == "completed" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("async upsert not completed: %s", job.Raw)
-		}
-		time.Sleep(20 * time.Millisecond)
+	linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"email": email1, "phone": phone2}).
+		Want(t, http.StatusOK)
+	acc := linkittest.Call(t, "POST", base+"/api/v1/customers/upsert?wait=0", bearer, map[string]any{"email": email2, "added_tags": []string{"vip"}}).
+		Want(t, http.StatusAccepted)
+	api := linkittest.Client{T: t, URL: base, Key: k.APIKey}
+	if job := api.WaitJob(strings.TrimPrefix(acc.Header.Get("Location"), "/api/v1/jobs/"), 15*time.Second); job["state"] != "completed" {
+		t.Fatalf("async upsert not completed: %v", job)
 	}
 	if err := srv.stop(t, 30*time.Second); err != nil {
 		t.Fatal(err)
