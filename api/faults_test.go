@@ -80,29 +80,14 @@ func submitAsync(e *env, ids []faultIdentity) []string {
 func awaitJobs(e *env, jobs []string, within time.Duration) {
 	e.t.Helper()
 	deadline := time.Now().Add(within)
-	pending := append([]string(nil), jobs...)
-	for len(pending) > 0 {
-		var still []string
-		for _, id := range pending {
-			r := e.do("GET", "/api/v1/jobs/"+id, nil).want(e.t, http.StatusOK)
-			switch r.data()["state"] {
-			case "completed":
-				res, _ := r.data()["result"].(map[string]any)
-				if c, _ := res["customer"].(map[string]any); str(c["id"]) == "" {
-					e.t.Fatalf("completed job without its customer: %s", r.Raw)
-				}
-			case "failed":
-				e.t.Fatalf("job %s failed: %s", id, r.Raw)
-			default:
-				still = append(still, id)
-			}
+	for _, id := range jobs {
+		r := e.client().WaitJob(id, max(time.Until(deadline), time.Second))
+		if r["state"] != "completed" {
+			e.t.Fatalf("job %s %s: %v", id, r["state"], r)
 		}
-		pending = still
-		if len(pending) > 0 {
-			if time.Now().After(deadline) {
-				e.t.Fatalf("%d of %d jobs not completed after %s, e.g. %s", len(pending), len(jobs), within, pending[0])
-			}
-			time.Sleep(50 * time.Millisecond)
+		res, _ := r["result"].(map[string]any)
+		if c, _ := res["customer"].(map[string]any); str(c["id"]) == "" {
+			e.t.Fatalf("completed job without its customer: %v", r)
 		}
 	}
 }

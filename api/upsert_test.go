@@ -234,16 +234,7 @@ func TestUpsertAsyncAndJobs(t *testing.T) {
 
 func pollJob(t *testing.T, e *env, path string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		job := e.do("GET", path, nil).want(t, http.StatusOK).data()
-		if job["state"] == "completed" || job["state"] == "failed" {
-			return job
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("job %s did not finish", path)
-	return nil
+	return e.client().WaitJob(strings.TrimPrefix(path, "/api/v1/jobs/"), 20*time.Second)
 }
 
 func TestUpsertIdempotencyKey(t *testing.T) {
