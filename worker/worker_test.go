@@ -239,3 +239,32 @@ func TestImportTasks(t *testing.T) {
 		t.Fatalf("%d customers, want 2", n)
 	}
 }
+
+// A Redis that lost a queued job's task (flush, failover) gets it back from
+// PostgreSQL, once however often the reconciler runs.
+func TestReconcileRequeuesLostTasks(t *testing.T) {
+	t.Parallel()
+	s, mux := setup(t)
+	jobID := acceptUpsert(t, s, map[string]any{"email": "lost@example.com"})
+	if err := s.Inspector.DeleteTask(s.Names.Critical(), jobID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if n, err := s.Deps.Reconcile(t.Context(), 0); err != nil || n != 1 {
+			t.Fatalf("reconcile: %d re-enqueued, %v; want 1", n, err)
+		}
+	}
+	tasks, err := s.Inspector.ListPendingTasks(s.Names.Critical())
+	if err != nil || len(tasks) != 1 || tasks[0].ID != jobID {
+		t.Fatalf("pending after reconcile: %d tasks, %v", len(tasks), err)
+	}
+	if err := mux.ProcessTask(t.Context(), asynq.NewTask(tasks[0].Type, tasks[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
+	if job := s.Do("GET", "/api/v1/jobs/"+jobID, nil).Want(t, http.StatusOK).Data(); job["state"] != "completed" {
+		t.Fatalf("re-enqueued job %v", job)
+	}
+	if n, err := s.Deps.Reconcile(t.Context(), 0); err != nil || n != 0 {
+		t.Fatalf("reconcile after completion: %d re-enqueued, %v", n, err)
+	}
+}
