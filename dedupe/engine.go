@@ -314,16 +314,29 @@ func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy)
 				w.record(c, map[string]Change{"external_id": {To: display}})
 			}
 		case KindEmail:
-			w.claimContact(c, k, display, policy, &c.Email, func() {})
+			w.claimContact(c, k, display, policy, &c.Email, false, func() {})
 		case KindPhone:
-			w.claimContact(c, k, display, policy, &c.Phone, func() {
+			w.claimContact(c, k, display, policy, &c.Phone, outranksPhone(c, in), func() {
 				c.PhoneValid, c.PhoneExtension = in.PhoneValid, in.PhoneExt
 			})
 		}
 	}
 }
 
-func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, policy Policy, primary *string, setExtra func()) {
+// outranksPhone reports whether c's primary phone must stay primary over
+// the record's: a valid number is never demoted in favour of an invalid one
+// (SPEC §10.1), whatever the policy. A location whose region misreads a
+// foreign number ("(415) 555-0100" in SA) must not push out the number the
+// customer is reachable on; the invalid one is kept as an alias instead, so
+// the customer is still found through it, and PhoneWarnings says so.
+func outranksPhone(c *customer.Customer, in *Incoming) bool {
+	return c.Phone != "" && c.PhoneValid && !in.PhoneValid
+}
+
+// claimContact gives c the record's email or phone: the primary when c has
+// none (or under overwrite, unless keep says the current primary outranks
+// it), else an alias.
+func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, policy Policy, primary *string, keep bool, setExtra func()) {
 	owned := w.owners[k] == c.ID
 	isPrimary := *primary == display
 	switch {
@@ -331,7 +344,7 @@ func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, po
 		if !owned {
 			w.setKey(k, c.ID, display, true)
 		}
-	case *primary == "" && policy != DoNotUpdate, policy == Overwrite:
+	case *primary == "" && policy != DoNotUpdate, policy == Overwrite && !keep:
 		if *primary != "" {
 			w.demote(c, k.Kind, *primary)
 		}
@@ -344,6 +357,24 @@ func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, po
 		// An alias is a change the history should show.
 		w.record(c, map[string]Change{"alias_" + k.Kind: {To: display}})
 	}
+}
+
+// PhoneWarnings are the warnings about the record's phone once it was
+// applied to customerID (the Result's customer): an invalid phone the
+// customer now carries, as its primary or as an alias beside a valid one,
+// is kept but the caller should know it cannot be dialled as stored.
+func (w *Workspace) PhoneWarnings(in *Incoming, customerID string) []Warning {
+	if in.Phone == "" || in.PhoneValid || w.owners[Key{KindPhone, in.PhoneKey}] != customerID {
+		return nil
+	}
+	msg := "phone " + in.Phone + " is not a valid number; kept as given"
+	if c := w.customers[customerID]; c != nil && c.Phone != in.Phone {
+		msg = "phone " + in.Phone + " is not a valid number; kept as an alias"
+		if c.PhoneValid {
+			msg += ", the valid " + c.Phone + " stays primary"
+		}
+	}
+	return []Warning{{Code: WarningInvalidPhone, Field: "phone", Message: msg}}
 }
 
 // demote turns c's current primary email or phone into an alias.

@@ -312,3 +312,70 @@ func TestMergeFieldsAttributes(t *testing.T) {
 		t.Fatalf("overwrite attributes %v", c.Attributes)
 	}
 }
+
+// The Riyadh story of issue 19: a location's region misreads a US number as
+// an invalid Saudi one. Whatever the policy, the valid primary stays, the
+// invalid number becomes an alias (still found) and the answer warns.
+func TestApplyKeepsValidPhoneOverInvalid(t *testing.T) {
+	for _, opts := range []dedupe.Options{
+		{}, {Policy: dedupe.FillBlanks}, {Policy: dedupe.Overwrite}, {Policy: dedupe.DoNotUpdate}, {MergeConflicts: true},
+	} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			w := dedupe.NewWorkspace(ids(), false)
+			c := existing(w, customer.Customer{ID: "cust_a", FirstName: "Ann", Email: "ann@example.com", Phone: "+14155550100", PhoneValid: true})
+			in := rec("ann@example.com", "+9664155550100", "", customer.Customer{FirstName: "Ann"})
+			in.PhoneValid = false
+			r, err := w.Apply(in, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.CustomerID != "cust_a" || c.Phone != "+14155550100" || !c.PhoneValid {
+				t.Fatalf("result %+v, phone %s valid %v", r, c.Phone, c.PhoneValid)
+			}
+			if s := keyState(w, "phone", "9664155550100"); s == nil || s.Primary || s.CustomerID != "cust_a" {
+				t.Fatalf("invalid phone key %+v, want an alias of cust_a", s)
+			}
+			if s := keyState(w, "phone", "14155550100"); s != nil && !s.Primary {
+				t.Fatalf("valid phone demoted: %+v", s)
+			}
+			warns := w.PhoneWarnings(in, r.CustomerID)
+			if len(warns) != 1 || warns[0].Code != dedupe.WarningInvalidPhone || warns[0].Field != "phone" ||
+				warns[0].Message != "phone +9664155550100 is not a valid number; kept as an alias, the valid +14155550100 stays primary" {
+				t.Fatalf("warnings %+v", warns)
+			}
+		})
+	}
+}
+
+func TestApplyPhoneWarnings(t *testing.T) {
+	w := dedupe.NewWorkspace(ids(), false)
+	existing(w, customer.Customer{ID: "cust_b", Email: "bob@example.com", Phone: "+14155550199", PhoneValid: true})
+	// A valid phone warns about nothing.
+	valid := rec("a@example.com", "+14155550100", "", customer.Customer{})
+	r, _ := w.Apply(valid, dedupe.Options{})
+	if warns := w.PhoneWarnings(valid, r.CustomerID); len(warns) != 0 {
+		t.Fatalf("valid phone warned: %+v", warns)
+	}
+	// An invalid phone on a new customer is its primary, kept as given.
+	invalid := rec("c@example.com", "+15550999", "", customer.Customer{})
+	invalid.PhoneValid = false
+	r, _ = w.Apply(invalid, dedupe.Options{})
+	if warns := w.PhoneWarnings(invalid, r.CustomerID); len(warns) != 1 ||
+		warns[0].Message != "phone +15550999 is not a valid number; kept as given" {
+		t.Fatalf("warnings %+v", warns)
+	}
+	// An invalid phone an invalid primary gives way to under overwrite.
+	again := rec("c@example.com", "+15550888", "", customer.Customer{})
+	again.PhoneValid = false
+	r, _ = w.Apply(again, dedupe.Options{Policy: dedupe.Overwrite})
+	if c := w.Customer(r.CustomerID); c.Phone != "+15550888" {
+		t.Fatalf("overwrite between invalid phones: primary %s", c.Phone)
+	}
+	// A phone left on another customer (a conflict) is not this one's.
+	other := rec("a@example.com", "+15550999", "", customer.Customer{})
+	other.PhoneValid = false
+	r, _ = w.Apply(other, dedupe.Options{})
+	if warns := w.PhoneWarnings(other, r.CustomerID); len(warns) != 0 || len(r.Conflicts) != 1 {
+		t.Fatalf("conflict warned: %+v %+v", warns, r)
+	}
+}
