@@ -317,7 +317,12 @@ func TestReplaceCustomer(t *testing.T) {
 	if got["first_name"] != "New" || got["email"] != "put2@example.com" || got["birthdate"] != "" || got["gender"] != "" || got["phone"] != "" {
 		t.Fatalf("PUT must replace everything: %s", res.Raw)
 	}
-	// The old email and phone are free again; the new email is taken.
+	// The old email and phone stay the customer's, as aliases (SPEC §10.1),
+	// until removed; then they are free again. The new email is taken.
+	e.do("POST", "/api/v1/customers", map[string]any{"first_name": "A", "last_name": "B", "email": "put@example.com"}).
+		wantError(t, http.StatusConflict, "email")
+	e.do("DELETE", "/api/v1/customers/"+id+"/aliases/put@example.com", nil).want(t, http.StatusNoContent)
+	e.do("DELETE", "/api/v1/customers/"+id+"/aliases/%2B14155550100", nil).want(t, http.StatusNoContent)
 	e.createCustomer(map[string]any{"email": "put@example.com", "phone": "+14155550100"})
 	e.do("GET", "/api/v1/customers/lookup?email=put2@example.com", nil).want(t, http.StatusOK)
 	other := e.createCustomer(map[string]any{"email": "third@example.com"})
@@ -351,7 +356,10 @@ func TestPatchCustomer(t *testing.T) {
 	other := e.createCustomer(map[string]any{"email": "taken@example.com"})
 	e.do("PATCH", "/api/v1/customers/"+id, map[string]any{"email": "taken@example.com"}).wantError(t, http.StatusConflict, "email")
 	e.do("PATCH", "/api/v1/customers/"+str(other["id"]), map[string]any{"email": "fresh@example.com"}).want(t, http.StatusOK)
-	e.do("GET", "/api/v1/customers/lookup?email=taken@example.com", nil).wantError(t, http.StatusNotFound)
+	// The replaced email still finds its customer (an alias, SPEC §10.1).
+	if got := e.do("GET", "/api/v1/customers/lookup?email=taken@example.com", nil).want(t, http.StatusOK).data(); got["id"] != other["id"] {
+		t.Fatalf("lookup by replaced email = %v, want %v", got["id"], other["id"])
+	}
 }
 
 func TestDeleteCustomer(t *testing.T) {

@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
 	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/tags/{tag}", auth(s.handleCustomerUntag))
+	s.mux.Handle("DELETE /api/v1/customers/{id}/aliases/{value}", auth(s.handleAliasDelete))
 
 	// Customer groups (seed 002).
 	s.mux.Handle("GET /api/v1/customer-groups", auth(s.handleGroupList))

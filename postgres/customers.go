@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -58,8 +59,16 @@ const (
 		(SELECT customer_id FROM customer_identities WHERE organization_id = $1 AND kind = 'phone' AND value = $3))`
 	sqlIdentityOwner = `SELECT customer_id FROM customer_identities
 		WHERE organization_id = $1 AND kind = $2 AND value = $3`
-	sqlDemoteIdentities = `DELETE FROM customer_identities
+	// An edit never loses an identifier (SPEC §10.1): the replaced primary
+	// stays as an alias, removed only through DELETE …/aliases/{value}.
+	sqlDemoteIdentities = `UPDATE customer_identities SET is_primary = false
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND is_primary AND value <> $4`
+
+	sqlSelectAlias = `SELECT value, is_primary, display FROM customer_identities
+		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND (value = $4 OR display = $5)
+		ORDER BY value = $4 DESC LIMIT 1 FOR UPDATE`
+	sqlDeleteAlias = `DELETE FROM customer_identities
+		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND value = $4`
 
 	sqlDeleteCustomer    = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
 	sqlDeleteIdentities  = `DELETE FROM customer_identities WHERE organization_id = $1 AND customer_id = $2`
@@ -212,8 +221,8 @@ func identityConflict(id identity, owner string) error {
 	}
 }
 
-// releaseIdentities drops the primary identities of kinds the customer no
-// longer has (an email or phone cleared by an update).
+// releaseIdentities turns into aliases the primary identities of kinds the
+// customer no longer has (an email or phone cleared by an update).
 func releaseIdentities(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Customer) error {
 	for kind, value := range map[string]string{"email": c.Email, "phone": c.Phone} {
 		if value != "" {
@@ -298,7 +307,14 @@ func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c 
 	if err := claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c)); err != nil {
 		return nil, err
 	}
-	if changes := diffCustomers(&prev, c); len(changes) > 0 {
+	changes := diffCustomers(&prev, c)
+	// The history says where a replaced email or phone went.
+	for _, old := range primaryIdentities(&prev) {
+		if !slices.Contains(primaryIdentities(c), old) {
+			changes["alias_"+old.kind] = Change{To: old.display}
+		}
+	}
+	if len(changes) > 0 {
 		return c, audit(ctx, tx, orgID, c.ID, EventUpdated, "api", changes)
 	}
 	return c, nil
@@ -335,6 +351,38 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	}
 	// The event outlives the row: the trail of what was removed and when.
 	return audit(ctx, tx, orgID, id, EventDeleted, "api", map[string]any{"email": c.Email, "phone": c.Phone})
+}
+
+// DeleteAlias removes one alias (kind email or phone) of a customer, found
+// by its match key or its stored form: lookups and matching stop finding
+// the customer through it. The primary is not an alias: it changes by
+// editing the customer.
+func (s *Store) DeleteAlias(ctx context.Context, orgID, customerID, kind, key, display string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, customerID)); err != nil {
+			return interpretError(err, customer.NotFound("Customer", customerID))
+		}
+		var primary bool
+		var value, stored string
+		err := tx.QueryRow(ctx, sqlSelectAlias, orgID, customerID, kind, key, display).Scan(&value, &primary, &stored)
+		if err == pgx.ErrNoRows {
+			return &customer.Error{Code: customer.ENOTFOUND, Message: "Customer has no " + kind + " alias " + display,
+				Details: map[string]string{kind: display}}
+		}
+		if err != nil {
+			return interpretError(fmt.Errorf("select alias: %w", err), nil)
+		}
+		if primary {
+			return &customer.Error{Code: customer.EINVALID,
+				Message: display + " is the customer's primary " + kind + ", not an alias: edit the customer to change it",
+				Details: map[string]string{kind: "is the primary " + kind + "; edit the customer instead"}}
+		}
+		if _, err := tx.Exec(ctx, sqlDeleteAlias, orgID, customerID, kind, value); err != nil {
+			return interpretError(fmt.Errorf("delete alias: %w", err), nil)
+		}
+		return audit(ctx, tx, orgID, customerID, EventUpdated, "api",
+			map[string]Change{"alias_" + kind: {From: stored, To: nil}})
+	})
 }
 
 // LookupCustomer finds a customer by normalized email, else phone, aliases
