@@ -168,8 +168,28 @@ func (s *Server) handleCustomerCreate(w http.ResponseWriter, r *http.Request) er
 		}
 		return err
 	}
-	writeData(w, http.StatusCreated, c)
+	writeCustomer(w, http.StatusCreated, c, c)
 	return nil
+}
+
+// customerMeta is the meta of a single customer's answer: what the caller
+// should know about the record as stored.
+type customerMeta struct {
+	Warnings []dedupe.Warning `json:"warnings"`
+}
+
+// writeCustomer answers {"data": view} for customer c, with meta.warnings
+// when its stored phone is not a valid number (SPEC §10.1: kept, but the
+// caller should know it cannot be dialled as stored).
+func writeCustomer(w http.ResponseWriter, status int, view any, c *customer.Customer) {
+	var meta *customerMeta
+	if c.Phone != "" && !c.PhoneValid {
+		meta = &customerMeta{Warnings: []dedupe.Warning{dedupe.InvalidPhoneWarning(c.Phone)}}
+	}
+	encode(w, status, struct {
+		Data any           `json:"data"`
+		Meta *customerMeta `json:"meta,omitempty"`
+	}{view, meta})
 }
 
 // handleCustomerReplace is PUT: omitted optional fields are cleared.
@@ -186,7 +206,7 @@ func (s *Server) handleCustomerReplace(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, c)
+	writeCustomer(w, http.StatusOK, c, c)
 	return nil
 }
 
@@ -209,7 +229,7 @@ func (s *Server) handleCustomerPatch(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, c)
+	writeCustomer(w, http.StatusOK, c, c)
 	return nil
 }
 

@@ -129,15 +129,21 @@ func (s *Server) handleERPCustomerGet(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return s.writeERPCustomer(w, r, http.StatusOK, c)
+	return s.writeERPCustomer(w, r, http.StatusOK, c, false)
 }
 
-func (s *Server) writeERPCustomer(w http.ResponseWriter, r *http.Request, status int, c *customer.Customer) error {
+// writeERPCustomer answers c in the seed's shape; edited answers carry
+// meta.warnings like /api/v1's (see writeCustomer).
+func (s *Server) writeERPCustomer(w http.ResponseWriter, r *http.Request, status int, c *customer.Customer, edited bool) error {
 	contacts, err := s.store.FindContactsOf(r.Context(), org(r).ID, []string{c.ID})
 	if err != nil {
 		return err
 	}
-	writeData(w, status, erpView(c, contacts[c.ID]))
+	if edited {
+		writeCustomer(w, status, erpView(c, contacts[c.ID]), c)
+	} else {
+		writeData(w, status, erpView(c, contacts[c.ID]))
+	}
 	return nil
 }
 
@@ -158,7 +164,7 @@ func (s *Server) handleERPCustomerCreate(w http.ResponseWriter, r *http.Request)
 	if err := s.store.CreateCustomerWithContacts(r.Context(), o.ID, c, contacts); err != nil {
 		return err
 	}
-	writeData(w, http.StatusCreated, erpView(c, contacts))
+	writeCustomer(w, http.StatusCreated, erpView(c, contacts), c)
 	return nil
 }
 
@@ -184,7 +190,7 @@ func (s *Server) handleERPCustomerUpdate(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	return s.writeERPCustomer(w, r, http.StatusOK, c)
+	return s.writeERPCustomer(w, r, http.StatusOK, c, true)
 }
 
 // mergeInvalid joins the field problems of two validation errors into one

@@ -376,11 +376,12 @@ type upsertMeta struct {
 	Conflicts []dedupe.Conflict `json:"conflicts"`
 	JobID     string            `json:"job_id"`
 	Merged    []string          `json:"merged,omitempty"`
+	Warnings  []dedupe.Warning  `json:"warnings,omitempty"` // SPEC §10.1: applied, but worth knowing
 }
 
 func (o *upsertOutcome) metaBlock() upsertMeta {
 	return upsertMeta{Action: o.meta.Action, MatchedOn: o.meta.MatchedOn, Conflicts: o.meta.Conflicts,
-		JobID: o.job.ID, Merged: o.meta.Merged}
+		JobID: o.job.ID, Merged: o.meta.Merged, Warnings: o.meta.Warnings}
 }
 
 // acceptJob answers 202 with where to poll.

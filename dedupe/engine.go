@@ -367,14 +367,20 @@ func (w *Workspace) PhoneWarnings(in *Incoming, customerID string) []Warning {
 	if in.Phone == "" || in.PhoneValid || w.owners[Key{KindPhone, in.PhoneKey}] != customerID {
 		return nil
 	}
-	msg := "phone " + in.Phone + " is not a valid number; kept as given"
+	warn := InvalidPhoneWarning(in.Phone)
 	if c := w.customers[customerID]; c != nil && c.Phone != in.Phone {
-		msg = "phone " + in.Phone + " is not a valid number; kept as an alias"
+		warn.Message = "phone " + in.Phone + " is not a valid number; kept as an alias"
 		if c.PhoneValid {
-			msg += ", the valid " + c.Phone + " stays primary"
+			warn.Message += ", the valid " + c.Phone + " stays primary"
 		}
 	}
-	return []Warning{{Code: WarningInvalidPhone, Field: "phone", Message: msg}}
+	return []Warning{warn}
+}
+
+// InvalidPhoneWarning is the warning about a customer's primary phone
+// stored although it is not a valid number.
+func InvalidPhoneWarning(phone string) Warning {
+	return Warning{Code: WarningInvalidPhone, Field: "phone", Message: "phone " + phone + " is not a valid number; kept as given"}
 }
 
 // demote turns c's current primary email or phone into an alias.

@@ -390,6 +390,8 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
 	}
+	// A phone kept invalid is applied, and the answer says so (SPEC §10.1).
+	res.Warnings = append(res.Warnings, w.PhoneWarnings(&req.Record, res.CustomerID)...)
 	queueWorkspace(wb, orgID, w, cand.owners)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.

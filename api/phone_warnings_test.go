@@ -1,0 +1,101 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+)
+
+// warningsOf returns meta.warnings of an answer as "code field message".
+func warningsOf(r response) []string {
+	var out []string
+	list, _ := r.meta()["warnings"].([]any)
+	for _, w := range list {
+		m, _ := w.(map[string]any)
+		out = append(out, str(m["code"])+" "+str(m["field"])+" "+str(m["message"]))
+	}
+	return out
+}
+
+func TestUpsertWarnsAboutInvalidPhones(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	// A test number is kept as given, and the answer says it is not valid.
+	res := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "test@example.com", "phone": "+1-555-0999"}).
+		want(t, http.StatusCreated)
+	if got := warningsOf(res); len(got) != 1 || got[0] != "invalid_phone phone phone +15550999 is not a valid number; kept as given" {
+		t.Fatalf("warnings %q; body %s", got, res.Raw)
+	}
+	if res.data()["phone"] != "+15550999" || res.data()["phone_valid"] != false {
+		t.Fatalf("customer %v", res.data())
+	}
+	// A valid phone warns about nothing.
+	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "ok@example.com", "phone": "+14155550100"}).
+		want(t, http.StatusCreated)
+	if _, ok := res.meta()["warnings"]; ok {
+		t.Fatalf("valid phone warned: %s", res.Raw)
+	}
+	// The location-scoped upsert answers the same meta.
+	loc := e.createLocation(map[string]any{"name": "Test lab"})
+	res = e.do("POST", "/api/v1/locations/"+str(loc["id"])+"/customers/upsert", map[string]any{"email": "test@example.com", "phone": "+1-555-0999"}).
+		want(t, http.StatusOK)
+	if got := warningsOf(res); len(got) != 1 || res.data()["id"] == nil {
+		t.Fatalf("location upsert warnings %q; body %s", got, res.Raw)
+	}
+}
+
+// Overwrite lets input win, except a number that is not valid over one that
+// is: the valid primary stays, the other is kept as an alias, with a warning.
+func TestUpsertOverwriteKeepsValidPhone(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	id := str(e.createCustomer(map[string]any{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "+14155550100"})["id"])
+	res := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "ann@example.com", "phone": "+9664155550100",
+		"first_name": "Anne", "last_name": "Lee", "merge_policy": "overwrite"}).want(t, http.StatusOK)
+	c := res.data()
+	if c["id"] != id || c["first_name"] != "Anne" || c["phone"] != "+14155550100" || c["phone_valid"] != true {
+		t.Fatalf("overwrite: %s", res.Raw)
+	}
+	if !hasAlias(c, "phone:+9664155550100") {
+		t.Fatalf("invalid phone not kept as an alias: %v", aliasesOf(c))
+	}
+	want := "invalid_phone phone phone +9664155550100 is not a valid number; kept as an alias, the valid +14155550100 stays primary"
+	if got := warningsOf(res); len(got) != 1 || got[0] != want {
+		t.Fatalf("warnings %q", got)
+	}
+	// A valid number still wins under overwrite.
+	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "ann@example.com", "phone": "+14155550177",
+		"merge_policy": "overwrite"}).want(t, http.StatusOK)
+	if c := res.data(); c["phone"] != "+14155550177" || !hasAlias(c, "phone:+14155550100") || len(warningsOf(res)) != 0 {
+		t.Fatalf("valid overwrite: %s", res.Raw)
+	}
+}
+
+func TestEditsWarnAboutInvalidPhones(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.do("POST", "/api/v1/customers", map[string]any{"first_name": "A", "last_name": "B", "phone": "+1-555-0999"}).
+		want(t, http.StatusCreated)
+	id := str(res.data()["id"])
+	want := "invalid_phone phone phone +15550999 is not a valid number; kept as given"
+	if got := warningsOf(res); len(got) != 1 || got[0] != want {
+		t.Fatalf("create warnings %q", got)
+	}
+	res = e.do("PATCH", "/api/v1/customers/"+id, map[string]any{"notes": "test line"}).want(t, http.StatusOK)
+	if got := warningsOf(res); len(got) != 1 || got[0] != want {
+		t.Fatalf("PATCH warnings %q", got)
+	}
+	res = e.do("PUT", "/api/customers/"+id, map[string]any{"notes": "still a test line"}).want(t, http.StatusOK)
+	if got := warningsOf(res); len(got) != 1 || got[0] != want || res.data()["notes"] != "still a test line" {
+		t.Fatalf("ERP PUT warnings %q; body %s", got, res.Raw)
+	}
+	// A valid phone ends the warnings; GET never warns.
+	res = e.do("PUT", "/api/v1/customers/"+id, map[string]any{"first_name": "A", "last_name": "B", "phone": "+14155550100"}).
+		want(t, http.StatusOK)
+	if _, ok := res.Body["meta"]; ok {
+		t.Fatalf("valid phone warned: %s", res.Raw)
+	}
+	e.do("PATCH", "/api/v1/customers/"+id, map[string]any{"phone": "+1-555-0999"}).want(t, http.StatusOK)
+	if res := e.do("GET", "/api/v1/customers/"+id, nil).want(t, http.StatusOK); res.Body["meta"] != nil {
+		t.Fatalf("GET warned: %s", res.Raw)
+	}
+}
