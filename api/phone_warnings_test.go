@@ -99,3 +99,35 @@ func TestEditsWarnAboutInvalidPhones(t *testing.T) {
 		t.Fatalf("GET warned: %s", res.Raw)
 	}
 }
+
+// The Riyadh story of issue 19: a location in SA imports a US number
+// written without its country code for a customer whose stored phone is
+// that number. Read in SA it is not a valid number: the valid phone stays
+// primary under every policy, the misread one is kept as an alias, and the
+// import counts and lists a warning saying how it was read.
+func TestImportRiyadhStoryKeepsValidPhone(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	loc := str(e.createLocation(map[string]any{"name": "Riyadh", "default_region": "SA"})["id"])
+	id := str(e.createCustomer(map[string]any{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "+14155550100"})["id"])
+	for _, policy := range []string{"fill_blanks", "overwrite"} {
+		file := "Email,First Name,Phone\nann@example.com,Anne,(415) 555-0100\n"
+		im := e.importCSV("/api/v1/imports?location_id="+loc+"&merge_policy="+policy, []byte(file))
+		if c := counts(im); c["updated"]+c["unchanged"] != 1 || c["created"] != 0 || c["warnings"] != 1 {
+			t.Fatalf("%s: counts %v, want the customer matched and 1 warning", policy, c)
+		}
+		problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors", nil).want(t, http.StatusOK).list()
+		want := `phone "(415) 555-0100" is not a valid number in region SA: kept as +9664155550100, never in place of a valid phone`
+		if len(problems) != 1 || problems[0]["severity"] != "warning" || problems[0]["column"] != "Phone" ||
+			problems[0]["row"] != 2.0 || problems[0]["reason"] != want {
+			t.Fatalf("%s: problems %v", policy, problems)
+		}
+		c := e.do("GET", "/api/v1/customers/"+id, nil).want(t, http.StatusOK).data()
+		if c["phone"] != "+14155550100" || c["phone_valid"] != true || !hasAlias(c, "phone:+9664155550100") {
+			t.Fatalf("%s: phone %v valid %v aliases %v", policy, c["phone"], c["phone_valid"], aliasesOf(c))
+		}
+	}
+	if n := e.count("SELECT count(*) FROM customers"); n != 1 {
+		t.Fatalf("%d customers, want 1", n)
+	}
+}

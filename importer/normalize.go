@@ -226,11 +226,16 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 			idWarn("phone", fmt.Sprintf("%s: %q dropped", reason, clip(raw)))
 		} else {
 			out.Phone, out.PhoneKey, out.PhoneValid, out.PhoneExt = ph.Number, dedupe.PhoneDigits(ph.Number), ph.Valid, ph.Extension
-			if n.Region == "" && !strings.HasPrefix(ph.Number, "+") {
+			switch {
+			case n.Region == "" && !strings.HasPrefix(ph.Number, "+"):
 				// Kept, but as typed: "(415) 555-0100" and "+1 415 555 0100"
 				// are then two people. The report says how to fix it.
 				idWarn("phone", fmt.Sprintf("phone without country code and no default region (set default_region, or the "+
 					"organization's or location's region): kept as the digits %q, not checked", clip(raw)))
+			case !ph.Valid:
+				// Every phone kept invalid is reported (SPEC §10.1); saying
+				// how it was read shows a region that misread it.
+				idWarn("phone", invalidPhoneReason(raw, ph.Number, n.Region))
 			}
 		}
 	}
@@ -249,6 +254,18 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 		}
 	}
 	return warnings, bad
+}
+
+// invalidPhoneReason is the row warning of a phone kept although it is not
+// a valid number: as the number was read, and the region that read it when
+// the number had no country code. The engine never lets it replace a valid
+// phone of the customer the row matches: it becomes an alias then.
+func invalidPhoneReason(raw, number, region string) string {
+	how := ""
+	if !strings.HasPrefix(strings.TrimSpace(raw), "+") && !strings.HasPrefix(strings.TrimSpace(raw), "00") && region != "" {
+		how = " in region " + strings.ToUpper(region)
+	}
+	return fmt.Sprintf("phone %q is not a valid number%s: kept as %s, never in place of a valid phone", clip(raw), how, number)
 }
 
 // addressParts keeps a row's city, state, postal code and country when it
