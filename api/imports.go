@@ -30,8 +30,9 @@ type upload struct {
 	closer   func()
 }
 
-// importOptions reads the options (SPEC §7) from query and form values.
-func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v url.Values, p problems) (customer.ImportOptions, string) {
+// importOptions reads the options (SPEC §7) from query and form values, and
+// the phone regions in the order they apply.
+func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v url.Values, p problems) (customer.ImportOptions, []string) {
 	opts := customer.ImportOptions{
 		LocationID:    strings.TrimSpace(v.Get("location_id")),
 		Tags:          p.tags("tags", list(v["tags"])),
@@ -61,25 +62,24 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 			p.add("mapping", `must be a JSON object of column → field, e.g. {"E-mail Address": "email"}`)
 		}
 	}
-	region := o.DefaultRegion
+	var locRegion string
 	if opts.LocationID != "" {
-		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, opts.LocationID)
-		if err != nil {
+		var err error
+		if locRegion, err = s.store.FindLocationRegion(ctx, o.ID, opts.LocationID); err != nil {
 			p.add("location_id", "is not a location of this organization")
-		} else if locRegion != "" {
-			region = locRegion
 		}
 	}
-	if opts.DefaultRegion != "" {
-		if !dedupe.ValidRegion(opts.DefaultRegion) {
-			p.add("default_region", "must be a known ISO 3166-1 alpha-2 region")
-		}
-		region = opts.DefaultRegion
+	if opts.DefaultRegion != "" && !dedupe.ValidRegion(opts.DefaultRegion) {
+		p.add("default_region", "must be a known ISO 3166-1 alpha-2 region")
 	}
+	// The phone regions in the order they apply (SPEC §3): the option's,
+	// the location's, the organization's. The first set one reads phones
+	// and dates; a phone not valid there is tried in the others.
+	regions := []string{opts.DefaultRegion, locRegion, o.DefaultRegion}
 	if missing, err := s.store.MissingGroups(ctx, o.ID, opts.GroupIDs); err == nil && len(missing) > 0 {
 		p.add("group_ids", "unknown groups: "+strings.Join(missing, ", "))
 	}
-	return opts, region
+	return opts, regions
 }
 
 func containsString(list []string, s string) bool {
@@ -184,7 +184,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	}
 	defer up.closer()
 	p := problems{}
-	opts, region := s.importOptions(ctx, o, up.form, p)
+	opts, regions := s.importOptions(ctx, o, up.form, p)
 	if err := p.err(); err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
 	}
 	im, err := importer.Import(ctx, importer.Deps{Store: s.store, Plan: s.planImport, Phones: s.phones, Log: s.log},
-		importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: opts, Region: region,
+		importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: opts, Regions: regions,
 			Read: s.cfg.readerOptions(up.format)})
 	if err != nil {
 		return err
@@ -258,11 +258,11 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	}
 	defer up.closer()
 	p := problems{}
-	opts, region := s.importOptions(r.Context(), o, up.form, p)
+	opts, regions := s.importOptions(r.Context(), o, up.form, p)
 	if err := p.err(); err != nil {
 		return err
 	}
-	rd, norm, err := importer.Upload{File: up.file, Options: opts, Region: region, Read: s.cfg.readerOptions(up.format)}.Open(s.phones)
+	rd, norm, err := importer.Upload{File: up.file, Options: opts, Regions: regions, Read: s.cfg.readerOptions(up.format)}.Open(s.phones)
 	if err != nil {
 		return err
 	}

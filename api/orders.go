@@ -85,7 +85,7 @@ func (s *Server) resolveCustomer(ctx context.Context, o *customer.Organization, 
 		p.add("customer_id", "is required, or customer with an email, phone or external_id")
 		return "", nil, nil
 	}
-	region := o.DefaultRegion
+	regions := []string{o.DefaultRegion} // the location's goes first (SPEC §3)
 	if locationID != "" {
 		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, locationID)
 		switch {
@@ -94,11 +94,11 @@ func (s *Server) resolveCustomer(ctx context.Context, o *customer.Organization, 
 		case err != nil:
 			return "", nil, err
 		case locRegion != "":
-			region = locRegion
+			regions = []string{locRegion, o.DefaultRegion}
 		}
 	}
 	sub := problems{}
-	req := in.Customer.request(region, sub)
+	req := in.Customer.request(sub, regions...)
 	if strings.TrimSpace(in.Customer.LocationID) != "" {
 		sub.add("location_id", "is the order's location_id")
 	}

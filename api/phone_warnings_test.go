@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 )
@@ -129,5 +130,39 @@ func TestImportRiyadhStoryKeepsValidPhone(t *testing.T) {
 	}
 	if n := e.count("SELECT count(*) FROM customers"); n != 1 {
 		t.Fatalf("%d customers, want 1", n)
+	}
+}
+
+// The cause of the Riyadh story: a number without country code is read in
+// the location's region first (SPEC §3), but when it is not valid there and
+// is valid in the organization's region, that reading wins. A US
+// organization's Riyadh store so finds the customer by phone, with nothing
+// to warn about; a Saudi number is still read as Saudi there.
+func TestRiyadhStoreReadsUSNumbersInTheOrganizationsRegion(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	// Before any request: the API caches the organization with its key.
+	if _, err := e.store.Pool().Exec(context.Background(), "UPDATE organizations SET default_region = 'US' WHERE id = $1", e.org); err != nil {
+		t.Fatal(err)
+	}
+	loc := str(e.createLocation(map[string]any{"name": "Riyadh", "default_region": "SA"})["id"])
+	id := str(e.createCustomer(map[string]any{"first_name": "Ann", "last_name": "Lee", "phone": "+14155550100"})["id"])
+
+	im := e.importCSV("/api/v1/imports?location_id="+loc, []byte("Phone,First Name,Email\n(415) 555-0100,Ann,ann@example.com\n050 123 4567,Sara,sara@example.com\n"))
+	if c := counts(im); c["updated"] != 1 || c["created"] != 1 || c["warnings"] != 0 {
+		t.Fatalf("counts %v, want Ann updated, Sara created, no warning", c)
+	}
+	ann := e.do("GET", "/api/v1/customers/"+id, nil).want(t, http.StatusOK).data()
+	if ann["phone"] != "+14155550100" || ann["email"] != "ann@example.com" || len(aliasesOf(ann)) != 0 {
+		t.Fatalf("ann %v aliases %v", ann, aliasesOf(ann))
+	}
+	sara := e.do("GET", "/api/v1/customers/lookup?email=sara@example.com", nil).want(t, http.StatusOK).data()
+	if sara["phone"] != "+966501234567" || sara["phone_valid"] != true {
+		t.Fatalf("sara's phone %v", sara["phone"])
+	}
+	// The upsert at that location reads the same way.
+	res := e.do("POST", "/api/v1/locations/"+loc+"/customers/upsert", map[string]any{"phone": "(415) 555-0100"}).want(t, http.StatusOK)
+	if res.data()["id"] != id || metaOf(res)["matched_on"] != "phone" || len(warningsOf(res)) != 0 {
+		t.Fatalf("upsert at the location: %s", res.Raw)
 	}
 }

@@ -47,7 +47,7 @@ type unifiedInput struct {
 
 // request validates and normalizes the input into an engine request whose
 // external id is lower(source_system) + ":" + source_id.
-func (in unifiedInput) request(region string, p problems) *dedupe.Request {
+func (in unifiedInput) request(p problems, regions ...string) *dedupe.Request {
 	src := &customer.SourceRecord{
 		System:                     strings.ToLower(p.text("source_system", in.SourceSystem, 0, customer.MaxSourceSystemLen)),
 		ID:                         p.text("source_id", p.idString("source_id", in.SourceID), 0, customer.MaxSourceIDLen),
@@ -79,7 +79,7 @@ func (in unifiedInput) request(region string, p problems) *dedupe.Request {
 	}
 	rec.Email = p.email("email", in.Email)
 	rec.EmailKey = dedupe.EmailKey(rec.Email, false)
-	ph := p.phone("phone", in.Phone, region)
+	ph := p.phone("phone", in.Phone, regions...)
 	rec.Phone, rec.PhoneValid, rec.PhoneExt, rec.PhoneKey = ph.Number, ph.Valid, ph.Extension, dedupe.PhoneDigits(ph.Number)
 	if src.ID != "" {
 		rec.External = src.System + ":" + src.ID
@@ -239,7 +239,7 @@ func (s *Server) handleUnifiedCustomer(w http.ResponseWriter, r *http.Request) e
 	}
 	p := problems{}
 	wait := waitParam(r, p)
-	req := in.request(org(r).DefaultRegion, p)
+	req := in.request(p, org(r).DefaultRegion)
 	if err := p.err(); err != nil {
 		return err
 	}

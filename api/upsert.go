@@ -44,7 +44,7 @@ type upsertInput struct {
 }
 
 // request validates and normalizes the input into an engine request.
-func (in upsertInput) request(region string, p problems) *dedupe.Request {
+func (in upsertInput) request(p problems, regions ...string) *dedupe.Request {
 	f := customer.Customer{
 		FirstName:   p.name("first_name", in.FirstName, false),
 		LastName:    p.name("last_name", in.LastName, false),
@@ -64,7 +64,7 @@ func (in upsertInput) request(region string, p problems) *dedupe.Request {
 	rec := &req.Record
 	rec.Email = p.email("email", in.Email)
 	rec.EmailKey = dedupe.EmailKey(rec.Email, false)
-	ph := p.phone("phone", in.Phone, region)
+	ph := p.phone("phone", in.Phone, regions...)
 	rec.Phone, rec.PhoneValid, rec.PhoneExt, rec.PhoneKey = ph.Number, ph.Valid, ph.Extension, dedupe.PhoneDigits(ph.Number)
 	if ext := p.text("external_id", in.ExternalID, 0, customer.MaxExternalIDLen); ext != "" {
 		rec.External = externalKey(f.Source, ext)
@@ -224,7 +224,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 	if pathLocation != "" {
 		locationID = pathLocation
 	}
-	region := o.DefaultRegion
+	regions := []string{o.DefaultRegion} // the location's goes first (SPEC §3)
 	if locationID != "" {
 		locRegion, err := s.store.FindLocationRegion(ctx, o.ID, locationID)
 		switch {
@@ -233,10 +233,10 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 		case err != nil:
 			return nil, err
 		case locRegion != "":
-			region = locRegion
+			regions = []string{locRegion, o.DefaultRegion}
 		}
 	}
-	req := in.request(region, p)
+	req := in.request(p, regions...)
 	req.LocationID = locationID
 	if missing, err := s.store.MissingGroups(ctx, o.ID, req.GroupIDs); err != nil {
 		return nil, err

@@ -41,7 +41,9 @@ const (
 // NormalizePhone normalizes raw with phonenumbers. The country is taken, in
 // order, from an explicit "+" or "00" prefix, else from the first non-empty
 // region in regions that phonenumbers knows (pass the location's region
-// first, the organization's second); unknown region codes are skipped.
+// first, the organization's second); unknown region codes are skipped. When
+// the number is not valid in that region, the later regions are tried in
+// order and the first in which it is valid wins (see resolveRegions).
 //
 // A leading "011" is not rewritten: it is the international prefix in the
 // NANP only, while in other regions it starts national numbers (0115 is
@@ -55,8 +57,31 @@ func NormalizePhone(raw string, regions ...string) (Phone, error) {
 	if err != nil {
 		return Phone{}, err
 	}
-	r := resolvePhone(in.key(pickRegion(regions)))
-	return r.phone(in.ext)
+	return resolveRegions(in, regions, resolvePhone).phone(in.ext)
+}
+
+// resolveRegions reads in with the regions in their order (SPEC §3: the
+// location's, then the organization's) and takes the first reading that is
+// a valid number; when none is, the first region's reading stands. A store
+// in SA importing "(415) 555-0100" for a US organization so gets the valid
+// +14155550100 rather than the invalid +9664155550100, while a number valid
+// in the first region is always read there.
+func resolveRegions(in phoneInput, regions []string, resolve func(phoneKey) phoneResult) phoneResult {
+	first := in.key(pickRegion(regions))
+	r := resolve(first)
+	if in.plus || r.valid || r.reason != "" {
+		return r // the region cannot matter, or the first one reads it well
+	}
+	for _, region := range regions {
+		region = strings.ToUpper(strings.TrimSpace(region))
+		if region == "" || region == first.region || !ValidRegion(region) {
+			continue
+		}
+		if alt := resolve(in.key(region)); alt.valid {
+			return alt
+		}
+	}
+	return r
 }
 
 // phoneInput is a raw phone reduced to what decides its normalized form.

@@ -68,7 +68,13 @@ var phoneCases = []struct {
 	{"empty region skipped", "4155550123", []string{"", "US"}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
 	{"unknown region skipped", "4155550123", []string{"XX", "US"}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
 	{"lowercase region", "4155550123", []string{" us "}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
-	{"first region wins", "4155550123", []string{"SA", "US"}, dedupe.Phone{Number: "+9664155550123", Region: "SA"}, ""},
+	// SPEC §3's order, refined: the first region in which the number is
+	// valid (issue 19's Riyadh store importing a US number), else the first.
+	{"first region wins when valid there", "050 123 4567", []string{"SA", "US"}, dedupe.Phone{Number: "+966501234567", Valid: true, Region: "SA"}, ""},
+	{"first region it is valid in", "4155550123", []string{"SA", "US"}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
+	{"first region it is valid in, formatted", "(415) 555-0100", []string{"SA", "", "US"}, dedupe.Phone{Number: "+14155550100", Valid: true, Region: "US"}, ""},
+	{"valid nowhere: first region", "9995550123", []string{"SA", "US"}, dedupe.Phone{Number: "+9669995550123", Region: "SA"}, ""},
+	{"single region keeps its reading", "4155550123", []string{"SA"}, dedupe.Phone{Number: "+9664155550123", Region: "SA"}, ""},
 	{"plus ignores region", "+1 415 555 0123", []string{"SA"}, dedupe.Phone{Number: "+14155550123", Valid: true, Region: "US"}, ""},
 	{"011 from us", "011 44 20 7946 0018", []string{"US"}, dedupe.Phone{Number: "+442079460018", Valid: true, Region: "GB"}, ""},
 	{"0115 in gb is national", "0115 496 0123", []string{"GB"}, dedupe.Phone{Number: "+441154960123"}, ""},

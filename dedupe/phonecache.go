@@ -61,7 +61,11 @@ func (n *PhoneNormalizer) Normalize(raw string, regions ...string) (Phone, error
 	if err != nil {
 		return Phone{}, err
 	}
-	k := in.key(pickRegion(regions))
+	return resolveRegions(in, regions, n.resolve).phone(in.ext)
+}
+
+// resolve is resolvePhone through the cache.
+func (n *PhoneNormalizer) resolve(k phoneKey) phoneResult {
 	s := &n.shards[n.shardIndex(k)]
 	r, ok := s.get(k, n.perGen)
 	if !ok {
@@ -70,7 +74,7 @@ func (n *PhoneNormalizer) Normalize(raw string, regions ...string) (Phone, error
 		r = resolvePhone(k)
 		s.put(k, r, n.perGen)
 	}
-	return r.phone(in.ext)
+	return r
 }
 
 func (n *PhoneNormalizer) shardIndex(k phoneKey) uint64 {

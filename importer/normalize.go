@@ -23,12 +23,15 @@ type Normalizer struct {
 	Source    string                  // recorded as the customers' source
 	DayFirst  bool                    // ambiguous dates ("03/04/1990") are day first (the region's custom)
 	columns   customer.Columns        // field → header, to name columns in problems
+	regions   []string                // Region, then the regions a phone not valid there is tried in
 }
 
-// NewNormalizer prepares a normalizer for the detected columns.
-func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer) *Normalizer {
+// NewNormalizer prepares a normalizer for the detected columns. A phone
+// that is not a valid number in region takes the first of fallback it is
+// valid in (dedupe.NormalizePhone).
+func NewNormalizer(d Detected, region string, phones *dedupe.PhoneNormalizer, fallback ...string) *Normalizer {
 	return &Normalizer{Region: region, Phones: phones, Source: "import", DayFirst: DayFirst(region),
-		columns: customer.FieldColumns(d.Headers, d.Mapping)}
+		columns: customer.FieldColumns(d.Headers, d.Mapping), regions: append([]string{region}, fallback...)}
 }
 
 // monthFirst are the regions that write dates month first (03/04 is March
@@ -215,7 +218,7 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 		}
 	}
 	if raw := f["phone"]; raw != "" {
-		ph, err := n.Phones.Normalize(raw, n.Region)
+		ph, err := n.Phones.Normalize(raw, n.regions...)
 		if err != nil {
 			bad = append(bad, "phone")
 			reason := "invalid phone"

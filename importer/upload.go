@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,9 +43,11 @@ type Upload struct {
 	File     io.Reader
 	FileName string
 	Options  customer.ImportOptions
-	// Region is the default phone region: the option, else the location's,
-	// else the organization's.
-	Region string
+	// Regions are the phone regions in the order they apply (SPEC §3): the
+	// option, the location's, the organization's ("" when unset). The first
+	// set one is the default region of phones and dates; a phone that is
+	// not valid there takes the first later region it is valid in.
+	Regions []string
 	// Read are the reader's options; Kind and Mapping come from Options.
 	Read Options
 }
@@ -109,7 +112,7 @@ func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, err
 	if err != nil {
 		return nil, nil, Problem(err)
 	}
-	norm := NewNormalizer(rd.Detected(), up.Region, phones)
+	norm := NewNormalizer(rd.Detected(), cmp.Or(up.Regions...), phones, up.Regions...)
 	norm.Kind = opts.Kind
 	return rd, norm, nil
 }

@@ -41,7 +41,7 @@ func (e *uploadEnv) importFile(file io.Reader) (*customer.Import, error) {
 			return nil
 		}}
 	return importer.Import(context.Background(), d, importer.Upload{OrgID: e.orgID, File: file, FileName: "list.csv",
-		Options: customer.ImportOptions{Kind: "customers"}, Region: "SA"})
+		Options: customer.ImportOptions{Kind: "customers"}, Regions: []string{"SA"}})
 }
 
 // A readable file becomes an import waiting for its plan, with what
