@@ -182,14 +182,19 @@ type customerMeta struct {
 // when its stored phone is not a valid number (SPEC §10.1: kept, but the
 // caller should know it cannot be dialled as stored).
 func writeCustomer(w http.ResponseWriter, status int, view any, c *customer.Customer) {
-	var meta *customerMeta
-	if c.Phone != "" && !c.PhoneValid {
-		meta = &customerMeta{Warnings: []dedupe.Warning{dedupe.InvalidPhoneWarning(c.Phone)}}
-	}
 	encode(w, status, struct {
 		Data any           `json:"data"`
 		Meta *customerMeta `json:"meta,omitempty"`
-	}{view, meta})
+	}{view, metaOfCustomer(c)})
+}
+
+// metaOfCustomer is the meta of an answer with c as stored, nil when there
+// is nothing to say.
+func metaOfCustomer(c *customer.Customer) *customerMeta {
+	if c.Phone == "" || c.PhoneValid {
+		return nil
+	}
+	return &customerMeta{Warnings: []dedupe.Warning{dedupe.InvalidPhoneWarning(c.Phone)}}
 }
 
 // handleCustomerReplace is PUT: omitted optional fields are cleared.

@@ -208,7 +208,7 @@ func (s *Server) handleLocationCustomerCreate(w http.ResponseWriter, r *http.Req
 		return err
 	}
 	out := scopedCustomer{Customer: c, Address: addr}
-	writeScoped(w, http.StatusCreated, msgCustomerCreated, out, nil)
+	writeScopedCustomer(w, http.StatusCreated, msgCustomerCreated, out, c)
 	return nil
 }
 
@@ -261,7 +261,7 @@ func (s *Server) handleLocationCustomerUpdate(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	writeScoped(w, http.StatusOK, msgCustomerUpdated, out, nil)
+	writeScopedCustomer(w, http.StatusOK, msgCustomerUpdated, out, c)
 	return nil
 }
 

@@ -28,6 +28,15 @@ type scopedEnvelope struct {
 	Meta    *customer.Page `json:"meta,omitempty"`
 }
 
+// writeScopedCustomer is writeScoped for a created or edited customer c:
+// meta.warnings when its stored phone is not valid, as writeCustomer.
+func writeScopedCustomer(w http.ResponseWriter, status int, message string, data any, c *customer.Customer) {
+	encode(w, status, struct {
+		scopedEnvelope
+		Meta *customerMeta `json:"meta,omitempty"`
+	}{scopedEnvelope{Success: true, Message: message, Data: data}, metaOfCustomer(c)})
+}
+
 // scopedErrorBody is the seed 004 error body (SPEC §13).
 type scopedErrorBody struct {
 	Success bool              `json:"success"`

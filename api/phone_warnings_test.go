@@ -89,6 +89,18 @@ func TestEditsWarnAboutInvalidPhones(t *testing.T) {
 	if got := warningsOf(res); len(got) != 1 || got[0] != want || res.data()["notes"] != "still a test line" {
 		t.Fatalf("ERP PUT warnings %q; body %s", got, res.Raw)
 	}
+	// The location-scoped API answers the same meta beside its envelope.
+	loc := str(e.createLocation(map[string]any{"name": "Lab"})["id"])
+	res = e.do("POST", "/api/v1/locations/"+loc+"/customers", map[string]any{"name": "Test Line", "phone": "+1-555-0998"}).
+		wantScoped(t, http.StatusCreated, "Customer created!")
+	if got := warningsOf(res); len(got) != 1 || got[0] != "invalid_phone phone phone +15550998 is not a valid number; kept as given" {
+		t.Fatalf("location create warnings %q; body %s", got, res.Raw)
+	}
+	res = e.do("PUT", "/api/v1/locations/"+loc+"/customers/"+str(res.data()["id"]), map[string]any{"phone": "+14155550142"}).
+		wantScoped(t, http.StatusOK, "Customer updated!")
+	if _, ok := res.Body["meta"]; ok {
+		t.Fatalf("location update with a valid phone warned: %s", res.Raw)
+	}
 	// A valid phone ends the warnings; GET never warns.
 	res = e.do("PUT", "/api/v1/customers/"+id, map[string]any{"first_name": "A", "last_name": "B", "phone": "+14155550100"}).
 		want(t, http.StatusOK)
