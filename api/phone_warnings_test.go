@@ -68,6 +68,15 @@ func TestUpsertOverwriteKeepsValidPhone(t *testing.T) {
 	if c := res.data(); c["phone"] != "+14155550177" || !hasAlias(c, "phone:+14155550100") || len(warningsOf(res)) != 0 {
 		t.Fatalf("valid overwrite: %s", res.Raw)
 	}
+	// A customer left with an invalid primary (the old rule's damage) gets
+	// the valid number as primary under the default fill_blanks.
+	bob := str(e.createCustomer(map[string]any{"email": "bob@example.com", "phone": "+9664155550101"})["id"])
+	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "bob@example.com", "phone": "+1 415 555 0101"}).
+		want(t, http.StatusOK)
+	if c := res.data(); c["id"] != bob || c["phone"] != "+14155550101" || c["phone_valid"] != true ||
+		!hasAlias(c, "phone:+9664155550101") || metaOf(res)["action"] != "updated" || len(warningsOf(res)) != 0 {
+		t.Fatalf("valid phone over an invalid primary: %s", res.Raw)
+	}
 }
 
 func TestEditsWarnAboutInvalidPhones(t *testing.T) {

@@ -314,29 +314,39 @@ func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy)
 				w.record(c, map[string]Change{"external_id": {To: display}})
 			}
 		case KindEmail:
-			w.claimContact(c, k, display, policy, &c.Email, false, func() {})
+			w.claimContact(c, k, display, policy, &c.Email, 0, func() {})
 		case KindPhone:
-			w.claimContact(c, k, display, policy, &c.Phone, outranksPhone(c, in), func() {
+			w.claimContact(c, k, display, policy, &c.Phone, phoneRank(c, in), func() {
 				c.PhoneValid, c.PhoneExtension = in.PhoneValid, in.PhoneExt
 			})
 		}
 	}
 }
 
-// outranksPhone reports whether c's primary phone must stay primary over
-// the record's: a valid number is never demoted in favour of an invalid one
-// (SPEC §10.1), whatever the policy. A location whose region misreads a
-// foreign number ("(415) 555-0100" in SA) must not push out the number the
-// customer is reachable on; the invalid one is kept as an alias instead, so
-// the customer is still found through it, and PhoneWarnings says so.
-func outranksPhone(c *customer.Customer, in *Incoming) bool {
-	return c.Phone != "" && c.PhoneValid && !in.PhoneValid
+// phoneRank compares the record's phone with c's primary: -1 when the
+// primary is valid and the record's is not, +1 the other way round, else 0.
+// A valid number is never demoted in favour of an invalid one, whatever the
+// policy (SPEC §10.1): a location whose region misreads a foreign number
+// ("(415) 555-0100" in SA) must not push out the number the customer is
+// reachable on; the invalid one is kept as an alias instead, so the customer
+// is still found through it, and PhoneWarnings says so. For the same reason
+// a valid number takes the place of an invalid primary (which stays as an
+// alias) under fill_blanks too: an undiallable phone is as good as blank.
+func phoneRank(c *customer.Customer, in *Incoming) int {
+	switch {
+	case c.Phone == "" || c.PhoneValid == in.PhoneValid:
+		return 0
+	case c.PhoneValid:
+		return -1
+	}
+	return 1
 }
 
 // claimContact gives c the record's email or phone: the primary when c has
-// none (or under overwrite, unless keep says the current primary outranks
-// it), else an alias.
-func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, policy Policy, primary *string, keep bool, setExtra func()) {
+// none, under overwrite, or when rank says it outranks the primary (unless
+// the policy is do_not_update); not when rank says the primary outranks it.
+// Otherwise it becomes an alias.
+func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, policy Policy, primary *string, rank int, setExtra func()) {
 	owned := w.owners[k] == c.ID
 	isPrimary := *primary == display
 	switch {
@@ -344,7 +354,7 @@ func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, po
 		if !owned {
 			w.setKey(k, c.ID, display, true)
 		}
-	case *primary == "" && policy != DoNotUpdate, policy == Overwrite && !keep:
+	case (*primary == "" || rank > 0) && policy != DoNotUpdate, policy == Overwrite && rank >= 0:
 		if *primary != "" {
 			w.demote(c, k.Kind, *primary)
 		}

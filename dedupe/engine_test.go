@@ -379,3 +379,39 @@ func TestApplyPhoneWarnings(t *testing.T) {
 		t.Fatalf("conflict warned: %+v %+v", warns, r)
 	}
 }
+
+// The other side of the rule: a valid number takes the place of an invalid
+// primary (kept as an alias) unless the policy is do_not_update.
+func TestApplyValidPhoneReplacesInvalidPrimary(t *testing.T) {
+	for _, tc := range []struct {
+		opts    dedupe.Options
+		primary string
+	}{
+		{dedupe.Options{}, "+14155550100"},
+		{dedupe.Options{Policy: dedupe.Overwrite}, "+14155550100"},
+		{dedupe.Options{MergeConflicts: true}, "+14155550100"},
+		{dedupe.Options{Policy: dedupe.DoNotUpdate}, "+9664155550100"},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc.opts), func(t *testing.T) {
+			w := dedupe.NewWorkspace(ids(), false)
+			c := existing(w, customer.Customer{ID: "cust_a", Email: "ann@example.com", Phone: "+9664155550100"})
+			in := rec("ann@example.com", "+14155550100", "", customer.Customer{})
+			r, err := w.Apply(in, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Phone != tc.primary || c.PhoneValid != (tc.primary == "+14155550100") || r.Action != dedupe.ActionUpdated {
+				t.Fatalf("primary %s valid %v action %s, want %s", c.Phone, c.PhoneValid, r.Action, tc.primary)
+			}
+			for _, k := range []string{"14155550100", "9664155550100"} {
+				s := keyState(w, "phone", k)
+				if wantPrimary := "+"+k == tc.primary; s == nil && !wantPrimary || s != nil && (s.Primary != wantPrimary || s.CustomerID != "cust_a") {
+					t.Fatalf("key %s: %+v", k, s)
+				}
+			}
+			if warns := w.PhoneWarnings(in, r.CustomerID); len(warns) != 0 {
+				t.Fatalf("a valid phone warned: %+v", warns)
+			}
+		})
+	}
+}
