@@ -138,7 +138,7 @@ func TestImportRiyadhStoryKeepsValidPhone(t *testing.T) {
 			t.Fatalf("%s: counts %v, want the customer matched and 1 warning", policy, c)
 		}
 		problems := e.do("GET", "/api/v1/imports/"+str(im["id"])+"/errors", nil).want(t, http.StatusOK).list()
-		want := `phone "(415) 555-0100" is not a valid number in region SA: kept as +9664155550100, never in place of a valid phone`
+		want := `phone "(415) 555-0100" read as +9664155550100 (region SA) is not a valid number; it never replaces a valid phone`
 		if len(problems) != 1 || problems[0]["severity"] != "warning" || problems[0]["column"] != "Phone" ||
 			problems[0]["row"] != 2.0 || problems[0]["reason"] != want {
 			t.Fatalf("%s: problems %v", policy, problems)

@@ -266,9 +266,9 @@ func (n *Normalizer) identifiers(row Row, externalID, source string, out *custom
 func invalidPhoneReason(raw, number, region string) string {
 	how := ""
 	if !strings.HasPrefix(strings.TrimSpace(raw), "+") && !strings.HasPrefix(strings.TrimSpace(raw), "00") && region != "" {
-		how = " in region " + strings.ToUpper(region)
+		how = " (region " + strings.ToUpper(region) + ")"
 	}
-	return fmt.Sprintf("phone %q is not a valid number%s: kept as %s, never in place of a valid phone", clip(raw), how, number)
+	return fmt.Sprintf("phone %q read as %s%s is not a valid number; it never replaces a valid phone", clip(raw), number, how)
 }
 
 // addressParts keeps a row's city, state, postal code and country when it
