@@ -310,7 +310,8 @@ func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c 
 	changes := diffCustomers(&prev, c)
 	// The history says where a replaced email or phone went.
 	for _, old := range primaryIdentities(&prev) {
-		if !slices.Contains(primaryIdentities(c), old) {
+		kept := slices.ContainsFunc(primaryIdentities(c), func(id identity) bool { return id.kind == old.kind && id.value == old.value })
+		if !kept {
 			changes["alias_"+old.kind] = Change{To: old.display}
 		}
 	}
