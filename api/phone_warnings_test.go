@@ -34,6 +34,13 @@ func TestUpsertWarnsAboutInvalidPhones(t *testing.T) {
 	if _, ok := res.meta()["warnings"]; ok {
 		t.Fatalf("valid phone warned: %s", res.Raw)
 	}
+	// An order for a customer given by identifiers says so in meta.customer.
+	res = e.do("POST", "/api/v1/orders", map[string]any{"order_number": "SO-1", "total_amount": 10,
+		"customer": map[string]any{"email": "order@example.com", "phone": "+1-555-0998"}}).want(t, http.StatusCreated)
+	warns, _ := orderCustomerMeta(res)["warnings"].([]any)
+	if w, _ := firstOf(warns).(map[string]any); len(warns) != 1 || w["code"] != "invalid_phone" || w["field"] != "phone" {
+		t.Fatalf("order meta %s", res.Raw)
+	}
 	// The location-scoped upsert answers the same meta.
 	loc := e.createLocation(map[string]any{"name": "Test lab"})
 	res = e.do("POST", "/api/v1/locations/"+str(loc["id"])+"/customers/upsert", map[string]any{"email": "test@example.com", "phone": "+1-555-0999"}).
@@ -182,4 +189,11 @@ func TestRiyadhStoreReadsUSNumbersInTheOrganizationsRegion(t *testing.T) {
 	if res.data()["id"] != id || metaOf(res)["matched_on"] != "phone" || len(warningsOf(res)) != 0 {
 		t.Fatalf("upsert at the location: %s", res.Raw)
 	}
+}
+
+func firstOf(list []any) any {
+	if len(list) == 0 {
+		return nil
+	}
+	return list[0]
 }
