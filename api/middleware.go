@@ -92,3 +92,51 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 	})
 }
+
+// withDeadlines gives an ordinary request ReadTimeout to send its body and
+// WriteTimeout to receive its answer, so slow or stalled clients cannot hold
+// connections and goroutines. The server itself has no ReadTimeout or
+// WriteTimeout, which would cut long uploads; streaming lifts these.
+func (s *Server) withDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		// Errors mean the writer has no connection (httptest recorders).
+		_ = rc.SetReadDeadline(now.Add(s.cfg.readTimeout()))
+		_ = rc.SetWriteDeadline(now.Add(s.cfg.writeTimeout()))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// streaming marks a route that moves a whole file. Its body has no deadline
+// here: the upload handler owns it and extends it while bytes arrive
+// (http.NewResponseController(w).SetReadDeadline). Its answer must progress:
+// every write gets WriteTimeout anew, so a download ends only when the
+// client stops reading.
+func (s *Server) streaming(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		next.ServeHTTP(&progressWriter{ResponseWriter: w, rc: rc, timeout: s.cfg.writeTimeout()}, r)
+	})
+}
+
+// progressWriter extends the write deadline before each write.
+type progressWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (p *progressWriter) WriteHeader(code int) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+	return p.ResponseWriter.Write(b)
+}
+
+func (p *progressWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/linkitworks/customers/customer"
@@ -17,6 +18,7 @@ import (
 var statusOf = map[customer.Code]int{
 	customer.EINVALID:      http.StatusUnprocessableEntity,
 	customer.EBADREQUEST:   http.StatusBadRequest,
+	customer.ETIMEOUT:      http.StatusRequestTimeout,
 	customer.EUNAUTHORIZED: http.StatusUnauthorized,
 	customer.EFORBIDDEN:    http.StatusForbidden,
 	customer.ENOTFOUND:     http.StatusNotFound,
@@ -120,6 +122,8 @@ func jsonError(err error) error {
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &customer.Error{Code: customer.ETIMEOUT, Message: "Request body not received in time"}
 	case errors.As(err, &maxErr):
 		return &customer.Error{Code: customer.ETOOLARGE, Message: "Request body too large",
 			Details: map[string]any{"max_bytes": maxErr.Limit}}

@@ -69,12 +69,14 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/unified/customer", auth(s.handleUnifiedCustomer))
 
 	// Bulk imports (SPEC §7).
-	s.mux.Handle("POST /api/v1/imports", auth(s.handleImportCreate))
-	s.mux.Handle("POST /api/v1/imports/preview", auth(s.handleImportPreview))
+	// Uploads and the error report stream whole files (no overall deadline;
+	// they must progress).
+	s.mux.Handle("POST /api/v1/imports", s.streaming(auth(s.handleImportCreate)))
+	s.mux.Handle("POST /api/v1/imports/preview", s.streaming(auth(s.handleImportPreview)))
 	s.mux.Handle("GET /api/v1/imports", auth(s.handleImportList))
 	s.mux.Handle("GET /api/v1/imports/{id}", auth(s.handleImportGet))
 	s.mux.Handle("POST /api/v1/imports/{id}/cancel", auth(s.handleImportCancel))
-	s.mux.Handle("GET /api/v1/imports/{id}/errors", auth(s.handleImportErrors))
+	s.mux.Handle("GET /api/v1/imports/{id}/errors", s.streaming(auth(s.handleImportErrors)))
 
 	// ERP view (seed 003): the same customers in the seed's shape.
 	s.mux.Handle("GET /api/customers", auth(s.handleERPCustomerList))

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,13 @@ type Config struct {
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
+	// ReadTimeout bounds how long an ordinary request may take to send its
+	// body, WriteTimeout how long its answer may take to be written (default
+	// 30 s and 60 s). Streaming routes (file uploads and downloads) are
+	// exempt: their body has no overall deadline, and each write of their
+	// answer gets WriteTimeout anew.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
 	// Now is the clock of defaults (order dates) and of analytics periods;
 	// nil means time.Now. Tests fix it to make figures reproducible.
 	Now func() time.Time
@@ -95,6 +103,9 @@ func (c Config) maxImportBytes() int64 {
 	return 5 << 30
 }
 
+func (c Config) readTimeout() time.Duration  { return cmp.Or(c.ReadTimeout, 30*time.Second) }
+func (c Config) writeTimeout() time.Duration { return cmp.Or(c.WriteTimeout, 60*time.Second) }
+
 var _ http.Handler = (*Server)(nil)
 
 // now is the server's clock in UTC.
@@ -124,7 +135,7 @@ func NewServer(cfg Config, d Deps) *Server {
 
 // ServeHTTP runs the middleware chain shared by every route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.withRequestLog(http.HandlerFunc(s.route)).ServeHTTP(w, r)
+	s.withRequestLog(s.withDeadlines(http.HandlerFunc(s.route))).ServeHTTP(w, r)
 }
 
 // route dispatches through the mux; the mux's own plain-text 404 and 405

@@ -11,6 +11,7 @@ type Code string
 const (
 	EINVALID      Code = "invalid"      // 422: validation failed
 	EBADREQUEST   Code = "bad_request"  // 400: malformed JSON or parameters
+	ETIMEOUT      Code = "timeout"      // 408: the client sent its request too slowly
 	EUNAUTHORIZED Code = "unauthorized" // 401
 	EFORBIDDEN    Code = "forbidden"    // 403
 	ENOTFOUND     Code = "not_found"    // 404

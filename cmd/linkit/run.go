@@ -113,6 +113,7 @@ type config struct {
 	ImportConcurrency int
 	ImportChunkRows   int
 	ImportStagingTTL  time.Duration
+	HTTP              httpLimits
 	// MemoryLimit is the Go runtime's soft memory limit (0: leave it to
 	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
 	// the default GC pacing let the heap double past that.
@@ -161,8 +162,27 @@ func loadConfig(getenv func(string) string) config {
 		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
 		// 0 means "at once" here; the worker reads zero as its default.
 		ImportStagingTTL: cmp.Or(duration("LINKIT_IMPORT_STAGING_TTL", time.Hour), -1),
-		MemoryLimit:      memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
+		HTTP: httpLimits{
+			ReadHeaderTimeout: duration("LINKIT_HTTP_READ_HEADER_TIMEOUT", 10*time.Second),
+			ReadTimeout:       duration("LINKIT_HTTP_READ_TIMEOUT", 30*time.Second),
+			WriteTimeout:      duration("LINKIT_HTTP_WRITE_TIMEOUT", 60*time.Second),
+			IdleTimeout:       duration("LINKIT_HTTP_IDLE_TIMEOUT", 60*time.Second),
+			MaxHeaderBytes:    atoi("LINKIT_HTTP_MAX_HEADER_KB", 64) << 10,
+		},
+		MemoryLimit: memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
 	}
+}
+
+// httpLimits bound what one connection may hold: the time to send headers,
+// an ordinary request's body and answer (streaming routes are exempt, see
+// api.Config), an idle keep-alive, and the size of the request line and
+// headers.
+type httpLimits struct {
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 }
 
 // memoryLimit is LINKIT_MEMORY_LIMIT_MB unless GOMEMLIMIT, which the

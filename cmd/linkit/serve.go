@@ -82,7 +82,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		defer inspector.Close()
 		handler := api.NewServer(
 			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic,
-				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits},
+				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits,
+				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
@@ -95,7 +96,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveHTTP(ctx, cfg.HTTPAddr, handler, log); err != nil {
+			if err := serveHTTP(ctx, cfg.HTTPAddr, cfg.HTTP, handler, log); err != nil {
 				errc <- err
 			}
 		}()
@@ -111,11 +112,13 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 }
 
 // serveHTTP listens until ctx ends, then drains in-flight requests.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+func serveHTTP(ctx context.Context, addr string, limits httpLimits, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		MaxHeaderBytes:    limits.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ln, err := net.Listen("tcp", addr)
