@@ -77,3 +77,24 @@ func TestUploadOutlastsReadTimeout(t *testing.T) {
 		t.Fatalf("preview read %d rows, want 2; body: %s", len(rows), res.Raw)
 	}
 }
+
+// Answers that may carry personal data are neither cached nor sniffed,
+// errors included.
+func TestResponsesNotCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.createCustomer(map[string]any{"email": "nocache@example.com"})
+	for _, res := range []response{
+		e.do("GET", "/api/v1/customers/"+str(c["id"]), nil).want(t, http.StatusOK),
+		e.do("GET", "/api/v1/customers/lookup?email=nocache@example.com", nil).want(t, http.StatusOK),
+		e.do("GET", "/api/v1/nowhere", nil).want(t, http.StatusNotFound),
+		e.doKey("", "GET", "/api/v1/customers", nil).want(t, http.StatusUnauthorized),
+	} {
+		if got := res.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("Cache-Control = %q, want no-store", got)
+		}
+		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+		}
+	}
+}

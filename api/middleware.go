@@ -66,6 +66,10 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-ID", id)
+		// Answers carry personal data: no cache may keep them, no browser
+		// may guess their type.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}

@@ -161,7 +161,6 @@ func (m *muxErrorWriter) WriteHeader(code int) {
 		return
 	}
 	m.written = true
-	m.ResponseWriter.Header().Del("X-Content-Type-Options")
 	e := &customer.Error{Code: customer.ENOTFOUND, Message: "Route not found"}
 	if isLocationScoped(m.r.URL.Path) {
 		if code == http.StatusMethodNotAllowed {
