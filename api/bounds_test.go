@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/linkittest"
+	"github.com/linkitworks/customers/postgres/postgrestest"
 )
 
 // dial opens a raw connection to the env's server, for clients that
@@ -95,6 +98,65 @@ func TestResponsesNotCached(t *testing.T) {
 		}
 		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+		}
+	}
+}
+
+// Methods are the client's to choose: hundreds of distinct long ones leave
+// /metrics with a bounded number of short series and the access log with
+// short lines that do not repeat them.
+func TestGarbageMethodsBounded(t *testing.T) {
+	t.Parallel()
+	store := postgrestest.New(t)
+	logs := &lockedBuffer{}
+	h := api.NewServer(api.Config{MetricsPublic: true},
+		api.Deps{Store: store, Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	junk := strings.Repeat("Z", 2000)
+	for i := range 300 {
+		method := fmt.Sprintf("M%d%s", i, junk)
+		for _, path := range []string{"/api/v1/customers", "/monitoring/", "/nowhere"} {
+			req, _ := http.NewRequest(method, srv.URL+path, nil)
+			req.Header.Set("X-Request-ID", "<"+junk+">")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if strings.Contains(res.Header.Get("X-Request-ID"), junk) {
+				t.Fatalf("X-Request-ID echoed a %d-byte value", len(res.Header.Get("X-Request-ID")))
+			}
+		}
+	}
+
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	series := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "linkit_http_requests_total{") {
+			series++
+		}
+		if len(line) > 300 {
+			t.Fatalf("/metrics line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+	if series == 0 || series > 10 {
+		t.Fatalf("/metrics has %d request series after 900 requests with distinct methods, want 1–10", series)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) < 900 {
+		t.Fatalf("%d log lines, want one per request", len(lines))
+	}
+	for _, line := range lines {
+		if len(line) > 500 || strings.Contains(line, junk) {
+			t.Fatalf("log line of %d bytes carries the request's junk: %.200s…", len(line), line)
 		}
 	}
 }

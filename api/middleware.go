@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/linkitworks/customers/customer"
@@ -53,6 +54,20 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// validRequestID accepts a caller's X-Request-ID only when short and plain,
+// since it is echoed in the answer and written to every log line.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // withRequestLog assigns the request id, recovers panics into a 500 body,
 // and writes one access log line. It logs the route pattern, never the URL,
 // whose query may hold emails and phones.
@@ -60,7 +75,7 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
-		if id == "" || len(id) > 128 {
+		if !validRequestID(id) {
 			b := make([]byte, 12)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -89,7 +104,7 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(r, rec.status, elapsed)
-			s.log.InfoContext(ctx, "http request", "request_id", id, "method", r.Method,
+			s.log.InfoContext(ctx, "http request", "request_id", id, "method", methodLabel(r.Method),
 				"route", r.Pattern, "status", rec.status, "org_id", orgID,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
