@@ -160,3 +160,85 @@ func TestGarbageMethodsBounded(t *testing.T) {
 		}
 	}
 }
+
+// NUL bytes and invalid UTF-8, which PostgreSQL refuses in text, are the
+// client's mistake wherever they come: 400 or 422 naming the part, never 500.
+func TestUnstorableText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.createCustomer(map[string]any{"email": "text@example.com"})
+	id := str(c["id"])
+
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		field        string
+	}{
+		{"GET", "/api/v1/customers/%00", 400, "path"},
+		{"GET", "/api/customers/ab%FFcd", 400, "path"},
+		{"DELETE", "/api/v1/customers/" + id + "/tags/vip%00", 400, "path"},
+		{"GET", "/api/v1/customers?search=ada%00", 422, "search"},
+		{"GET", "/api/v1/customers?tag=%FF%FE", 422, "tag"},
+		{"GET", "/api/v1/customers/lookup?email=a%00@example.com", 422, "email"},
+		{"GET", "/api/v1/customers?%FF=1", 422, "query"},
+	} {
+		e.do(tc.method, tc.path, nil).wantError(t, tc.status, tc.field)
+	}
+
+	e.doKey("Bearer-less\xff", "GET", "/api/v1/customers", nil).wantError(t, 400, "Authorization")
+	e.doKey("lk_\xff\xfe", "GET", "/api/v1/customers", nil).wantError(t, 400, "Authorization")
+	e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "text@example.com"},
+		"Idempotency-Key", "key-\xc3\x28").wantError(t, 400, "Idempotency-Key")
+
+	// A NUL in a header never reaches a handler (net/http or we refuse it).
+	conn := e.dial()
+	fmt.Fprintf(conn, "GET /api/v1/customers HTTP/1.1\r\nHost: linkit\r\nAuthorization: Bearer %s\x00\r\n\r\n", e.key)
+	if res := readAnswer(t, bufio.NewReader(conn), conn); res.Status != http.StatusBadRequest {
+		t.Fatalf("NUL in Authorization: status %d, want 400", res.Status)
+	}
+
+	for _, tc := range []struct {
+		body, field string
+	}{
+		{`{"first_name": "Ada\u0000", "last_name": "L"}`, "first_name"},
+		{"{\"first_name\": \"Ada\", \"last_name\": \"L\xff\xfeo\"}", "last_name"},
+		{`{"first_name": "Ada", "last_name": "L", "addresses": [{"address_line1": "1 Main St", "city": "X"}, {"address_line1": "2 Main St", "city": "Y\u0000"}]}`, "addresses[1].city"},
+		{`{"first_name": "Ada", "last_name": "L", "tags": ["ok", "b\u0000d"]}`, "tags[1]"},
+		{`{"first_name": "Ada", "last_name": "L", "attributes": {"k\u0000": "v"}}`, "attributes"},
+	} {
+		e.do("POST", "/api/v1/customers", tc.body).wantError(t, 422, tc.field)
+	}
+	e.do("PATCH", "/api/v1/customers/"+id, `{"first_name": "A\u0000"}`, "Content-Type", "application/merge-patch+json").
+		wantError(t, 422, "first_name")
+	e.do("POST", "/api/v1/customers/upsert", `{"email": "nul\u0000@example.com"}`).wantError(t, 422, "email")
+
+	// Location-scoped routes answer in their own error shape.
+	res := e.do("GET", "/api/v1/locations/"+id+"/customers?search=%00", nil).want(t, 422)
+	if res.Body["success"] != false {
+		t.Fatalf("scoped route: body %s, want success false", res.Raw)
+	}
+}
+
+// Members that differ only in case are one member to the decoder, which
+// kept the last silently; now the body is refused naming the repeat. Free-
+// form objects (attributes) keep keys that differ in case apart.
+func TestRepeatedMembersRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.do("POST", "/api/v1/customers", `{"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "First_Name": "Eve"}`).
+		wantError(t, 422, "First_Name")
+	e.do("POST", "/api/v1/customers", `{"first_name": "Ada", "last_name": "L", "email": "a@example.com", "email": "b@example.com"}`).
+		wantError(t, 422, "email")
+	e.do("POST", "/api/v1/customers", `{"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "addresses": [{"address_line1": "1 Main", "CITY": "A", "city": "B"}]}`).
+		wantError(t, 422, "addresses[0].city")
+	e.do("POST", "/api/v1/customers/upsert", `{"email": "a@example.com", "EMAIL": "b@example.com"}`).
+		wantError(t, 422, "EMAIL")
+	e.do("POST", "/api/v1/customers", `{"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "attributes": {"size": "m", "Size": "L", "size": "s"}}`).
+		wantError(t, 422, "attributes.size")
+
+	c := e.do("POST", "/api/v1/customers", `{"first_name": "Ada", "last_name": "L", "email": "ada@example.com", "attributes": {"size": "m", "Size": "L"}}`).
+		want(t, http.StatusCreated).data()
+	if attrs, _ := c["attributes"].(map[string]any); attrs["size"] != "m" || attrs["Size"] != "L" {
+		t.Fatalf("attributes = %v, want both size and Size", c["attributes"])
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,20 +91,24 @@ func (s *Server) prepareError(w http.ResponseWriter, r *http.Request, err error)
 const maxJSONBytes = 1 << 20
 
 // decode reads a JSON body into v: 415 for another content type, 413 when
-// too large, 400 when malformed, 422 naming the field of a wrong type.
+// too large, 400 when malformed, 422 naming the field of a wrong type, of a
+// string PostgreSQL cannot store, or of a member given twice (checkJSON).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := requireJSON(r); err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, maxJSONBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBytes))
+	if err != nil {
+		return jsonError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return customer.Errorf(customer.EBADREQUEST, "Malformed JSON: unexpected data after the object")
 	}
-	return nil
+	return checkJSON(raw)
 }
 
 func requireJSON(r *http.Request) error {

@@ -135,7 +135,7 @@ func NewServer(cfg Config, d Deps) *Server {
 
 // ServeHTTP runs the middleware chain shared by every route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.withRequestLog(s.withDeadlines(http.HandlerFunc(s.route))).ServeHTTP(w, r)
+	s.withRequestLog(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route)))).ServeHTTP(w, r)
 }
 
 // route dispatches through the mux; the mux's own plain-text 404 and 405

@@ -172,7 +172,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 	if err := json.Unmarshal(body, v); err != nil {
 		return nil, jsonError(err)
 	}
-	return body, nil
+	return body, checkJSON(body)
 }
 
 // waitParam reads how long the caller waits for the result: the wait query
