@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,24 @@ func TestRepeatedMembersRefused(t *testing.T) {
 		want(t, http.StatusCreated).data()
 	if attrs, _ := c["attributes"].(map[string]any); attrs["size"] != "m" || attrs["Size"] != "L" {
 		t.Fatalf("attributes = %v, want both size and Size", c["attributes"])
+	}
+}
+
+// sort is validated case-insensitively and now also applied so: NAME sorts
+// by name like name does.
+func TestSortCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"Mia", "Zed", "Amy"} {
+		e.createCustomer(map[string]any{"first_name": name, "email": strings.ToLower(name) + "@example.com"})
+	}
+	for _, tc := range []struct{ sort, want string }{{"NAME", "Amy,Mia,Zed"}, {" -Name", "Zed,Mia,Amy"}} {
+		var names []string
+		for _, c := range e.do("GET", "/api/v1/customers?sort="+url.QueryEscape(tc.sort), nil).want(t, http.StatusOK).list() {
+			names = append(names, str(c["first_name"]))
+		}
+		if strings.Join(names, ",") != tc.want {
+			t.Errorf("sort=%q: %v, want %s", tc.sort, names, tc.want)
+		}
 	}
 }

@@ -7,11 +7,16 @@ import (
 )
 
 func (s *Server) handleContactList(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.store.FindContacts(r.Context(), org(r).ID, r.PathValue("id"))
+	p := problems{}
+	page, limit := pagination(r.URL.Query(), p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	list, meta, err := s.store.FindContacts(r.Context(), org(r).ID, r.PathValue("id"), page, limit)
 	if err != nil {
 		return err
 	}
-	writeData(w, http.StatusOK, list)
+	writeList(w, list, meta)
 	return nil
 }
 

@@ -142,3 +142,33 @@ func TestContactPrimaryUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d primary contacts, want 1", n)
 	}
 }
+
+// The contact list pages like every other list: page and limit apply, meta
+// says where the page stands, and bad values are 422.
+func TestContactsPaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := str(e.createCustomer(map[string]any{"email": "paged@example.com"})["id"])
+	base := "/api/v1/customers/" + id + "/contacts"
+	for _, name := range []string{"C1", "C2", "C3", "C4", "C5"} {
+		e.do("POST", base, map[string]any{"name": name}).want(t, http.StatusCreated)
+	}
+	res := e.do("GET", base+"?page=2&limit=2", nil).want(t, http.StatusOK)
+	var names []string
+	for _, c := range res.list() {
+		names = append(names, str(c["name"]))
+	}
+	if strings.Join(names, ",") != "C3,C4" {
+		t.Fatalf("page 2 of 2: %v, want C3,C4", names)
+	}
+	if m := res.meta(); m["total"] != 5.0 || m["page"] != 2.0 || m["limit"] != 2.0 || m["hasMore"] != true {
+		t.Fatalf("meta = %v", m)
+	}
+	if n := len(e.do("GET", "/api/customers/"+id+"/contacts?page=3&limit=2", nil).want(t, http.StatusOK).list()); n != 1 {
+		t.Fatalf("last page: %d contacts, want 1", n)
+	}
+	if n := len(e.do("GET", base, nil).want(t, http.StatusOK).list()); n != 5 {
+		t.Fatalf("default page: %d contacts, want 5", n)
+	}
+	e.do("GET", base+"?limit=1000", nil).wantError(t, http.StatusUnprocessableEntity, "limit")
+}

@@ -126,9 +126,11 @@ func (in filterInput) filter(page, limit int, p problems) customer.Filter {
 		Sort:        strings.TrimSpace(in.Sort),
 	}
 	if f.Sort != "" {
-		if _, ok := customer.NormalizeEnum(f.Sort, customer.Sorts); !ok {
+		sort, ok := customer.NormalizeEnum(f.Sort, customer.Sorts)
+		if !ok {
 			p.add("sort", "must be one of "+strings.Join(customer.Sorts, ", "))
 		}
+		f.Sort = sort // the store compares the lower-case value
 	}
 	if len(f.Search) > 200 {
 		p.add("search", "must be at most 200 characters")

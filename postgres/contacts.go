@@ -14,6 +14,9 @@ const (
 
 	sqlSelectContacts = `SELECT ` + contactColumns + ` FROM customer_contacts
 		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY created, id`
+	sqlSelectContactPage = `SELECT ` + contactColumns + ` FROM customer_contacts
+		WHERE organization_id = $1 AND customer_id = $2 ORDER BY created, id LIMIT $3 OFFSET $4`
+	sqlCountContacts = `SELECT count(*) FROM customer_contacts WHERE organization_id = $1 AND customer_id = $2`
 	sqlSelectContact = `SELECT ` + contactColumns + ` FROM customer_contacts
 		WHERE organization_id = $1 AND customer_id = $2 AND id = $3`
 	sqlInsertContact = `INSERT INTO customer_contacts (organization_id, id, customer_id, name, title, email, phone, is_primary)
@@ -32,17 +35,26 @@ func scanContact(row pgx.Row) (*customer.Contact, error) {
 	return &c, err
 }
 
-// FindContacts lists a customer's contacts, oldest first.
-func (s *Store) FindContacts(ctx context.Context, orgID, customerID string) ([]*customer.Contact, error) {
+// FindContacts lists one page of a customer's contacts, oldest first.
+func (s *Store) FindContacts(ctx context.Context, orgID, customerID string, page, limit int) ([]*customer.Contact, customer.Page, error) {
+	meta := customer.Page{Page: page, Limit: limit}
 	var id string
 	if err := s.pool.QueryRow(ctx, sqlCustomerExists, orgID, customerID).Scan(&id); err != nil {
-		return nil, interpretError(err, customer.NotFound("Customer", customerID))
+		return nil, meta, interpretError(err, customer.NotFound("Customer", customerID))
 	}
-	byCustomer, err := s.FindContactsOf(ctx, orgID, []string{customerID})
+	if err := s.pool.QueryRow(ctx, sqlCountContacts, orgID, customerID).Scan(&meta.Total); err != nil {
+		return nil, meta, interpretError(fmt.Errorf("count contacts: %w", err), nil)
+	}
+	rows, err := s.pool.Query(ctx, sqlSelectContactPage, orgID, customerID, limit, (page-1)*limit)
 	if err != nil {
-		return nil, err
+		return nil, meta, interpretError(fmt.Errorf("list contacts: %w", err), nil)
 	}
-	return byCustomer[customerID], nil
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*customer.Contact, error) { return scanContact(row) })
+	if err != nil {
+		return nil, meta, interpretError(fmt.Errorf("list contacts: %w", err), nil)
+	}
+	meta.HasMore = (page-1)*limit+len(list) < meta.Total
+	return list, meta, nil
 }
 
 // FindContactsOf returns the contacts of several customers in one query;
