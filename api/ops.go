@@ -16,9 +16,10 @@ func (s *Server) opsRoutes() {
 		metrics = s.adminOnly(metrics)
 	}
 	s.mux.Handle("GET /metrics", metrics)
-	// Profiles for ops, behind the admin token.
-	s.mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("/debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
+	// Profiles for ops, behind the admin token; streaming, since a profile
+	// or trace may run longer than the write timeout (?seconds=).
+	s.mux.Handle("/debug/pprof/", s.streaming(s.adminOnly(http.HandlerFunc(pprof.Index))))
+	s.mux.Handle("/debug/pprof/profile", s.streaming(s.adminOnly(http.HandlerFunc(pprof.Profile))))
 	if s.RedisOpt != nil {
 		dash := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: s.RedisOpt})
 		s.mux.Handle("/monitoring/", s.adminOnly(dash))
