@@ -6,9 +6,10 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 run:
 	scripts/run.sh
 
-# What CI runs (.ci/run): services up, lint, then every test against real PostgreSQL and Redis.
+# What CI runs (.ci/run): lint, tools and services up, then every test against real PostgreSQL and Redis.
 # Tests use Redis DB 9 (LINKIT_TEST_REDIS_URL; flush tests 12 and 14), never make run's DB 0.
 test: lint
+	scripts/test-deps.sh
 	scripts/services.sh
 	go test -race -count=1 -timeout 15m ./...
 

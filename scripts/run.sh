@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make run: services up, build, migrate, a demo organization and key, then
 # the API and workers in one process; the banner once it answers.
-# docs/docs_test.go starts the service the same way: keep the two in step.
+# cmd/linkit/docs_test.go starts the service the same way: keep the two in step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,7 +79,7 @@ if [ -z "${checked:-}" ] && command -v curl >/dev/null 2>&1; then
 fi
 key=$(cat "$key_file")
 
-# The README shows this banner and runs its example (docs/docs_test.go): keep them in step.
+# The README shows this banner and runs its example (cmd/linkit/docs_test.go): keep them in step.
 cat <<MSG
 
   Linkit Customers is running on ${base}

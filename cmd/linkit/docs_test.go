@@ -1,0 +1,311 @@
+package main
+
+// TestDocs runs the shell blocks of README.md and docs/*.md against the real
+// service, started the way make run starts it, so that every command a
+// newcomer pastes works (docs/testing.md, "The docs test").
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkitworks/customers/postgres/postgrestest"
+)
+
+// docsRunOrder is the order the documents' shell blocks run in, one bash session:
+// later documents may use what earlier ones created. A docs/*.md file with a
+// runnable block must be listed here.
+var docsRunOrder = []string{
+	"README.md",
+	"docs/api.md",
+	"docs/cli.md",
+	"docs/operations.md",
+}
+
+// docsURL is the address the documents use; the test rewrites it to its own server's.
+const docsURL = "http://localhost:8080"
+
+// docsExpectRe finds a stated status: a comment line with "→ 201" (docs/testing.md).
+var docsExpectRe = regexp.MustCompile(`^\s*#.*→ (\d{3})\b`)
+
+// docsPrelude wraps curl: it checks the status a comment stated for the next call, or
+// that the call succeeded when none was stated. Failures print "docs:LINE:" so the
+// test can name the document's line.
+const docsPrelude = `set -Eeuo pipefail
+shopt -s inherit_errexit
+__d=$(mktemp -d)
+__expect() {
+  if [ -e "$__d/want" ]; then echo "docs:${BASH_LINENO[0]}: the status stated before ($(cat "$__d/want")) was never checked: no curl between" >&2; return 1; fi
+  echo "$1" > "$__d/want"
+}
+curl() {
+  local want="" got rc=0 line=${BASH_LINENO[0]}
+  if [ -e "$__d/want" ]; then want=$(cat "$__d/want"); rm -f "$__d/want"; fi
+  command curl -D "$__d/headers" "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then echo "docs:$line: curl exited $rc" >&2; return "$rc"; fi
+  got=$(awk '/^HTTP\//{s=$2} END{print s}' "$__d/headers")
+  if [ -n "$want" ] && [ "$got" != "$want" ]; then
+    echo "docs:$line: status $got, the document states $want" >&2; return 1
+  fi
+  if [ -z "$want" ] && [ "${got:-0}" -ge 400 ]; then
+    echo "docs:$line: status $got, and the document states none (unstated means success)" >&2; return 1
+  fi
+}
+trap 'echo "docs:$LINENO: exit status $?: $BASH_COMMAND" >&2' ERR
+`
+
+// docsScript is the generated bash script and, per line, where it came from.
+type docsScript struct {
+	buf    bytes.Buffer
+	source []string // source[i] is the document line of script line i+1
+}
+
+func (s *docsScript) add(line, source string) {
+	s.buf.WriteString(line + "\n")
+	s.source = append(s.source, source)
+}
+
+// where replaces "docs:N:" (a script line) by the document's file:line.
+func (s *docsScript) where(out string) string {
+	return regexp.MustCompile(`docs:(\d+):`).ReplaceAllStringFunc(out, func(m string) string {
+		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(m, "docs:"), ":"))
+		if n >= 1 && n <= len(s.source) && s.source[n-1] != "" {
+			return s.source[n-1] + ":"
+		}
+		return m
+	})
+}
+
+// docsShellBlocks returns the lines of a Markdown file's ```sh and ```bash blocks
+// with their line numbers; other fences (```console, ```text) are not run.
+func docsShellBlocks(t *testing.T, path string) (lines []string, numbers []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	in, n := false, 0
+	for sc.Scan() {
+		n++
+		text := sc.Text()
+		fence := strings.TrimSpace(text)
+		switch {
+		case !in && (fence == "```sh" || fence == "```bash"):
+			in = true
+		case in && fence == "```":
+			in = false
+		case in:
+			lines, numbers = append(lines, text), append(numbers, n)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if in {
+		t.Fatalf("%s: a shell block is not closed", path)
+	}
+	return lines, numbers
+}
+
+func buildDocsScript(t *testing.T, root, base string) *docsScript {
+	t.Helper()
+	s := &docsScript{}
+	for _, line := range strings.Split(strings.TrimSuffix(docsPrelude, "\n"), "\n") {
+		s.add(line, "")
+	}
+	listed := map[string]bool{}
+	for _, doc := range docsRunOrder {
+		listed[doc] = true
+		lines, numbers := docsShellBlocks(t, filepath.Join(root, doc))
+		if len(lines) == 0 {
+			t.Fatalf("%s has no ```sh block: is a fence mistyped, or should it leave docsRunOrder?", doc)
+		}
+		for i, line := range lines {
+			src := fmt.Sprintf("%s:%d", doc, numbers[i])
+			if m := docsExpectRe.FindStringSubmatch(line); m != nil {
+				s.add("__expect "+m[1], src)
+			}
+			s.add(strings.ReplaceAll(line, docsURL, base), src)
+		}
+	}
+	others, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range others {
+		rel, _ := filepath.Rel(root, p)
+		if lines, _ := docsShellBlocks(t, p); len(lines) > 0 && !listed[filepath.ToSlash(rel)] {
+			t.Errorf("%s has ```sh blocks but is not in docsRunOrder: add it, or fence them ```console", rel)
+		}
+	}
+	s.add(`[ ! -e "$__d/want" ] || { echo "docs: the last stated status was never checked" >&2; exit 1; }`, "")
+	s.add("echo docs-ran-to-the-end", "")
+	return s
+}
+
+// docsOutput collects a subprocess's output for the failure report.
+type docsOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *docsOutput) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *docsOutput) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func docsFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func docsRedisURL() string {
+	if u := os.Getenv("LINKIT_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	// Not DB 0, which make run uses: a running dashboard would list this test's queues.
+	return "redis://127.0.0.1:6379/11"
+}
+
+func TestDocs(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed to run the docs (scripts/test-deps.sh installs it): %v", tool, err)
+		}
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// The working directory stands in for the repository after make run: bin/linkit.
+	work := t.TempDir()
+	bin := filepath.Join(work, "bin", "linkit")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/linkit")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	addr := docsFreeAddr(t)
+	base := "http://" + addr
+	adminToken := "docs-admin-token"
+	env := append(os.Environ(),
+		"LINKIT_DATABASE_URL="+postgrestest.NewURL(t),
+		"LINKIT_REDIS_URL="+docsRedisURL(),
+		"LINKIT_QUEUE_NAMESPACE=docs"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
+		"LINKIT_HTTP_ADDR="+addr,
+		"LINKIT_ADMIN_TOKEN="+adminToken,
+		"LINKIT_API_URL="+base,
+	)
+
+	// As scripts/run.sh does: the demo organization and its key.
+	org := exec.CommandContext(ctx, bin, "org", "create", "--name", "Demo Store", "--id", "org_demo", "--region", "US", "--json")
+	org.Env = env
+	out, err := org.Output()
+	if err != nil {
+		t.Fatalf("linkit org create: %v\n%s", err, out)
+	}
+	var key struct {
+		APIKey string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &key); err != nil || key.APIKey == "" {
+		t.Fatalf("linkit org create printed %q: %v", out, err)
+	}
+
+	logs := &docsOutput{}
+	server := exec.Command(bin, "all")
+	server.Env, server.Stdout, server.Stderr = env, logs, logs
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = server.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = server.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = server.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("linkit all logs:\n%s", logs)
+		}
+	})
+	docsWaitHealthy(t, base, exited)
+
+	s := buildDocsScript(t, root, base)
+	scriptPath := filepath.Join(t.TempDir(), "docs.sh")
+	if err := os.WriteFile(scriptPath, s.buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := exec.CommandContext(ctx, "bash", scriptPath)
+	sh.Dir = work
+	sh.Env = append(env, "LINKIT_API_KEY="+key.APIKey)
+	var stdout, stderr bytes.Buffer
+	sh.Stdout, sh.Stderr = &stdout, &stderr
+	runErr := sh.Run()
+	if runErr != nil || !strings.Contains(stdout.String(), "docs-ran-to-the-end") {
+		t.Fatalf("the documents' commands failed (%v):\n%s\n--- last output:\n%s",
+			runErr, s.where(stderr.String()), docsTail(stdout.String(), 40))
+	}
+}
+
+func docsWaitHealthy(t *testing.T, base string, exited <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Fatal("linkit all exited before answering /healthz")
+		default:
+		}
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("linkit all did not answer /healthz within 30 s")
+}
+
+func docsTail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
