@@ -220,7 +220,14 @@ func TestDocs(t *testing.T) {
 	addr := docsFreeAddr(t)
 	base := "http://" + addr
 	adminToken := "docs-admin-token"
-	env := append(os.Environ(),
+	// The developer's own LINKIT_* (say, the key of their make run) stay out.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LINKIT_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
 		"LINKIT_DATABASE_URL="+postgrestest.NewURL(t),
 		"LINKIT_REDIS_URL="+docsRedisURL(),
 		"LINKIT_QUEUE_NAMESPACE=docs"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
