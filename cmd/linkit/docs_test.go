@@ -1,9 +1,5 @@
 package main
 
-// TestDocs runs the shell blocks of README.md and docs/*.md against the real
-// service, started the way make run starts it, so that every command a
-// newcomer pastes works (docs/testing.md, "The docs test").
-
 import (
 	"bufio"
 	"bytes"
@@ -194,6 +190,9 @@ func docsRedisURL() string {
 	return "redis://127.0.0.1:6379/11"
 }
 
+// TestDocs runs the shell blocks of README.md and docs/*.md against the real
+// service, started the way make run starts it, so that every command a
+// newcomer pastes works (docs/testing.md, "The docs test").
 func TestDocs(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq"} {
@@ -279,7 +278,7 @@ func TestDocs(t *testing.T) {
 	}
 	sh := exec.CommandContext(ctx, "bash", scriptPath)
 	sh.Dir = work
-	sh.Env = append(env, "LINKIT_API_KEY="+key.APIKey)
+	sh.Env = append(env, "LINKIT_API_KEY="+key.APIKey, "TMPDIR="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	sh.Stdout, sh.Stderr = &stdout, &stderr
 	runErr := sh.Run()
