@@ -79,7 +79,7 @@ if [ -z "${checked:-}" ] && command -v curl >/dev/null 2>&1; then
 fi
 key=$(cat "$key_file")
 
-# The README shows this banner and runs its example (cmd/linkit/docs_test.go): keep them in step.
+# The README shows this banner; its runnable copy of "Try it" must match (TestDocsBanner).
 cat <<MSG
 
   Linkit Customers is running on ${base}

@@ -390,3 +390,43 @@ func docsHasAnchor(t *testing.T, file, fragment string) bool {
 	}
 	return false
 }
+
+// TestDocsBanner keeps make run's "Try it" commands (scripts/run.sh) and the
+// README's runnable copy of them the same, so TestDocs runs what the banner
+// tells a newcomer to paste.
+func TestDocsBanner(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "scripts", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var banner []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.TrimSpace(line) == "Try it:":
+			in = true
+		case in && strings.TrimSpace(line) == "":
+			in = false
+		case in:
+			// The heredoc's escapes, as the shell prints them.
+			line = strings.NewReplacer("${base}", docsURL, `\\`, `\`, `\$`, `$`).Replace(line)
+			banner = append(banner, strings.TrimSpace(line))
+		}
+	}
+	readme, _ := docsShellBlocks(t, filepath.Join(root, "README.md"))
+	var commands []string
+	for _, line := range readme {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			commands = append(commands, line)
+		}
+	}
+	if len(banner) == 0 || strings.Join(banner, "\n") != strings.Join(commands, "\n") {
+		t.Errorf("make run's Try it commands and the README's shell block differ:\nscripts/run.sh:\n%s\nREADME.md:\n%s",
+			strings.Join(banner, "\n"), strings.Join(commands, "\n"))
+	}
+}
