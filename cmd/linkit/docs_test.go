@@ -6,20 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode"
-
-	"github.com/linkitworks/customers/postgres/postgrestest"
 )
 
 // docsRunOrder is the order the documents' shell blocks run in, one bash session:
@@ -155,42 +150,6 @@ func buildDocsScript(t *testing.T, root, base string) *docsScript {
 	return s
 }
 
-// docsOutput collects a subprocess's output for the failure report.
-type docsOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *docsOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *docsOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func docsFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func docsRedisURL() string {
-	if u := os.Getenv("LINKIT_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	// Not DB 0, which make run uses: a running dashboard would list this test's queues.
-	return "redis://127.0.0.1:6379/11"
-}
-
 // TestDocs runs the shell blocks of README.md and docs/*.md against the real
 // service, started the way make run starts it, so that every command a
 // newcomer pastes works (docs/testing.md, "The docs test").
@@ -205,81 +164,53 @@ func TestDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
 	// The working directory stands in for the repository after make run: bin/linkit.
 	work := t.TempDir()
-	bin := filepath.Join(work, "bin", "linkit")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/linkit")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	addr := docsFreeAddr(t)
-	base := "http://" + addr
-	adminToken := "docs-admin-token"
-	// The developer's own LINKIT_* (say, the key of their make run) stay out.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LINKIT_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"LINKIT_DATABASE_URL="+postgrestest.NewURL(t),
-		"LINKIT_REDIS_URL="+docsRedisURL(),
-		"LINKIT_QUEUE_NAMESPACE=docs"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36),
-		"LINKIT_HTTP_ADDR="+addr,
-		"LINKIT_ADMIN_TOKEN="+adminToken,
-		"LINKIT_API_URL="+base,
-	)
-
-	// As scripts/run.sh does: the demo organization and its key.
-	org := exec.CommandContext(ctx, bin, "org", "create", "--name", "Demo Store", "--id", "org_demo", "--region", "US", "--json")
-	org.Env = env
-	out, err := org.Output()
-	if err != nil {
-		t.Fatalf("linkit org create: %v\n%s", err, out)
-	}
-	var key struct {
-		APIKey string `json:"api_key"`
-	}
-	if err := json.Unmarshal(out, &key); err != nil || key.APIKey == "" {
-		t.Fatalf("linkit org create printed %q: %v", out, err)
-	}
-
-	logs := &docsOutput{}
-	server := exec.Command(bin, "all")
-	server.Env, server.Stdout, server.Stderr = env, logs, logs
-	if err := server.Start(); err != nil {
+	if err := os.Mkdir(filepath.Join(work, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = server.Wait(); close(exited) }()
+	if err := os.Symlink(buildLinkit(t), filepath.Join(work, "bin", "linkit")); err != nil {
+		t.Fatal(err)
+	}
+
+	env := newTestEnv(t) // its own database, the tests' Redis DB, a free port
+	base := env.baseURL()
+	env["LINKIT_API_URL"] = base
+	// As scripts/run.sh does: the demo organization and its key.
+	out, errOut, err := runCmd(t, env, "org", "create", "--name", "Demo Store", "--id", "org_demo", "--region", "US", "--json")
+	if err != nil {
+		t.Fatalf("org create: %v; stderr: %s", err, errOut)
+	}
+	var key keyJSON
+	if err := json.Unmarshal([]byte(out), &key); err != nil || key.APIKey == "" {
+		t.Fatalf("org create printed %q: %v", out, err)
+	}
+	srv := startServer(t, env, "all")
 	t.Cleanup(func() {
-		_ = server.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = server.Process.Kill()
-			<-exited
-		}
 		if t.Failed() {
-			t.Logf("linkit all logs:\n%s", logs)
+			t.Logf("linkit all logs:\n%s", srv.logs)
 		}
 	})
-	docsWaitHealthy(t, base, exited)
 
 	s := buildDocsScript(t, root, base)
 	scriptPath := filepath.Join(t.TempDir(), "docs.sh")
 	if err := os.WriteFile(scriptPath, s.buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	sh := exec.CommandContext(ctx, "bash", scriptPath)
 	sh.Dir = work
-	sh.Env = append(env, "LINKIT_API_KEY="+key.APIKey, "TMPDIR="+t.TempDir())
+	// The developer's own LINKIT_* (say, the key of their make run) stay out.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LINKIT_") {
+			sh.Env = append(sh.Env, kv)
+		}
+	}
+	for k, v := range env {
+		sh.Env = append(sh.Env, k+"="+v)
+	}
+	sh.Env = append(sh.Env, "LINKIT_API_KEY="+key.APIKey, "TMPDIR="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	sh.Stdout, sh.Stderr = &stdout, &stderr
 	runErr := sh.Run()
@@ -287,26 +218,6 @@ func TestDocs(t *testing.T) {
 		t.Fatalf("the documents' commands failed (%v):\n%s\n--- last output:\n%s",
 			runErr, s.where(stderr.String()), docsTail(stdout.String(), 40))
 	}
-}
-
-func docsWaitHealthy(t *testing.T, base string, exited <-chan struct{}) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			t.Fatal("linkit all exited before answering /healthz")
-		default:
-		}
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("linkit all did not answer /healthz within 30 s")
 }
 
 func docsTail(s string, n int) string {
