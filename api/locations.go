@@ -118,8 +118,8 @@ func (s *Server) handleLocationUpdate(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// handleLocationDelete removes a location; its customers stay (see README,
-// Decisions).
+// handleLocationDelete removes a location; its customers stay (see
+// docs/decisions.md).
 func (s *Server) handleLocationDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteLocation(r.Context(), org(r).ID, r.PathValue("id")); err != nil {
 		return err

@@ -37,7 +37,7 @@ const (
 )
 
 // ScoreCredit is the credit model: deterministic, from order history only,
-// so the same history always gives the same answer. README documents it.
+// so the same history always gives the same answer. docs/api.md documents it.
 //
 //	payment timeliness 0–200: 200 − 5 × average days paid late (after
 //	    order date + terms); 100 when nothing was paid yet

@@ -28,7 +28,7 @@ const (
 		default_tags = $7, default_group_ids = $8, updated = now()
 		WHERE l.organization_id = $1 AND l.id = $2 RETURNING ` + locationColumns
 	sqlDeleteLocation = `DELETE FROM locations WHERE organization_id = $1 AND id = $2`
-	// What a deleted location leaves behind (see README, Decisions): visits
+	// What a deleted location leaves behind (see docs/decisions.md): visits
 	// and tags applied there go, memberships stay but forget where they
 	// were applied.
 	sqlDeleteLocationVisits = `DELETE FROM customer_locations WHERE organization_id = $1 AND location_id = $2`
