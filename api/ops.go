@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,7 +23,62 @@ func (s *Server) opsRoutes() {
 	s.mux.Handle("/debug/pprof/", s.streaming(s.adminOnly(http.HandlerFunc(pprof.Index))))
 	s.mux.Handle("/debug/pprof/profile", s.streaming(s.adminOnly(http.HandlerFunc(pprof.Profile))))
 	if s.RedisOpt != nil {
-		dash := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: s.RedisOpt})
-		s.mux.Handle("/monitoring/", s.adminOnly(dash))
+		dash := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: s.RedisOpt,
+			PayloadFormatter: asynqmon.PayloadFormatterFunc(maskPayload)})
+		// A browser holding the admin's basic auth would otherwise send a
+		// cross-site form POST (pause a queue, delete tasks) with it.
+		s.mux.Handle("/monitoring/", http.NewCrossOriginProtection().Handler(s.adminOnly(dash)))
 	}
+}
+
+// maskPayload shows a task's payload to the dashboard with every email and
+// phone masked: operators need ids and shapes, not personal data.
+func maskPayload(_ string, payload []byte) string {
+	var v any
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return "(payload not shown: not JSON)"
+	}
+	out, err := json.Marshal(maskValue("", v))
+	if err != nil {
+		return "(payload not shown)"
+	}
+	return string(out)
+}
+
+// maskValue masks the strings under keys naming an email or a phone
+// (email, email_key, emails, phone_key, phone_extension…), at any depth.
+func maskValue(key string, v any) any {
+	key = strings.ToLower(key)
+	personal := strings.Contains(key, "email") || strings.Contains(key, "phone")
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = maskValue(k, x)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = maskValue(key, x)
+		}
+		return v
+	case string:
+		if personal && v != "" {
+			return maskString(v)
+		}
+	}
+	return v
+}
+
+// maskString keeps the first character and, for an email, the domain's
+// last label ("o***@***.com"), enough to tell records apart at a glance.
+func maskString(s string) string {
+	first := string([]rune(s)[0])
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		tld := ""
+		if dot := strings.LastIndexByte(s[at:], '.'); dot >= 0 {
+			tld = s[at+dot:]
+		}
+		return first + "***@***" + tld
+	}
+	return "***"
 }
