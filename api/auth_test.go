@@ -40,7 +40,7 @@ func TestRevokedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.doKey(k.Secret, "GET", "/api/v1/customers", nil).want(t, http.StatusOK)
-	if err := e.store.RevokeAPIKey(context.Background(), k.ID); err != nil {
+	if _, err := e.store.RevokeAPIKey(context.Background(), k.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.doKey(k.Secret, "GET", "/api/v1/customers", nil).wantError(t, http.StatusUnauthorized)

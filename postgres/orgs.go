@@ -32,7 +32,7 @@ const (
 		blocklist_phones = $8, settings_updated = now(), updated = now()
 		WHERE id = $1 RETURNING settings_updated`
 	sqlInsertKey = `INSERT INTO api_keys (organization_id, id, secret_hash) VALUES ($1, $2, $3)`
-	sqlRevokeKey = `UPDATE api_keys SET revoked = now() WHERE id = $1 AND revoked IS NULL`
+	sqlRevokeKey = `UPDATE api_keys SET revoked = now() WHERE id = $1 AND revoked IS NULL RETURNING organization_id`
 	sqlSelectKey = `SELECT o.id, o.name, o.created, ` + sqlSettingsColumns + `, k.secret_hash
 		FROM api_keys k JOIN organizations o ON o.id = k.organization_id
 		WHERE k.id = $1 AND k.revoked IS NULL`
@@ -121,16 +121,11 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID string) (*customer.APIKe
 	}, nil
 }
 
-// RevokeAPIKey disables a key by id.
-func (s *Store) RevokeAPIKey(ctx context.Context, keyID string) error {
-	tag, err := s.pool.Exec(ctx, sqlRevokeKey, keyID)
-	if err != nil {
-		return interpretError(err, nil)
-	}
-	if tag.RowsAffected() == 0 {
-		return customer.NotFound("API key", keyID)
-	}
-	return nil
+// RevokeAPIKey disables a key by id and returns its organization's id,
+// whose cached keys the API processes must drop.
+func (s *Store) RevokeAPIKey(ctx context.Context, keyID string) (orgID string, err error) {
+	err = s.pool.QueryRow(ctx, sqlRevokeKey, keyID).Scan(&orgID)
+	return orgID, interpretError(err, customer.NotFound("API key", keyID))
 }
 
 // Authenticate returns the organization of a valid, unrevoked API key.

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -9,12 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// OrgChanges tells every process that an organization changed (its settings),
-// so in-memory caches drop it at once instead of waiting for their TTL. Each
-// process subscribes once; listeners get the organization's id.
+// OrgChanges tells every process that an organization changed (its
+// settings, a key revoked), so in-memory caches drop it at once instead of
+// waiting for their TTL. Each process subscribes once; listeners get the
+// organization's id.
 type OrgChanges struct {
-	rdb     redis.UniversalClient
-	channel string
+	rdb   redis.UniversalClient
+	names Names
 
 	mu        sync.Mutex
 	listeners []func(orgID string)
@@ -22,9 +24,9 @@ type OrgChanges struct {
 
 // NewOrgChanges subscribes to the namespace's change channel until ctx ends.
 func NewOrgChanges(ctx context.Context, rdb redis.UniversalClient, names Names, log *slog.Logger) *OrgChanges {
-	c := &OrgChanges{rdb: rdb, channel: "linkit:org-changed:" + names.Namespace}
+	c := &OrgChanges{rdb: rdb, names: names}
 	// Subscribe before returning so no change published after this is missed.
-	sub := rdb.Subscribe(ctx, c.channel)
+	sub := rdb.Subscribe(ctx, orgChangeChannel(names))
 	waitCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if _, err := sub.Receive(waitCtx); err != nil {
@@ -44,8 +46,19 @@ func (c *OrgChanges) OnChange(fn func(orgID string)) {
 // Publish announces that orgID changed, to every subscribed process
 // (this one included).
 func (c *OrgChanges) Publish(ctx context.Context, orgID string) error {
-	return c.rdb.Publish(ctx, c.channel, orgID).Err()
+	return PublishOrgChange(ctx, c.rdb, c.names, orgID)
 }
+
+// PublishOrgChange announces that orgID changed from a process that does
+// not listen itself (linkit key revoke).
+func PublishOrgChange(ctx context.Context, rdb redis.UniversalClient, names Names, orgID string) error {
+	if err := rdb.Publish(ctx, orgChangeChannel(names), orgID).Err(); err != nil {
+		return fmt.Errorf("publish change of %s: %w", orgID, err)
+	}
+	return nil
+}
+
+func orgChangeChannel(names Names) string { return "linkit:org-changed:" + names.Namespace }
 
 // listen runs listeners until ctx ends; go-redis re-subscribes by itself
 // after a dropped connection.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
 )
 
 // keyOutput is what org create and key create print with --json.
@@ -104,12 +106,31 @@ func keyCommand(ctx context.Context, cfg config, args []string, stdout, stderr i
 			return err
 		}
 		defer s.Close()
-		if err := s.RevokeAPIKey(ctx, fs.Arg(0)); err != nil {
+		orgID, err := s.RevokeAPIKey(ctx, fs.Arg(0))
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "revoked", fs.Arg(0))
+		// The API processes cache verified keys; tell them now. Without
+		// Redis the key still stops working when their cache expires.
+		if err := announceOrgChange(ctx, cfg, orgID); err != nil {
+			fmt.Fprintf(stderr, "warning: API processes not told (%v); they refuse the key within LINKIT_AUTH_CACHE_TTL\n", err)
+		}
 		return nil
 	default:
 		return fmt.Errorf("%w: unknown key command %q", errUsage, args[0])
 	}
+}
+
+// announceOrgChange tells every API process to drop orgID's cached keys.
+func announceOrgChange(ctx context.Context, cfg config, orgID string) error {
+	opt, err := queue.RedisOpt(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	rdb := queue.NewRedis(opt)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return queue.PublishOrgChange(ctx, rdb, queue.Names{Namespace: cfg.QueueNamespace}, orgID)
 }
