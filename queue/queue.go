@@ -109,22 +109,35 @@ func NewClient(opt asynq.RedisConnOpt, names Names) *Client {
 	return &Client{c: asynq.NewClient(opt), names: names}
 }
 
+// Names are the queue names the client enqueues to.
+func (c *Client) Names() Names { return c.names }
+
 // Close releases the client.
 func (c *Client) Close() error { return c.c.Close() }
 
 // EnqueueUpsert queues an upsert under its job id. Enqueueing a job that is
 // already queued, running or retrying is not an error: TaskID makes it a no-op.
 func (c *Client) EnqueueUpsert(ctx context.Context, p UpsertPayload) error {
+	_, err := c.RequeueUpsert(ctx, p)
+	return err
+}
+
+// RequeueUpsert is EnqueueUpsert telling whether a task was created, i.e.
+// whether Redis had lost the job's task.
+func (c *Client) RequeueUpsert(ctx context.Context, p UpsertPayload) (bool, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
-		return fmt.Errorf("encode upsert task: %w", err)
+		return false, fmt.Errorf("encode upsert task: %w", err)
 	}
 	t := asynq.NewTask(TypeUpsert, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Critical()),
 		asynq.MaxRetry(8), asynq.Timeout(30*time.Second))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue upsert %s: %w", p.JobID, err)
+	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			return false, nil
+		}
+		return false, fmt.Errorf("enqueue upsert %s: %w", p.JobID, err)
 	}
-	return nil
+	return true, nil
 }
 
 // Import task types.
@@ -143,12 +156,18 @@ type ImportPayload struct {
 // EnqueueImportPlan queues the grouping of a staged import into chunks;
 // the plan task then queues the chunks. Re-enqueueing is harmless.
 func (c *Client) EnqueueImportPlan(ctx context.Context, p ImportPayload) error {
-	return c.enqueueImport(ctx, TypeImportPlan, p.ImportID+":plan", p)
+	return c.enqueueImport(ctx, TypeImportPlan, importPlanTaskID(p.ImportID), p)
 }
 
 // EnqueueImportChunk queues the merge of one chunk.
 func (c *Client) EnqueueImportChunk(ctx context.Context, p ImportPayload) error {
-	return c.enqueueImport(ctx, TypeImportChunk, fmt.Sprintf("%s:chunk:%d", p.ImportID, p.Chunk), p)
+	return c.enqueueImport(ctx, TypeImportChunk, importChunkTaskID(p.ImportID, p.Chunk), p)
+}
+
+func importPlanTaskID(importID string) string { return importID + ":plan" }
+
+func importChunkTaskID(importID string, chunk int) string {
+	return fmt.Sprintf("%s:chunk:%d", importID, chunk)
 }
 
 func (c *Client) enqueueImport(ctx context.Context, typ, id string, p ImportPayload) error {
