@@ -1,4 +1,4 @@
-// What the reconciler and the janitor ask of imports: pending chunks, stalled imports, heartbeats, purging staged rows.
+// What the reconciler and the janitor ask of imports: pending chunks, stalled imports, expired uploads, heartbeats, purging staged rows.
 
 package postgres
 
@@ -16,10 +16,21 @@ const (
 	sqlPendingChunks = `SELECT chunk FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND NOT done ORDER BY chunk`
 	// A locked import is being worked on (a planner writing its plan, a
 	// minute for a 2 GB file): not stalled, and touching it would block the
-	// reconciler until the plan commits.
-	sqlStalledImports = `SELECT organization_id, id, status FROM imports
-		WHERE status IN ('reading', 'processing') AND updated < $1 ORDER BY updated LIMIT 100
-		FOR NO KEY UPDATE SKIP LOCKED`
+	// reconciler until the plan commits. At most 10 per organization, so
+	// one tenant's pile cannot crowd out the others' within the 100.
+	sqlStalledImports = `SELECT i.organization_id, i.id, i.status, i.updated FROM imports i
+		WHERE (i.organization_id, i.id) IN (
+			SELECT organization_id, id FROM (
+				SELECT organization_id, id, row_number() OVER (PARTITION BY organization_id ORDER BY updated) AS n
+				FROM imports WHERE status = 'processing' AND updated < $1) oldest
+			WHERE n <= 10)
+		ORDER BY i.updated LIMIT 100
+		FOR NO KEY UPDATE OF i SKIP LOCKED`
+	// Uploads still reading long after they started: their API process died
+	// or the client vanished. One statement for every tenant.
+	sqlFailExpiredUploads = `UPDATE imports SET status = 'failed', error = $2, finished = now(), updated = now()
+		WHERE (organization_id, id) IN (SELECT organization_id, id FROM imports
+			WHERE status = 'reading' AND updated < $1 FOR NO KEY UPDATE SKIP LOCKED)`
 	sqlTouchImport = `UPDATE imports SET updated = now() WHERE organization_id = $1 AND id = $2`
 )
 
@@ -37,9 +48,11 @@ func (s *Store) PendingChunks(ctx context.Context, orgID, importID string) ([]in
 type StalledImport struct {
 	OrgID, ID string
 	Status    customer.ImportStatus
+	Updated   time.Time // the last sign of progress
 }
 
-// StalledImports lists unfinished imports not updated since before.
+// StalledImports lists processing imports not updated since before,
+// oldest first, at most 10 per organization.
 func (s *Store) StalledImports(ctx context.Context, before time.Time) ([]StalledImport, error) {
 	rows, err := s.pool.Query(ctx, sqlStalledImports, before)
 	if err != nil {
@@ -47,10 +60,21 @@ func (s *Store) StalledImports(ctx context.Context, before time.Time) ([]Stalled
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledImport, error) {
 		var s StalledImport
-		err := r.Scan(&s.OrgID, &s.ID, &s.Status)
+		err := r.Scan(&s.OrgID, &s.ID, &s.Status, &s.Updated)
 		return s, err
 	})
 	return list, interpretError(err, nil)
+}
+
+// FailExpiredUploads fails the imports still reading that were last
+// updated before the given time, with reason as their error, and returns
+// how many.
+func (s *Store) FailExpiredUploads(ctx context.Context, before time.Time, reason string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sqlFailExpiredUploads, before, reason)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("fail expired uploads: %w", err), nil)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // TouchImport marks progress so the reconciler leaves the import alone.

@@ -91,25 +91,54 @@ func (d *Deps) importFailed(ctx context.Context, p queue.ImportPayload, err erro
 	return fmt.Errorf("import %s failed: %w: %w", p.ImportID, err, asynq.SkipRetry)
 }
 
-// reconcileImports re-plans processing imports without progress (their
-// tasks may be gone with Redis) and fails uploads whose reader died.
-func (d *Deps) reconcileImports(ctx context.Context, age time.Duration) (int, error) {
-	stalled, err := d.Store.StalledImports(ctx, time.Now().Add(-age))
+// replanned counts the imports reconcileImports re-planned, by cause.
+type replanned struct {
+	lost int // Redis held none of their tasks
+	idle int // no progress for long, tasks or not
+}
+
+// reconcileImports re-plans processing imports without progress for check
+// whose tasks Redis lost (a restart, a flush, a failover), and those
+// without progress for idle whatever Redis holds; re-planning only queues
+// what is missing. An import it cannot handle does not stop the others.
+func (d *Deps) reconcileImports(ctx context.Context, check, idle time.Duration) (replanned, error) {
+	var r replanned
+	now := time.Now()
+	stalled, err := d.Store.StalledImports(ctx, now.Add(-check))
 	if err != nil {
-		return 0, err
+		return r, err
 	}
-	n := 0
+	var errs []error
 	for _, s := range stalled {
-		switch s.Status {
-		case customer.ImportProcessing:
-			if err := d.Client.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: s.OrgID, ImportID: s.ID}); err != nil {
-				return n, err
+		idleFor := now.Sub(s.Updated) >= idle
+		if !idleFor {
+			pending, err := d.Store.PendingChunks(ctx, s.OrgID, s.ID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
 			}
-			if err := d.Store.TouchImport(ctx, s.OrgID, s.ID); err != nil {
-				return n, err
+			lost, err := queue.ImportTasksLost(ctx, d.Redis, d.Client.Names(), s.ID, pending)
+			if err != nil {
+				errs = append(errs, err)
+				continue
 			}
-			n++
+			if !lost {
+				continue
+			}
+		}
+		if err := d.Client.EnqueueImportPlan(ctx, queue.ImportPayload{OrgID: s.OrgID, ImportID: s.ID}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := d.Store.TouchImport(ctx, s.OrgID, s.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if idleFor {
+			r.idle++
+		} else {
+			r.lost++
 		}
 	}
-	return n, nil
+	return r, errors.Join(errs...)
 }

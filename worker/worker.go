@@ -86,28 +86,36 @@ func (d *Deps) failed(ctx context.Context, orgID, jobID, replyTo string, err err
 
 // Reconcile re-enqueues jobs PostgreSQL holds as queued but that have
 // waited longer than age: after a Redis flush or failover their tasks are
-// gone. TaskID makes re-enqueueing a job whose task still exists a no-op.
+// gone. TaskID makes re-enqueueing a job whose task still exists a no-op;
+// it returns how many tasks it actually re-created. A job it cannot
+// re-create is skipped, never a stop for the others.
 func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	jobs, err := d.Store.StaleJobs(ctx, time.Now().Add(-age), 1000)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
+	var errs []error
 	for _, j := range jobs {
 		if j.Type != queue.TypeUpsert {
 			continue
 		}
 		var p queue.UpsertPayload
 		if err := json.Unmarshal(j.Payload, &p.Request); err != nil {
-			return n, fmt.Errorf("job %s payload: %w", j.ID, err)
+			errs = append(errs, fmt.Errorf("job %s payload: %w", j.ID, err))
+			continue
 		}
 		p.JobID, p.OrgID = j.ID, j.OrganizationID
-		if err := d.Client.EnqueueUpsert(ctx, p); err != nil {
-			return n, err
+		created, err := d.Client.RequeueUpsert(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
-		n++
+		if created {
+			n++
+		}
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // Config tunes the worker server.
@@ -124,6 +132,10 @@ type Config struct {
 	// StagingTTL is how long the staged rows of a finished import are kept
 	// (default 1h; negative: purge at once).
 	StagingTTL time.Duration
+	// UploadTimeout fails an import still reading its upload this long
+	// after its last update (default 1h): its API process died or its
+	// client vanished, and nothing else would ever end it.
+	UploadTimeout time.Duration
 }
 
 // stagingPurgeBatch is how many staged rows one reconcile tick deletes.
@@ -146,6 +158,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	if cfg.ImportConcurrency <= 0 {
 		cfg.ImportConcurrency = 2
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = time.Hour
 	}
 	base := asynq.Config{
 		TaskCheckInterval: 5 * time.Millisecond, // the default 1 s would dominate POS latency
@@ -182,8 +197,15 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		servers = append(servers, srv)
 	}
 	d.Log.Info("worker started", "concurrency", cfg.Concurrency, "import_concurrency", cfg.ImportConcurrency, "queues", cfg.Names.All())
+	inspector := asynq.NewInspector(opt)
+	defer inspector.Close()
 	tick := time.NewTicker(cfg.ReconcileEvery)
 	defer tick.Stop()
+	// Lost work is looked for more often than the rest is tidied: a killed
+	// worker's upserts are POS checkouts waiting.
+	lostEvery := min(cfg.ReconcileEvery, 2*time.Second)
+	lost := time.NewTicker(lostEvery)
+	defer lost.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,26 +214,47 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 				srv.Shutdown()
 			}
 			return nil
-		case <-tick.C:
-			if n, err := d.Reconcile(ctx, cfg.ReconcileAge); err != nil {
-				d.Log.Warn("reconcile", "err", err)
+		case <-lost.C:
+			if n, err := queue.RecoverOrphans(ctx, d.Redis, inspector, cfg.Names); err != nil {
+				d.Log.Warn("recover tasks of dead workers", "err", err, "requeued", n)
 			} else if n > 0 {
-				d.Log.Info("re-enqueued queued jobs", "count", n)
+				d.Log.Info("requeued tasks of dead workers", "count", n)
 			}
-			if err := d.Store.TidySearchIndex(ctx); err != nil {
-				d.Log.Warn("flush search index", "err", err)
-			}
-			// Chunks can legitimately run for a while; imports get more slack.
-			if n, err := d.reconcileImports(ctx, 4*cfg.ReconcileAge); err != nil {
+			// Chunks can legitimately run for a while; without lost tasks
+			// imports get more slack.
+			r, err := d.reconcileImports(ctx, lostEvery, 4*cfg.ReconcileAge)
+			if err != nil {
 				d.Log.Warn("reconcile imports", "err", err)
-			} else if n > 0 {
-				d.Log.Info("re-planned stalled imports", "count", n)
 			}
-			if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
-				d.Log.Warn("purge import staging", "err", err)
-			} else if n > 0 {
-				d.Log.Debug("purged staged import rows", "count", n)
+			if r.lost > 0 || r.idle > 0 {
+				d.Log.Info("re-planned imports", "tasks_lost", r.lost, "no_progress", r.idle)
 			}
+		case <-tick.C:
+			d.reconcile(ctx, cfg)
 		}
+	}
+}
+
+// reconcile re-derives from PostgreSQL the jobs Redis lost and tidies up;
+// each step logs what it changed, and a failing step does not skip the next.
+func (d *Deps) reconcile(ctx context.Context, cfg Config) {
+	if n, err := d.Reconcile(ctx, cfg.ReconcileAge); err != nil {
+		d.Log.Warn("reconcile jobs", "err", err, "requeued", n)
+	} else if n > 0 {
+		d.Log.Info("requeued jobs whose tasks were lost", "count", n)
+	}
+	if err := d.Store.TidySearchIndex(ctx); err != nil {
+		d.Log.Warn("flush search index", "err", err)
+	}
+	reason := fmt.Sprintf("The upload did not finish within %s (the connection or the server was lost); upload the file again", cfg.UploadTimeout)
+	if n, err := d.Store.FailExpiredUploads(ctx, time.Now().Add(-cfg.UploadTimeout), reason); err != nil {
+		d.Log.Warn("fail expired uploads", "err", err)
+	} else if n > 0 {
+		d.Log.Info("failed uploads that never finished", "count", n, "timeout", cfg.UploadTimeout.String())
+	}
+	if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
+		d.Log.Warn("purge import staging", "err", err)
+	} else if n > 0 {
+		d.Log.Debug("purged staged import rows", "count", n)
 	}
 }

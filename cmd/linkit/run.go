@@ -114,6 +114,7 @@ type config struct {
 	ImportChunkRows   int
 	ImportStagingTTL  time.Duration
 	HTTP              httpLimits
+	UploadTimeout     time.Duration // imports still reading this long after their last update fail
 	// MemoryLimit is the Go runtime's soft memory limit (0: leave it to
 	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
 	// the default GC pacing let the heap double past that.
@@ -169,7 +170,8 @@ func loadConfig(getenv func(string) string) config {
 			IdleTimeout:       duration("LINKIT_HTTP_IDLE_TIMEOUT", 60*time.Second),
 			MaxHeaderBytes:    atoi("LINKIT_HTTP_MAX_HEADER_KB", 64) << 10,
 		},
-		MemoryLimit: memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
+		UploadTimeout: duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
+		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
 	}
 }
 
