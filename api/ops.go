@@ -7,17 +7,14 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // opsRoutes mounts the queue dashboard and metrics, behind the admin token
 // (metrics may be public when configured).
 func (s *Server) opsRoutes() {
-	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
-	if !s.cfg.MetricsPublic {
-		metrics = s.adminOnly(metrics)
-	}
-	s.mux.Handle("GET /metrics", metrics)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
 	// Profiles for ops, behind the admin token; streaming, since a profile
 	// or trace may run longer than the write timeout (?seconds=).
 	s.mux.Handle("/debug/pprof/", s.streaming(s.adminOnly(http.HandlerFunc(pprof.Index))))
@@ -29,6 +26,35 @@ func (s *Server) opsRoutes() {
 		// cross-site form POST (pause a queue, delete tasks) with it.
 		s.mux.Handle("/monitoring/", http.NewCrossOriginProtection().Handler(s.adminOnly(dash)))
 	}
+}
+
+// metricsHandler serves the registry, behind the admin token unless
+// metrics are public.
+func (s *Server) metricsHandler() http.Handler {
+	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+	if !s.cfg.MetricsPublic {
+		metrics = s.adminOnly(metrics)
+	}
+	return metrics
+}
+
+// NewProbeServer serves only /healthz, /readyz and /metrics, for a process
+// that runs no API (linkit work): what orchestrators probe and Prometheus
+// scrapes. It uses cfg's AdminToken and MetricsPublic, and d's Log,
+// Registry, Checks, Inspector and Names.
+func NewProbeServer(cfg Config, d Deps) *Server {
+	if d.Log == nil {
+		d.Log = discardLogger
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
+	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
+	return s
 }
 
 // maskPayload shows a task's payload to the dashboard with every email and

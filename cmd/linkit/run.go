@@ -101,6 +101,7 @@ type config struct {
 	DatabaseURL       string
 	RedisURL          string
 	HTTPAddr          string
+	WorkerHTTPAddr    string // where `linkit work` serves probes and metrics ("": nowhere)
 	AdminToken        string
 	WorkerConcurrency int
 	LogLevel          string
@@ -146,6 +147,7 @@ func loadConfig(getenv func(string) string) config {
 		DatabaseURL:       env("LINKIT_DATABASE_URL", "postgres://localhost:5432/linkit?sslmode=disable"),
 		RedisURL:          env("LINKIT_REDIS_URL", "redis://localhost:6379/0"),
 		HTTPAddr:          env("LINKIT_HTTP_ADDR", ":8080"),
+		WorkerHTTPAddr:    env("LINKIT_WORKER_HTTP_ADDR", ""),
 		AdminToken:        env("LINKIT_ADMIN_TOKEN", ""),
 		WorkerConcurrency: atoi("LINKIT_WORKER_CONCURRENCY", 16),
 		LogLevel:          env("LINKIT_LOG_LEVEL", "info"),

@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	if r.worker {
 		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg)}
 		wg.Add(1)
@@ -73,6 +73,24 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			defer wg.Done()
 			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
 				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout}, redisOpt, deps); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	checks := []api.Check{
+		{Name: "postgres", Ping: store.Ping},
+		{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+	}
+	if r.worker && !r.api && cfg.WorkerHTTPAddr != "" {
+		// A worker alone still answers probes and scrapes.
+		inspector := asynq.NewInspector(redisOpt)
+		defer inspector.Close()
+		probes := api.NewProbeServer(api.Config{AdminToken: cfg.AdminToken, MetricsPublic: cfg.MetricsPublic},
+			api.Deps{Log: log, Registry: reg, Checks: checks, Inspector: inspector, Names: names})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveHTTP(ctx, cfg.WorkerHTTPAddr, cfg.HTTP, probes, log); err != nil {
 				errc <- err
 			}
 		}()
@@ -88,10 +106,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
 				OrgChanges: queue.NewOrgChanges(ctx, rdb, names, log),
-				Checks: []api.Check{
-					{Name: "postgres", Ping: store.Ping},
-					{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-				},
+				Checks:     checks,
 			})
 		wg.Add(1)
 		go func() {
