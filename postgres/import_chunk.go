@@ -110,12 +110,13 @@ type chunkInput struct {
 	placeholders []Placeholder
 	headers      []string
 	mapping      map[string]string
+	settings     customer.Settings // the organization's, read once per chunk
 }
 
 // loadChunk reads the import's state and locks the chunk (its rows are
 // read in pages: chunkInput.pages).
 func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
-	in := &chunkInput{orgID: orgID, importID: importID}
+	in := &chunkInput{orgID: orgID, importID: importID, settings: customer.DefaultSettings()}
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlChunkPendingList)
@@ -166,12 +167,13 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err != nil {
 		return nil, err
 	}
-	w, err := cand.workspace()
+	m := newChunkMerge(opts, in.settings, cand)
+	m.columns = customer.FieldColumns(in.headers, in.mapping)
+	w, err := cand.workspace(m.dopts.CanonicalEmails)
 	if err != nil {
 		return nil, err
 	}
 
-	m := newChunkMerge(opts, cand)
 	apply := func(rows []customer.ImportRow, _ []bool) error {
 		if ph != nil {
 			rows = ph.drop(rows)
@@ -199,8 +201,10 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if ph != nil {
 		// Problems are the import's report, written in a dry run too.
 		queueChunkProblems(wb, orgID, importID, ph.problems)
-		m.counts.Invalid, m.counts.Warnings = ph.invalid, ph.warnings
+		m.counts.Invalid += ph.invalid
+		m.counts.Warnings += ph.warnings
 	}
+	m.queueProblems(wb, orgID, importID)
 	return queueChunkDone(ctx, tx, wb, in, chunk, m)
 }
 

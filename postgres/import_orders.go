@@ -126,11 +126,12 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 		return nil, interpretError(fmt.Errorf("load orders of chunk %d: %w", chunk, err), nil)
 	}
 	oc.decide()
-	w, err := cand.workspace()
+	m := newChunkMerge(opts, in.settings, cand)
+	m.columns = customer.FieldColumns(in.headers, in.mapping)
+	w, err := cand.workspace(m.dopts.CanonicalEmails)
 	if err != nil {
 		return nil, err
 	}
-	m := newChunkMerge(opts, cand)
 	err = in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, _ []bool) error {
 		for i := range rows {
 			if err := oc.apply(m, w, &rows[i]); err != nil {
@@ -152,7 +153,9 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 	}
 	// Problems are the import's report, written in a dry run too.
 	queueChunkProblems(wb, orgID, importID, oc.problems)
-	m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
+	m.queueProblems(wb, orgID, importID)
+	m.counts.Invalid += oc.invalid
+	m.counts.Warnings += oc.warnings
 	m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
 	out, err := queueChunkDone(ctx, tx, wb, in, chunk, m)
 	if err != nil {
@@ -423,6 +426,10 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, r *customer.Impo
 	id, err := m.apply(w, r, incoming(r))
 	if err != nil {
 		return fmt.Errorf("row %d: %w", r.Num, err)
+	}
+	if id == "" { // refused (only shared identifiers): like a row without any
+		oc.deferred = append(oc.deferred, deferredRow{num: r.Num, order: o})
+		return nil
 	}
 	if o.customerID == "" {
 		o.customerID = id
