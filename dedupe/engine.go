@@ -339,6 +339,13 @@ func (w *Workspace) namesAgree(name PersonName, id string) bool {
 	return HasName(other) && !NamesDiffer(name, other)
 }
 
+// refuses reports whether the name check turns down owner as the record's
+// customer through k. An external id is another system's own record id,
+// not an identifier people share: it is never checked.
+func (w *Workspace) refuses(opts Options, k Key, name PersonName, owner string) bool {
+	return opts.NameCheck && k.Kind != KindExternal && w.namesDiffer(name, owner)
+}
+
 // namesDiffer reports whether customer id's name clearly differs from name.
 func (w *Workspace) namesDiffer(name PersonName, id string) bool {
 	c := w.customers[id]
@@ -401,7 +408,7 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 				continue
 			}
 			owner := w.owners[k]
-			if owner == "" || (opts.NameCheck && w.namesDiffer(name, owner)) {
+			if owner == "" || w.refuses(opts, k, name, owner) {
 				continue
 			}
 			matched, matchedOn, matchedKey = owner, kind, k
@@ -437,7 +444,7 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 		if owner == "" || owner == c.ID {
 			continue
 		}
-		if opts.NameCheck && w.namesDiffer(name, owner) {
+		if w.refuses(opts, k, name, owner) {
 			// Two people on one identifier: it becomes shared, carried by
 			// both, and nothing of the record goes to the other customer.
 			w.share(k, ReasonNamesDiffer, cmp.Or(w.displayForMerge(w.customers[owner], k), display))
