@@ -105,16 +105,11 @@ func (p problems) mergePolicy(field, v string) dedupe.Options {
 	return dedupe.Options{}
 }
 
-// settingsOf are the organization's matching settings.
-func settingsOf(o *customer.Organization) customer.Settings {
-	return customer.DefaultSettings()
-}
-
 // matchRules puts the organization's settings (SPEC §10.1) into a request
 // before it is queued: the task carries them, so the worker reads nothing.
 // A merge_policy the request named wins over the default one.
 func matchRules(o *customer.Organization, req *dedupe.Request) {
-	st := settingsOf(o)
+	st := o.Settings
 	named := req.Options
 	req.Options = dedupe.OptionsOf(st, "")
 	if named.Policy != "" {

@@ -116,7 +116,7 @@ type chunkInput struct {
 // loadChunk reads the import's state and locks the chunk (its rows are
 // read in pages: chunkInput.pages).
 func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
-	in := &chunkInput{orgID: orgID, importID: importID, settings: customer.DefaultSettings()}
+	in := &chunkInput{orgID: orgID, importID: importID}
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
 	b.Queue(sqlChunkPendingList)
@@ -124,6 +124,7 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.headers, &in.mapping)
 	})
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
+	b.Queue(sqlSelectSettings, orgID).QueryRow(func(row pgx.Row) error { return row.Scan(settingsDest(&in.settings)...) })
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load chunk %d: %w", chunk, err), customer.NotFound("Import chunk", fmt.Sprint(chunk)))
 	}

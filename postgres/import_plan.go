@@ -363,7 +363,10 @@ type sharedKeys struct {
 
 // sharedKeySet reads an organization's shared keys for a plan.
 func (s *Store) sharedKeySet(ctx context.Context, orgID string) (*sharedKeys, error) {
-	st := customer.DefaultSettings()
+	st, err := s.OrganizationSettings(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
 	sk := &sharedKeys{listed: map[dedupe.Key]bool{},
 		block: dedupe.NewBlocklist(slices.Concat(st.Blocklist.Emails, st.Blocklist.Phones))}
 	rows, err := s.pool.Query(ctx, sqlOrgSharedKeys, orgID)
