@@ -2,6 +2,7 @@ package dedupe_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -158,5 +159,24 @@ func TestOptionsOf(t *testing.T) {
 	}
 	if o := dedupe.OptionsOf(st, "merge_conflicts"); o.Policy != dedupe.FillBlanks || !o.MergeConflicts {
 		t.Fatalf("%+v", o)
+	}
+}
+
+// BenchmarkApplyNameCheck is the engine's cost of one matching record with
+// the name check on and off (a name variant, the usual re-import).
+//
+//	go test ./dedupe -run '^$' -bench BenchmarkApplyNameCheck
+func BenchmarkApplyNameCheck(b *testing.B) {
+	for _, opts := range []dedupe.Options{{}, nameCheck} {
+		b.Run(fmt.Sprintf("name_check=%v", opts.NameCheck), func(b *testing.B) {
+			w := dedupe.NewWorkspace(ids(), false)
+			existing(w, customer.Customer{ID: "cust_jon", FirstName: "Jonathan", LastName: "García-López", Email: "jon@example.com", Phone: "+14155550100"})
+			in := rec("jon@example.com", "+14155550100", "", customer.Customer{FirstName: "Jon", LastName: "Garcia"})
+			for b.Loop() {
+				if r, err := w.Apply(in, opts); err != nil || r.CustomerID != "cust_jon" || len(w.SharedKeys()) > 0 {
+					b.Fatal(r, err)
+				}
+			}
+		})
 	}
 }
