@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -267,5 +268,37 @@ func TestSharedPhoneConcurrency(t *testing.T) {
 	}
 	if n := e.count("SELECT count(*) FROM customer_identities WHERE kind = 'phone'"); n != 1 {
 		t.Fatalf("%d phone identities, want its first carrier's", n)
+	}
+}
+
+// A shared phone glues no strangers into one chunk, but one person's rows
+// on it stay together: one customer, whatever chunk the rows fall in.
+func TestSharedPhoneImportChunks(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 2})
+	e.do("PATCH", "/api/v1/settings", map[string]any{"blocklist": map[string]any{"phones": []string{"+1 415 555 0100"}}}).
+		want(t, http.StatusOK)
+	var b strings.Builder
+	b.WriteString("name,phone,email\n")
+	for i := range 12 {
+		switch i {
+		case 0, 11:
+			b.WriteString("Carl Sagan,+1 415 555 0100,\n")
+		case 5:
+			b.WriteString("Vera Rubin,+1 415 555 0100,\n")
+		default:
+			fmt.Fprintf(&b, "Filler %c,,f%d@example.com\n", 'a'+i, i)
+		}
+	}
+	done := e.importCSV("/api/v1/imports?default_region=US", []byte(b.String()))
+	if c := counts(done); c["created"] != 11 || c["merged_in_file"] != 1 || done["chunks"].(float64) < 4 {
+		t.Fatalf("counts %v chunks %v", c, done["chunks"])
+	}
+	if n := e.count("SELECT count(*) FROM customers WHERE first_name IN ('Carl', 'Vera')"); n != 2 {
+		t.Fatalf("%d customers for Carl and Vera, want 2", n)
+	}
+	items := e.do("GET", "/api/v1/shared-identifiers", nil).want(t, http.StatusOK).list()
+	if len(items) != 1 || items[0]["reason"] != "blocklist" || items[0]["customer_count"] != float64(2) {
+		t.Fatalf("shared identifiers %v", items)
 	}
 }

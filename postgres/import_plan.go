@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -427,6 +428,7 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 	var key, other, runKey string
 	var row, runFirst int32
 	started, placeholder, runShared := false, false, false
+	byName := map[string]int32{}       // a shared key's run: first row of each name
 	var run []int32                    // rows of a run that may still turn out a placeholder
 	others := map[string]bool{}        // that run's different other keys
 	pairs := make([][2]int32, 0, 8192) // {first row of the run, row}
@@ -458,12 +460,21 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 			endRun()
 			started, runKey, runFirst = true, key, row
 			runShared = rd.shared != nil && rd.shared(key)
+			clear(byName)
 			if runShared {
 				*rd.sharedFound = append(*rd.sharedFound, Placeholder{Kind: rd.kind, Value: key})
 			}
 		}
 		if runShared {
-			emit(row, row) // staged, joined by other keys only
+			// Joined only with rows of the same name: the one person
+			// among its carriers the chunk must see in file order.
+			_, name, _ := strings.Cut(other, "|")
+			if first, ok := byName[name]; ok && name != "" {
+				emit(first, row)
+			} else {
+				byName[name] = row
+				emit(row, row)
+			}
 			return nil
 		}
 		if rd.mark != nil {
