@@ -97,9 +97,19 @@ func TestSharedStorePhone(t *testing.T) {
 	if dan["phone"] != "+14155550100" || !slices.Equal(sharedAliases(dan), []string{"phone:+14155550100"}) {
 		t.Fatalf("Dan %v", dan)
 	}
-	if n := e.do("GET", "/api/v1/shared-identifiers", nil).want(t, http.StatusOK).list()[0]["customer_count"]; n != float64(4) {
-		t.Fatalf("customer_count %v, want 4", n)
+	// And PUT gives one to an existing customer without a 409.
+	eve := e.createCustomer(map[string]any{"first_name": "Eve", "last_name": "Moss", "email": "eve@example.com"})
+	put := e.do("PUT", "/api/v1/customers/"+str(eve["id"]), map[string]any{"first_name": "Eve", "last_name": "Moss",
+		"email": "eve@example.com", "phone": "+14155550100"}).want(t, http.StatusOK).data()
+	if put["phone"] != "+14155550100" || !slices.Equal(sharedAliases(put), []string{"phone:+14155550100"}) {
+		t.Fatalf("Eve %v", put)
 	}
+	if n := e.do("GET", "/api/v1/shared-identifiers", nil).want(t, http.StatusOK).list()[0]["customer_count"]; n != float64(5) {
+		t.Fatalf("customer_count %v, want 5", n)
+	}
+	// An unshared email still belongs to one customer: 409.
+	e.do("POST", "/api/v1/customers", map[string]any{"first_name": "Fay", "last_name": "Lin", "email": "bob@example.com"}).
+		wantError(t, http.StatusConflict)
 }
 
 // The name check is conservative: variants of one person's name match.
