@@ -312,3 +312,23 @@ func TestSharedPhoneImportChunks(t *testing.T) {
 		t.Fatalf("shared identifiers %v", items)
 	}
 }
+
+// Order imports match their customers through the same engine.
+func TestSharedOrderImport(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	alice := e.do("POST", "/api/v1/customers/upsert", map[string]any{"name": "Alice Walker", "phone": "+1 415 555 0100"}).
+		want(t, http.StatusCreated).data()
+	file := "Name,Phone,Billing Name,Created at,Total,Currency\n#1,+1 415 555 0100,Bob Dylan,2024-01-01,10,USD\n#2,+1 415 555 0100,Alice Walker,2024-01-02,20,USD\n"
+	done := orderImport(e, "&default_region=US", file)
+	if c := counts(done); done["status"] != "completed" || c["orders_created"] != 2 || c["created"] != 1 || c["warnings"] != 1 {
+		t.Fatalf("import %v counts %v", done["status"], c)
+	}
+	a := e.do("GET", "/api/v1/customers/"+str(alice["id"]), nil).want(t, http.StatusOK).data()
+	if a["total_orders"] != float64(1) || a["lifetime_value"] != float64(20) {
+		t.Fatalf("Alice got Bob's order: %v", a)
+	}
+	if n := e.count("SELECT count(*) FROM orders o JOIN customers c ON c.organization_id = o.organization_id AND c.id = o.customer_id WHERE c.first_name = 'Bob'"); n != 1 {
+		t.Fatalf("Bob has %d orders, want 1", n)
+	}
+}
