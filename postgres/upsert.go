@@ -30,14 +30,16 @@ const (
 		CROSS JOIN LATERAL (SELECT i.customer_id, i.source FROM customer_identities i
 			WHERE i.organization_id = $1 AND i.kind = k.kind AND i.value = k.value LIMIT 1) x`
 	sqlOwners = `SELECT k.kind, k.value, x.customer_id, x.source FROM ` + sqlKeyProbe
-	// Candidates are the keys' owners and the carriers of shared keys.
+	// Candidates are the keys' owners and the carriers of shared keys
+	// (sqlCarriers: the newest carriersLoaded of each).
 	sqlCandidateIDs = `ARRAY(SELECT x.customer_id FROM ` + sqlKeyProbe + `
 		UNION SELECT s.customer_id FROM unnest($2::text[], $3::text[]) AS k(kind, value)
-			JOIN shared_identifier_carriers s ON s.organization_id = $1 AND s.kind = k.kind AND s.value = k.value)`
-	// The shared keys among $2/$3, with their carriers (oldest first).
-	sqlSharedKeys = `SELECT s.kind, s.value, s.reason,
-			ARRAY(SELECT c.customer_id FROM shared_identifier_carriers c
-				WHERE c.organization_id = $1 AND c.kind = s.kind AND c.value = s.value ORDER BY c.created, c.customer_id)
+			CROSS JOIN LATERAL (` + sqlCarriers + `) s)`
+	sqlCarriers = `SELECT c.customer_id FROM shared_identifier_carriers c
+		WHERE c.organization_id = $1 AND c.kind = k.kind AND c.value = k.value
+		ORDER BY c.created DESC, c.customer_id DESC LIMIT ` + carriersLoaded
+	// The shared keys among $2/$3, with their carriers.
+	sqlSharedKeys = `SELECT s.kind, s.value, s.reason, ARRAY(` + sqlCarriers + `)
 		FROM unnest($2::text[], $3::text[]) AS k(kind, value)
 		JOIN shared_identifiers s ON s.organization_id = $1 AND s.kind = k.kind AND s.value = k.value`
 	sqlInsertShared = `INSERT INTO shared_identifiers (organization_id, kind, value, reason)
@@ -96,6 +98,13 @@ const (
 		SET reasons = (SELECT array_agg(DISTINCT r) FROM unnest(duplicate_suggestions.reasons || EXCLUDED.reasons) r),
 			updated = now()`
 )
+
+// carriersLoaded bounds the carriers of one shared key a match loads and
+// locks: a store's phone typed on every walk-in gathers thousands, and each
+// upsert on it would lock them all. The newest are the likeliest to come
+// back; an older carrier beyond them is found by its other identifiers, or
+// a new customer is made and shows in duplicate review.
+const carriersLoaded = "100"
 
 // UpsertReply is the one worker→API contract of an upsert job: the result
 // its job row keeps (jobs.result) and the worker sends to the waiting API
