@@ -202,8 +202,25 @@ func TestSharedOrders(t *testing.T) {
 func TestSharedSettings(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})
-	e.do("PATCH", "/api/v1/settings", map[string]any{"blocklist": map[string]any{"phones": []string{"(415) 555-0000"}}}).
+	// Customers from before the blocklist keep their phones.
+	gus := e.createCustomer(map[string]any{"first_name": "Gus", "last_name": "Grey", "phone": "+14155550001"})
+	oli := e.createCustomer(map[string]any{"first_name": "Oli", "last_name": "Park", "phone": "+14155550002"})
+	e.do("PATCH", "/api/v1/settings", map[string]any{"blocklist": map[string]any{"phones": []string{"(415) 555-0000", "+14155550001", "+14155550002"}}}).
 		want(t, http.StatusOK)
+	// Now another customer may carry them: no 409, the first owner carries too.
+	e.createCustomer(map[string]any{"first_name": "Hal", "last_name": "Ross", "phone": "+14155550001"})
+	if got := sharedAliases(e.do("GET", "/api/v1/customers/"+str(gus["id"]), nil).want(t, http.StatusOK).data()); len(got) != 1 {
+		t.Fatalf("Gus shows shared %v", got)
+	}
+	e.do("POST", "/api/v1/customers/upsert", map[string]any{"name": "Ida Bell", "phone": "+14155550002"}).want(t, http.StatusCreated)
+	if got := sharedAliases(e.do("GET", "/api/v1/customers/"+str(oli["id"]), nil).want(t, http.StatusOK).data()); len(got) != 1 {
+		t.Fatalf("Oli shows shared %v", got)
+	}
+	if n := e.count("SELECT count(*) FROM shared_identifier_carriers WHERE value IN ('14155550001', '14155550002')"); n != 4 {
+		t.Fatalf("%d carriers of the two blocklisted phones, want 4", n)
+	}
+	e.do("DELETE", "/api/v1/customers/"+str(gus["id"]), nil).want(t, http.StatusNoContent)
+	e.do("DELETE", "/api/v1/customers/"+str(oli["id"]), nil).want(t, http.StatusNoContent)
 	first := e.do("POST", "/api/v1/customers/upsert", map[string]any{"name": "Alice Walker", "phone": "+14155550000"}).
 		want(t, http.StatusCreated).data()
 	if got := sharedAliases(first); !slices.Equal(got, []string{"phone:+14155550000"}) {
@@ -220,8 +237,9 @@ func TestSharedSettings(t *testing.T) {
 	if other.data()["id"] == first["id"] {
 		t.Fatalf("Bea %s", other.Raw)
 	}
-	items := e.do("GET", "/api/v1/shared-identifiers", nil).want(t, http.StatusOK).list()
-	if len(items) != 1 || items[0]["reason"] != "blocklist" || items[0]["customer_count"] != float64(2) {
+	items := e.do("GET", "/api/v1/shared-identifiers", nil).want(t, http.StatusOK).list() // newest first
+	if len(items) != 3 || items[0]["value"] != "+14155550000" || items[0]["reason"] != "blocklist" || items[0]["customer_count"] != float64(2) ||
+		items[1]["customer_count"] != float64(1) {
 		t.Fatalf("shared identifiers %v", items)
 	}
 

@@ -434,6 +434,9 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 		display := displayOf(in, k)
 		field := fieldOfKind(k.Kind)
 		if w.isShared(k, display) {
+			if _, listed := w.shared[k]; !listed {
+				w.share(k, ReasonBlocklist, display) // its owner, if any, carries it too
+			}
 			if w.carry(k, c.ID, display) && k != matchedKey {
 				res.Warnings = append(res.Warnings, Warning{Code: WarningSharedIdentifier, Field: field,
 					Message: field + " is shared by several customers: it did not decide the match"})

@@ -85,10 +85,24 @@ const (
 		WHERE organization_id = $1 AND customer_id = ANY($2)) a
 		ORDER BY created, value`
 	// A customer given an identifier another owns carries it when it is
-	// shared (SPEC §10.1: no 409); no row means it is not.
-	sqlCarryShared = `INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
-		SELECT organization_id, kind, value, $4, $5 FROM shared_identifiers
-		WHERE organization_id = $1 AND kind = $2 AND value = $3
+	// shared (SPEC §10.1: no 409): listed, or on the blocklist (listed now,
+	// its owner a carrier too). No row means it is not shared.
+	sqlCarryShared = `WITH blocked AS (
+			SELECT 1 FROM organizations o WHERE o.id = $1 AND (
+				($2 = 'phone' AND $3 IN (SELECT regexp_replace(p, '[^0-9]', '', 'g') FROM unnest(o.blocklist_phones) p))
+				OR ($2 = 'email' AND $3 = ANY(o.blocklist_emails)))),
+		listed AS (
+			INSERT INTO shared_identifiers (organization_id, kind, value, reason)
+			SELECT $1, $2, $3, '` + dedupe.ReasonBlocklist + `' FROM blocked
+			ON CONFLICT DO NOTHING RETURNING 1),
+		owner AS (
+			INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
+			SELECT $1, $2, $3, i.customer_id, i.display FROM customer_identities i, listed
+			WHERE i.organization_id = $1 AND i.kind = $2 AND i.value = $3
+			ON CONFLICT DO NOTHING)
+		INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
+		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM listed) OR EXISTS (
+			SELECT 1 FROM shared_identifiers WHERE organization_id = $1 AND kind = $2 AND value = $3)
 		ON CONFLICT (organization_id, kind, value, customer_id) DO UPDATE SET display = EXCLUDED.display
 		RETURNING true`
 	sqlDeleteCarriers = `DELETE FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = $2`
