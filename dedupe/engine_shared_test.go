@@ -180,3 +180,48 @@ func BenchmarkApplyNameCheck(b *testing.B) {
 		})
 	}
 }
+
+// FuzzApplyNameCheck applies a record of any name on a phone two people
+// already share and on one person's email: the record goes to a customer of
+// the view, never one whose name clearly differs, and nothing of it reaches
+// a customer it did not go to.
+func FuzzApplyNameCheck(f *testing.F) {
+	for _, n := range [][2]string{{"Ann", "Lee"}, {"Bob", "Dylan"}, {"", ""}, {"Guest", ""}, {"Дмитрий", "Иванов"}, {"J.", "Lee"}} {
+		f.Add(n[0], n[1], true)
+		f.Add(n[0], n[1], false)
+	}
+	f.Fuzz(func(t *testing.T, first, last string, withEmail bool) {
+		w := dedupe.NewWorkspace(ids(), false)
+		existing(w, customer.Customer{ID: "cust_ann", FirstName: "Ann", LastName: "Lee", Email: "ann@example.com", Phone: "+14155550100"})
+		existing(w, customer.Customer{ID: "cust_bob", FirstName: "Bob", LastName: "Dylan"})
+		w.LoadShared(dedupe.Key{Kind: dedupe.KindPhone, Value: "14155550100"}, dedupe.ReasonNamesDiffer, "cust_bob")
+		email := ""
+		if withEmail {
+			email = "ann@example.com"
+		}
+		in := customer.Customer{FirstName: first, LastName: last}
+		r, err := w.Apply(rec(email, "+14155550100", "", in), nameCheck)
+		var serr *dedupe.SharedError
+		if errors.As(err, &serr) {
+			if withEmail || dedupe.HasName(dedupe.PersonNameOf(&in)) {
+				t.Fatalf("refused %q %q (email %v): %v", first, last, withEmail, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := w.Customer(r.CustomerID)
+		if c == nil {
+			t.Fatalf("result %+v names no customer of the view", r)
+		}
+		if !w.IsCreated(c.ID) && dedupe.NamesDiffer(dedupe.PersonNameOf(&in), dedupe.PersonName{First: c.FirstName, Last: c.LastName}) {
+			t.Fatalf("%q %q went to %s (%s %s)", first, last, c.ID, c.FirstName, c.LastName)
+		}
+		for id := range w.Updated() {
+			if id != r.CustomerID {
+				t.Fatalf("%s changed though the record went to %s", id, r.CustomerID)
+			}
+		}
+	})
+}
