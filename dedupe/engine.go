@@ -383,37 +383,9 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 		return Result{}, ErrNoIdentifier
 	}
 	w.useBlocklist(opts.Blocklist)
-	priority := opts.Priority
-	if len(priority) == 0 {
-		priority = DefaultPriority
-	}
 	name := PersonNameOf(&in.Fields)
 	named := HasName(name)
-	var matched, matchedOn string
-	var matchedKey Key
-	for _, kind := range priority {
-		for _, k := range keys {
-			if k.Kind != kind || matched != "" {
-				continue
-			}
-			if w.isShared(k, displayOf(in, k)) {
-				if named {
-					for _, id := range w.carriersOf(k) {
-						if w.namesAgree(name, id) {
-							matched, matchedOn, matchedKey = id, kind, k
-							break
-						}
-					}
-				}
-				continue
-			}
-			owner := w.owners[k]
-			if owner == "" || w.refuses(opts, k, name, owner) {
-				continue
-			}
-			matched, matchedOn, matchedKey = owner, kind, k
-		}
-	}
+	matched, matchedOn, matchedKey := w.find(in, keys, opts, name, named)
 	res := Result{Conflicts: []Conflict{}}
 	var c *customer.Customer
 	before, keysBefore, carriersBefore := 0, 0, 0
@@ -485,6 +457,49 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 		res.Action = ActionUpdated
 	}
 	return res, nil
+}
+
+// Match returns the customer Apply would match in to ("" for a new one),
+// without applying anything.
+func (w *Workspace) Match(in *Incoming, opts Options) string {
+	w.useBlocklist(opts.Blocklist)
+	name := PersonNameOf(&in.Fields)
+	id, _, _ := w.find(in, in.Keys(), opts, name, HasName(name))
+	return id
+}
+
+// find picks the record's customer: the first key, in the priority order,
+// whose owner the name check accepts, or a shared key's carrier whose name
+// agrees.
+func (w *Workspace) find(in *Incoming, keys []Key, opts Options, name PersonName, named bool) (matched, matchedOn string, matchedKey Key) {
+	priority := opts.Priority
+	if len(priority) == 0 {
+		priority = DefaultPriority
+	}
+	for _, kind := range priority {
+		for _, k := range keys {
+			if k.Kind != kind || matched != "" {
+				continue
+			}
+			if w.isShared(k, displayOf(in, k)) {
+				if named {
+					for _, id := range w.carriersOf(k) {
+						if w.namesAgree(name, id) {
+							matched, matchedOn, matchedKey = id, kind, k
+							break
+						}
+					}
+				}
+				continue
+			}
+			owner := w.owners[k]
+			if owner == "" || w.refuses(opts, k, name, owner) {
+				continue
+			}
+			matched, matchedOn, matchedKey = owner, kind, k
+		}
+	}
+	return matched, matchedOn, matchedKey
 }
 
 // sharedOnly refuses a record with no name whose identifiers are all shared

@@ -379,23 +379,6 @@ func joinInts(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-// peek is the customer the engine will match for in (nil: it will create one).
-func peek(w *dedupe.Workspace, in *dedupe.Incoming, opts dedupe.Options) *customer.Customer {
-	priority := opts.Priority
-	if len(priority) == 0 {
-		priority = dedupe.DefaultPriority
-	}
-	keys := in.Keys()
-	for _, kind := range priority {
-		for _, k := range keys {
-			if k.Kind == kind && w.Owner(k) != "" {
-				return w.Customer(w.Owner(k))
-			}
-		}
-	}
-	return nil
-}
-
 // apply merges one row, in file order: rows of orders that can be
 // imported go through the engine like customer rows; the others are
 // counted and reported.
@@ -404,8 +387,7 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, r *customer.Impo
 	row := orderRow{num: int32(r.Num), warned: r.Record.Warned}
 	if o.state == orderOK && !o.decided && hasIdentifier(r) {
 		o.decided = true
-		ids := incomingKeys(r)
-		if c := peek(w, &ids, m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
+		if c := w.Customer(w.Match(incoming(r), m.dopts)); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
 			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: its currency is not the customer's (%s): %q", c.Currency, o.currency)
 		}
 	}
