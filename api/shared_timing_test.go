@@ -52,3 +52,31 @@ func TestSharedImportTiming(t *testing.T) {
 			rows, time.Since(start).Round(time.Millisecond), counts(done))
 	}
 }
+
+// TestSharedUpsertTiming times sequential upserts, new people then the same
+// people again under a nickname. Opt-in like TestSharedImportTiming:
+//
+//	LINKIT_TIMING=1 go test ./api -run TestSharedUpsertTiming -v
+func TestSharedUpsertTiming(t *testing.T) {
+	if os.Getenv("LINKIT_TIMING") == "" {
+		t.Skip("set LINKIT_TIMING=1 to time upserts")
+	}
+	const n = 400
+	for _, check := range []bool{true, false, true, false} {
+		e := newQueueEnv(t, queueOpts{})
+		if !check {
+			e.do("PATCH", "/api/v1/settings", map[string]any{"name_check": false}).want(t, http.StatusOK)
+		}
+		var took [2]time.Duration
+		for round, first := range []string{"Jonathan", "Jon"} {
+			start := time.Now()
+			for i := range n {
+				e.do("POST", "/api/v1/customers/upsert", map[string]any{"first_name": first, "last_name": "Doe",
+					"email": fmt.Sprintf("u%d@example.com", i), "phone": fmt.Sprintf("+1 415 300 %04d", i)}).want(t, []int{201, 200}[round])
+			}
+			took[round] = time.Since(start)
+		}
+		t.Logf("name_check=%v: %d upserts creating %v/op, matching %v/op", check, n,
+			(took[0] / n).Round(time.Microsecond), (took[1] / n).Round(time.Microsecond))
+	}
+}
