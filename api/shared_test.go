@@ -350,3 +350,45 @@ func TestSharedOrderImport(t *testing.T) {
 		t.Fatalf("Bob has %d orders, want 1", n)
 	}
 }
+
+// An import and upserts at once on one shared phone: each person once, the
+// phone's carriers once each, no email on two customers.
+func TestSharedPhoneImportAndUpsertsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 20})
+	people := []string{"Alice Walker", "Bob Dylan", "Carmen Ortiz", "Dmitri Ivanov", "Emeka Obi", "Fatima Zahra", "Gustav Berg", "Hiro Tanaka"}
+	email := func(p string) string { return strings.ToLower(strings.Fields(p)[0]) + "@example.com" }
+	var b strings.Builder
+	b.WriteString("name,email,phone\n")
+	for i := range 160 {
+		p := people[i%len(people)]
+		fmt.Fprintf(&b, "%s,%s,+1 415 555 0100\n", p, email(p))
+	}
+	im := e.upload("/api/v1/imports?default_region=US", "", "text/csv", []byte(b.String())).want(t, http.StatusAccepted).data()
+	var wg sync.WaitGroup
+	statuses := make([]int, 32)
+	for i := range 32 {
+		wg.Go(func() {
+			p := people[(i*3)%len(people)]
+			statuses[i] = e.do("POST", "/api/v1/customers/upsert?wait=30", map[string]any{"name": p, "phone": "+14155550100", "email": email(p)}).Status
+		})
+	}
+	wg.Wait()
+	if done := e.waitImport(str(im["id"])); done["status"] != "completed" {
+		t.Fatalf("import %v", done)
+	}
+	for i, s := range statuses {
+		if s != http.StatusOK && s != http.StatusCreated {
+			t.Fatalf("upsert %d answered %d", i, s)
+		}
+	}
+	if n := e.count("SELECT count(*) FROM customers WHERE merged_into IS NULL"); n != len(people) {
+		t.Fatalf("%d customers, want %d", n, len(people))
+	}
+	if n := e.count("SELECT count(*) FROM (SELECT email FROM customers GROUP BY email HAVING count(*) > 1) d"); n != 0 {
+		t.Fatalf("%d emails on several customers", n)
+	}
+	if n := e.count("SELECT count(*) FROM shared_identifier_carriers WHERE kind = 'phone'"); n != len(people) {
+		t.Fatalf("%d carriers of the phone, want %d", n, len(people))
+	}
+}
