@@ -49,8 +49,8 @@ func (e *env) customerByEmail(email string) map[string]any {
 func TestImportOrdersShopify(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{chunkRows: 2, pageRows: 2})
-	nora := e.createCustomer(map[string]any{"email": "nora@example.com", "first_name": "Nora"})
-	sam := e.createCustomer(map[string]any{"phone": "+14155550100", "first_name": "Sam"})
+	nora := e.createCustomer(map[string]any{"email": "nora@example.com", "first_name": "Nora", "last_name": "Haddad"})
+	sam := e.createCustomer(map[string]any{"phone": "+14155550100", "first_name": "Sam", "last_name": "Stone"})
 
 	done := orderImport(e, "&default_region=US", shopifyOrders)
 	c := counts(done)
@@ -264,7 +264,7 @@ func TestImportOrdersFirstValueWins(t *testing.T) {
 func TestImportOrdersDryRun(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{chunkRows: 3, pageRows: 2})
-	e.createCustomer(map[string]any{"email": "nora@example.com"})
+	e.createCustomer(map[string]any{"email": "nora@example.com", "first_name": "Nora", "last_name": "Haddad"})
 	done := orderImport(e, "&dry_run=true&default_region=US", shopifyOrders)
 	c := counts(done)
 	if done["status"] != "completed" || c["orders_created"] != 6 || c["orders_invalid"] != 3 || c["created"] != 3 || c["invalid"] != 5 {
@@ -417,7 +417,7 @@ func orderState(t *testing.T, e *env) string {
 func TestImportOrdersConcurrentImports(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{chunkRows: 2, noWorker: true})
-	e.createCustomer(map[string]any{"email": "nora@example.com"})
+	e.createCustomer(map[string]any{"email": "nora@example.com", "first_name": "Nora", "last_name": "Haddad"})
 	var ids []string
 	for range 2 {
 		im := e.upload("/api/v1/imports?kind=orders&default_region=US", "orders.csv", "", []byte(shopifyOrders)).want(t, http.StatusAccepted).data()

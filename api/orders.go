@@ -111,6 +111,7 @@ func (s *Server) resolveCustomer(ctx context.Context, o *customer.Organization, 
 		p.add("customer."+field, problem)
 	}
 	req.LocationID = locationID
+	matchRules(o, req)
 	// Where a customer first came from, and the audit trail's source.
 	req.Source = cmp.Or(req.Source, orderSource)
 	req.Record.Fields.Source = cmp.Or(req.Record.Fields.Source, orderSource)

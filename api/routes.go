@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
 	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
 	s.mux.Handle("GET /api/v1/tags", auth(s.handleTagList))
+	// Identifiers several people carry (SPEC §10.1).
+	s.mux.Handle("GET /api/v1/shared-identifiers", auth(s.handleSharedIdentifierList))
 
 	// Location-scoped customers (seed 004): {success, message, data} bodies
 	// and {success: false, message, errors} errors, authentication included.

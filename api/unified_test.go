@@ -188,10 +188,10 @@ func TestUnifiedCustomerEmailAcrossSystems(t *testing.T) {
 		t.Fatalf("linkit record %v", own)
 	}
 	// A customer made through the customers API matches too.
-	made := e.createCustomer(map[string]any{"email": "sam@example.com"})
+	made := e.createCustomer(map[string]any{"email": "sam@example.com", "first_name": "Sam", "last_name": "Quinn"})
 	r := e.do("POST", "/api/v1/unified/customer", map[string]any{"email": "sam@example.com", "name": "Sam Q", "source_system": "shopify", "source_id": "9"}).
 		want(t, http.StatusOK).data()
-	if r["id"] != made["id"] || r["name"] != "Test User" {
+	if r["id"] != made["id"] || r["name"] != "Sam Quinn" {
 		t.Fatalf("customers API record %v", r)
 	}
 }

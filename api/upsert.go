@@ -86,10 +86,13 @@ func (in upsertInput) request(p problems, regions ...string) *dedupe.Request {
 	return req
 }
 
-// mergePolicy reads a merge_policy (SPEC §6), fill_blanks by default.
+// mergePolicy reads a merge_policy (SPEC §6); none leaves the policy empty
+// for the organization's default_merge_policy (matchRules).
 func (p problems) mergePolicy(field, v string) dedupe.Options {
 	switch strings.TrimSpace(v) {
-	case "", string(dedupe.FillBlanks):
+	case "":
+		return dedupe.Options{}
+	case string(dedupe.FillBlanks):
 		return dedupe.Options{Policy: dedupe.FillBlanks}
 	case string(dedupe.Overwrite):
 		return dedupe.Options{Policy: dedupe.Overwrite}
@@ -100,6 +103,19 @@ func (p problems) mergePolicy(field, v string) dedupe.Options {
 	}
 	p.add(field, "must be one of "+strings.Join(dedupe.Policies, ", "))
 	return dedupe.Options{}
+}
+
+// matchRules puts the organization's settings (SPEC §10.1) into a request
+// before it is queued: the task carries them, so the worker reads nothing.
+// A merge_policy the request named wins over the default one.
+func matchRules(o *customer.Organization, req *dedupe.Request) {
+	st := o.Settings
+	named := req.Options
+	req.Options = dedupe.OptionsOf(st, "")
+	if named.Policy != "" {
+		req.Options.Policy, req.Options.MergeConflicts = named.Policy, named.MergeConflicts
+	}
+	req.Record.EmailKey = dedupe.EmailKey(req.Record.Email, st.EmailCanonicalization)
 }
 
 // externalKey scopes another system's id to its source.
@@ -256,6 +272,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathLocation str
 func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request, wait time.Duration) (*upsertOutcome, error) {
 	ctx := r.Context()
 	o := org(r)
+	matchRules(o, req)
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

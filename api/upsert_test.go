@@ -187,14 +187,14 @@ func TestUpsertConflictAndMergeConflicts(t *testing.T) {
 func TestUpsertPolicies(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})
-	e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "Old", "company_name": "OldCo"}).want(t, http.StatusCreated)
-	res := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "New", "last_name": "Last", "do_not_update": true, "added_tags": []string{"seen"}}).
+	e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "Tom", "company_name": "OldCo"}).want(t, http.StatusCreated)
+	res := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "Thomas", "last_name": "Last", "do_not_update": true, "added_tags": []string{"seen"}}).
 		want(t, http.StatusOK)
-	if d := res.data(); d["first_name"] != "Old" || d["last_name"] != "" || fmt.Sprint(d["tags"]) != "[seen]" {
+	if d := res.data(); d["first_name"] != "Tom" || d["last_name"] != "" || fmt.Sprint(d["tags"]) != "[seen]" {
 		t.Fatalf("do_not_update: %s", res.Raw)
 	}
-	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "New", "merge_policy": "overwrite"}).want(t, http.StatusOK)
-	if d := res.data(); d["first_name"] != "New" || d["company_name"] != "OldCo" {
+	res = e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "p@example.com", "first_name": "Thomas", "merge_policy": "overwrite"}).want(t, http.StatusOK)
+	if d := res.data(); d["first_name"] != "Thomas" || d["company_name"] != "OldCo" {
 		t.Fatalf("overwrite: %s", res.Raw)
 	}
 	// History records what changed, newest first.
@@ -203,7 +203,7 @@ func TestUpsertPolicies(t *testing.T) {
 		t.Fatalf("history %v", hist)
 	}
 	ch, _ := hist[0]["changes"].(map[string]any)
-	if fn, _ := ch["first_name"].(map[string]any); fn["from"] != "Old" || fn["to"] != "New" {
+	if fn, _ := ch["first_name"].(map[string]any); fn["from"] != "Tom" || fn["to"] != "Thomas" {
 		t.Fatalf("changes %v", ch)
 	}
 	if hist[0]["job_id"] == nil {

@@ -83,6 +83,9 @@ type Visit struct {
 type Alias struct {
 	Kind  string `json:"kind"` // email | phone | external
 	Value string `json:"value"`
+	// Shared: several people carry it (SPEC §10.1); it is listed here even
+	// when it is the customer's primary email or phone.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // DisplayName is the name shown for a customer: the company for corporate

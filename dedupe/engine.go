@@ -1,9 +1,11 @@
 package dedupe
 
 import (
+	"cmp"
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/linkitworks/customers/customer"
 )
@@ -67,6 +69,42 @@ type Options struct {
 	Policy         Policy   `json:"policy,omitempty"`
 	MergeConflicts bool     `json:"merge_conflicts,omitempty"`
 	Priority       []string `json:"priority,omitempty"` // key kinds in precedence order; nil = DefaultPriority
+	// NameCheck refuses a candidate whose name clearly differs from the
+	// record's (SPEC §10.1). Off in the zero value, so a task queued before
+	// settings existed matches as it did.
+	NameCheck bool `json:"name_check,omitempty"`
+	// Blocklist holds the organization's blocklisted emails and phones, as
+	// its settings store them; the store compiles it once per workspace.
+	Blocklist []string `json:"blocklist,omitempty"`
+	// CanonicalEmails: email keys ignore provider dots and +tags.
+	CanonicalEmails bool `json:"canonical_emails,omitempty"`
+}
+
+// OptionsOf turns an organization's settings into matching options, with
+// policy the request's merge_policy ("" = the settings' default).
+func OptionsOf(st customer.Settings, policy string) Options {
+	if policy == "" {
+		policy = st.DefaultMergePolicy
+	}
+	o := Options{NameCheck: st.NameCheck, CanonicalEmails: st.EmailCanonicalization}
+	switch policy {
+	case string(Overwrite):
+		o.Policy = Overwrite
+	case string(DoNotUpdate):
+		o.Policy = DoNotUpdate
+	case "merge_conflicts":
+		o.Policy, o.MergeConflicts = FillBlanks, true
+	default:
+		o.Policy = FillBlanks
+	}
+	for _, k := range st.MatchKeys {
+		if k == customer.MatchKeyExternalID {
+			k = KindExternal
+		}
+		o.Priority = append(o.Priority, k)
+	}
+	o.Blocklist = slices.Concat(st.Blocklist.Emails, st.Blocklist.Phones)
+	return o
 }
 
 // Conflict names another customer owning one of the record's identifiers.
@@ -108,6 +146,27 @@ const (
 	WarningInvalidPhone     = "invalid_phone"     // the phone kept is not a valid number
 )
 
+// Reasons an identifier is shared (SPEC §10.1).
+const (
+	ReasonBlocklist   = "blocklist"    // on the organization's blocklist
+	ReasonNamesDiffer = "names_differ" // carried by people whose names clearly differ
+)
+
+// PairSharedIdentifier is the duplicate-review reason of two customers
+// found to share an identifier while their names differ.
+const PairSharedIdentifier = "shared_identifier"
+
+// SharedError refuses a record without a name whose only identifiers are
+// shared: any of their carriers could be meant (a 409 naming them).
+type SharedError struct {
+	Fields     []string // "email", "phone"
+	Candidates []string // the carriers, by customer id
+}
+
+func (e *SharedError) Error() string {
+	return "only shared identifiers (" + strings.Join(e.Fields, ", ") + ") and no name to tell their carriers apart"
+}
+
 // ErrNoIdentifier rejects a record with no usable identifier: customers are
 // never matched on names alone.
 var ErrNoIdentifier = errors.New("no valid email, phone or external id")
@@ -129,6 +188,19 @@ type KeyState struct {
 // MergeOp records customer From merged into Into.
 type MergeOp struct {
 	From, Into string
+}
+
+// SharedKey is a key that became shared in a workspace.
+type SharedKey struct {
+	Key    Key
+	Reason string
+}
+
+// Carrier is a customer carrying a shared key.
+type Carrier struct {
+	Key        Key
+	CustomerID string
+	Display    string
 }
 
 // Pair is a suggested duplicate: two customers that share evidence.
@@ -154,6 +226,15 @@ type Workspace struct {
 	keyOrder []Key
 	merges   []MergeOp
 	pairs    []Pair
+
+	// Shared keys: their reason, and the customers that carry them besides
+	// their owner (customer_identities keeps the first carrier as owner).
+	shared      map[Key]string
+	carriers    map[Key][]string
+	blocklist   *Blocklist
+	blockSrc    []string // the entries blocklist was built from
+	newShared   []SharedKey
+	newCarriers []Carrier
 }
 
 // NewWorkspace starts an empty workspace; newID makes ids for new customers
@@ -167,7 +248,108 @@ func NewWorkspace(newID func() string, canonicalEmails bool) *Workspace {
 		created:   map[string]bool{},
 		changes:   map[string]map[string]Change{},
 		keys:      map[Key]*KeyState{},
+		shared:    map[Key]string{},
+		carriers:  map[Key][]string{},
 	}
+}
+
+// LoadShared records that k is shared (for reason) and carried by carriers
+// besides its owner, which must be loaded separately.
+func (w *Workspace) LoadShared(k Key, reason string, carriers ...string) {
+	w.shared[k] = reason
+	for _, id := range carriers {
+		if !slices.Contains(w.carriers[k], id) {
+			w.carriers[k] = append(w.carriers[k], id)
+		}
+	}
+}
+
+// useBlocklist compiles opts' blocklist once per distinct list.
+func (w *Workspace) useBlocklist(entries []string) {
+	if w.blocklist != nil && slices.Equal(w.blockSrc, entries) {
+		return
+	}
+	w.blocklist, w.blockSrc = NewBlocklist(entries), entries
+}
+
+// isShared reports whether k is shared: marked so, or blocklisted. display
+// is the record's form of it (a phone's "+" helps the blocklist).
+func (w *Workspace) isShared(k Key, display string) bool {
+	if k.Kind == KindExternal {
+		return false
+	}
+	if _, ok := w.shared[k]; ok {
+		return true
+	}
+	if k.Kind == KindPhone && display != "" {
+		return w.blocklist.Blocks(KindPhone, display) || w.blocklist.Blocks(KindPhone, k.Value)
+	}
+	return w.blocklist.Blocks(k.Kind, k.Value)
+}
+
+// carriersOf lists the customers of the view carrying k: its owner first.
+func (w *Workspace) carriersOf(k Key) []string {
+	var out []string
+	if o := w.owners[k]; o != "" && w.customers[o] != nil {
+		out = append(out, o)
+	}
+	for _, id := range w.carriers[k] {
+		if w.customers[id] != nil && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// carries reports whether customer id carries k (owns it or is a carrier).
+func (w *Workspace) carries(k Key, id string) bool {
+	return w.owners[k] == id || slices.Contains(w.carriers[k], id)
+}
+
+// carry makes id a carrier of the shared key k.
+func (w *Workspace) carry(k Key, id, display string) bool {
+	if w.carries(k, id) {
+		return false
+	}
+	w.carriers[k] = append(w.carriers[k], id)
+	w.newCarriers = append(w.newCarriers, Carrier{Key: k, CustomerID: id, Display: display})
+	return true
+}
+
+// share marks k shared for reason; its owner becomes a carrier too.
+func (w *Workspace) share(k Key, reason, display string) {
+	if _, ok := w.shared[k]; ok {
+		return
+	}
+	w.shared[k] = reason
+	w.newShared = append(w.newShared, SharedKey{Key: k, Reason: reason})
+	if o := w.owners[k]; o != "" {
+		w.newCarriers = append(w.newCarriers, Carrier{Key: k, CustomerID: o, Display: display})
+	}
+}
+
+// namesAgree reports whether customer id positively agrees with name: both
+// have one and they do not clearly differ.
+func (w *Workspace) namesAgree(name PersonName, id string) bool {
+	c := w.customers[id]
+	if c == nil {
+		return false
+	}
+	other := PersonNameOf(c)
+	return HasName(other) && !NamesDiffer(name, other)
+}
+
+// refuses reports whether the name check turns down owner as the record's
+// customer through k. An external id is another system's own record id,
+// not an identifier people share: it is never checked.
+func (w *Workspace) refuses(opts Options, k Key, name PersonName, owner string) bool {
+	return opts.NameCheck && k.Kind != KindExternal && w.namesDiffer(name, owner)
+}
+
+// namesDiffer reports whether customer id's name clearly differs from name.
+func (w *Workspace) namesDiffer(name PersonName, id string) bool {
+	c := w.customers[id]
+	return c != nil && NamesDiffer(name, PersonNameOf(c))
 }
 
 // Load adds an existing customer and the keys it owns to the view.
@@ -188,54 +370,80 @@ func (w *Workspace) Owner(k Key) string { return w.owners[k] }
 func (w *Workspace) Customer(id string) *customer.Customer { return w.customers[id] }
 
 // Apply matches one record and merges or creates by opts.
+//
+// With opts.NameCheck, a candidate found through an identifier is not taken
+// when its name clearly differs from the record's: that identifier becomes
+// shared and the pair goes to duplicate review. A shared identifier (marked
+// so, or blocklisted) matches only a carrier whose name agrees with the
+// record's; a record with no name and only shared identifiers is refused
+// with a *SharedError.
 func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 	keys := in.Keys()
 	if len(keys) == 0 {
 		return Result{}, ErrNoIdentifier
 	}
-	priority := opts.Priority
-	if len(priority) == 0 {
-		priority = DefaultPriority
-	}
-	var matched, matchedOn string
-	for _, kind := range priority {
-		for _, k := range keys {
-			if k.Kind == kind && w.owners[k] != "" {
-				matched, matchedOn = w.owners[k], kind
-				break
-			}
-		}
-		if matched != "" {
-			break
-		}
-	}
+	w.useBlocklist(opts.Blocklist)
+	name := PersonNameOf(&in.Fields)
+	named := HasName(name)
+	matched, matchedOn, matchedKey := w.find(in, keys, opts, name, named)
 	res := Result{Conflicts: []Conflict{}}
+	var c *customer.Customer
+	before, keysBefore, carriersBefore := 0, 0, 0
 	if matched == "" {
-		c := w.create(in)
+		if err := w.sharedOnly(in, keys, named); err != nil {
+			return Result{}, err
+		}
+		c = w.create(in)
 		res.CustomerID, res.Action = c.ID, ActionCreated
-		return res, nil
+	} else {
+		on := fieldOfKind(matchedOn)
+		res.CustomerID, res.MatchedOn = matched, &on
+		c = w.customers[matched]
+		before, keysBefore, carriersBefore = len(w.changes[matched]), len(w.keyOrder), len(w.newCarriers)
 	}
-	on := matchedOn
-	if on == KindExternal {
-		on = "external_id"
-	}
-	res.CustomerID, res.MatchedOn = matched, &on
-	c := w.customers[matched]
-	before := len(w.changes[matched])
-	keysBefore := len(w.keyOrder)
 
 	for _, k := range keys {
-		owner := w.owners[k]
-		if owner == "" || owner == matched {
+		display := displayOf(in, k)
+		field := fieldOfKind(k.Kind)
+		if w.isShared(k, display) {
+			if _, listed := w.shared[k]; !listed {
+				w.share(k, ReasonBlocklist, display) // its owner, if any, carries it too
+			}
+			if w.carry(k, c.ID, display) && k != matchedKey {
+				res.Warnings = append(res.Warnings, Warning{Code: WarningSharedIdentifier, Field: field,
+					Message: field + " is shared by several customers: it did not decide the match"})
+			}
 			continue
 		}
-		if opts.MergeConflicts {
+		owner := w.owners[k]
+		if owner == "" || owner == c.ID {
+			continue
+		}
+		if w.refuses(opts, k, name, owner) {
+			// Two people on one identifier: it becomes shared, carried by
+			// both, and nothing of the record goes to the other customer.
+			w.share(k, ReasonNamesDiffer, cmp.Or(w.displayForMerge(w.customers[owner], k), display))
+			w.carry(k, c.ID, display)
+			w.pairs = append(w.pairs, orderedPair(c.ID, owner, PairSharedIdentifier))
+			res.Warnings = append(res.Warnings, Warning{Code: WarningSharedIdentifier, Field: field, CustomerID: owner,
+				Message: "the customer with this " + field + " has a different name: both keep it, as a shared identifier"})
+			continue
+		}
+		if matched != "" && opts.MergeConflicts {
 			w.merge(c, w.customers[owner])
 			res.Merged = append(res.Merged, owner)
 			continue
 		}
-		res.Conflicts = append(res.Conflicts, Conflict{Field: fieldOfKind(k.Kind), CustomerID: owner})
-		w.pairs = append(w.pairs, orderedPair(matched, owner, "same "+fieldOfKind(k.Kind)))
+		res.Conflicts = append(res.Conflicts, Conflict{Field: field, CustomerID: owner})
+		w.pairs = append(w.pairs, orderedPair(c.ID, owner, "same "+field))
+		if matched == "" {
+			// A kind that does not match (match_keys) stays its owner's:
+			// not copied onto the new customer.
+			w.dropContact(c, k)
+		}
+	}
+	if matched == "" {
+		return res, nil
 	}
 	policy := opts.Policy
 	if policy == "" {
@@ -245,10 +453,88 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 	w.claimKeys(c, in, policy)
 
 	res.Action = ActionUnchanged
-	if len(w.changes[matched]) > before || len(w.keyOrder) > keysBefore || len(res.Merged) > 0 {
+	if len(w.changes[matched]) > before || len(w.keyOrder) > keysBefore || len(w.newCarriers) > carriersBefore || len(res.Merged) > 0 {
 		res.Action = ActionUpdated
 	}
 	return res, nil
+}
+
+// Match returns the customer Apply would match in to ("" for a new one),
+// without applying anything.
+func (w *Workspace) Match(in *Incoming, opts Options) string {
+	w.useBlocklist(opts.Blocklist)
+	name := PersonNameOf(&in.Fields)
+	id, _, _ := w.find(in, in.Keys(), opts, name, HasName(name))
+	return id
+}
+
+// find picks the record's customer: the first key, in the priority order,
+// whose owner the name check accepts, or a shared key's carrier whose name
+// agrees.
+func (w *Workspace) find(in *Incoming, keys []Key, opts Options, name PersonName, named bool) (matched, matchedOn string, matchedKey Key) {
+	priority := opts.Priority
+	if len(priority) == 0 {
+		priority = DefaultPriority
+	}
+	for _, kind := range priority {
+		for _, k := range keys {
+			if k.Kind != kind || matched != "" {
+				continue
+			}
+			if w.isShared(k, displayOf(in, k)) {
+				if named {
+					for _, id := range w.carriersOf(k) {
+						if w.namesAgree(name, id) {
+							matched, matchedOn, matchedKey = id, kind, k
+							break
+						}
+					}
+				}
+				continue
+			}
+			owner := w.owners[k]
+			if owner == "" || w.refuses(opts, k, name, owner) {
+				continue
+			}
+			matched, matchedOn, matchedKey = owner, kind, k
+		}
+	}
+	return matched, matchedOn, matchedKey
+}
+
+// sharedOnly refuses a record with no name whose identifiers are all shared
+// and carried by someone: nothing tells which carrier it is.
+func (w *Workspace) sharedOnly(in *Incoming, keys []Key, named bool) error {
+	if named {
+		return nil
+	}
+	e := &SharedError{}
+	for _, k := range keys {
+		if !w.isShared(k, displayOf(in, k)) {
+			return nil
+		}
+		e.Fields = append(e.Fields, fieldOfKind(k.Kind))
+		for _, id := range w.carriersOf(k) {
+			if !slices.Contains(e.Candidates, id) {
+				e.Candidates = append(e.Candidates, id)
+			}
+		}
+	}
+	if len(e.Candidates) == 0 {
+		return nil
+	}
+	return e
+}
+
+// dropContact takes a new customer's email or phone off when another
+// customer owns it.
+func (w *Workspace) dropContact(c *customer.Customer, k Key) {
+	switch k.Kind {
+	case KindEmail:
+		c.Email = ""
+	case KindPhone:
+		c.Phone, c.PhoneValid, c.PhoneExtension = "", false, ""
+	}
 }
 
 func fieldOfKind(kind string) string {
@@ -282,7 +568,10 @@ func (w *Workspace) create(in *Incoming) *customer.Customer {
 	w.customers[c.ID] = &c
 	w.created[c.ID] = true
 	for _, k := range in.Keys() {
-		w.setKey(k, c.ID, displayOf(in, k), k.Kind != KindExternal)
+		// Shared keys are carried, owned ones left to their owner (Apply).
+		if w.owners[k] == "" && !w.isShared(k, displayOf(in, k)) {
+			w.setKey(k, c.ID, displayOf(in, k), k.Kind != KindExternal)
+		}
 	}
 	return &c
 }
@@ -299,9 +588,14 @@ func displayOf(in *Incoming, k Key) string {
 }
 
 // claimKeys gives c the record's keys nobody owns: a new email or phone is
-// the primary when c has none (or under overwrite), else an alias.
+// the primary when c has none (or under overwrite), else an alias. A shared
+// key (carried by c, see Apply) becomes its primary only when it has none.
 func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy) {
 	for _, k := range in.Keys() {
+		if w.isShared(k, displayOf(in, k)) {
+			w.claimShared(c, in, k, policy)
+			continue
+		}
 		owner := w.owners[k]
 		if owner != "" && owner != c.ID {
 			continue // a conflict, left where it is
@@ -320,6 +614,22 @@ func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy)
 				c.PhoneValid, c.PhoneExtension = in.PhoneValid, in.PhoneExt
 			})
 		}
+	}
+}
+
+// claimShared makes a shared email or phone c's primary when c has none.
+func (w *Workspace) claimShared(c *customer.Customer, in *Incoming, k Key, policy Policy) {
+	if policy == DoNotUpdate {
+		return
+	}
+	display := displayOf(in, k)
+	switch {
+	case k.Kind == KindEmail && c.Email == "":
+		w.record(c, map[string]Change{KindEmail: {From: "", To: display}})
+		c.Email = display
+	case k.Kind == KindPhone && c.Phone == "":
+		w.record(c, map[string]Change{KindPhone: {From: "", To: display}})
+		c.Phone, c.PhoneValid, c.PhoneExtension = display, in.PhoneValid, in.PhoneExt
 	}
 }
 
@@ -540,6 +850,21 @@ func (w *Workspace) Merges() []MergeOp { return w.merges }
 
 // Pairs returns suggested duplicates found while matching.
 func (w *Workspace) Pairs() []Pair { return w.pairs }
+
+// SharedKeys returns the keys that became shared, in order.
+func (w *Workspace) SharedKeys() []SharedKey { return w.newShared }
+
+// Carriers returns the carriers added to shared keys, in order; a merged
+// customer's are its survivor's.
+func (w *Workspace) Carriers() []Carrier {
+	out := make([]Carrier, 0, len(w.newCarriers))
+	for _, c := range w.newCarriers {
+		if w.customers[c.CustomerID] != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // Request is one find-or-create call (an upsert job's payload): a normalized
 // record plus what to apply around it (SPEC §6 steps 4–5).

@@ -144,3 +144,9 @@ func anyVariant(xs, ys []nameWord) bool {
 	}
 	return false
 }
+
+// HasName reports whether n holds a person's name at all: placeholders
+// ("Guest", "N/A") and blanks are none.
+func HasName(n PersonName) bool {
+	return !parsePersonName(n).empty()
+}

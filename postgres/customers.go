@@ -74,9 +74,39 @@ const (
 	sqlDeleteIdentities  = `DELETE FROM customer_identities WHERE organization_id = $1 AND customer_id = $2`
 	sqlCustomerHasOrders = `SELECT EXISTS (SELECT 1 FROM orders WHERE organization_id = $1 AND customer_id = $2)`
 
-	sqlSelectAliases = `SELECT customer_id, kind, display FROM customer_identities
-		WHERE organization_id = $1 AND customer_id = ANY($2) AND NOT is_primary ORDER BY created, value`
-	sqlSelectTags = `SELECT customer_id, location_id, tag FROM customer_tags
+	// Aliases, and every shared identifier a customer carries (flagged).
+	sqlSelectAliases = `SELECT customer_id, kind, display, shared FROM (
+		SELECT i.customer_id, i.kind, i.display, false AS shared, i.created, i.value FROM customer_identities i
+		WHERE i.organization_id = $1 AND i.customer_id = ANY($2) AND NOT i.is_primary AND NOT EXISTS (
+			SELECT 1 FROM shared_identifier_carriers s WHERE s.organization_id = $1 AND s.kind = i.kind
+				AND s.value = i.value AND s.customer_id = i.customer_id)
+		UNION ALL
+		SELECT customer_id, kind, display, true, created, value FROM shared_identifier_carriers
+		WHERE organization_id = $1 AND customer_id = ANY($2)) a
+		ORDER BY created, value`
+	// A customer given an identifier another owns carries it when it is
+	// shared (SPEC §10.1: no 409): listed, or on the blocklist (listed now,
+	// its owner a carrier too). No row means it is not shared.
+	sqlCarryShared = `WITH blocked AS (
+			SELECT 1 FROM organizations o WHERE o.id = $1 AND (
+				($2 = 'phone' AND $3 IN (SELECT regexp_replace(p, '[^0-9]', '', 'g') FROM unnest(o.blocklist_phones) p))
+				OR ($2 = 'email' AND $3 = ANY(o.blocklist_emails)))),
+		listed AS (
+			INSERT INTO shared_identifiers (organization_id, kind, value, reason)
+			SELECT $1, $2, $3, '` + dedupe.ReasonBlocklist + `' FROM blocked
+			ON CONFLICT DO NOTHING RETURNING 1),
+		owner AS (
+			INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
+			SELECT $1, $2, $3, i.customer_id, i.display FROM customer_identities i, listed
+			WHERE i.organization_id = $1 AND i.kind = $2 AND i.value = $3
+			ON CONFLICT DO NOTHING)
+		INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
+		SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM listed) OR EXISTS (
+			SELECT 1 FROM shared_identifiers WHERE organization_id = $1 AND kind = $2 AND value = $3)
+		ON CONFLICT (organization_id, kind, value, customer_id) DO UPDATE SET display = EXCLUDED.display
+		RETURNING true`
+	sqlDeleteCarriers = `DELETE FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = $2`
+	sqlSelectTags     = `SELECT customer_id, location_id, tag FROM customer_tags
 		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY created, tag_key`
 	sqlSelectMemberships = `SELECT customer_id, group_id FROM group_members
 		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY added, group_id`
@@ -198,6 +228,14 @@ func claimIdentities(ctx context.Context, tx pgx.Tx, orgID, customerID string, i
 		var owner string
 		err := tx.QueryRow(ctx, sqlInsertIdentity, orgID, id.kind, id.value, customerID, true, id.display).Scan(&owner)
 		if err == pgx.ErrNoRows {
+			var carried bool
+			err := tx.QueryRow(ctx, sqlCarryShared, orgID, id.kind, id.value, customerID, id.display).Scan(&carried)
+			if err == nil {
+				continue
+			}
+			if err != pgx.ErrNoRows {
+				return interpretError(fmt.Errorf("carry shared %s: %w", id.kind, err), nil)
+			}
 			if err := tx.QueryRow(ctx, sqlIdentityOwner, orgID, id.kind, id.value).Scan(&owner); err != nil {
 				return interpretError(fmt.Errorf("identity owner: %w", err), nil)
 			}
@@ -347,6 +385,9 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	if _, err := tx.Exec(ctx, sqlDeleteIdentities, orgID, id); err != nil {
 		return interpretError(fmt.Errorf("delete identities: %w", err), nil)
 	}
+	if _, err := tx.Exec(ctx, sqlDeleteCarriers, orgID, id); err != nil {
+		return interpretError(fmt.Errorf("delete shared identifiers: %w", err), nil)
+	}
 	if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
 		return interpretError(fmt.Errorf("delete customer: %w", err), nil)
 	}
@@ -428,8 +469,11 @@ func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*c
 	}
 	b.Queue(sqlSelectAliases, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id, kind, display string
-		_, err := pgx.ForEachRow(rows, []any{&id, &kind, &display}, func() error {
-			each(id, func(c *customer.Customer) { c.Aliases = append(c.Aliases, customer.Alias{Kind: kind, Value: display}) })
+		var shared bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &kind, &display, &shared}, func() error {
+			each(id, func(c *customer.Customer) {
+				c.Aliases = append(c.Aliases, customer.Alias{Kind: kind, Value: display, Shared: shared})
+			})
 			return nil
 		})
 		return err

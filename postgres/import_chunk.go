@@ -110,6 +110,7 @@ type chunkInput struct {
 	placeholders []Placeholder
 	headers      []string
 	mapping      map[string]string
+	settings     customer.Settings // the organization's, read once per chunk
 }
 
 // loadChunk reads the import's state and locks the chunk (its rows are
@@ -123,6 +124,7 @@ func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int
 		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.headers, &in.mapping)
 	})
 	b.Queue(sqlLockChunk, orgID, importID, chunk).QueryRow(func(row pgx.Row) error { return row.Scan(&in.done) })
+	b.Queue(sqlSelectSettings, orgID).QueryRow(func(row pgx.Row) error { return row.Scan(settingsDest(&in.settings)...) })
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("load chunk %d: %w", chunk, err), customer.NotFound("Import chunk", fmt.Sprint(chunk)))
 	}
@@ -166,12 +168,13 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if err != nil {
 		return nil, err
 	}
-	w, err := cand.workspace()
+	m := newChunkMerge(opts, in.settings, cand)
+	m.columns = customer.FieldColumns(in.headers, in.mapping)
+	w, err := cand.workspace(m.dopts.CanonicalEmails)
 	if err != nil {
 		return nil, err
 	}
 
-	m := newChunkMerge(opts, cand)
 	apply := func(rows []customer.ImportRow, _ []bool) error {
 		if ph != nil {
 			rows = ph.drop(rows)
@@ -199,8 +202,10 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if ph != nil {
 		// Problems are the import's report, written in a dry run too.
 		queueChunkProblems(wb, orgID, importID, ph.problems)
-		m.counts.Invalid, m.counts.Warnings = ph.invalid, ph.warnings
+		m.counts.Invalid += ph.invalid
+		m.counts.Warnings += ph.warnings
 	}
+	m.queueProblems(wb, orgID, importID)
 	return queueChunkDone(ctx, tx, wb, in, chunk, m)
 }
 

@@ -24,11 +24,13 @@ import (
 // (except) match no one: not probed.
 func (in *chunkInput) candidates(ctx context.Context, tx pgx.Tx, chunk int, probeAll bool, except map[dedupe.Key]bool, gather func(r *customer.ImportRow)) (*candidates, error) {
 	probe := probeAll || !in.ownedPlanned || in.opts.DryRun
-	keys := newKeySet()
+	keys, all := newKeySet(), newKeySet()
 	err := in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, owned []bool) error {
 		for i := range rows {
 			if probe || owned[i] {
 				keys.add(&rows[i], except)
+			} else {
+				all.add(&rows[i], except)
 			}
 			if gather != nil {
 				gather(&rows[i])
@@ -39,7 +41,20 @@ func (in *chunkInput) candidates(ctx context.Context, tx pgx.Tx, chunk int, prob
 	if err != nil {
 		return nil, err
 	}
-	return loadChunkCandidates(ctx, tx, in.orgID, keys.keys, in.opts.LocationID)
+	// Keys not probed may still be shared (the plan leaves those out of
+	// its owner read): they are looked up among shared identifiers, and
+	// probed when they are, or when the blocklist has them.
+	block := dedupe.NewBlocklist(slices.Concat(in.settings.Blocklist.Emails, in.settings.Blocklist.Phones))
+	return loadChunkCandidates(ctx, tx, in.orgID, keys.keys, all.keys, block, in.opts.LocationID)
+}
+
+// keyColumnsOf lays keys out as kind and value arrays.
+func keyColumnsOf(keys []dedupe.Key) (kinds, values []string) {
+	kinds, values = make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		kinds[i], values[i] = k.Kind, k.Value
+	}
+	return kinds, values
 }
 
 // keySet collects the distinct keys of rows.
@@ -73,16 +88,15 @@ const (
 // and groups read by id. Owners read before the locks can be stale; the
 // workspace check (a merged candidate, an owner not locked) and the key
 // writes' conflict check turn any such race into a retry.
-func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []dedupe.Key, locationID string) (*candidates, error) {
-	kinds, values := make([]string, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		kinds[i], values[i] = k.Kind, k.Value
-	}
+func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys, others []dedupe.Key, block *dedupe.Blocklist, locationID string) (*candidates, error) {
+	kinds, values := keyColumnsOf(keys)
 	cand := &candidates{owners: map[dedupe.Key]string{}, sources: map[dedupe.Key]*customer.SourceRecord{},
 		tags: map[string]map[string]bool{}, groups: map[string]map[string]bool{}}
 	b := &pgx.Batch{}
 	b.Queue(sqlGenericPlans)
 	queueOwners(b, orgID, kinds, values, cand)
+	okinds, ovalues := keyColumnsOf(others)
+	queueShared(b, orgID, append(kinds, okinds...), append(values, ovalues...), cand)
 	if locationID != "" {
 		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
 			err := row.Scan(&cand.locTags, &cand.locGroups)
@@ -96,12 +110,35 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys []de
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("probe keys: %w", err), nil)
 	}
+	var extra []dedupe.Key
+	for _, k := range others {
+		_, shared := cand.shared[k]
+		if shared || block.Blocks(k.Kind, k.Value) || (k.Kind == dedupe.KindPhone && block.Blocks(k.Kind, "+"+k.Value)) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		ekinds, evalues := keyColumnsOf(extra)
+		b = &pgx.Batch{}
+		queueOwners(b, orgID, ekinds, evalues, cand)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, interpretError(fmt.Errorf("probe shared keys: %w", err), nil)
+		}
+	}
 	seen := map[string]bool{}
 	var ids []string
 	for _, id := range cand.owners {
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
+		}
+	}
+	for _, sk := range cand.shared {
+		for _, id := range sk.carriers {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
 		}
 	}
 	if len(ids) == 0 {

@@ -4,6 +4,8 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,21 +33,17 @@ type chunkMerge struct {
 	tagged    map[string]bool // customers whose only change is tags/groups
 	counts    customer.ImportCounts
 	samples   map[string][]int
+	columns   customer.Columns
+	problems  []chunkProblem // rows refused or warned by the engine
 }
 
-func newChunkMerge(opts customer.ImportOptions, cand *candidates) *chunkMerge {
+// newChunkMerge applies rows by the import's options and the organization's
+// settings (read once per chunk).
+func newChunkMerge(opts customer.ImportOptions, st customer.Settings, cand *candidates) *chunkMerge {
 	m := &chunkMerge{opts: opts, cand: cand, location: opts.LocationID,
 		tags: map[string]map[string]string{}, groups: map[string]map[string]bool{},
 		addresses: map[string]*customer.Address{}, isTouched: map[string]bool{}, tagged: map[string]bool{},
-		samples: map[string][]int{}}
-	switch opts.MergePolicy {
-	case string(dedupe.Overwrite):
-		m.dopts.Policy = dedupe.Overwrite
-	case string(dedupe.DoNotUpdate):
-		m.dopts.Policy = dedupe.DoNotUpdate
-	case "merge_conflicts":
-		m.dopts.MergeConflicts = true
-	}
+		samples: map[string][]int{}, dopts: dedupe.OptionsOf(st, opts.MergePolicy)}
 	return m
 }
 
@@ -60,8 +58,30 @@ func (m *chunkMerge) sample(kind string, row int) {
 func (m *chunkMerge) apply(w *dedupe.Workspace, r *customer.ImportRow, in *dedupe.Incoming) (string, error) {
 	createdBefore := w.IsCreated
 	res, err := w.Apply(in, m.dopts)
+	if serr := (*dedupe.SharedError)(nil); errors.As(err, &serr) {
+		// Like a row without identifiers: an error of the report.
+		m.problems = append(m.problems, chunkProblem{row: r.Num, seq: chunkProblemSeq + 100, severity: customer.SeverityError,
+			column: m.columns.Of(serr.Fields[0]), reason: fmt.Sprintf("no name, and %s shared by several customers (%s): "+
+				"a name tells which one", strings.Join(serr.Fields, " and "), strings.Join(serr.Candidates, ", "))})
+		m.counts.Invalid++
+		if r.Record.Warned {
+			m.counts.Warnings--
+		}
+		return "", nil
+	}
 	if err != nil {
 		return "", err
+	}
+	for i, wn := range res.Warnings {
+		reason := wn.Message
+		if wn.CustomerID != "" {
+			reason += " (" + wn.CustomerID + ")"
+		}
+		m.problems = append(m.problems, chunkProblem{row: r.Num, seq: chunkProblemSeq + 100 + i, severity: customer.SeverityWarning,
+			column: m.columns.Of(wn.Field), reason: reason})
+	}
+	if len(res.Warnings) > 0 && !r.Record.Warned {
+		m.counts.Warnings++
 	}
 	id := res.CustomerID
 	if !m.isTouched[id] {
@@ -96,6 +116,11 @@ func (m *chunkMerge) apply(w *dedupe.Workspace, r *customer.ImportRow, in *dedup
 		m.sample("unchanged", r.Num)
 	}
 	return id, nil
+}
+
+// queueProblems writes the rows the engine refused or warned about.
+func (m *chunkMerge) queueProblems(b *pgx.Batch, orgID, importID string) {
+	queueChunkProblems(b, orgID, importID, m.problems)
 }
 
 // addTags records tags to add at the import's location; it reports
@@ -148,6 +173,7 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 	}
 	queueBulkCustomers(b, orgID, created, updated)
 	queueKeys(b, orgID, w, m.cand.owners)
+	queueSharedWrites(b, orgID, w)
 
 	var tc, tl, tt []string
 	var gg, gc []string

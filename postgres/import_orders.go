@@ -126,11 +126,12 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 		return nil, interpretError(fmt.Errorf("load orders of chunk %d: %w", chunk, err), nil)
 	}
 	oc.decide()
-	w, err := cand.workspace()
+	m := newChunkMerge(opts, in.settings, cand)
+	m.columns = customer.FieldColumns(in.headers, in.mapping)
+	w, err := cand.workspace(m.dopts.CanonicalEmails)
 	if err != nil {
 		return nil, err
 	}
-	m := newChunkMerge(opts, cand)
 	err = in.pages(ctx, tx, chunk, false, func(rows []customer.ImportRow, _ []bool) error {
 		for i := range rows {
 			if err := oc.apply(m, w, &rows[i]); err != nil {
@@ -152,7 +153,9 @@ func runOrderChunk(ctx context.Context, tx pgx.Tx, in *chunkInput, chunk int, pr
 	}
 	// Problems are the import's report, written in a dry run too.
 	queueChunkProblems(wb, orgID, importID, oc.problems)
-	m.counts.Invalid, m.counts.Warnings = oc.invalid, oc.warnings
+	m.queueProblems(wb, orgID, importID)
+	m.counts.Invalid += oc.invalid
+	m.counts.Warnings += oc.warnings
 	m.counts.OrdersCreated, m.counts.OrdersSkipped, m.counts.OrdersInvalid = oc.counts.created, oc.counts.skipped, oc.counts.invalid
 	out, err := queueChunkDone(ctx, tx, wb, in, chunk, m)
 	if err != nil {
@@ -376,23 +379,6 @@ func joinInts(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-// peek is the customer the engine will match for in (nil: it will create one).
-func peek(w *dedupe.Workspace, in *dedupe.Incoming, opts dedupe.Options) *customer.Customer {
-	priority := opts.Priority
-	if len(priority) == 0 {
-		priority = dedupe.DefaultPriority
-	}
-	keys := in.Keys()
-	for _, kind := range priority {
-		for _, k := range keys {
-			if k.Kind == kind && w.Owner(k) != "" {
-				return w.Customer(w.Owner(k))
-			}
-		}
-	}
-	return nil
-}
-
 // apply merges one row, in file order: rows of orders that can be
 // imported go through the engine like customer rows; the others are
 // counted and reported.
@@ -401,8 +387,7 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, r *customer.Impo
 	row := orderRow{num: int32(r.Num), warned: r.Record.Warned}
 	if o.state == orderOK && !o.decided && hasIdentifier(r) {
 		o.decided = true
-		ids := incomingKeys(r)
-		if c := peek(w, &ids, m.dopts); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
+		if c := w.Customer(w.Match(incoming(r), m.dopts)); c != nil && c.Currency != "" && o.currency != "" && c.Currency != o.currency {
 			o.state, o.reason = orderInvalid, fmt.Sprintf("order not imported: its currency is not the customer's (%s): %q", c.Currency, o.currency)
 		}
 	}
@@ -423,6 +408,10 @@ func (oc *orderChunk) apply(m *chunkMerge, w *dedupe.Workspace, r *customer.Impo
 	id, err := m.apply(w, r, incoming(r))
 	if err != nil {
 		return fmt.Errorf("row %d: %w", r.Num, err)
+	}
+	if id == "" { // refused (only shared identifiers): like a row without any
+		oc.deferred = append(oc.deferred, deferredRow{num: r.Num, order: o})
+		return nil
 	}
 	if o.customerID == "" {
 		o.customerID = id

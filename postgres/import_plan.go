@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -306,17 +307,23 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	if kind == customer.ImportOrders {
 		share = 0
 	}
+	shared, err := s.sharedKeySet(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
 	var mu sync.Mutex
-	var emails, phones []Placeholder
+	var emails, phones, sharedEmails, sharedPhones []Placeholder
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		emails, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByEmail, kind: dedupe.KindEmail, share: share}, orgID, importID)
+		emails, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByEmail, kind: dedupe.KindEmail, share: share,
+			shared: shared.of(dedupe.KindEmail), sharedFound: &sharedEmails}, orgID, importID)
 		return err
 	})
 	g.Go(func() error {
 		var err error
-		phones, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByPhone, kind: dedupe.KindPhone, share: share}, orgID, importID)
+		phones, err = s.unionRuns(gctx, uf, &mu, runRead{query: sqlRowsByPhone, kind: dedupe.KindPhone, share: share,
+			shared: shared.of(dedupe.KindPhone), sharedFound: &sharedPhones}, orgID, importID)
 		return err
 	})
 	for _, q := range []string{sqlRowsByExternal, sqlRowsByOrder} {
@@ -341,8 +348,48 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 	if maxRow >= analyzeStagedRows {
 		owners.query, owners.noNestLoop = sqlRowsByOwner, true
 	}
-	_, err := s.unionRuns(ctx, uf, &mu, owners, orgID, importID, keys(emails), keys(phones))
+	// Shared keys join no rows either: their carriers are strangers.
+	_, err = s.unionRuns(ctx, uf, &mu, owners, orgID, importID,
+		keys(slices.Concat(emails, sharedEmails)), keys(slices.Concat(phones, sharedPhones)))
 	return uf, err
+}
+
+const sqlOrgSharedKeys = `SELECT kind, value FROM shared_identifiers WHERE organization_id = $1`
+
+// sharedKeys tells the plan which keys are shared: listed, or blocklisted.
+type sharedKeys struct {
+	listed map[dedupe.Key]bool
+	block  *dedupe.Blocklist
+}
+
+// sharedKeySet reads an organization's shared keys for a plan.
+func (s *Store) sharedKeySet(ctx context.Context, orgID string) (*sharedKeys, error) {
+	st, err := s.OrganizationSettings(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	sk := &sharedKeys{listed: map[dedupe.Key]bool{},
+		block: dedupe.NewBlocklist(slices.Concat(st.Blocklist.Emails, st.Blocklist.Phones))}
+	rows, err := s.pool.Query(ctx, sqlOrgSharedKeys, orgID)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("plan: shared keys: %w", err), nil)
+	}
+	var k dedupe.Key
+	_, err = pgx.ForEachRow(rows, []any{&k.Kind, &k.Value}, func() error {
+		sk.listed[k] = true
+		return nil
+	})
+	return sk, interpretError(err, nil)
+}
+
+// of is the test of one kind's keys.
+func (sk *sharedKeys) of(kind string) func(string) bool {
+	return func(v string) bool {
+		if sk.listed[dedupe.Key{Kind: kind, Value: v}] || sk.block.Blocks(kind, v) {
+			return true
+		}
+		return kind == dedupe.KindPhone && sk.block.Blocks(kind, "+"+v)
+	}
 }
 
 // runRead is one of the plan's reads: rows sorted by a key.
@@ -353,6 +400,9 @@ type runRead struct {
 	mark  bitset // rows returned are marked here (if set)
 	// noNestLoop runs the query in a transaction that forbids nested loops.
 	noNestLoop bool
+	// shared tells shared keys, whose runs join nothing: found lists them.
+	shared      func(key string) bool
+	sharedFound *[]Placeholder
 }
 
 // unionRuns joins the rows of each run of equal keys the query returns, in
@@ -377,7 +427,8 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 	var found []Placeholder
 	var key, other, runKey string
 	var row, runFirst int32
-	started, placeholder := false, false
+	started, placeholder, runShared := false, false, false
+	byName := map[string]int32{}       // a shared key's run: first row of each name
 	var run []int32                    // rows of a run that may still turn out a placeholder
 	others := map[string]bool{}        // that run's different other keys
 	pairs := make([][2]int32, 0, 8192) // {first row of the run, row}
@@ -408,6 +459,23 @@ func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd
 		if !started || key != runKey {
 			endRun()
 			started, runKey, runFirst = true, key, row
+			runShared = rd.shared != nil && rd.shared(key)
+			clear(byName)
+			if runShared {
+				*rd.sharedFound = append(*rd.sharedFound, Placeholder{Kind: rd.kind, Value: key})
+			}
+		}
+		if runShared {
+			// Joined only with rows of the same name: the one person
+			// among its carriers the chunk must see in file order.
+			_, name, _ := strings.Cut(other, "|")
+			if first, ok := byName[name]; ok && name != "" {
+				emit(first, row)
+			} else {
+				byName[name] = row
+				emit(row, row)
+			}
+			return nil
 		}
 		if rd.mark != nil {
 			rd.mark.set(row)

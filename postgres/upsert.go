@@ -29,8 +29,30 @@ const (
 	sqlKeyProbe = `unnest($2::text[], $3::text[]) AS k(kind, value)
 		CROSS JOIN LATERAL (SELECT i.customer_id, i.source FROM customer_identities i
 			WHERE i.organization_id = $1 AND i.kind = k.kind AND i.value = k.value LIMIT 1) x`
-	sqlOwners         = `SELECT k.kind, k.value, x.customer_id, x.source FROM ` + sqlKeyProbe
-	sqlCandidateIDs   = `ARRAY(SELECT DISTINCT x.customer_id FROM ` + sqlKeyProbe + `)`
+	sqlOwners = `SELECT k.kind, k.value, x.customer_id, x.source FROM ` + sqlKeyProbe
+	// Candidates are the keys' owners and the carriers of shared keys
+	// (sqlCarriers: the newest carriersLoaded of each).
+	sqlCandidateIDs = `ARRAY(SELECT x.customer_id FROM ` + sqlKeyProbe + `
+		UNION SELECT s.customer_id FROM unnest($2::text[], $3::text[]) AS k(kind, value)
+			CROSS JOIN LATERAL (` + sqlCarriers + `) s)`
+	sqlCarriers = `SELECT c.customer_id FROM shared_identifier_carriers c
+		WHERE c.organization_id = $1 AND c.kind = k.kind AND c.value = k.value
+		ORDER BY c.created DESC, c.customer_id DESC LIMIT ` + carriersLoaded
+	// The shared keys among $2/$3, with their carriers.
+	sqlSharedKeys = `SELECT s.kind, s.value, s.reason, ARRAY(` + sqlCarriers + `)
+		FROM unnest($2::text[], $3::text[]) AS k(kind, value)
+		JOIN shared_identifiers s ON s.organization_id = $1 AND s.kind = k.kind AND s.value = k.value`
+	sqlInsertShared = `INSERT INTO shared_identifiers (organization_id, kind, value, reason)
+		SELECT $1, k, v, r FROM unnest($2::text[], $3::text[], $4::text[]) AS t(k, v, r)
+		ON CONFLICT DO NOTHING`
+	// A carrier of a key blocklisted but not yet listed lists it first.
+	sqlInsertCarriers = `WITH listed AS (
+			INSERT INTO shared_identifiers (organization_id, kind, value, reason)
+			SELECT DISTINCT $1, k, v, '` + dedupe.ReasonBlocklist + `' FROM unnest($2::text[], $3::text[]) AS t(k, v)
+			ON CONFLICT DO NOTHING)
+		INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display)
+		SELECT $1, k, v, c, d FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, v, c, d)
+		ON CONFLICT DO NOTHING`
 	sqlLockCandidates = `SELECT ` + customerColumns + ` FROM customers c
 		WHERE c.organization_id = $1 AND c.id = ANY(` + sqlCandidateIDs + `)
 		ORDER BY c.id FOR UPDATE`
@@ -76,6 +98,13 @@ const (
 		SET reasons = (SELECT array_agg(DISTINCT r) FROM unnest(duplicate_suggestions.reasons || EXCLUDED.reasons) r),
 			updated = now()`
 )
+
+// carriersLoaded bounds the carriers of one shared key a match loads and
+// locks: a store's phone typed on every walk-in gathers thousands, and each
+// upsert on it would lock them all. The newest are the likeliest to come
+// back; an older carrier beyond them is found by its other identifiers, or
+// a new customer is made and shows in duplicate review.
+const carriersLoaded = "100"
 
 // UpsertReply is the one worker→API contract of an upsert job: the result
 // its job row keeps (jobs.result) and the worker sends to the waiting API
@@ -204,6 +233,13 @@ type candidates struct {
 	locGroups  []string
 	locMissing bool
 	stale      bool
+	shared     map[dedupe.Key]sharedKey
+}
+
+// sharedKey is a shared key as stored: why, and who carries it.
+type sharedKey struct {
+	reason   string
+	carriers []string
 }
 
 // queueCandidates adds the candidate reads for keys to b; the returned
@@ -231,6 +267,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	// Owners are read after the candidates are locked, so they are current
 	// for every locked customer.
 	queueOwners(b, orgID, kinds, values, cand)
+	queueShared(b, orgID, kinds, values, cand)
 	if !withRelations {
 		return cand // no tags, groups or location: nothing to compare against
 	}
@@ -281,14 +318,31 @@ func queueOwners(b *pgx.Batch, orgID string, kinds, values []string, cand *candi
 	})
 }
 
+// queueShared reads which of the keys are shared, and their carriers.
+func queueShared(b *pgx.Batch, orgID string, kinds, values []string, cand *candidates) {
+	b.Queue(sqlSharedKeys, orgID, kinds, values).Query(func(rows pgx.Rows) error {
+		var k dedupe.Key
+		var sk sharedKey
+		_, err := pgx.ForEachRow(rows, []any{&k.Kind, &k.Value, &sk.reason, &sk.carriers}, func() error {
+			if cand.shared == nil {
+				cand.shared = map[dedupe.Key]sharedKey{}
+			}
+			cand.shared[k] = sk
+			sk = sharedKey{}
+			return nil
+		})
+		return err
+	})
+}
+
 // workspace loads the candidates into a dedupe workspace. A candidate
 // merged meanwhile, or a key owned by a customer that was not locked, means
 // a concurrent change: the caller retries.
-func (cand *candidates) workspace() (*dedupe.Workspace, error) {
+func (cand *candidates) workspace(canonicalEmails bool) (*dedupe.Workspace, error) {
 	if cand.stale {
 		return nil, errIdentityRace
 	}
-	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, false)
+	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, canonicalEmails)
 	owned := map[string][]dedupe.Key{}
 	for k, owner := range cand.owners {
 		owned[owner] = append(owned[owner], k)
@@ -299,6 +353,9 @@ func (cand *candidates) workspace() (*dedupe.Workspace, error) {
 	}
 	if len(owned) > 0 {
 		return nil, errIdentityRace
+	}
+	for k, sk := range cand.shared {
+		w.LoadShared(k, sk.reason, sk.carriers...)
 	}
 	return w, nil
 }
@@ -381,11 +438,14 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	if cand.locMissing {
 		return dedupe.Result{}, customer.NotFound("Location", req.LocationID)
 	}
-	w, err := cand.workspace()
+	w, err := cand.workspace(req.Options.CanonicalEmails)
 	if err != nil {
 		return dedupe.Result{}, err
 	}
 	res, err := w.Apply(&req.Record, req.Options)
+	if serr := (*dedupe.SharedError)(nil); errors.As(err, &serr) {
+		return dedupe.Result{}, sharedConflict(serr)
+	}
 	if err != nil {
 		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
 			Details: map[string]string{"email": "email, phone or external_id is required"}}
@@ -414,6 +474,18 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
 	return res, nil
+}
+
+// sharedConflict is the 409 of a record with no name and only shared
+// identifiers (SPEC §10.1): details name each field "shared" and the
+// candidates.
+func sharedConflict(e *dedupe.SharedError) *customer.Error {
+	details := map[string]any{"candidates": e.Candidates}
+	for _, f := range e.Fields {
+		details[f] = "shared"
+	}
+	return &customer.Error{Code: customer.ECONFLICT, Details: details,
+		Message: "Only shared identifiers and no name: send a name to tell the customers who share them apart"}
 }
 
 // queueSourceRecord stores a unified customer's source record on its

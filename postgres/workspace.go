@@ -12,6 +12,11 @@ import (
 // leaves $2 as a redirect to $3.
 var sqlMergeCustomer = []string{
 	`UPDATE customer_identities SET customer_id = $3, is_primary = false WHERE organization_id = $1 AND customer_id = $2`,
+	`INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display, created)
+		SELECT organization_id, kind, value, $3, display, created FROM shared_identifier_carriers
+		WHERE organization_id = $1 AND customer_id = $2
+		ON CONFLICT DO NOTHING`,
+	`DELETE FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = $2`,
 	`INSERT INTO customer_tags (organization_id, customer_id, location_id, tag, created)
 		SELECT organization_id, $3, location_id, tag, created FROM customer_tags WHERE organization_id = $1 AND customer_id = $2
 		ON CONFLICT DO NOTHING`,
@@ -61,6 +66,27 @@ func queueWorkspace(b *pgx.Batch, orgID string, w *dedupe.Workspace, owners map[
 		b.Queue(sqlUpdateCustomer, customerArgs(orgID, w.Customer(id))...)
 	}
 	queueKeys(b, orgID, w, owners)
+	queueSharedWrites(b, orgID, w)
+}
+
+// queueSharedWrites writes the keys that became shared and their new
+// carriers.
+func queueSharedWrites(b *pgx.Batch, orgID string, w *dedupe.Workspace) {
+	if sk := w.SharedKeys(); len(sk) > 0 {
+		kinds, values, reasons := make([]string, len(sk)), make([]string, len(sk)), make([]string, len(sk))
+		for i, s := range sk {
+			kinds[i], values[i], reasons[i] = s.Key.Kind, s.Key.Value, s.Reason
+		}
+		b.Queue(sqlInsertShared, orgID, kinds, values, reasons)
+	}
+	if cs := w.Carriers(); len(cs) > 0 {
+		var kinds, values, ids, displays []string
+		for _, c := range cs {
+			kinds, values = append(kinds, c.Key.Kind), append(values, c.Key.Value)
+			ids, displays = append(ids, c.CustomerID), append(displays, c.Display)
+		}
+		b.Queue(sqlInsertCarriers, orgID, kinds, values, ids, displays)
+	}
 }
 
 // queueKeys writes identity keys' final owners. A key claimed meanwhile by

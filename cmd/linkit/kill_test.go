@@ -101,7 +101,9 @@ func killIdentities(n int) ([]identity, int) {
 		case 1:
 			id.phone = "+1" + phoneDigits
 			first["phone"] = fmt.Sprintf("+1 (%s) %s-%s", phoneDigits[:3], phoneDigits[3:6], phoneDigits[6:])
-			again = map[string]any{"phone": "001" + phoneDigits, "last_name": "Again"}
+			// The same person (the name check would take a last name
+			// alone for someone else's).
+			again = map[string]any{"phone": "001" + phoneDigits, "first_name": first["first_name"], "last_name": "Again"}
 		default:
 			id.email, id.phone = email, "+1"+phoneDigits
 			first["email"], first["phone"] = email, "+1-"+phoneDigits[:3]+"-"+phoneDigits[3:6]+"-"+phoneDigits[6:]
