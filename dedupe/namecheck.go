@@ -85,6 +85,12 @@ func CompareNames(a, b PersonName) NameCheck {
 	if anyVariant(pa.all(), pb.all()) {
 		return NameCheck{}
 	}
+	// A given name alone against a family name alone says nothing about
+	// whether they are one person: only a part both sides have can differ.
+	sharedRole := (len(pa.given) > 0 && len(pb.given) > 0) || (len(pa.family) > 0 && len(pb.family) > 0)
+	if !sharedRole {
+		return NameCheck{}
+	}
 	return NameCheck{Differ: true, Field: NameFieldName}
 }
 

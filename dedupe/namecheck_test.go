@@ -38,6 +38,12 @@ var nameCases = []struct {
 	{pn("Mr", "Unknown"), pn("Bob", "Dylan"), ""},
 	{pn("Johnny", "Cash"), pn("Bob", "Dylan"), "first_name"}, // a placeholder word in a real name counts
 	{pn("Guest Иван", ""), pn("Bob", "Dylan"), "name"},
+	// Only a part both sides have can differ: a given name alone against a
+	// family name alone tells nothing.
+	{pn("Ann", ""), pn("", "Lee"), ""},
+	{pn("", "Walker"), pn("Bob", ""), ""},
+	{pn("Ann", ""), pn("Bob", ""), "name"},
+	{pn("", "Walker"), pn("", "Dylan"), "name"},
 	{full("娜"), full("李华"), "name"}, // only Latin words are placeholders
 	// Nicknames, both directions and through a shared canonical name.
 	{pn("Jon", "Smith"), pn("Jonathan", "Smith"), ""},
