@@ -288,8 +288,10 @@ func readError(err error) *FileError {
 // Detected returns what Open found (a copy).
 func (r *Reader) Detected() Detected {
 	d := r.det
-	d.Headers = append([]string(nil), d.Headers...)
-	d.Targets = append([]string(nil), d.Targets...)
+	// Never nil: a JSON file whose elements were all malformed has no
+	// headers, and the import records them as an empty list.
+	d.Headers = append([]string{}, d.Headers...)
+	d.Targets = append([]string{}, d.Targets...)
 	d.Mapping = make(map[string]string, len(r.det.Mapping))
 	for k, v := range r.det.Mapping {
 		d.Mapping[k] = v

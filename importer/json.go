@@ -84,7 +84,44 @@ func (r *Reader) nextJSON() (Row, error) {
 	if tooBig {
 		return Row{Num: r.num, Err: &Issue{Reason: fmt.Sprintf("the element is longer than the limit of %s", kib(js.maxElem))}}, nil
 	}
+	if nestedDeeper(text, MaxJSONDepth) {
+		// No customer record nests this deep: the file is hostile or
+		// broken, and decoding it would only cost stack.
+		return Row{}, &FileError{Row: r.num, Reason: fmt.Sprintf("JSON nested more than %d levels deep", MaxJSONDepth)}
+	}
 	return r.jsonRow(text), nil
+}
+
+// MaxJSONDepth bounds the nesting of a JSON element (objects and arrays).
+const MaxJSONDepth = 64
+
+// nestedDeeper reports whether the JSON text nests containers more than
+// limit levels deep (string-aware; the text is not validated).
+func nestedDeeper(text []byte, limit int) bool {
+	depth := 0
+	inStr, esc := false, false
+	for _, ch := range text {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case ch == '\\':
+				esc = true
+			case ch == '"':
+				inStr = false
+			}
+		case ch == '"':
+			inStr = true
+		case ch == '{' || ch == '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case ch == '}' || ch == ']':
+			depth--
+		}
+	}
+	return false
 }
 
 func (r *Reader) jsonFail(reason string) error {

@@ -77,9 +77,7 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 		if f, ok := prob.Details.(map[string]string); ok && f["file"] != "" {
 			reason = f["file"]
 		}
-		if err := d.Store.FailImport(context.WithoutCancel(ctx), up.OrgID, im.ID, reason); err != nil {
-			d.Log.ErrorContext(ctx, "fail import", "import_id", im.ID, "err", err)
-		}
+		d.failImport(ctx, up.OrgID, im.ID, reason)
 		if prob.Code == customer.EBADREQUEST && ctx.Err() == nil {
 			// Not the upload's fault (the store failed): the cause answers.
 			return nil, fmt.Errorf("stage import %s: %w", im.ID, err)
@@ -92,7 +90,9 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 	im.Counts = customer.ImportCounts{Rows: staged.Rows, Invalid: staged.Invalid, Warnings: staged.Warnings}
 	status, err := d.Store.ImportRead(ctx, im, staged.ChunkStarts)
 	if err != nil {
-		return nil, err
+		// Left in reading, the import would wait for the reconciler.
+		d.failImport(ctx, up.OrgID, im.ID, "Internal error recording the file")
+		return nil, fmt.Errorf("record import %s read: %w", im.ID, err)
 	}
 	if status == customer.ImportProcessing {
 		if err := d.Plan(ctx, up.OrgID, im.ID); err != nil {
@@ -101,6 +101,14 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 		}
 	}
 	return d.Store.FindImport(ctx, up.OrgID, im.ID)
+}
+
+// failImport marks an import failed even when the upload's request has
+// ended; a failure to do so is logged (the reconciler expires it later).
+func (d Deps) failImport(ctx context.Context, orgID, id, reason string) {
+	if err := d.Store.FailImport(context.WithoutCancel(ctx), orgID, id, reason); err != nil {
+		d.Log.ErrorContext(ctx, "fail import", "import_id", id, "err", err)
+	}
 }
 
 // Open opens the upload's file and prepares the normalizer of its rows:
