@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -36,5 +39,45 @@ func TestImportDeepJSON(t *testing.T) {
 	malformed := e.upload("/api/v1/imports", "", "application/json", []byte(`[{"email": oops}]`)).want(t, http.StatusAccepted).data()
 	if im := e.waitImport(str(malformed["id"])); im["status"] != "completed" || counts(im)["invalid"] != 1 {
 		t.Fatalf("malformed-only import %v %v", im["status"], im["counts"])
+	}
+}
+
+// The error CSV defuses a formula behind leading spaces or quotes too
+// (OWASP), names its own column apart from the file's "error" column, and
+// the fixed report uploads back to the values the file had.
+func TestImportErrorCSVEscaping(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	var file bytes.Buffer
+	w := csv.NewWriter(&file)
+	w.WriteAll([][]string{
+		{"Email", "Notes", "Custom", "error"},
+		{"", " =1+1", `"@SUM(A1)`, "mine"},
+		{"", "'=kept", "\t-2", "-3"},
+	})
+	im := e.importCSV("/api/v1/imports", file.Bytes())
+	records := e.errorCSV(str(im["id"]))
+	if got := strings.Join(records[0], "|"); got != "Email|Notes|Custom|error|error (linkit)" {
+		t.Fatalf("error csv header %q", got)
+	}
+	want := [][]string{{"", "' =1+1", `'"@SUM(A1)`, "mine"}, {"", "''=kept", "'\t-2", "'-3"}}
+	for i, w := range want {
+		if got := records[i+1][:4]; !reflect.DeepEqual(got, w) {
+			t.Fatalf("row %d: %q, want %q", i+1, got, w)
+		}
+	}
+	// Fixed (an email typed in) and uploaded again: the values as they were.
+	records[1][0], records[2][0] = "f1@example.com", "f2@example.com"
+	var fixed bytes.Buffer
+	csv.NewWriter(&fixed).WriteAll(records)
+	if c := counts(e.importCSV("/api/v1/imports", fixed.Bytes())); c["created"] != 2 {
+		t.Fatalf("fixed report counts %v", c)
+	}
+	for email, want := range map[string][2]string{"f1@example.com": {"=1+1", `"@SUM(A1)`}, "f2@example.com": {"'=kept", "-2"}} {
+		c := e.do("GET", "/api/v1/customers/lookup?email="+email, nil).want(t, http.StatusOK).data()
+		attrs, _ := c["attributes"].(map[string]any)
+		if c["notes"] != want[0] || attrs["Custom"] != want[1] {
+			t.Fatalf("%s: notes %q, Custom %q, want %q", email, c["notes"], attrs["Custom"], want)
+		}
 	}
 }

@@ -383,7 +383,7 @@ func (s *Server) writeErrorCSV(w http.ResponseWriter, r *http.Request, orgID, id
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-errors.csv"`, im.ID))
 	cw := csv.NewWriter(w)
-	_ = cw.Write(escapeCells(append(header, "error")))
+	_ = cw.Write(escapeCells(append(header, errorColumn(header))))
 	// Problems of one row are joined into one line.
 	var cur *customer.ImportProblem
 	var reasons []string
@@ -427,14 +427,33 @@ func quoteCells(cells []string) string {
 	return strings.Join(q, ", ")
 }
 
-// escapeCells defuses spreadsheet formulas: a cell starting with = + - @
-// (or a tab or carriage return: importer.FormulaStarts) gets a leading
-// apostrophe.
+// escapeCells defuses spreadsheet formulas the OWASP way: a cell a
+// spreadsheet could read as a formula (importer.Formula, which looks past
+// leading spaces and quotes) gets a leading apostrophe; the CSV writer
+// quotes the rest.
 func escapeCells(cells []string) []string {
 	for i, c := range cells {
-		if c != "" && strings.IndexByte(importer.FormulaStarts, c[0]) >= 0 {
+		if importer.Formula(c) {
 			cells[i] = "'" + c
 		}
 	}
 	return cells
+}
+
+// errorColumn names the report's error column: "error", unless the file
+// has a column of that name, then "error (linkit)" (numbered if need be),
+// so a fixed report does not come back with two columns of one name.
+func errorColumn(header []string) string {
+	taken := make(map[string]bool, len(header))
+	for _, h := range header {
+		taken[strings.ToLower(strings.TrimSpace(h))] = true
+	}
+	name := "error"
+	for n := 1; taken[name]; n++ {
+		name = "error (linkit)"
+		if n > 1 {
+			name = fmt.Sprintf("error (linkit %d)", n)
+		}
+	}
+	return name
 }

@@ -5,6 +5,7 @@ package importer
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -45,17 +46,35 @@ func kib(n int) string {
 }
 
 // FormulaStarts are the first characters that make a spreadsheet read a
-// cell as a formula: error reports defuse such cells with an apostrophe,
-// which reading a file takes off again (unescapeFormula).
+// cell as a formula (OWASP's CSV injection list).
 const FormulaStarts = "=+-@\t\r"
+
+// Formula reports whether a spreadsheet could read the cell as a formula:
+// it starts with one of FormulaStarts once leading spaces, quotes and
+// apostrophes are skipped (" =1+1" and "\"=1+1" are formulas to some
+// spreadsheets, and "'=1" must keep its own apostrophe through a round
+// trip). Error reports prefix such a cell with an apostrophe, which
+// reading a file takes off again (unescapeFormula).
+func Formula(cell string) bool {
+	for _, c := range cell {
+		switch {
+		case c < utf8.RuneSelf && strings.IndexByte(FormulaStarts, byte(c)) >= 0:
+			return true
+		case c == '"' || c == '\'' || unicode.IsSpace(c):
+		default:
+			return false
+		}
+	}
+	return false
+}
 
 // unescapeFormula reads two spreadsheet conventions for text: the
 // apostrophe that error reports (ours, and other exporters') put before a
-// cell starting with = + - @ against formula injection, so a fixed error
+// cell a spreadsheet would read as a formula (Formula), so a fixed error
 // CSV uploads as the original did; and ="…", which exports write to keep a
 // phone's or a postal code's leading zeros (="0501234567").
 func unescapeFormula(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.IndexByte(FormulaStarts, v[1]) >= 0 {
+	if len(v) > 1 && v[0] == '\'' && Formula(v[1:]) {
 		return v[1:]
 	}
 	if len(v) >= 3 && strings.HasPrefix(v, `="`) && v[len(v)-1] == '"' {

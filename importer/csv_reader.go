@@ -143,7 +143,8 @@ func (r *Reader) nextCSV() (Row, error) {
 		var attrs map[string]string
 		empty := true
 		for i, c := range cells {
-			v := unescapeFormula(strings.TrimSpace(c))
+			// Trimmed again: an unescaped " =…" keeps no space.
+			v := strings.TrimSpace(unescapeFormula(strings.TrimSpace(c)))
 			if v == "" {
 				continue
 			}

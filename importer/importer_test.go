@@ -659,3 +659,24 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	r.n -= n
 	return n, nil
 }
+
+// Formula follows OWASP: = + - @ TAB CR start a formula, also behind
+// leading spaces, quotes or apostrophes; and whatever a report escapes
+// reads back as it was.
+func TestFormulaRoundTrip(t *testing.T) {
+	for cell, want := range map[string]bool{
+		"=1+1": true, " =1+1": true, `"@SUM(A1)`: true, "\t-2": true, "\r+1": true, "'=x": true, "  ' \"-x": true,
+		"": false, "Neill": false, "' 0501": false, "a=b": false, `""`: false, "0501": false,
+	} {
+		if got := Formula(cell); got != want {
+			t.Errorf("Formula(%q) = %v, want %v", cell, got, want)
+		}
+		escaped := cell
+		if Formula(cell) {
+			escaped = "'" + cell
+		}
+		if back := unescapeFormula(escaped); back != cell {
+			t.Errorf("%q escaped %q reads back as %q", cell, escaped, back)
+		}
+	}
+}
