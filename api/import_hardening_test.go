@@ -3,10 +3,14 @@ package api_test
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/linkitworks/customers/linkittest"
 )
 
 // A JSON file nested 20,000 levels deep answered 500 and left its import
@@ -79,5 +83,44 @@ func TestImportErrorCSVEscaping(t *testing.T) {
 		if c["notes"] != want[0] || attrs["Custom"] != want[1] {
 			t.Fatalf("%s: notes %q, Custom %q, want %q", email, c["notes"], attrs["Custom"], want)
 		}
+	}
+}
+
+// Multipart fields before the file were held in memory without limit (1 GB
+// of them took RSS to 1 GB): too many, or too many bytes of them, is a
+// 413 naming the limit, on imports and previews alike.
+func TestImportFormFieldLimits(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	post := func(path string, fields map[string]string, n int) response {
+		t.Helper()
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for i := range n {
+			for k, v := range fields {
+				if n > 1 {
+					k = fmt.Sprintf("%s%d", k, i)
+				}
+				mw.WriteField(k, v)
+			}
+		}
+		fw, _ := mw.CreateFormFile("file", "x.csv")
+		fw.Write([]byte("email\na@example.com\n"))
+		mw.Close()
+		req, _ := http.NewRequest("POST", e.url+path, &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+e.key)
+		return response{linkittest.Send(t, req)}
+	}
+	for _, path := range []string{"/api/v1/imports", "/api/v1/imports/preview"} {
+		post(path, map[string]string{"x": "1"}, 1000).wantError(t, http.StatusRequestEntityTooLarge, "max_form_fields")
+		post(path, map[string]string{"x": strings.Repeat("y", 100<<10)}, 1).wantError(t, http.StatusRequestEntityTooLarge, "max_form_bytes")
+		post(path, map[string]string{"x": strings.Repeat("y", 20<<10)}, 4).wantError(t, http.StatusRequestEntityTooLarge, "max_form_bytes")
+	}
+	// Options as fields still work, and are read.
+	post("/api/v1/imports/preview", map[string]string{"default_region": "SA", "tags": "a,b"}, 1).want(t, http.StatusOK)
+	post("/api/v1/imports/preview", map[string]string{"default_region": "ZZ"}, 1).wantError(t, http.StatusUnprocessableEntity, "default_region")
+	if n := e.count("SELECT count(*) FROM imports"); n != 0 {
+		t.Fatalf("%d imports made from refused uploads", n)
 	}
 }

@@ -91,6 +91,14 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// The option fields of a multipart upload: at most maxFormFields of them,
+// their names and values at most maxFormBytes together (a mapping of a
+// few hundred columns fits).
+const (
+	maxFormFields = 64
+	maxFormBytes  = 64 << 10
+)
+
 // readUpload finds the file in the request. Multipart option fields must
 // come before the file part (they are read as the stream passes).
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, error) {
@@ -104,6 +112,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 	switch mt {
 	case "multipart/form-data":
 		mr := multipart.NewReader(body, params["boundary"])
+		fields, fieldBytes := 0, 0
 		for {
 			part, err := mr.NextPart()
 			if err == io.EOF {
@@ -120,9 +129,20 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 				up.format = formatOf(part.Header.Get("Content-Type"), up.fileName)
 				return up, nil
 			}
-			val, err := io.ReadAll(io.LimitReader(part, 64<<10))
+			// Fields are held in memory until the file: bounded in number
+			// and in bytes, past which the request is refused (413).
+			if fields++; fields > maxFormFields {
+				return nil, &customer.Error{Code: customer.ETOOLARGE, Message: "Too many form fields before the file",
+					Details: map[string]any{"max_form_fields": maxFormFields}}
+			}
+			budget := maxFormBytes - fieldBytes - len(part.FormName())
+			val, err := io.ReadAll(io.LimitReader(part, int64(max(0, budget))+1))
 			if err != nil {
 				return nil, importer.Problem(err)
+			}
+			if fieldBytes += len(part.FormName()) + len(val); fieldBytes > maxFormBytes {
+				return nil, &customer.Error{Code: customer.ETOOLARGE, Message: "Form fields before the file too large",
+					Details: map[string]any{"max_form_bytes": maxFormBytes}}
 			}
 			up.form.Add(part.FormName(), string(val))
 		}
