@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"fmt"
 	"mime/multipart"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/linkittest"
 )
 
@@ -123,4 +125,33 @@ func TestImportFormFieldLimits(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM imports"); n != 0 {
 		t.Fatalf("%d imports made from refused uploads", n)
 	}
+}
+
+// The upload limit counted compressed bytes only: a gzip file is refused
+// like the same file sent plain once its decompressed bytes pass the limit.
+func TestImportDecompressedLimit(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true, cfg: api.Config{MaxImportBytes: 4096}})
+	plain := append([]byte("email\n"), bytes.Repeat([]byte("a@example.com\n"), 20000)...) // 280 KB
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	if gz.Len() > 4096 {
+		t.Fatalf("the gzip file is %d bytes: it must pass the limit only once decompressed", gz.Len())
+	}
+	e.upload("/api/v1/imports", "", "text/csv", plain).wantError(t, http.StatusRequestEntityTooLarge, "max_bytes")
+	for _, path := range []string{"/api/v1/imports", "/api/v1/imports/preview"} {
+		e.upload(path, "", "application/gzip", gz.Bytes()).wantError(t, http.StatusRequestEntityTooLarge, "max_bytes")
+		e.upload(path, "x.csv.gz", "", gz.Bytes()).wantError(t, http.StatusRequestEntityTooLarge, "max_bytes")
+	}
+	if n := e.count("SELECT count(*) FROM imports WHERE status <> 'failed'"); n != 0 {
+		t.Fatalf("%d imports of a refused file not failed", n)
+	}
+	// A gzip file within the limit once decompressed is imported.
+	gz.Reset()
+	zw = gzip.NewWriter(&gz)
+	zw.Write([]byte("email\nsmall@example.com\n"))
+	zw.Close()
+	e.upload("/api/v1/imports", "", "application/gzip", gz.Bytes()).want(t, http.StatusAccepted)
 }

@@ -93,7 +93,8 @@ type ImportLimits struct {
 // readerOptions are the importer's options of an upload in format.
 func (c Config) readerOptions(format importer.Format) importer.Options {
 	l := c.ImportLimits
-	return importer.Options{Format: format, MaxColumns: l.MaxColumns, MaxFieldBytes: l.MaxFieldBytes, MaxRowBytes: l.MaxRowBytes}
+	return importer.Options{Format: format, MaxColumns: l.MaxColumns, MaxFieldBytes: l.MaxFieldBytes, MaxRowBytes: l.MaxRowBytes,
+		MaxBytes: c.maxImportBytes()}
 }
 
 func (c Config) maxImportBytes() int64 {

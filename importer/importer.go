@@ -50,6 +50,10 @@ type Options struct {
 	MaxRowBytes int
 	// Delimiter forces the CSV delimiter ("," ";" "\t" "|"); "" = sniff.
 	Delimiter string
+	// MaxBytes bounds a gzip file once decompressed (0: no bound), as the
+	// caller bounds the bytes it is sent: past it reads fail with the
+	// domain's 413 (*customer.Error ETOOLARGE, passed on by Problem).
+	MaxBytes int64
 }
 
 // Detected describes what Open found.
@@ -202,7 +206,11 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 			return nil, &FileError{Reason: "invalid gzip data: " + err.Error(), Err: err}
 		}
 		rd.det.Gzip = true
-		br = bufio.NewReaderSize(gz, sourceSize)
+		var text io.Reader = gz
+		if opts.MaxBytes > 0 {
+			text = &decompressedLimit{r: gz, left: opts.MaxBytes, max: opts.MaxBytes}
+		}
+		br = bufio.NewReaderSize(text, sourceSize)
 	}
 	prefix, err := br.Peek(sourceSize)
 	atEOF := false

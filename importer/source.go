@@ -3,7 +3,28 @@ package importer
 import (
 	"io"
 	"sync/atomic"
+
+	"github.com/linkitworks/customers/customer"
 )
+
+// decompressedLimit fails reads past max bytes of decompressed data: a
+// small gzip body can hold a file many times the upload limit.
+type decompressedLimit struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (l *decompressedLimit) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1] // one byte past the limit tells a larger file apart
+	}
+	n, err := l.r.Read(p)
+	if l.left -= int64(n); l.left < 0 {
+		return 0, &customer.Error{Code: customer.ETOOLARGE, Message: "File too large once decompressed",
+			Details: map[string]any{"max_bytes": l.max}}
+	}
+	return n, err
+}
 
 // countingReader counts the bytes read from the caller's reader.
 type countingReader struct {
