@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/linkittest"
@@ -154,4 +156,87 @@ func TestImportDecompressedLimit(t *testing.T) {
 	zw.Write([]byte("email\nsmall@example.com\n"))
 	zw.Close()
 	e.upload("/api/v1/imports", "", "application/gzip", gz.Bytes()).want(t, http.StatusAccepted)
+}
+
+// Stalled uploads held two pooled connections each with no timeout, and
+// ten of them hung every tenant. Now staging has a pool of its own, an
+// organization and the server have a bounded number of uploads in progress
+// (429 and 503 with Retry-After beyond), and an upload that stops sending
+// is cut: 408 naming the stall, its import failed with the reason.
+func TestImportStalledUploads(t *testing.T) {
+	t.Parallel()
+	const progress = 6 * time.Second
+	e := newQueueEnv(t, queueOpts{noWorker: true, stageConns: 6,
+		cfg: api.Config{UploadProgressTimeout: progress, MaxUploads: 3, MaxUploadsPerOrg: 2}})
+	_, keyB := e.newOrg("B", "")
+	_, keyC := e.newOrg("C", "")
+	rows := bytes.NewBufferString("email\n")
+	for i := 0; rows.Len() < 200<<10; i++ {
+		fmt.Fprintf(rows, "s%d@example.com\n", i) // past the sniffed prefix: staging has begun
+	}
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	stall := func(key string) chan result {
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", e.url+"/api/v1/imports", pr)
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", "Bearer "+key)
+		done := make(chan result, 1)
+		go func() {
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			done <- result{status: res.StatusCode, body: string(raw)}
+		}()
+		go func() { pw.Write(rows.Bytes()) }() // and then nothing, the pipe left open
+		t.Cleanup(func() { pw.Close() })
+		return done
+	}
+	stalled := []chan result{stall(e.key), stall(e.key), stall(keyB)}
+	deadline := time.Now().Add(progress / 2)
+	for e.count("SELECT count(*) FROM imports WHERE status = 'reading'") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled uploads did not start staging")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	small := []byte("email\nx@example.com\n")
+	res := e.upload("/api/v1/imports", "", "text/csv", small).wantError(t, http.StatusTooManyRequests, "max_uploads_per_organization")
+	if res.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After")
+	}
+	res = (&env{t: t, url: e.url, store: e.store, key: keyC}).upload("/api/v1/imports", "", "text/csv", small).
+		wantError(t, http.StatusServiceUnavailable, "max_uploads")
+	if res.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 without Retry-After")
+	}
+	// Another organization's reads and writes answer at once meanwhile.
+	start := time.Now()
+	e.doKey(keyC, "POST", "/api/v1/customers", map[string]any{"first_name": "Cy", "last_name": "Cee", "email": "c@example.com"}).want(t, http.StatusCreated)
+	e.doKey(keyC, "GET", "/api/v1/customers/lookup?email=c@example.com", nil).want(t, http.StatusOK)
+	if took := time.Since(start); took > progress/2 {
+		t.Fatalf("another organization waited %v behind stalled uploads", took)
+	}
+	for _, done := range stalled {
+		select {
+		case r := <-done:
+			if r.err != nil || r.status != http.StatusRequestTimeout || !strings.Contains(r.body, "Upload stalled") {
+				t.Fatalf("stalled upload answered %d %s %v", r.status, r.body, r.err)
+			}
+		case <-time.After(3 * progress):
+			t.Fatalf("a stalled upload was not cut")
+		}
+	}
+	if n := e.count("SELECT count(*) FROM imports WHERE status = 'failed' AND error LIKE 'Upload stalled: no data received for 6s%'"); n != 3 {
+		t.Fatalf("%d stalled imports failed with the reason, want 3", n)
+	}
+	// The slots are free again.
+	e.upload("/api/v1/imports", "", "text/csv", small).want(t, http.StatusAccepted)
 }

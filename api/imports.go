@@ -102,7 +102,8 @@ const (
 // readUpload finds the file in the request. Multipart option fields must
 // come before the file part (they are read as the stream passes).
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, error) {
-	body := limitedBody{http.MaxBytesReader(w, r.Body, s.cfg.maxImportBytes())}
+	body := &progressBody{r: limitedBody{http.MaxBytesReader(w, r.Body, s.cfg.maxImportBytes())},
+		rc: http.NewResponseController(w), timeout: s.cfg.uploadProgressTimeout()}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	up := &upload{form: url.Values{}, closer: func() {}}
 	for k, v := range r.URL.Query() {
@@ -198,6 +199,11 @@ func (b limitedBody) Read(p []byte) (int, error) {
 func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) error {
 	o := org(r)
 	ctx := r.Context()
+	release, err := s.acquireUpload(w, o.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	up, err := s.readUpload(w, r)
 	if err != nil {
 		return err

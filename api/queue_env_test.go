@@ -42,14 +42,16 @@ type queueOpts struct {
 	stagingTTL time.Duration
 	// planHeartbeat: how often a planner touches its import (0: the default)
 	planHeartbeat time.Duration
-	cfg           api.Config
+	// stageConns: the staging pool's size (0: staging shares the pool)
+	stageConns int32
+	cfg        api.Config
 }
 
 func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	t.Helper()
 	storeOpts := func(chunkRows int) postgres.Options {
 		return postgres.Options{ChunkRows: chunkRows, ChunkPageRows: o.pageRows, ChunkPageBytes: o.pageBytes,
-			ChunkBytes: o.chunkBytes, FatRowBytes: o.fatRowBytes, PlanHeartbeat: o.planHeartbeat}
+			ChunkBytes: o.chunkBytes, FatRowBytes: o.fatRowBytes, PlanHeartbeat: o.planHeartbeat, StageConns: o.stageConns}
 	}
 	opts := []linkittest.Option{linkittest.WithAPI(o.cfg), linkittest.WithStore(storeOpts(o.chunkRows)), linkittest.WithoutWorker()}
 	if o.redisURL != "" {

@@ -29,6 +29,15 @@ type Config struct {
 	// ImportLimits bound a file's columns, fields and rows (zero values:
 	// the importer's defaults).
 	ImportLimits ImportLimits
+	// UploadProgressTimeout cuts an upload that sends nothing for this
+	// long and fails its import (0: DefaultUploadProgressTimeout).
+	UploadProgressTimeout time.Duration
+	// MaxUploads bounds the imports being uploaded at once (0:
+	// DefaultMaxUploads): more answer 503 with Retry-After.
+	MaxUploads int
+	// MaxUploadsPerOrg bounds one organization's (0:
+	// DefaultMaxUploadsPerOrg): more answer 429 with Retry-After.
+	MaxUploadsPerOrg int
 	// AuthCacheTTL keeps verified API keys in memory; revocation takes
 	// effect within this time. Zero disables the cache.
 	AuthCacheTTL time.Duration
@@ -81,6 +90,7 @@ type Server struct {
 	keys    authCache
 	metrics *httpMetrics
 	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
+	uploads uploadSlots
 }
 
 // ImportLimits are the configurable limits of reading an import file.
@@ -126,6 +136,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux(),
 		phones: dedupe.NewPhoneNormalizer(0)}
 	s.keys.entries = map[string]authEntry{}
+	s.uploads.perOrg = map[string]int{}
 	if d.OrgChanges != nil {
 		d.OrgChanges.OnChange(s.keys.dropOrg)
 	}

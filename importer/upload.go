@@ -127,9 +127,9 @@ func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, err
 
 // Problem says what an error of reading a file means to whoever uploaded
 // it: a bad mapping or an unreadable file is a 422 naming the field, an
-// upload over its size limit (a *customer.Error ETOOLARGE the caller's
-// reader returns) stays that, and anything else is an interrupted or
-// malformed upload.
+// upload over its size limit or stalled (a *customer.Error ETOOLARGE or
+// ETIMEOUT the caller's reader returns) stays that, and anything else is
+// an interrupted or malformed upload.
 func Problem(err error) *customer.Error {
 	var me *MappingError
 	var fe *FileError
@@ -137,7 +137,7 @@ func Problem(err error) *customer.Error {
 	switch {
 	case errors.As(err, &me):
 		return customer.Invalid(map[string]string{"mapping": me.Error()})
-	case errors.As(err, &ce) && ce.Code == customer.ETOOLARGE:
+	case errors.As(err, &ce) && (ce.Code == customer.ETOOLARGE || ce.Code == customer.ETIMEOUT):
 		return ce
 	case errors.As(err, &fe):
 		return customer.Invalid(map[string]string{"file": fe.Reason})

@@ -13,7 +13,8 @@ import (
 	"github.com/linkitworks/customers/customer"
 )
 
-// StageRows copies rows into the staging table until next returns io.EOF.
+// StageRows copies rows into the staging table until next returns io.EOF,
+// through the staging pool (Options.StageConns).
 func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func() (*customer.ImportRow, error)) (int64, error) {
 	fat := s.fatRowBytes()
 	src := &rowSource{next: func() ([]any, error) {
@@ -32,7 +33,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		return []any{orgID, importID, int32(r.Num), int32(r.Chunk), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
 			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw, size}, nil
 	}}
-	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_rows"},
+	n, err := s.stage.CopyFrom(ctx, pgx.Identifier{"import_rows"},
 		[]string{"organization_id", "import_id", "row_num", "chunk", "email", "email_key", "phone", "phone_key",
 			"phone_valid", "phone_ext", "external_key", "record", "order_key", "raw", "size_bytes"}, src)
 	if err != nil {
@@ -54,7 +55,7 @@ func (s *Store) StageProblems(ctx context.Context, orgID, importID string, next 
 		}
 		return []any{orgID, importID, int32(p.Row), int16(p.Seq), p.Severity, p.Column, p.Reason, raw}, nil
 	}}
-	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"import_errors"},
+	n, err := s.stage.CopyFrom(ctx, pgx.Identifier{"import_errors"},
 		[]string{"organization_id", "import_id", "row_num", "seq", "severity", "column_name", "reason", "raw"}, src)
 	if err != nil {
 		return n, interpretError(fmt.Errorf("stage problems: %w", err), nil)

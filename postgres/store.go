@@ -24,7 +24,11 @@ import (
 // Store is the PostgreSQL system of record.
 type Store struct {
 	pool *pgxpool.Pool
-	opts Options
+	// stage takes the uploads' COPY streams (Options.StageConns): a pool
+	// apart, so uploads, however many or slow, never hold the connections
+	// reads, upserts and workers need. It is pool when StageConns is 0.
+	stage *pgxpool.Pool
+	opts  Options
 }
 
 // Options tune a Store, given once to Open; the zero value is the
@@ -34,6 +38,9 @@ type Options struct {
 	// MaxConns bounds the connection pool (0: pgx's default, the greater
 	// of 4 and the number of CPUs).
 	MaxConns int32
+	// StageConns, when positive, gives staging an upload (two COPY streams
+	// each) a pool of its own of this size; 0 stages through the main pool.
+	StageConns int32
 	// ChunkRows overrides DefaultChunkRows.
 	ChunkRows int
 	// ChunkBytes overrides DefaultChunkBytes.
@@ -69,11 +76,26 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		pool.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %w", Redact(databaseURL), rootCause(err))
 	}
-	return &Store{pool: pool, opts: opts}, nil
+	s := &Store{pool: pool, stage: pool, opts: opts}
+	if opts.StageConns > 0 {
+		stageCfg := cfg.Copy()
+		stageCfg.MaxConns = opts.StageConns
+		stageCfg.MinConns = 0
+		if s.stage, err = pgxpool.NewWithConfig(ctx, stageCfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("connect staging pool %s: %w", Redact(databaseURL), err)
+		}
+	}
+	return s, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close releases the pools.
+func (s *Store) Close() {
+	if s.stage != s.pool {
+		s.stage.Close()
+	}
+	s.pool.Close()
+}
 
 // Pool exposes the pool to sibling packages' tests and benchmarks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

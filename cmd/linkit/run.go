@@ -120,6 +120,13 @@ type config struct {
 	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
 	// the default GC pacing let the heap double past that.
 	MemoryLimit int64
+
+	// Uploads: a pool of their own for staging (two COPY streams each),
+	// the deadline for progress, and how many at once.
+	DBStageConns          int
+	UploadProgressTimeout time.Duration
+	MaxUploads            int
+	MaxUploadsPerOrg      int
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -174,6 +181,12 @@ func loadConfig(getenv func(string) string) config {
 		},
 		UploadTimeout: duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
 		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
+
+		// Two staging connections per upload allowed, so none waits.
+		DBStageConns:          atoi("LINKIT_DB_STAGE_CONNS", 2*atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads)),
+		UploadProgressTimeout: duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
+		MaxUploads:            atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads),
+		MaxUploadsPerOrg:      atoi("LINKIT_IMPORT_MAX_UPLOADS_PER_ORG", api.DefaultMaxUploadsPerOrg),
 	}
 }
 

@@ -46,7 +46,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			return err
 		}
 	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.DBMaxConns), ChunkRows: cfg.ImportChunkRows})
+	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.DBMaxConns), ChunkRows: cfg.ImportChunkRows,
+		StageConns: int32(cfg.DBStageConns)})
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		handler := api.NewServer(
 			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic,
 				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits,
-				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout},
+				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
+				UploadProgressTimeout: cfg.UploadProgressTimeout, MaxUploads: cfg.MaxUploads, MaxUploadsPerOrg: cfg.MaxUploadsPerOrg},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
