@@ -240,3 +240,25 @@ func TestImportStalledUploads(t *testing.T) {
 	// The slots are free again.
 	e.upload("/api/v1/imports", "", "text/csv", small).want(t, http.StatusAccepted)
 }
+
+// The progress deadline counts only the client's silence, never the
+// server's pauses (a COPY waiting, the import being recorded): a file sent
+// at once is imported under a deadline far shorter than its import takes.
+func TestImportProgressDeadlineSparesTheServer(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{chunkRows: 50, cfg: api.Config{UploadProgressTimeout: 50 * time.Millisecond}})
+	file := bytes.NewBufferString("email,first name\n")
+	for i := range 5000 {
+		fmt.Fprintf(file, "p%d@example.com,P%d\n", i, i)
+	}
+	for _, name := range []string{"", "p.csv"} { // raw and multipart
+		ct := "text/csv"
+		if name != "" {
+			ct = ""
+		}
+		im := e.upload("/api/v1/imports", name, ct, file.Bytes()).want(t, http.StatusAccepted).data()
+		if done := e.waitImport(str(im["id"])); done["status"] != "completed" || counts(done)["rows"] != 5000 {
+			t.Fatalf("import %v %v", done["status"], done["counts"])
+		}
+	}
+}
