@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +97,9 @@ func (c *apiClient) do(req *http.Request) (*http.Response, error) {
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
 	e := &apiError{Status: res.StatusCode}
 	_ = json.Unmarshal(raw, e)
+	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	return nil, e
 }
 
@@ -270,6 +274,8 @@ type apiError struct {
 	Status  int             `json:"-"`
 	Message string          `json:"error"`
 	Details json.RawMessage `json:"details"`
+	// RetryAfter is the answer's Retry-After (0 when absent).
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *apiError) Error() string {

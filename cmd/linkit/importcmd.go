@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -215,7 +216,7 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	start := time.Now()
 	name := filepath.Base(a.file)
 	prog.uploadStarted(name, st.Size())
-	im, err := c.upload(ctx, f, name, st.Size(), a.query, prog)
+	im, err := uploadWhenAllowed(ctx, c, f, name, st.Size(), a.query, prog)
 	if err != nil {
 		if ctx.Err() != nil {
 			prog.stop()
@@ -281,3 +282,30 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// uploadWhenAllowed uploads the file, and again after the server's
+// Retry-After while it answers that too many uploads are in progress (429
+// for the organization, 503 for the server): with Expect: 100-continue
+// that answer comes before any of the file is sent.
+func uploadWhenAllowed(ctx context.Context, c *apiClient, f *os.File, name string, size int64, q url.Values, prog importProgress) (*customer.Import, error) {
+	for attempt := 1; ; attempt++ {
+		im, err := c.upload(ctx, f, name, size, q, prog)
+		var ae *apiError
+		if err == nil || attempt == maxUploadAttempts || !errors.As(err, &ae) || ae.RetryAfter <= 0 ||
+			(ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) {
+			return im, err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(ae.RetryAfter):
+		}
+	}
+}
+
+// maxUploadAttempts bounds the waits for an upload slot (about 5 minutes
+// at the server's Retry-After of 10 s).
+const maxUploadAttempts = 30

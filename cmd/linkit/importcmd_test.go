@@ -569,3 +569,54 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// An organization with its share of uploads in progress is answered 429
+// with Retry-After before any of the file is sent: linkit import waits
+// that long and uploads when a slot is free.
+func TestImportCommandWaitsForAnUploadSlot(t *testing.T) {
+	t.Parallel()
+	e := newImpEnv(t, false)
+	var pipes []*io.PipeWriter
+	for range 2 { // the organization's share (api.DefaultMaxUploadsPerOrg)
+		pr, pw := io.Pipe()
+		pipes = append(pipes, pw)
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/api/v1/imports", pr)
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set("Authorization", "Bearer "+e.key)
+		go func() {
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}()
+		go pw.Write([]byte("email\nslow@example.com\n")) // then nothing until closed
+	}
+	t.Cleanup(func() {
+		for _, pw := range pipes {
+			pw.Close()
+		}
+	})
+	// Both uploads are in progress once the server waits for their bodies.
+	time.Sleep(500 * time.Millisecond)
+	file := writeTemp(t, "waiting.csv", "email\nwaited@example.com\n")
+	done := make(chan importRun, 1)
+	start := time.Now()
+	go func() { done <- runImport(t, nil, e.getenv, file, "--no-progress") }()
+	time.Sleep(2 * time.Second) // refused once by now
+	for _, pw := range pipes {
+		pw.Close() // the two uploads end: their slots are free
+	}
+	select {
+	case r := <-done:
+		r.wantCode(t, 0)
+		if took := time.Since(start); took < 2*time.Second {
+			t.Fatalf("imported in %v: the slots were not taken", took)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("linkit import did not upload once a slot was free")
+	}
+	var n int
+	if err := e.Store.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM customers WHERE organization_id = $1 AND email = 'waited@example.com'`, e.orgID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("nothing imported: %d %v", n, err)
+	}
+}
