@@ -81,6 +81,7 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 	chunkRows, chunkBytes := st.ChunkLimits()
 	chunks := &chunker{rows: max(1, chunkRows), bytes: max(1, chunkBytes)}
 
+	var readErr error // the file's own failure, set before the group's ends
 	g.Go(func() error {
 		defer close(raw)
 		batch := make([]Row, 0, batchRows)
@@ -91,6 +92,7 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 				break
 			}
 			if err != nil {
+				readErr = err
 				return err
 			}
 			rows.Add(1)
@@ -192,6 +194,12 @@ func Stage(ctx context.Context, rd *Reader, norm *Normalizer, st Stager, orgID, 
 		return err
 	})
 	err := g.Wait()
+	if readErr != nil {
+		// The file's failure is the cause: a failing request body also
+		// cancels the request (net/http), and with it the COPYs, whose
+		// errors may come first.
+		err = readErr
+	}
 	return Staged{Rows: int(rows.Load()), Staged: int(stagedN.Load()), Invalid: int(invalid.Load()), Warnings: int(warnings.Load()),
 		ChunkStarts: chunks.starts}, err
 }
