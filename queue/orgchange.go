@@ -32,7 +32,7 @@ func NewOrgChanges(ctx context.Context, rdb redis.UniversalClient, names Names, 
 	if _, err := sub.Receive(waitCtx); err != nil {
 		log.Warn("org change channel not subscribed yet; retrying in background", "err", err)
 	}
-	go c.listen(ctx, sub)
+	go receive(ctx, sub, c.deliver)
 	return c
 }
 
@@ -60,25 +60,12 @@ func PublishOrgChange(ctx context.Context, rdb redis.UniversalClient, names Name
 
 func orgChangeChannel(names Names) string { return "linkit:org-changed:" + names.Namespace }
 
-// listen runs listeners until ctx ends; go-redis re-subscribes by itself
-// after a dropped connection.
-func (c *OrgChanges) listen(ctx context.Context, sub *redis.PubSub) {
-	defer sub.Close()
-	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case msg, ok := <-ch:
-			if !ok {
-				return
-			}
-			c.mu.Lock()
-			listeners := c.listeners
-			c.mu.Unlock()
-			for _, fn := range listeners {
-				fn(msg.Payload)
-			}
-		}
+// deliver calls every listener with a changed organization's id.
+func (c *OrgChanges) deliver(orgID string) {
+	c.mu.Lock()
+	listeners := c.listeners
+	c.mu.Unlock()
+	for _, fn := range listeners {
+		fn(orgID)
 	}
 }

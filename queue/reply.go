@@ -41,7 +41,7 @@ func NewReplies(ctx context.Context, rdb redis.UniversalClient, names Names, log
 	if _, err := sub.Receive(waitCtx); err != nil {
 		log.Warn("reply channel not subscribed yet; retrying in background", "err", err)
 	}
-	go r.listen(ctx, sub)
+	go receive(ctx, sub, r.deliver)
 	return r
 }
 
@@ -78,9 +78,9 @@ func (r *Replies) deliver(msg string) {
 	}
 }
 
-// listen delivers replies until ctx ends; go-redis re-subscribes by itself
-// after a dropped connection.
-func (r *Replies) listen(ctx context.Context, sub *redis.PubSub) {
+// receive calls fn with each message's payload until ctx ends; go-redis
+// re-subscribes by itself after a dropped connection.
+func receive(ctx context.Context, sub *redis.PubSub, fn func(payload string)) {
 	defer sub.Close()
 	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
 	for {
@@ -91,7 +91,7 @@ func (r *Replies) listen(ctx context.Context, sub *redis.PubSub) {
 			if !ok {
 				return
 			}
-			r.deliver(msg.Payload)
+			fn(msg.Payload)
 		}
 	}
 }
