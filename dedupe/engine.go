@@ -20,21 +20,11 @@ type Key struct {
 	Value string
 }
 
-// Policy says how a matched customer's fields take new values.
-type Policy string
-
 const (
 	FillBlanks  Policy = "fill_blanks"   // only empty fields take new values (default)
 	Overwrite   Policy = "overwrite"     // non-empty input wins
 	DoNotUpdate Policy = "do_not_update" // fields stay; tags, groups and visits still add
 )
-
-// Policies lists the accepted merge policies; merge_conflicts is fill_blanks
-// that also merges conflicting customers into the match.
-var Policies = []string{string(FillBlanks), string(Overwrite), string(DoNotUpdate), "merge_conflicts"}
-
-// DefaultPriority is the match-key precedence of SPEC §6.
-var DefaultPriority = []string{KindExternal, KindEmail, KindPhone}
 
 // Incoming is one normalized record to match: its identifiers and the field
 // values it brings (in Fields, using the domain's field names).
@@ -64,105 +54,6 @@ func (in *Incoming) Keys() []Key {
 	return keys
 }
 
-// Options are an organization's matching rules for one record.
-type Options struct {
-	Policy         Policy   `json:"policy,omitempty"`
-	MergeConflicts bool     `json:"merge_conflicts,omitempty"`
-	Priority       []string `json:"priority,omitempty"` // key kinds in precedence order; nil = DefaultPriority
-	// NameCheck refuses a candidate whose name clearly differs from the
-	// record's (SPEC §10.1). Off in the zero value, so a task queued before
-	// settings existed matches as it did.
-	NameCheck bool `json:"name_check,omitempty"`
-	// Blocklist holds the organization's blocklisted emails and phones, as
-	// its settings store them; the store compiles it once per workspace.
-	Blocklist []string `json:"blocklist,omitempty"`
-	// CanonicalEmails: email keys ignore provider dots and +tags.
-	CanonicalEmails bool `json:"canonical_emails,omitempty"`
-}
-
-// OptionsOf turns an organization's settings into matching options, with
-// policy the request's merge_policy ("" = the settings' default).
-func OptionsOf(st customer.Settings, policy string) Options {
-	if policy == "" {
-		policy = st.DefaultMergePolicy
-	}
-	o := Options{NameCheck: st.NameCheck, CanonicalEmails: st.EmailCanonicalization}
-	switch policy {
-	case string(Overwrite):
-		o.Policy = Overwrite
-	case string(DoNotUpdate):
-		o.Policy = DoNotUpdate
-	case "merge_conflicts":
-		o.Policy, o.MergeConflicts = FillBlanks, true
-	default:
-		o.Policy = FillBlanks
-	}
-	for _, k := range st.MatchKeys {
-		if k == customer.MatchKeyExternalID {
-			k = KindExternal
-		}
-		o.Priority = append(o.Priority, k)
-	}
-	o.Blocklist = slices.Concat(st.Blocklist.Emails, st.Blocklist.Phones)
-	return o
-}
-
-// Conflict names another customer owning one of the record's identifiers.
-type Conflict struct {
-	Field      string `json:"field"`
-	CustomerID string `json:"customer_id"`
-}
-
-// Actions reported for a record.
-const (
-	ActionCreated   = "created"
-	ActionUpdated   = "updated"
-	ActionUnchanged = "unchanged"
-)
-
-// Result is what happened to one record.
-type Result struct {
-	CustomerID string     `json:"customer_id"`
-	Action     string     `json:"action"`
-	MatchedOn  *string    `json:"matched_on"`
-	Conflicts  []Conflict `json:"conflicts"`
-	Merged     []string   `json:"merged,omitempty"` // customers merged into this one
-	Warnings   []Warning  `json:"warnings,omitempty"`
-}
-
-// Warning is something the caller should know about a record that was still
-// applied (SPEC §10.1): answered as meta.warnings on an upsert, a row warning
-// in an import.
-type Warning struct {
-	Code       string `json:"code"` // WarningSharedIdentifier, WarningInvalidPhone
-	Field      string `json:"field"`
-	CustomerID string `json:"customer_id,omitempty"` // the other customer, for a shared identifier
-	Message    string `json:"message,omitempty"`
-}
-
-// Warning codes.
-const (
-	WarningSharedIdentifier = "shared_identifier" // the identifier belongs to several people
-	WarningInvalidPhone     = "invalid_phone"     // the phone kept is not a valid number
-)
-
-// Reasons an identifier is shared (SPEC §10.1).
-const (
-	ReasonBlocklist   = "blocklist"    // on the organization's blocklist
-	ReasonNamesDiffer = "names_differ" // carried by people whose names clearly differ
-)
-
-// PairSharedIdentifier is the duplicate-review reason of two customers
-// found to share an identifier while their names differ.
-const PairSharedIdentifier = "shared_identifier"
-
-// SharedError refuses a record without a name whose only identifiers are
-// shared: any of their carriers could be meant (a 409 naming them).
-type SharedError struct {
-	Fields     []string // "email", "phone"
-	Candidates []string // the carriers, by customer id
-}
-
 func (e *SharedError) Error() string {
 	return "only shared identifiers (" + strings.Join(e.Fields, ", ") + ") and no name to tell their carriers apart"
 }
@@ -188,19 +79,6 @@ type KeyState struct {
 // MergeOp records customer From merged into Into.
 type MergeOp struct {
 	From, Into string
-}
-
-// SharedKey is a key that became shared in a workspace.
-type SharedKey struct {
-	Key    Key
-	Reason string
-}
-
-// Carrier is a customer carrying a shared key.
-type Carrier struct {
-	Key        Key
-	CustomerID string
-	Display    string
 }
 
 // Pair is a suggested duplicate: two customers that share evidence.
@@ -251,105 +129,6 @@ func NewWorkspace(newID func() string, canonicalEmails bool) *Workspace {
 		shared:    map[Key]string{},
 		carriers:  map[Key][]string{},
 	}
-}
-
-// LoadShared records that k is shared (for reason) and carried by carriers
-// besides its owner, which must be loaded separately.
-func (w *Workspace) LoadShared(k Key, reason string, carriers ...string) {
-	w.shared[k] = reason
-	for _, id := range carriers {
-		if !slices.Contains(w.carriers[k], id) {
-			w.carriers[k] = append(w.carriers[k], id)
-		}
-	}
-}
-
-// useBlocklist compiles opts' blocklist once per distinct list.
-func (w *Workspace) useBlocklist(entries []string) {
-	if w.blocklist != nil && slices.Equal(w.blockSrc, entries) {
-		return
-	}
-	w.blocklist, w.blockSrc = NewBlocklist(entries), entries
-}
-
-// isShared reports whether k is shared: marked so, or blocklisted. display
-// is the record's form of it (a phone's "+" helps the blocklist).
-func (w *Workspace) isShared(k Key, display string) bool {
-	if k.Kind == KindExternal {
-		return false
-	}
-	if _, ok := w.shared[k]; ok {
-		return true
-	}
-	if k.Kind == KindPhone && display != "" {
-		return w.blocklist.Blocks(KindPhone, display) || w.blocklist.Blocks(KindPhone, k.Value)
-	}
-	return w.blocklist.Blocks(k.Kind, k.Value)
-}
-
-// carriersOf lists the customers of the view carrying k: its owner first.
-func (w *Workspace) carriersOf(k Key) []string {
-	var out []string
-	if o := w.owners[k]; o != "" && w.customers[o] != nil {
-		out = append(out, o)
-	}
-	for _, id := range w.carriers[k] {
-		if w.customers[id] != nil && !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// carries reports whether customer id carries k (owns it or is a carrier).
-func (w *Workspace) carries(k Key, id string) bool {
-	return w.owners[k] == id || slices.Contains(w.carriers[k], id)
-}
-
-// carry makes id a carrier of the shared key k.
-func (w *Workspace) carry(k Key, id, display string) bool {
-	if w.carries(k, id) {
-		return false
-	}
-	w.carriers[k] = append(w.carriers[k], id)
-	w.newCarriers = append(w.newCarriers, Carrier{Key: k, CustomerID: id, Display: display})
-	return true
-}
-
-// share marks k shared for reason; its owner becomes a carrier too.
-func (w *Workspace) share(k Key, reason, display string) {
-	if _, ok := w.shared[k]; ok {
-		return
-	}
-	w.shared[k] = reason
-	w.newShared = append(w.newShared, SharedKey{Key: k, Reason: reason})
-	if o := w.owners[k]; o != "" {
-		w.newCarriers = append(w.newCarriers, Carrier{Key: k, CustomerID: o, Display: display})
-	}
-}
-
-// namesAgree reports whether customer id positively agrees with name: both
-// have one and they do not clearly differ.
-func (w *Workspace) namesAgree(name PersonName, id string) bool {
-	c := w.customers[id]
-	if c == nil {
-		return false
-	}
-	other := PersonNameOf(c)
-	return HasName(other) && !NamesDiffer(name, other)
-}
-
-// refuses reports whether the name check turns down owner as the record's
-// customer through k. An external id is another system's own record id,
-// not an identifier people share: it is never checked.
-func (w *Workspace) refuses(opts Options, k Key, name PersonName, owner string) bool {
-	return opts.NameCheck && k.Kind != KindExternal && w.namesDiffer(name, owner)
-}
-
-// namesDiffer reports whether customer id's name clearly differs from name.
-func (w *Workspace) namesDiffer(name PersonName, id string) bool {
-	c := w.customers[id]
-	return c != nil && NamesDiffer(name, PersonNameOf(c))
 }
 
 // Load adds an existing customer and the keys it owns to the view.
@@ -502,41 +281,6 @@ func (w *Workspace) find(in *Incoming, keys []Key, opts Options, name PersonName
 	return matched, matchedOn, matchedKey
 }
 
-// sharedOnly refuses a record with no name whose identifiers are all shared
-// and carried by someone: nothing tells which carrier it is.
-func (w *Workspace) sharedOnly(in *Incoming, keys []Key, named bool) error {
-	if named {
-		return nil
-	}
-	e := &SharedError{}
-	for _, k := range keys {
-		if !w.isShared(k, displayOf(in, k)) {
-			return nil
-		}
-		e.Fields = append(e.Fields, fieldOfKind(k.Kind))
-		for _, id := range w.carriersOf(k) {
-			if !slices.Contains(e.Candidates, id) {
-				e.Candidates = append(e.Candidates, id)
-			}
-		}
-	}
-	if len(e.Candidates) == 0 {
-		return nil
-	}
-	return e
-}
-
-// dropContact takes a new customer's email or phone off when another
-// customer owns it.
-func (w *Workspace) dropContact(c *customer.Customer, k Key) {
-	switch k.Kind {
-	case KindEmail:
-		c.Email = ""
-	case KindPhone:
-		c.Phone, c.PhoneValid, c.PhoneExtension = "", false, ""
-	}
-}
-
 func fieldOfKind(kind string) string {
 	if kind == KindExternal {
 		return "external_id"
@@ -617,41 +361,6 @@ func (w *Workspace) claimKeys(c *customer.Customer, in *Incoming, policy Policy)
 	}
 }
 
-// claimShared makes a shared email or phone c's primary when c has none.
-func (w *Workspace) claimShared(c *customer.Customer, in *Incoming, k Key, policy Policy) {
-	if policy == DoNotUpdate {
-		return
-	}
-	display := displayOf(in, k)
-	switch {
-	case k.Kind == KindEmail && c.Email == "":
-		w.record(c, map[string]Change{KindEmail: {From: "", To: display}})
-		c.Email = display
-	case k.Kind == KindPhone && c.Phone == "":
-		w.record(c, map[string]Change{KindPhone: {From: "", To: display}})
-		c.Phone, c.PhoneValid, c.PhoneExtension = display, in.PhoneValid, in.PhoneExt
-	}
-}
-
-// phoneRank compares the record's phone with c's primary: -1 when the
-// primary is valid and the record's is not, +1 the other way round, else 0.
-// A valid number is never demoted in favour of an invalid one, whatever the
-// policy (SPEC §10.1): a location whose region misreads a foreign number
-// ("(415) 555-0100" in SA) must not push out the number the customer is
-// reachable on; the invalid one is kept as an alias instead, so the customer
-// is still found through it, and PhoneWarnings says so. For the same reason
-// a valid number takes the place of an invalid primary (which stays as an
-// alias) under fill_blanks too: an undiallable phone is as good as blank.
-func phoneRank(c *customer.Customer, in *Incoming) int {
-	switch {
-	case c.Phone == "" || c.PhoneValid == in.PhoneValid:
-		return 0
-	case c.PhoneValid:
-		return -1
-	}
-	return 1
-}
-
 // claimContact gives c the record's email or phone: the primary when c has
 // none, under overwrite, or when rank says it outranks the primary (unless
 // the policy is do_not_update); not when rank says the primary outranks it.
@@ -677,30 +386,6 @@ func (w *Workspace) claimContact(c *customer.Customer, k Key, display string, po
 		// An alias is a change the history should show.
 		w.record(c, map[string]Change{"alias_" + k.Kind: {To: display}})
 	}
-}
-
-// PhoneWarnings are the warnings about the record's phone once it was
-// applied to customerID (the Result's customer): an invalid phone the
-// customer now carries, as its primary or as an alias beside a valid one,
-// is kept but the caller should know it cannot be dialled as stored.
-func (w *Workspace) PhoneWarnings(in *Incoming, customerID string) []Warning {
-	if in.Phone == "" || in.PhoneValid || w.owners[Key{KindPhone, in.PhoneKey}] != customerID {
-		return nil
-	}
-	warn := InvalidPhoneWarning(in.Phone)
-	if c := w.customers[customerID]; c != nil && c.Phone != in.Phone {
-		warn.Message = "phone " + in.Phone + " is not a valid number; kept as an alias"
-		if c.PhoneValid {
-			warn.Message += ", the valid " + c.Phone + " stays primary"
-		}
-	}
-	return []Warning{warn}
-}
-
-// InvalidPhoneWarning is the warning about a customer's primary phone
-// stored although it is not a valid number.
-func InvalidPhoneWarning(phone string) Warning {
-	return Warning{Code: WarningInvalidPhone, Field: "phone", Message: "phone " + phone + " is not a valid number; kept as given"}
 }
 
 // demote turns c's current primary email or phone into an alias.
