@@ -392,3 +392,32 @@ func TestSharedPhoneImportAndUpsertsAtOnce(t *testing.T) {
 		t.Fatalf("%d carriers of the phone, want %d", n, len(people))
 	}
 }
+
+// A shared identifier a customer carries as an alias is removed like any
+// alias: the customer stops carrying it, the other carriers keep it.
+func TestSharedAliasDeleted(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	alice := e.do("POST", "/api/v1/customers/upsert", map[string]any{"name": "Alice Walker", "phone": "+1 415 555 0100"}).
+		want(t, http.StatusCreated).data()
+	bob := e.do("POST", "/api/v1/customers/upsert", map[string]any{"name": "Bob Dylan", "phone": "+1 415 555 0100",
+		"email": "bob@example.com"}).want(t, http.StatusCreated).data()
+	bobPath := "/api/v1/customers/" + str(bob["id"])
+	// The shared phone is Bob's primary: not an alias.
+	e.do("DELETE", bobPath+"/aliases/+14155550100", nil).want(t, http.StatusUnprocessableEntity)
+	// Bob's own number replaces it; the shared one stays as his alias.
+	e.do("PATCH", bobPath, map[string]any{"phone": "+1 415 555 0199"}).want(t, http.StatusOK)
+	b := e.do("GET", bobPath, nil).want(t, http.StatusOK).data()
+	if b["phone"] != "+14155550199" || !slices.Contains(sharedAliases(b), "phone:+14155550100") {
+		t.Fatalf("after the edit Bob is %v", b)
+	}
+	e.do("DELETE", bobPath+"/aliases/+1%20415%20555%200100", nil).want(t, http.StatusNoContent)
+	b = e.do("GET", bobPath, nil).want(t, http.StatusOK).data()
+	if slices.Contains(sharedAliases(b), "phone:+14155550100") {
+		t.Fatalf("Bob still carries the shared phone: %v", b["aliases"])
+	}
+	a := e.do("GET", "/api/v1/customers/"+str(alice["id"]), nil).want(t, http.StatusOK).data()
+	if a["phone"] != "+14155550100" {
+		t.Fatalf("Alice lost her phone: %v", a)
+	}
+}

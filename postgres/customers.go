@@ -64,10 +64,19 @@ const (
 	sqlDemoteIdentities = `UPDATE customer_identities SET is_primary = false
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND is_primary AND value <> $4`
 
-	sqlSelectAlias = `SELECT value, is_primary, display FROM customer_identities
-		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND (value = $4 OR display = $5)
-		ORDER BY value = $4 DESC LIMIT 1 FOR UPDATE`
+	// An alias is an identity row of the customer or, for a shared
+	// identifier, a carrier row (its first owner has both). The customer's
+	// row is locked first, so the two reads need no lock of their own.
+	sqlSelectAlias = `SELECT value, is_primary, display FROM (
+			SELECT value, is_primary, display FROM customer_identities
+			WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND (value = $4 OR display = $5)
+			UNION ALL
+			SELECT value, false, display FROM shared_identifier_carriers
+			WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND (value = $4 OR display = $5)
+		) a ORDER BY value = $4 DESC, is_primary DESC LIMIT 1`
 	sqlDeleteAlias = `DELETE FROM customer_identities
+		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND value = $4`
+	sqlDeleteCarrierAlias = `DELETE FROM shared_identifier_carriers
 		WHERE organization_id = $1 AND customer_id = $2 AND kind = $3 AND value = $4`
 
 	sqlDeleteCustomer    = `DELETE FROM customers WHERE organization_id = $1 AND id = $2`
@@ -401,12 +410,13 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 // editing the customer.
 func (s *Store) DeleteAlias(ctx context.Context, orgID, customerID, kind, key, display string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, customerID)); err != nil {
+		c, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, customerID))
+		if err != nil {
 			return interpretError(err, customer.NotFound("Customer", customerID))
 		}
 		var primary bool
 		var value, stored string
-		err := tx.QueryRow(ctx, sqlSelectAlias, orgID, customerID, kind, key, display).Scan(&value, &primary, &stored)
+		err = tx.QueryRow(ctx, sqlSelectAlias, orgID, customerID, kind, key, display).Scan(&value, &primary, &stored)
 		if err == pgx.ErrNoRows {
 			return &customer.Error{Code: customer.ENOTFOUND, Message: "Customer has no " + kind + " alias " + display,
 				Details: map[string]string{kind: display}}
@@ -414,13 +424,17 @@ func (s *Store) DeleteAlias(ctx context.Context, orgID, customerID, kind, key, d
 		if err != nil {
 			return interpretError(fmt.Errorf("select alias: %w", err), nil)
 		}
-		if primary {
+		// A shared primary has only a carrier row: the customer's own field says.
+		if primary || (kind == "email" && stored == c.Email) || (kind == "phone" && stored == c.Phone) {
 			return &customer.Error{Code: customer.EINVALID,
 				Message: display + " is the customer's primary " + kind + ", not an alias: edit the customer to change it",
 				Details: map[string]string{kind: "is the primary " + kind + "; edit the customer instead"}}
 		}
 		if _, err := tx.Exec(ctx, sqlDeleteAlias, orgID, customerID, kind, value); err != nil {
 			return interpretError(fmt.Errorf("delete alias: %w", err), nil)
+		}
+		if _, err := tx.Exec(ctx, sqlDeleteCarrierAlias, orgID, customerID, kind, value); err != nil {
+			return interpretError(fmt.Errorf("delete shared alias: %w", err), nil)
 		}
 		return audit(ctx, tx, orgID, customerID, EventUpdated, "api",
 			map[string]Change{"alias_" + kind: {From: stored, To: nil}})
