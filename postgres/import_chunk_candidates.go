@@ -97,16 +97,7 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys, oth
 	queueOwners(b, orgID, kinds, values, cand)
 	okinds, ovalues := keyColumnsOf(others)
 	queueShared(b, orgID, append(kinds, okinds...), append(values, ovalues...), cand)
-	if locationID != "" {
-		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&cand.locTags, &cand.locGroups)
-			if err == pgx.ErrNoRows {
-				cand.locMissing = true
-				return nil
-			}
-			return err
-		})
-	}
+	queueLocationDefaults(b, orgID, locationID, cand)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("probe keys: %w", err), nil)
 	}

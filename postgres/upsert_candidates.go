@@ -83,16 +83,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 		})
 		return err
 	})
-	if locationID != "" {
-		b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&cand.locTags, &cand.locGroups)
-			if err == pgx.ErrNoRows {
-				cand.locMissing = true
-				return nil
-			}
-			return err
-		})
-	}
+	queueLocationDefaults(b, orgID, locationID, cand)
 	return cand
 }
 
@@ -154,4 +145,21 @@ func (cand *candidates) workspace(canonicalEmails bool) (*dedupe.Workspace, erro
 		w.LoadShared(k, sk.reason, sk.carriers...)
 	}
 	return w, nil
+}
+
+// queueLocationDefaults reads the default tags and groups of the location a
+// record arrives at ("" for none); a missing location is noted, not an error
+// of the batch.
+func queueLocationDefaults(b *pgx.Batch, orgID, locationID string, cand *candidates) {
+	if locationID == "" {
+		return
+	}
+	b.Queue(sqlLocationDefaults, orgID, locationID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&cand.locTags, &cand.locGroups)
+		if err == pgx.ErrNoRows {
+			cand.locMissing = true
+			return nil
+		}
+		return err
+	})
 }
