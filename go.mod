@@ -3,6 +3,7 @@ module github.com/linkitworks/customers
 go 1.26.8
 
 require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/gocarina/gocsv v0.0.0-20240520201108-78e41c74b4b1
 	github.com/gosimple/unidecode v1.0.1
 	github.com/hbollon/go-edlib v1.7.0

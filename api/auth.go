@@ -14,7 +14,8 @@ import (
 )
 
 // authenticated requires a valid API key (401) and, when sent, an
-// X-Organization-ID equal to the key's organization (403).
+// X-Organization-ID equal to the key's organization (403), then spends one
+// request of the key's rate limit (429 beyond it).
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return s.authenticatedAs(s.writeError, next)
 }
@@ -41,6 +42,9 @@ func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http
 			return
 		}
 		*r = *r.WithContext(context.WithValue(r.Context(), ctxOrg, o))
+		if s.rateLimited(w, r, writeError, key, o) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
@@ -48,6 +49,9 @@ type Config struct {
 	// answer gets WriteTimeout anew.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// RateLimits are the per-API-key limits (zero members: the defaults),
+	// applied when Deps.RateLimitRedis is set.
+	RateLimits RateLimits
 	// Now is the clock of defaults (order dates) and of analytics periods;
 	// nil means time.Now. Tests fix it to make figures reproducible.
 	Now func() time.Time
@@ -78,6 +82,8 @@ type Deps struct {
 	RedisOpt asynq.RedisConnOpt
 	// Registry collects /metrics; nil gets a private registry.
 	Registry *prometheus.Registry
+	// RateLimitRedis holds the per-API-key rate limits; nil: no limits.
+	RateLimitRedis redis.UniversalClient
 }
 
 // Server is the HTTP API.
@@ -91,6 +97,7 @@ type Server struct {
 	metrics *httpMetrics
 	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
 	uploads uploadSlots
+	limiter *rateLimiter // nil: no rate limits
 }
 
 // ImportLimits are the configurable limits of reading an import file.
@@ -141,6 +148,9 @@ func NewServer(cfg Config, d Deps) *Server {
 		d.OrgChanges.OnChange(s.keys.dropOrg)
 	}
 	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
+	if d.RateLimitRedis != nil {
+		s.limiter = newRateLimiter(d.RateLimitRedis, cfg.RateLimits, d.Log, d.Registry)
+	}
 	s.routes()
 	return s
 }

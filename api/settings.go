@@ -28,12 +28,15 @@ type settingsView struct {
 	DefaultMergePolicy    string             `json:"default_merge_policy"`
 	NameCheck             bool               `json:"name_check"`
 	Blocklist             customer.Blocklist `json:"blocklist"`
-	Updated               time.Time          `json:"updated"`
+	// RateLimit shows the organization's own limits; null members take
+	// the server's (the RateLimit-Policy header shows what applies).
+	RateLimit customer.RateLimits `json:"rate_limit"`
+	Updated   time.Time           `json:"updated"`
 }
 
 func viewSettings(st customer.Settings) settingsView {
 	v := settingsView{MatchKeys: st.MatchKeys, EmailCanonicalization: st.EmailCanonicalization,
-		DefaultMergePolicy: st.DefaultMergePolicy, NameCheck: st.NameCheck, Blocklist: st.Blocklist, Updated: st.Updated.UTC()}
+		DefaultMergePolicy: st.DefaultMergePolicy, NameCheck: st.NameCheck, Blocklist: st.Blocklist, RateLimit: st.RateLimit, Updated: st.Updated.UTC()}
 	if st.DefaultRegion != "" {
 		v.DefaultRegion = &st.DefaultRegion
 	}
@@ -126,6 +129,12 @@ func validSettings(st *customer.Settings, p problems) {
 	}
 	if !slices.Contains(dedupe.Policies, st.DefaultMergePolicy) {
 		p.add("default_merge_policy", "must be one of "+strings.Join(dedupe.Policies, ", "))
+	}
+	for field, v := range map[string]*int{"rate_limit.default": st.RateLimit.Default,
+		"rate_limit.upsert": st.RateLimit.Upsert, "rate_limit.import": st.RateLimit.Import} {
+		if v != nil && (*v < 1 || *v > customer.MaxRateLimit) {
+			p.add(field, fmt.Sprintf("must be requests per minute from 1 to %d, or null for the server's default", customer.MaxRateLimit))
+		}
 	}
 	st.Blocklist.Emails = normalizedEntries("blocklist.emails", st.Blocklist.Emails, p, func(raw string) (string, error) {
 		return dedupe.NormalizeEmail(raw)

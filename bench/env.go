@@ -36,14 +36,24 @@ type stack struct {
 	workerStarted bool
 }
 
+// benchRateLimit is requests per minute per key, per bucket, in benchmarks.
+const benchRateLimit = 1_000_000
+
 func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) {
+	limit := benchRateLimit
+	if cfg.noRateLimit {
+		limit = -1
+	}
 	s, err := linkittest.Start(ctx,
 		linkittest.WithDatabaseURL(cfg.databaseURL),
 		linkittest.WithStore(postgres.Options{MaxConns: int32(cfg.dbMaxConns), ChunkRows: cfg.importChunkRows}),
 		linkittest.WithRedisURL(cfg.redisURL),
 		linkittest.WithNamespace("bench"),
 		linkittest.WithLogger(slog.New(slog.DiscardHandler)),
-		linkittest.WithAPI(api.Config{AdminToken: "bench-admin", AuthCacheTTL: 10 * time.Second}),
+		// The limiter runs (its Redis round trip is part of every figure) with
+		// limits no benchmark reaches.
+		linkittest.WithAPI(api.Config{AdminToken: "bench-admin", AuthCacheTTL: 10 * time.Second,
+			RateLimits: api.RateLimits{Default: limit, Upsert: limit, Import: limit}}),
 	)
 	if err != nil {
 		return nil, err

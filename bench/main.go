@@ -55,6 +55,7 @@ type config struct {
 	upsertClients     []int
 	idlePause         time.Duration
 	reuse             bool
+	noRateLimit       bool
 	pgMaxWALSize      string
 	importRows        int
 	importConcurrency int
@@ -95,6 +96,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&upsertClients, "upsert-clients", "1,16,64", "concurrent clients of the upsert suite")
 	fs.DurationVar(&c.idlePause, "idle-pause", 25*time.Millisecond, "pause between the sequential requests of the idle upsert latency")
 	fs.StringVar(&c.pgMaxWALSize, "pg-max-wal-size", "", "set PostgreSQL's max_wal_size for the run (e.g. 16GB; ALTER SYSTEM, restored at the end; needs a superuser); default: the server as it is")
+	fs.BoolVar(&c.noRateLimit, "no-rate-limit", false, "serve without the per-key rate limiter (no Redis call per request), to measure what it costs")
 	fs.BoolVar(&c.reuse, "reuse", false, "development: keep the database when it already holds this seed's load")
 	if err := fs.Parse(args); err != nil {
 		return c, err

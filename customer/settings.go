@@ -21,8 +21,23 @@ type Settings struct {
 	// person; the identifier then becomes shared.
 	NameCheck bool      `json:"name_check"`
 	Blocklist Blocklist `json:"blocklist"`
-	Updated   time.Time `json:"updated"`
+	// RateLimit overrides the server's per-API-key request rates for this
+	// organization's keys.
+	RateLimit RateLimits `json:"rate_limit"`
+	Updated   time.Time  `json:"updated"`
 }
+
+// RateLimits are requests per minute allowed to each API key, by bucket
+// (upserts, uploads, everything else); nil takes the server's default.
+type RateLimits struct {
+	Default *int `json:"default"`
+	Upsert  *int `json:"upsert"`
+	Import  *int `json:"import"`
+}
+
+// MaxRateLimit bounds a rate limit setting (requests per minute): beyond it
+// a limit means nothing a single key could reach.
+const MaxRateLimit = 1_000_000
 
 // Blocklist holds identifiers that never decide a match on their own (a
 // store's phone, a family email, 0000000000), normalized like customers' own.

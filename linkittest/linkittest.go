@@ -232,6 +232,7 @@ func (s *Stack) serve(ctx context.Context, cfg api.Config, rdb redis.UniversalCl
 		deps.Queue, deps.Inspector, deps.Names, deps.RedisOpt = s.Queue, s.Inspector, s.Names, s.RedisOpt
 		deps.Replies = queue.NewReplies(ctx, rdb, s.Names, s.cfg.log)
 		deps.OrgChanges = queue.NewOrgChanges(ctx, rdb, s.Names, s.cfg.log)
+		deps.RateLimitRedis = rdb
 		deps.Checks = append(deps.Checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 	srv := httptest.NewUnstartedServer(api.NewServer(cfg, deps))

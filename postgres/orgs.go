@@ -16,12 +16,14 @@ import (
 
 // sqlSettingsColumns are customer.Settings in scanSettings' order.
 const sqlSettingsColumns = `o.default_region, o.match_keys, o.email_canonicalization, o.default_merge_policy,
-	o.name_check, o.blocklist_emails, o.blocklist_phones, o.settings_updated`
+	o.name_check, o.blocklist_emails, o.blocklist_phones, o.rate_limit_default, o.rate_limit_upsert,
+	o.rate_limit_import, o.settings_updated`
 
 const (
 	sqlInsertOrg = `INSERT INTO organizations (id, name, default_region, match_keys, email_canonicalization,
-		default_merge_policy, name_check, blocklist_emails, blocklist_phones)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		default_merge_policy, name_check, blocklist_emails, blocklist_phones, rate_limit_default,
+		rate_limit_upsert, rate_limit_import)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING created, settings_updated`
 	sqlSelectOrg = `SELECT o.id, o.name, o.created, ` + sqlSettingsColumns + `
 		FROM organizations o WHERE o.id = $1`
@@ -29,7 +31,8 @@ const (
 	sqlSelectSettingsForUpdate = sqlSelectSettings + ` FOR UPDATE`
 	sqlUpdateSettings          = `UPDATE organizations SET default_region = $2, match_keys = $3,
 		email_canonicalization = $4, default_merge_policy = $5, name_check = $6, blocklist_emails = $7,
-		blocklist_phones = $8, settings_updated = now(), updated = now()
+		blocklist_phones = $8, rate_limit_default = $9, rate_limit_upsert = $10, rate_limit_import = $11,
+		settings_updated = now(), updated = now()
 		WHERE id = $1 RETURNING settings_updated`
 	sqlInsertKey = `INSERT INTO api_keys (organization_id, id, secret_hash) VALUES ($1, $2, $3)`
 	sqlRevokeKey = `UPDATE api_keys SET revoked = now() WHERE id = $1 AND revoked IS NULL RETURNING organization_id`
@@ -41,7 +44,8 @@ const (
 // settingsDest are scan destinations for sqlSettingsColumns.
 func settingsDest(st *customer.Settings) []any {
 	return []any{&st.DefaultRegion, &st.MatchKeys, &st.EmailCanonicalization, &st.DefaultMergePolicy,
-		&st.NameCheck, &st.Blocklist.Emails, &st.Blocklist.Phones, &st.Updated}
+		&st.NameCheck, &st.Blocklist.Emails, &st.Blocklist.Phones,
+		&st.RateLimit.Default, &st.RateLimit.Upsert, &st.RateLimit.Import, &st.Updated}
 }
 
 // scanOrg reads sqlSelectOrg's columns, then extra ones.
@@ -81,7 +85,8 @@ func (s *Store) CreateOrganization(ctx context.Context, org *customer.Organizati
 	org.DefaultRegion = st.DefaultRegion
 	st.Blocklist.Emails, st.Blocklist.Phones = nonNil(st.Blocklist.Emails), nonNil(st.Blocklist.Phones)
 	err := s.pool.QueryRow(ctx, sqlInsertOrg, org.ID, org.Name, st.DefaultRegion, st.MatchKeys, st.EmailCanonicalization,
-		st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones).Scan(&org.Created, &st.Updated)
+		st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones,
+		st.RateLimit.Default, st.RateLimit.Upsert, st.RateLimit.Import).Scan(&org.Created, &st.Updated)
 	if isUniqueViolation(err, "") {
 		return &customer.Error{Code: customer.ECONFLICT, Message: "Organization already exists",
 			Details: map[string]string{"id": org.ID}}
@@ -128,14 +133,27 @@ func (s *Store) RevokeAPIKey(ctx context.Context, keyID string) (orgID string, e
 	return orgID, interpretError(err, customer.NotFound("API key", keyID))
 }
 
-// Authenticate returns the organization of a valid, unrevoked API key.
-func (s *Store) Authenticate(ctx context.Context, apiKey string) (*customer.Organization, error) {
+// KeyID is the public id of an API key (key_…, as `linkit key revoke`
+// takes it), false when apiKey is not shaped like one.
+func KeyID(apiKey string) (string, bool) {
+	id, _, ok := splitKey(apiKey)
+	return customer.PrefixKey + "_" + id, ok
+}
+
+// splitKey parses lk_<id>_<secret>.
+func splitKey(apiKey string) (id, secret string, ok bool) {
 	rest, ok := strings.CutPrefix(apiKey, apiKeyPrefix)
 	if !ok {
-		return nil, errInvalidKey
+		return "", "", false
 	}
-	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || id == "" || secret == "" {
+	id, secret, ok = strings.Cut(rest, "_")
+	return id, secret, ok && id != "" && secret != ""
+}
+
+// Authenticate returns the organization of a valid, unrevoked API key.
+func (s *Store) Authenticate(ctx context.Context, apiKey string) (*customer.Organization, error) {
+	id, secret, ok := splitKey(apiKey)
+	if !ok {
 		return nil, errInvalidKey
 	}
 	var o customer.Organization
@@ -174,7 +192,8 @@ func (s *Store) UpdateOrganizationSettings(ctx context.Context, orgID string, fn
 		}
 		st.Blocklist.Emails, st.Blocklist.Phones = nonNil(st.Blocklist.Emails), nonNil(st.Blocklist.Phones)
 		err := tx.QueryRow(ctx, sqlUpdateSettings, orgID, st.DefaultRegion, st.MatchKeys, st.EmailCanonicalization,
-			st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones).Scan(&st.Updated)
+			st.DefaultMergePolicy, st.NameCheck, st.Blocklist.Emails, st.Blocklist.Phones,
+			st.RateLimit.Default, st.RateLimit.Upsert, st.RateLimit.Import).Scan(&st.Updated)
 		return interpretError(err, nil)
 	})
 	if err != nil {

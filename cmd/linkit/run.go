@@ -127,6 +127,9 @@ type config struct {
 	UploadProgressTimeout time.Duration
 	MaxUploads            int
 	MaxUploadsPerOrg      int
+
+	// RateLimits per API key, requests per minute (negative: off).
+	RateLimits api.RateLimits
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -187,7 +190,22 @@ func loadConfig(getenv func(string) string) config {
 		UploadProgressTimeout: duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
 		MaxUploads:            atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads),
 		MaxUploadsPerOrg:      atoi("LINKIT_IMPORT_MAX_UPLOADS_PER_ORG", api.DefaultMaxUploadsPerOrg),
+
+		RateLimits: api.RateLimits{
+			Default: rateLimit(atoi("LINKIT_RATE_LIMIT", api.DefaultRateLimit)),
+			Upsert:  rateLimit(atoi("LINKIT_RATE_LIMIT_UPSERT", api.DefaultRateLimitUpsert)),
+			Import:  rateLimit(atoi("LINKIT_RATE_LIMIT_IMPORT", api.DefaultRateLimitImport)),
+		},
 	}
+}
+
+// rateLimit reads a LINKIT_RATE_LIMIT* value: 0 (or less) turns the bucket's
+// server-wide limit off, which api.RateLimits spells as negative.
+func rateLimit(perMinute int) int {
+	if perMinute <= 0 {
+		return -1
+	}
+	return perMinute
 }
 
 // httpLimits bound what one connection may hold: the time to send headers,

@@ -103,12 +103,13 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			api.Config{AdminToken: cfg.AdminToken, AuthCacheTTL: cfg.AuthCacheTTL, MetricsPublic: cfg.MetricsPublic,
 				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits,
 				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
-				UploadProgressTimeout: cfg.UploadProgressTimeout, MaxUploads: cfg.MaxUploads, MaxUploadsPerOrg: cfg.MaxUploadsPerOrg},
+				UploadProgressTimeout: cfg.UploadProgressTimeout, MaxUploads: cfg.MaxUploads, MaxUploadsPerOrg: cfg.MaxUploadsPerOrg,
+				RateLimits: cfg.RateLimits},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
 				OrgChanges: queue.NewOrgChanges(ctx, rdb, names, log),
-				Checks:     checks,
+				Checks:     checks, RateLimitRedis: rdb,
 			})
 		wg.Add(1)
 		go func() {
