@@ -1,4 +1,4 @@
-.PHONY: run test lint bench build fuzz
+.PHONY: run test lint bench build fuzz image
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -21,6 +21,10 @@ lint:
 
 build:
 	go build -o bin/linkit ./cmd/linkit
+
+# The container image, its version stamped from git (.git is not in the build context).
+image:
+	docker build --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) -t linkit .
 
 # Reproducible benchmarks (fixed seeds) printed as ratios to baselines measured in the same run.
 bench:

@@ -32,6 +32,9 @@ Usage:
   linkit import FILE [--location ID] [--tags a,b] [--dry-run] [--preview] [--errors out.csv] …
                    upload a customer file through the API (linkit import -h:
                    flags, exit codes 0 ok, 1 failed, 2 usage, 3 rows invalid)
+  linkit health [--addr HOST:PORT] [--timeout 3s]
+                   exit 0 when /healthz answers 200 (LINKIT_WORKER_HTTP_ADDR,
+                   else LINKIT_HTTP_ADDR): the container HEALTHCHECK
   linkit version
 
 Configuration comes from LINKIT_* environment variables (see README);
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keyCommand(ctx, cfg, rest, stdout, stderr)
 	case "import":
 		return importCommand(ctx, rest, getenv, stdout, stderr)
+	case "health":
+		return healthCommand(ctx, cfg, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "linkit", version)
 		return nil

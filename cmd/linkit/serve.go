@@ -129,6 +129,10 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	return err
 }
 
+// drainTimeout is how long a stopping API finishes in-flight requests; a
+// container's stop grace period must be longer (containers_test.go).
+const drainTimeout = 25 * time.Second
+
 // serveHTTP listens until ctx ends, then drains in-flight requests.
 func serveHTTP(ctx context.Context, addr string, limits httpLimits, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
@@ -152,7 +156,7 @@ func serveHTTP(ctx context.Context, addr string, limits httpLimits, h http.Handl
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
