@@ -40,7 +40,8 @@ func buildLinkit(t *testing.T) string {
 	return bin
 }
 
-// worker is a `linkit work` subprocess.
+// workerProc is a linkit subprocess (`linkit work`, or another command
+// through startLinkitProc).
 type workerProc struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
@@ -49,7 +50,14 @@ type workerProc struct {
 
 func startWorkerProc(t *testing.T, bin string, env testEnv) *workerProc {
 	t.Helper()
-	cmd := exec.Command(bin, "work")
+	return startLinkitProc(t, bin, env, "work")
+}
+
+// startLinkitProc runs `linkit <command>` with exactly env (and PATH, HOME);
+// the test's cleanup stops it with SIGTERM and shows its logs on failure.
+func startLinkitProc(t *testing.T, bin string, env testEnv, command string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, command)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -69,7 +77,7 @@ func startWorkerProc(t *testing.T, bin string, env testEnv) *workerProc {
 			<-w.done
 		}
 		if t.Failed() {
-			t.Logf("worker %d logs:\n%s", cmd.Process.Pid, w.logs)
+			t.Logf("linkit %s %d logs:\n%s", command, cmd.Process.Pid, w.logs)
 		}
 	})
 	return w
