@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -172,6 +174,58 @@ type sentinelRedis struct {
 	addrs     [2]string // the initial master's and replica's addresses
 	sentinels []string
 	URL       string // redis-sentinel://…?master=…
+	// link carries replication from the master to the replica; cutting it
+	// makes writes the replica never sees, like replication lag at a crash.
+	link *replLink
+}
+
+// replLink forwards the replica's connection to the master; once cut, the
+// master's stream is read and dropped (the master sees a healthy replica).
+type replLink struct {
+	addr string
+	cut  atomic.Bool
+}
+
+func startReplLink(t *testing.T, master string) *replLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	l := &replLink{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go l.pipe(c, master)
+		}
+	}()
+	return l
+}
+
+func (l *replLink) pipe(replica net.Conn, master string) {
+	defer replica.Close()
+	m, err := net.Dial("tcp", master)
+	if err != nil {
+		return
+	}
+	defer m.Close()
+	go func() { _, _ = io.Copy(m, replica); m.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := m.Read(buf)
+		if n > 0 && !l.cut.Load() {
+			if _, werr := replica.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func startSentinelRedis(t *testing.T) *sentinelRedis {
@@ -186,8 +240,9 @@ func startSentinelRedis(t *testing.T) *sentinelRedis {
 		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0",
 			"--dir", dir, "--dbfilename", fmt.Sprintf("dump%d.rdb", i)}
 		if i == 1 {
-			_, mport, _ := net.SplitHostPort(s.addrs[0])
-			args = append(args, "--replicaof", "127.0.0.1", mport)
+			s.link = startReplLink(t, s.addrs[0])
+			_, lport, _ := net.SplitHostPort(s.link.addr)
+			args = append(args, "--replicaof", "127.0.0.1", lport)
 		}
 		servers[i] = startDaemon(t, bin, args...)
 		waitListening(t, servers[i], s.addrs[i])

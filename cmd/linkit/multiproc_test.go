@@ -255,17 +255,34 @@ func TestSeveralProcesses(t *testing.T) {
 	}
 	<-c.workers[0].done
 	faults := time.Now()
-	// The second half straddles the failover.
+	// Freeze the other worker and cut replication: the upserts accepted
+	// now are tasks only the master holds, lost with it when it dies.
+	if err := c.workers[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	c.redis.link.cut.Store(true)
+	const window = 40
+	before := len(sub.accepted)
+	sub.send(c.apis, shop[0].Key, bodies[half:half+window], 0)
+	unreplicated := append([]string(nil), sub.accepted[before:]...)
+	// The rest straddles the failover.
 	var sent sync.WaitGroup
 	sent.Add(1)
-	go func() { defer sent.Done(); sub.send(c.apis, shop[0].Key, bodies[half:], 20*time.Millisecond) }()
+	go func() { defer sent.Done(); sub.send(c.apis, shop[0].Key, bodies[half+window:], 20*time.Millisecond) }()
 	took := c.redis.failover()
+	if err := c.workers[1].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("killed worker 1 and the Redis master; sentinel promoted the replica in %s", took.Round(time.Millisecond))
+	if n := c.count(t, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'queued'", unreplicated); n != len(unreplicated) || n == 0 {
+		t.Fatalf("%d of the %d jobs accepted while replication was cut are queued", n, len(unreplicated))
+	}
 	sent.Wait()
 	if len(sub.lost) > 0 {
 		t.Fatalf("%d upserts never accepted, first: %s", len(sub.lost), sub.lost[0])
 	}
-	t.Logf("%d upserts accepted, %d answers asked for a retry", len(sub.accepted), sub.refused)
+	t.Logf("%d upserts accepted (%d while replication was cut), %d answers asked for a retry",
+		len(sub.accepted), len(unreplicated), sub.refused)
 
 	// Every accepted job completes: tasks the failover lost are re-created
 	// from PostgreSQL by the reconciler, the killed worker's are taken back.
@@ -286,6 +303,11 @@ func TestSeveralProcesses(t *testing.T) {
 		t.Fatalf("import after the faults: %v", done)
 	}
 	t.Logf("import completed %s after the faults", time.Since(faults).Round(time.Second))
+
+	// The tasks the failover lost were re-created from the jobs table.
+	if logs := c.workers[1].logs.String(); !strings.Contains(logs, `"requeued jobs whose tasks were lost"`) {
+		t.Errorf("the surviving worker's log does not say it re-created lost tasks:\n%.3000s", logs)
+	}
 
 	// Exactly once: each accepted job completed one time and wrote one
 	// audit event per change; one customer per identity.
