@@ -34,11 +34,13 @@ type cluster struct {
 func startCluster(t *testing.T, bin string, chunkRows int) *cluster {
 	t.Helper()
 	c := &cluster{direct: postgrestest.NewURL(t)}
+	pooled := startPgBouncer(t, c.direct, 12)
 	// Migrations take goose's session-level advisory lock, which a
-	// transaction pooler would hand to whatever server connection runs the
-	// next statement: they run against PostgreSQL directly.
-	if _, errOut, err := runCmd(t, testEnv{"LINKIT_DATABASE_URL": c.direct}, "migrate"); err != nil {
-		t.Fatalf("migrate: %v %s", err, errOut)
+	// transaction pooler would leave on whatever server connection ran
+	// it: LINKIT_MIGRATE_DATABASE_URL sends them to PostgreSQL directly.
+	out, errOut, err := runCmd(t, testEnv{"LINKIT_DATABASE_URL": pooled, "LINKIT_MIGRATE_DATABASE_URL": c.direct}, "migrate")
+	if err != nil || !strings.Contains(out, postgres.Redact(c.direct)) {
+		t.Fatalf("migrate: %v %s %s", err, out, errOut)
 	}
 	pool, err := pgxpool.New(context.Background(), c.direct)
 	if err != nil {
@@ -48,7 +50,7 @@ func startCluster(t *testing.T, bin string, chunkRows int) *cluster {
 	c.pool = pool
 	c.redis = startSentinelRedis(t)
 	c.env = testEnv{
-		"LINKIT_DATABASE_URL":       startPgBouncer(t, c.direct, 12),
+		"LINKIT_DATABASE_URL":       pooled,
 		"LINKIT_REDIS_URL":          c.redis.URL,
 		"LINKIT_QUEUE_NAMESPACE":    "m" + randomHex(6),
 		"LINKIT_ADMIN_TOKEN":        "admin-" + randomHex(8),

@@ -135,6 +135,11 @@ type config struct {
 
 	// RateLimits per API key, requests per minute (negative: off).
 	RateLimits api.RateLimits
+
+	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
+	// itself when DatabaseURL goes through PgBouncer in transaction mode,
+	// which cannot keep goose's session-level advisory lock.
+	MigrateDatabaseURL string
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -201,6 +206,8 @@ func loadConfig(getenv func(string) string) config {
 			Upsert:  rateLimit(atoi("LINKIT_RATE_LIMIT_UPSERT", api.DefaultRateLimitUpsert)),
 			Import:  rateLimit(atoi("LINKIT_RATE_LIMIT_IMPORT", api.DefaultRateLimitImport)),
 		},
+
+		MigrateDatabaseURL: env("LINKIT_MIGRATE_DATABASE_URL", ""),
 	}
 }
 
@@ -243,6 +250,10 @@ func (c *config) flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.WorkerConcurrency, "concurrency", c.WorkerConcurrency, "worker concurrency (LINKIT_WORKER_CONCURRENCY)")
 	return fs
 }
+
+// migrateURL is where migrations run: LINKIT_MIGRATE_DATABASE_URL, else
+// the service's database (after --database-url).
+func (c *config) migrateURL() string { return cmp.Or(c.MigrateDatabaseURL, c.DatabaseURL) }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	var level slog.Level

@@ -22,10 +22,10 @@ import (
 )
 
 func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
-	if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+	if err := postgres.Migrate(ctx, cfg.migrateURL()); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "migrations applied to", postgres.Redact(cfg.DatabaseURL))
+	fmt.Fprintln(stdout, "migrations applied to", postgres.Redact(cfg.migrateURL()))
 	return nil
 }
 
@@ -42,7 +42,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
 	if r.migrate {
-		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		if err := postgres.Migrate(ctx, cfg.migrateURL()); err != nil {
 			return err
 		}
 	}
