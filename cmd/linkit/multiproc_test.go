@@ -42,12 +42,7 @@ func startCluster(t *testing.T, bin string, chunkRows int) *cluster {
 	if err != nil || !strings.Contains(out, postgres.Redact(c.direct)) {
 		t.Fatalf("migrate: %v %s %s", err, out, errOut)
 	}
-	pool, err := pgxpool.New(context.Background(), c.direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	c.pool = pool
+	c.pool = openPool(t, c.direct)
 	c.redis = startSentinelRedis(t)
 	c.env = testEnv{
 		"LINKIT_DATABASE_URL":       pooled,
@@ -80,10 +75,11 @@ func startCluster(t *testing.T, bin string, chunkRows int) *cluster {
 
 // procEnv is the shared environment plus one process's own setting.
 func (c *cluster) procEnv(key, value string) testEnv {
-	env := testEnv{key: value}
+	env := testEnv{}
 	for k, v := range c.env {
 		env[k] = v
 	}
+	env[key] = value
 	return env
 }
 
@@ -107,6 +103,17 @@ func (c *cluster) count(t *testing.T, query string, args ...any) int {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
+}
+
+// openPool connects the test itself to databaseURL until its end.
+func openPool(t *testing.T, databaseURL string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // waitReady polls /readyz (PostgreSQL and Redis both answer) of a process.
