@@ -272,3 +272,74 @@ func TestChaosAPIKilled(t *testing.T) {
 		t.Errorf("upsert on the restarted API: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestChaosPostgresRestarted crashes and restarts PostgreSQL (a private
+// cluster, `pg_ctl restart -m immediate`) under an API and a worker process
+// with upserts and an import in flight. Requests that meet the outage are
+// retried with their Idempotency-Key; every request makes one job, run
+// once, and the import ends exactly like an undisturbed run.
+func TestChaosPostgresRestarted(t *testing.T) {
+	chaos(t, true)
+	t.Parallel()
+	bin := buildLinkit(t)
+	const chunkRows = 150
+	file := importFile(6000)
+	refImport, want := chaosReference(t, file, chunkRows)
+
+	pg := startPrivatePostgres(t)
+	base := newTestEnv(t)
+	base["LINKIT_DATABASE_URL"] = pg.URL
+	base["LINKIT_IMPORT_CHUNK_ROWS"] = fmt.Sprint(chunkRows)
+	base["LINKIT_WORKER_CONCURRENCY"] = "4"
+	if _, errOut, err := runCmd(t, base, "migrate"); err != nil {
+		t.Fatalf("migrate: %v %s", err, errOut)
+	}
+	c := &cluster{direct: pg.URL, env: base}
+	c.pool = openPool(t, pg.URL)
+	c.api = append(c.api, startLinkitProc(t, bin, base, "serve"))
+	c.apis = append(c.apis, base.baseURL())
+	workAddr := freeAddr(t)
+	c.workers = append(c.workers, startLinkitProc(t, bin, c.procEnv("LINKIT_WORKER_HTTP_ADDR", workAddr), "work"))
+	waitReady(t, base.baseURL())
+	waitReady(t, "http://"+workAddr)
+	orgID, clients := c.org(t, "Chaos Postgres")
+	importOrg, importers := c.org(t, "Chaos Postgres Import")
+
+	importID := str(importers[0].Upload("/api/v1/imports", "", "text/csv", file).Want(t, http.StatusAccepted).Data()["id"])
+	identities, bodies := upsertBodies(150)
+	restarted := make(chan time.Time, 1)
+	go func() {
+		// Restart once upserts flow and the import's chunks are merging.
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			var jobs, chunks int
+			_ = c.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM jobs WHERE organization_id = $1),
+				(SELECT count(*) FROM import_chunks WHERE organization_id = $2 AND done)`, orgID, importOrg).Scan(&jobs, &chunks)
+			if jobs >= 30 && chunks >= 1 {
+				break
+			}
+		}
+		pg.restart()
+		restarted <- time.Now()
+	}()
+	jobs := sendKeyed(t, func() []string { return c.apis }, clients[0].Key, "chaospg", bodies, 20*time.Millisecond)
+	at := <-restarted
+	if im := importers[0].Do("GET", "/api/v1/imports/"+importID, nil); im.Status == http.StatusOK && im.Data()["status"] == "completed" {
+		t.Logf("note: the import had completed by the time of the restart")
+	}
+	checkUpserts(t, c, orgID, jobs, len(bodies), len(identities), 90*time.Second)
+	t.Logf("%d upserts accepted, all completed %s after the restart", len(jobs), time.Since(at).Round(time.Second))
+	done := importers[0].WaitImport(importID, 120*time.Second)
+	if done["status"] != "completed" {
+		t.Fatalf("import after the restart: %v", done)
+	}
+	t.Logf("import completed %s after the restart", time.Since(at).Round(time.Second))
+	if fmt.Sprint(done["counts"]) != fmt.Sprint(refImport["counts"]) {
+		t.Errorf("import counts %v, undisturbed %v", done["counts"], refImport["counts"])
+	}
+	if got := orgState(t, c.pool, importOrg); got != want {
+		t.Errorf("the import across the restart differs from the undisturbed run:\n%.1500s\n---\n%.1500s", got, want)
+	}
+	if r := clients[0].Do("POST", "/api/v1/customers/upsert", map[string]any{"email": "after.restart@example.com"}); r.Status != http.StatusCreated {
+		t.Errorf("upsert after the restart: %d %s", r.Status, r.Raw)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -341,5 +342,77 @@ func (s *sentinelRedis) failover() time.Duration {
 			t.Fatalf("promoted replica still not a master: %v %v", role, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// privatePostgres is a PostgreSQL cluster of the test's own (initdb in a
+// temporary directory, a free port), so a scenario can restart it without
+// touching the server every other test shares.
+type privatePostgres struct {
+	t    *testing.T
+	bin  string // the server's bin directory
+	data string
+	log  string // the server's log (pg_ctl -l: else the server holds pg_ctl's output open)
+	URL  string // its database "linkit"
+}
+
+func startPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	ctls, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(ctls) == 0 {
+		t.Skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin) to run a private cluster")
+	}
+	sort.Strings(ctls)
+	dir, err := os.MkdirTemp("", "linkit-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &privatePostgres{t: t, bin: filepath.Dir(ctls[len(ctls)-1]), data: filepath.Join(dir, "data"), log: filepath.Join(dir, "log")}
+	if os.Geteuid() == 0 {
+		// The server refuses to run as root: the cluster belongs to postgres.
+		if out, err := exec.Command("chown", "postgres:postgres", dir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v %s", err, out)
+		}
+	}
+	t.Cleanup(func() {
+		_ = p.pgCtl("stop", "-m", "immediate")
+		os.RemoveAll(dir)
+	})
+	if out, err := p.command("initdb", "-D", p.data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8",
+		"--locale=C.UTF-8").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c max_connections=200", port, dir)
+	if err := p.pgCtl("start", "-o", opts); err != nil {
+		t.Fatal(err)
+	}
+	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/linkit?sslmode=disable", port)
+	return p
+}
+
+func (p *privatePostgres) command(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(p.bin, name)
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+func (p *privatePostgres) pgCtl(args ...string) error {
+	out, err := p.command("pg_ctl", append([]string{"-D", p.data, "-l", p.log, "-w", "-t", "60"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// restart stops the server the way a crash does (immediate: no
+// checkpoint, every connection cut) and starts it again, which recovers
+// from the WAL.
+func (p *privatePostgres) restart() {
+	p.t.Helper()
+	if err := p.pgCtl("restart", "-m", "immediate"); err != nil {
+		p.t.Error(err) // may run on a goroutine of the test
 	}
 }
