@@ -1,4 +1,4 @@
-.PHONY: run test lint bench build fuzz image
+.PHONY: run test lint bench build fuzz image chaos
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -25,6 +25,16 @@ build:
 # The container image, its version stamped from git (.git is not in the build context).
 image:
 	docker build --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) -t linkit .
+
+# Fault scenarios against built binaries, each compared with an undisturbed run (docs/testing.md#chaos).
+# make test runs the short ones; this adds the long ones (a PostgreSQL restart, a slow network).
+CHAOS_CMD := TestChaos|TestSeveralProcesses|TestWorkerKilledMidTask|TestImportWorkerKilled
+CHAOS_API := TestRedisFlushedWhileQueued|TestPostgresOutage|TestImportSurvivesRedisFlush|TestImportSurvivesDatabaseDisconnects|TestImportResumesSoonAfterRedisLoss
+chaos:
+	scripts/test-deps.sh
+	scripts/services.sh
+	LINKIT_CHAOS=full go test -count=1 -timeout 10m -v -run '^($(CHAOS_CMD))' ./cmd/linkit
+	go test -count=1 -timeout 5m -run '^($(CHAOS_API))$$' ./api
 
 # Reproducible benchmarks (fixed seeds) printed as ratios to baselines measured in the same run.
 bench:

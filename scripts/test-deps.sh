@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the tools the tests use besides Go: the docs test (cmd/linkit/docs_test.go)
-# runs the documents' commands, which need bash, curl and jq.
+# runs the documents' commands, which need bash, curl and jq; the multi-process and
+# chaos tests (cmd/linkit/multiproc_test.go, chaos_test.go) run pgbouncer and
+# redis-server (as master, replica and Sentinels) of their own.
 set -euo pipefail
 
 missing=()
 for tool in curl jq; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+# Debian puts pgbouncer in /usr/sbin, which a user's PATH may lack.
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
