@@ -27,7 +27,7 @@ image:
 	docker build --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) -t linkit .
 
 # Fault scenarios against built binaries, each compared with an undisturbed run (docs/testing.md#chaos).
-# make test runs the short ones; this adds the long ones (a PostgreSQL restart, a slow network).
+# make test runs the short ones; this adds the long ones (LINKIT_CHAOS=full: a PostgreSQL restart, a slow network).
 CHAOS_CMD := TestChaos|TestSeveralProcesses|TestWorkerKilledMidTask|TestImportWorkerKilled
 CHAOS_API := TestRedisFlushedWhileQueued|TestPostgresOutage|TestImportSurvivesRedisFlush|TestImportSurvivesDatabaseDisconnects|TestImportResumesSoonAfterRedisLoss
 chaos:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -341,5 +342,58 @@ func TestChaosPostgresRestarted(t *testing.T) {
 	}
 	if r := clients[0].Do("POST", "/api/v1/customers/upsert", map[string]any{"email": "after.restart@example.com"}); r.Status != http.StatusCreated {
 		t.Errorf("upsert after the restart: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestChaosSlowNetwork puts 20 ms each way between the processes and both
+// PostgreSQL and Redis (startLatencyProxy) and checks that upserts and an
+// import end exactly as an undisturbed run, within their deadlines.
+func TestChaosSlowNetwork(t *testing.T) {
+	chaos(t, true)
+	t.Parallel()
+	bin := buildLinkit(t)
+	const chunkRows = 150
+	file := importFile(1500)
+	refImport, want := chaosReference(t, file, chunkRows)
+
+	base := newTestEnv(t)
+	c := &cluster{direct: base["LINKIT_DATABASE_URL"], env: base}
+	c.pool = openPool(t, c.direct)
+	const delay = 20 * time.Millisecond
+	for _, key := range []string{"LINKIT_DATABASE_URL", "LINKIT_REDIS_URL"} {
+		u, err := url.Parse(base[key])
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Host = startLatencyProxy(t, u.Host, delay)
+		base[key] = u.String()
+	}
+	base["LINKIT_IMPORT_CHUNK_ROWS"] = fmt.Sprint(chunkRows)
+	base["LINKIT_WORKER_CONCURRENCY"] = "4"
+	c.api = append(c.api, startLinkitProc(t, bin, base, "serve"))
+	c.apis = append(c.apis, base.baseURL())
+	workAddr := freeAddr(t)
+	c.workers = append(c.workers, startLinkitProc(t, bin, c.procEnv("LINKIT_WORKER_HTTP_ADDR", workAddr), "work"))
+	waitReady(t, base.baseURL())
+	waitReady(t, "http://"+workAddr)
+	orgID, clients := c.org(t, "Chaos Slow")
+	importOrg, importers := c.org(t, "Chaos Slow Import")
+
+	start := time.Now()
+	importID := str(importers[0].Upload("/api/v1/imports", "", "text/csv", file).Want(t, http.StatusAccepted).Data()["id"])
+	identities, bodies := upsertBodies(60)
+	jobs := sendKeyed(t, func() []string { return c.apis }, clients[0].Key, "chaosslow", bodies, 0)
+	checkUpserts(t, c, orgID, jobs, len(bodies), len(identities), 60*time.Second)
+	done := importers[0].WaitImport(importID, 120*time.Second)
+	t.Logf("with %s each way: %d upserts and a %d-row import in %s", delay, len(bodies), 1500, time.Since(start).Round(time.Second))
+	if done["status"] != "completed" || fmt.Sprint(done["counts"]) != fmt.Sprint(refImport["counts"]) {
+		t.Errorf("import over a slow network: %v; undisturbed counts %v", done, refImport["counts"])
+	}
+	if got := orgState(t, c.pool, importOrg); got != want {
+		t.Errorf("the import over a slow network differs from the undisturbed run:\n%.1500s\n---\n%.1500s", got, want)
+	}
+	// A synchronous upsert still gets its reply within its wait.
+	if r := clients[0].Do("POST", "/api/v1/customers/upsert", map[string]any{"email": "slow.network@example.com"}); r.Status != http.StatusCreated {
+		t.Errorf("upsert over a slow network: %d %s", r.Status, r.Raw)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -415,4 +416,77 @@ func (p *privatePostgres) restart() {
 	if err := p.pgCtl("restart", "-m", "immediate"); err != nil {
 		p.t.Error(err) // may run on a goroutine of the test
 	}
+}
+
+// startLatencyProxy forwards loopback connections to target, each byte
+// arriving delay later in both directions: a slow network between the
+// service and its servers, in user space. (tc netem in a network namespace
+// would do the same in the kernel; kernels without sch_netem, like many
+// containers', cannot.)
+func startLatencyProxy(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			go delayCopy(s, c, delay)
+			go delayCopy(c, s, delay)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// delayCopy copies src to dst, holding each read back for delay (in
+// order, so throughput is not limited, only latency added).
+func delayCopy(dst, src net.Conn, delay time.Duration) {
+	type packet struct {
+		at   time.Time
+		data []byte
+	}
+	q := make(chan packet, 1024)
+	go func() {
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- packet{time.Now().Add(delay), buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for p := range q {
+		time.Sleep(time.Until(p.at))
+		if _, err := dst.Write(p.data); err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
 }
