@@ -61,11 +61,10 @@ func upsertBodies(n int) ([]identity, []map[string]any) {
 	return ids, bodies
 }
 
-// sendKeyed posts each body (wait=0) with an Idempotency-Key of its own,
-// so a client retrying after a lost answer gets the same job instead of a
-// second one, to the APIs
-// in turn, moving on to the next API while one does not answer 202; it
-// returns the distinct accepted job ids.
+// sendKeyed posts each body (wait=0) to the APIs in turn, moving on to the
+// next while one does not accept it, with an Idempotency-Key of its own so
+// a retry after a lost answer gets the same job instead of a second one;
+// it returns the distinct accepted job ids.
 func sendKeyed(t *testing.T, apis func() []string, key, prefix string, bodies []map[string]any, pace time.Duration) []string {
 	t.Helper()
 	var mu sync.Mutex
