@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -176,13 +176,16 @@ type sentinelRedis struct {
 	addrs     [2]string // the initial master's and replica's addresses
 	sentinels []string
 	URL       string // redis-sentinel://…?master=…
-	// link carries replication from the master to the replica; cutting it
-	// makes writes the replica never sees, like replication lag at a crash.
+	// link is the master's address as everyone knows it (Sentinels,
+	// clients, the replica): a proxy whose cut drops what the master sends
+	// its replica, like replication lag at a crash. (A replica pointed at a
+	// proxy the Sentinels do not know would be "fixed" by them.)
 	link *replLink
 }
 
-// replLink forwards the replica's connection to the master; once cut, the
-// master's stream is read and dropped (the master sees a healthy replica).
+// replLink forwards connections to the master; once cut, the master's
+// stream to a replica (a connection that sent PSYNC) is read and dropped:
+// the master sees a healthy replica, the replica waits for more.
 type replLink struct {
 	addr string
 	cut  atomic.Bool
@@ -194,7 +197,16 @@ func startReplLink(t *testing.T, master string) *replLink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	l := &replLink{addr: ln.Addr().String()}
 	go func() {
 		for {
@@ -202,25 +214,46 @@ func startReplLink(t *testing.T, master string) *replLink {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			go l.pipe(c, master)
 		}
 	}()
 	return l
 }
 
-func (l *replLink) pipe(replica net.Conn, master string) {
-	defer replica.Close()
+func (l *replLink) pipe(client net.Conn, master string) {
+	defer client.Close()
 	m, err := net.Dial("tcp", master)
 	if err != nil {
 		return
 	}
 	defer m.Close()
-	go func() { _, _ = io.Copy(m, replica); m.Close() }()
+	var replica atomic.Bool
+	go func() {
+		defer m.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := client.Read(buf)
+			if n > 0 {
+				if !replica.Load() && bytes.Contains(buf[:n], []byte("PSYNC")) {
+					replica.Store(true)
+				}
+				if _, werr := m.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := m.Read(buf)
-		if n > 0 && !l.cut.Load() {
-			if _, werr := replica.Write(buf[:n]); werr != nil {
+		if n > 0 && !(l.cut.Load() && replica.Load()) {
+			if _, werr := client.Write(buf[:n]); werr != nil {
 				return
 			}
 		}
@@ -237,12 +270,14 @@ func startSentinelRedis(t *testing.T) *sentinelRedis {
 	s := &sentinelRedis{t: t, master: "linkit"}
 	var servers [2]*daemon
 	for i := range servers {
+		if i == 1 {
+			s.link = startReplLink(t, s.addrs[0])
+		}
 		port := freePort(t)
 		s.addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
 		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0",
 			"--dir", dir, "--dbfilename", fmt.Sprintf("dump%d.rdb", i)}
 		if i == 1 {
-			s.link = startReplLink(t, s.addrs[0])
 			_, lport, _ := net.SplitHostPort(s.link.addr)
 			args = append(args, "--replicaof", "127.0.0.1", lport)
 		}
@@ -250,7 +285,7 @@ func startSentinelRedis(t *testing.T) *sentinelRedis {
 		waitListening(t, servers[i], s.addrs[i])
 	}
 	s.primary = servers[0]
-	_, mport, _ := net.SplitHostPort(s.addrs[0])
+	_, mport, _ := net.SplitHostPort(s.link.addr)
 	for i := range 3 {
 		port := freePort(t)
 		conf := filepath.Join(dir, fmt.Sprintf("sentinel%d.conf", i))

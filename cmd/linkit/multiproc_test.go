@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/postgres/postgrestest"
+	"github.com/linkitworks/customers/queue"
 )
 
 // cluster is a production-shaped deployment on loopback: two `linkit serve`
@@ -285,6 +287,16 @@ func TestSeveralProcesses(t *testing.T) {
 	t.Logf("killed worker 1 and the Redis master; sentinel promoted the replica in %s", took.Round(time.Millisecond))
 	if n := c.count(t, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'queued'", unreplicated); n != len(unreplicated) || n == 0 {
 		t.Fatalf("%d of the %d jobs accepted while replication was cut are queued", n, len(unreplicated))
+	}
+	// The promoted replica never saw their tasks (asynq's key layout: the
+	// task hash is asynq:{queue}:t:<id>, the id being the job's).
+	promoted := redis.NewClient(&redis.Options{Addr: c.redis.addrs[1]})
+	defer promoted.Close()
+	critical := queue.Names{Namespace: c.env["LINKIT_QUEUE_NAMESPACE"]}.Critical()
+	for _, id := range unreplicated {
+		if n, err := promoted.Exists(context.Background(), "asynq:{"+critical+"}:t:"+id).Result(); err != nil || n != 0 {
+			t.Fatalf("the promoted replica holds task %s (%d, %v): replication was not cut", id, n, err)
+		}
 	}
 	sent.Wait()
 	if len(sub.lost) > 0 {
