@@ -72,12 +72,7 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 // fetches the page (one row more, to know hasMore) and the planner's
 // estimate of the matches; only small result sets are counted.
 func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filter, order string) ([]*customer.Customer, customer.Page, error) {
-	where, args := customerWhere(orgID, f)
-	limitArg := strconv.Itoa(len(args) + 1)
-	offsetArg := strconv.Itoa(len(args) + 2)
-	query := `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
-		` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg
-	matches := `SELECT 1 FROM customers c WHERE ` + where
+	query, matches, args := customerListQuery(orgID, f, order)
 	offset := (f.Page - 1) * f.Limit
 
 	var list []*customer.Customer
@@ -119,6 +114,17 @@ func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filt
 	}
 	page.HasMore = hasMore
 	return list, page, nil
+}
+
+// customerListQuery is the page query of listCustomers (its arguments
+// end with limit and offset) and the query of its matches (without them).
+func customerListQuery(orgID string, f customer.Filter, order string) (query, matches string, args []any) {
+	where, args := customerWhere(orgID, f)
+	limitArg := strconv.Itoa(len(args) + 1)
+	offsetArg := strconv.Itoa(len(args) + 2)
+	query = `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg
+	return query, `SELECT 1 FROM customers c WHERE ` + where, args
 }
 
 // planRows reads the planner's row estimate from an EXPLAIN (FORMAT JSON) row.
