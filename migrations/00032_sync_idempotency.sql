@@ -17,6 +17,8 @@ CREATE TABLE idempotency_keys (
     created         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (organization_id, key)
 );
+-- The workers' reconciler deletes keys past 24 hours, oldest first.
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created);
 
 -- +goose Down
 DROP TABLE idempotency_keys;

@@ -35,7 +35,22 @@ const (
 	sqlSaveIdemKey = `UPDATE idempotency_keys SET status = $3, location = $4, body = $5
 		WHERE organization_id = $1 AND key = $2 AND status IS NULL`
 	sqlReleaseIdemKey = `DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND status IS NULL`
+	// Keys past 24 hours answer nothing any more (a claim takes them over);
+	// they are deleted in batches along idempotency_keys_created.
+	sqlPurgeIdemKeys = `DELETE FROM idempotency_keys WHERE (organization_id, key) IN (
+		SELECT organization_id, key FROM idempotency_keys
+		WHERE created < now() - interval '24 hours' ORDER BY created LIMIT $1)`
 )
+
+// PurgeIdempotencyKeys deletes up to batch keys older than 24 hours and
+// returns how many.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, batch int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sqlPurgeIdemKeys, batch)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("purge idempotency keys: %w", err), nil)
+	}
+	return tag.RowsAffected(), nil
+}
 
 // ClaimIdempotencyKey claims key for a request whose hash is hash. It
 // returns nil when the caller now owns the key and must answer, else what
