@@ -66,6 +66,7 @@ func (s *Server) handleAddressCreate(w http.ResponseWriter, r *http.Request) err
 	if err := s.store.CreateAddress(r.Context(), org(r).ID, a); err != nil {
 		return err
 	}
+	setLocation(w, r.URL.Path, a.ID)
 	writeData(w, http.StatusCreated, a)
 	return nil
 }

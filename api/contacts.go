@@ -35,6 +35,7 @@ func (s *Server) handleContactCreate(w http.ResponseWriter, r *http.Request) err
 	if err := s.store.CreateContact(r.Context(), o.ID, c); err != nil {
 		return err
 	}
+	setLocation(w, r.URL.Path, c.ID)
 	writeData(w, http.StatusCreated, c)
 	return nil
 }

@@ -18,6 +18,7 @@ func customerFilter(q url.Values, p problems) customer.Filter {
 		Query: q.Get("search"), Status: list(q["status"]), Type: list(q["type"]),
 		CreatedFrom: q.Get("created_from"), CreatedTo: q.Get("created_to"),
 		LocationID: q.Get("location_id"), Tag: q.Get("tag"), GroupID: q.Get("group_id"), Sort: q.Get("sort"),
+		UpdatedSince: q.Get("updated_since"), Cursor: q.Get("cursor"), PageGiven: pageGiven(q),
 	}.filter(page, limit, p)
 }
 
@@ -46,9 +47,12 @@ type searchRequest struct {
 	Tag         string   `json:"tag"`
 	GroupID     string   `json:"group_id"`
 	Sort        string   `json:"sort"`
-	Page        *int     `json:"page"`
-	Limit       *int     `json:"limit"`
-	PageSize    *int     `json:"page_size"`
+	// Incremental sync, as in the list's query.
+	UpdatedSince string `json:"updated_since"`
+	Cursor       string `json:"cursor"`
+	Page         *int   `json:"page"`
+	Limit        *int   `json:"limit"`
+	PageSize     *int   `json:"page_size"`
 }
 
 func (s *Server) handleCustomerSearch(w http.ResponseWriter, r *http.Request) error {
@@ -74,6 +78,7 @@ func (s *Server) handleCustomerSearch(w http.ResponseWriter, r *http.Request) er
 	f := filterInput{
 		Query: req.Query, Status: req.Status, Type: req.Type, CreatedFrom: req.CreatedFrom,
 		CreatedTo: req.CreatedTo, LocationID: req.LocationID, Tag: req.Tag, GroupID: req.GroupID, Sort: req.Sort,
+		UpdatedSince: req.UpdatedSince, Cursor: req.Cursor, PageGiven: req.Page != nil,
 	}.filter(page, limit, p)
 	if err := p.err(); err != nil {
 		return err
@@ -117,6 +122,17 @@ func (s *Server) handleCustomerLookup(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	c, err := s.store.LookupCustomer(r.Context(), o.ID, emailKey, phoneKey)
+	if customer.ErrorCode(err) == customer.ENOTFOUND {
+		// Name what was looked for, as the caller sent it.
+		looked := map[string]string{}
+		if email != "" {
+			looked["email"] = email
+		}
+		if phone != "" {
+			looked["phone"] = phone
+		}
+		return &customer.Error{Code: customer.ENOTFOUND, Message: "Customer not found", Details: looked}
+	}
 	if err != nil {
 		return err
 	}
@@ -168,6 +184,7 @@ func (s *Server) handleCustomerCreate(w http.ResponseWriter, r *http.Request) er
 		}
 		return err
 	}
+	setLocation(w, r.URL.Path, c.ID)
 	writeCustomer(w, http.StatusCreated, c, c)
 	return nil
 }

@@ -77,6 +77,8 @@ func (s *Server) handleERPCustomerList(w http.ResponseWriter, r *http.Request) e
 	p := problems{}
 	page, limit := pagination(q, p)
 	f := customer.Filter{Page: page, Limit: limit, Search: p.text("search", q.Get("search"), 0, 200)}
+	f.Sort = updatedSort(q.Get("sort"), p)
+	syncFilter(&f, q.Get("updated_since"), q.Get("cursor"), pageGiven(q), p)
 	if raw := strings.TrimSpace(q.Get("is_active")); raw != "" {
 		active, err := strconv.ParseBool(raw)
 		switch {
@@ -164,6 +166,7 @@ func (s *Server) handleERPCustomerCreate(w http.ResponseWriter, r *http.Request)
 	if err := s.store.CreateCustomerWithContacts(r.Context(), o.ID, c, contacts); err != nil {
 		return err
 	}
+	setLocation(w, r.URL.Path, c.ID)
 	writeCustomer(w, http.StatusCreated, erpView(c, contacts), c)
 	return nil
 }

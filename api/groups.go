@@ -49,6 +49,7 @@ func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) error
 	if err := s.store.CreateGroup(r.Context(), org(r).ID, g); err != nil {
 		return err
 	}
+	setLocation(w, r.URL.Path, g.ID)
 	writeData(w, http.StatusCreated, g)
 	return nil
 }

@@ -167,6 +167,8 @@ func (s *Server) handleLocationCustomerList(w http.ResponseWriter, r *http.Reque
 	p := problems{}
 	page, limit := pagination(q, p)
 	f := customer.Filter{Page: page, Limit: limit, LocationID: locID, Search: p.text("q", q.Get("q"), 0, 200)}
+	f.Sort = updatedSort(q.Get("sort"), p)
+	syncFilter(&f, q.Get("updated_since"), q.Get("cursor"), pageGiven(q), p)
 	if err := p.err(); err != nil {
 		return err
 	}
@@ -208,6 +210,7 @@ func (s *Server) handleLocationCustomerCreate(w http.ResponseWriter, r *http.Req
 		return err
 	}
 	out := scopedCustomer{Customer: c, Address: addr}
+	setLocation(w, r.URL.Path, c.ID)
 	writeScopedCustomer(w, http.StatusCreated, msgCustomerCreated, out, c)
 	return nil
 }

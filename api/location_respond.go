@@ -65,7 +65,7 @@ func (s *Server) writeScopedError(w http.ResponseWriter, r *http.Request, err er
 	switch d := e.Details.(type) {
 	case map[string]string:
 		switch e.Code {
-		case customer.EINVALID:
+		case customer.EINVALID, customer.ENOTFOUND: // ENOTFOUND: what was not found ({"id": …})
 			fields = d
 		case customer.ECONFLICT: // {email: value, customer_id: owner}
 			for k, v := range d {

@@ -13,6 +13,7 @@ func (s *Server) handleLocationUpsert(w http.ResponseWriter, r *http.Request) er
 		writeScoped(w, http.StatusAccepted, "Customer upsert accepted!", out.job, nil)
 		return nil
 	}
+	createdCustomer(w, out, "/api/v1/locations/"+r.PathValue("location_id")+"/customers")
 	encode(w, out.status, struct {
 		scopedEnvelope
 		Meta upsertMeta `json:"meta"`

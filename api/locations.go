@@ -87,6 +87,7 @@ func (s *Server) handleLocationCreate(w http.ResponseWriter, r *http.Request) er
 	if err := s.store.CreateLocation(r.Context(), org(r).ID, l); err != nil {
 		return err
 	}
+	setLocation(w, r.URL.Path, l.ID)
 	writeData(w, http.StatusCreated, l)
 	return nil
 }

@@ -45,6 +45,7 @@ func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request) error
 		if err := s.store.CreateOrder(ctx, org(r).ID, o); err != nil {
 			return err
 		}
+		setLocation(w, "/api/v1/orders", o.ID)
 		writeData(w, http.StatusCreated, o)
 		return nil
 	}
@@ -55,6 +56,7 @@ func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request) error
 	if res.Conflicts == nil {
 		res.Conflicts = []dedupe.Conflict{}
 	}
+	setLocation(w, "/api/v1/orders", o.ID)
 	encode(w, http.StatusCreated, struct {
 		Data *customer.Order `json:"data"`
 		Meta orderMeta       `json:"meta"`

@@ -110,6 +110,10 @@ type filterInput struct {
 	Tag         string
 	GroupID     string
 	Sort        string
+	// Incremental sync (SPEC §10.4).
+	UpdatedSince string
+	Cursor       string
+	PageGiven    bool // page was sent: a cursor replaces it
 }
 
 func (in filterInput) filter(page, limit int, p problems) customer.Filter {
@@ -135,5 +139,51 @@ func (in filterInput) filter(page, limit int, p problems) customer.Filter {
 	if len(f.Search) > 200 {
 		p.add("search", "must be at most 200 characters")
 	}
+	syncFilter(&f, in.UpdatedSince, in.Cursor, in.PageGiven, p)
 	return f
+}
+
+// syncFilter reads the incremental-sync parameters onto f, whose Sort is
+// already read: updated_since (RFC 3339, inclusive) and cursor, a page's
+// meta.next_cursor. A cursor is a position in the updated order, so it
+// implies sort=updated and replaces page.
+func syncFilter(f *customer.Filter, updatedSince, cursor string, pageGiven bool, p problems) {
+	if v := strings.TrimSpace(updatedSince); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			p.add("updated_since", "must be an RFC 3339 time, e.g. 2026-01-31T09:00:00Z")
+		} else {
+			f.UpdatedSince = &t
+		}
+	}
+	cursor = strings.TrimSpace(cursor)
+	if cursor == "" {
+		return
+	}
+	c, err := customer.DecodeCursor(cursor)
+	switch {
+	case err != nil:
+		p.add("cursor", "must be a meta.next_cursor of an earlier page")
+	case pageGiven:
+		p.add("cursor", "cannot be combined with page: the cursor says where the page starts")
+	case f.Sort != "" && f.Sort != "updated":
+		p.add("cursor", "follows sort=updated only")
+	default:
+		f.Sort, f.After = "updated", &c
+	}
+}
+
+// pageGiven reports whether the query sets page.
+func pageGiven(q url.Values) bool { return strings.TrimSpace(q.Get("page")) != "" }
+
+// updatedSort reads sort on the seed lists (ERP, location-scoped), whose
+// documents define none: only the sync order is offered there.
+func updatedSort(v string, p problems) string {
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "", "updated":
+		return v
+	default:
+		p.add("sort", "must be updated")
+		return ""
+	}
 }

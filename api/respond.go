@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 
@@ -78,6 +79,14 @@ func (s *Server) prepareError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "status", status)
+	}
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		// RFC 6750: the scheme to use, and whether the key sent was refused.
+		challenge := `Bearer realm="linkit"`
+		if _, sent := bearer(r); sent {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	if e.Code == customer.EMOVED {
 		if d, ok := e.Details.(map[string]string); ok && d["merged_into"] != "" {
@@ -175,3 +184,9 @@ func safeJSONMessage(err error) string {
 
 // discardLogger is used when a Server has no logger.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// setLocation sets the Location of a 201: the created resource, id, in
+// collection (the POST's own path for most).
+func setLocation(w http.ResponseWriter, collection, id string) {
+	w.Header().Set("Location", strings.TrimRight(collection, "/")+"/"+url.PathEscape(id))
+}

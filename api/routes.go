@@ -7,26 +7,30 @@ import (
 // routes is the whole HTTP surface.
 func (s *Server) routes() {
 	auth := func(h handlerFunc) http.Handler { return s.authenticated(s.handle(h)) }
+	// creating POSTs honour Idempotency-Key (idempotency.go).
+	creating := func(h handlerFunc) http.Handler {
+		return s.authenticated(s.idempotent(s.writeError, s.handle(h)))
+	}
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 
 	// Org settings (SPEC §10.1).
-	s.mux.Handle("GET /api/v1/settings", auth(s.handleSettingsGet))
+	s.mux.Handle("GET /api/v1/settings", auth(accepts(noParams, s.handleSettingsGet)))
 	s.mux.Handle("PATCH /api/v1/settings", auth(s.handleSettingsPatch))
 
 	// Customers (seed 000).
-	s.mux.Handle("GET /api/v1/customers", auth(s.handleCustomerList))
-	s.mux.Handle("POST /api/v1/customers", auth(s.handleCustomerCreate))
-	s.mux.Handle("GET /api/v1/customers/lookup", auth(s.handleCustomerLookup))
+	s.mux.Handle("GET /api/v1/customers", auth(accepts(customerListParams, s.handleCustomerList)))
+	s.mux.Handle("POST /api/v1/customers", creating(s.handleCustomerCreate))
+	s.mux.Handle("GET /api/v1/customers/lookup", auth(accepts(lookupParams, s.handleCustomerLookup)))
 	s.mux.Handle("POST /api/v1/customers/search", auth(s.handleCustomerSearch))
-	s.mux.Handle("GET /api/v1/customers/{id}", auth(s.handleCustomerGet))
+	s.mux.Handle("GET /api/v1/customers/{id}", auth(accepts(noParams, s.handleCustomerGet)))
 	s.mux.Handle("PUT /api/v1/customers/{id}", auth(s.handleCustomerReplace))
 	s.mux.Handle("PATCH /api/v1/customers/{id}", auth(s.handleCustomerPatch))
 	s.mux.Handle("DELETE /api/v1/customers/{id}", auth(s.handleCustomerDelete))
-	s.mux.Handle("GET /api/v1/customers/{id}/history", auth(s.handleCustomerHistory))
-	s.mux.Handle("GET /api/v1/customers/{id}/addresses", auth(s.handleAddressList))
-	s.mux.Handle("POST /api/v1/customers/{id}/addresses", auth(s.handleAddressCreate))
+	s.mux.Handle("GET /api/v1/customers/{id}/history", auth(accepts(pageParams, s.handleCustomerHistory)))
+	s.mux.Handle("GET /api/v1/customers/{id}/addresses", auth(accepts(noParams, s.handleAddressList)))
+	s.mux.Handle("POST /api/v1/customers/{id}/addresses", creating(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
 	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
@@ -34,73 +38,76 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /api/v1/customers/{id}/aliases/{value}", auth(s.handleAliasDelete))
 
 	// Customer groups (seed 002).
-	s.mux.Handle("GET /api/v1/customer-groups", auth(s.handleGroupList))
-	s.mux.Handle("POST /api/v1/customer-groups", auth(s.handleGroupCreate))
-	s.mux.Handle("GET /api/v1/customer-groups/{id}", auth(s.handleGroupGet))
+	s.mux.Handle("GET /api/v1/customer-groups", auth(accepts(pageParams, s.handleGroupList)))
+	s.mux.Handle("POST /api/v1/customer-groups", creating(s.handleGroupCreate))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}", auth(accepts(noParams, s.handleGroupGet)))
 	s.mux.Handle("PUT /api/v1/customer-groups/{id}", auth(s.handleGroupUpdate))
 	s.mux.Handle("DELETE /api/v1/customer-groups/{id}", auth(s.handleGroupDelete))
-	s.mux.Handle("GET /api/v1/customer-groups/{id}/customers", auth(s.handleGroupCustomers))
+	s.mux.Handle("GET /api/v1/customer-groups/{id}/customers", auth(accepts(customerListParams, s.handleGroupCustomers)))
 	s.mux.Handle("POST /api/v1/customer-groups/{id}/customers", auth(s.handleGroupAddCustomers))
 	s.mux.Handle("DELETE /api/v1/customer-groups/{id}/customers/{customerId}", auth(s.handleGroupRemoveCustomer))
 
 	// Locations and tags (SPEC §5).
-	s.mux.Handle("GET /api/v1/locations", auth(s.handleLocationList))
-	s.mux.Handle("POST /api/v1/locations", auth(s.handleLocationCreate))
-	s.mux.Handle("GET /api/v1/locations/{id}", auth(s.handleLocationGet))
+	s.mux.Handle("GET /api/v1/locations", auth(accepts(pageParams, s.handleLocationList)))
+	s.mux.Handle("POST /api/v1/locations", creating(s.handleLocationCreate))
+	s.mux.Handle("GET /api/v1/locations/{id}", auth(accepts(noParams, s.handleLocationGet)))
 	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
 	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
-	s.mux.Handle("GET /api/v1/tags", auth(s.handleTagList))
+	s.mux.Handle("GET /api/v1/tags", auth(accepts(tagListParams, s.handleTagList)))
 	// Identifiers several people carry (SPEC §10.1).
-	s.mux.Handle("GET /api/v1/shared-identifiers", auth(s.handleSharedIdentifierList))
+	s.mux.Handle("GET /api/v1/shared-identifiers", auth(accepts(pageParams, s.handleSharedIdentifierList)))
 
 	// Location-scoped customers (seed 004): {success, message, data} bodies
 	// and {success: false, message, errors} errors, authentication included.
 	scoped := func(h handlerFunc) http.Handler { return s.authenticatedAs(s.writeScopedError, s.handleScoped(h)) }
-	s.mux.Handle("GET /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerList))
-	s.mux.Handle("POST /api/v1/locations/{location_id}/customers", scoped(s.handleLocationCustomerCreate))
-	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", scoped(s.handleLocationUpsert))
-	s.mux.Handle("GET /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerGet))
+	scopedCreating := func(h handlerFunc) http.Handler {
+		return s.authenticatedAs(s.writeScopedError, s.idempotent(s.writeScopedError, s.handleScoped(h)))
+	}
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers", scoped(accepts(locationCustomersParams, s.handleLocationCustomerList)))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers", scopedCreating(s.handleLocationCustomerCreate))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", scopedCreating(s.handleLocationUpsert))
+	s.mux.Handle("GET /api/v1/locations/{location_id}/customers/{id}", scoped(accepts(noParams, s.handleLocationCustomerGet)))
 	s.mux.Handle("PUT /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerUpdate))
 	s.mux.Handle("DELETE /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerDelete))
 
 	// Find-or-create through the queue (SPEC §6, seed 004) and its jobs.
-	s.mux.Handle("POST /api/v1/customers/upsert", auth(s.handleUpsert))
-	s.mux.Handle("GET /api/v1/jobs/{id}", auth(s.handleJobGet))
+	s.mux.Handle("POST /api/v1/customers/upsert", creating(s.handleUpsert))
+	s.mux.Handle("GET /api/v1/jobs/{id}", auth(accepts(noParams, s.handleJobGet)))
 
 	// Unified customer (seed 001): the same engine, one source system's view.
-	s.mux.Handle("POST /api/v1/unified/customer", auth(s.handleUnifiedCustomer))
+	s.mux.Handle("POST /api/v1/unified/customer", creating(s.handleUnifiedCustomer))
 
 	// Bulk imports (SPEC §7).
 	// Uploads and the error report stream whole files (no overall deadline;
 	// they must progress).
 	s.mux.Handle("POST /api/v1/imports", s.streaming(auth(s.handleImportCreate)))
 	s.mux.Handle("POST /api/v1/imports/preview", s.streaming(auth(s.handleImportPreview)))
-	s.mux.Handle("GET /api/v1/imports", auth(s.handleImportList))
-	s.mux.Handle("GET /api/v1/imports/{id}", auth(s.handleImportGet))
+	s.mux.Handle("GET /api/v1/imports", auth(accepts(pageParams, s.handleImportList)))
+	s.mux.Handle("GET /api/v1/imports/{id}", auth(accepts(noParams, s.handleImportGet)))
 	s.mux.Handle("POST /api/v1/imports/{id}/cancel", auth(s.handleImportCancel))
-	s.mux.Handle("GET /api/v1/imports/{id}/errors", s.streaming(auth(s.handleImportErrors)))
+	s.mux.Handle("GET /api/v1/imports/{id}/errors", s.streaming(auth(accepts(importErrorParams, s.handleImportErrors))))
 
 	// ERP view (seed 003): the same customers in the seed's shape.
-	s.mux.Handle("GET /api/customers", auth(s.handleERPCustomerList))
-	s.mux.Handle("POST /api/customers", auth(s.handleERPCustomerCreate))
-	s.mux.Handle("GET /api/customers/{id}", auth(s.handleERPCustomerGet))
+	s.mux.Handle("GET /api/customers", auth(accepts(erpListParams, s.handleERPCustomerList)))
+	s.mux.Handle("POST /api/customers", creating(s.handleERPCustomerCreate))
+	s.mux.Handle("GET /api/customers/{id}", auth(accepts(noParams, s.handleERPCustomerGet)))
 	s.mux.Handle("PUT /api/customers/{id}", auth(s.handleERPCustomerUpdate))
 
 	// Contacts, orders, analytics and credit checks of a customer, served
 	// under both the ERP paths and /api/v1 (SPEC §9).
 	for _, base := range []string{"/api/customers/{id}", "/api/v1/customers/{id}"} {
-		s.mux.Handle("GET "+base+"/contacts", auth(s.handleContactList))
-		s.mux.Handle("POST "+base+"/contacts", auth(s.handleContactCreate))
+		s.mux.Handle("GET "+base+"/contacts", auth(accepts(pageParams, s.handleContactList)))
+		s.mux.Handle("POST "+base+"/contacts", creating(s.handleContactCreate))
 		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
 		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
-		s.mux.Handle("GET "+base+"/orders", auth(s.handleCustomerOrders))
-		s.mux.Handle("GET "+base+"/analytics", auth(s.handleCustomerAnalytics))
+		s.mux.Handle("GET "+base+"/orders", auth(accepts(orderListParams, s.handleCustomerOrders)))
+		s.mux.Handle("GET "+base+"/analytics", auth(accepts(analyticsParams, s.handleCustomerAnalytics)))
 		s.mux.Handle("POST "+base+"/credit-check", auth(s.handleCreditCheck))
 	}
 
 	// Orders (SPEC §9, §13).
-	s.mux.Handle("POST /api/v1/orders", auth(s.handleOrderCreate))
-	s.mux.Handle("GET /api/v1/orders/{id}", auth(s.handleOrderGet))
+	s.mux.Handle("POST /api/v1/orders", creating(s.handleOrderCreate))
+	s.mux.Handle("GET /api/v1/orders/{id}", auth(accepts(noParams, s.handleOrderGet)))
 	s.mux.Handle("PATCH /api/v1/orders/{id}", auth(s.handleOrderPatch))
 
 	// Operations: queue dashboard and metrics.

@@ -183,7 +183,8 @@ func (m *muxErrorWriter) WriteHeader(code int) {
 		return
 	}
 	m.written = true
-	e := &customer.Error{Code: customer.ENOTFOUND, Message: "Route not found"}
+	e := &customer.Error{Code: customer.ENOTFOUND, Message: "Route not found",
+		Details: map[string]string{"path": m.r.URL.Path}}
 	if isLocationScoped(m.r.URL.Path) {
 		if code == http.StatusMethodNotAllowed {
 			encode(m.ResponseWriter, code, scopedErrorBody{Message: "Method not allowed", Errors: map[string]string{}})

@@ -256,6 +256,7 @@ func (s *Server) handleUnifiedCustomer(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	createdCustomer(w, out, "/api/v1/customers")
 	encode(w, out.status, struct {
 		Data *unifiedCustomer `json:"data"`
 		Meta upsertMeta       `json:"meta"`

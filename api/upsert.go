@@ -401,6 +401,14 @@ func (o *upsertOutcome) metaBlock() upsertMeta {
 		JobID: o.job.ID, Merged: o.meta.Merged, Warnings: o.meta.Warnings}
 }
 
+// createdCustomer sets Location when an upsert created its customer (201),
+// under collection.
+func createdCustomer(w http.ResponseWriter, out *upsertOutcome, collection string) {
+	if out.status == http.StatusCreated && out.customer != nil {
+		setLocation(w, collection, out.customer.ID)
+	}
+}
+
 // acceptJob answers 202 with where to poll.
 func acceptJob(w http.ResponseWriter, job *customer.Job) {
 	w.Header().Set("Location", "/api/v1/jobs/"+job.ID)
@@ -417,6 +425,7 @@ func (s *Server) handleUpsert(w http.ResponseWriter, r *http.Request) error {
 		writeData(w, http.StatusAccepted, out.job)
 		return nil
 	}
+	createdCustomer(w, out, "/api/v1/customers")
 	encode(w, out.status, struct {
 		Data *customer.Customer `json:"data"`
 		Meta upsertMeta         `json:"meta"`

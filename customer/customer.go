@@ -163,11 +163,16 @@ type Filter struct {
 	GroupID     string
 	CreatedFrom *time.Time
 	CreatedTo   *time.Time // exclusive
-	Sort        string     // created | -created | name
+	Sort        string     // created | -created | name | -name | updated
+	// UpdatedSince keeps customers updated at or after it (incremental sync).
+	UpdatedSince *time.Time
+	// After, with Sort "updated", starts the page after this position
+	// (keyset pagination: stable while customers change between pages).
+	After *Cursor
 }
 
 // Sorts accepted by Filter.Sort.
-var Sorts = []string{"created", "-created", "name", "-name"}
+var Sorts = []string{"created", "-created", "name", "-name", "updated"}
 
 // Page describes one page of a list.
 type Page struct {
@@ -177,6 +182,9 @@ type Page struct {
 	HasMore bool `json:"hasMore"`
 	// Estimated is set when Total is a planner estimate (very large matches).
 	Estimated bool `json:"total_estimated,omitempty"`
+	// NextCursor continues a list sorted by updated after this page; absent
+	// on the last page and in other sort orders.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // NewPage computes HasMore from a total.

@@ -23,7 +23,9 @@ const (
 				coalesce(sum(o.total_amount) FILTER (WHERE o.paid_date IS NULL), 0),
 				LEAST(c.customer_since, min(o.order_date))
 			FROM orders o
-			WHERE o.organization_id = c.organization_id AND o.customer_id = c.id AND ` + countedOrder + `)
+			WHERE o.organization_id = c.organization_id AND o.customer_id = c.id AND ` + countedOrder + `),
+			-- the totals are part of the customer: a sync (sort=updated) sees them change
+			updated = now()
 		WHERE c.organization_id = $1 AND c.id = ANY($2)`
 
 	// The rollups of customers ($2) for orders dated in [$3, $4): deleted,

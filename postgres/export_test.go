@@ -7,3 +7,6 @@ var (
 	SQLBeginNoNestLoop  = sqlBeginNoNestLoop
 	SQLChunkRows        = sqlChunkRows
 )
+
+// CustomerListQuery is the page query of a customer list.
+var CustomerListQuery = customerListQuery

@@ -141,6 +141,10 @@ type Config struct {
 // stagingPurgeBatch is how many staged rows one reconcile tick deletes.
 const stagingPurgeBatch = 50000
 
+// idempotencyPurgeBatch bounds the expired Idempotency-Keys one tidy-up
+// deletes; more go at the next.
+const idempotencyPurgeBatch = 10000
+
 // Run processes tasks until ctx ends, then hands back in-flight work:
 // asynq's Shutdown waits for running handlers and re-queues the rest.
 func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error {
@@ -251,6 +255,11 @@ func (d *Deps) reconcile(ctx context.Context, cfg Config) {
 		d.Log.Warn("fail expired uploads", "err", err)
 	} else if n > 0 {
 		d.Log.Info("failed uploads that never finished", "count", n, "timeout", cfg.UploadTimeout.String())
+	}
+	if n, err := d.Store.PurgeIdempotencyKeys(ctx, idempotencyPurgeBatch); err != nil {
+		d.Log.Warn("purge idempotency keys", "err", err)
+	} else if n > 0 {
+		d.Log.Debug("purged expired idempotency keys", "count", n)
 	}
 	if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
 		d.Log.Warn("purge import staging", "err", err)
