@@ -225,6 +225,26 @@ func TestUnmergeEngineMerge(t *testing.T) {
 	diffRows(t, before, orgRows(e.env))
 }
 
+// An import chunk's merge (merge_conflicts) is recorded and undone too.
+func TestUnmergeImportMerge(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	// Imani's source is the import's already: the row itself changes nothing of her.
+	a := e.createCustomer(map[string]any{"email": "imp-a@example.com", "first_name": "Imani", "source": "import"})
+	b := e.createCustomer(map[string]any{"phone": "+14155550133", "company_name": "Imani Foods"})
+	before := orgRows(e.env)
+	im := e.importCSV("/api/v1/imports?merge_policy=merge_conflicts", []byte("email,phone\nimp-a@example.com,+14155550133\n"))
+	if im["status"] != "completed" {
+		t.Fatalf("import %v", im)
+	}
+	e.do("GET", "/api/v1/customers/"+str(b["id"]), nil).want(t, http.StatusMovedPermanently)
+	if ev := eventTypes(e.env, str(b["id"])); len(ev) == 0 || !strings.HasPrefix(ev[0], "customer.merged:mrg_") {
+		t.Fatalf("history of the source %v", ev)
+	}
+	e.do("POST", "/api/v1/customers/"+str(a["id"])+"/unmerge", map[string]any{"source_id": b["id"]}).want(t, http.StatusOK)
+	diffRows(t, before, orgRows(e.env))
+}
+
 func TestMergeValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

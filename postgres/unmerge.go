@@ -56,11 +56,17 @@ var (
 			}
 			set = append(set, c+` = CASE WHEN `+cond+` THEN r.`+c+` ELSE c.`+c+` END`)
 		}
-		set = append(set, `updated = CASE WHEN to_jsonb(c.updated) = m.survivor_after->'updated' THEN r.updated ELSE c.updated END`)
 		return `UPDATE customers c SET ` + strings.Join(set, ", ") + `
 		FROM customer_merges m, jsonb_populate_record(NULL::customers, m.survivor_before) r
 		WHERE m.organization_id = $1 AND m.id = $2 AND c.organization_id = $1 AND c.id = m.survivor_id`
 	}()
+
+	// The survivor's updated time goes back too when the whole row is as
+	// before the merge again (run once the totals are recounted).
+	sqlRestoreSurvivorUpdated = `UPDATE customers c SET updated = (m.survivor_before->>'updated')::timestamptz
+		FROM ` + mergeRow + ` AND c.organization_id = $1 AND c.id = m.survivor_id
+			AND to_jsonb(c.updated) = m.survivor_after->'updated'
+			AND to_jsonb(c) - 'search_text' - 'updated' = m.survivor_before - 'updated'`
 
 	// Children that moved go back while the survivor still holds them; what
 	// the survivor had already (a tag, a group, a visit, a carrier) stays.
@@ -227,6 +233,7 @@ func (s *Store) Unmerge(ctx context.Context, orgID, survivor, source string) (*U
 			b.Queue(q, orgID, mergeID)
 		}
 		queueRefreshCustomers(b, orgID, []string{survivor, source}, allTime)
+		b.Queue(sqlRestoreSurvivorUpdated, orgID, mergeID)
 		b.Queue(sqlUnmergeEvents, orgID, mergeID)
 		byID := map[string]*customer.Customer{}
 		queueReadBack(b, orgID, []string{survivor, source}, byID)
