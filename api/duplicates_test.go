@@ -245,6 +245,41 @@ func TestUnmergeImportMerge(t *testing.T) {
 	diffRows(t, before, orgRows(e.env))
 }
 
+// Several sources at once, then one of them back; a customer merged
+// earlier into a source redirects to it again.
+func TestUnmergeOneOfSeveral(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var ids []string
+	for i, f := range []map[string]any{{"company_name": "First Co"}, {"notes": "second"}, {"website": "https://third.example"}, {"gender": "female"}} {
+		f["email"] = fmt.Sprintf("several%d@example.com", i)
+		ids = append(ids, str(e.createCustomer(f)["id"]))
+	}
+	a, b, c, d := ids[0], ids[1], ids[2], ids[3]
+	e.do("POST", "/api/v1/customers/"+b+"/merge", map[string]any{"source_ids": []string{d}}).want(t, http.StatusOK)
+	sv := e.do("POST", "/api/v1/customers/"+a+"/merge", map[string]any{"source_ids": []string{b, c}}).want(t, http.StatusOK).data()
+	if sv["notes"] != "second" || sv["website"] != "https://third.example" || sv["gender"] != "female" {
+		t.Fatalf("survivor of three %v", sv)
+	}
+	if loc := e.do("GET", "/api/v1/customers/"+d, nil).want(t, http.StatusMovedPermanently).Header.Get("Location"); loc != "/api/v1/customers/"+a {
+		t.Fatalf("d redirects to %q", loc)
+	}
+	res := e.do("POST", "/api/v1/customers/"+a+"/unmerge", map[string]any{"source_id": b}).want(t, http.StatusOK).data()
+	sv, src := res["survivor"].(map[string]any), res["source"].(map[string]any)
+	// b's notes and d's gender (which b carried) go back with b; c's website stays on a.
+	if sv["notes"] != "" || sv["gender"] != "" || sv["website"] != "https://third.example" || src["notes"] != "second" || src["gender"] != "female" {
+		t.Fatalf("after unmerging b: survivor %v source %v", sv, src)
+	}
+	if loc := e.do("GET", "/api/v1/customers/"+d, nil).want(t, http.StatusMovedPermanently).Header.Get("Location"); loc != "/api/v1/customers/"+b {
+		t.Fatalf("d redirects to %q after the unmerge", loc)
+	}
+	e.do("GET", "/api/v1/customers/"+c, nil).want(t, http.StatusMovedPermanently)
+	e.do("GET", "/api/v1/customers/lookup?email=several1@example.com", nil).want(t, http.StatusOK)
+	if got := e.do("GET", "/api/v1/customers/lookup?email=several3@example.com", nil).want(t, http.StatusOK).data(); got["id"] != b {
+		t.Fatalf("d's email resolves to %v", got["id"])
+	}
+}
+
 func TestMergeValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
