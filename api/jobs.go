@@ -9,6 +9,7 @@ import (
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
 )
 
 // jobView is GET /api/v1/jobs/{id} (SPEC §13).
@@ -28,7 +29,11 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 	case customer.JobQueued:
 		// PostgreSQL knows queued or done; the queue knows running and retrying.
 		if s.Inspector != nil {
-			if info, err := s.Inspector.GetTaskInfo(s.Names.Critical(), job.ID); err == nil {
+			qname := s.Names.Critical()
+			if job.Type == queue.TypeDuplicatesMerge {
+				qname = s.Names.Default()
+			}
+			if info, err := s.Inspector.GetTaskInfo(qname, job.ID); err == nil {
 				switch info.State {
 				case asynq.TaskStateActive:
 					job.State = customer.JobRunning
@@ -38,6 +43,10 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	case customer.JobCompleted:
+		if job.Type != queue.TypeUpsert {
+			view.Result = job.Result // a job of its own kind: its result as stored
+			break
+		}
 		res := postgres.UpsertReply{Result: &dedupe.Result{}}
 		if err := json.Unmarshal(job.Result, &res); err == nil {
 			c, err := s.store.FindSurvivor(r.Context(), job.OrganizationID, res.CustomerID)

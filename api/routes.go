@@ -36,6 +36,14 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/tags/{tag}", auth(s.handleCustomerUntag))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/aliases/{value}", auth(s.handleAliasDelete))
+	s.mux.Handle("POST /api/v1/customers/{id}/merge", auth(s.handleCustomerMerge))
+	s.mux.Handle("POST /api/v1/customers/{id}/unmerge", auth(s.handleCustomerUnmerge))
+
+	// Duplicate review (SPEC §10.2).
+	s.mux.Handle("GET /api/v1/duplicates", auth(s.handleDuplicateList))
+	s.mux.Handle("POST /api/v1/duplicates/merge", auth(s.handleDuplicatesMerge))
+	s.mux.Handle("GET /api/v1/duplicates/{id}", auth(s.handleDuplicateGet))
+	s.mux.Handle("POST /api/v1/duplicates/{id}/dismiss", auth(s.handleDuplicateDismiss))
 
 	// Customer groups (seed 002).
 	s.mux.Handle("GET /api/v1/customer-groups", auth(accepts(pageParams, s.handleGroupList)))

@@ -23,6 +23,8 @@ const (
 	PrefixWebhook  = "whk"
 	// PrefixCreditCheck names stored credit checks (never shown in the API).
 	PrefixCreditCheck = "chk"
+	// PrefixMerge names a merge of one customer into another (unmerge undoes it).
+	PrefixMerge = "mrg"
 )
 
 // NewID returns prefix_<ulid>: URL-safe, time-sortable (48-bit ms clock) and

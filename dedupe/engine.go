@@ -209,7 +209,7 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 			continue
 		}
 		if matched != "" && opts.MergeConflicts {
-			w.merge(c, w.customers[owner])
+			w.merge(c, w.customers[owner], FillBlanks)
 			res.Merged = append(res.Merged, owner)
 			continue
 		}
@@ -411,13 +411,27 @@ func (w *Workspace) setKey(k Key, customerID, display string, primary bool) {
 	w.owners[k] = customerID
 }
 
-// merge folds customer b into a: b's values fill a's blanks, b's keys become
-// a's aliases, b redirects to a.
-func (w *Workspace) merge(a, b *customer.Customer) {
+// MergeInto folds loaded customer from into loaded customer into by policy:
+// duplicate review's manual merge (SPEC §10.2). It reports false when
+// either is not in the view or they are the same customer.
+func (w *Workspace) MergeInto(into, from string, policy Policy) bool {
+	a, b := w.customers[into], w.customers[from]
+	if a == nil || b == nil || a.ID == b.ID {
+		return false
+	}
+	w.merge(a, b, policy)
+	return true
+}
+
+// merge folds customer b into a: b's values go to a by policy (the engine
+// fills blanks), b's keys become a's aliases, b redirects to a. A blank
+// email or phone of a takes b's as its primary unless the policy is
+// do_not_update.
+func (w *Workspace) merge(a, b *customer.Customer, policy Policy) {
 	if b == nil || a.ID == b.ID {
 		return
 	}
-	w.record(a, MergeFields(a, b, FillBlanks))
+	w.record(a, MergeFields(a, b, policy))
 	var bKeys []Key
 	for k, owner := range w.owners {
 		if owner == b.ID {
@@ -434,6 +448,9 @@ func (w *Workspace) merge(a, b *customer.Customer) {
 		w.setKey(k, a.ID, w.displayForMerge(b, k), false)
 	}
 	for _, kind := range []string{KindEmail, KindPhone} {
+		if policy == DoNotUpdate {
+			break
+		}
 		field := &a.Email
 		bv := b.Email
 		if kind == KindPhone {

@@ -20,6 +20,8 @@ const (
 	EventMerged  = "customer.merged"
 	EventTagged  = "customer.tagged"
 	EventDeleted = "customer.deleted"
+	// EventUnmerged is written on both customers of an undone merge.
+	EventUnmerged = "customer.unmerged"
 )
 
 // audit writes one event within tx.
@@ -74,10 +76,7 @@ func queueAudit(b *pgx.Batch, orgID string, ac auditContext, w *dedupe.Workspace
 		}
 		event(c.ID, EventCreated, changes)
 	}
-	updated := w.Updated()
-	for _, m := range w.Merges() {
-		event(m.Into, EventMerged, map[string]any{"merged": Change{From: m.From, To: m.Into}})
-	}
+	updated := w.Updated() // merges write their own events (queueMerge)
 	for id, ch := range updated {
 		changes := map[string]any{}
 		for k, v := range ch {

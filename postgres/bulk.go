@@ -49,6 +49,8 @@ const (
 			AND lower(a.address_line1) = lower(u.l1))`
 	sqlBulkAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, location_id, changes)
 		SELECT $1, c, t, $4, $5, NULLIF($6, ''), ch::jsonb FROM unnest($2::text[], $3::text[], $7::text[]) AS u(c, t, ch)`
+	// DO NOTHING: a dismissed or merged pair is never reopened (and one
+	// chunk may name a pair twice, which DO UPDATE refuses).
 	sqlBulkPairs = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score)
 		SELECT $1, a, b, ARRAY[r], 0.9 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(a, b, r)
 		ON CONFLICT (organization_id, customer_a, customer_b) DO NOTHING`

@@ -400,6 +400,9 @@ func deleteCustomer(ctx context.Context, tx pgx.Tx, orgID, id string) error {
 	if _, err := tx.Exec(ctx, sqlDeleteCustomer, orgID, id); err != nil {
 		return interpretError(fmt.Errorf("delete customer: %w", err), nil)
 	}
+	if err := dropOpenPairs(ctx, tx, orgID, id); err != nil {
+		return err
+	}
 	// The event outlives the row: the trail of what was removed and when.
 	return audit(ctx, tx, orgID, id, EventDeleted, "api", map[string]any{"email": c.Email, "phone": c.Phone})
 }

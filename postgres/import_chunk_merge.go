@@ -160,8 +160,10 @@ func (m *chunkMerge) addGroups(id string, groups []string) bool {
 
 // queueWrites queues every write of the chunk as set-based statements.
 func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe.Workspace) {
+	mac := auditContext{source: "import", importID: importID, locationID: m.location}
+	var merges []string
 	for _, mg := range w.Merges() {
-		queueMerge(b, orgID, mg.From, mg.Into)
+		merges = append(merges, queueMerge(b, orgID, mac, mg.From, mg.Into))
 	}
 	created := w.Created()
 	updatedChanges := w.Updated()
@@ -172,6 +174,7 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 		}
 	}
 	queueBulkCustomers(b, orgID, created, updated)
+	queueMergesDone(b, orgID, merges)
 	queueKeys(b, orgID, w, m.cand.owners)
 	queueSharedWrites(b, orgID, w)
 
@@ -224,9 +227,6 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 	}
 	for _, c := range created {
 		event(c.ID, EventCreated, map[string]any{})
-	}
-	for _, mg := range w.Merges() {
-		event(mg.Into, EventMerged, map[string]any{"merged": Change{From: mg.From, To: mg.Into}})
 	}
 	for _, c := range updated {
 		event(c.ID, EventUpdated, updatedChanges[c.ID])

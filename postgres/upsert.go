@@ -92,11 +92,13 @@ const (
 		WHERE organization_id = $1 AND kind = 'external' AND value = $2 AND customer_id = $3`
 	sqlSelectSourceLink = `SELECT customer_id, created, source FROM customer_identities
 		WHERE organization_id = $1 AND kind = 'external' AND value = $2`
+	// A dismissed or merged pair stays so: only open pairs take new reasons.
 	sqlSuggestPair = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score)
 		VALUES ($1, $2, $3, ARRAY[$4::text], 0.9)
 		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
 		SET reasons = (SELECT array_agg(DISTINCT r) FROM unnest(duplicate_suggestions.reasons || EXCLUDED.reasons) r),
-			updated = now()`
+			updated = now()
+		WHERE duplicate_suggestions.status = 'open'`
 )
 
 // errIdentityRace means a key was claimed concurrently (outside the
@@ -275,7 +277,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	}
 	// A phone kept invalid is applied, and the answer says so (SPEC §10.1).
 	res.Warnings = append(res.Warnings, w.PhoneWarnings(&req.Record, res.CustomerID)...)
-	queueWorkspace(wb, orgID, w, cand.owners)
+	queueWorkspace(wb, orgID, ac, w, cand.owners)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
 	tagged := queueTagsAndGroups(wb, orgID, res.CustomerID, req, *cand)

@@ -33,6 +33,7 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux.HandleFunc(queue.TypeUpsert, d.handleUpsert)
 	mux.HandleFunc(queue.TypeImportPlan, d.handleImportPlan)
 	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)
+	mux.HandleFunc(queue.TypeDuplicatesMerge, d.handleDuplicatesMerge)
 	return mux
 }
 
@@ -97,6 +98,15 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	n := 0
 	var errs []error
 	for _, j := range jobs {
+		if j.Type == queue.TypeDuplicatesMerge {
+			created, err := d.requeueDuplicatesMerge(ctx, j)
+			if err != nil {
+				errs = append(errs, err)
+			} else if created {
+				n++
+			}
+			continue
+		}
 		if j.Type != queue.TypeUpsert {
 			continue
 		}
