@@ -27,6 +27,7 @@ var (
 	importErrorParams       = concat(pageParams, []string{"severity", "format"})
 	orderListParams         = concat(pageParams, []string{"status", "date_from", "date_to"})
 	analyticsParams         = []string{"period"}
+	duplicateListParams     = concat(pageParams, []string{"status", "min_score", "customer_id"})
 )
 
 func concat(lists ...[]string) []string {

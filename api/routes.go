@@ -40,9 +40,9 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/{id}/unmerge", auth(s.handleCustomerUnmerge))
 
 	// Duplicate review (SPEC §10.2).
-	s.mux.Handle("GET /api/v1/duplicates", auth(s.handleDuplicateList))
+	s.mux.Handle("GET /api/v1/duplicates", auth(accepts(duplicateListParams, s.handleDuplicateList)))
 	s.mux.Handle("POST /api/v1/duplicates/merge", auth(s.handleDuplicatesMerge))
-	s.mux.Handle("GET /api/v1/duplicates/{id}", auth(s.handleDuplicateGet))
+	s.mux.Handle("GET /api/v1/duplicates/{id}", auth(accepts(noParams, s.handleDuplicateGet)))
 	s.mux.Handle("POST /api/v1/duplicates/{id}/dismiss", auth(s.handleDuplicateDismiss))
 
 	// Customer groups (seed 002).

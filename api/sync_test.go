@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -195,7 +197,7 @@ func TestGETRoutesRefuseUnknownParameters(t *testing.T) {
 		"/api/v1/imports", "/api/v1/imports/imp_x", "/api/v1/imports/imp_x/errors", "/api/customers",
 		"/api/customers/cust_x", "/api/customers/cust_x/contacts", "/api/customers/cust_x/orders",
 		"/api/customers/cust_x/analytics", "/api/v1/customers/cust_x/contacts", "/api/v1/customers/cust_x/orders",
-		"/api/v1/customers/cust_x/analytics", "/api/v1/orders/ord_x",
+		"/api/v1/customers/cust_x/analytics", "/api/v1/orders/ord_x", "/api/v1/duplicates", "/api/v1/duplicates/dup_x",
 	}
 	for _, path := range routes {
 		res := e.do("GET", path+"?page=1&updated_from=2099-01-01", nil)
@@ -217,4 +219,18 @@ func TestGETRoutesRefuseUnknownParameters(t *testing.T) {
 	}
 	// Authentication comes first.
 	e.doKey("", "GET", "/api/v1/customers?bogus=1", nil).want(t, http.StatusUnauthorized)
+}
+
+// TestEveryGETRouteDeclaresItsParameters keeps a new GET route from
+// skipping the strict-parameter check: routes.go must wrap each in accepts.
+func TestEveryGETRouteDeclaresItsParameters(t *testing.T) {
+	src, err := os.ReadFile("routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, `Handle("GET /api/`) && !strings.Contains(line, "accepts(") {
+			t.Errorf("routes.go:%d: a GET route without accepts(…): %s", i+1, strings.TrimSpace(line))
+		}
+	}
 }
