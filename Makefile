@@ -1,4 +1,4 @@
-.PHONY: run test lint bench build fuzz image chaos
+.PHONY: run test lint bench build fuzz image chaos soak
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -40,6 +40,13 @@ chaos:
 bench:
 	scripts/services.sh
 	go run ./bench $(BENCH_ARGS)
+
+# Mixed-load soak of `bin/linkit all` as a subprocess: checkouts, reads, an import a minute and a
+# hostile client; a line a minute (p50/p99, errors, RSS, heap), a summary, non-zero exit past the bounds.
+SOAK_DURATION ?= 30m
+soak: build
+	scripts/services.sh
+	go run ./bench -soak $(SOAK_DURATION) $(SOAK_ARGS)
 
 fuzz:
 	go test ./dedupe -run '^$$' -fuzz FuzzNormalizePhone -fuzztime 30s

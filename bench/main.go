@@ -60,6 +60,7 @@ type config struct {
 	importRows        int
 	importConcurrency int
 	importChunkRows   int
+	soak              soakConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -97,6 +98,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.idlePause, "idle-pause", 25*time.Millisecond, "pause between the sequential requests of the idle upsert latency")
 	fs.StringVar(&c.pgMaxWALSize, "pg-max-wal-size", "", "set PostgreSQL's max_wal_size for the run (e.g. 16GB; ALTER SYSTEM, restored at the end; needs a superuser); default: the server as it is")
 	fs.BoolVar(&c.noRateLimit, "no-rate-limit", false, "serve without the per-key rate limiter (no Redis call per request), to measure what it costs")
+	soakFlags(fs, &c.soak, env)
 	fs.BoolVar(&c.reuse, "reuse", false, "development: keep the database when it already holds this seed's load")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -170,6 +172,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Config: reportConfig{Customers: cfg.customers, Duration: cfg.duration.String(), Warmup: cfg.warmup.String(),
 			Runs: cfg.runs, Seed: cfg.seed, Suites: cfg.only, DBMaxConns: cfg.dbMaxConns,
 			WorkerConcurrency: cfg.workerConcurrency, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
+	}
+	if cfg.soak.duration > 0 {
+		sum, err := runSoak(ctx, cfg, stdout, logf)
+		if err != nil {
+			return err
+		}
+		if fails := sum.failures(cfg.soak); len(fails) > 0 {
+			return fmt.Errorf("soak failed: %s", strings.Join(fails, "; "))
+		}
+		return nil
 	}
 	if len(cfg.only) == 0 {
 		return errors.New("no suite selected")
