@@ -5,14 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,86 +79,6 @@ const (
 	soakAdminToken = "soak-admin"
 )
 
-// soakInterval is one reported line.
-type soakInterval struct {
-	Elapsed         time.Duration
-	Upserts, Reads  int
-	UpsertRPS       float64
-	ReadRPS         float64
-	UpsertP50       float64 // ms
-	UpsertP99       float64
-	ReadP50         float64
-	ReadP99         float64
-	ImportsDone     int // completed so far
-	Errors5xx       int
-	Timeouts        int
-	HostileN        int
-	HostileBad      int
-	RSSMB, HWMMB    float64 // VmRSS now, VmHWM (peak so far)
-	HeapMB, PromRSS float64 // from /metrics
-}
-
-// soakSummary is the outcome of a soak.
-type soakSummary struct {
-	Duration                     time.Duration
-	Upserts, Reads               int
-	UpsertP50, UpsertP99         float64 // ms, whole run
-	ReadP50, ReadP99             float64
-	Errors5xx, Timeouts          int
-	Unexpected                   int // other non-2xx answers to legitimate requests
-	ImportsStarted               int
-	ImportsCompleted             int
-	ImportProblems               []string
-	JobsAccepted, JobsIncomplete int
-	Hostile                      map[string]*hostileCount
-	HostileBad                   []string
-	MaxRSSMB, PeakRSSMB          float64 // largest sampled VmRSS, VmHWM at the end
-	FirstRSSMB, LastRSSMB        float64 // RSS of the first and the last interval
-	MaxHeapMB                    float64
-	MetricsKB                    float64 // size of /metrics at the end
-	LogMB                        float64 // the service's log
-	Intervals                    []soakInterval
-}
-
-func (s *soakSummary) hostileTotals() (n, bad int) {
-	for _, c := range s.Hostile {
-		n += c.N
-		bad += c.Bad
-	}
-	return n, bad
-}
-
-// failures lists the bounds the run broke.
-func (s *soakSummary) failures(c soakConfig) []string {
-	var out []string
-	if s.Errors5xx > 0 {
-		out = append(out, fmt.Sprintf("%d legitimate requests answered 5xx", s.Errors5xx))
-	}
-	if s.Timeouts > 0 {
-		out = append(out, fmt.Sprintf("%d legitimate requests timed out or failed in transport", s.Timeouts))
-	}
-	if s.UpsertP99 > ms(c.maxUpsertP99) {
-		out = append(out, fmt.Sprintf("upsert p99 %.1f ms > %v", s.UpsertP99, c.maxUpsertP99))
-	}
-	if s.ReadP99 > ms(c.maxReadP99) {
-		out = append(out, fmt.Sprintf("read p99 %.1f ms > %v", s.ReadP99, c.maxReadP99))
-	}
-	if s.PeakRSSMB > c.maxRSSMB {
-		out = append(out, fmt.Sprintf("peak RSS %.0f MB > %.0f MB", s.PeakRSSMB, c.maxRSSMB))
-	}
-	if g := s.LastRSSMB - s.FirstRSSMB; g > c.maxRSSGrowthMB {
-		out = append(out, fmt.Sprintf("RSS grew %.0f MB (first interval %.0f, last %.0f) > %.0f MB", g, s.FirstRSSMB, s.LastRSSMB, c.maxRSSGrowthMB))
-	}
-	if s.JobsIncomplete > 0 {
-		out = append(out, fmt.Sprintf("%d of %d accepted jobs not completed", s.JobsIncomplete, s.JobsAccepted))
-	}
-	out = append(out, s.ImportProblems...)
-	if _, bad := s.hostileTotals(); bad > 0 {
-		out = append(out, fmt.Sprintf("%d hostile requests were neither refused (4xx) nor cut: %s", bad, strings.Join(s.HostileBad, "; ")))
-	}
-	return out
-}
-
 // latencies gathers one class of requests: the current interval and the run.
 type latencies struct {
 	mu        sync.Mutex
@@ -216,7 +134,8 @@ type soakRun struct {
 	pool    *pgxpool.Pool
 	upserts latencies
 	reads   latencies
-	u       *upserts // the upsert draw; its next is the next unused generator index (imports take from it too)
+	byKind  [len(readKinds)]latencies // the reads again, by kind
+	u       *upserts                  // the upsert draw; its next is the next unused generator index (imports take from it too)
 	host    *hostile
 
 	importsStarted, importsCompleted atomic.Int64
@@ -403,7 +322,8 @@ func (r *soakRun) readLoop(ctx, load context.Context, rng *rand.Rand) {
 	for load.Err() == nil {
 		p := r.g.person(rng.IntN(r.g.n))
 		var path string
-		switch rng.IntN(5) {
+		kind := rng.IntN(len(readKinds))
+		switch kind {
 		case 0:
 			path = "/api/v1/customers/lookup?email=" + url.QueryEscape(emailVariant(p.Email, rng))
 		case 1:
@@ -425,8 +345,12 @@ func (r *soakRun) readLoop(ctx, load context.Context, rng *rand.Rand) {
 			err = fmt.Errorf("GET %s: transport error", path)
 		}
 		r.reads.record(time.Since(t0), status, err)
+		r.byKind[kind].record(time.Since(t0), status, err)
 	}
 }
+
+// readKinds name readLoop's requests, in its order.
+var readKinds = [...]string{"lookup-email", "lookup-phone", "search", "get", "history"}
 
 func (r *soakRun) importProblem(s string) {
 	r.importMu.Lock()
@@ -540,6 +464,11 @@ func (r *soakRun) summarize(ctx context.Context, sum *soakSummary) {
 	sum.Upserts, sum.Reads = len(r.upserts.all), len(r.reads.all)
 	sum.UpsertP50, sum.UpsertP99 = quantiles(r.upserts.all)
 	sum.ReadP50, sum.ReadP99 = quantiles(r.reads.all)
+	for i := range r.byKind {
+		l, _ := r.byKind[i].take()
+		p50, p99 := quantiles(l)
+		sum.ReadKinds = append(sum.ReadKinds, fmt.Sprintf("%s %d p50 %.1f p99 %.1f ms", readKinds[i], len(l), p50, p99))
+	}
 	sum.Errors5xx = r.upserts.e5xx + r.reads.e5xx
 	sum.Timeouts = r.upserts.tmo + r.reads.tmo
 	sum.Unexpected = r.upserts.unexp + r.reads.unexp
@@ -555,38 +484,5 @@ func (r *soakRun) summarize(ctx context.Context, sum *soakSummary) {
 	}
 	if b, err := r.proc.metricsText(ctx); err == nil {
 		sum.MetricsKB = float64(len(b)) / 1024
-	}
-}
-
-func printSoakSummary(w io.Writer, sc soakConfig, s *soakSummary) {
-	hn, hbad := s.hostileTotals()
-	fmt.Fprintf(w, "\nsoak summary (%v)\n", s.Duration)
-	fmt.Fprintf(w, "  upserts  %d  p50 %.1f ms  p99 %.1f ms (bound %v)\n", s.Upserts, s.UpsertP50, s.UpsertP99, sc.maxUpsertP99)
-	fmt.Fprintf(w, "  reads    %d  p50 %.1f ms  p99 %.1f ms (bound %v)\n", s.Reads, s.ReadP50, s.ReadP99, sc.maxReadP99)
-	fmt.Fprintf(w, "  errors   5xx %d, timeouts %d (both must be 0); other non-2xx %d\n", s.Errors5xx, s.Timeouts, s.Unexpected)
-	fmt.Fprintf(w, "  imports  %d started, %d completed; jobs %d accepted, %d not completed\n",
-		s.ImportsStarted, s.ImportsCompleted, s.JobsAccepted, s.JobsIncomplete)
-	fmt.Fprintf(w, "  memory   max RSS %.0f MB, peak (VmHWM) %.0f MB (bound %.0f), RSS first interval %.0f MB → last %.0f MB (growth %+.0f, bound %.0f), max Go heap in use %.0f MB\n",
-		s.MaxRSSMB, s.PeakRSSMB, sc.maxRSSMB, s.FirstRSSMB, s.LastRSSMB, s.LastRSSMB-s.FirstRSSMB, sc.maxRSSGrowthMB, s.MaxHeapMB)
-	fmt.Fprintf(w, "  output   /metrics %.0f KB, service log %.1f MB\n", s.MetricsKB, s.LogMB)
-	kinds := make([]string, 0, len(s.Hostile))
-	for k := range s.Hostile {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	var parts []string
-	for _, k := range kinds {
-		c := s.Hostile[k]
-		seen := slices.Sorted(maps.Keys(c.Seen))
-		for i, a := range seen {
-			seen[i] = fmt.Sprintf("%s×%d", a, c.Seen[a])
-		}
-		parts = append(parts, fmt.Sprintf("%s %d/%d (%s)", k, c.N-c.Bad, c.N, strings.Join(seen, " ")))
-	}
-	fmt.Fprintf(w, "  hostile  %d requests, %d neither refused nor cut; refused or cut per kind: %s\n", hn, hbad, strings.Join(parts, ", "))
-	if fails := s.failures(sc); len(fails) > 0 {
-		fmt.Fprintf(w, "  FAIL: %s\n", strings.Join(fails, "; "))
-	} else {
-		fmt.Fprintln(w, "  PASS")
 	}
 }
