@@ -19,6 +19,9 @@ import (
 // the child process. Latency and RSS bounds are set far out of reach: a
 // busy CI box must not fail it on timing.
 func TestSoakShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 20 s soak of the built binary; skipped with -short")
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "linkit")
