@@ -29,7 +29,13 @@ const idempotencyWait = 10 * time.Second
 // Idempotent-Replayed: true, without doing anything; the same key with
 // another body is a 422 naming Idempotency-Key. Answers that are not final
 // (202, 408, 429, 5xx) are not stored: the key is freed for the retry.
-func (s *Server) idempotent(writeError errorWriter, next http.Handler) http.Handler {
+//
+// joinPending is for handlers that are idempotent by key themselves (the
+// find-or-create endpoints record a job under the key): a retry that finds
+// the key still pending — its first request may have died with its API
+// process — runs the handler, which joins the same job, instead of waiting
+// and answering 409 until the pending claim expires.
+func (s *Server) idempotent(writeError errorWriter, joinPending bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
 		if key == "" {
@@ -58,13 +64,26 @@ func (s *Server) idempotent(writeError errorWriter, next http.Handler) http.Hand
 		orgID := org(r).ID
 		sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + string(raw)))
 		hash := hex.EncodeToString(sum[:])
-		prev, err := s.claimKey(r.Context(), orgID, key, hash)
+		prev, err := s.claimKey(r.Context(), orgID, key, hash, joinPending)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		if prev != nil {
+		if prev != nil && prev.Done {
 			replay(w, prev)
+			return
+		}
+		if prev != nil {
+			// Joining a pending key: the first final answer stored wins; the
+			// key is not ours to release.
+			rec := &answerRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			if final(rec.status) {
+				ctx := context.WithoutCancel(r.Context())
+				if err := s.store.SaveIdempotentResponse(ctx, orgID, key, rec.status, rec.Header().Get("Location"), rec.body.Bytes()); err != nil {
+					s.log.ErrorContext(ctx, "idempotency key: answer not stored", "err", err)
+				}
+			}
 			return
 		}
 		rec := &answerRecorder{ResponseWriter: w}
@@ -93,8 +112,9 @@ func (s *Server) idempotent(writeError errorWriter, next http.Handler) http.Hand
 }
 
 // claimKey claims key, or returns its stored answer; while the first
-// request with it is still being answered it waits (up to idempotencyWait).
-func (s *Server) claimKey(ctx context.Context, orgID, key, hash string) (*postgres.StoredResponse, error) {
+// request with it is still being answered it waits (up to idempotencyWait),
+// or, with joinPending, returns the pending claim at once.
+func (s *Server) claimKey(ctx context.Context, orgID, key, hash string, joinPending bool) (*postgres.StoredResponse, error) {
 	deadline := time.Now().Add(idempotencyWait)
 	for {
 		prev, err := s.store.ClaimIdempotencyKey(ctx, orgID, key, hash)
@@ -104,7 +124,7 @@ func (s *Server) claimKey(ctx context.Context, orgID, key, hash string) (*postgr
 		if prev.RequestHash != hash {
 			return nil, customer.Invalid(map[string]string{"Idempotency-Key": "was already used with a different request"})
 		}
-		if prev.Done {
+		if prev.Done || joinPending {
 			return prev, nil
 		}
 		if time.Now().After(deadline) {

@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // wantReplay checks that again is first replayed: same status, body and
@@ -142,5 +144,36 @@ func TestUpsertIdempotencyReplaysTheFirstCustomer(t *testing.T) {
 		"Idempotency-Key", "ups-2")
 	if res.Status != http.StatusCreated && res.Status != http.StatusAccepted {
 		t.Fatalf("retry after 202: %d %s", res.Status, res.Raw)
+	}
+}
+
+// TestUpsertRetryJoinsAPendingKey: the first request's API process died
+// with its key claimed and unanswered; a retry on another process must not
+// wait out the claim (409 for minutes) — the upsert joins its job.
+func TestUpsertRetryJoinsAPendingKey(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	body := map[string]any{"name": "Pending Key", "email": "pending-key@example.com"}
+	first := e.do("POST", "/api/v1/customers/upsert", body, "Idempotency-Key", "ups-dead").want(t, http.StatusCreated)
+	// As the dead process left it: claimed, never answered.
+	if _, err := e.store.Pool().Exec(context.Background(),
+		"UPDATE idempotency_keys SET status = NULL, location = NULL, body = NULL WHERE key = 'ups-dead'"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	again := e.do("POST", "/api/v1/customers/upsert", body, "Idempotency-Key", "ups-dead").want(t, http.StatusCreated)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the retry waited %v for a claim nobody will answer", d)
+	}
+	if first.data()["id"] != again.data()["id"] {
+		t.Errorf("retry answered another customer: %s vs %s", first.Raw, again.Raw)
+	}
+	if n := e.count("SELECT count(*) FROM jobs WHERE idempotency_key = 'ups-dead'"); n != 1 {
+		t.Errorf("%d jobs for one key, want 1", n)
+	}
+	// The retry's answer is stored: a third request is a replay.
+	third := e.do("POST", "/api/v1/customers/upsert", body, "Idempotency-Key", "ups-dead").want(t, http.StatusCreated)
+	if third.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("third request not a replay: %v", third.Header)
 	}
 }

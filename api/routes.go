@@ -9,7 +9,12 @@ func (s *Server) routes() {
 	auth := func(h handlerFunc) http.Handler { return s.authenticated(s.handle(h)) }
 	// creating POSTs honour Idempotency-Key (idempotency.go).
 	creating := func(h handlerFunc) http.Handler {
-		return s.authenticated(s.idempotent(s.writeError, s.handle(h)))
+		return s.authenticated(s.idempotent(s.writeError, false, s.handle(h)))
+	}
+	// findOrCreate POSTs record a job under the key themselves: a retry
+	// joins it even while the first request's claim is pending.
+	findOrCreate := func(h handlerFunc) http.Handler {
+		return s.authenticated(s.idempotent(s.writeError, true, s.handle(h)))
 	}
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
@@ -69,21 +74,24 @@ func (s *Server) routes() {
 	// and {success: false, message, errors} errors, authentication included.
 	scoped := func(h handlerFunc) http.Handler { return s.authenticatedAs(s.writeScopedError, s.handleScoped(h)) }
 	scopedCreating := func(h handlerFunc) http.Handler {
-		return s.authenticatedAs(s.writeScopedError, s.idempotent(s.writeScopedError, s.handleScoped(h)))
+		return s.authenticatedAs(s.writeScopedError, s.idempotent(s.writeScopedError, false, s.handleScoped(h)))
+	}
+	scopedFindOrCreate := func(h handlerFunc) http.Handler {
+		return s.authenticatedAs(s.writeScopedError, s.idempotent(s.writeScopedError, true, s.handleScoped(h)))
 	}
 	s.mux.Handle("GET /api/v1/locations/{location_id}/customers", scoped(accepts(locationCustomersParams, s.handleLocationCustomerList)))
 	s.mux.Handle("POST /api/v1/locations/{location_id}/customers", scopedCreating(s.handleLocationCustomerCreate))
-	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", scopedCreating(s.handleLocationUpsert))
+	s.mux.Handle("POST /api/v1/locations/{location_id}/customers/upsert", scopedFindOrCreate(s.handleLocationUpsert))
 	s.mux.Handle("GET /api/v1/locations/{location_id}/customers/{id}", scoped(accepts(noParams, s.handleLocationCustomerGet)))
 	s.mux.Handle("PUT /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerUpdate))
 	s.mux.Handle("DELETE /api/v1/locations/{location_id}/customers/{id}", scoped(s.handleLocationCustomerDelete))
 
 	// Find-or-create through the queue (SPEC §6, seed 004) and its jobs.
-	s.mux.Handle("POST /api/v1/customers/upsert", creating(s.handleUpsert))
+	s.mux.Handle("POST /api/v1/customers/upsert", findOrCreate(s.handleUpsert))
 	s.mux.Handle("GET /api/v1/jobs/{id}", auth(accepts(noParams, s.handleJobGet)))
 
 	// Unified customer (seed 001): the same engine, one source system's view.
-	s.mux.Handle("POST /api/v1/unified/customer", creating(s.handleUnifiedCustomer))
+	s.mux.Handle("POST /api/v1/unified/customer", findOrCreate(s.handleUnifiedCustomer))
 
 	// Bulk imports (SPEC §7).
 	// Uploads and the error report stream whole files (no overall deadline;

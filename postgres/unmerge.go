@@ -61,12 +61,11 @@ var (
 		WHERE m.organization_id = $1 AND m.id = $2 AND c.organization_id = $1 AND c.id = m.survivor_id`
 	}()
 
-	// The survivor's updated time goes back too when the whole row is as
-	// before the merge again (run once the totals are recounted).
-	sqlRestoreSurvivorUpdated = `UPDATE customers c SET updated = (m.survivor_before->>'updated')::timestamptz
-		FROM ` + mergeRow + ` AND c.organization_id = $1 AND c.id = m.survivor_id
-			AND to_jsonb(c.updated) = m.survivor_after->'updated'
-			AND to_jsonb(c) - 'search_text' - 'updated' = m.survivor_before - 'updated'`
+	// An unmerge changes both customers: their updated time moves on, so an
+	// incremental sync (sort=updated, a cursor) sees the source come back
+	// and the survivor lose what it brought.
+	sqlUnmergeTouch = `UPDATE customers c SET updated = now()
+		FROM ` + mergeRow + ` AND c.organization_id = $1 AND c.id IN (m.source_id, m.survivor_id)`
 
 	// Children that moved go back while the survivor still holds them; what
 	// the survivor had already (a tag, a group, a visit, a carrier) stays.
@@ -233,7 +232,7 @@ func (s *Store) Unmerge(ctx context.Context, orgID, survivor, source string) (*U
 			b.Queue(q, orgID, mergeID)
 		}
 		queueRefreshCustomers(b, orgID, []string{survivor, source}, allTime)
-		b.Queue(sqlRestoreSurvivorUpdated, orgID, mergeID)
+		b.Queue(sqlUnmergeTouch, orgID, mergeID)
 		b.Queue(sqlUnmergeEvents, orgID, mergeID)
 		byID := map[string]*customer.Customer{}
 		queueReadBack(b, orgID, []string{survivor, source}, byID)
