@@ -197,7 +197,11 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 
 	wb := &pgx.Batch{}
 	if !opts.DryRun {
+		// What a revert needs, around the writes (migration 00028).
+		sets := m.imageSets(w)
+		queueBeforeImages(wb, orgID, importID, sets)
 		m.queueWrites(wb, orgID, importID, w)
+		queueAfterImages(wb, orgID, importID, sets)
 	}
 	if ph != nil {
 		// Problems are the import's report, written in a dry run too.

@@ -16,7 +16,7 @@ const (
 	importColumns = `id, organization_id, kind, status, file_name, size_bytes, format, encoding, delimiter,
 		headers, mapping, options, dry_run, rows, processed, created_count, updated_count, unchanged,
 		merged_in_file, conflicts, invalid, warnings, orders_created, orders_skipped, orders_invalid,
-		chunks, chunks_done, samples, error, created, started, read_done, finished`
+		chunks, chunks_done, samples, error, created, started, read_done, finished, revert`
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
@@ -63,7 +63,7 @@ func scanImport(row pgx.Row, extra ...any) (*customer.Import, error) {
 		&im.Encoding, &im.Delimiter, &im.Headers, &im.Mapping, &im.Options, &im.Options.DryRun, &c.Rows, &c.Processed,
 		&c.Created, &c.Updated, &c.Unchanged, &c.MergedInFile, &c.Conflicts, &c.Invalid, &c.Warnings,
 		&c.OrdersCreated, &c.OrdersSkipped, &c.OrdersInvalid, &im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created,
-		&im.Started, &readDone, &im.Finished}, extra...)...)
+		&im.Started, &readDone, &im.Finished, &im.Revert}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
