@@ -73,7 +73,7 @@ const (
 	sqlRevertDeleteCustomers = `DELETE FROM customers WHERE organization_id = $1 AND id = ANY($2)`
 
 	// Restoring what it changed: everything the image holds is replaced.
-	revertImages = ` WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3) AND ch.before IS NOT NULL`
+	revertImages            = ` WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3) AND ch.before IS NOT NULL`
 	sqlRevertClearTags      = `DELETE FROM customer_tags WHERE organization_id = $1 AND customer_id = ANY($2)`
 	sqlRevertClearGroups    = `DELETE FROM group_members WHERE organization_id = $1 AND customer_id = ANY($2)`
 	sqlRevertClearVisits    = `DELETE FROM customer_locations WHERE organization_id = $1 AND customer_id = ANY($2)`
