@@ -7,6 +7,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/importer"
+	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
 
@@ -66,4 +68,88 @@ func (s *Server) queueState(job *customer.Job, queueName string) {
 			job.State = customer.JobRetrying
 		}
 	}
+}
+
+// retryView is an import after a retry was accepted, with what the retry
+// file did: rows retried, still in error, and lines not retried (rows
+// that were not in error in this import, or named none).
+type retryView struct {
+	*customer.Import
+	Retry retrySummary `json:"retry"`
+}
+
+type retrySummary struct {
+	Retried  int                      `json:"retried"`
+	Valid    int                      `json:"valid"`
+	Invalid  int                      `json:"invalid"`
+	Rejected []importer.RetryRejected `json:"rejected"`
+}
+
+// handleImportRetry takes the corrected error report of a completed
+// import (multipart or raw, like POST /imports) and processes just those
+// rows in the same import (SPEC §10.3): 202 with the import, back in
+// processing while the rows merge.
+func (s *Server) handleImportRetry(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	o := org(r)
+	id := r.PathValue("id")
+	im, err := s.store.FindImport(ctx, o.ID, id)
+	if err != nil {
+		return err
+	}
+	if im.Status != customer.ImportCompleted || im.Kind != customer.ImportCustomers || im.Format != string(importer.FormatCSV) {
+		return &customer.Error{Code: customer.ECONFLICT, Details: map[string]string{"status": string(im.Status)},
+			Message: "Only a completed customer import read from CSV can be retried (this one is " + string(im.Status) + ")"}
+	}
+	if s.Queue == nil {
+		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
+	}
+	release, err := s.acquireUpload(w, o.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	up, err := s.readUpload(w, r)
+	if err != nil {
+		return err
+	}
+	defer up.closer()
+	errorRows, err := s.store.ImportErrorRows(ctx, o.ID, id)
+	if err != nil {
+		return err
+	}
+	var locRegion string
+	if im.Options.LocationID != "" {
+		// A location deleted since reads phones in the other regions.
+		locRegion, _ = s.store.FindLocationRegion(ctx, o.ID, im.Options.LocationID)
+	}
+	rt, err := importer.ReadRetry(importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: im.Options,
+		Regions: []string{im.Options.DefaultRegion, locRegion, o.DefaultRegion}, Read: s.cfg.readerOptions(up.format)},
+		s.phones, errorColumn(im.Headers), errorRows)
+	if err != nil {
+		return err
+	}
+	sum := retrySummary{Retried: len(rt.Retried), Valid: len(rt.Rows), Invalid: rt.Invalid, Rejected: rt.Rejected}
+	if sum.Rejected == nil {
+		sum.Rejected = []importer.RetryRejected{}
+	}
+	if len(rt.Retried) > 0 {
+		chunk, err := s.store.RetryImport(ctx, o.ID, id, &postgres.ImportRetry{Rows: rt.Rows, Problems: rt.Problems,
+			Retried: rt.Retried, Invalid: rt.Invalid, Warnings: rt.Warnings})
+		if err != nil {
+			return err
+		}
+		if chunk >= 0 {
+			if err := s.Queue.EnqueueImportChunk(ctx, queue.ImportPayload{OrgID: o.ID, ImportID: id, Chunk: chunk}); err != nil {
+				// The import is processing: the reconciler re-plans it.
+				s.log.WarnContext(ctx, "retry chunk not queued: the reconciler will", "import_id", id, "err", err)
+			}
+		}
+	}
+	if im, err = s.store.FindImport(ctx, o.ID, id); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/imports/"+id)
+	writeData(w, http.StatusAccepted, retryView{Import: im, Retry: sum})
+	return nil
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/queue"
 )
 
@@ -275,4 +277,94 @@ func TestImportRevertResumes(t *testing.T) {
 	if snap := dbSnapshot(t, e.env); snap != before {
 		t.Fatalf("state after the resumed revert:\n%s", diffLines(before, snap))
 	}
+}
+
+// csvBytes writes records as a CSV file.
+func csvBytes(t *testing.T, records [][]string) []byte {
+	t.Helper()
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(records); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b.String())
+}
+
+// The corrected error report goes back into the same import: fixed rows
+// are imported and leave the errors, rows still wrong get a fresh error,
+// lines naming a row that was not in error are refused one by one, and
+// the counts and error summary follow. Raw and multipart uploads alike.
+func TestImportRetry(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	im := e.importCSV("/api/v1/imports?tags=fair", []byte("email,first_name,phone\n"+
+		"ok1@example.com,Ann,\n"+
+		"not-an-email,Bob,\n"+
+		",Cy,12\n"+
+		"ok2@example.com,Dee,\n"))
+	id := str(im["id"])
+	if c := counts(im); c["created"] != 2 || c["invalid"] != 2 {
+		t.Fatalf("import %v", im["counts"])
+	}
+	if sum, _ := im["error_summary"].(map[string]any); len(sum) == 0 {
+		t.Fatalf("error summary %v", im["error_summary"])
+	}
+	report := e.errorCSV(id)
+	if len(report) != 3 || report[0][3] != "error" || !strings.HasPrefix(report[1][3], "row 3 error") {
+		t.Fatalf("error report %q", report)
+	}
+	report[1][0] = "bob@example.com" // fixed; row 4 stays wrong
+	report = append(report, []string{"ok1@example.com", "Ann", "", "row 2 error: made up"})
+	_, otherKey := e.newOrg("Other", "")
+	linkittest.Client{T: t, URL: e.url, Key: otherKey}.Upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).Want(t, http.StatusNotFound)
+	e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", []byte("email,first_name\nx@example.com,X\n")).wantError(t, http.StatusUnprocessableEntity, "file")
+
+	got := e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).want(t, http.StatusAccepted).data()
+	rs, _ := got["retry"].(map[string]any)
+	if rs["retried"] != 2.0 || rs["valid"] != 1.0 || rs["invalid"] != 1.0 || len(rs["rejected"].([]any)) != 1 {
+		t.Fatalf("retry %v", rs)
+	}
+	if rej := rs["rejected"].([]any)[0].(map[string]any); rej["row"] != 2.0 || rej["line"] != 4.0 {
+		t.Fatalf("rejected %v", rej)
+	}
+	done := e.waitImport(id)
+	if c := counts(done); done["status"] != "completed" || c["created"] != 3 || c["invalid"] != 1 || c["rows"] != 4 || c["processed"] != 3 {
+		t.Fatalf("after retry %v %v", done["status"], done["counts"])
+	}
+	if sum, _ := done["error_summary"].(map[string]any); len(sum) != 1 {
+		t.Fatalf("error summary after retry %v", done["error_summary"])
+	}
+	errs := e.do("GET", "/api/v1/imports/"+id+"/errors", nil).want(t, http.StatusOK).list()
+	if len(errs) != 1 || errs[0]["row"] != 4.0 {
+		t.Fatalf("errors after retry %v", errs)
+	}
+	bob := e.do("GET", "/api/v1/customers/lookup?email=bob@example.com", nil).want(t, http.StatusOK).data()
+	if bob["first_name"] != "Bob" || !strings.Contains(fmt.Sprint(bob["tags"]), "fair") {
+		t.Fatalf("retried customer %v", bob)
+	}
+
+	// The last row, fixed, as a multipart upload.
+	report = e.errorCSV(id)
+	if len(report) != 2 || !strings.HasPrefix(report[1][3], "row 4 error") {
+		t.Fatalf("second report %q", report)
+	}
+	report[1][2] = "+1 415 555 0100"
+	e.upload("/api/v1/imports/"+id+"/retry", "fixed.csv", "", csvBytes(t, report)).want(t, http.StatusAccepted)
+	done = e.waitImport(id)
+	if c := counts(done); c["created"] != 4 || c["invalid"] != 0 || c["processed"] != 4 {
+		t.Fatalf("after the second retry %v", done["counts"])
+	}
+	if n := len(e.errorCSV(id)); n != 1 {
+		t.Fatalf("%d lines in the report of an import without errors", n)
+	}
+
+	// Retried rows are the import's too: reverting it removes them.
+	job := str(e.do("POST", "/api/v1/imports/"+id+"/revert", nil).want(t, http.StatusAccepted).data()["id"])
+	if res := e.client().WaitJob(job, time.Minute)["result"].(map[string]any); res["deleted"] != 4.0 {
+		t.Fatalf("revert of a retried import %v", res)
+	}
+	if n := e.count("SELECT count(*) FROM customers WHERE organization_id = $1", e.org); n != 0 {
+		t.Fatalf("%d customers after the revert", n)
+	}
+	e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).wantError(t, http.StatusConflict)
 }
