@@ -368,3 +368,30 @@ func TestImportRetry(t *testing.T) {
 	}
 	e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).wantError(t, http.StatusConflict)
 }
+
+// A dry run says what would happen, with the first rows of each outcome —
+// invalid rows included — and writes no customer and no before-image.
+func TestImportDryRunSamples(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	e.createCustomer(map[string]any{"email": "known@example.com"})
+	im := e.importCSV("/api/v1/imports?dry_run=true", []byte("email,first_name\n"+
+		"known@example.com,Test\n"+
+		"fresh@example.com,Fay\n"+
+		"not-an-email,Nat\n"+
+		"FRESH@example.com,Fay\n"+
+		",Nobody\n"))
+	c := counts(im)
+	if c["created"] != 1 || c["updated"] != 1 || c["merged_in_file"] != 1 || c["invalid"] != 2 {
+		t.Fatalf("dry-run counts %v", c)
+	}
+	samples, _ := im["samples"].(map[string]any)
+	for kind, want := range map[string]string{"update": "[2]", "create": "[3]", "invalid": "[4 6]", "merge_in_file": "[5]"} {
+		if got := fmt.Sprint(samples[kind]); got != want {
+			t.Fatalf("samples[%s] = %s, want %s (all: %v)", kind, got, want, samples)
+		}
+	}
+	if n := e.count("SELECT count(*) FROM import_changes WHERE import_id = $1", str(im["id"])); n != 0 {
+		t.Fatalf("a dry run recorded %d before-images", n)
+	}
+}

@@ -41,6 +41,9 @@ const (
 		WHERE organization_id = $1 AND id = $2 AND error_summary IS NULL`
 	sqlChunkSamples = `SELECT samples FROM import_chunks WHERE organization_id = $1 AND import_id = $2
 		AND samples <> '{}' ORDER BY chunk`
+	// A dry run's invalid rows are its errors: the first of them.
+	sqlInvalidSamples = `SELECT DISTINCT row_num FROM import_errors WHERE organization_id = $1 AND import_id = $2
+		AND severity = 'error' ORDER BY row_num LIMIT 5`
 	sqlSelectImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
 		WHERE organization_id = $1 AND import_id = $2 AND ($3 = '' OR severity = $3)
 		ORDER BY row_num, seq LIMIT $4 OFFSET $5`
@@ -210,9 +213,20 @@ func (s *Store) importSamples(ctx context.Context, orgID, id string) (map[string
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("samples: %w", err), nil)
+	}
 	for k, v := range out {
 		slices.Sort(v)
 		out[k] = v[:min(len(v), maxSamples)]
+	}
+	rows, err = s.pool.Query(ctx, sqlInvalidSamples, orgID, id)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("invalid samples: %w", err), nil)
+	}
+	invalid, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if len(invalid) > 0 {
+		out["invalid"] = invalid
 	}
 	return out, interpretError(err, nil)
 }
