@@ -47,20 +47,20 @@ func revertImport(ctx context.Context, cfg config, st *stack, rep *report, id st
 	secs := time.Since(start).Seconds()
 	peak := peakRSSMB()
 	var res struct {
-		Deleted, Restored, Unchanged, KeptCount int
+		Deleted, Restored, KeptCount int
 	}
 	var raw map[string]any
 	_ = json.Unmarshal(job.Data.Result, &raw)
 	res.Deleted, res.Restored = intOf(raw["deleted"]), intOf(raw["restored"])
-	res.Unchanged, res.KeptCount = intOf(raw["unchanged"]), intOf(raw["kept_count"])
+	res.KeptCount = intOf(raw["kept_count"])
 	api := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / secs, P50: secs * 1000}
 	base := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / importSecs, P50: importSecs * 1000}
 	r := newRow("import", "revert that import (rows/s of the file; p50 = total ms)", 1, api, base)
 	r.Target = &target{Text: "no slower than the import and peak RSS < 256 MB", Pass: r.Ratio.RPS >= 1 && peak < 256}
 	rep.Rows = append(rep.Rows, r)
 	rep.Notes = append(rep.Notes, fmt.Sprintf("import revert: %.1f s (the import %.1f s): %d customers deleted, %d restored, "+
-		"%d unchanged, %d kept; peak RSS of the server+worker process during the revert %.0f MB",
-		secs, importSecs, res.Deleted, res.Restored, res.Unchanged, res.KeptCount, peak))
+		"%d kept; peak RSS of the server+worker process during the revert %.0f MB",
+		secs, importSecs, res.Deleted, res.Restored, res.KeptCount, peak))
 	logf("import: %s", r.brief())
 	return nil
 }

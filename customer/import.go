@@ -92,7 +92,6 @@ type ImportRevert struct {
 	State     string       `json:"state"` // queued | completed (the job tells running)
 	Deleted   int          `json:"deleted"`
 	Restored  int          `json:"restored"`
-	Unchanged int          `json:"unchanged"`
 	KeptCount int          `json:"kept_count"`
 	Kept      []RevertKept `json:"kept"`
 	Finished  *time.Time   `json:"finished,omitempty"`

@@ -201,7 +201,6 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 		sets := m.imageSets(w)
 		queueBeforeImages(wb, orgID, importID, sets)
 		m.queueWrites(wb, orgID, importID, w)
-		queueAfterImages(wb, orgID, importID, sets)
 	}
 	if ph != nil {
 		// Problems are the import's report, written in a dry run too.

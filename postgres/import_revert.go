@@ -44,26 +44,6 @@ const (
 		WHERE organization_id = $1 AND import_id = $2 AND outcome IS NULL ORDER BY customer_id LIMIT $3`
 	sqlRevertLock = `SELECT count(*) FROM (SELECT 1 FROM customers
 		WHERE organization_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE) c`
-	// Decides each customer's fate: a customer whose image no longer
-	// hashes to what the import left was changed since (or deleted) and is
-	// kept, as are the two sides of a merge the import made (unmerge undoes
-	// those) and a created customer that has orders since.
-	sqlRevertClassify = `WITH cur AS (
-			SELECT ch.customer_id, (SELECT md5(` + customerImage + `::text) FROM customers c
-				WHERE c.organization_id = ch.organization_id AND c.id = ch.customer_id) AS hash,
-				EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = ch.organization_id AND o.customer_id = ch.customer_id) AS orders
-			FROM import_changes ch
-			WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3) AND ch.outcome IS NULL)
-		UPDATE import_changes ch SET
-			outcome = CASE WHEN cur.hash IS NULL OR cur.hash <> ch.after_hash OR ch.merged OR (ch.created AND cur.orders) THEN 'kept'
-				WHEN ch.created THEN 'deleted' WHEN ch.before_hash = ch.after_hash THEN 'unchanged' ELSE 'restored' END,
-			reason = CASE WHEN cur.hash IS NULL THEN 'deleted since the import'
-				WHEN cur.hash <> ch.after_hash THEN 'changed since the import'
-				WHEN ch.merged THEN 'merged by the import: unmerge it instead'
-				WHEN ch.created AND cur.orders THEN 'has orders' ELSE '' END
-		FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
-		RETURNING ch.customer_id, ch.outcome`
-
 	// Deleting what the import created (identities and carriers have no
 	// foreign key to cascade; see migration 00011).
 	sqlRevertDeleteIdentities = `DELETE FROM customer_identities WHERE organization_id = $1 AND customer_id = ANY($2)`
@@ -129,13 +109,54 @@ const (
 		SELECT $1, c, $3, 'revert', $2, '{}' FROM unnest($4::text[]) AS c`
 
 	sqlRevertSummary = `SELECT count(*) FILTER (WHERE outcome = 'deleted'), count(*) FILTER (WHERE outcome = 'restored'),
-			count(*) FILTER (WHERE outcome = 'unchanged'), count(*) FILTER (WHERE outcome = 'kept')
+			count(*) FILTER (WHERE outcome = 'kept')
 		FROM import_changes WHERE organization_id = $1 AND import_id = $2`
 	sqlRevertKept = `SELECT customer_id, created, reason FROM import_changes
 		WHERE organization_id = $1 AND import_id = $2 AND outcome = 'kept' ORDER BY customer_id LIMIT $3`
 	sqlFinishRevert = `UPDATE imports SET status = 'reverted', revert = $3, updated = now()
 		WHERE organization_id = $1 AND id = $2`
 )
+
+// Decides each customer's fate: a customer one of whose rows (its
+// own, an identifier, carrier, tag, membership, address) a transaction
+// after the import's chunk wrote was changed since, or deleted, and is
+// kept; so are the two sides of a merge the import made (unmerge undoes
+// those) and a created customer that has orders since. Visits are left
+// out: a later visit only moves last_seen.
+var sqlRevertClassify = `WITH cur AS MATERIALIZED (
+		SELECT ch.customer_id, c.id IS NULL AS gone,
+			` + rowNewer("c") + ` OR EXISTS (SELECT 1 FROM customer_identities i
+				WHERE i.organization_id = $1 AND i.customer_id = u.id AND ` + rowNewer("i") + `)
+			OR EXISTS (SELECT 1 FROM shared_identifier_carriers s
+				WHERE s.organization_id = $1 AND s.customer_id = u.id AND ` + rowNewer("s") + `)
+			OR EXISTS (SELECT 1 FROM customer_tags g
+				WHERE g.organization_id = $1 AND g.customer_id = u.id AND ` + rowNewer("g") + `)
+			OR EXISTS (SELECT 1 FROM group_members m
+				WHERE m.organization_id = $1 AND m.customer_id = u.id AND ` + rowNewer("m") + `)
+			OR EXISTS (SELECT 1 FROM customer_addresses a
+				WHERE a.organization_id = $1 AND a.customer_id = u.id AND ` + rowNewer("a") + `) AS changed,
+			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id) AS orders
+		FROM unnest($3::text[]) AS u(id)
+		JOIN import_changes ch ON ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = u.id
+		CROSS JOIN LATERAL (SELECT (ch.written::text::bigint % 4294967296)::text::xid AS t) w
+		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id
+		WHERE ch.outcome IS NULL)
+	UPDATE import_changes ch SET
+		outcome = CASE WHEN cur.gone OR cur.changed OR ch.merged OR (ch.created AND cur.orders) THEN 'kept'
+			WHEN ch.created THEN 'deleted' ELSE 'restored' END,
+		reason = CASE WHEN cur.gone THEN 'deleted since the import'
+			WHEN cur.changed THEN 'changed since the import'
+			WHEN ch.merged THEN 'merged by the import: unmerge it instead'
+			WHEN ch.created AND cur.orders THEN 'has orders' ELSE '' END
+	FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
+		AND ch.customer_id = ANY($3)
+	RETURNING ch.customer_id, ch.outcome`
+
+// rowNewer says a row (alias x) was written by a transaction after the
+// import's chunk (w.t): xmin compared by age, which survives wraparound.
+func rowNewer(x string) string {
+	return "(" + x + ".xmin <> w.t AND age(" + x + ".xmin) < age(w.t))"
+}
 
 // RevertPayload is the job's payload (and its task's, with the job id).
 type RevertPayload struct {
@@ -255,7 +276,7 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 	if err != nil {
 		return false, false, interpretError(fmt.Errorf("classify: %w", err), nil)
 	}
-	var deleted, restore, restored []string
+	var deleted, restored []string
 	var id, outcome string
 	if _, err := pgx.ForEachRow(rows, []any{&id, &outcome}, func() error {
 		switch outcome {
@@ -263,9 +284,6 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 			deleted = append(deleted, id)
 		case "restored":
 			restored = append(restored, id)
-			restore = append(restore, id)
-		case "unchanged":
-			restore = append(restore, id) // visits aside, a no-op
 		}
 		return nil
 	}); err != nil {
@@ -278,20 +296,18 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 		}
 		b.Queue(sqlRevertAudit, orgID, importID, EventDeleted, deleted)
 	}
-	if len(restore) > 0 {
+	if len(restored) > 0 {
 		// Cleared first, then written back: an identifier moving between
 		// two restored customers finds its place free.
 		for _, q := range []string{sqlRevertDeleteIdentities, sqlRevertDeleteCarriers, sqlRevertClearTags, sqlRevertClearGroups,
 			sqlRevertClearVisits, sqlRevertClearAddresses} {
-			b.Queue(q, orgID, restore)
+			b.Queue(q, orgID, restored)
 		}
 		for _, q := range []string{sqlRevertCustomers, sqlRevertIdentities, sqlRevertCarriers, sqlRevertTags, sqlRevertGroups,
 			sqlRevertVisits, sqlRevertAddresses} {
-			b.Queue(q, orgID, importID, restore)
+			b.Queue(q, orgID, importID, restored)
 		}
-		if len(restored) > 0 {
-			b.Queue(sqlRevertAudit, orgID, importID, EventUpdated, restored)
-		}
+		b.Queue(sqlRevertAudit, orgID, importID, EventUpdated, restored)
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -314,7 +330,7 @@ func finishRevert(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string)
 	}
 	now := time.Now().UTC()
 	rv := &customer.ImportRevert{JobID: jobID, State: customer.JobCompleted, Finished: &now, Kept: []customer.RevertKept{}}
-	if err := tx.QueryRow(ctx, sqlRevertSummary, orgID, importID).Scan(&rv.Deleted, &rv.Restored, &rv.Unchanged, &rv.KeptCount); err != nil {
+	if err := tx.QueryRow(ctx, sqlRevertSummary, orgID, importID).Scan(&rv.Deleted, &rv.Restored, &rv.KeptCount); err != nil {
 		return nil, interpretError(fmt.Errorf("revert summary: %w", err), nil)
 	}
 	rows, err := tx.Query(ctx, sqlRevertKept, orgID, importID, maxKept)
