@@ -53,7 +53,11 @@ const (
 	sqlRevertDeleteCustomers = `DELETE FROM customers WHERE organization_id = $1 AND id = ANY($2)`
 
 	// Restoring what it changed: everything the image holds is replaced.
-	revertImages            = ` WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3) AND ch.before IS NOT NULL`
+	// The batch's images, one primary-key probe per customer (LIMIT keeps
+	// it a probe: as a join, on statistics older than the import, the
+	// planner scanned all the import's rows for each customer).
+	revertImagesOf = `FROM unnest($3::text[]) AS u(id) CROSS JOIN LATERAL (SELECT ch.customer_id, ch.before FROM import_changes ch
+		WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = u.id AND ch.before IS NOT NULL LIMIT 1) ch`
 	sqlRevertClearTags      = `DELETE FROM customer_tags WHERE organization_id = $1 AND customer_id = ANY($2)`
 	sqlRevertClearGroups    = `DELETE FROM group_members WHERE organization_id = $1 AND customer_id = ANY($2)`
 	sqlRevertClearVisits    = `DELETE FROM customer_locations WHERE organization_id = $1 AND customer_id = ANY($2)`
@@ -61,38 +65,32 @@ const (
 	// An identifier someone else holds now stays theirs.
 	sqlRevertIdentities = `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display, created)
 		SELECT $1, x.kind, x.value, x.customer_id, x.is_primary, x.display, x.created
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_identities, ch.before->'identities') x
-		` + revertImages + `
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_identities, ch.before->'identities') x
 		ON CONFLICT DO NOTHING`
 	sqlRevertCarriers = `INSERT INTO shared_identifier_carriers (organization_id, kind, value, customer_id, display, created)
 		SELECT $1, x.kind, x.value, x.customer_id, x.display, x.created
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::shared_identifier_carriers, ch.before->'carriers') x
-		` + revertImages + `
-		AND EXISTS (SELECT 1 FROM shared_identifiers s WHERE s.organization_id = $1 AND s.kind = x.kind AND s.value = x.value)
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::shared_identifier_carriers, ch.before->'carriers') x
+		WHERE EXISTS (SELECT 1 FROM shared_identifiers s WHERE s.organization_id = $1 AND s.kind = x.kind AND s.value = x.value)
 		ON CONFLICT DO NOTHING`
 	sqlRevertTags = `INSERT INTO customer_tags (organization_id, customer_id, location_id, tag, created)
 		SELECT $1, x.customer_id, x.location_id, x.tag, x.created
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_tags, ch.before->'tags') x
-		` + revertImages + `
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_tags, ch.before->'tags') x
 		ON CONFLICT DO NOTHING`
 	sqlRevertGroups = `INSERT INTO group_members (organization_id, group_id, customer_id, location_id, added)
 		SELECT $1, x.group_id, x.customer_id, x.location_id, x.added
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::group_members, ch.before->'groups') x
-		` + revertImages + `
-		AND EXISTS (SELECT 1 FROM customer_groups g WHERE g.organization_id = $1 AND g.id = x.group_id)
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::group_members, ch.before->'groups') x
+		WHERE EXISTS (SELECT 1 FROM customer_groups g WHERE g.organization_id = $1 AND g.id = x.group_id)
 		ON CONFLICT DO NOTHING`
 	sqlRevertVisits = `INSERT INTO customer_locations (organization_id, customer_id, location_id, first_seen, last_seen, source)
 		SELECT $1, x.customer_id, x.location_id, x.first_seen, x.last_seen, x.source
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_locations, ch.before->'visits') x
-		` + revertImages + `
-		AND EXISTS (SELECT 1 FROM locations l WHERE l.organization_id = $1 AND l.id = x.location_id)
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_locations, ch.before->'visits') x
+		WHERE EXISTS (SELECT 1 FROM locations l WHERE l.organization_id = $1 AND l.id = x.location_id)
 		ON CONFLICT DO NOTHING`
 	sqlRevertAddresses = `INSERT INTO customer_addresses (organization_id, id, customer_id, label, address_line1, address_line2,
 			city, state, country, postal_code, is_default, created, updated)
 		SELECT $1, x.id, x.customer_id, x.label, x.address_line1, x.address_line2, x.city, x.state, x.country,
 			x.postal_code, x.is_default, x.created, x.updated
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_addresses, ch.before->'addresses') x
-		` + revertImages + `
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_recordset(NULL::customer_addresses, ch.before->'addresses') x
 		ON CONFLICT DO NOTHING`
 	sqlRevertCustomers = `UPDATE customers c SET first_name = x.first_name, last_name = x.last_name, name = x.name,
 			email = x.email, phone = x.phone, phone_valid = x.phone_valid, phone_ext = x.phone_ext, birthdate = x.birthdate,
@@ -103,8 +101,8 @@ const (
 			current_balance = x.current_balance, discount_rate = x.discount_rate,
 			preferred_shipping = x.preferred_shipping, lifetime_value = x.lifetime_value, total_orders = x.total_orders,
 			customer_since = x.customer_since, merged_into = x.merged_into, created = x.created, updated = x.updated
-		FROM import_changes ch CROSS JOIN LATERAL jsonb_populate_record(NULL::customers, ch.before->'row') x
-		` + revertImages + ` AND c.organization_id = $1 AND c.id = ch.customer_id`
+		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_record(NULL::customers, ch.before->'row') x
+		WHERE c.organization_id = $1 AND c.id = ch.customer_id`
 	sqlRevertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
 		SELECT $1, c, $3, 'revert', $2, '{}' FROM unnest($4::text[]) AS c`
 
@@ -137,10 +135,10 @@ var sqlRevertClassify = `WITH cur AS MATERIALIZED (
 				WHERE a.organization_id = $1 AND a.customer_id = u.id AND ` + rowNewer("a") + `) AS changed,
 			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id) AS orders
 		FROM unnest($3::text[]) AS u(id)
-		JOIN import_changes ch ON ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = u.id
+		CROSS JOIN LATERAL (SELECT ch.customer_id, ch.written FROM import_changes ch WHERE ch.organization_id = $1
+			AND ch.import_id = $2 AND ch.customer_id = u.id AND ch.outcome IS NULL LIMIT 1) ch
 		CROSS JOIN LATERAL (SELECT (ch.written::text::bigint % 4294967296)::text::xid AS t) w
-		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id
-		WHERE ch.outcome IS NULL)
+		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id)
 	UPDATE import_changes ch SET
 		outcome = CASE WHEN cur.gone OR cur.changed OR ch.merged OR (ch.created AND cur.orders) THEN 'kept'
 			WHEN ch.created THEN 'deleted' ELSE 'restored' END,
@@ -149,7 +147,6 @@ var sqlRevertClassify = `WITH cur AS MATERIALIZED (
 			WHEN ch.merged THEN 'merged by the import: unmerge it instead'
 			WHEN ch.created AND cur.orders THEN 'has orders' ELSE '' END
 	FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
-		AND ch.customer_id = ANY($3)
 	RETURNING ch.customer_id, ch.outcome`
 
 // rowNewer says a row (alias x) was written by a transaction after the

@@ -42,10 +42,14 @@ func (d *Deps) handleImportRevert(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("revert job %s failed: %w: %w", p.JobID, err, asynq.SkipRetry)
 	}
-	if rv != nil {
-		d.Log.InfoContext(ctx, "import reverted", "import_id", p.ImportID, "org_id", p.OrgID, "deleted", rv.Deleted,
-			"restored", rv.Restored, "kept", rv.KeptCount)
+	if rv == nil {
+		// Replaced by a later revert job of the import: this one ends, or
+		// the reconciler would re-queue it for ever.
+		msg, _ := json.Marshal(postgres.ErrorReply(&customer.Error{Code: customer.ECONFLICT, Message: "Replaced by a later revert job of the import"}))
+		return d.Store.FailJob(ctx, p.OrgID, p.JobID, string(msg))
 	}
+	d.Log.InfoContext(ctx, "import reverted", "import_id", p.ImportID, "org_id", p.OrgID, "deleted", rv.Deleted,
+		"restored", rv.Restored, "kept", rv.KeptCount)
 	return nil
 }
 
