@@ -24,6 +24,11 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if job.Type == queue.TypeImportRevert {
+		s.queueState(job, s.Names.Default())
+		writeData(w, http.StatusOK, revertJobView(job))
+		return nil
+	}
 	view := jobView{Job: job}
 	switch job.State {
 	case customer.JobQueued:

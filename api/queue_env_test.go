@@ -35,6 +35,7 @@ type queueOpts struct {
 	fatRowBytes int
 	pageRows    int // rows a streamed chunk reads at once (0: the default)
 	pageBytes   int // bytes of values a streamed chunk reads at once (0: the default)
+	revertBatch int // customers a revert handles per transaction (0: the default)
 	// workerChunkRows, when set, gives the worker its own store on the same
 	// database with another chunk size (processes configured differently).
 	workerChunkRows int
@@ -51,7 +52,7 @@ func newQueueEnv(t *testing.T, o queueOpts) *queueEnv {
 	t.Helper()
 	storeOpts := func(chunkRows int) postgres.Options {
 		return postgres.Options{ChunkRows: chunkRows, ChunkPageRows: o.pageRows, ChunkPageBytes: o.pageBytes,
-			ChunkBytes: o.chunkBytes, FatRowBytes: o.fatRowBytes, PlanHeartbeat: o.planHeartbeat, StageConns: o.stageConns}
+			ChunkBytes: o.chunkBytes, FatRowBytes: o.fatRowBytes, PlanHeartbeat: o.planHeartbeat, StageConns: o.stageConns, RevertBatch: o.revertBatch}
 	}
 	opts := []linkittest.Option{linkittest.WithAPI(o.cfg), linkittest.WithStore(storeOpts(o.chunkRows)), linkittest.WithoutWorker()}
 	if o.redisURL != "" {

@@ -102,6 +102,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/imports/{id}", auth(accepts(noParams, s.handleImportGet)))
 	s.mux.Handle("POST /api/v1/imports/{id}/cancel", auth(s.handleImportCancel))
 	s.mux.Handle("GET /api/v1/imports/{id}/errors", s.streaming(auth(accepts(importErrorParams, s.handleImportErrors))))
+	s.mux.Handle("POST /api/v1/imports/{id}/revert", auth(s.handleImportRevert))
+	s.mux.Handle("POST /api/v1/imports/{id}/retry", s.streaming(auth(s.handleImportRetry)))
 
 	// ERP view (seed 003): the same customers in the seed's shape.
 	s.mux.Handle("GET /api/customers", auth(accepts(erpListParams, s.handleERPCustomerList)))

@@ -172,6 +172,9 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 8))
 	}
 	logf("import: %s", r.brief())
+	if cfg.revert {
+		return revertImport(ctx, cfg, st, rep, id, secs, logf)
+	}
 	return nil
 }
 

@@ -61,6 +61,8 @@ type config struct {
 	importConcurrency int
 	importChunkRows   int
 	soak              soakConfig
+
+	revert bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -78,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.customers, "customers", 1_000_000, "customers loaded into one organization")
 	fs.IntVar(&c.importRows, "import-rows", 1_000_000, "rows of the generated import file")
 	fs.IntVar(&c.importConcurrency, "import-concurrency", 2, "import chunks merged at once (LINKIT_IMPORT_CONCURRENCY)")
+	fs.BoolVar(&c.revert, "revert", true, "after the import suite, revert its import (POST /imports/{id}/revert) and time it")
 	fs.IntVar(&c.importChunkRows, "import-chunk-rows", postgres.DefaultChunkRows, "target rows per import chunk (LINKIT_IMPORT_CHUNK_ROWS)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")

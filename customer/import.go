@@ -25,6 +25,9 @@ const (
 	ImportCompleted  ImportStatus = "completed"
 	ImportFailed     ImportStatus = "failed"
 	ImportCancelled  ImportStatus = "cancelled"
+	// An import being undone (POST /imports/{id}/revert), then undone.
+	ImportReverting ImportStatus = "reverting"
+	ImportReverted  ImportStatus = "reverted"
 )
 
 // Columns names, for each field a file maps, the column holding it.
@@ -72,12 +75,33 @@ type Import struct {
 	ETASeconds     *float64          `json:"eta_seconds"`
 	ErrorSummary   map[string]int    `json:"error_summary"`
 	Samples        map[string][]int  `json:"samples,omitempty"`
+	Revert         *ImportRevert     `json:"revert,omitempty"`
 	Error          string            `json:"error"`
 	Chunks         int               `json:"chunks"`
 	ChunksDone     int               `json:"chunks_done"`
 	Created        time.Time         `json:"created"`
 	Started        *time.Time        `json:"started"`
 	Finished       *time.Time        `json:"finished"`
+}
+
+// ImportRevert is the undoing of an import: its job, and once done what
+// happened to the customers the import created or changed. Kept lists
+// (the first maxKept of) those left as they are, with why.
+type ImportRevert struct {
+	JobID     string       `json:"job_id"`
+	State     string       `json:"state"` // queued | completed (the job tells running)
+	Deleted   int          `json:"deleted"`
+	Restored  int          `json:"restored"`
+	KeptCount int          `json:"kept_count"`
+	Kept      []RevertKept `json:"kept"`
+	Finished  *time.Time   `json:"finished,omitempty"`
+}
+
+// RevertKept is a customer a revert left alone.
+type RevertKept struct {
+	CustomerID string `json:"customer_id"`
+	Created    bool   `json:"created"` // the import had created it
+	Reason     string `json:"reason"`
 }
 
 // ImportOptions are what the merchant chose for an import.

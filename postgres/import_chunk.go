@@ -197,6 +197,9 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 
 	wb := &pgx.Batch{}
 	if !opts.DryRun {
+		// What a revert needs, around the writes (migration 00028).
+		sets := m.imageSets(w)
+		queueBeforeImages(wb, orgID, importID, sets)
 		m.queueWrites(wb, orgID, importID, w)
 	}
 	if ph != nil {

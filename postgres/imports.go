@@ -16,7 +16,7 @@ const (
 	importColumns = `id, organization_id, kind, status, file_name, size_bytes, format, encoding, delimiter,
 		headers, mapping, options, dry_run, rows, processed, created_count, updated_count, unchanged,
 		merged_in_file, conflicts, invalid, warnings, orders_created, orders_skipped, orders_invalid,
-		chunks, chunks_done, samples, error, created, started, read_done, finished`
+		chunks, chunks_done, samples, error, created, started, read_done, finished, revert`
 
 	sqlInsertImport = `INSERT INTO imports (organization_id, id, kind, status, file_name, options, dry_run, chunk_rows, started)
 		VALUES ($1, $2, $3, 'reading', $4, $5, $6, $7, now()) RETURNING created, started`
@@ -41,6 +41,9 @@ const (
 		WHERE organization_id = $1 AND id = $2 AND error_summary IS NULL`
 	sqlChunkSamples = `SELECT samples FROM import_chunks WHERE organization_id = $1 AND import_id = $2
 		AND samples <> '{}' ORDER BY chunk`
+	// A dry run's invalid rows are its errors: the first of them.
+	sqlInvalidSamples = `SELECT DISTINCT row_num FROM import_errors WHERE organization_id = $1 AND import_id = $2
+		AND severity = 'error' ORDER BY row_num LIMIT 5`
 	sqlSelectImportErrors = `SELECT row_num, severity, column_name, reason, raw FROM import_errors
 		WHERE organization_id = $1 AND import_id = $2 AND ($3 = '' OR severity = $3)
 		ORDER BY row_num, seq LIMIT $4 OFFSET $5`
@@ -63,7 +66,7 @@ func scanImport(row pgx.Row, extra ...any) (*customer.Import, error) {
 		&im.Encoding, &im.Delimiter, &im.Headers, &im.Mapping, &im.Options, &im.Options.DryRun, &c.Rows, &c.Processed,
 		&c.Created, &c.Updated, &c.Unchanged, &c.MergedInFile, &c.Conflicts, &c.Invalid, &c.Warnings,
 		&c.OrdersCreated, &c.OrdersSkipped, &c.OrdersInvalid, &im.Chunks, &im.ChunksDone, &im.Samples, &im.Error, &im.Created,
-		&im.Started, &readDone, &im.Finished}, extra...)...)
+		&im.Started, &readDone, &im.Finished, &im.Revert}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +213,20 @@ func (s *Store) importSamples(ctx context.Context, orgID, id string) (map[string
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("samples: %w", err), nil)
+	}
 	for k, v := range out {
 		slices.Sort(v)
 		out[k] = v[:min(len(v), maxSamples)]
+	}
+	rows, err = s.pool.Query(ctx, sqlInvalidSamples, orgID, id)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("invalid samples: %w", err), nil)
+	}
+	invalid, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if len(invalid) > 0 {
+		out["invalid"] = invalid
 	}
 	return out, interpretError(err, nil)
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// PlanHeartbeat overrides how often a planner touches its import
 	// (DefaultPlanHeartbeat).
 	PlanHeartbeat time.Duration
+	// RevertBatch overrides how many customers a revert handles per
+	// transaction (defaultRevertBatch).
+	RevertBatch int
 }
 
 // Open connects to databaseURL and checks the connection.

@@ -184,3 +184,32 @@ func (c *Client) enqueueImport(ctx context.Context, typ, id string, p ImportPayl
 	}
 	return nil
 }
+
+// TypeImportRevert undoes an import (a job: its row in PostgreSQL holds
+// the request, and its progress is kept there, batch by batch).
+const TypeImportRevert = "import:revert"
+
+// RevertPayload is an import revert task.
+type RevertPayload struct {
+	JobID    string `json:"job_id"`
+	OrgID    string `json:"org_id"`
+	ImportID string `json:"import_id"`
+}
+
+// EnqueueImportRevert queues a revert under its job id on the default
+// queue; it reports whether a task was created (false: one exists).
+func (c *Client) EnqueueImportRevert(ctx context.Context, p RevertPayload) (bool, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return false, fmt.Errorf("encode revert task: %w", err)
+	}
+	t := asynq.NewTask(TypeImportRevert, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Default()),
+		asynq.MaxRetry(10), asynq.Timeout(time.Hour))
+	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			return false, nil
+		}
+		return false, fmt.Errorf("enqueue revert %s: %w", p.JobID, err)
+	}
+	return true, nil
+}

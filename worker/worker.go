@@ -34,6 +34,7 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux.HandleFunc(queue.TypeImportPlan, d.handleImportPlan)
 	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)
 	mux.HandleFunc(queue.TypeDuplicatesMerge, d.handleDuplicatesMerge)
+	mux.HandleFunc(queue.TypeImportRevert, d.handleImportRevert)
 	return mux
 }
 
@@ -98,8 +99,12 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	n := 0
 	var errs []error
 	for _, j := range jobs {
-		if j.Type == queue.TypeDuplicatesMerge {
-			created, err := d.requeueDuplicatesMerge(ctx, j)
+		if j.Type == queue.TypeDuplicatesMerge || j.Type == queue.TypeImportRevert {
+			requeue := d.requeueDuplicatesMerge
+			if j.Type == queue.TypeImportRevert {
+				requeue = d.requeueRevert
+			}
+			created, err := requeue(ctx, j)
 			if err != nil {
 				errs = append(errs, err)
 			} else if created {

@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
+)
+
+// handleImportRevert undoes an import (postgres.RunImportRevert): resumable
+// batch by batch, so a retry or a duplicate task only does what is left.
+func (d *Deps) handleImportRevert(ctx context.Context, t *asynq.Task) error {
+	var p queue.RevertPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" || p.ImportID == "" {
+		return fmt.Errorf("decode revert payload: %v: %w", err, asynq.SkipRetry)
+	}
+	rv, err := d.Store.RunImportRevert(ctx, p.OrgID, p.JobID, p.ImportID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err // shutting down: the task goes back to the queue and resumes
+		}
+		var de *customer.Error
+		permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if !permanent && retried < maxRetry {
+			return err
+		}
+		reply := postgres.ErrorReply(&customer.Error{Code: customer.EINTERNAL, Message: "Internal error"})
+		if permanent {
+			reply = postgres.ErrorReply(de)
+		}
+		msg, _ := json.Marshal(reply)
+		if ferr := d.Store.FailJob(context.WithoutCancel(ctx), p.OrgID, p.JobID, string(msg)); ferr != nil {
+			return fmt.Errorf("mark job %s failed: %w (after %v)", p.JobID, ferr, err)
+		}
+		return fmt.Errorf("revert job %s failed: %w: %w", p.JobID, err, asynq.SkipRetry)
+	}
+	if rv == nil {
+		// Replaced by a later revert job of the import: this one ends, or
+		// the reconciler would re-queue it for ever.
+		msg, _ := json.Marshal(postgres.ErrorReply(&customer.Error{Code: customer.ECONFLICT, Message: "Replaced by a later revert job of the import"}))
+		return d.Store.FailJob(ctx, p.OrgID, p.JobID, string(msg))
+	}
+	d.Log.InfoContext(ctx, "import reverted", "import_id", p.ImportID, "org_id", p.OrgID, "deleted", rv.Deleted,
+		"restored", rv.Restored, "kept", rv.KeptCount)
+	return nil
+}
+
+// requeueRevert re-creates a revert job's task from its row.
+func (d *Deps) requeueRevert(ctx context.Context, j *customer.Job) (bool, error) {
+	var rp postgres.RevertPayload
+	if err := json.Unmarshal(j.Payload, &rp); err != nil {
+		return false, fmt.Errorf("job %s payload: %w", j.ID, err)
+	}
+	return d.Client.EnqueueImportRevert(ctx, queue.RevertPayload{JobID: j.ID, OrgID: j.OrganizationID, ImportID: rp.ImportID})
+}
