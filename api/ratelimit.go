@@ -63,7 +63,7 @@ func bucketOf(pattern string) string {
 	case "POST /api/v1/customers/upsert", "POST /api/v1/locations/{location_id}/customers/upsert",
 		"POST /api/v1/unified/customer":
 		return bucketUpsert
-	case "POST /api/v1/imports", "POST /api/v1/imports/preview":
+	case "POST /api/v1/imports", "POST /api/v1/imports/preview", "POST /api/v1/imports/{id}/retry":
 		return bucketImport
 	}
 	return bucketDefault
