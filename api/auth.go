@@ -26,6 +26,11 @@ type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
 // authenticatedAs is authenticated answering failures with writeError.
 func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o, ok := r.Context().Value(ctxSignedIn).(*customer.Organization); ok && o != nil {
+			*r = *r.WithContext(context.WithValue(r.Context(), ctxOrg, o))
+			next.ServeHTTP(w, r)
+			return
+		}
 		key, ok := bearer(r)
 		if !ok {
 			writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Missing API key: send Authorization: Bearer <key>"})
@@ -47,6 +52,14 @@ func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// WithOrganization marks an in-process request as already authenticated
+// for o: the web app (package webapp) calls the API this way for a browser
+// signed in with a session, so the key never needs to be kept. Only code in
+// this binary can put it on a request context; HTTP requests never carry it.
+func WithOrganization(ctx context.Context, o *customer.Organization) context.Context {
+	return context.WithValue(ctx, ctxSignedIn, o)
 }
 
 func (s *Server) authenticate(ctx context.Context, key string) (*customer.Organization, error) {
