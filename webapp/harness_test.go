@@ -48,6 +48,12 @@ func newEnv(t *testing.T, opts ...linkittest.Option) *env {
 	apiHandler := st.Server.Config.Handler
 	web := httptest.NewServer(Mount(New(Config{}, apiHandler, st.Store, log), apiHandler))
 	t.Cleanup(web.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			l := logs.String()
+			t.Logf("service logs (last 8 KB):\n%s", l[max(0, len(l)-8<<10):])
+		}
+	})
 	return &env{Stack: st, Web: web, Logs: logs}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/importer"
 )
 
@@ -70,15 +71,22 @@ func (a *App) handleImportPreview(w http.ResponseWriter, r *http.Request, s *ses
 	data := res.Map()
 	chosen := chosenMapping(fields)
 	var rows []mappingRow
-	detected, _ := data["mapping"].(map[string]any)
+	read, _ := data["mapping"].(map[string]any)
+	kind := customer.ImportKind(fields.Get("kind"))
+	if kind == "" {
+		kind = customer.ImportCustomers
+	}
 	for i, h := range strs(data["headers"]) {
-		d := str(detected[h])
+		// What the header maps to by itself, to mark the merchant's changes.
+		d := importer.FieldFor(kind, h)
 		if d == "" {
 			d = importer.AsAttribute
 		}
 		c, ok := chosen[h]
 		if !ok {
-			c = d
+			if c = str(read[h]); c == "" {
+				c = importer.AsAttribute
+			}
 		}
 		rows = append(rows, mappingRow{Index: i, Column: h, Detected: d, Chosen: c})
 	}
