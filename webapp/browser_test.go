@@ -188,9 +188,10 @@ func eval[T any](tb *tab, js string) T {
 	return run(tb, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 }
 
-
 // visible waits for the element sel.
-func visible(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
 
 // open loads a page of the app and waits for sel.
 func (tb *tab) open(path, sel string) {

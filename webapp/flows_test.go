@@ -200,4 +200,3 @@ func apiText(t *testing.T, e *env, path string) string {
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
 }
-
