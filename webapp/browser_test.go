@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -88,6 +90,26 @@ type tab struct {
 	mu    sync.Mutex
 	urls  []string
 	pages []string
+	// problems the browser reported: script errors, CSP refusals
+	problems []string
+}
+
+func (tb *tab) problem(msg string) {
+	tb.mu.Lock()
+	tb.problems = append(tb.problems, msg)
+	tb.mu.Unlock()
+	tb.t.Logf("browser: %s", msg)
+}
+
+// assertNoBrowserProblems: no script error and no Content-Security-Policy
+// refusal happened on the pages shown.
+func (tb *tab) assertNoBrowserProblems() {
+	tb.t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for _, p := range tb.problems {
+		tb.t.Errorf("the browser reported: %s", p)
+	}
 }
 
 func newTab(t *testing.T, base string) *tab {
@@ -113,19 +135,36 @@ func newTab(t *testing.T, base string) *tab {
 			tb.mu.Unlock()
 		}
 	}()
-	// The page's console and errors (a CSP refusal, a script error) go to
-	// the test log.
+	// The page's console errors, exceptions and the browser's own log (CSP
+	// refusals, failed loads) are problems.
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				tb.problem(fmt.Sprintf("%s %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	}()
 	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
 	go func() {
 		for ev, err := range console {
 			if err != nil {
 				return
 			}
+			if ev.Type != runtime.ConsoleAPICalledTypeError {
+				continue
+			}
 			var args []string
 			for _, a := range ev.Args {
 				args = append(args, string(a.Value)+a.Description)
 			}
-			t.Logf("browser console.%s: %s", ev.Type, strings.Join(args, " "))
+			tb.problem("console.error: " + strings.Join(args, " "))
 		}
 	}()
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
@@ -134,7 +173,7 @@ func newTab(t *testing.T, base string) *tab {
 			if err != nil {
 				return
 			}
-			t.Logf("browser exception: %s", ev.ExceptionDetails.Text)
+			tb.problem("exception: " + ev.ExceptionDetails.Text)
 		}
 	}()
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)

@@ -164,6 +164,8 @@ func TestBrowserImportSearchAndSignOut(t *testing.T) {
 		t.Fatalf("history = %q, want the creation by the import", tl)
 	}
 
+	tb.assertNoBrowserProblems() // before the refusal below, which the browser reports
+
 	// No CSRF token, no change: the browser's own session is not enough.
 	status := eval[int](tb, `fetch('/app/settings', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'default_region=SA&match_keys=email&default_merge_policy=fill_blanks'}).then(r => r.status)`)
 	if status != http.StatusForbidden {
