@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // compared are the fields shown side by side; differing ones are marked.
@@ -47,25 +46,13 @@ func (a *App) handleDuplicates(w http.ResponseWriter, r *http.Request, s *sessio
 	return nil
 }
 
-// pair finds one suggestion: the API lists them (there is no GET by id).
+// pair reads one suggestion.
 func (a *App) pair(w http.ResponseWriter, r *http.Request, s *session, id string) (map[string]any, error) {
-	for _, status := range []string{"open", "dismissed", "merged"} {
-		for page := 1; page <= 20; page++ {
-			list, err := a.call(w, r, s, http.MethodGet, "/duplicates", url.Values{"status": {status}, "page": {itoa(page)}, "limit": {"100"}}, nil)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range list.List() {
-				if str(p["id"]) == id {
-					return p, nil
-				}
-			}
-			if !truthy(list.Meta["hasMore"]) {
-				break
-			}
-		}
+	res, err := a.call(w, r, s, http.MethodGet, "/duplicates/"+url.PathEscape(id), nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	return nil, &apiError{Status: http.StatusNotFound, Message: "Suggested pair " + id}
+	return res.Map(), nil
 }
 
 func (a *App) handleDuplicate(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -134,5 +121,3 @@ func (a *App) handleDuplicateDismiss(w http.ResponseWriter, r *http.Request, s *
 	redirect(w, r, "/app/duplicates?notice=dismissed")
 	return nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
