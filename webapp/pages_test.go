@@ -65,6 +65,10 @@ func TestBrowserEveryPage(t *testing.T) {
 		{"settings", "/app/settings", "#settings-form", "Save settings"},
 		{"locations", "/app/locations", "#locations-table", "Riyadh Mall"},
 	}
+	// The pair under review, where this build has the duplicate review.
+	if res := e.Do("GET", "/api/v1/duplicates", nil); res.Status == http.StatusOK && len(res.List()) > 0 {
+		pages = append(pages, struct{ name, path, wait, want string }{"duplicate", "/app/duplicates/" + res.List()[0]["id"].(string), "#compare", "Same person?"})
+	}
 	for _, p := range pages {
 		for _, size := range []struct{ w, h int64 }{{1280, 800}, {390, 844}} {
 			tb.do(chromedp.EmulateViewport(size.w, size.h))
