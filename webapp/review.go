@@ -29,7 +29,7 @@ func (a *App) handleDuplicates(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	pairs := list.List()
 	// Names for the queue: one read per customer shown (25 a page).
-	seen := map[string]map[string]any{}
+	seen := map[string]any{}
 	for _, p := range pairs {
 		for _, id := range strs(p["customer_ids"]) {
 			if _, ok := seen[id]; ok {
