@@ -109,7 +109,8 @@ func sameOrigin(r *http.Request) bool {
 		return origin == ""
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	// Behind a proxy that rewrites Host, the browser's host is the forwarded one.
+	return err == nil && (u.Host == r.Host || u.Host == r.Header.Get("X-Forwarded-Host"))
 }
 
 // secure tells whether the browser reached us over TLS (directly or behind

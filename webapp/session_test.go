@@ -8,6 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/linkitworks/customers/linkittest"
 )
 
 func body(t *testing.T, res *http.Response) string {
@@ -148,5 +151,32 @@ func TestSignOutEndsSession(t *testing.T) {
 	}
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("old cookie after sign-out = %d, want 303 to sign-in", res.StatusCode)
+	}
+}
+
+// TestOtherOrganizationIsNotFound: a signed-in merchant opening another
+// organization's import or customer gets the not-found page, nothing of it.
+func TestOtherOrganizationIsNotFound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, otherKey := linkittest.NewOrg(t, e.Store, "Other", "")
+	other := linkittest.Client{T: t, URL: e.URL, Key: otherKey}
+	imp := other.Upload("/api/v1/imports", "secret-list.csv", "", []byte("Email\nsecret@example.com\n")).Want(t, http.StatusAccepted).Data()["id"].(string)
+	other.WaitImport(imp, time.Minute)
+	cust := other.Do("GET", "/api/v1/customers/lookup?email=secret@example.com", nil).Want(t, http.StatusOK).Data()["id"].(string)
+
+	c := browserlessClient(t)
+	if res := postForm(t, c, e.Web.URL+"/app/login", url.Values{"api_key": {e.Key}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", res.StatusCode)
+	}
+	for _, path := range []string{"/app/imports/" + imp, "/app/customers/" + cust, "/app/imports/" + imp + "/errors.csv"} {
+		res, err := c.Get(e.Web.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := body(t, res)
+		if res.StatusCode != http.StatusNotFound || strings.Contains(b, "secret") {
+			t.Errorf("GET %s = %d, want 404 without the other organization's data:\n%s", path, res.StatusCode, b)
+		}
 	}
 }
