@@ -96,6 +96,10 @@ func TestBrowserImportSearchAndSignOut(t *testing.T) {
 	// Fix the mapping: the preview re-reads the rows with it.
 	tb.do(setSelect(sel, "phone"), visible(sel+" + .badge"))
 	tb.snapshot()
+	if shots := os.Getenv("LINKIT_SCREENSHOTS"); shots != "" {
+		tb.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#preview').scrollIntoView()`))
+		tb.screenshot(filepath.Join(shots, "import-preview.png"))
+	}
 	rowText = tb.text("#preview table.rows tbody tr:nth-child(4)")
 	if strings.Contains(rowText, "Not imported") || !strings.Contains(rowText, "+1212555") {
 		t.Fatalf("row 4 after mapping Primary Contact → phone: %q", rowText)
