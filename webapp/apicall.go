@@ -104,7 +104,7 @@ func apiRequest(ctx context.Context, s *session, method, path string, query url.
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(api.WithOrganization(ctx, s.Org), method, target, body)
+	req, err := http.NewRequestWithContext(api.WithOrganization(ctx, s.Org, s.KeyID), method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("api request %s %s: %w", method, path, err)
 	}

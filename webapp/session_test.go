@@ -180,3 +180,32 @@ func TestOtherOrganizationIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionSpendsItsKeysRateLimit: the app's calls count against the
+// signed-in key's rate limit, and a merchant over it is told to wait.
+func TestSessionSpendsItsKeysRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.Do("PATCH", "/api/v1/settings", map[string]any{"rate_limit": map[string]any{"default": 10}}).Want(t, http.StatusOK)
+	c := browserlessClient(t)
+	if res := postForm(t, c, e.Web.URL+"/app/login", url.Values{"api_key": {e.Key}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", res.StatusCode)
+	}
+	for i := 0; i < 10; i++ {
+		res, err := c.Get(e.Web.URL + "/app/customers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := body(t, res)
+		if res.StatusCode == http.StatusTooManyRequests {
+			if !strings.Contains(b, "Rate limit exceeded") {
+				t.Fatalf("429 page does not say why:\n%s", b)
+			}
+			return
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("page %d = %d:\n%s", i, res.StatusCode, b)
+		}
+	}
+	t.Fatal("ten pages of three API calls each stayed under a limit of 10 a minute")
+}
