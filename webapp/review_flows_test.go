@@ -20,6 +20,24 @@ func requireRoute(t *testing.T, e *env, method, path string) {
 	}
 }
 
+// waitPairs returns the open suggested pairs once the seed's conflict has
+// made one (its upsert may finish after its request answered 202 on a
+// loaded machine).
+func waitPairs(t *testing.T, e *env) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pairs := e.Do("GET", "/api/v1/duplicates", nil).Want(t, http.StatusOK).List()
+		if len(pairs) > 0 {
+			return pairs
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the seed's conflict made no suggested pair within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestBrowserMergeAndUnmerge: a suggested pair is reviewed side by side,
 // merged keeping the customer chosen, then unmerged from its history.
 func TestBrowserMergeAndUnmerge(t *testing.T) {
@@ -27,10 +45,7 @@ func TestBrowserMergeAndUnmerge(t *testing.T) {
 	e := newEnv(t)
 	requireRoute(t, e, "GET", "/api/v1/duplicates")
 	seed(t, e)
-	pairs := e.Do("GET", "/api/v1/duplicates", nil).Want(t, http.StatusOK).List()
-	if len(pairs) == 0 {
-		t.Fatal("the seed's conflict made no suggested pair")
-	}
+	waitPairs(t, e)
 	tb := newTab(t, e.Web.URL)
 	tb.signIn(e.Key)
 	tb.open("/app/duplicates", "#pairs")
@@ -72,10 +87,7 @@ func TestBrowserDismissPair(t *testing.T) {
 	e := newEnv(t)
 	requireRoute(t, e, "GET", "/api/v1/duplicates")
 	seed(t, e)
-	pairs := e.Do("GET", "/api/v1/duplicates", nil).Want(t, http.StatusOK).List()
-	if len(pairs) == 0 {
-		t.Fatal("the seed's conflict made no suggested pair")
-	}
+	pairs := waitPairs(t, e)
 	id := pairs[0]["id"].(string)
 	tb := newTab(t, e.Web.URL)
 	tb.signIn(e.Key)
