@@ -28,6 +28,7 @@ var layers = map[string]int{
 	"worker":                4, // task handlers
 	"api":                   4, // HTTP
 	"linkittest":            5, // the in-process stack of tests and the benchmark
+	"webapp":                5, // the merchant web app over the API
 	"bench":                 6, // programs
 	"cmd/linkit":            6,
 }

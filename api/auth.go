@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
 )
 
 // authenticated requires a valid API key (401) and, when sent, an
@@ -26,6 +27,15 @@ type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
 // authenticatedAs is authenticated answering failures with writeError.
 func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if si, ok := r.Context().Value(ctxSignedIn).(signedIn); ok && si.org != nil {
+			// The web app's session: its key's rate limit applies as to the key.
+			*r = *r.WithContext(context.WithValue(r.Context(), ctxOrg, si.org))
+			if s.rateLimited(w, r, writeError, si.keyID, si.org) {
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
 		key, ok := bearer(r)
 		if !ok {
 			writeError(w, r, &customer.Error{Code: customer.EUNAUTHORIZED, Message: "Missing API key: send Authorization: Bearer <key>"})
@@ -42,11 +52,28 @@ func (s *Server) authenticatedAs(writeError errorWriter, next http.Handler) http
 			return
 		}
 		*r = *r.WithContext(context.WithValue(r.Context(), ctxOrg, o))
-		if s.rateLimited(w, r, writeError, key, o) {
+		keyID, _ := postgres.KeyID(key)
+		if s.rateLimited(w, r, writeError, keyID, o) {
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// signedIn is an organization authenticated in-process and the id of the
+// key it signed in with.
+type signedIn struct {
+	org   *customer.Organization
+	keyID string
+}
+
+// WithOrganization marks an in-process request as already authenticated
+// for o with the key keyID: the web app (package webapp) calls the API this
+// way for a browser signed in with a session, so the key itself never needs
+// to be kept. Only code in this binary can put it on a request context;
+// HTTP requests never carry it.
+func WithOrganization(ctx context.Context, o *customer.Organization, keyID string) context.Context {
+	return context.WithValue(ctx, ctxSignedIn, signedIn{org: o, keyID: keyID})
 }
 
 func (s *Server) authenticate(ctx context.Context, key string) (*customer.Organization, error) {

@@ -18,6 +18,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxOrg
+	ctxSignedIn // an organization authenticated in-process (WithOrganization)
 )
 
 // RequestID returns the request id carried by ctx.

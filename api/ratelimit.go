@@ -17,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/linkitworks/customers/customer"
-	"github.com/linkitworks/customers/postgres"
 )
 
 // RateLimits are the server's per-API-key limits in requests per minute, by
@@ -169,7 +168,7 @@ func (l *rateLimiter) allow(ctx context.Context, key, bucket string, perMinute i
 // it sets the RateLimit-Policy and RateLimit headers (IETF
 // draft-ietf-httpapi-ratelimit-headers) and, over the limit, answers 429
 // with Retry-After and reports true.
-func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, writeError errorWriter, apiKey string, o *customer.Organization) bool {
+func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, writeError errorWriter, keyID string, o *customer.Organization) bool {
 	if s.limiter == nil {
 		return false
 	}
@@ -178,7 +177,6 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, writeError 
 	if perMinute <= 0 {
 		return false
 	}
-	keyID, _ := postgres.KeyID(apiKey)
 	res, ok := s.limiter.allow(r.Context(), keyID, bucket, perMinute)
 	if !ok {
 		s.limiter.decisions.WithLabelValues(bucket, "unchecked").Inc()

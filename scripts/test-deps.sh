@@ -2,7 +2,8 @@
 # Installs the tools the tests use besides Go: the docs test (cmd/linkit/docs_test.go)
 # runs the documents' commands, which need bash, curl and jq; the multi-process and
 # chaos tests (cmd/linkit/multiproc_test.go, chaos_test.go) run pgbouncer and
-# redis-server (as master, replica and Sentinels) of their own.
+# redis-server (as master, replica and Sentinels) of their own; the web app's browser
+# tests (webapp/) drive Debian's headless chromium.
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,10 @@ done
 # Debian puts pgbouncer in /usr/sbin, which a user's PATH may lack.
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ -z "${LINKIT_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+  && ! command -v google-chrome >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -22,4 +27,4 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "test-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -18,6 +18,7 @@ import (
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/webapp"
 	"github.com/linkitworks/customers/worker"
 )
 
@@ -111,10 +112,12 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 				OrgChanges: queue.NewOrgChanges(ctx, rdb, names, log),
 				Checks:     checks, RateLimitRedis: rdb,
 			})
+		// The merchant web app shares the port: /app/, and / redirects there.
+		web := webapp.Mount(webapp.New(webapp.Config{}, handler, store, log), handler)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveHTTP(ctx, cfg.HTTPAddr, cfg.HTTP, handler, log); err != nil {
+			if err := serveHTTP(ctx, cfg.HTTPAddr, cfg.HTTP, web, log); err != nil {
 				errc <- err
 			}
 		}()
