@@ -1,0 +1,349 @@
+// Erasure of a person on request (issue 21, "Privacy"): every table that can
+// hold their personal data has one step in eraseSteps, run in one
+// transaction. A new table holding personal data adds its step there.
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// EventErased records that a customer was erased; its changes hold no
+// personal data.
+const EventErased = "customer.erased"
+
+// ErasedName replaces an erased customer's name, so lists of orders or
+// imports that show a name show that nobody is left.
+const ErasedName = "erased"
+
+// EraseReport is what an erasure did.
+type EraseReport struct {
+	ID string `json:"id"`
+	// Records are the customer and the records merged into it, all erased.
+	Records []string `json:"records"`
+	// Erased is when the customer was first erased.
+	Erased time.Time `json:"erased"`
+	// Scrubbed counts the rows each step changed or deleted, by table.
+	Scrubbed map[string]int64 `json:"scrubbed"`
+	// JobIDs are the jobs that carried the person: their Redis tasks (task
+	// id = job id) are deleted by the caller once this has committed.
+	JobIDs []string `json:"-"`
+	// Mentions find the person in Redis task payloads; empty on a repeat.
+	Mentions dedupe.Mentions `json:"-"`
+}
+
+// eraseScope is what every step works on. args is the parameter list of
+// every step's SQL: $1 organization, $2 customer ids, $3 email LIKE
+// patterns, $4 phones' digits, $5 national-number LIKE patterns, $6 email
+// keys, $7 phone keys, $8 external ids.
+type eraseScope struct {
+	orgID  string
+	ids    []string
+	args   []any
+	jobIDs []string
+}
+
+// eraseStep scrubs one table.
+type eraseStep struct {
+	table string
+	run   func(ctx context.Context, tx pgx.Tx, s *eraseScope) (int64, error)
+}
+
+// eraseSteps lists every table holding personal data, in order: the scans
+// by content first (they read ids and identities the later steps delete),
+// the customer rows last.
+var eraseSteps = []eraseStep{
+	{"jobs", eraseJobs},
+	{"audit_events", stmt(sqlEraseAudit)},
+	{"import_rows", stmt(sqlEraseImportRows)},
+	{"import_errors", stmt(sqlEraseImportErrors)},
+	{"imports", stmt(sqlEraseImports)},
+	{"import_chunks", stmt(sqlEraseImportChunks)},
+	{"orders", stmt(sqlEraseOrders)},
+	{"credit_checks", stmt(sqlEraseCreditChecks)},
+	{"duplicate_suggestions", stmt(sqlEraseSuggestions)},
+	{"customer_addresses", stmt(sqlEraseByCustomer("customer_addresses"))},
+	{"customer_contacts", stmt(sqlEraseByCustomer("customer_contacts"))},
+	{"customer_tags", stmt(sqlEraseByCustomer("customer_tags"))},
+	{"customer_locations", stmt(sqlEraseByCustomer("customer_locations"))},
+	{"group_members", stmt(sqlEraseByCustomer("group_members"))},
+	{"shared_identifier_carriers", stmt(sqlEraseByCustomer("shared_identifier_carriers"))},
+	{"shared_identifiers", stmt(sqlEraseSharedIdentifiers)},
+	{"customer_identities", stmt(sqlEraseByCustomer("customer_identities"))},
+	{"customers", stmt(sqlEraseCustomers)},
+}
+
+// stmt is a step of one statement over the scope's parameters.
+func stmt(sql string) func(ctx context.Context, tx pgx.Tx, s *eraseScope) (int64, error) {
+	return func(ctx context.Context, tx pgx.Tx, s *eraseScope) (int64, error) {
+		var n int64
+		err := tx.QueryRow(ctx, sql, s.args...).Scan(&n)
+		return n, err
+	}
+}
+
+// The mention rules of dedupe.Mentions in SQL, for a text expression, the
+// strings and numbers of a jsonb document, and a text array. Every step
+// references all eight parameters (pgx requires it): unused ones through
+// eraseParams.
+func mentionsText(x string) string {
+	return `(lower(` + x + `) LIKE ANY($3) OR regexp_replace(` + x + `, '\D', '', 'g') = ANY($4)
+		OR regexp_replace(` + x + `, '\D', '', 'g') LIKE ANY($5))`
+}
+
+func mentionsJSON(doc string) string {
+	return `EXISTS (SELECT 1 FROM jsonb_path_query(` + doc + `, 'strict $.** ? (@.type() == "string" || @.type() == "number")') v
+		WHERE ` + mentionsText(`(v #>> '{}')`) + `)`
+}
+
+func mentionsArray(arr string) string {
+	return `EXISTS (SELECT 1 FROM unnest(` + arr + `) v WHERE ` + mentionsText("v") + `)`
+}
+
+// eraseParams names every parameter once so each statement takes the
+// same eight (a no-op CTE).
+const eraseParams = `params AS (SELECT $1::text, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`
+
+func sqlEraseByCustomer(table string) string {
+	return `WITH ` + eraseParams + `, gone AS (DELETE FROM ` + table + `
+		WHERE organization_id = $1 AND customer_id = ANY($2) RETURNING 1)
+		SELECT count(*) FROM gone`
+}
+
+var (
+	// Jobs that touched the person: by the customer their result names, or
+	// a payload, result or error mentioning them. The row stays (its id
+	// and state answer GET /jobs/{id}); a queued one is failed so the
+	// reconciler does not enqueue it again.
+	sqlEraseJobs = `WITH ` + eraseParams + `
+		UPDATE jobs SET payload = '{}', result = NULL, request_hash = '',
+			error = CASE WHEN error = '' THEN '' ELSE 'Erased on request' END,
+			state = CASE WHEN state = 'queued' THEN 'failed' ELSE state END,
+			completed = coalesce(completed, now())
+		WHERE organization_id = $1 AND (payload <> '{}' OR result IS NOT NULL) AND (
+			result->>'customer_id' = ANY($2) OR result->'merged' ?| $2
+			OR ` + mentionsJSON("payload") + ` OR ` + mentionsJSON("result") + ` OR ` + mentionsText("error") + `)
+		RETURNING id`
+	// The events stay (type, source, time: the trail of what happened);
+	// their values go.
+	sqlEraseAudit = `WITH ` + eraseParams + `, scrubbed AS (UPDATE audit_events SET changes = '{}'
+		WHERE organization_id = $1 AND customer_id = ANY($2) AND changes <> '{}' RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+	// Staged rows that carry the person are deleted, with the plan's marks
+	// of them: an import still running then never merges them.
+	sqlEraseImportRows = `WITH ` + eraseParams + `, gone AS (
+			DELETE FROM import_rows WHERE organization_id = $1 AND (email_key = ANY($6) OR phone_key = ANY($7)
+				OR external_key = ANY($8) OR ` + mentionsJSON("record") + ` OR ` + mentionsArray("coalesce(raw, '{}')") + `)
+			RETURNING import_id, row_num),
+		moves AS (DELETE FROM import_row_moves m USING gone g
+			WHERE m.organization_id = $1 AND m.import_id = g.import_id AND m.row_num = g.row_num),
+		owned AS (DELETE FROM import_owned_rows o USING gone g
+			WHERE o.organization_id = $1 AND o.import_id = g.import_id AND o.row_num = g.row_num)
+		SELECT count(*) FROM gone`
+	// An error report keeps the row (its number and reason count) without
+	// the cells; a reason quoting a value loses it.
+	sqlEraseImportErrors = `WITH ` + eraseParams + `, scrubbed AS (UPDATE import_errors
+			SET raw = '{}', reason = CASE WHEN ` + mentionsText("reason") + ` THEN 'erased on request' ELSE reason END
+			WHERE organization_id = $1 AND (` + mentionsArray("raw") + ` OR ` + mentionsText("reason") + `)
+			RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+	// Dry-run samples, placeholders (identifiers a file put on many rows)
+	// and an error summary recomputed from the scrubbed errors.
+	sqlEraseImports = `WITH ` + eraseParams + `, scrubbed AS (UPDATE imports SET
+			samples = CASE WHEN ` + mentionsJSON("samples") + ` THEN '{}' ELSE samples END,
+			placeholders = (SELECT coalesce(jsonb_agg(p), '[]') FROM jsonb_array_elements(placeholders) p
+				WHERE NOT ` + mentionsJSON("p") + `),
+			error_summary = CASE WHEN ` + mentionsText("error_summary::text") + ` THEN NULL ELSE error_summary END,
+			error = CASE WHEN ` + mentionsText("error") + ` THEN 'erased on request' ELSE error END
+			WHERE organization_id = $1 AND (` + mentionsJSON("samples") + ` OR ` + mentionsJSON("placeholders") + `
+				OR ` + mentionsText("coalesce(error_summary::text, '')") + ` OR ` + mentionsText("error") + `)
+			RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+	sqlEraseImportChunks = `WITH ` + eraseParams + `, scrubbed AS (UPDATE import_chunks SET samples = '{}'
+			WHERE organization_id = $1 AND samples <> '{}' AND ` + mentionsJSON("samples") + ` RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+	// Orders keep amounts, currency, dates, lines and number: the
+	// merchant's books. The address they were shipped to goes.
+	sqlEraseOrders = `WITH ` + eraseParams + `, scrubbed AS (UPDATE orders SET shipping_address = NULL, updated = now()
+			WHERE organization_id = $1 AND customer_id = ANY($2) AND shipping_address IS NOT NULL RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+	sqlEraseCreditChecks = sqlEraseByCustomer("credit_checks")
+	sqlEraseSuggestions  = `WITH ` + eraseParams + `, gone AS (DELETE FROM duplicate_suggestions
+			WHERE organization_id = $1 AND (customer_a = ANY($2) OR customer_b = ANY($2)) RETURNING 1)
+		SELECT count(*) FROM gone`
+	// A shared identifier of the person's that nobody carries any more.
+	sqlEraseSharedIdentifiers = `WITH ` + eraseParams + `, gone AS (DELETE FROM shared_identifiers s
+			WHERE s.organization_id = $1 AND ((s.kind = 'email' AND s.value = ANY($6))
+				OR (s.kind = 'phone' AND s.value = ANY($7)) OR (s.kind = 'external' AND s.value = ANY($8)))
+			AND NOT EXISTS (SELECT 1 FROM shared_identifier_carriers c
+				WHERE c.organization_id = $1 AND c.kind = s.kind AND c.value = s.value)
+			RETURNING 1)
+		SELECT count(*) FROM gone`
+	// The rows stay for the orders that reference them and the totals;
+	// merged_into = '' marks them erased (migration 00029).
+	sqlEraseCustomers = `WITH ` + eraseParams + `, scrubbed AS (UPDATE customers SET
+			first_name = '', last_name = '', name = '` + ErasedName + `', email = '', phone = '', phone_valid = false,
+			phone_ext = '', birthdate = NULL, gender = '', company_name = '', avatar_url = '', source = '',
+			notes = '', attributes = '{}', website = '', tax_id = '', fax = '', billing_address = NULL,
+			shipping_address = NULL, payment_terms = '', preferred_shipping = '', merged_into = '', updated = now()
+			WHERE organization_id = $1 AND id = ANY($2) RETURNING 1)
+		SELECT count(*) FROM scrubbed`
+)
+
+func eraseJobs(ctx context.Context, tx pgx.Tx, s *eraseScope) (int64, error) {
+	rows, err := tx.Query(ctx, sqlEraseJobs, s.args...)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	s.jobIDs = append(s.jobIDs, ids...)
+	return int64(len(ids)), err
+}
+
+const (
+	// The customer, locked: merged_into says merged ('id'), erased ('') or live.
+	sqlLockErasable = `SELECT merged_into FROM customers WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	// The records merged into it, locked in id order.
+	sqlLockMergedAway = `SELECT id FROM customers WHERE organization_id = $1 AND merged_into = $2 ORDER BY id FOR UPDATE`
+	// Every identifier the records hold or held: fields, identities (aliases
+	// and source records' external ids), carried shared identifiers, and
+	// emails and phones their history mentions (an alias deleted since).
+	sqlPersonIdentifiers = `SELECT 'email', email FROM customers WHERE organization_id = $1 AND id = ANY($2) AND email <> ''
+		UNION SELECT 'phone', phone FROM customers WHERE organization_id = $1 AND id = ANY($2) AND phone <> ''
+		UNION SELECT kind, value FROM customer_identities WHERE organization_id = $1 AND customer_id = ANY($2)
+		UNION SELECT kind, display FROM customer_identities WHERE organization_id = $1 AND customer_id = ANY($2) AND display <> ''
+		UNION SELECT kind, value FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = ANY($2)
+		UNION SELECT CASE WHEN v LIKE '%@%' THEN 'email' ELSE 'phone' END, v FROM (
+			SELECT x #>> '{}' AS v FROM audit_events a,
+				jsonb_path_query(a.changes, 'strict $.** ? (@.type() == "string")') x
+			WHERE a.organization_id = $1 AND a.customer_id = ANY($2)) h
+			WHERE v ~ '^[^@\s]+@[^@\s]+$' OR v ~ '^\+[0-9]{6,15}$'`
+	sqlFirstErased = `SELECT min(created) FROM audit_events
+		WHERE organization_id = $1 AND customer_id = $2 AND type = '` + EventErased + `'`
+)
+
+// EraseCustomer anonymizes a person everywhere the database holds them
+// (eraseSteps) in one transaction, and records a customer.erased event.
+// Erasing an erased customer runs the steps again by id (catching what
+// arrived since) and answers the same; a merged one is EMOVED.
+//
+// beforeCommit (may be nil) runs with the report once the database is
+// scrubbed and before it commits: an error there (Redis down while its
+// copies are deleted) rolls everything back, so a retried erase finds the
+// person's identifiers again instead of leaving copies nobody can find.
+func (s *Store) EraseCustomer(ctx context.Context, orgID, id string, beforeCommit func(*EraseReport) error) (*EraseReport, error) {
+	rep := &EraseReport{ID: id, Scrubbed: map[string]int64{}}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var mergedInto *string
+		if err := tx.QueryRow(ctx, sqlLockErasable, orgID, id).Scan(&mergedInto); err != nil {
+			return interpretError(err, customer.NotFound("Customer", id))
+		}
+		already := mergedInto != nil && *mergedInto == ""
+		if mergedInto != nil && !already {
+			return movedOrErased(id, *mergedInto)
+		}
+		rows, err := tx.Query(ctx, sqlLockMergedAway, orgID, id)
+		if err != nil {
+			return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
+		}
+		merged, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
+		}
+		rep.Records = append([]string{id}, merged...)
+		scope, mentions, err := newEraseScope(ctx, tx, orgID, rep.Records)
+		if err != nil {
+			return err
+		}
+		rep.Mentions = mentions
+		for _, step := range eraseSteps {
+			n, err := step.run(ctx, tx, scope)
+			if err != nil {
+				return interpretError(fmt.Errorf("erase %s: %w", step.table, err), nil)
+			}
+			rep.Scrubbed[step.table] = n
+		}
+		rep.JobIDs = scope.jobIDs
+		if !already {
+			// Counts only: what kinds of data were removed, never values.
+			if err := audit(ctx, tx, orgID, id, EventErased, "api", map[string]any{"records": len(rep.Records)}); err != nil {
+				return err
+			}
+		}
+		var first *time.Time
+		if err := tx.QueryRow(ctx, sqlFirstErased, orgID, id).Scan(&first); err != nil {
+			return interpretError(fmt.Errorf("erased at: %w", err), nil)
+		}
+		if first != nil {
+			rep.Erased = first.UTC()
+		}
+		if beforeCommit != nil {
+			return beforeCommit(rep)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// newEraseScope reads the identifiers of the records ids and lays out the
+// steps' parameters.
+func newEraseScope(ctx context.Context, tx pgx.Tx, orgID string, ids []string) (*eraseScope, dedupe.Mentions, error) {
+	rows, err := tx.Query(ctx, sqlPersonIdentifiers, orgID, ids)
+	if err != nil {
+		return nil, dedupe.Mentions{}, interpretError(fmt.Errorf("read identifiers: %w", err), nil)
+	}
+	var emails, phones, emailKeys, phoneKeys, externals []string
+	var kind, value string
+	_, err = pgx.ForEachRow(rows, []any{&kind, &value}, func() error {
+		switch kind {
+		case "email":
+			emails = append(emails, value)
+			emailKeys = append(emailKeys, dedupe.EmailKey(value, false), strings.ToLower(value))
+		case "phone":
+			phones = append(phones, value)
+			phoneKeys = append(phoneKeys, dedupe.PhoneDigits(value))
+		case "external":
+			externals = append(externals, value)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, dedupe.Mentions{}, interpretError(fmt.Errorf("read identifiers: %w", err), nil)
+	}
+	m := dedupe.NewMentions(emails, phones)
+	like := func(list []string, prefix, suffix string) []string {
+		out := make([]string, 0, len(list))
+		for _, v := range list {
+			out = append(out, prefix+likeEscaper.Replace(v)+suffix)
+		}
+		return out
+	}
+	s := &eraseScope{orgID: orgID, ids: ids}
+	s.args = []any{orgID, ids, like(m.Emails, "%", "%"), nonNil(m.Digits), like(m.National, "%", ""),
+		nonNil(emailKeys), nonNil(phoneKeys), nonNil(externals)} // [], not NULL: = ANY(NULL) is NULL
+	return s, m, nil
+}
+
+// likeEscaper escapes LIKE's wildcards (an email may hold '_').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// movedOrErased is the error of a read of a customer whose merged_into is
+// set: a redirect to its survivor, or gone when erased ('').
+func movedOrErased(id, mergedInto string) error {
+	if mergedInto == "" {
+		return customer.Erased(id)
+	}
+	return &customer.Error{Code: customer.EMOVED, Message: "Customer was merged",
+		Details: map[string]string{"id": id, "merged_into": mergedInto}}
+}
