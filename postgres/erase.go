@@ -339,7 +339,7 @@ func newEraseScope(ctx context.Context, tx pgx.Tx, orgID string, ids []string) (
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // movedOrErased is the error of a read of a customer whose merged_into is
-// set: a redirect to its survivor, or gone when erased (”).
+// set: a redirect to its survivor, or gone when erased (the empty string).
 func movedOrErased(id, mergedInto string) error {
 	if mergedInto == "" {
 		return customer.Erased(id)

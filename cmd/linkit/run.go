@@ -196,10 +196,12 @@ func loadConfig(getenv func(string) string) config {
 			IdleTimeout:       duration("LINKIT_HTTP_IDLE_TIMEOUT", 60*time.Second),
 			MaxHeaderBytes:    atoi("LINKIT_HTTP_MAX_HEADER_KB", 64) << 10,
 		},
-		UploadTimeout:         duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
+		UploadTimeout: duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
+		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
+
+		// Privacy: how long finished jobs and import error reports are kept.
 		RetentionJobs:         retention(env("LINKIT_RETENTION_JOBS", ""), worker.DefaultRetentionJobs),
 		RetentionImportErrors: retention(env("LINKIT_RETENTION_IMPORT_ERRORS", ""), worker.DefaultRetentionImportErrors),
-		MemoryLimit:           memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
 
 		// Two staging connections per upload allowed, so none waits.
 		DBStageConns:          atoi("LINKIT_DB_STAGE_CONNS", 2*atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads)),
