@@ -17,6 +17,7 @@ import (
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/worker"
 )
 
 // eraseRedisDB is the Redis database of the erase tests: the test greps
@@ -293,4 +294,42 @@ func grepRedis(t *testing.T, rdb redis.UniversalClient, traces []string) {
 	if err := iter.Err(); err != nil || keys == 0 {
 		t.Fatalf("scanned %d keys: %v", keys, err)
 	}
+}
+
+// TestRetentionPurgesJobsAndImportErrors runs the worker with windows of a
+// millisecond: finished jobs and the error reports of finished imports go,
+// the import keeps its counts and error summary.
+func TestRetentionPurgesJobsAndImportErrors(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	e.stack.StartWorker(worker.Config{Concurrency: 4, ReconcileEvery: 100 * time.Millisecond,
+		RetentionJobs: time.Millisecond, RetentionImportErrors: time.Millisecond})
+	up := e.do("POST", "/api/v1/customers/upsert", map[string]any{"email": "kept.briefly@example.com"}).want(t, http.StatusCreated)
+	jobID := str(metaOf(up)["job_id"])
+	im := e.importCSV("/api/v1/imports", []byte("email,phone\nrow.one@example.com,+14155550101\nbad,+14155550102,extra\n"))
+	if counts(im)["invalid"] != 1 {
+		t.Fatalf("import %v", im)
+	}
+	imp := str(im["id"])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jobGone := e.do("GET", "/api/v1/jobs/"+jobID, nil).Status == http.StatusNotFound
+		errs := e.do("GET", "/api/v1/imports/"+imp+"/errors", nil).want(t, http.StatusOK).list()
+		if jobGone && len(errs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not purged within 30 s: job gone %v, %d import errors", jobGone, len(errs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := e.do("GET", "/api/v1/imports/"+imp, nil).want(t, http.StatusOK).data()
+	if counts(after)["invalid"] != 1 || len(after["error_summary"].(map[string]any)) != 1 {
+		t.Fatalf("import after the purge %v", after)
+	}
+	if n := e.count(`SELECT count(*) FROM jobs`); n != 0 {
+		t.Fatalf("%d jobs left", n)
+	}
+	// The customer the job created is not the job: it stays.
+	e.do("GET", "/api/v1/customers/lookup?email=kept.briefly@example.com", nil).want(t, http.StatusOK)
 }
