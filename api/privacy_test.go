@@ -3,10 +3,12 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -311,15 +313,29 @@ func TestRetentionPurgesJobsAndImportErrors(t *testing.T) {
 		t.Fatalf("import %v", im)
 	}
 	imp := str(im["id"])
+	// A request that failed for good: asynq keeps it (payload and all) in
+	// its archive.
+	client := asynq.NewClient(e.opt)
+	defer client.Close()
+	info, err := client.Enqueue(asynq.NewTask(queue.TypeUpsert, []byte(`{"request":{"record":{"email":"failed.once@example.com"}}}`)),
+		asynq.Queue(e.names.Critical()), asynq.ProcessIn(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.stack.Inspector.ArchiveTask(e.names.Critical(), info.ID); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		jobGone := e.do("GET", "/api/v1/jobs/"+jobID, nil).Status == http.StatusNotFound
 		errs := e.do("GET", "/api/v1/imports/"+imp+"/errors", nil).want(t, http.StatusOK).list()
-		if jobGone && len(errs) == 0 {
+		_, err := e.stack.Inspector.GetTaskInfo(e.names.Critical(), info.ID)
+		archiveGone := errors.Is(err, asynq.ErrTaskNotFound)
+		if jobGone && len(errs) == 0 && archiveGone {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not purged within 30 s: job gone %v, %d import errors", jobGone, len(errs))
+			t.Fatalf("not purged within 30 s: job gone %v, %d import errors, archived task gone %v", jobGone, len(errs), archiveGone)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -332,4 +348,44 @@ func TestRetentionPurgesJobsAndImportErrors(t *testing.T) {
 	}
 	// The customer the job created is not the job: it stays.
 	e.do("GET", "/api/v1/customers/lookup?email=kept.briefly@example.com", nil).want(t, http.StatusOK)
+}
+
+// TestEraseRacingUpserts erases a person while their upserts keep coming:
+// every upsert answers, none lands on the erased record, and whatever was
+// created after the erase is one new customer owning the email.
+func TestEraseRacingUpserts(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	c := e.createCustomer(map[string]any{"first_name": "Rhea", "last_name": "Quill", "email": "rhea.quill@example.com", "phone": "+14155550177"})
+	id := str(c["id"])
+	var wg sync.WaitGroup
+	statuses := make(chan int, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			if i == 10 {
+				statuses <- e.do("POST", "/api/v1/customers/"+id+"/erase", nil).Status
+				return
+			}
+			statuses <- e.do("POST", "/api/v1/customers/upsert", map[string]any{"first_name": "Rhea", "last_name": "Quill",
+				"email": "rhea.quill@example.com", "phone": "+14155550177", "notes": fmt.Sprint("visit ", i)}).Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusOK && s != http.StatusCreated {
+			t.Errorf("status %d", s)
+		}
+	}
+	e.do("GET", "/api/v1/customers/"+id, nil).wantError(t, http.StatusGone)
+	if n := e.count(`SELECT count(*) FROM customer_identities i JOIN customers c
+		ON c.organization_id = i.organization_id AND c.id = i.customer_id WHERE c.merged_into = ''`); n != 0 {
+		t.Fatalf("%d identities point at the erased customer", n)
+	}
+	if n := e.count(`SELECT count(*) FROM customers WHERE merged_into IS NULL`); n > 1 {
+		t.Fatalf("%d live customers: the upserts after the erase made more than one", n)
+	}
+	if n := e.count(`SELECT count(*) FROM customers WHERE merged_into = '' AND (email <> '' OR phone <> '' OR notes <> '')`); n != 0 {
+		t.Fatalf("an upsert wrote onto the erased record")
+	}
 }

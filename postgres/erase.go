@@ -66,7 +66,6 @@ var eraseSteps = []eraseStep{
 	{"import_rows", stmt(sqlEraseImportRows)},
 	{"import_errors", stmt(sqlEraseImportErrors)},
 	{"imports", stmt(sqlEraseImports)},
-	{"import_chunks", stmt(sqlEraseImportChunks)},
 	{"orders", stmt(sqlEraseOrders)},
 	{"credit_checks", stmt(sqlEraseCreditChecks)},
 	{"duplicate_suggestions", stmt(sqlEraseSuggestions)},
@@ -119,18 +118,21 @@ func sqlEraseByCustomer(table string) string {
 }
 
 var (
-	// Jobs that touched the person: by the customer their result names, or
-	// a payload, result or error mentioning them. The row stays (its id
-	// and state answer GET /jobs/{id}); a queued one is failed so the
-	// reconciler does not enqueue it again.
+	// Finished jobs that touched the person: by the customer their result
+	// names, or a payload, result or error mentioning them. The row stays
+	// (its id and state answer GET /jobs/{id}). A queued job is a request
+	// still to run: it runs after the erasure, as a new request would, and
+	// its waiting caller gets its answer. A locked one is running a
+	// duplicate delivery: waiting for it could deadlock (it holds its job,
+	// then asks for the customer locked here).
 	sqlEraseJobs = `WITH ` + eraseParams + `
 		UPDATE jobs SET payload = '{}', result = NULL, request_hash = '',
-			error = CASE WHEN error = '' THEN '' ELSE 'Erased on request' END,
-			state = CASE WHEN state = 'queued' THEN 'failed' ELSE state END,
-			completed = coalesce(completed, now())
-		WHERE organization_id = $1 AND (payload <> '{}' OR result IS NOT NULL) AND (
-			result->>'customer_id' = ANY($2) OR result->'merged' ?| $2
-			OR ` + mentionsJSON("payload") + ` OR ` + mentionsJSON("result") + ` OR ` + mentionsText("error") + `)
+			error = CASE WHEN error = '' THEN '' ELSE 'Erased on request' END
+		WHERE (organization_id, id) IN (SELECT organization_id, id FROM jobs
+			WHERE organization_id = $1 AND state <> 'queued' AND (payload <> '{}' OR result IS NOT NULL) AND (
+				result->>'customer_id' = ANY($2) OR result->'merged' ?| $2
+				OR ` + mentionsJSON("payload") + ` OR ` + mentionsJSON("result") + ` OR ` + mentionsText("error") + `)
+			FOR UPDATE SKIP LOCKED)
 		RETURNING id`
 	// The events stay (type, source, time: the trail of what happened);
 	// their values go.
@@ -155,20 +157,21 @@ var (
 			WHERE organization_id = $1 AND (` + mentionsArray("raw") + ` OR ` + mentionsText("reason") + `)
 			RETURNING 1)
 		SELECT count(*) FROM scrubbed`
-	// Dry-run samples, placeholders (identifiers a file put on many rows)
-	// and an error summary recomputed from the scrubbed errors.
+	// Placeholders (identifiers a file put on many rows), a file error
+	// quoting a value, an error summary recomputed from the scrubbed errors.
+	// (Dry-run samples hold row numbers only.)
 	sqlEraseImports = `WITH ` + eraseParams + `, scrubbed AS (UPDATE imports SET
-			samples = CASE WHEN ` + mentionsJSON("samples") + ` THEN '{}' ELSE samples END,
 			placeholders = (SELECT coalesce(jsonb_agg(p), '[]') FROM jsonb_array_elements(placeholders) p
 				WHERE NOT ` + mentionsJSON("p") + `),
 			error_summary = CASE WHEN ` + mentionsText("error_summary::text") + ` THEN NULL ELSE error_summary END,
 			error = CASE WHEN ` + mentionsText("error") + ` THEN 'erased on request' ELSE error END
-			WHERE organization_id = $1 AND (` + mentionsJSON("samples") + ` OR ` + mentionsJSON("placeholders") + `
-				OR ` + mentionsText("coalesce(error_summary::text, '')") + ` OR ` + mentionsText("error") + `)
+			WHERE (organization_id, id) IN (SELECT organization_id, id FROM imports
+				WHERE organization_id = $1 AND (` + mentionsJSON("placeholders") + `
+					OR ` + mentionsText("coalesce(error_summary::text, '')") + ` OR ` + mentionsText("error") + `)
+				-- A running chunk holds its import while it waits for the
+				-- customer locked here: skip it rather than deadlock.
+				FOR NO KEY UPDATE SKIP LOCKED)
 			RETURNING 1)
-		SELECT count(*) FROM scrubbed`
-	sqlEraseImportChunks = `WITH ` + eraseParams + `, scrubbed AS (UPDATE import_chunks SET samples = '{}'
-			WHERE organization_id = $1 AND samples <> '{}' AND ` + mentionsJSON("samples") + ` RETURNING 1)
 		SELECT count(*) FROM scrubbed`
 	// Orders keep amounts, currency, dates, lines and number: the
 	// merchant's books. The address they were shipped to goes.
@@ -240,60 +243,67 @@ const (
 // copies are deleted) rolls everything back, so a retried erase finds the
 // person's identifiers again instead of leaving copies nobody can find.
 func (s *Store) EraseCustomer(ctx context.Context, orgID, id string, beforeCommit func(*EraseReport) error) (*EraseReport, error) {
-	rep := &EraseReport{ID: id, Scrubbed: map[string]int64{}}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var mergedInto *string
-		if err := tx.QueryRow(ctx, sqlLockErasable, orgID, id).Scan(&mergedInto); err != nil {
-			return interpretError(err, customer.NotFound("Customer", id))
-		}
-		already := mergedInto != nil && *mergedInto == ""
-		if mergedInto != nil && !already {
-			return movedOrErased(id, *mergedInto)
-		}
-		rows, err := tx.Query(ctx, sqlLockMergedAway, orgID, id)
-		if err != nil {
-			return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
-		}
-		merged, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
-		}
-		rep.Records = append([]string{id}, merged...)
-		scope, mentions, err := newEraseScope(ctx, tx, orgID, rep.Records)
-		if err != nil {
-			return err
-		}
-		rep.Mentions = mentions
-		for _, step := range eraseSteps {
-			n, err := step.run(ctx, tx, scope)
-			if err != nil {
-				return interpretError(fmt.Errorf("erase %s: %w", step.table, err), nil)
-			}
-			rep.Scrubbed[step.table] = n
-		}
-		rep.JobIDs = scope.jobIDs
-		if !already {
-			// Counts only: what kinds of data were removed, never values.
-			if err := audit(ctx, tx, orgID, id, EventErased, "api", map[string]any{"records": len(rep.Records)}); err != nil {
-				return err
-			}
-		}
-		var first *time.Time
-		if err := tx.QueryRow(ctx, sqlFirstErased, orgID, id).Scan(&first); err != nil {
-			return interpretError(fmt.Errorf("erased at: %w", err), nil)
-		}
-		if first != nil {
-			rep.Erased = first.UTC()
-		}
-		if beforeCommit != nil {
-			return beforeCommit(rep)
-		}
-		return nil
+	// A deadlock with a writer that locked in another order (an import
+	// chunk) is retried.
+	rep, err := retryTx(ctx, s, func(tx pgx.Tx) (*EraseReport, error) {
+		rep := &EraseReport{ID: id, Scrubbed: map[string]int64{}}
+		return rep, eraseInTx(ctx, tx, orgID, id, rep, beforeCommit)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// eraseInTx is one attempt of EraseCustomer.
+func eraseInTx(ctx context.Context, tx pgx.Tx, orgID, id string, rep *EraseReport, beforeCommit func(*EraseReport) error) error {
+	var mergedInto *string
+	if err := tx.QueryRow(ctx, sqlLockErasable, orgID, id).Scan(&mergedInto); err != nil {
+		return interpretError(err, customer.NotFound("Customer", id))
+	}
+	already := mergedInto != nil && *mergedInto == ""
+	if mergedInto != nil && !already {
+		return movedOrErased(id, *mergedInto)
+	}
+	rows, err := tx.Query(ctx, sqlLockMergedAway, orgID, id)
+	if err != nil {
+		return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
+	}
+	merged, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return interpretError(fmt.Errorf("lock merged records: %w", err), nil)
+	}
+	rep.Records = append([]string{id}, merged...)
+	scope, mentions, err := newEraseScope(ctx, tx, orgID, rep.Records)
+	if err != nil {
+		return err
+	}
+	rep.Mentions = mentions
+	for _, step := range eraseSteps {
+		n, err := step.run(ctx, tx, scope)
+		if err != nil {
+			return interpretError(fmt.Errorf("erase %s: %w", step.table, err), nil)
+		}
+		rep.Scrubbed[step.table] = n
+	}
+	rep.JobIDs = scope.jobIDs
+	if !already {
+		// Counts only: what kinds of data were removed, never values.
+		if err := audit(ctx, tx, orgID, id, EventErased, "api", map[string]any{"records": len(rep.Records)}); err != nil {
+			return err
+		}
+	}
+	var first *time.Time
+	if err := tx.QueryRow(ctx, sqlFirstErased, orgID, id).Scan(&first); err != nil {
+		return interpretError(fmt.Errorf("erased at: %w", err), nil)
+	}
+	if first != nil {
+		rep.Erased = first.UTC()
+	}
+	if beforeCommit != nil {
+		return beforeCommit(rep)
+	}
+	return nil
 }
 
 // newEraseScope reads the identifiers of the records ids and lays out the

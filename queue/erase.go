@@ -4,16 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 )
 
-// eraseStates are the task states whose payloads stay in Redis: waiting,
-// retrying, failed for good (archived) or kept after completion. An active
-// task is running and cannot be deleted; its job row is already scrubbed.
+// eraseStates are the task states whose payloads are copies of requests
+// already handled: retrying, failed for good (archived), kept after
+// completion, or held back (scheduled). Pending tasks are requests still to
+// run — after the erasure, as a new request would — and an active one is
+// running (asynq cannot delete it).
 var eraseStates = []asynq.TaskState{
-	asynq.TaskStatePending, asynq.TaskStateScheduled, asynq.TaskStateRetry,
-	asynq.TaskStateArchived, asynq.TaskStateCompleted,
+	asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived, asynq.TaskStateCompleted,
 }
 
 // eraseScanPages bounds the scan of one queue's state (pages of 500
@@ -25,7 +27,8 @@ const (
 )
 
 // DeleteTasks deletes from Redis the tasks of the given job ids (a task id
-// is its job id) in every queue, and every task whose payload matches
+// is its job id; jobs already handled) in every queue and state, and every
+// task in eraseStates whose payload matches
 // (dedupe.Mentions.MatchJSON over the payload; nil skips the scan): an
 // erased person's requests leave no copy in the queue. It returns how many
 // it deleted.
@@ -39,8 +42,7 @@ func DeleteTasks(insp *asynq.Inspector, names Names, jobIDs []string, match func
 			case err == nil:
 				n++
 			case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound), isActive(err):
-				// An active task cannot be deleted: it is running, and its
-				// job row, scrubbed and failed, keeps it from re-running.
+				// A duplicate delivery running: it finds its job done.
 			default:
 				errs = append(errs, fmt.Errorf("delete task %s: %w", id, err))
 			}
@@ -61,7 +63,6 @@ func DeleteTasks(insp *asynq.Inspector, names Names, jobIDs []string, match func
 
 func deleteMatching(insp *asynq.Inspector, q string, state asynq.TaskState, match func([]byte) bool) (int, error) {
 	list := map[asynq.TaskState]func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
-		asynq.TaskStatePending:   insp.ListPendingTasks,
 		asynq.TaskStateScheduled: insp.ListScheduledTasks,
 		asynq.TaskStateRetry:     insp.ListRetryTasks,
 		asynq.TaskStateArchived:  insp.ListArchivedTasks,
@@ -102,4 +103,35 @@ func deleteMatching(insp *asynq.Inspector, q string, state asynq.TaskState, matc
 // sentinel error for it); the task was listed in another state a moment ago.
 func isActive(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "active state")
+}
+
+// PurgeArchived deletes, in every queue, up to limit archived tasks (requests
+// that failed for good, payload included) archived before the given time,
+// oldest first, and returns how many. asynq itself keeps them 90 days:
+// longer than the jobs they copy (retention).
+func PurgeArchived(insp *asynq.Inspector, names Names, before time.Time, limit int) (int, error) {
+	n := 0
+	var errs []error
+	for _, q := range names.All() {
+		// Listed oldest first (the archive is sorted by the time of archiving).
+		tasks, err := insp.ListArchivedTasks(q, asynq.PageSize(limit), asynq.Page(1))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list archived tasks of %s: %w", q, err))
+			continue
+		}
+		for _, t := range tasks {
+			if !t.LastFailedAt.Before(before) {
+				break
+			}
+			if err := insp.DeleteTask(q, t.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				errs = append(errs, fmt.Errorf("delete archived task %s: %w", t.ID, err))
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
 }

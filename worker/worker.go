@@ -44,6 +44,12 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("decode upsert payload: %v: %w", err, asynq.SkipRetry)
 	}
 	res, err := d.Store.RunUpsert(ctx, p.OrgID, p.JobID, p.Request)
+	if customer.ErrorCode(err) == customer.EGONE {
+		// A late copy of a job erased since: dropped, not archived with
+		// the payload the erasure removed everywhere else.
+		d.Log.InfoContext(ctx, "upsert of an erased job dropped", "job_id", p.JobID)
+		return nil
+	}
 	if err != nil {
 		return d.failed(ctx, p.OrgID, p.JobID, p.ReplyTo, err)
 	}
@@ -265,6 +271,7 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			}
 		case <-tick.C:
 			d.reconcile(ctx, cfg)
+			d.purgeExpired(ctx, cfg, inspector)
 		}
 	}
 }
@@ -296,16 +303,22 @@ func (d *Deps) reconcile(ctx context.Context, cfg Config) {
 	} else if n > 0 {
 		d.Log.Debug("purged staged import rows", "count", n)
 	}
-	d.purgeExpired(ctx, cfg)
 }
 
-// purgeExpired applies the retention windows, a batch per tick.
-func (d *Deps) purgeExpired(ctx context.Context, cfg Config) {
+// purgeExpired applies the retention windows, a batch per tick. The
+// queue's archive (failed tasks, their payloads) follows the jobs' window.
+func (d *Deps) purgeExpired(ctx context.Context, cfg Config, insp *asynq.Inspector) {
 	if cfg.RetentionJobs > 0 {
-		if n, err := d.Store.PurgeJobs(ctx, time.Now().Add(-cfg.RetentionJobs), retentionBatch); err != nil {
+		before := time.Now().Add(-cfg.RetentionJobs)
+		if n, err := d.Store.PurgeJobs(ctx, before, retentionBatch); err != nil {
 			d.Log.Warn("purge expired jobs", "err", err)
 		} else if n > 0 {
 			d.Log.Info("purged expired jobs", "count", n, "retention", cfg.RetentionJobs.String())
+		}
+		if n, err := queue.PurgeArchived(insp, cfg.Names, before, 100); err != nil {
+			d.Log.Warn("purge expired archived tasks", "err", err)
+		} else if n > 0 {
+			d.Log.Info("purged expired archived tasks", "count", n, "retention", cfg.RetentionJobs.String())
 		}
 	}
 	if cfg.RetentionImportErrors > 0 {
