@@ -11,7 +11,8 @@ import (
 // Mentions are the identifiers of one person in the forms they are found
 // in stored text (payloads, staged rows, raw cells): erasing the person
 // scrubs every value that mentions one. The same rules run in SQL
-// (postgres/erase.go) and over Redis task payloads (queue), so both agree.
+// (postgres/erase.go, which first tests a stored document's text whole) and
+// over Redis task payloads (queue).
 type Mentions struct {
 	// Emails, lowercased: a value mentions one when it contains it.
 	Emails []string `json:"-"`

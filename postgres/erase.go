@@ -42,8 +42,10 @@ type EraseReport struct {
 
 // eraseScope is what every step works on. args is the parameter list of
 // every step's SQL: $1 organization, $2 customer ids, $3 email LIKE
-// patterns, $4 phones' digits, $5 national-number LIKE patterns, $6 email
-// keys, $7 phone keys, $8 external ids.
+// patterns, $4 the LIKE patterns of a value's digits (a phone's digits
+// exactly, or ending with its national number), $5 those of a whole
+// document's digits (containing either), $6 email keys, $7 phone keys,
+// $8 external ids.
 type eraseScope struct {
 	orgID  string
 	ids    []string
@@ -90,21 +92,32 @@ func stmt(sql string) func(ctx context.Context, tx pgx.Tx, s *eraseScope) (int64
 }
 
 // The mention rules of dedupe.Mentions in SQL, for a text expression, the
-// strings and numbers of a jsonb document, and a text array. Every step
-// references all eight parameters (pgx requires it): unused ones through
-// eraseParams.
+// strings and numbers of a jsonb document, and a text array. A document or
+// array is first tested as a whole (mayMention: its text holds an email, or,
+// once the usual separators of a written phone are taken out, its digits),
+// so the many rows that cannot match are never walked value by value:
+// erasing one person among 200,000 jobs took 93 s walking every payload,
+// 55 s with a regular expression over each, 11 s so (a loaded 2-core
+// machine, rows never read before). In raw cells a phone written with other
+// separators than these ("415_555_0142") is missed.
 func mentionsText(x string) string {
-	return `(lower(` + x + `) LIKE ANY($3) OR regexp_replace(` + x + `, '\D', '', 'g') = ANY($4)
-		OR regexp_replace(` + x + `, '\D', '', 'g') LIKE ANY($5))`
+	return `(lower(` + x + `) LIKE ANY($3) OR regexp_replace(` + x + `, '\D', '', 'g') LIKE ANY($4))`
 }
 
+func mayMention(x string) string {
+	return `(lower(` + x + `) LIKE ANY($3) OR translate(` + x + `, ' ()-./', '') LIKE ANY($5))`
+}
+
+// A document the service wrote holds phones as it normalized them (E.164):
+// their digits appear as they are in its text, one case-blind pass finds
+// them and the emails.
 func mentionsJSON(doc string) string {
-	return `EXISTS (SELECT 1 FROM jsonb_path_query(` + doc + `, 'strict $.** ? (@.type() == "string" || @.type() == "number")') v
-		WHERE ` + mentionsText(`(v #>> '{}')`) + `)`
+	return `(lower(` + doc + `::text) LIKE ANY($3 || $5) AND EXISTS (SELECT 1 FROM jsonb_path_query(` + doc + `,
+		'strict $.** ? (@.type() == "string" || @.type() == "number")') v WHERE ` + mentionsText(`(v #>> '{}')`) + `))`
 }
 
 func mentionsArray(arr string) string {
-	return `EXISTS (SELECT 1 FROM unnest(` + arr + `) v WHERE ` + mentionsText("v") + `)`
+	return `(` + mayMention(`array_to_string(`+arr+`, ' ')`) + ` AND EXISTS (SELECT 1 FROM unnest(` + arr + `) v WHERE ` + mentionsText("v") + `))`
 }
 
 // eraseParams names every parameter once so each statement takes the
@@ -340,7 +353,8 @@ func newEraseScope(ctx context.Context, tx pgx.Tx, orgID string, ids []string) (
 		return out
 	}
 	s := &eraseScope{orgID: orgID, ids: ids}
-	s.args = []any{orgID, ids, like(m.Emails, "%", "%"), nonNil(m.Digits), like(m.National, "%", ""),
+	s.args = []any{orgID, ids, like(m.Emails, "%", "%"), append(like(m.Digits, "", ""), like(m.National, "%", "")...),
+		append(like(m.Digits, "%", "%"), like(m.National, "%", "%")...),
 		nonNil(emailKeys), nonNil(phoneKeys), nonNil(externals)} // [], not NULL: = ANY(NULL) is NULL
 	return s, m, nil
 }
