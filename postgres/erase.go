@@ -71,6 +71,8 @@ var eraseSteps = []eraseStep{
 	{"orders", stmt(sqlEraseOrders)},
 	{"credit_checks", stmt(sqlEraseCreditChecks)},
 	{"duplicate_suggestions", stmt(sqlEraseSuggestions)},
+	{"customer_merges", stmt(sqlEraseMerges)},
+	{"idempotency_keys", stmt(sqlEraseIdempotencyKeys)},
 	{"customer_addresses", stmt(sqlEraseByCustomer("customer_addresses"))},
 	{"customer_contacts", stmt(sqlEraseByCustomer("customer_contacts"))},
 	{"customer_tags", stmt(sqlEraseByCustomer("customer_tags"))},
@@ -194,6 +196,20 @@ var (
 	sqlEraseCreditChecks = sqlEraseByCustomer("credit_checks")
 	sqlEraseSuggestions  = `WITH ` + eraseParams + `, gone AS (DELETE FROM duplicate_suggestions
 			WHERE organization_id = $1 AND (customer_a = ANY($2) OR customer_b = ANY($2)) RETURNING 1)
+		SELECT count(*) FROM gone`
+	// Merge snapshots hold both records as they were: an unmerge could only
+	// bring the person back, so the merges go.
+	sqlEraseMerges = `WITH ` + eraseParams + `, gone AS (DELETE FROM customer_merges
+			WHERE organization_id = $1 AND (survivor_id = ANY($2) OR source_id = ANY($2)) RETURNING 1)
+		SELECT count(*) FROM gone`
+	// A remembered answer (Idempotency-Key) naming the records or
+	// mentioning the person is forgotten: a replay runs the request again.
+	sqlEraseIdempotencyKeys = `WITH ` + eraseParams + `, gone AS (DELETE FROM idempotency_keys k
+			WHERE organization_id = $1 AND (
+				EXISTS (SELECT 1 FROM unnest($2::text[]) i WHERE strpos(coalesce(k.location, ''), i) > 0
+					OR strpos(encode(coalesce(k.body, ''), 'escape'), i) > 0)
+				OR lower(encode(coalesce(k.body, ''), 'escape')) LIKE ANY($3 || $5))
+			RETURNING 1)
 		SELECT count(*) FROM gone`
 	// A shared identifier of the person's that nobody carries any more.
 	sqlEraseSharedIdentifiers = `WITH ` + eraseParams + `, gone AS (DELETE FROM shared_identifiers s
