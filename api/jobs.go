@@ -55,7 +55,8 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 		res := postgres.UpsertReply{Result: &dedupe.Result{}}
 		if err := json.Unmarshal(job.Result, &res); err == nil {
 			c, err := s.store.FindSurvivor(r.Context(), job.OrganizationID, res.CustomerID)
-			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED {
+			if err != nil && customer.ErrorCode(err) != customer.ENOTFOUND && customer.ErrorCode(err) != customer.EMOVED &&
+				customer.ErrorCode(err) != customer.EGONE {
 				return err
 			}
 			var shown any = c

@@ -31,6 +31,7 @@ var statusOf = map[customer.Code]int{
 	customer.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	customer.EINTERNAL:     http.StatusInternalServerError,
 	customer.EMOVED:        http.StatusMovedPermanently,
+	customer.EGONE:         http.StatusGone,
 }
 
 // errorBody is the documented error shape.

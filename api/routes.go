@@ -50,6 +50,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/duplicates/{id}", auth(accepts(noParams, s.handleDuplicateGet)))
 	s.mux.Handle("POST /api/v1/duplicates/{id}/dismiss", auth(s.handleDuplicateDismiss))
 
+	// Privacy (issue 21): erase a person everywhere, export what is held.
+	s.mux.Handle("POST /api/v1/customers/{id}/erase", auth(s.handleCustomerErase))
+	s.mux.Handle("GET /api/v1/customers/{id}/export", auth(accepts(noParams, s.handleCustomerExport)))
+
 	// Customer groups (seed 002).
 	s.mux.Handle("GET /api/v1/customer-groups", auth(accepts(pageParams, s.handleGroupList)))
 	s.mux.Handle("POST /api/v1/customer-groups", creating(s.handleGroupCreate))

@@ -22,6 +22,7 @@ const (
 	EUNAVAILABLE  Code = "unavailable"  // 503: a dependency is down
 	EINTERNAL     Code = "internal"     // 500: never shown in detail
 	EMOVED        Code = "moved"        // 301: a merged customer redirects to its survivor
+	EGONE         Code = "gone"         // 410: an erased customer (its personal data removed on request)
 )
 
 // Error is the one application error type. Message is safe to show to users;
@@ -47,6 +48,12 @@ func Invalid(fields map[string]string) *Error {
 // NotFound is the 404 error for a resource by id.
 func NotFound(what, id string) *Error {
 	return &Error{Code: ENOTFOUND, Message: what + " not found", Details: map[string]string{"id": id}}
+}
+
+// Erased is the 410 error for a customer erased on request (the id existed;
+// nothing about the person is left to show).
+func Erased(id string) *Error {
+	return &Error{Code: EGONE, Message: "Customer was erased", Details: map[string]string{"id": id}}
 }
 
 // ErrorCode returns the code of the first Error in err's chain, EINTERNAL for

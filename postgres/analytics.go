@@ -231,8 +231,7 @@ func findCustomerFacts(ctx context.Context, tx pgx.Tx, orgID, customerID string)
 		return nil, interpretError(err, customer.NotFound("Customer", customerID))
 	}
 	if mergedInto != nil {
-		return nil, &customer.Error{Code: customer.EMOVED, Message: "Customer was merged",
-			Details: map[string]string{"id": customerID, "merged_into": *mergedInto}}
+		return nil, movedOrErased(customerID, *mergedInto)
 	}
 	return &f, nil
 }

@@ -137,8 +137,7 @@ func scanCustomer(row pgx.Row) (*customer.Customer, error) {
 	}
 	if mergedInto != nil {
 		// Merged customers redirect to their survivor; callers see EMOVED.
-		return &c, &customer.Error{Code: customer.EMOVED, Message: "Customer was merged",
-			Details: map[string]string{"id": c.ID, "merged_into": *mergedInto}}
+		return &c, movedOrErased(c.ID, *mergedInto)
 	}
 	initCollections(&c)
 	return &c, nil

@@ -140,7 +140,7 @@ func loadChunkCandidates(ctx context.Context, tx pgx.Tx, orgID string, keys, oth
 	b.Queue(sqlLockCustomersByID, orgID, ids).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
-			if customer.ErrorCode(err) == customer.EMOVED {
+			if code := customer.ErrorCode(err); code == customer.EMOVED || code == customer.EGONE {
 				cand.stale = true
 				continue
 			}

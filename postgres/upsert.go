@@ -213,6 +213,9 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
 	}
 	if jobState == customer.JobCompleted {
+		if jobResult == nil { // erased since (postgres/erase.go)
+			return nil, &customer.Error{Code: customer.EGONE, Message: "The job's data was erased"}
+		}
 		var done UpsertReply
 		if err := json.Unmarshal(jobResult, &done); err != nil {
 			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)

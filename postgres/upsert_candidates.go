@@ -49,7 +49,7 @@ func queueCandidates(b *pgx.Batch, orgID string, keys []dedupe.Key, locationID s
 	b.Queue(sqlLockCandidates, orgID, kinds, values).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			c, err := scanCustomer(rows)
-			if customer.ErrorCode(err) == customer.EMOVED {
+			if code := customer.ErrorCode(err); code == customer.EMOVED || code == customer.EGONE {
 				cand.stale = true // merged while we waited for its lock
 				continue
 			}

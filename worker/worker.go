@@ -45,6 +45,12 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("decode upsert payload: %v: %w", err, asynq.SkipRetry)
 	}
 	res, err := d.Store.RunUpsert(ctx, p.OrgID, p.JobID, p.Request)
+	if customer.ErrorCode(err) == customer.EGONE {
+		// A late copy of a job erased since: dropped, not archived with
+		// the payload the erasure removed everywhere else.
+		d.Log.InfoContext(ctx, "upsert of an erased job dropped", "job_id", p.JobID)
+		return nil
+	}
 	if err != nil {
 		return d.failed(ctx, p.OrgID, p.JobID, p.ReplyTo, err)
 	}
@@ -151,7 +157,21 @@ type Config struct {
 	// after its last update (default 1h): its API process died or its
 	// client vanished, and nothing else would ever end it.
 	UploadTimeout time.Duration
+	// RetentionJobs is how long finished jobs (their requests and results
+	// hold personal data) are kept (default 30 days; negative: forever).
+	RetentionJobs time.Duration
+	// RetentionImportErrors is how long a finished import keeps its error
+	// report (raw cells) (default 90 days; negative: forever).
+	RetentionImportErrors time.Duration
 }
+
+// Retention defaults (docs/operations.md).
+const (
+	DefaultRetentionJobs         = 30 * 24 * time.Hour
+	DefaultRetentionImportErrors = 90 * 24 * time.Hour
+	// retentionBatch is how many rows one reconcile tick deletes per kind.
+	retentionBatch = 10000
+)
 
 // stagingPurgeBatch is how many staged rows one reconcile tick deletes.
 const stagingPurgeBatch = 50000
@@ -180,6 +200,12 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = time.Hour
+	}
+	if cfg.RetentionJobs == 0 {
+		cfg.RetentionJobs = DefaultRetentionJobs
+	}
+	if cfg.RetentionImportErrors == 0 {
+		cfg.RetentionImportErrors = DefaultRetentionImportErrors
 	}
 	base := asynq.Config{
 		TaskCheckInterval: 5 * time.Millisecond, // the default 1 s would dominate POS latency
@@ -250,6 +276,7 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			}
 		case <-tick.C:
 			d.reconcile(ctx, cfg)
+			d.purgeExpired(ctx, cfg, inspector)
 		}
 	}
 }
@@ -280,5 +307,30 @@ func (d *Deps) reconcile(ctx context.Context, cfg Config) {
 		d.Log.Warn("purge import staging", "err", err)
 	} else if n > 0 {
 		d.Log.Debug("purged staged import rows", "count", n)
+	}
+}
+
+// purgeExpired applies the retention windows, a batch per tick. The
+// queue's archive (failed tasks, their payloads) follows the jobs' window.
+func (d *Deps) purgeExpired(ctx context.Context, cfg Config, insp *asynq.Inspector) {
+	if cfg.RetentionJobs > 0 {
+		before := time.Now().Add(-cfg.RetentionJobs)
+		if n, err := d.Store.PurgeJobs(ctx, before, retentionBatch); err != nil {
+			d.Log.Warn("purge expired jobs", "err", err)
+		} else if n > 0 {
+			d.Log.Info("purged expired jobs", "count", n, "retention", cfg.RetentionJobs.String())
+		}
+		if n, err := queue.PurgeArchived(insp, cfg.Names, before, 100); err != nil {
+			d.Log.Warn("purge expired archived tasks", "err", err)
+		} else if n > 0 {
+			d.Log.Info("purged expired archived tasks", "count", n, "retention", cfg.RetentionJobs.String())
+		}
+	}
+	if cfg.RetentionImportErrors > 0 {
+		if n, err := d.Store.PurgeImportErrors(ctx, time.Now().Add(-cfg.RetentionImportErrors), retentionBatch); err != nil {
+			d.Log.Warn("purge expired import errors", "err", err)
+		} else if n > 0 {
+			d.Log.Info("purged expired import errors", "count", n, "retention", cfg.RetentionImportErrors.String())
+		}
 	}
 }

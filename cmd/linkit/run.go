@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/importer"
+	"github.com/linkitworks/customers/worker"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -121,6 +122,9 @@ type config struct {
 	ImportStagingTTL  time.Duration
 	HTTP              httpLimits
 	UploadTimeout     time.Duration // imports still reading this long after their last update fail
+	// Retention windows (negative: keep forever); see worker.Config.
+	RetentionJobs         time.Duration
+	RetentionImportErrors time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit (0: leave it to
 	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
 	// the default GC pacing let the heap double past that.
@@ -195,6 +199,10 @@ func loadConfig(getenv func(string) string) config {
 		UploadTimeout: duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
 		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
 
+		// Privacy: how long finished jobs and import error reports are kept.
+		RetentionJobs:         retention(env("LINKIT_RETENTION_JOBS", ""), worker.DefaultRetentionJobs),
+		RetentionImportErrors: retention(env("LINKIT_RETENTION_IMPORT_ERRORS", ""), worker.DefaultRetentionImportErrors),
+
 		// Two staging connections per upload allowed, so none waits.
 		DBStageConns:          atoi("LINKIT_DB_STAGE_CONNS", 2*atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads)),
 		UploadProgressTimeout: duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
@@ -230,6 +238,26 @@ type httpLimits struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+}
+
+// retention reads a retention window: days ("30d") or a Go duration
+// ("720h"); "0" keeps forever (negative for the worker); empty or
+// unreadable is def.
+func retention(v string, def time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "0" {
+		return -1
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.ParseFloat(days, 64); err == nil && n > 0 {
+			return time.Duration(n * float64(24*time.Hour))
+		}
+		return def
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
 
 // memoryLimit is LINKIT_MEMORY_LIMIT_MB unless GOMEMLIMIT, which the

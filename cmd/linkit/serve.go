@@ -74,7 +74,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		go func() {
 			defer wg.Done()
 			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
-				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout}, redisOpt, deps); err != nil {
+				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout,
+				RetentionJobs: cfg.RetentionJobs, RetentionImportErrors: cfg.RetentionImportErrors}, redisOpt, deps); err != nil {
 				errc <- err
 			}
 		}()

@@ -1,0 +1,72 @@
+// Retention (issue 21, "Privacy"): the reconciler deletes, in batches, what
+// is kept only for a while — finished jobs (their requests hold personal
+// data) and the error reports of imports finished long ago (raw cells).
+// Staged import rows have their own, shorter window (PurgeImportStaging).
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// Queued jobs are work still owed; only finished ones expire.
+	sqlPurgeJobs = `DELETE FROM jobs WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM jobs WHERE created < $1 AND state <> 'queued' LIMIT $2))`
+	sqlUnpurgedErrors = `SELECT organization_id, id, error_summary IS NULL FROM imports
+		WHERE NOT errors_purged AND status IN ('completed', 'failed', 'cancelled') AND finished < $1
+		ORDER BY finished LIMIT 1`
+	// The identifiers a file put on many rows go with the report.
+	sqlMarkErrorsPurged = `UPDATE imports SET errors_purged = true, placeholders = '[]'
+		WHERE organization_id = $1 AND id = $2`
+)
+
+// PurgeJobs deletes up to limit finished jobs created before the given
+// time and returns how many. GET /jobs/{id} answers 404 for them after.
+func (s *Store) PurgeJobs(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sqlPurgeJobs, createdBefore, limit)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("purge jobs: %w", err), nil)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PurgeImportErrors deletes up to limit error rows of the import that
+// finished first before the given time; an import left with none is
+// marked purged. Its error summary is stored first, so the import keeps
+// its counts by reason. It returns how many rows it deleted.
+func (s *Store) PurgeImportErrors(ctx context.Context, finishedBefore time.Time, limit int) (int64, error) {
+	var orgID, importID string
+	var noSummary bool
+	err := s.pool.QueryRow(ctx, sqlUnpurgedErrors, finishedBefore).Scan(&orgID, &importID, &noSummary)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
+	}
+	if noSummary {
+		sum, err := s.errorSummary(ctx, orgID, importID)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := s.pool.Exec(ctx, sqlStoreErrorSummary, orgID, importID, sum); err != nil {
+			return 0, interpretError(fmt.Errorf("store error summary: %w", err), nil)
+		}
+	}
+	tag, err := s.pool.Exec(ctx, sqlPurgeBatch("import_errors"), orgID, importID, limit)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("purge errors of %s: %w", importID, err), nil)
+	}
+	if tag.RowsAffected() == int64(limit) {
+		return tag.RowsAffected(), nil // more next time
+	}
+	if _, err := s.pool.Exec(ctx, sqlMarkErrorsPurged, orgID, importID); err != nil {
+		return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+	}
+	return tag.RowsAffected(), nil
+}
