@@ -72,6 +72,9 @@ var eraseSteps = []eraseStep{
 	{"credit_checks", stmt(sqlEraseCreditChecks)},
 	{"duplicate_suggestions", stmt(sqlEraseSuggestions)},
 	{"customer_merges", stmt(sqlEraseMerges)},
+	// An import's before-images (revert): that import's revert leaves the
+	// person alone.
+	{"import_changes", stmt(sqlEraseByCustomer("import_changes"))},
 	{"idempotency_keys", stmt(sqlEraseIdempotencyKeys)},
 	{"customer_addresses", stmt(sqlEraseByCustomer("customer_addresses"))},
 	{"customer_contacts", stmt(sqlEraseByCustomer("customer_contacts"))},
