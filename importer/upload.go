@@ -133,10 +133,13 @@ func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, err
 func Problem(err error) *customer.Error {
 	var me *MappingError
 	var fe *FileError
+	var se *SheetError
 	var ce *customer.Error
 	switch {
 	case errors.As(err, &me):
 		return customer.Invalid(map[string]string{"mapping": me.Error()})
+	case errors.As(err, &se):
+		return customer.Invalid(map[string]string{"sheet": strings.TrimPrefix(se.Error(), "importer: ")})
 	case errors.As(err, &ce) && (ce.Code == customer.ETOOLARGE || ce.Code == customer.ETIMEOUT):
 		return ce
 	case errors.As(err, &fe):
