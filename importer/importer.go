@@ -57,6 +57,8 @@ type Options struct {
 	// Sheet picks a workbook's worksheet: a name or a 1-based index; ""
 	// the first. One naming no sheet makes Open fail with *SheetError.
 	Sheet string
+	// TempDir holds a workbook while it is read ("": the system's).
+	TempDir string
 }
 
 // Detected describes what Open found.

@@ -58,7 +58,7 @@ const xlsxXMLLimit = 4 << 20
 // chosen sheet's header row. The spool is deleted once opened; excelize's
 // own temporary files go with Close.
 func (r *Reader) openXLSX(body io.Reader) error {
-	tmp, err := os.CreateTemp("", "linkit-upload-*.xlsx")
+	tmp, err := os.CreateTemp(r.opts.TempDir, "linkit-upload-*.xlsx")
 	if err != nil {
 		return fmt.Errorf("importer: spool workbook: %w", err)
 	}
@@ -77,7 +77,7 @@ func (r *Reader) openXLSX(body io.Reader) error {
 	if limit <= 0 {
 		limit = excelize.UnzipSizeLimit
 	}
-	f, err := excelize.OpenFile(tmp.Name(), excelize.Options{UnzipSizeLimit: limit, UnzipXMLSizeLimit: min(limit, xlsxXMLLimit)})
+	f, err := excelize.OpenFile(tmp.Name(), excelize.Options{UnzipSizeLimit: limit, UnzipXMLSizeLimit: min(limit, xlsxXMLLimit), TmpDir: r.opts.TempDir})
 	if err != nil {
 		return &FileError{Reason: "the file is not a readable Excel workbook (corrupt or truncated .xlsx): " + err.Error(), Err: err}
 	}

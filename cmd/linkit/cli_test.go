@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // Every command and subcommand answers --help on stdout with exit 0,
@@ -194,4 +196,49 @@ type customerImport struct {
 		Created int `json:"created"`
 		Invalid int `json:"invalid"`
 	} `json:"counts"`
+}
+
+// linkit import takes an .xlsx workbook, --sheet picks the worksheet, and
+// --preview sends it whole (a zip is read from its end).
+func TestImportCommandXLSX(t *testing.T) {
+	t.Parallel()
+	e := newImpEnv(t, false)
+	f := excelize.NewFile()
+	defer f.Close()
+	for _, err := range []error{
+		f.SetSheetRow("Sheet1", "A1", &[]any{"ignored"}),
+		func() error { _, err := f.NewSheet("People"); return err }(),
+		f.SetSheetRow("People", "A1", &[]any{"Email", "First Name", "Phone"}),
+		f.SetSheetRow("People", "A2", &[]any{"xl@example.com", "Xena", 4155550123}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "people.xlsx")
+	if err := f.SaveAs(path); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runImport(t, nil, e.getenv, path, "--sheet", "People", "--preview", "--json")
+	r.wantCode(t, 0)
+	var prev struct {
+		Format string   `json:"format"`
+		Sheet  string   `json:"sheet"`
+		Sheets []string `json:"sheets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &prev); err != nil || prev.Format != "xlsx" || prev.Sheet != "People" || len(prev.Sheets) != 2 {
+		t.Fatalf("preview %v: %s", err, r.stdout)
+	}
+
+	r = runImport(t, nil, e.getenv, path, "--sheet", "2", "--region", "US", "--no-progress")
+	r.wantCode(t, 0)
+	r.count(t, "created", "1")
+	if c := e.lookup("xl@example.com"); c["first_name"] != "Xena" || c["phone"] != "+14155550123" {
+		t.Errorf("imported %v", c)
+	}
+	r = runImport(t, nil, e.getenv, path, "--sheet", "Nope", "--no-progress")
+	if r.code != 1 || !strings.Contains(r.err.Error(), "sheet") {
+		t.Errorf("unknown sheet: exit %d, %v", r.code, r.err)
+	}
 }

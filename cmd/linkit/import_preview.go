@@ -17,8 +17,8 @@ import (
 	"github.com/linkitworks/customers/customer"
 )
 
-// previewBytes is how much of a file --preview sends: the preview reads
-// 20 rows.
+// previewBytes is how much of a file --preview sends (a workbook goes
+// whole): the preview reads 20 rows.
 const previewBytes = 1 << 20
 
 // previewAnswer is the part of POST /api/v1/imports/preview the CLI shows.
@@ -42,13 +42,21 @@ func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url
 	if err != nil {
 		return err
 	}
-	if len(head) > previewBytes {
+	var body io.Reader
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		// A workbook is read from the end of its zip: it goes whole.
+		body = io.MultiReader(bytes.NewReader(head), f)
+	case len(head) > previewBytes:
 		head = head[:previewBytes]
 		if i := bytes.LastIndexByte(head, '\n'); i > 0 && !strings.HasSuffix(strings.ToLower(name), ".gz") {
 			head = head[:i+1] // whole lines only
 		}
+		body = bytes.NewReader(head)
+	default:
+		body = bytes.NewReader(head)
 	}
-	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports/preview?"+q.Encode(), bytes.NewReader(head))
+	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports/preview?"+q.Encode(), body)
 	if err != nil {
 		return err
 	}
