@@ -40,6 +40,7 @@ func (s *Server) importOptions(ctx context.Context, o *customer.Organization, v 
 		MergePolicy:   strings.TrimSpace(v.Get("merge_policy")),
 		DefaultRegion: strings.ToUpper(strings.TrimSpace(v.Get("default_region"))),
 		Kind:          customer.ImportKind(strings.TrimSpace(v.Get("kind"))),
+		Sheet:         strings.TrimSpace(v.Get("sheet")),
 	}
 	if opts.Kind == "" {
 		opts.Kind = customer.ImportCustomers
@@ -153,11 +154,13 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 		up.file, up.format = body, importer.FormatJSON
 	case "application/x-ndjson", "application/ndjson", "application/jsonl":
 		up.file, up.format = body, importer.FormatNDJSON
-	case "application/gzip", "application/x-gzip", "application/octet-stream":
+	case xlsxType:
+		up.file, up.format = body, importer.FormatXLSX
+	case "application/gzip", "application/x-gzip", "application/octet-stream", "application/zip":
 		up.file = body // gzip and the format are sniffed
 	default:
 		return nil, &customer.Error{Code: customer.EUNSUPPORTED,
-			Message: "Upload a file as multipart/form-data (field \"file\") or a raw text/csv, application/json or application/x-ndjson body",
+			Message: "Upload a file as multipart/form-data (field \"file\") or a raw text/csv, application/json, application/x-ndjson or .xlsx body",
 			Details: map[string]string{"content_type": r.Header.Get("Content-Type")}}
 	}
 	if up.fileName == "" {
@@ -166,11 +169,16 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (*upload, er
 	return up, nil
 }
 
+// xlsxType is the content type of an Excel workbook.
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 // formatOf guesses a part's format from its content type or file name;
-// "" lets the reader sniff it.
+// "" lets the reader sniff it (a workbook is also known by its content).
 func formatOf(contentType, name string) importer.Format {
 	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
 	switch {
+	case strings.HasSuffix(name, ".xlsx"), strings.Contains(contentType, "spreadsheetml"):
+		return importer.FormatXLSX
 	case strings.HasSuffix(name, ".ndjson"), strings.HasSuffix(name, ".jsonl"), strings.Contains(contentType, "ndjson"):
 		return importer.FormatNDJSON
 	case strings.HasSuffix(name, ".json"):
@@ -292,6 +300,7 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	defer rd.Close() // a workbook's temporary files
 	rows := []previewRow{}
 	for len(rows) < 20 {
 		row, err := rd.Next()
@@ -319,11 +328,15 @@ func (s *Server) handleImportPreview(w http.ResponseWriter, r *http.Request) err
 	if missing == nil {
 		missing = []string{}
 	}
-	writeData(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"format": det.Format, "encoding": det.Encoding, "delimiter": det.Delimiter, "gzip": det.Gzip,
 		"headers": det.Headers, "mapping": det.Mapping, "rows": rows, "fields": importer.Fields(opts.Kind),
 		"missing_columns": missing,
-	})
+	}
+	if det.Format == importer.FormatXLSX {
+		answer["sheets"], answer["sheet"] = det.Sheets, det.Sheet
+	}
+	writeData(w, http.StatusOK, answer)
 	return nil
 }
 
@@ -403,7 +416,7 @@ func (s *Server) writeErrorCSV(w http.ResponseWriter, r *http.Request, orgID, id
 		return err
 	}
 	header := append([]string{}, im.Headers...)
-	if im.Format != string(importer.FormatCSV) {
+	if im.Format != string(importer.FormatCSV) && im.Format != string(importer.FormatXLSX) {
 		header = []string{"original"}
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

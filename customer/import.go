@@ -114,6 +114,9 @@ type ImportOptions struct {
 	DryRun        bool              `json:"dry_run"`
 	Mapping       map[string]string `json:"mapping,omitempty"`
 	Kind          ImportKind        `json:"kind,omitempty"`
+	// Sheet is the worksheet of a workbook upload asked for (name or
+	// 1-based index; "": the first).
+	Sheet string `json:"sheet,omitempty"`
 }
 
 // ImportCounts are the row tallies; created + updated + unchanged +

@@ -71,7 +71,12 @@ func (r *Reader) openCSV(delim byte) error {
 		return &FileError{Row: 1, Reason: fmt.Sprintf("a header is longer than %d bytes", r.opts.MaxFieldBytes)}
 	}
 	r.num = 1
-	headers := p.cells()
+	r.setHeader(p.cells())
+	return nil
+}
+
+// setHeader maps the header row's cells to targets (CSV and workbooks).
+func (r *Reader) setHeader(headers []string) {
 	cands := make([]candidate, len(headers))
 	for i, h := range headers {
 		h, _ = repairText(h)
@@ -92,7 +97,6 @@ func (r *Reader) openCSV(delim byte) error {
 			r.nMapped++
 		}
 	}
-	return nil
 }
 
 func (r *Reader) nextCSV() (Row, error) {
@@ -136,36 +140,46 @@ func (r *Reader) nextCSV() (Row, error) {
 			row.Warnings = warns
 			return row, nil
 		}
-		for _, i := range p.over {
-			warns = append(warns, Issue{Column: r.cols[i].name(), Reason: r.overReason})
-		}
-		fields := make(map[string]string, r.nMapped)
-		var attrs map[string]string
-		empty := true
-		for i, c := range cells {
-			// Trimmed again: an unescaped " =…" keeps no space.
-			v := strings.TrimSpace(unescapeFormula(strings.TrimSpace(c)))
-			if v == "" {
-				continue
-			}
-			empty = false
-			col := &r.cols[i]
-			switch col.kind {
-			case targetField:
-				fields[col.field] = v
-			case targetAttr:
-				if attrs == nil {
-					attrs = make(map[string]string, len(cells)-r.nMapped)
-				}
-				attrs[col.attr] = v
-			}
-		}
-		if empty && len(p.over) == 0 {
+		if r.mapCells(&row, cells, p.over, warns) {
 			continue // a record of empty cells (",,,"): counted, not returned
 		}
-		row.Fields, row.Attributes, row.Warnings = fields, attrs, warns
 		return row, nil
 	}
+}
+
+// mapCells fills a row's fields and attributes from its cells (as many as
+// the header's); over are the cells dropped for length. It reports a row
+// of empty cells, which is skipped.
+func (r *Reader) mapCells(row *Row, cells []string, over []int, warns []Issue) (empty bool) {
+	for _, i := range over {
+		warns = append(warns, Issue{Column: r.cols[i].name(), Reason: r.overReason})
+	}
+	fields := make(map[string]string, r.nMapped)
+	var attrs map[string]string
+	empty = true
+	for i, c := range cells {
+		// Trimmed again: an unescaped " =…" keeps no space.
+		v := strings.TrimSpace(unescapeFormula(strings.TrimSpace(c)))
+		if v == "" {
+			continue
+		}
+		empty = false
+		col := &r.cols[i]
+		switch col.kind {
+		case targetField:
+			fields[col.field] = v
+		case targetAttr:
+			if attrs == nil {
+				attrs = make(map[string]string, len(cells)-r.nMapped)
+			}
+			attrs[col.attr] = v
+		}
+	}
+	if empty && len(over) == 0 {
+		return true
+	}
+	row.Fields, row.Attributes, row.Warnings = fields, attrs, warns
+	return false
 }
 
 func (r *Reader) columnName(i int) string {

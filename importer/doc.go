@@ -31,8 +31,15 @@
 // # Detection
 //
 //   - gzip: the magic bytes 1f 8b mean the stream is decompressed
-//     transparently (multi-member streams included). ZIP (.xlsx) and legacy
-//     .xls files are refused with a *FileError saying to export as CSV.
+//     transparently (multi-member streams included). Legacy .xls files are
+//     refused with a *FileError saying to export as CSV.
+//   - Workbooks: a ZIP (PK 03 04), or Options.Format FormatXLSX, is read as
+//     an .xlsx (xlsx.go): spooled to a temporary file, opened with
+//     excelize within Options.MaxBytes unzipped, one worksheet
+//     (Options.Sheet, else the first; *SheetError when none matches) read
+//     with its row iterator. Rows go through the CSV path's header mapping
+//     and cells; Row.Num is the sheet's row number. Call Close (or read to
+//     the end) to remove the temporary files.
 //   - Encoding: a UTF-8 BOM ("utf-8-sig"), a UTF-16 LE/BE BOM, BOM-less
 //     UTF-16 whose every other byte is NUL, else "utf-8" when the 64 KiB
 //     prefix is valid UTF-8 (or has more valid multi-byte sequences than

@@ -54,6 +54,11 @@ type Options struct {
 	// caller bounds the bytes it is sent: past it reads fail with the
 	// domain's 413 (*customer.Error ETOOLARGE, passed on by Problem).
 	MaxBytes int64
+	// Sheet picks a workbook's worksheet: a name or a 1-based index; ""
+	// the first. One naming no sheet makes Open fail with *SheetError.
+	Sheet string
+	// TempDir holds a workbook while it is read ("": the system's).
+	TempDir string
 }
 
 // Detected describes what Open found.
@@ -72,6 +77,9 @@ type Detected struct {
 	// Targets is parallel to Headers: the target of each column, with the
 	// same values as Mapping.
 	Targets []string
+	// Sheets are a workbook's worksheets in order, and Sheet the one read.
+	Sheets []string
+	Sheet  string
 }
 
 // Issue is a row error or warning.
@@ -155,6 +163,8 @@ type Reader struct {
 	// JSON / NDJSON
 	js      *jsonReader
 	pending *Row
+
+	xlsx *xlsxSheet
 }
 
 // Open sniffs the file (reading a bounded prefix) and returns a Reader
@@ -168,7 +178,7 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("importer: unknown kind %q", opts.Kind)
 	}
 	switch opts.Format {
-	case "", FormatCSV, FormatJSON, FormatNDJSON:
+	case "", FormatCSV, FormatJSON, FormatNDJSON, FormatXLSX:
 	default:
 		return nil, fmt.Errorf("importer: unknown format %q", opts.Format)
 	}
@@ -199,6 +209,14 @@ func Open(r io.Reader, opts Options) (*Reader, error) {
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
 		return nil, readError(err)
+	}
+	if string(magic) == "PK\x03\x04" || opts.Format == FormatXLSX {
+		// A zip is a workbook or nothing we read (an .xlsx saved from
+		// Excel, Numbers or Google Sheets).
+		if err := rd.openXLSX(br); err != nil {
+			return nil, err
+		}
+		return rd, nil
 	}
 	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
@@ -300,6 +318,7 @@ func (r *Reader) Detected() Detected {
 	// headers, and the import records them as an empty list.
 	d.Headers = append([]string{}, d.Headers...)
 	d.Targets = append([]string{}, d.Targets...)
+	d.Sheets = append([]string(nil), d.Sheets...)
 	d.Mapping = make(map[string]string, len(r.det.Mapping))
 	for k, v := range r.det.Mapping {
 		d.Mapping[k] = v
@@ -321,9 +340,12 @@ func (r *Reader) Next() (Row, error) {
 	}
 	var row Row
 	var err error
-	if r.csv != nil {
+	switch {
+	case r.xlsx != nil:
+		row, err = r.nextXLSX()
+	case r.csv != nil:
 		row, err = r.nextCSV()
-	} else {
+	default:
 		row, err = r.nextJSON()
 	}
 	if err != nil {

@@ -62,6 +62,7 @@ func Import(ctx context.Context, d Deps, up Upload) (*customer.Import, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer rd.Close() // a workbook's temporary files
 	if missing := rd.Detected().MissingColumns(up.Options.Kind); len(missing) > 0 {
 		// Every row would be an error: say so now, not a million times.
 		return nil, customer.Invalid(map[string]string{"mapping": strings.Join(missing, "; ")})
@@ -115,7 +116,7 @@ func (d Deps) failImport(ctx context.Context, orgID, id, reason string) {
 // the first steps of Import, which a preview shares. Errors are Problem's.
 func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, error) {
 	opts := up.Read
-	opts.Kind, opts.Mapping = up.Options.Kind, up.Options.Mapping
+	opts.Kind, opts.Mapping, opts.Sheet = up.Options.Kind, up.Options.Mapping, up.Options.Sheet
 	rd, err := Open(up.File, opts)
 	if err != nil {
 		return nil, nil, Problem(err)
@@ -133,10 +134,13 @@ func (up Upload) Open(phones *dedupe.PhoneNormalizer) (*Reader, *Normalizer, err
 func Problem(err error) *customer.Error {
 	var me *MappingError
 	var fe *FileError
+	var se *SheetError
 	var ce *customer.Error
 	switch {
 	case errors.As(err, &me):
 		return customer.Invalid(map[string]string{"mapping": me.Error()})
+	case errors.As(err, &se):
+		return customer.Invalid(map[string]string{"sheet": strings.TrimPrefix(se.Error(), "importer: ")})
 	case errors.As(err, &ce) && (ce.Code == customer.ETOOLARGE || ce.Code == customer.ETIMEOUT):
 		return ce
 	case errors.As(err, &fe):

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
@@ -30,96 +32,119 @@ func printKey(stdout io.Writer, key *customer.APIKey, asJSON bool) error {
 	return nil
 }
 
-func orgCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("%w: linkit org create --name NAME [--id ID] [--region CC] [--json]", errUsage)
+func orgCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	org := &cobra.Command{Use: "org", Short: "Manage organizations", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("%w: linkit org create --name NAME", errUsage)
+		}}
+	create := &cobra.Command{
+		Use:   "create --name NAME [--id ID] [--region CC] [--json]",
+		Short: "Create an organization and its first API key (shown once)",
+		Args:  cobra.NoArgs,
 	}
-	fs := cfg.flags("org create", stderr)
+	cf := addConfigFlags(create, flagDatabase)
+	fs := create.Flags()
 	name := fs.String("name", "", "organization name (required)")
 	id := fs.String("id", "", "organization id, e.g. org_123 (default: generated)")
 	region := fs.String("region", "", "default phone region, ISO 3166-1 alpha-2 (e.g. US, SA)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if strings.TrimSpace(*name) == "" {
-		return fmt.Errorf("%w: --name is required", errUsage)
-	}
-	*region = strings.ToUpper(strings.TrimSpace(*region))
-	if *region != "" && !dedupe.ValidRegion(*region) {
-		return fmt.Errorf("%w: --region %q is not a known region code", errUsage, *region)
-	}
-	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	o := &customer.Organization{ID: strings.TrimSpace(*id), Name: strings.TrimSpace(*name), DefaultRegion: *region}
-	if err := store.CreateOrganization(ctx, o); err != nil {
-		return err
-	}
-	key, err := store.CreateAPIKey(ctx, o.ID)
-	if err != nil {
-		return err
-	}
-	return printKey(stdout, key, *asJSON)
-}
-
-func keyCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: linkit key create --org ID [--json] | linkit key revoke KEY_ID", errUsage)
-	}
-	store := func() (*postgres.Store, error) {
-		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
-	}
-	switch args[0] {
-	case "create":
-		fs := cfg.flags("key create", stderr)
-		orgID := fs.String("org", "", "organization id (required)")
-		asJSON := fs.Bool("json", false, "print one JSON object")
-		if err := fs.Parse(args[1:]); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+	create.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		if strings.TrimSpace(*name) == "" {
+			return fmt.Errorf("%w: --name is required", errUsage)
 		}
-		if *orgID == "" {
-			return fmt.Errorf("%w: --org is required", errUsage)
+		*region = strings.ToUpper(strings.TrimSpace(*region))
+		if *region != "" && !dedupe.ValidRegion(*region) {
+			return fmt.Errorf("%w: --region %q is not a known region code", errUsage, *region)
 		}
-		s, err := store()
+		cfg, err := cf.config(cmd, getenv)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		key, err := s.CreateAPIKey(ctx, *orgID)
+		ctx := cmd.Context()
+		store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		o := &customer.Organization{ID: strings.TrimSpace(*id), Name: strings.TrimSpace(*name), DefaultRegion: *region}
+		if err := store.CreateOrganization(ctx, o); err != nil {
+			return err
+		}
+		key, err := store.CreateAPIKey(ctx, o.ID)
 		if err != nil {
 			return err
 		}
 		return printKey(stdout, key, *asJSON)
-	case "revoke":
-		fs := cfg.flags("key revoke", stderr)
-		if err := fs.Parse(args[1:]); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+	})
+	org.AddCommand(create)
+	return org
+}
+
+func keyCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	key := &cobra.Command{Use: "key", Short: "Create and revoke API keys", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return fmt.Errorf("%w: linkit key create --org ID | linkit key revoke KEY_ID", errUsage)
+		}}
+
+	create := &cobra.Command{
+		Use:   "create --org ID [--json]",
+		Short: "Create an API key for an organization (shown once)",
+		Args:  cobra.NoArgs,
+	}
+	createFlags := addConfigFlags(create, flagDatabase)
+	orgID := create.Flags().String("org", "", "organization id (required)")
+	asJSON := create.Flags().Bool("json", false, "print one JSON object")
+	create.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		if *orgID == "" {
+			return fmt.Errorf("%w: --org is required", errUsage)
 		}
-		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: linkit key revoke KEY_ID", errUsage)
+		cfg, err := createFlags.config(cmd, getenv)
+		if err != nil {
+			return err
 		}
-		s, err := store()
+		s, err := postgres.Open(cmd.Context(), cfg.DatabaseURL, postgres.Options{MaxConns: 2})
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		orgID, err := s.RevokeAPIKey(ctx, fs.Arg(0))
+		key, err := s.CreateAPIKey(cmd.Context(), *orgID)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "revoked", fs.Arg(0))
+		return printKey(stdout, key, *asJSON)
+	})
+
+	revoke := &cobra.Command{
+		Use:   "revoke KEY_ID",
+		Short: "Revoke an API key; every API process refuses it at once",
+		Args:  cobra.ExactArgs(1),
+	}
+	revokeFlags := addConfigFlags(revoke, flagDatabase|flagRedis)
+	revoke.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		cfg, err := revokeFlags.config(cmd, getenv)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: 2})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		orgID, err := s.RevokeAPIKey(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "revoked", args[0])
 		// The API processes cache verified keys; tell them now. Without
 		// Redis the key still stops working when their cache expires.
 		if err := announceOrgChange(ctx, cfg, orgID); err != nil {
 			fmt.Fprintf(stderr, "warning: API processes not told (%v); they refuse the key within LINKIT_AUTH_CACHE_TTL\n", err)
 		}
 		return nil
-	default:
-		return fmt.Errorf("%w: unknown key command %q", errUsage, args[0])
-	}
+	})
+	key.AddCommand(create, revoke)
+	return key
 }
 
 // announceOrgChange tells every API process to drop orgID's cached keys.

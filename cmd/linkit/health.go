@@ -4,32 +4,42 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // healthCommand exits 0 when GET /healthz answers 200 within the timeout,
 // else 1. The address is --addr, else LINKIT_WORKER_HTTP_ADDR (a `linkit
 // work` container), else LINKIT_HTTP_ADDR.
-func healthCommand(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	addr := cfg.HTTPAddr
-	if cfg.WorkerHTTPAddr != "" {
-		addr = cfg.WorkerHTTPAddr
+func healthCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "health [--addr HOST:PORT] [--timeout 3s]",
+		Short: "Exit 0 when /healthz answers 200: the container HEALTHCHECK",
+		Args:  cobra.NoArgs,
 	}
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&addr, "addr", addr, "address of the process to ask (LINKIT_WORKER_HTTP_ADDR, else LINKIT_HTTP_ADDR)")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+	addr := cmd.Flags().String("addr", "", "address of the process to ask (default $LINKIT_WORKER_HTTP_ADDR, else $LINKIT_HTTP_ADDR)")
+	timeout := cmd.Flags().Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		cfg, err := loadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		a := cmp.Or(*addr, cfg.WorkerHTTPAddr, cfg.HTTPAddr)
+		return checkHealth(cmd.Context(), a, *timeout, stdout)
+	})
+	return cmd
+}
+
+func checkHealth(ctx context.Context, addr string, timeout time.Duration, stdout io.Writer) error {
 	url := "http://" + dialable(addr) + "/healthz"
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -52,6 +52,8 @@ func contentType(name string) (ctype, encoding string) {
 		return "application/json", encoding
 	case ".ndjson", ".jsonl":
 		return "application/x-ndjson", encoding
+	case ".xlsx":
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", encoding
 	}
 	return "application/octet-stream", ""
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/linkitworks/customers/customer"
 )
 
-// previewBytes is how much of a file --preview sends: the preview reads
-// 20 rows.
+// previewBytes is how much of a file --preview sends (a workbook goes
+// whole): the preview reads 20 rows.
 const previewBytes = 1 << 20
 
 // previewAnswer is the part of POST /api/v1/imports/preview the CLI shows.
@@ -37,18 +37,26 @@ type previewAnswer struct {
 
 // preview sends the start of the file to the preview endpoint and prints
 // how it would be read. A file the import would refuse is an error.
-func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url.Values, w io.Writer) error {
+func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url.Values, w io.Writer, asJSON bool) error {
 	head, err := io.ReadAll(io.LimitReader(f, previewBytes+1))
 	if err != nil {
 		return err
 	}
-	if len(head) > previewBytes {
+	var body io.Reader
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		// A workbook is read from the end of its zip: it goes whole.
+		body = io.MultiReader(bytes.NewReader(head), f)
+	case len(head) > previewBytes:
 		head = head[:previewBytes]
 		if i := bytes.LastIndexByte(head, '\n'); i > 0 && !strings.HasSuffix(strings.ToLower(name), ".gz") {
 			head = head[:i+1] // whole lines only
 		}
+		body = bytes.NewReader(head)
+	default:
+		body = bytes.NewReader(head)
 	}
-	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports/preview?"+q.Encode(), bytes.NewReader(head))
+	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports/preview?"+q.Encode(), body)
 	if err != nil {
 		return err
 	}
@@ -59,12 +67,18 @@ func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url
 	}
 	defer res.Body.Close()
 	var env struct {
-		Data *previewAnswer `json:"data"`
+		Data json.RawMessage `json:"data"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&env); err != nil || env.Data == nil {
+	var p *previewAnswer
+	if err := json.NewDecoder(res.Body).Decode(&env); err != nil || json.Unmarshal(env.Data, &p) != nil || p == nil {
 		return &netError{base: c.base, err: errors.New("unreadable answer to the preview")}
 	}
-	p := env.Data
+	if asJSON {
+		if _, err := fmt.Fprintf(w, "%s\n", env.Data); err != nil {
+			return err
+		}
+		return previewVerdict(p)
+	}
 	delim := strconv.Quote(p.Delimiter)
 	switch p.Delimiter {
 	case "\t":
@@ -108,6 +122,11 @@ func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url
 			fmt.Fprintf(w, "  row %d %s%s: %s\n", pr.Row, pr.Severity, col, pr.Reason)
 		}
 	}
+	return previewVerdict(p)
+}
+
+// previewVerdict fails a file the import would refuse.
+func previewVerdict(p *previewAnswer) error {
 	if len(p.MissingColumns) > 0 {
 		return fmt.Errorf("the import would refuse this file: %s", strings.Join(p.MissingColumns, "; "))
 	}

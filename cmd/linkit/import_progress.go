@@ -168,3 +168,13 @@ func rateAndETA(im *customer.Import) string {
 	}
 	return s
 }
+
+// quietProgress shows nothing (--quiet).
+type quietProgress struct{}
+
+func (quietProgress) uploadStarted(string, int64)                    {}
+func (quietProgress) uploadAdvanced(int64)                           {}
+func (quietProgress) uploadFinished(*customer.Import, time.Duration) {}
+func (quietProgress) processing(*customer.Import)                    {}
+func (quietProgress) note(string)                                    {}
+func (quietProgress) stop()                                          {}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -106,4 +107,22 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// importJSON is linkit import --json's summary: the import as the API
+// answers it, and what the command did around it.
+type importJSON struct {
+	Import        *customer.Import `json:"import"`
+	Seconds       float64          `json:"seconds"`
+	UploadSeconds float64          `json:"upload_seconds"`
+	ErrorsFile    string           `json:"errors_file,omitempty"`
+	ErrorsWritten *int             `json:"errors_written,omitempty"` // rows written to errors_file
+}
+
+func printImportJSON(w io.Writer, im *customer.Import, took, upload time.Duration, errorsPath string, wrote int) error {
+	out := importJSON{Import: im, Seconds: took.Seconds(), UploadSeconds: upload.Seconds()}
+	if wrote >= 0 {
+		out.ErrorsFile, out.ErrorsWritten = errorsPath, &wrote
+	}
+	return json.NewEncoder(w).Encode(out)
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,36 +15,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 )
 
-const importUsage = `Usage: linkit import FILE [flags]
+// importLong is linkit import's help, above its flags.
+const importLong = `Uploads a customer or order file (CSV, TSV, JSON or NDJSON, optionally .gz,
+or an Excel .xlsx workbook) through the API, shows upload and processing
+progress, prints a summary and optionally writes the rejected rows to a CSV
+you can fix and upload again.
 
-Uploads a customer or order file (CSV, TSV, JSON or NDJSON, optionally .gz) through
-the API, shows upload and processing progress, prints a summary and
-optionally writes the rejected rows to a CSV you can fix and upload again.
+It talks to $LINKIT_API_URL (default http://localhost:8080) with
+$LINKIT_API_KEY, or --api-url and --api-key.`
 
-Flags:
-  --kind K            customers (default) | orders (one row per order line)
-  --location ID       import into this location (its region parses phones)
-  --tags a,b          tags added to every imported customer
-  --group-ids g1,g2   customer groups every imported customer joins
-  --merge-policy P    fill_blanks | overwrite | do_not_update | merge_conflicts
-  --region CC         default phone region, ISO 3166-1 alpha-2 (e.g. US, SA)
-  --mapping JSON      column → field overrides, e.g. '{"E-mail Address":"email"}'
-                      (or @file.json)
-  --dry-run           run the whole pipeline without writing customers
-  --preview           show how the file would be read — encoding, delimiter,
-                      each column's field, the first 20 rows' problems — and
-                      import nothing (sends at most the first MiB)
-  --errors FILE       write the rejected rows (original columns + "error") here
-  --no-progress       no progress bars; print a status line every few seconds
-  --api-url URL       API base URL (LINKIT_API_URL, default http://localhost:8080)
-  --api-key KEY       API key (LINKIT_API_KEY)
-
+// importExitCodes close linkit import's usage.
+const importExitCodes = `
 Exit codes:
   0    completed, every row imported (warnings allowed)
   1    import failed or was cancelled, or an API/network error
@@ -76,92 +64,99 @@ type importArgs struct {
 	preview    bool
 	errorsPath string
 	noProgress bool
+	asJSON     bool // the summary as one JSON object on stdout
+	quiet      bool // no progress, no summary: errors only
+	sheet      string
+
+	kind, location, tags, groups, policy, region, mapping string
 }
 
-func parseImportArgs(args []string, getenv func(string) string, stderr io.Writer) (*importArgs, error) {
-	a := &importArgs{query: url.Values{}}
+// importCommand is linkit import: upload, watch, summarize.
+func importCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	a := &importArgs{}
+	cmd := &cobra.Command{
+		Use:   "import FILE [flags]",
+		Short: "Upload a customer or order file through the API",
+		Long:  importLong,
+		// FILE is checked by the command: its message names it.
+		Args: cobra.ArbitraryArgs,
+	}
+	cmd.SetUsageTemplate(cmd.UsageTemplate() + importExitCodes)
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	fs.StringVar(&a.kind, "kind", "", "customers (default) | orders (one row per order line)")
+	fs.StringVar(&a.location, "location", "", "import into this location (its region parses phones)")
+	fs.StringVar(&a.tags, "tags", "", "tags added to every imported customer, comma-separated")
+	fs.StringVar(&a.groups, "group-ids", "", "customer groups every imported customer joins, comma-separated")
+	fs.StringVar(&a.policy, "merge-policy", "", "fill_blanks | overwrite | do_not_update | merge_conflicts")
+	fs.StringVar(&a.region, "region", "", "default phone region, ISO 3166-1 alpha-2 (e.g. US, SA)")
+	fs.StringVar(&a.mapping, "mapping", "", `column → field overrides, e.g. '{"E-mail Address":"email"}' (or @file.json)`)
+	fs.StringVar(&a.sheet, "sheet", "", "the worksheet of an .xlsx workbook to read, by name or 1-based index (default: the first)")
+	fs.BoolVar(&a.dryRun, "dry-run", false, "run the whole pipeline without writing customers")
+	fs.BoolVar(&a.preview, "preview", false, "show how the file would be read (encoding, each column's field, the first 20 rows' problems) and import nothing")
+	fs.StringVar(&a.errorsPath, "errors", "", `write the rejected rows (original columns + "error") to this CSV`)
+	fs.BoolVar(&a.noProgress, "no-progress", false, "no progress bars; print a status line every few seconds")
+	fs.BoolVarP(&a.quiet, "quiet", "q", false, "no progress and no summary: only errors")
+	fs.BoolVar(&a.asJSON, "json", false, "print the summary (or the preview) as one JSON object on stdout")
+	fs.StringVar(&a.apiURL, "api-url", "", "API base URL (default $LINKIT_API_URL, else http://localhost:8080)")
+	fs.StringVar(&a.apiKey, "api-key", "", "API key (default $LINKIT_API_KEY)")
+	cmd.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		if err := a.check(args, getenv); err != nil {
+			return err
+		}
+		return uploadAndWatch(cmd.Context(), a, stdout, stderr)
+	})
+	return cmd
+}
+
+// check validates the command line and builds the upload's query.
+func (a *importArgs) check(files []string, getenv func(string) string) error {
+	a.query = url.Values{}
+	usageErr := func(format string, v ...any) error {
+		return fmt.Errorf("%w: import: "+format, append([]any{errUsage}, v...)...)
+	}
+	switch len(files) {
+	case 0:
+		return usageErr("FILE is required")
+	case 1:
+		a.file = files[0]
+	default:
+		return usageErr("one FILE at a time (got %d)", len(files))
+	}
 	env := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 		return def
 	}
-	var kind, location, tags, groups, policy, region, mapping string
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, importUsage) }
-	fs.StringVar(&a.apiURL, "api-url", env("LINKIT_API_URL", "http://localhost:8080"), "")
-	fs.StringVar(&a.apiKey, "api-key", env("LINKIT_API_KEY", ""), "")
-	fs.StringVar(&kind, "kind", "", "")
-	fs.StringVar(&location, "location", "", "")
-	fs.StringVar(&tags, "tags", "", "")
-	fs.StringVar(&groups, "group-ids", "", "")
-	fs.StringVar(&policy, "merge-policy", "", "")
-	fs.StringVar(&region, "region", "", "")
-	fs.StringVar(&mapping, "mapping", "", "")
-	fs.BoolVar(&a.dryRun, "dry-run", false, "")
-	fs.BoolVar(&a.preview, "preview", false, "")
-	fs.StringVar(&a.errorsPath, "errors", "", "")
-	fs.BoolVar(&a.noProgress, "no-progress", false, "")
-
-	// Flags may come before or after FILE.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		rest := fs.Args()
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			files = append(files, rest...)
-			break
-		}
-		if len(rest) == 0 {
-			break
-		}
-		files, args = append(files, rest[0]), rest[1:]
-	}
-	usageErr := func(format string, v ...any) error {
-		fmt.Fprint(stderr, importUsage)
-		return fmt.Errorf("%w: import: "+format, append([]any{errUsage}, v...)...)
-	}
-	switch len(files) {
-	case 0:
-		return nil, usageErr("FILE is required")
-	case 1:
-		a.file = files[0]
-	default:
-		return nil, usageErr("one FILE at a time (got %d)", len(files))
-	}
-	a.apiURL = strings.TrimRight(strings.TrimSpace(a.apiURL), "/")
+	a.apiURL = strings.TrimRight(strings.TrimSpace(cmp.Or(a.apiURL, env("LINKIT_API_URL", "http://localhost:8080"))), "/")
 	if u, err := url.Parse(a.apiURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErr("--api-url %q is not an http(s) URL", a.apiURL)
+		return usageErr("--api-url %q is not an http(s) URL", a.apiURL)
 	}
-	a.apiKey = strings.TrimSpace(a.apiKey)
+	a.apiKey = strings.TrimSpace(cmp.Or(a.apiKey, env("LINKIT_API_KEY", "")))
 	if a.apiKey == "" {
-		return nil, usageErr("no API key: set LINKIT_API_KEY or pass --api-key")
+		return usageErr("no API key: set LINKIT_API_KEY or pass --api-key")
 	}
-	policy = strings.TrimSpace(policy)
+	policy := strings.TrimSpace(a.policy)
 	if policy != "" && !slices.Contains(dedupe.Policies, policy) {
-		return nil, usageErr("--merge-policy must be one of %s", strings.Join(dedupe.Policies, ", "))
+		return usageErr("--merge-policy must be one of %s", strings.Join(dedupe.Policies, ", "))
 	}
-	region = strings.ToUpper(strings.TrimSpace(region))
+	region := strings.ToUpper(strings.TrimSpace(a.region))
 	if region != "" && !dedupe.ValidRegion(region) {
-		return nil, usageErr("--region %q is not a known ISO 3166-1 alpha-2 region", region)
+		return usageErr("--region %q is not a known ISO 3166-1 alpha-2 region", region)
 	}
+	mapping := a.mapping
 	if strings.HasPrefix(mapping, "@") {
 		b, err := os.ReadFile(mapping[1:])
 		if err != nil {
-			return nil, usageErr("--mapping: %v", err)
+			return usageErr("--mapping: %v", err)
 		}
 		mapping = string(b)
 	}
 	if mapping = strings.TrimSpace(mapping); mapping != "" {
 		var m map[string]string
 		if err := json.Unmarshal([]byte(mapping), &m); err != nil {
-			return nil, usageErr(`--mapping must be a JSON object of column → field, e.g. {"E-mail Address":"email"}`)
+			return usageErr(`--mapping must be a JSON object of column → field, e.g. {"E-mail Address":"email"}`)
 		}
 		a.query.Set("mapping", mapping)
 	}
@@ -170,27 +165,21 @@ func parseImportArgs(args []string, getenv func(string) string, stderr io.Writer
 			a.query.Set(k, v)
 		}
 	}
-	set("kind", kind)
-	set("location_id", location)
-	set("tags", tags)
-	set("group_ids", groups)
+	set("kind", a.kind)
+	set("location_id", a.location)
+	set("tags", a.tags)
+	set("group_ids", a.groups)
 	set("merge_policy", policy)
 	set("default_region", region)
+	set("sheet", a.sheet)
 	if a.dryRun {
 		a.query.Set("dry_run", "true")
 	}
-	return a, nil
+	return nil
 }
 
-// importCommand is linkit import: upload, watch, summarize.
-func importCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	a, err := parseImportArgs(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// uploadAndWatch uploads the file, watches the import and reports.
+func uploadAndWatch(ctx context.Context, a *importArgs, stdout, stderr io.Writer) error {
 	f, err := os.Open(a.file)
 	if err != nil {
 		return err
@@ -205,11 +194,19 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	c := newAPIClient(a.apiURL, a.apiKey)
 	if a.preview {
-		return c.preview(ctx, f, filepath.Base(a.file), a.query, stdout)
+		return c.preview(ctx, f, filepath.Base(a.file), a.query, stdout, a.asJSON)
 	}
 	var prog importProgress = &lineProgress{w: stderr, every: importStatusEvery}
-	if !a.noProgress && isTerminal(stderr) {
+	switch {
+	case a.quiet:
+		prog = quietProgress{}
+	case !a.noProgress && isTerminal(stderr):
 		prog = &barProgress{w: stderr}
+	}
+	// The human summary; --json and --quiet print none.
+	text := stdout
+	if a.quiet || a.asJSON {
+		text = io.Discard
 	}
 	defer prog.stop()
 
@@ -240,7 +237,8 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return fmt.Errorf("%w (import %s goes on on the server)", err, im.ID)
 	}
-	printImportSummary(stdout, im, time.Since(start), uploaded)
+	took := time.Since(start)
+	printImportSummary(text, im, took, uploaded)
 
 	wrote := -1
 	if a.errorsPath != "" {
@@ -250,9 +248,15 @@ func importCommand(ctx context.Context, args []string, getenv func(string) strin
 				return fmt.Errorf("write error rows: %w", err)
 			}
 			wrote = n
-			fmt.Fprintf(stdout, "Rejected rows written to %s (%d rows; fix them and import that file again)\n", a.errorsPath, n)
+			fmt.Fprintf(text, "Rejected rows written to %s (%d rows; fix them and import that file again)\n", a.errorsPath, n)
 		} else {
-			fmt.Fprintf(stdout, "No rejected rows; %s not written\n", a.errorsPath)
+			fmt.Fprintf(text, "No rejected rows; %s not written\n", a.errorsPath)
+		}
+	}
+
+	if a.asJSON {
+		if err := printImportJSON(stdout, im, took, uploaded, a.errorsPath, wrote); err != nil {
+			return err
 		}
 	}
 

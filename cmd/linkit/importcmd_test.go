@@ -474,8 +474,8 @@ func TestImportCommandFailures(t *testing.T) {
 			}
 		}
 		r := runImport(t, nil, e.getenv, "--help")
-		if r.err != nil || !strings.Contains(r.stderr, "Usage: linkit import FILE") {
-			t.Errorf("--help: %v, %q", r.err, r.stderr)
+		if r.err != nil || !strings.Contains(r.stdout, "linkit import FILE") || !strings.Contains(r.stdout, "Exit codes:") {
+			t.Errorf("--help: %v, %q", r.err, r.stdout)
 		}
 	})
 

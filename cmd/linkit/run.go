@@ -2,9 +2,7 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,28 +18,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-const usage = `linkit — one clean record per real customer
-
-Usage:
-  linkit all       run the HTTP API and the workers (migrates first)
-  linkit serve     run the HTTP API
-  linkit work      run the workers
-  linkit migrate   create the database if needed and apply migrations
-  linkit org create --name NAME [--id ID] [--region CC] [--json]
-  linkit key create --org ID [--json]
-  linkit key revoke KEY_ID
-  linkit import FILE [--location ID] [--tags a,b] [--dry-run] [--preview] [--errors out.csv] …
-                   upload a customer file through the API (linkit import -h:
-                   flags, exit codes 0 ok, 1 failed, 2 usage, 3 rows invalid)
-  linkit health [--addr HOST:PORT] [--timeout 3s]
-                   exit 0 when /healthz answers 200 (LINKIT_WORKER_HTTP_ADDR,
-                   else LINKIT_HTTP_ADDR): the container HEALTHCHECK
-  linkit version
-
-Configuration comes from LINKIT_* environment variables (see README);
-flags such as --database-url, --redis-url and --addr override them.
-`
-
 // errUsage marks command-line mistakes (exit code 2).
 var errUsage = errors.New("usage")
 
@@ -54,52 +30,6 @@ func exitCode(err error) int {
 		return coded.ExitCode()
 	}
 	return 1
-}
-
-// run is the whole program; main only wires the process to it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: missing command", errUsage)
-	}
-	cfg := loadConfig(getenv)
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "all", "serve", "work":
-		fs := cfg.flags(cmd, stderr)
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		r := map[string]roles{
-			"all":   {api: true, worker: true, migrate: true},
-			"serve": {api: true},
-			"work":  {worker: true},
-		}[cmd]
-		return serve(ctx, cfg, r, stderr)
-	case "migrate":
-		fs := cfg.flags(cmd, stderr)
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		return migrate(ctx, cfg, stdout)
-	case "org":
-		return orgCommand(ctx, cfg, rest, stdout, stderr)
-	case "key":
-		return keyCommand(ctx, cfg, rest, stdout, stderr)
-	case "import":
-		return importCommand(ctx, rest, getenv, stdout, stderr)
-	case "health":
-		return healthCommand(ctx, cfg, rest, stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "linkit", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
-	}
 }
 
 // config is read once from the environment; flags override it.
@@ -146,77 +76,131 @@ type config struct {
 	MigrateDatabaseURL string
 }
 
-func loadConfig(getenv func(string) string) config {
-	env := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	atoi := func(name string, def int) int {
-		n, err := strconv.Atoi(env(name, ""))
-		if err != nil {
-			return def
-		}
-		return n
-	}
-	duration := func(name string, def time.Duration) time.Duration {
-		d, err := time.ParseDuration(env(name, ""))
-		if err != nil {
-			return def
-		}
-		return d
-	}
-	return config{
-		DatabaseURL:       env("LINKIT_DATABASE_URL", "postgres://localhost:5432/linkit?sslmode=disable"),
-		RedisURL:          env("LINKIT_REDIS_URL", "redis://localhost:6379/0"),
-		HTTPAddr:          env("LINKIT_HTTP_ADDR", ":8080"),
-		WorkerHTTPAddr:    env("LINKIT_WORKER_HTTP_ADDR", ""),
-		AdminToken:        env("LINKIT_ADMIN_TOKEN", ""),
-		WorkerConcurrency: atoi("LINKIT_WORKER_CONCURRENCY", 16),
-		LogLevel:          env("LINKIT_LOG_LEVEL", "info"),
-		DBMaxConns:        atoi("LINKIT_DB_MAX_CONNS", 20),
-		AuthCacheTTL:      duration("LINKIT_AUTH_CACHE_TTL", 10*time.Second),
-		QueueNamespace:    env("LINKIT_QUEUE_NAMESPACE", ""),
-		MetricsPublic:     env("LINKIT_METRICS_PUBLIC", "") != "",
-		MaxImportBytes:    int64(atoi("LINKIT_IMPORT_MAX_MB", 5120)) << 20,
+// loadConfig reads the environment. A value that is set but not valid is
+// an error naming its variable (a usage error): a typo must not start a
+// service on a silent default.
+func loadConfig(getenv func(string) string) (config, error) {
+	e := &envReader{getenv: getenv}
+	cfg := config{
+		DatabaseURL:       e.str("LINKIT_DATABASE_URL", "postgres://localhost:5432/linkit?sslmode=disable"),
+		RedisURL:          e.str("LINKIT_REDIS_URL", "redis://localhost:6379/0"),
+		HTTPAddr:          e.str("LINKIT_HTTP_ADDR", ":8080"),
+		WorkerHTTPAddr:    e.str("LINKIT_WORKER_HTTP_ADDR", ""),
+		AdminToken:        e.str("LINKIT_ADMIN_TOKEN", ""),
+		WorkerConcurrency: e.int("LINKIT_WORKER_CONCURRENCY", 16, 1),
+		LogLevel:          e.logLevel("LINKIT_LOG_LEVEL"),
+		DBMaxConns:        e.int("LINKIT_DB_MAX_CONNS", 20, 1),
+		AuthCacheTTL:      e.duration("LINKIT_AUTH_CACHE_TTL", 10*time.Second),
+		QueueNamespace:    e.str("LINKIT_QUEUE_NAMESPACE", ""),
+		MetricsPublic:     e.str("LINKIT_METRICS_PUBLIC", "") != "",
+		MaxImportBytes:    int64(e.int("LINKIT_IMPORT_MAX_MB", 5120, 1)) << 20,
 		ImportLimits: api.ImportLimits{
-			MaxColumns:    atoi("LINKIT_IMPORT_MAX_COLUMNS", importer.DefaultMaxColumns),
-			MaxFieldBytes: atoi("LINKIT_IMPORT_MAX_FIELD_KB", importer.DefaultMaxFieldBytes>>10) << 10,
-			MaxRowBytes:   atoi("LINKIT_IMPORT_MAX_ROW_KB", importer.DefaultMaxRowBytes>>10) << 10,
+			MaxColumns:    e.int("LINKIT_IMPORT_MAX_COLUMNS", importer.DefaultMaxColumns, 1),
+			MaxFieldBytes: e.int("LINKIT_IMPORT_MAX_FIELD_KB", importer.DefaultMaxFieldBytes>>10, 1) << 10,
+			MaxRowBytes:   e.int("LINKIT_IMPORT_MAX_ROW_KB", importer.DefaultMaxRowBytes>>10, 1) << 10,
 		},
-		ImportConcurrency: atoi("LINKIT_IMPORT_CONCURRENCY", 2),
-		ImportChunkRows:   atoi("LINKIT_IMPORT_CHUNK_ROWS", 0),
+		ImportConcurrency: e.int("LINKIT_IMPORT_CONCURRENCY", 2, 1),
+		ImportChunkRows:   e.int("LINKIT_IMPORT_CHUNK_ROWS", 0, 0),
 		// 0 means "at once" here; the worker reads zero as its default.
-		ImportStagingTTL: cmp.Or(duration("LINKIT_IMPORT_STAGING_TTL", time.Hour), -1),
+		ImportStagingTTL: cmp.Or(e.duration("LINKIT_IMPORT_STAGING_TTL", time.Hour), -1),
 		HTTP: httpLimits{
-			ReadHeaderTimeout: duration("LINKIT_HTTP_READ_HEADER_TIMEOUT", 10*time.Second),
-			ReadTimeout:       duration("LINKIT_HTTP_READ_TIMEOUT", 30*time.Second),
-			WriteTimeout:      duration("LINKIT_HTTP_WRITE_TIMEOUT", 60*time.Second),
-			IdleTimeout:       duration("LINKIT_HTTP_IDLE_TIMEOUT", 60*time.Second),
-			MaxHeaderBytes:    atoi("LINKIT_HTTP_MAX_HEADER_KB", 64) << 10,
+			ReadHeaderTimeout: e.duration("LINKIT_HTTP_READ_HEADER_TIMEOUT", 10*time.Second),
+			ReadTimeout:       e.duration("LINKIT_HTTP_READ_TIMEOUT", 30*time.Second),
+			WriteTimeout:      e.duration("LINKIT_HTTP_WRITE_TIMEOUT", 60*time.Second),
+			IdleTimeout:       e.duration("LINKIT_HTTP_IDLE_TIMEOUT", 60*time.Second),
+			MaxHeaderBytes:    e.int("LINKIT_HTTP_MAX_HEADER_KB", 64, 1) << 10,
 		},
-		UploadTimeout: duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
-		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), atoi("LINKIT_MEMORY_LIMIT_MB", 200)),
+		UploadTimeout: e.duration("LINKIT_IMPORT_UPLOAD_TIMEOUT", time.Hour),
+		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), e.int("LINKIT_MEMORY_LIMIT_MB", 200, 0)),
 
 		// Privacy: how long finished jobs and import error reports are kept.
-		RetentionJobs:         retention(env("LINKIT_RETENTION_JOBS", ""), worker.DefaultRetentionJobs),
-		RetentionImportErrors: retention(env("LINKIT_RETENTION_IMPORT_ERRORS", ""), worker.DefaultRetentionImportErrors),
+		RetentionJobs:         e.retention("LINKIT_RETENTION_JOBS", worker.DefaultRetentionJobs),
+		RetentionImportErrors: e.retention("LINKIT_RETENTION_IMPORT_ERRORS", worker.DefaultRetentionImportErrors),
 
-		// Two staging connections per upload allowed, so none waits.
-		DBStageConns:          atoi("LINKIT_DB_STAGE_CONNS", 2*atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads)),
-		UploadProgressTimeout: duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
-		MaxUploads:            atoi("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads),
-		MaxUploadsPerOrg:      atoi("LINKIT_IMPORT_MAX_UPLOADS_PER_ORG", api.DefaultMaxUploadsPerOrg),
+		UploadProgressTimeout: e.duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
+		MaxUploads:            e.int("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads, 1),
+		MaxUploadsPerOrg:      e.int("LINKIT_IMPORT_MAX_UPLOADS_PER_ORG", api.DefaultMaxUploadsPerOrg, 1),
 
 		RateLimits: api.RateLimits{
-			Default: rateLimit(atoi("LINKIT_RATE_LIMIT", api.DefaultRateLimit)),
-			Upsert:  rateLimit(atoi("LINKIT_RATE_LIMIT_UPSERT", api.DefaultRateLimitUpsert)),
-			Import:  rateLimit(atoi("LINKIT_RATE_LIMIT_IMPORT", api.DefaultRateLimitImport)),
+			Default: rateLimit(e.int("LINKIT_RATE_LIMIT", api.DefaultRateLimit, 0)),
+			Upsert:  rateLimit(e.int("LINKIT_RATE_LIMIT_UPSERT", api.DefaultRateLimitUpsert, 0)),
+			Import:  rateLimit(e.int("LINKIT_RATE_LIMIT_IMPORT", api.DefaultRateLimitImport, 0)),
 		},
 
-		MigrateDatabaseURL: env("LINKIT_MIGRATE_DATABASE_URL", ""),
+		MigrateDatabaseURL: e.str("LINKIT_MIGRATE_DATABASE_URL", ""),
 	}
+	// Two staging connections per upload allowed, so none waits.
+	cfg.DBStageConns = e.int("LINKIT_DB_STAGE_CONNS", 2*cfg.MaxUploads, 1)
+	if len(e.errs) > 0 {
+		return cfg, &envError{errors.Join(e.errs...)}
+	}
+	return cfg, nil
+}
+
+// envError is a bad configuration variable: a usage error (exit 2) that
+// the command's usage would not help with.
+type envError struct{ err error }
+
+func (e *envError) Error() string   { return e.err.Error() }
+func (e *envError) Unwrap() []error { return []error{errUsage, e.err} }
+
+// envReader reads LINKIT_* variables, collecting what is wrong with them.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(e.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// int reads a whole number of at least minimum.
+func (e *envReader) int(name string, def, minimum int) int {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a whole number", name, v))
+		return def
+	}
+	if n < minimum {
+		e.errs = append(e.errs, fmt.Errorf("%s=%d must be at least %d", name, n, minimum))
+		return def
+	}
+	return n
+}
+
+// duration reads a Go duration ("30s", "1h"; "0" too), not negative.
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration such as 30s or 1h", name, v))
+		return def
+	}
+	if d < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q must not be negative", name, v))
+		return def
+	}
+	return d
+}
+
+func (e *envReader) logLevel(name string) string {
+	v := e.str(name, "info")
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(v)); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not one of debug, info, warn, error", name, v))
+		return "info"
+	}
+	return v
 }
 
 // rateLimit reads a LINKIT_RATE_LIMIT* value: 0 (or less) turns the bucket's
@@ -243,20 +227,24 @@ type httpLimits struct {
 // retention reads a retention window: days ("30d") or a Go duration
 // ("720h"); "0" keeps forever (negative for the worker); empty or
 // unreadable is def.
-func retention(v string, def time.Duration) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "0" {
+// retention reads a retention window: days ("30d") or a Go duration; "0"
+// keeps forever (returned as -1).
+func (e *envReader) retention(name string, def time.Duration) time.Duration {
+	v := e.str(name, "")
+	switch v {
+	case "":
+		return def
+	case "0":
 		return -1
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok {
 		if n, err := strconv.ParseFloat(days, 64); err == nil && n > 0 {
 			return time.Duration(n * float64(24*time.Hour))
 		}
-		return def
-	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
 		return d
 	}
+	e.errs = append(e.errs, fmt.Errorf("%s=%q is not a window such as 30d or 12h (0 keeps forever)", name, v))
 	return def
 }
 
@@ -267,16 +255,6 @@ func memoryLimit(gomemlimit string, mb int) int64 {
 		return 0
 	}
 	return int64(mb) << 20
-}
-
-func (c *config) flags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (LINKIT_DATABASE_URL)")
-	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL (LINKIT_REDIS_URL)")
-	fs.StringVar(&c.HTTPAddr, "addr", c.HTTPAddr, "HTTP listen address (LINKIT_HTTP_ADDR)")
-	fs.IntVar(&c.WorkerConcurrency, "concurrency", c.WorkerConcurrency, "worker concurrency (LINKIT_WORKER_CONCURRENCY)")
-	return fs
 }
 
 // migrateURL is where migrations run: LINKIT_MIGRATE_DATABASE_URL, else
