@@ -81,10 +81,17 @@ func sendKeyed(t *testing.T, apis func() []string, key, prefix string, bodies []
 					urls := apis()
 					r := postKeyed(urls[(i+attempt)%len(urls)]+"/api/v1/customers/upsert?wait=0", key,
 						fmt.Sprintf("%s-%d", prefix, i), bodies[i])
-					if loc := r.Header.Get("Location"); (r.Status == http.StatusAccepted || r.Status == http.StatusOK || r.Status == http.StatusCreated) &&
-						strings.HasPrefix(loc, "/api/v1/jobs/job_") {
+					// A 202 names its job in Location; a 200/201 (the job
+					// finished within wait, or a replay) in meta.job_id.
+					job := strings.TrimPrefix(r.Header.Get("Location"), "/api/v1/jobs/")
+					if r.Status != http.StatusAccepted {
+						meta, _ := r.Body["meta"].(map[string]any)
+						job, _ = meta["job_id"].(string)
+					}
+					if (r.Status == http.StatusAccepted || r.Status == http.StatusOK || r.Status == http.StatusCreated) &&
+						strings.HasPrefix(job, "job_") {
 						mu.Lock()
-						jobs[strings.TrimPrefix(loc, "/api/v1/jobs/")] = true
+						jobs[job] = true
 						mu.Unlock()
 						break
 					}
