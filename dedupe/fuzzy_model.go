@@ -11,7 +11,7 @@ import (
 // are one person. A pair's match weight is log2(Lambda/(1-Lambda)) plus the
 // sum of log2(m/u) over its levels; its score is the matching probability.
 type FuzzyModel struct {
-	Lambda float64                    `json:"lambda"`
+	Lambda float64                   `json:"lambda"`
 	M      [NumComparisons][]float64 `json:"m"`
 	U      [NumComparisons][]float64 `json:"u"`
 	// Pairs and RandomPairs are what the estimate saw (0: the defaults).
