@@ -267,6 +267,7 @@ func TestFuzzyFebrl(t *testing.T) {
 		t.Logf("%s: %d customers, %d candidate pairs, %d true pairs, %d suggested, precision %.3f, recall %.3f, scan %s (lambda %.4f)",
 			name, len(person), int(res["candidate_pairs"].(float64)), truePairs, suggested, precision, recall,
 			scanTime.Round(time.Millisecond), res["model_lambda"])
+		t.Logf("%s scan: %v", name, res)
 		if precision < 0.95 || recall < 0.95 {
 			t.Errorf("%s: precision %.3f, recall %.3f: want both ≥ 0.95", name, precision, recall)
 		}

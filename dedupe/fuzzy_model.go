@@ -221,6 +221,9 @@ func (m *FuzzyModel) Reasons(c Comparison) []string {
 	}
 	var cs []contrib
 	for i := range NumComparisons {
+		if c.swapped && (i == CmpFirst || i == CmpLast) {
+			continue // said once, below
+		}
 		if w := m.weight(i, c.Pattern[i]); w >= 1 {
 			cs = append(cs, contrib{i, w})
 		}

@@ -104,10 +104,6 @@ const (
 // scan holds it exclusively, incremental batches share it.
 func fuzzyLockKey(orgID string) string { return "linkit:suggest:" + orgID }
 
-func scanFuzzyRecord(row pgx.Row, r *dedupe.FuzzyRecord) error {
-	return row.Scan(&r.ID, &r.First, &r.Last, &r.Name, &r.Birthdate, &r.Street, &r.City, &r.Postcode,
-		&r.Email, &r.Phone, &r.Company)
-}
 
 // fuzzyModel is the organization's estimated model, or the default.
 func fuzzyModel(ctx context.Context, q querier, orgID string) (*dedupe.FuzzyModel, error) {

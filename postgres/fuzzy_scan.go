@@ -68,6 +68,12 @@ type FuzzyScanResult struct {
 	MinScore       float64 `json:"min_score"`
 	Lambda         float64 `json:"model_lambda"`
 	Seconds        float64 `json:"seconds"`
+	// Where the time went: waiting for the organization, writing the keys,
+	// estimating the model, scoring the pairs.
+	LockSeconds     float64 `json:"lock_seconds"`
+	KeysSeconds     float64 `json:"keys_seconds"`
+	EstimateSeconds float64 `json:"estimate_seconds"`
+	ScoreSeconds    float64 `json:"score_seconds"`
 	PairsPerSecond float64 `json:"pairs_per_second"`
 }
 
@@ -98,6 +104,12 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), sqlFuzzyUnlock, fuzzyLockKey(orgID)) //nolint:errcheck // released with the session anyway
 	res := &FuzzyScanResult{MinScore: opts.MinScore}
+	phase := time.Now()
+	lap := func(d *float64) {
+		*d = time.Since(phase).Seconds()
+		phase = time.Now()
+	}
+	lap(&res.LockSeconds)
 	var began time.Time
 	if err := conn.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
 		return nil, interpretError(err, nil)
@@ -119,10 +131,12 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if _, err := conn.Exec(ctx, sqlFuzzyAnalyze); err != nil {
 		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
 	}
+	lap(&res.KeysSeconds)
 	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, opts)
 	if err != nil {
 		return nil, err
 	}
+	lap(&res.EstimateSeconds)
 	res.Lambda = model.Lambda
 	raw, err := json.Marshal(model)
 	if err != nil {
@@ -150,6 +164,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(err, nil)
 	}
 	res.Suggested = w.written
+	lap(&res.ScoreSeconds)
 	tag, err := s.pool.Exec(ctx, sqlFuzzyDropStale, orgID, began)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("drop stale fuzzy pairs: %w", err), nil)
