@@ -104,7 +104,6 @@ const (
 // scan holds it exclusively, incremental batches share it.
 func fuzzyLockKey(orgID string) string { return "linkit:suggest:" + orgID }
 
-
 // fuzzyModel is the organization's estimated model, or the default.
 func fuzzyModel(ctx context.Context, q querier, orgID string) (*dedupe.FuzzyModel, error) {
 	var raw []byte

@@ -74,7 +74,7 @@ type FuzzyScanResult struct {
 	KeysSeconds     float64 `json:"keys_seconds"`
 	EstimateSeconds float64 `json:"estimate_seconds"`
 	ScoreSeconds    float64 `json:"score_seconds"`
-	PairsPerSecond float64 `json:"pairs_per_second"`
+	PairsPerSecond  float64 `json:"pairs_per_second"`
 }
 
 // ScanFuzzy rescans a whole organization: rewrites every blocking key,
