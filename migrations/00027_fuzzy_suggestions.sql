@@ -5,16 +5,17 @@
 -- no index on customers, so upserts and imports pay nothing for them.
 CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;
 
--- One row per customer and blocking rule: key is a hash of the rule's key
--- text (a collision only adds a candidate, which the scorer rejects).
+-- One row per customer: its blocking keys, each a hash of the rule and the
+-- rule's key text (a collision only adds a candidate, which the scorer
+-- rejects). One row rather than one per key keeps a scan's writes to a
+-- row per customer; the GIN index finds the customers sharing a key.
 CREATE TABLE fuzzy_keys (
     organization_id text NOT NULL,
-    rule            smallint NOT NULL,
-    key             bigint NOT NULL,
     customer_id     text NOT NULL,
-    PRIMARY KEY (organization_id, rule, key, customer_id)
+    keys            bigint[] NOT NULL,
+    PRIMARY KEY (organization_id, customer_id)
 );
-CREATE INDEX fuzzy_keys_customer ON fuzzy_keys (organization_id, customer_id);
+CREATE INDEX fuzzy_keys_keys ON fuzzy_keys USING gin (keys);
 
 -- The organization's Fellegi–Sunter model (m, u, lambda), estimated by the
 -- last scan; the incremental scorer reads it.

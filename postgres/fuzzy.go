@@ -57,31 +57,33 @@ const (
 		SELECT id, bd, ph, em, pc, hn || '|' || NULLIF(dmetaphone(sn), '') AS st, left(fn, 1) AS fi, NULLIF(dmetaphone(fn), '') AS fm, NULLIF(dmetaphone(ln), '') AS lm
 		FROM rec
 	)
-	INSERT INTO fuzzy_keys (organization_id, rule, key, customer_id)
-	SELECT $1, k.rule, hashtextextended(k.key, 0), ph.id
-	FROM ph CROSS JOIN LATERAL (VALUES
-		(1, lm || '|' || fi || '|' || extract(year FROM bd)),
-		(2, bd::text),
-		(3, pc || '|' || lm),
-		(4, pc || '|' || fm),
-		(5, CASE WHEN fm IS NOT NULL AND lm IS NOT NULL THEN least(fm, lm) || '|' || greatest(fm, lm) END),
-		(6, CASE WHEN length(ph) >= 7 THEN ph END),
-		(7, em),
-		(8, st)
-	) AS k(rule, key)
-	WHERE k.key IS NOT NULL
-	ON CONFLICT DO NOTHING`
+	INSERT INTO fuzzy_keys (organization_id, customer_id, keys)
+	SELECT $1, ph.id, array_remove(ARRAY[
+		hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0),
+		hashtextextended('2|' || bd::text, 0),
+		hashtextextended('3|' || pc || '|' || lm, 0),
+		hashtextextended('4|' || pc || '|' || fm, 0),
+		hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0),
+		hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0),
+		hashtextextended('7|' || em, 0),
+		hashtextextended('8|' || st, 0)], NULL)
+	FROM ph
+	ON CONFLICT (organization_id, customer_id) DO UPDATE SET keys = EXCLUDED.keys
+		WHERE fuzzy_keys.keys IS DISTINCT FROM EXCLUDED.keys`
 
-	sqlFuzzyDeleteKeys = `DELETE FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = ANY($2)`
+	// sqlFuzzyDropKeys forgets the keys of customers merged or deleted since.
+	sqlFuzzyDropKeys = `DELETE FROM fuzzy_keys f WHERE f.organization_id = $1 AND NOT EXISTS (
+		SELECT 1 FROM customers c WHERE c.organization_id = f.organization_id AND c.id = f.customer_id
+			AND c.merged_into IS NULL)`
 
-	// sqlFuzzyCandidates lists, for each customer of $2, the customers
-	// sharing one of its keys, a key at a time; a key of more than the cap
-	// comes back with cap+1 ids and is skipped by the caller.
-	sqlFuzzyCandidates = `SELECT k.customer_id, o.ids FROM fuzzy_keys k
+	// sqlFuzzyCandidates lists, for each key of the customers $2, the
+	// customers sharing it; a key of more than the cap comes back with
+	// cap+1 ids and is skipped by the caller.
+	sqlFuzzyCandidates = `SELECT k.customer_id, o.ids FROM (
+			SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = ANY($2)) k
 		CROSS JOIN LATERAL (SELECT array_agg(x.customer_id) AS ids FROM (
 			SELECT customer_id FROM fuzzy_keys o
-			WHERE o.organization_id = $1 AND o.rule = k.rule AND o.key = k.key LIMIT $3 + 1) x) o
-		WHERE k.organization_id = $1 AND k.customer_id = ANY($2)`
+			WHERE o.keys @> ARRAY[k.key] AND o.organization_id = $1 LIMIT $3 + 1) x) o`
 
 	// A fuzzy pair is (re)scored only while open: a dismissed or merged pair
 	// is never reopened, and pairs the engine recorded keep their reasons.

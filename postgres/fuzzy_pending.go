@@ -104,8 +104,8 @@ func (s *Store) ScoreCustomers(ctx context.Context, orgID string, ids []string, 
 
 func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, model *dedupe.FuzzyModel, minScore float64) (SuggestBatch, error) {
 	out := SuggestBatch{Customers: len(ids)}
-	if _, err := tx.Exec(ctx, sqlFuzzyDeleteKeys, orgID, ids); err != nil {
-		return out, fmt.Errorf("delete fuzzy keys: %w", err)
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return out, fmt.Errorf("fuzzy settings: %w", err)
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, "AND c.id = ANY($2)"), orgID, ids); err != nil {
 		return out, fmt.Errorf("write fuzzy keys: %w", err)

@@ -16,9 +16,12 @@ const (
 	sqlFuzzyLock        = `SELECT pg_advisory_lock(hashtextextended($1, 0))`
 	sqlFuzzyUnlock      = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`
 	sqlFuzzyDropPending = `DELETE FROM suggest_pending WHERE organization_id = $1`
-	sqlFuzzyClearKeys   = `DELETE FROM fuzzy_keys WHERE organization_id = $1`
-	sqlFuzzyAnalyze     = `ANALYZE fuzzy_keys`
+	// After a scan's writes: the GIN index's pending list merged (an
+	// incremental lookup would scan it), the statistics fresh.
+	sqlFuzzyTidy = `SELECT gin_clean_pending_list('fuzzy_keys_keys'::regclass); ANALYZE fuzzy_keys`
 	sqlFuzzyNow         = `SELECT clock_timestamp()`
+	// One round trip (simple protocol: no parameters).
+	sqlFuzzyPlanSettings = `SET LOCAL work_mem = '128MB'; SET LOCAL jit = off`
 	// A random sample of the organization's records: random pairs of them
 	// are (nearly all) different people, which is what u measures.
 	sqlFuzzySample = sqlFuzzyRecordsAll + ` ORDER BY random() LIMIT $2`
@@ -26,16 +29,13 @@ const (
 	// sqlFuzzyPairs streams the candidate pairs (the union of the blocking
 	// rules, each pair once) with both records. $3 samples: only pairs
 	// whose first customer hashes to 0 modulo $3 (1: all).
-	sqlFuzzyPairs = `WITH big AS (
-			SELECT rule, key FROM fuzzy_keys WHERE organization_id = $1
-			GROUP BY rule, key HAVING count(*) > $2
+	sqlFuzzyPairs = `WITH blocks AS (
+			SELECT array_agg(k.customer_id) AS ids
+			FROM (SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
+			GROUP BY k.key HAVING count(*) BETWEEN 2 AND $2
 		), pairs AS (
-			SELECT DISTINCT a.customer_id AS a, b.customer_id AS b
-			FROM fuzzy_keys a
-			JOIN fuzzy_keys b ON b.organization_id = a.organization_id AND b.rule = a.rule AND b.key = a.key
-				AND b.customer_id > a.customer_id
-			WHERE a.organization_id = $1 AND ($3 = 1 OR abs(hashtext(a.customer_id)) % $3 = 0)
-				AND NOT EXISTS (SELECT 1 FROM big WHERE big.rule = a.rule AND big.key = a.key)
+			SELECT DISTINCT a, b FROM blocks, unnest(ids) a, unnest(ids) b
+			WHERE a < b AND ($3 = 1 OR abs(hashtext(a)) % $3 = 0)
 		), rec AS (` + sqlFuzzyRecordsAll + `)
 		SELECT ra.*, rb.* FROM pairs p JOIN rec ra ON ra.id = p.a JOIN rec rb ON rb.id = p.b`
 	// sqlFuzzyRecordsAll reads what dedupe.FuzzyRecord compares.
@@ -115,7 +115,10 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(err, nil)
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		for _, q := range []string{sqlFuzzyDropPending, sqlFuzzyClearKeys} {
+		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
+			return fmt.Errorf("fuzzy settings: %w", err)
+		}
+		for _, q := range []string{sqlFuzzyDropPending, sqlFuzzyDropKeys} {
 			if _, err := tx.Exec(ctx, q, orgID); err != nil {
 				return fmt.Errorf("reset fuzzy keys: %w", err)
 			}
@@ -128,7 +131,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	if _, err := conn.Exec(ctx, sqlFuzzyAnalyze); err != nil {
+	if _, err := conn.Exec(ctx, sqlFuzzyTidy); err != nil {
 		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
 	}
 	lap(&res.KeysSeconds)
@@ -222,8 +225,10 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 // streamFuzzyPairs calls fn for each candidate pair (a sample of 1 in mod).
 func (s *Store) streamFuzzyPairs(ctx context.Context, orgID string, mod int, fn func(a, b *dedupe.FuzzyRecord) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// The DISTINCT over every rule's pairs is a hash: let it stay in memory.
-		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '128MB'`); err != nil {
+		// The DISTINCT over every rule's pairs is a hash: let it stay in
+		// memory. The planner overestimates the pairs (it cannot know blocks
+		// are small) and JIT-compiled the query for seconds: it runs in less.
+		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
 			return fmt.Errorf("fuzzy pairs: %w", err)
 		}
 		rows, err := tx.Query(ctx, sqlFuzzyPairs, orgID, FuzzyBlockCap, mod)
