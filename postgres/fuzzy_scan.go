@@ -19,7 +19,7 @@ const (
 	// After a scan's writes: the GIN index's pending list merged (an
 	// incremental lookup would scan it), the statistics fresh.
 	sqlFuzzyTidy = `SELECT gin_clean_pending_list('fuzzy_keys_keys'::regclass); ANALYZE fuzzy_keys`
-	sqlFuzzyNow         = `SELECT clock_timestamp()`
+	sqlFuzzyNow  = `SELECT clock_timestamp()`
 	// One round trip (simple protocol: no parameters).
 	sqlFuzzyPlanSettings = `SET LOCAL work_mem = '128MB'; SET LOCAL jit = off`
 	// A random sample of the organization's records: random pairs of them
