@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +307,53 @@ func febrlPeople(t *testing.T, s *linkittest.Stack, orgID string, truth map[stri
 		t.Fatalf("%d customers for %d rows", len(out), len(truth))
 	}
 	return out
+}
+
+// TestFuzzyImportTiming times 20,000-row imports (LINKIT_TIMING_ROWS), new
+// people then the same people again, with the suggestion triggers on (and
+// the incremental scorer draining behind the import) and off, interleaved.
+// Opt-in, it measures rather than checks:
+//
+//	LINKIT_TIMING=1 go test ./api -run TestFuzzyImportTiming -v
+func TestFuzzyImportTiming(t *testing.T) {
+	if os.Getenv("LINKIT_TIMING") == "" {
+		t.Skip("set LINKIT_TIMING=1 to time imports")
+	}
+	rows := 20000
+	if n, err := strconv.Atoi(os.Getenv("LINKIT_TIMING_ROWS")); err == nil && n > 0 {
+		rows = n
+	}
+	firsts := []string{"Ann", "Bob", "Carmen", "Dmitri", "Emeka", "Fatima", "Gustav", "Hiro", "Ines", "Jon", "Kwame", "Lena"}
+	lasts := []string{"Lee", "Dylan", "Ortiz", "Ivanov", "Obi", "Zahra", "Berg", "Tanaka", "Silva", "Doe", "Mensah", "Weber", "Khan"}
+	var b strings.Builder
+	b.WriteString("first_name,last_name,email,phone,birthdate,address,postcode\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%s,%s,p%d@example.com,+1 415 %03d %04d,19%02d-%02d-%02d,%d Main Street,%05d\n",
+			firsts[i%len(firsts)], lasts[(i/len(firsts))%len(lasts)], i, 200+i/10000, i%10000,
+			40+i%60, 1+i%12, 1+i%28, 1+i%500, 10000+i%700)
+	}
+	file := []byte(b.String())
+	for _, on := range []bool{true, false, true, false} {
+		e := newQueueEnv(t, queueOpts{})
+		if !on {
+			for _, trg := range []string{"customers DISABLE TRIGGER customers_suggest_inserted",
+				"customers DISABLE TRIGGER customers_suggest_updated",
+				"customer_addresses DISABLE TRIGGER customer_addresses_suggest_inserted",
+				"customer_addresses DISABLE TRIGGER customer_addresses_suggest_updated"} {
+				if _, err := e.store.Pool().Exec(context.Background(), "ALTER TABLE "+trg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		var took [2]time.Duration
+		for round := range 2 {
+			start := time.Now()
+			e.importCSV("/api/v1/imports?default_region=US", file)
+			took[round] = time.Since(start)
+		}
+		var pending int
+		_ = e.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM suggest_pending`).Scan(&pending)
+		t.Logf("triggers=%v: %d new rows %v, %d matching rows %v; %d customers still waiting to be scored", on, rows,
+			took[0].Round(time.Millisecond), rows, took[1].Round(time.Millisecond), pending)
+	}
 }

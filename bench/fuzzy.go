@@ -213,10 +213,13 @@ func loadFuzzy(ctx context.Context, pool *pgxpool.Pool, seed uint64, n int) (dup
 
 // fuzzyBaseline is the same-run baseline: one pg_trgm self-join on a
 // blocking key (family name trigram similarity within a birth year), with
-// the GiST index it needs built first, counting the pairs it finds.
-const fuzzyBaseline = `CREATE TEMP TABLE bench_fz AS
-	SELECT id, lower(last_name) AS ln, extract(year FROM birthdate)::int AS y FROM customers WHERE organization_id = $1;
-CREATE INDEX ON bench_fz USING gist (ln gist_trgm_ops);
+// the GiST index it needs (year and trigrams, btree_gist) built first,
+// counting the pairs it finds.
+const fuzzyBaseline = `CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TEMP TABLE bench_fz AS
+	SELECT id, lower(last_name) AS ln, extract(year FROM birthdate)::int AS y FROM customers
+	WHERE organization_id = $1 AND birthdate IS NOT NULL;
+CREATE INDEX ON bench_fz USING gist (y, ln gist_trgm_ops);
 ANALYZE bench_fz`
 
 func fuzzySuite(ctx context.Context, cfg config, pool *pgxpool.Pool, st *stack, rep *report, logf func(string, ...any)) error {
@@ -338,7 +341,7 @@ func fuzzySuite(ctx context.Context, cfg config, pool *pgxpool.Pool, st *stack, 
 		PairsPerSecond: res.PairsPerSecond, PeakHeapMB: float64(peakHeap.Load()) / (1 << 20),
 		BaselineSeconds: baseSeconds, BaselinePairs: basePairs, IncrementalP50: p50, IncrementalP99: p99}
 	rep.Baselines = append(rep.Baselines, "fuzzy scan: one pg_trgm self-join on a blocking key (lower(last_name) % "+
-		"within a birth year, GiST trigram index built first), counting pairs, no scoring")
+		"within a birth year, GiST index on (year, trigrams) built first), counting pairs, no scoring")
 	return nil
 }
 
