@@ -11,8 +11,16 @@ import (
 
 const (
 	// sqlSuggestPendingOrgs lists organizations with customers waiting to
-	// be scored (the workers' poll; the table is nearly always empty).
-	sqlSuggestPendingOrgs = `SELECT DISTINCT organization_id FROM suggest_pending LIMIT $1`
+	// be scored (every worker's poll, each second): a skip scan over the
+	// primary key, one probe per organization however many rows an import
+	// left waiting.
+	sqlSuggestPendingOrgs = `WITH RECURSIVE o AS (
+			(SELECT organization_id FROM suggest_pending ORDER BY organization_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT p.organization_id FROM suggest_pending p WHERE p.organization_id > o.organization_id
+				ORDER BY p.organization_id LIMIT 1)
+			FROM o WHERE o.organization_id IS NOT NULL)
+		SELECT organization_id FROM o WHERE organization_id IS NOT NULL LIMIT $1`
 	sqlSuggestTakePending = `DELETE FROM suggest_pending WHERE organization_id = $1 AND id IN (
 		SELECT id FROM suggest_pending WHERE organization_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
 		RETURNING customer_id`
