@@ -357,3 +357,61 @@ func TestFuzzyImportTiming(t *testing.T) {
 			took[0].Round(time.Millisecond), rows, took[1].Round(time.Millisecond), pending)
 	}
 }
+
+// Incremental batches step aside while a scan holds the organization, then
+// score what waits exactly once: pending rows survive until a batch commits.
+func TestFuzzyPendingWaitsForScan(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	ctx := context.Background()
+	for _, body := range []map[string]any{
+		{"first_name": "Bartholomew", "last_name": "Quigley", "email": "bart.q@example.com", "birthdate": "1966-02-17"},
+		{"first_name": "Bart", "last_name": "Quigly", "email": "bquigly@example.org", "birthdate": "1966-02-17"},
+	} {
+		s.Do("POST", "/api/v1/customers", body).Want(t, http.StatusCreated)
+	}
+	if n, err := s.Store.SuggestPending(ctx, s.Org); err != nil || n != 2 {
+		t.Fatalf("pending %d %v, want the two new customers", n, err)
+	}
+	// A scan's lock, held on another connection.
+	conn, err := pgx.Connect(ctx, s.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('linkit:suggest:' || $1, 0))`, s.Org); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
+	if err != nil || !b.Busy || b.Customers != 0 {
+		t.Fatalf("batch during a scan: %+v %v", b, err)
+	}
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 2 {
+		t.Fatalf("pending %d after a busy batch", n)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended('linkit:suggest:' || $1, 0))`, s.Org); err != nil {
+		t.Fatal(err)
+	}
+	b, err = s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
+	if err != nil || b.Busy || b.Customers != 2 || b.Suggested != 1 {
+		t.Fatalf("batch: %+v %v", b, err)
+	}
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 0 {
+		t.Fatalf("pending %d after the batch", n)
+	}
+	if b, _ := s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore); b.Customers != 0 {
+		t.Fatalf("a second batch found work: %+v", b)
+	}
+	if pairs := fuzzyPairs(t, s, s.Org); len(pairs) != 1 || !contains(pairs[0].reasons, "same birthdate") {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	// A rollup-only update (no compared field) queues nothing.
+	dbExec(t, s, `UPDATE customers SET total_orders = total_orders + 1 WHERE organization_id = $1`, s.Org)
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 0 {
+		t.Fatalf("pending %d after a rollup update", n)
+	}
+	dbExec(t, s, `UPDATE customers SET last_name = 'Quigley' WHERE organization_id = $1 AND email = 'bquigly@example.org'`, s.Org)
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 1 {
+		t.Fatalf("pending %d after a name change, want 1", n)
+	}
+}
