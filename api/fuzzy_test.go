@@ -415,3 +415,26 @@ func TestFuzzyPendingWaitsForScan(t *testing.T) {
 		t.Fatalf("pending %d after a name change, want 1", n)
 	}
 }
+
+// The scan endpoint: a job per request, the same one for a repeated
+// Idempotency-Key, visible only to its organization, refused without a key.
+func TestFuzzyScanEndpoint(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t)
+	first := s.Do("POST", "/api/v1/duplicates/scan", nil, "Idempotency-Key", "nightly-1").Want(t, http.StatusAccepted).Data()
+	again := s.Do("POST", "/api/v1/duplicates/scan", nil, "Idempotency-Key", "nightly-1").Want(t, http.StatusAccepted).Data()
+	if first["id"] != again["id"] || first["type"] != "duplicates:scan" {
+		t.Fatalf("repeated key: %v then %v", first, again)
+	}
+	job := s.WaitJob(str(first["id"]), time.Minute)
+	if res, _ := job["result"].(map[string]any); res == nil || res["customers"] != float64(0) {
+		t.Fatalf("job %v", job)
+	}
+	_, key := linkittest.NewOrg(t, s.Store, "Other", "US")
+	other := s.Client
+	other.Key = key
+	other.Do("GET", "/api/v1/jobs/"+str(first["id"]), nil).WantError(t, http.StatusNotFound)
+	anon := s.Client
+	anon.Key = ""
+	anon.Do("POST", "/api/v1/duplicates/scan", nil).Want(t, http.StatusUnauthorized)
+}
