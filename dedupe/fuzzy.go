@@ -119,7 +119,11 @@ func Compare(pa, pb PreparedRecord) Comparison {
 	c.Pattern[CmpNumber] = exactLevel(a.number, b.number)
 	c.Pattern[CmpCity] = similarLevel(a.city, b.city, 0.88)
 	c.Pattern[CmpPostcode], c.detail[CmpPostcode] = editLevel(a.postcode, b.postcode, 1)
-	c.Pattern[CmpEmail], c.detail[CmpEmail] = editLevel(a.email, b.email, 2)
+	if min(len(a.email), len(b.email)) >= 5 {
+		c.Pattern[CmpEmail], c.detail[CmpEmail] = editLevel(a.email, b.email, 2)
+	} else { // "q-a" and "q-c" are not a typo of each other
+		c.Pattern[CmpEmail] = similarLevel(a.email, b.email, 2)
+	}
 	c.Pattern[CmpPhone] = comparePhone(a.phone, b.phone)
 	c.Pattern[CmpCompany] = similarLevel(a.company, b.company, 0.9)
 	return c

@@ -42,16 +42,21 @@ var (
 )
 
 const (
-	priorLambda  = 0.05 // share of true pairs among candidates before any estimate
-	priorMWeight = 10   // pseudo-pairs of one person behind each prior m
-	priorUWeight = 50   // pseudo-pairs of different people behind each prior u
-	probFloor    = 1e-5
+	priorLambda = 0.05 // EM's start: share of true pairs among candidates
+	// defaultLambda is the prior of an organization never scanned: with u
+	// from random pairs, a full name alone (about 14 bits) stays below the
+	// minimum score and needs one more agreeing field (birthdate, street,
+	// phone digits, an email typo) to be suggested.
+	defaultLambda = 1.0 / (1 << 15)
+	priorMWeight  = 10 // pseudo-pairs of one person behind each prior m
+	priorUWeight  = 50 // pseudo-pairs of different people behind each prior u
+	probFloor     = 1e-5
 )
 
 // DefaultFuzzyModel is the model of an organization that has not been
 // scanned yet.
 func DefaultFuzzyModel() *FuzzyModel {
-	m := &FuzzyModel{Lambda: priorLambda}
+	m := &FuzzyModel{Lambda: defaultLambda}
 	for c := range NumComparisons {
 		m.M[c] = append([]float64(nil), priorM[c]...)
 		m.U[c] = append([]float64(nil), priorU[c]...)
@@ -122,6 +127,7 @@ func EstimateU(random PatternCounts) [NumComparisons][]float64 {
 // pairs alone would call them matches.
 func EstimateFuzzyModel(blocked, random PatternCounts) *FuzzyModel {
 	model := DefaultFuzzyModel()
+	model.Lambda = priorLambda
 	uRandom := EstimateU(random)
 	model.U = uRandom
 	model.Pairs, model.RandomPairs = blocked.Total(), random.Total()

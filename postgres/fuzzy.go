@@ -93,15 +93,6 @@ const (
 		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
 			SET score = EXCLUDED.score, reasons = EXCLUDED.reasons, updated = now()
 			WHERE duplicate_suggestions.status = 'open' AND duplicate_suggestions.source = 'fuzzy'`
-	// Each pair by its primary key (OFFSET 0 keeps the probe per pair: as a
-	// join, on stale statistics, it walked the organization's whole queue
-	// index, 300 ms for two pairs).
-	sqlFuzzyDropPairs = `DELETE FROM duplicate_suggestions WHERE ctid = ANY(ARRAY(
-		SELECT x.ctid FROM unnest($2::text[], $3::text[]) AS u(a, b)
-		CROSS JOIN LATERAL (SELECT d.ctid, d.status, d.source FROM duplicate_suggestions d
-			WHERE d.organization_id = $1 AND d.customer_a = u.a AND d.customer_b = u.b OFFSET 0) x
-		WHERE x.status = 'open' AND x.source = 'fuzzy'))`
-
 	sqlFuzzyModel     = `SELECT model FROM fuzzy_models WHERE organization_id = $1`
 	sqlFuzzySaveModel = `INSERT INTO fuzzy_models (organization_id, model) VALUES ($1, $2)
 		ON CONFLICT (organization_id) DO UPDATE SET model = EXCLUDED.model, estimated = now()`
@@ -152,11 +143,10 @@ func orderedPair(a, b string) (string, string) {
 
 // pairWriter batches scored pairs into duplicate_suggestions.
 type pairWriter struct {
-	orgID        string
-	a, b, r      []string
-	s            []float32
-	written      int
-	dropA, dropB []string
+	orgID   string
+	a, b, r []string
+	s       []float32
+	written int
 }
 
 func (w *pairWriter) add(p FuzzyPair) {
@@ -164,8 +154,6 @@ func (w *pairWriter) add(p FuzzyPair) {
 	w.r = append(w.r, strings.Join(p.Reasons, "|"))
 	w.s = append(w.s, float32(p.Score))
 }
-
-func (w *pairWriter) drop(a, b string) { w.dropA, w.dropB = append(w.dropA, a), append(w.dropB, b) }
 
 // flush writes the batch, sorted so that concurrent writers lock pairs in
 // one order.
@@ -188,12 +176,6 @@ func (w *pairWriter) flush(ctx context.Context, q querier) error {
 		}
 		w.written += len(a)
 		w.a, w.b, w.r, w.s = w.a[:0], w.b[:0], w.r[:0], w.s[:0]
-	}
-	if len(w.dropA) > 0 {
-		if _, err := q.Exec(ctx, sqlFuzzyDropPairs, w.orgID, w.dropA, w.dropB); err != nil {
-			return fmt.Errorf("drop fuzzy pairs: %w", err)
-		}
-		w.dropA, w.dropB = w.dropA[:0], w.dropB[:0]
 	}
 	return nil
 }

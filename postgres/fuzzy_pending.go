@@ -57,8 +57,7 @@ type SuggestBatch struct {
 // ScoreSuggestPending scores up to limit waiting customers of an
 // organization against their candidates, in one transaction: their keys
 // are rewritten, their pairs scored with the organization's model and
-// written (or an open fuzzy pair that no longer reaches minScore dropped),
-// and the pending rows deleted. Busy: a scan holds the organization, which
+// written, and the pending rows deleted. Busy: a scan holds the organization, which
 // covers these customers; try again later.
 func (s *Store) ScoreSuggestPending(ctx context.Context, orgID string, limit int, minScore float64) (SuggestBatch, error) {
 	var out SuggestBatch
@@ -174,10 +173,10 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 		out.Compared++
 		c := dedupe.Compare(ra, rb)
 		score := model.Score(c)
+		// A pair below the minimum is left as it is: the next scan drops
+		// open fuzzy pairs it no longer confirms.
 		if score >= minScore {
 			w.add(FuzzyPair{A: p.a, B: p.b, Score: score, Reasons: model.Reasons(c)})
-		} else {
-			w.drop(p.a, p.b)
 		}
 	}
 	err = w.flush(ctx, tx)
