@@ -35,8 +35,11 @@ func (s *Server) handleJobGet(w http.ResponseWriter, r *http.Request) error {
 		// PostgreSQL knows queued or done; the queue knows running and retrying.
 		if s.Inspector != nil {
 			qname := s.Names.Critical()
-			if job.Type == queue.TypeDuplicatesMerge {
+			switch job.Type {
+			case queue.TypeDuplicatesMerge:
 				qname = s.Names.Default()
+			case queue.TypeSuggestScan:
+				qname = s.Names.Suggest()
 			}
 			if info, err := s.Inspector.GetTaskInfo(qname, job.ID); err == nil {
 				switch info.State {

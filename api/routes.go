@@ -94,6 +94,9 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customers/upsert", findOrCreate(s.handleUpsert))
 	s.mux.Handle("GET /api/v1/jobs/{id}", auth(accepts(noParams, s.handleJobGet)))
 
+	// Fuzzy duplicate suggestions: a rescan of the organization, as a job (SPEC §10.2).
+	s.mux.Handle("POST /api/v1/duplicates/scan", auth(s.handleDuplicateScan))
+
 	// Unified customer (seed 001): the same engine, one source system's view.
 	s.mux.Handle("POST /api/v1/unified/customer", findOrCreate(s.handleUnifiedCustomer))
 

@@ -37,7 +37,7 @@ func main() {
 }
 
 // suites are the known suites in the order they run.
-var suites = []string{"lookup", "upsert", "import"}
+var suites = []string{"lookup", "upsert", "import", "fuzzy"}
 
 type config struct {
 	customers         int
@@ -61,6 +61,7 @@ type config struct {
 	importConcurrency int
 	importChunkRows   int
 	soak              soakConfig
+	fuzzyCustomers    int
 
 	revert bool
 }
@@ -82,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.importConcurrency, "import-concurrency", 2, "import chunks merged at once (LINKIT_IMPORT_CONCURRENCY)")
 	fs.BoolVar(&c.revert, "revert", true, "after the import suite, revert its import (POST /imports/{id}/revert) and time it")
 	fs.IntVar(&c.importChunkRows, "import-chunk-rows", postgres.DefaultChunkRows, "target rows per import chunk (LINKIT_IMPORT_CHUNK_ROWS)")
+	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
 	fs.StringVar(&only, "only", strings.Join(suites, ","), "comma-separated suites to run: "+strings.Join(suites, ", "))
@@ -252,6 +254,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		if err != nil {
 			return fmt.Errorf("import suite: %w", err)
+		}
+	}
+	if cfg.selected("fuzzy") {
+		if err := fuzzySuite(ctx, cfg, pool, st, rep, logf); err != nil {
+			return fmt.Errorf("fuzzy suite: %w", err)
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -20,6 +20,7 @@ type report struct {
 	Baselines []string     `json:"baselines"`
 	Notes     []string     `json:"notes,omitempty"`
 	PeakRSSMB float64      `json:"peak_rss_mb"`
+	Fuzzy     *fuzzyReport `json:"fuzzy,omitempty"`
 }
 
 // noteNoise reports how much of the box other processes used while we
@@ -198,6 +199,9 @@ func (rep *report) print(w io.Writer) {
 				fail++
 			}
 		}
+	}
+	if rep.Fuzzy != nil {
+		rep.Fuzzy.print(w)
 	}
 	fmt.Fprintf(w, "\nTargets: %d PASS, %d FAIL.  Peak RSS of the bench process: %.0f MB\n", pass, fail, rep.PeakRSSMB)
 	fmt.Fprintln(w, "\nBaselines:")

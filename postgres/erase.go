@@ -75,6 +75,10 @@ var eraseSteps = []eraseStep{
 	// An import's before-images (revert): that import's revert leaves the
 	// person alone.
 	{"import_changes", stmt(sqlEraseByCustomer("import_changes"))},
+	// Fuzzy matching's blocking keys (hashes of name sounds, postcode…) and
+	// its queue of customers to score.
+	{"fuzzy_keys", stmt(sqlEraseByCustomer("fuzzy_keys"))},
+	{"suggest_pending", stmt(sqlEraseByCustomer("suggest_pending"))},
 	{"idempotency_keys", stmt(sqlEraseIdempotencyKeys)},
 	{"customer_addresses", stmt(sqlEraseByCustomer("customer_addresses"))},
 	{"customer_contacts", stmt(sqlEraseByCustomer("customer_contacts"))},

@@ -102,3 +102,13 @@ func completeJob(b *pgx.Batch, orgID, jobID string, result any) error {
 	b.Queue(sqlCompleteJob, orgID, jobID, raw)
 	return nil
 }
+
+// CompleteJob records a background job's result (a scan's counts).
+func (s *Store) CompleteJob(ctx context.Context, orgID, jobID string, result any) error {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("encode job result: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, sqlCompleteJob, orgID, jobID, raw)
+	return interpretError(err, nil)
+}

@@ -28,6 +28,7 @@ const (
 	Critical = "critical" // POS upserts: answered while the caller waits
 	Default  = "default"
 	Imports  = "imports" // bulk work, lowest weight so checkouts stay fast
+	Suggest  = "suggest" // fuzzy duplicate scoring: scans and incremental batches
 )
 
 // Names are the queue names in use.
@@ -51,20 +52,24 @@ func (n Names) Default() string { return n.name(Default) }
 // Imports is the queue of import chunks.
 func (n Names) Imports() string { return n.name(Imports) }
 
+// Suggest is the queue of duplicate scoring (scans, incremental batches).
+func (n Names) Suggest() string { return n.name(Suggest) }
+
 // Weights gives asynq's weighted priorities over every queue, for a single
 // server: critical work is picked far more often, yet imports never starve.
 func (n Names) Weights() map[string]int {
-	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Imports(): 1}
+	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2, n.Imports(): 1}
 }
 
 // Interactive are the queues a worker serves with its main pool: upserts
-// first. Imports get a pool of their own (see worker.Run).
+// first, duplicate scoring below them. Imports get a pool of their own
+// (see worker.Run).
 func (n Names) Interactive() map[string]int {
-	return map[string]int{n.Critical(): 12, n.Default(): 3}
+	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2}
 }
 
 // All lists every queue.
-func (n Names) All() []string { return []string{n.Critical(), n.Default(), n.Imports()} }
+func (n Names) All() []string { return []string{n.Critical(), n.Default(), n.Suggest(), n.Imports()} }
 
 // RedisOpt parses a Redis URL: redis://, rediss://, redis-socket://,
 // redis-sentinel://host1,host2?master=name and redis-cluster://host1,host2.

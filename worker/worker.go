@@ -35,6 +35,8 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)
 	mux.HandleFunc(queue.TypeDuplicatesMerge, d.handleDuplicatesMerge)
 	mux.HandleFunc(queue.TypeImportRevert, d.handleImportRevert)
+	mux.HandleFunc(queue.TypeSuggestScan, d.handleSuggestScan)
+	mux.HandleFunc(queue.TypeSuggestPending, d.handleSuggestPending)
 	return mux
 }
 
@@ -115,6 +117,12 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 				errs = append(errs, err)
 			} else if created {
 				n++
+			}
+			continue
+		}
+		if j.Type == queue.TypeSuggestScan {
+			if err := d.Client.EnqueueSuggestScan(ctx, queue.SuggestPayload{OrgID: j.OrganizationID, JobID: j.ID}); err != nil {
+				errs = append(errs, err)
 			}
 			continue
 		}
@@ -251,6 +259,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	lostEvery := min(cfg.ReconcileEvery, 2*time.Second)
 	lost := time.NewTicker(lostEvery)
 	defer lost.Stop()
+	// New and changed customers are scored within a second or two.
+	suggest := time.NewTicker(time.Second)
+	defer suggest.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -273,6 +284,10 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 			}
 			if r.lost > 0 || r.idle > 0 {
 				d.Log.Info("re-planned imports", "tasks_lost", r.lost, "no_progress", r.idle)
+			}
+		case <-suggest.C:
+			if err := d.pollSuggestPending(ctx); err != nil {
+				d.Log.Warn("queue duplicate scoring", "err", err)
 			}
 		case <-tick.C:
 			d.reconcile(ctx, cfg)

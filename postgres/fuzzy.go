@@ -1,0 +1,181 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// Fuzzy duplicate candidates (SPEC §10.2): blocking keys and candidate
+// pairs in SQL, comparison and scoring in Go (dedupe.Compare, FuzzyModel).
+//
+// Blocking rules, each a key per customer; two live customers of an
+// organization sharing a key are a candidate pair (the union over rules):
+//  1. family name's double metaphone + first initial + birth year
+//  2. birthdate
+//  3. postcode + family name's metaphone
+//  4. postcode + given name's metaphone
+//  5. given and family names' metaphones, either order (swapped names)
+//  6. the phone's last 8 digits
+//  7. the email's local part (before "+" and "@")
+//  8. house number + the street name's metaphone
+//
+// A key shared by more than FuzzyBlockCap customers is skipped: it is too
+// common to say anything ("John Smith"), and the other rules still apply.
+
+// FuzzyBlockCap is the largest block a key may form.
+const FuzzyBlockCap = 100
+
+const (
+	// sqlFuzzyRecords reads what dedupe.FuzzyRecord compares of the customers $2.
+	sqlFuzzyRecords = sqlFuzzyRecordsAll + ` AND c.id = ANY($2)`
+
+	// sqlFuzzyKeys writes the blocking keys of the organization's live
+	// customers (%s: all, or those of $2).
+	sqlFuzzyKeys = `WITH rec AS (
+		SELECT c.id, c.birthdate AS bd,
+			NULLIF(lower(CASE WHEN c.first_name || c.last_name = '' THEN split_part(btrim(c.name), ' ', 1)
+				ELSE c.first_name END), '') AS fn,
+			NULLIF(lower(CASE WHEN c.first_name || c.last_name = '' THEN substring(btrim(c.name) FROM '\s(\S+)$')
+				ELSE c.last_name END), '') AS ln,
+			NULLIF(right(regexp_replace(c.phone, '\D', '', 'g'), 8), '') AS ph,
+			NULLIF(lower(split_part(split_part(c.email, '@', 1), '+', 1)), '') AS em,
+			NULLIF(lower(replace(a.postal_code, ' ', '')), '') AS pc,
+			substring(a.address_line1 FROM '\d+') AS hn, substring(lower(a.address_line1) FROM '[a-z]{2,}') AS sn
+		FROM customers c
+		LEFT JOIN customer_addresses a ON a.organization_id = c.organization_id AND a.customer_id = c.id AND a.is_default
+		WHERE c.organization_id = $1 AND c.merged_into IS NULL %s
+	), ph AS (
+		SELECT id, bd, ph, em, pc, hn || '|' || NULLIF(dmetaphone(sn), '') AS st, left(fn, 1) AS fi, NULLIF(dmetaphone(fn), '') AS fm, NULLIF(dmetaphone(ln), '') AS lm
+		FROM rec
+	)
+	INSERT INTO fuzzy_keys (organization_id, customer_id, keys)
+	SELECT $1, ph.id, array_remove(ARRAY[
+		hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0),
+		hashtextextended('2|' || bd::text, 0),
+		hashtextextended('3|' || pc || '|' || lm, 0),
+		hashtextextended('4|' || pc || '|' || fm, 0),
+		hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0),
+		hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0),
+		hashtextextended('7|' || em, 0),
+		hashtextextended('8|' || st, 0)], NULL)
+	FROM ph
+	ON CONFLICT (organization_id, customer_id) DO UPDATE SET keys = EXCLUDED.keys
+		WHERE fuzzy_keys.keys IS DISTINCT FROM EXCLUDED.keys`
+
+	// sqlFuzzyDropKeys forgets the keys of customers merged or deleted since.
+	sqlFuzzyDropKeys = `DELETE FROM fuzzy_keys f WHERE f.organization_id = $1 AND NOT EXISTS (
+		SELECT 1 FROM customers c WHERE c.organization_id = f.organization_id AND c.id = f.customer_id
+			AND c.merged_into IS NULL)`
+
+	// sqlFuzzyCandidates lists, for each key of the customers $2, the
+	// customers sharing it; a key of more than the cap comes back with
+	// cap+1 ids and is skipped by the caller.
+	sqlFuzzyCandidates = `SELECT k.customer_id, o.ids FROM (
+			SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = ANY($2)) k
+		CROSS JOIN LATERAL (SELECT array_agg(x.customer_id) AS ids FROM (
+			SELECT customer_id FROM fuzzy_keys o
+			WHERE o.keys @> ARRAY[k.key] AND o.organization_id = $1 LIMIT $3 + 1) x) o`
+
+	// A fuzzy pair is (re)scored only while open: a dismissed or merged pair
+	// is never reopened, and pairs the engine recorded keep their reasons.
+	sqlFuzzyWritePairs = `INSERT INTO duplicate_suggestions (organization_id, customer_a, customer_b, reasons, score, source)
+		SELECT $1, u.a, u.b, string_to_array(u.r, '|'), u.s, 'fuzzy'
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::real[]) AS u(a, b, r, s)
+		ON CONFLICT (organization_id, customer_a, customer_b) DO UPDATE
+			SET score = EXCLUDED.score, reasons = EXCLUDED.reasons, updated = now()
+			WHERE duplicate_suggestions.status = 'open' AND duplicate_suggestions.source = 'fuzzy'`
+	sqlFuzzyModel     = `SELECT model FROM fuzzy_models WHERE organization_id = $1`
+	sqlFuzzySaveModel = `INSERT INTO fuzzy_models (organization_id, model) VALUES ($1, $2)
+		ON CONFLICT (organization_id) DO UPDATE SET model = EXCLUDED.model, estimated = now()`
+)
+
+// fuzzyLockKey is the advisory lock of an organization's fuzzy scoring: a
+// scan holds it exclusively, incremental batches share it.
+func fuzzyLockKey(orgID string) string { return "linkit:suggest:" + orgID }
+
+// fuzzyModel is the organization's estimated model, or the default.
+func fuzzyModel(ctx context.Context, q querier, orgID string) (*dedupe.FuzzyModel, error) {
+	var raw []byte
+	err := q.QueryRow(ctx, sqlFuzzyModel, orgID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return dedupe.DefaultFuzzyModel(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read fuzzy model: %w", err)
+	}
+	var m dedupe.FuzzyModel
+	if json.Unmarshal(raw, &m) != nil {
+		return dedupe.DefaultFuzzyModel(), nil
+	}
+	return m.OrDefault(), nil
+}
+
+// querier is what a pool, a connection and a transaction have in common.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// FuzzyPair is a scored candidate pair, customer A < customer B.
+type FuzzyPair struct {
+	A, B    string
+	Score   float64
+	Reasons []string
+}
+
+// orderedPair puts a pair in the table's order.
+func orderedPair(a, b string) (string, string) {
+	if a < b {
+		return a, b
+	}
+	return b, a
+}
+
+// pairWriter batches scored pairs into duplicate_suggestions.
+type pairWriter struct {
+	orgID   string
+	a, b, r []string
+	s       []float32
+	written int
+}
+
+func (w *pairWriter) add(p FuzzyPair) {
+	w.a, w.b = append(w.a, p.A), append(w.b, p.B)
+	w.r = append(w.r, strings.Join(p.Reasons, "|"))
+	w.s = append(w.s, float32(p.Score))
+}
+
+// flush writes the batch, sorted so that concurrent writers lock pairs in
+// one order.
+func (w *pairWriter) flush(ctx context.Context, q querier) error {
+	if len(w.a) > 0 {
+		idx := make([]int, len(w.a))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(i, j int) bool {
+			x, y := idx[i], idx[j]
+			return w.a[x] < w.a[y] || w.a[x] == w.a[y] && w.b[x] < w.b[y]
+		})
+		a, b, r, s := make([]string, len(idx)), make([]string, len(idx)), make([]string, len(idx)), make([]float32, len(idx))
+		for i, k := range idx {
+			a[i], b[i], r[i], s[i] = w.a[k], w.b[k], w.r[k], w.s[k]
+		}
+		if _, err := q.Exec(ctx, sqlFuzzyWritePairs, w.orgID, a, b, r, s); err != nil {
+			return fmt.Errorf("write fuzzy pairs: %w", err)
+		}
+		w.written += len(a)
+		w.a, w.b, w.r, w.s = w.a[:0], w.b[:0], w.r[:0], w.s[:0]
+	}
+	return nil
+}

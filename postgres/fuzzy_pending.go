@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/dedupe"
+)
+
+const (
+	// sqlSuggestPendingOrgs lists organizations with customers waiting to
+	// be scored (every worker's poll, each second): a skip scan over the
+	// primary key, one probe per organization however many rows an import
+	// left waiting.
+	sqlSuggestPendingOrgs = `WITH RECURSIVE o AS (
+			(SELECT organization_id FROM suggest_pending ORDER BY organization_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT p.organization_id FROM suggest_pending p WHERE p.organization_id > o.organization_id
+				ORDER BY p.organization_id LIMIT 1)
+			FROM o WHERE o.organization_id IS NOT NULL)
+		SELECT organization_id FROM o WHERE organization_id IS NOT NULL LIMIT $1`
+	sqlSuggestTakePending = `DELETE FROM suggest_pending WHERE organization_id = $1 AND id IN (
+		SELECT id FROM suggest_pending WHERE organization_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING customer_id`
+	sqlSuggestTryShared = `SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0))`
+	sqlSuggestPendingOf = `SELECT count(*) FROM suggest_pending WHERE organization_id = $1`
+)
+
+// SuggestPendingOrgs lists up to limit organizations with customers waiting
+// to be scored.
+func (s *Store) SuggestPendingOrgs(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, sqlSuggestPendingOrgs, limit)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("pending suggestions: %w", err), nil)
+	}
+	orgs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return orgs, interpretError(err, nil)
+}
+
+// SuggestPending counts an organization's customers waiting to be scored.
+func (s *Store) SuggestPending(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, sqlSuggestPendingOf, orgID).Scan(&n)
+	return n, interpretError(err, nil)
+}
+
+// SuggestBatch is what one incremental batch did.
+type SuggestBatch struct {
+	Customers int // customers scored
+	Compared  int // candidate pairs compared
+	Suggested int // pairs written at or above the minimum score
+	Busy      bool
+}
+
+// ScoreSuggestPending scores up to limit waiting customers of an
+// organization against their candidates, in one transaction: their keys
+// are rewritten, their pairs scored with the organization's model and
+// written, and the pending rows deleted. Busy: a scan holds the organization, which
+// covers these customers; try again later.
+func (s *Store) ScoreSuggestPending(ctx context.Context, orgID string, limit int, minScore float64) (SuggestBatch, error) {
+	var out SuggestBatch
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var ok bool
+		if err := tx.QueryRow(ctx, sqlSuggestTryShared, fuzzyLockKey(orgID)).Scan(&ok); err != nil {
+			return fmt.Errorf("suggest lock: %w", err)
+		}
+		if !ok {
+			out.Busy = true
+			return nil
+		}
+		rows, err := tx.Query(ctx, sqlSuggestTakePending, orgID, limit)
+		if err != nil {
+			return fmt.Errorf("take pending: %w", err)
+		}
+		taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("take pending: %w", err)
+		}
+		ids := distinct(taken)
+		if len(ids) == 0 {
+			return nil
+		}
+		model, err := fuzzyModel(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		res, err := scoreCustomers(ctx, tx, orgID, ids, model, minScore)
+		out = res
+		return err
+	})
+	return out, interpretError(err, nil)
+}
+
+// ScoreCustomers scores the given customers against their candidates now
+// (what the incremental batch does, without the pending table): the
+// benchmark's measure of one new customer.
+func (s *Store) ScoreCustomers(ctx context.Context, orgID string, ids []string, minScore float64) (SuggestBatch, error) {
+	var out SuggestBatch
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		model, err := fuzzyModel(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		out, err = scoreCustomers(ctx, tx, orgID, ids, model, minScore)
+		return err
+	})
+	return out, interpretError(err, nil)
+}
+
+func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, model *dedupe.FuzzyModel, minScore float64) (SuggestBatch, error) {
+	out := SuggestBatch{Customers: len(ids)}
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return out, fmt.Errorf("fuzzy settings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, "AND c.id = ANY($2)"), orgID, ids); err != nil {
+		return out, fmt.Errorf("write fuzzy keys: %w", err)
+	}
+	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids, FuzzyBlockCap)
+	if err != nil {
+		return out, fmt.Errorf("fuzzy candidates: %w", err)
+	}
+	type pair struct{ a, b string }
+	pairs := map[pair]bool{}
+	need := map[string]bool{}
+	var id string
+	var others []string
+	_, err = pgx.ForEachRow(rows, []any{&id, &others}, func() error {
+		if len(others) > FuzzyBlockCap {
+			return nil
+		}
+		for _, o := range others {
+			if o != id {
+				a, b := orderedPair(id, o)
+				pairs[pair{a, b}] = true
+				need[a], need[b] = true, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("fuzzy candidates: %w", err)
+	}
+	if len(pairs) == 0 {
+		return out, nil
+	}
+	all := make([]string, 0, len(need))
+	for k := range need {
+		all = append(all, k)
+	}
+	recs := map[string]dedupe.PreparedRecord{}
+	rows, err = tx.Query(ctx, sqlFuzzyRecords, orgID, all)
+	if err != nil {
+		return out, fmt.Errorf("fuzzy records: %w", err)
+	}
+	var r dedupe.FuzzyRecord
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.First, &r.Last, &r.Name, &r.Birthdate, &r.Street, &r.City,
+		&r.Postcode, &r.Email, &r.Phone, &r.Company}, func() error {
+		recs[r.ID] = dedupe.Prepare(&r)
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("fuzzy records: %w", err)
+	}
+	w := &pairWriter{orgID: orgID}
+	for p := range pairs {
+		ra, okA := recs[p.a]
+		rb, okB := recs[p.b]
+		if !okA || !okB { // merged or deleted since its keys were written
+			continue
+		}
+		out.Compared++
+		c := dedupe.Compare(ra, rb)
+		score := model.Score(c)
+		// A pair below the minimum is left as it is: the next scan drops
+		// open fuzzy pairs it no longer confirms.
+		if score >= minScore {
+			w.add(FuzzyPair{A: p.a, B: p.b, Score: score, Reasons: model.Reasons(c)})
+		}
+	}
+	err = w.flush(ctx, tx)
+	out.Suggested = w.written
+	return out, err
+}
+
+func distinct(xs []string) []string {
+	seen := make(map[string]bool, len(xs))
+	out := xs[:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/dedupe"
+)
+
+const (
+	sqlFuzzyLock        = `SELECT pg_advisory_lock(hashtextextended($1, 0))`
+	sqlFuzzyUnlock      = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`
+	sqlFuzzyDropPending = `DELETE FROM suggest_pending WHERE organization_id = $1`
+	// After a scan's writes: the GIN index's pending list merged (an
+	// incremental lookup would scan it), the statistics fresh.
+	sqlFuzzyTidy = `SELECT gin_clean_pending_list('fuzzy_keys_keys'::regclass); ANALYZE fuzzy_keys`
+	sqlFuzzyNow  = `SELECT clock_timestamp()`
+	// One round trip (simple protocol: no parameters).
+	sqlFuzzyPlanSettings = `SET LOCAL work_mem = '128MB'; SET LOCAL jit = off`
+	// A random sample of the organization's records: random pairs of them
+	// are (nearly all) different people, which is what u measures.
+	sqlFuzzySample = sqlFuzzyRecordsAll + ` ORDER BY random() LIMIT $2`
+
+	// sqlFuzzyPairs streams the candidate pairs (the union of the blocking
+	// rules, each pair once) with both records. $3 samples: only pairs
+	// whose first customer hashes to 0 modulo $3 (1: all).
+	sqlFuzzyPairs = `WITH blocks AS (
+			SELECT array_agg(k.customer_id) AS ids
+			FROM (SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
+			GROUP BY k.key HAVING count(*) BETWEEN 2 AND $2
+		), pairs AS (
+			SELECT DISTINCT a, b FROM blocks, unnest(ids) a, unnest(ids) b
+			WHERE a < b AND ($3 = 1 OR abs(hashtext(a)) % $3 = 0)
+		), rec AS (` + sqlFuzzyRecordsAll + `)
+		SELECT ra.*, rb.* FROM pairs p JOIN rec ra ON ra.id = p.a JOIN rec rb ON rb.id = p.b`
+	// sqlFuzzyRecordsAll reads what dedupe.FuzzyRecord compares.
+	sqlFuzzyRecordsAll = `SELECT c.id, c.first_name, c.last_name, c.name, coalesce(to_char(c.birthdate, 'YYYY-MM-DD'), ''),
+		coalesce(a.address_line1, ''), coalesce(a.city, ''), coalesce(a.postal_code, ''), c.email, c.phone, c.company_name
+		FROM customers c
+		LEFT JOIN customer_addresses a ON a.organization_id = c.organization_id AND a.customer_id = c.id AND a.is_default
+		WHERE c.organization_id = $1 AND c.merged_into IS NULL`
+
+	// Open fuzzy pairs the scan did not confirm (a customer changed since)
+	// leave the queue.
+	sqlFuzzyDropStale = `DELETE FROM duplicate_suggestions WHERE organization_id = $1 AND source = 'fuzzy'
+		AND status = 'open' AND updated < $2`
+	sqlFuzzyCountLive = `SELECT count(*) FROM customers WHERE organization_id = $1 AND merged_into IS NULL`
+)
+
+// FuzzyScanOptions tune a scan; the zero value is the defaults.
+type FuzzyScanOptions struct {
+	MinScore    float64 // dedupe.DefaultMinScore when 0
+	SamplePairs int     // pairs the model is estimated on, about (default 200,000)
+	RandomPairs int     // random pairs u is estimated on (default 100,000)
+}
+
+// FuzzyScanResult is a scan's outcome: the job's result.
+type FuzzyScanResult struct {
+	Customers      int     `json:"customers"`
+	CandidatePairs int     `json:"candidate_pairs"`
+	Suggested      int     `json:"suggested"`
+	Removed        int     `json:"removed"`
+	MinScore       float64 `json:"min_score"`
+	Lambda         float64 `json:"model_lambda"`
+	Seconds        float64 `json:"seconds"`
+	// Where the time went: waiting for the organization, writing the keys,
+	// estimating the model, scoring the pairs.
+	LockSeconds     float64 `json:"lock_seconds"`
+	KeysSeconds     float64 `json:"keys_seconds"`
+	EstimateSeconds float64 `json:"estimate_seconds"`
+	ScoreSeconds    float64 `json:"score_seconds"`
+	PairsPerSecond  float64 `json:"pairs_per_second"`
+}
+
+// ScanFuzzy rescans a whole organization: rewrites every blocking key,
+// estimates the model from the organization's own data (u from random
+// pairs, m and lambda by EM over a sample of the candidate pairs), then
+// streams every candidate pair through the model and writes those scoring
+// at least the minimum; memory stays bounded by a batch whatever the size.
+func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptions) (*FuzzyScanResult, error) {
+	start := time.Now()
+	if opts.MinScore <= 0 {
+		opts.MinScore = dedupe.DefaultMinScore
+	}
+	if opts.SamplePairs <= 0 {
+		opts.SamplePairs = 200000
+	}
+	if opts.RandomPairs <= 0 {
+		opts.RandomPairs = 100000
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
+	}
+	defer conn.Release()
+	// Incremental batches wait while a scan runs: it covers what they would do.
+	if _, err := conn.Exec(ctx, sqlFuzzyLock, fuzzyLockKey(orgID)); err != nil {
+		return nil, interpretError(fmt.Errorf("fuzzy lock: %w", err), nil)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), sqlFuzzyUnlock, fuzzyLockKey(orgID)) //nolint:errcheck // released with the session anyway
+	res := &FuzzyScanResult{MinScore: opts.MinScore}
+	phase := time.Now()
+	lap := func(d *float64) {
+		*d = time.Since(phase).Seconds()
+		phase = time.Now()
+	}
+	lap(&res.LockSeconds)
+	var began time.Time
+	if err := conn.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
+		return nil, interpretError(err, nil)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
+			return fmt.Errorf("fuzzy settings: %w", err)
+		}
+		for _, q := range []string{sqlFuzzyDropPending, sqlFuzzyDropKeys} {
+			if _, err := tx.Exec(ctx, q, orgID); err != nil {
+				return fmt.Errorf("reset fuzzy keys: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, ""), orgID); err != nil {
+			return fmt.Errorf("write fuzzy keys: %w", err)
+		}
+		return tx.QueryRow(ctx, sqlFuzzyCountLive, orgID).Scan(&res.Customers)
+	})
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if _, err := conn.Exec(ctx, sqlFuzzyTidy); err != nil {
+		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
+	}
+	lap(&res.KeysSeconds)
+	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, opts)
+	if err != nil {
+		return nil, err
+	}
+	lap(&res.EstimateSeconds)
+	res.Lambda = model.Lambda
+	raw, err := json.Marshal(model)
+	if err != nil {
+		return nil, fmt.Errorf("encode fuzzy model: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
+		return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
+	}
+	w := &pairWriter{orgID: orgID}
+	err = s.streamFuzzyPairs(ctx, orgID, 1, func(a, b *dedupe.FuzzyRecord) error {
+		res.CandidatePairs++
+		c := dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b))
+		if score := model.Score(c); score >= opts.MinScore {
+			w.add(FuzzyPair{A: a.ID, B: b.ID, Score: score, Reasons: model.Reasons(c)})
+			if len(w.a) >= 2000 {
+				return w.flush(ctx, s.pool)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.flush(ctx, s.pool)
+	}
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	res.Suggested = w.written
+	lap(&res.ScoreSeconds)
+	tag, err := s.pool.Exec(ctx, sqlFuzzyDropStale, orgID, began)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("drop stale fuzzy pairs: %w", err), nil)
+	}
+	res.Removed = int(tag.RowsAffected())
+	res.Seconds = time.Since(start).Seconds()
+	if res.Seconds > 0 {
+		res.PairsPerSecond = float64(res.CandidatePairs) / res.Seconds
+	}
+	return res, nil
+}
+
+// estimateFuzzyModel fits the organization's model: u from random pairs of
+// a random sample of its records, m and lambda by EM over a sample of the
+// candidate pairs (their patterns counted: memory is per pattern, not pair).
+func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
+	rows, err := s.pool.Query(ctx, sqlFuzzySample, orgID, 2000)
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("fuzzy sample: %w", err), nil)
+	}
+	var sample []dedupe.PreparedRecord
+	var r dedupe.FuzzyRecord
+	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.First, &r.Last, &r.Name, &r.Birthdate, &r.Street, &r.City,
+		&r.Postcode, &r.Email, &r.Phone, &r.Company}, func() error {
+		sample = append(sample, dedupe.Prepare(&r))
+		return nil
+	})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("fuzzy sample: %w", err), nil)
+	}
+	random := dedupe.PatternCounts{}
+	if n := len(sample); n > 1 {
+		rng := rand.New(rand.NewPCG(uint64(n), 20)) // fixed: a rescan of the same data estimates the same
+		for range min(opts.RandomPairs, n*(n-1)/2) {
+			i, j := rng.IntN(n), rng.IntN(n-1)
+			if j >= i {
+				j++
+			}
+			random.Add(dedupe.Compare(sample[i], sample[j]).Pattern)
+		}
+	}
+	// About SamplePairs pairs: a customer has a handful of candidates.
+	mod := max(1, customers*4/opts.SamplePairs)
+	blocked := dedupe.PatternCounts{}
+	err = s.streamFuzzyPairs(ctx, orgID, mod, func(a, b *dedupe.FuzzyRecord) error {
+		blocked.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
+		return nil
+	})
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	return dedupe.EstimateFuzzyModel(blocked, random), nil
+}
+
+// streamFuzzyPairs calls fn for each candidate pair (a sample of 1 in mod).
+func (s *Store) streamFuzzyPairs(ctx context.Context, orgID string, mod int, fn func(a, b *dedupe.FuzzyRecord) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// The DISTINCT over every rule's pairs is a hash: let it stay in
+		// memory. The planner overestimates the pairs (it cannot know blocks
+		// are small) and JIT-compiled the query for seconds: it runs in less.
+		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
+			return fmt.Errorf("fuzzy pairs: %w", err)
+		}
+		rows, err := tx.Query(ctx, sqlFuzzyPairs, orgID, FuzzyBlockCap, mod)
+		if err != nil {
+			return fmt.Errorf("fuzzy pairs: %w", err)
+		}
+		var a, b dedupe.FuzzyRecord
+		_, err = pgx.ForEachRow(rows, []any{&a.ID, &a.First, &a.Last, &a.Name, &a.Birthdate, &a.Street, &a.City,
+			&a.Postcode, &a.Email, &a.Phone, &a.Company, &b.ID, &b.First, &b.Last, &b.Name, &b.Birthdate, &b.Street,
+			&b.City, &b.Postcode, &b.Email, &b.Phone, &b.Company}, func() error { return fn(&a, &b) })
+		if err != nil {
+			return fmt.Errorf("fuzzy pairs: %w", err)
+		}
+		return nil
+	})
+}
