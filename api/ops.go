@@ -49,7 +49,7 @@ func NewProbeServer(cfg Config, d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, Deps: d, log: d.Log, mux: newRouteMux()}
 	s.metrics = newHTTPMetrics(d.Registry, d.Inspector, d.Names)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)

@@ -19,6 +19,7 @@ func (s *Server) routes() {
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.docsRoutes()
 
 	// Org settings (SPEC §10.1).
 	s.mux.Handle("GET /api/v1/settings", auth(accepts(noParams, s.handleSettingsGet)))

@@ -92,7 +92,7 @@ type Server struct {
 	Deps
 	store   *postgres.Store
 	log     *slog.Logger
-	mux     *http.ServeMux
+	mux     *routeMux
 	keys    authCache
 	metrics *httpMetrics
 	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
@@ -140,7 +140,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: newRouteMux(),
 		phones: dedupe.NewPhoneNormalizer(0)}
 	s.keys.entries = map[string]authEntry{}
 	s.uploads.perOrg = map[string]int{}
