@@ -1,7 +1,13 @@
 package api_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +188,98 @@ func TestOpenAPICheckCatchesDrift(t *testing.T) {
 	if err := linkittest.ValidateOpenAPI("GET", "/api/v1/nothing", bad); err == nil {
 		t.Fatal("an undocumented route validated")
 	}
+}
+
+// TestOpenAPIQueryParameters holds each GET operation's documented query
+// parameters to the ones its route accepts (query.go): one request per
+// route sends every parameter the document names anywhere, and the route
+// must refuse as unknown exactly those its operation does not document.
+func TestOpenAPIQueryParameters(t *testing.T) {
+	t.Parallel()
+	doc, err := linkittest.OpenAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]bool{}
+	type op struct {
+		path   string
+		params map[string]bool
+	}
+	var ops []op
+	for path, item := range doc.Paths.Map() {
+		get := item.Get
+		if get == nil || !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		o := op{path: path, params: map[string]bool{}}
+		for _, p := range append(item.Parameters, get.Parameters...) {
+			if p.Value.In == "query" {
+				o.params[p.Value.Name] = true
+				all[p.Value.Name] = true
+			}
+		}
+		ops = append(ops, o)
+	}
+	// And every name query.go declares, so that a parameter a route reads
+	// and the document names nowhere is caught too.
+	for _, name := range declaredQueryParams(t) {
+		all[name] = true
+	}
+	query := url.Values{}
+	for name := range all {
+		query.Set(name, "1")
+	}
+	s := linkittest.New(t, linkittest.WithoutQueue())
+	// The location-scoped routes look the location up before the query.
+	loc := s.Do("POST", "/api/v1/locations", map[string]any{"name": "Riyadh Mall"}).Want(t, http.StatusCreated).Data()["id"].(string)
+	for _, o := range ops {
+		path := pathParam.ReplaceAllString(strings.ReplaceAll(o.path, "{location_id}", loc), "x_0")
+		r := s.Do("GET", path+"?"+query.Encode(), nil)
+		refused := map[string]bool{}
+		if r.Status == http.StatusUnprocessableEntity {
+			// Both envelopes: {error, details} and {message, errors}.
+			details, _ := r.Body["errors"].(map[string]any)
+			if r.Body["error"] == "Unknown query parameter" {
+				details = r.Details()
+			}
+			for name, why := range details {
+				refused[name] = why == "unknown parameter"
+			}
+		}
+		for name := range all {
+			if o.params[name] && refused[name] {
+				t.Errorf("GET %s documents %q, which the route refuses", o.path, name)
+			}
+			if !o.params[name] && !refused[name] {
+				t.Errorf("GET %s accepts %q, which the document does not list for it", o.path, name)
+			}
+		}
+	}
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// declaredQueryParams are the string literals of query.go's var blocks:
+// the parameter names the routes may accept.
+func declaredQueryParams(t *testing.T) []string {
+	f, err := parser.ParseFile(token.NewFileSet(), "query.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range f.Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
+			ast.Inspect(g, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					name, _ := strconv.Unquote(lit.Value)
+					names = append(names, name)
+				}
+				return true
+			})
+		}
+	}
+	if len(names) < 20 {
+		t.Fatalf("query.go declares only %v", names)
+	}
+	return names
 }
