@@ -154,6 +154,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	do("POST", "/api/customers", map[string]any{"name": "Acme Corporation", "email": "billing@acme.com"}, http.StatusCreated)
 	do("GET", "/api/customers?limit=2", nil, http.StatusOK)
 	do("GET", "/api/v1/duplicates", nil, http.StatusOK)
+	do("POST", "/api/v1/customers/"+id+"/credit-check", map[string]any{"requested_amount": 100}, http.StatusOK)
+
+	// A suggested pair: one customer by email, another by phone, then a
+	// checkout carrying both.
+	do("POST", "/api/v1/customers", map[string]any{"first_name": "Mina", "last_name": "Park", "email": "mina.park@example.com"}, http.StatusCreated)
+	do("POST", "/api/v1/customers", map[string]any{"first_name": "Min", "last_name": "Park", "phone": "+1 312 555 0143"}, http.StatusCreated)
+	c.Do("POST", "/api/v1/customers/upsert", map[string]any{"email": "mina.park@example.com", "phone": "+13125550143"})
+	pairs := do("GET", "/api/v1/duplicates?status=open", nil, http.StatusOK).List()
+	if len(pairs) == 0 {
+		t.Fatal("no suggested pair")
+	}
+	pair := pairs[0]["id"].(string)
+	do("GET", "/api/v1/duplicates/"+pair, nil, http.StatusOK)
+	do("POST", "/api/v1/duplicates/"+pair+"/dismiss", nil, http.StatusOK)
 
 	// An import, created and read back once it ends.
 	up := c.Upload("/api/v1/imports", "customers.csv", "", []byte("email,first_name,last_name\nlina@example.com,Lina,Saad\nbad,,\n"))
