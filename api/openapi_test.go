@@ -178,11 +178,16 @@ func TestOpenAPIResponses(t *testing.T) {
 	do("GET", "/api/v1/imports/"+imp, nil, http.StatusOK)
 	do("GET", "/api/v1/imports/"+imp+"/errors", nil, http.StatusOK)
 	do("GET", "/api/v1/imports", nil, http.StatusOK)
+	job := do("POST", "/api/v1/imports/"+imp+"/revert", nil, http.StatusAccepted).Data()["id"].(string)
+	do("GET", "/api/v1/jobs/"+job, nil, http.StatusOK)
+
+	do("GET", "/api/v1/customers/"+id+"/export", nil, http.StatusOK)
+	do("POST", "/api/v1/customers/"+id+"/erase", nil, http.StatusOK)
 
 	// 401 without a key, 404 for an unknown route's method answer.
 	r := c.DoKey("", "GET", "/api/v1/customers", nil).Want(t, http.StatusUnauthorized)
 	linkittest.CheckOpenAPI(t, "GET", "/api/v1/customers", r)
-	do("DELETE", "/api/v1/customers/"+id, nil, http.StatusNoContent)
+	do("DELETE", "/api/v1/customer-groups/"+group, nil, http.StatusNoContent)
 }
 
 // TestOpenAPICheckCatchesDrift: the helper fails an answer the document
