@@ -49,6 +49,7 @@ const docsPage = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Linkit Customers API</title>
+<link rel="icon" href="data:,">
 </head>
 <body>
 <redoc spec-url="/openapi.json"></redoc>
