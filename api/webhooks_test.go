@@ -318,3 +318,34 @@ func TestWebhookCRUD(t *testing.T) {
 	s.Do("DELETE", "/api/v1/webhooks/"+id, nil).Want(t, http.StatusNoContent)
 	s.Do("GET", "/api/v1/webhooks/"+id, nil).WantError(t, http.StatusNotFound)
 }
+
+// TestWebhookDeletedStopsRetrying: deleting a webhook drops its pending
+// events; a failing receiver is not called again.
+func TestWebhookDeletedStopsRetrying(t *testing.T) {
+	t.Parallel()
+	s := webhookStack(t)
+	rc := newReceiver(t)
+	rc.fail = 1 << 30
+	hook := subscribe(t, s, rc, "customer.created")
+	s.Do("POST", "/api/v1/customers", map[string]any{"first_name": "Sami", "last_name": "Odeh", "email": "sami.deleted@example.com"}).
+		Want(t, http.StatusCreated)
+	calls := func() int {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.calls)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for calls() < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if calls() < 2 {
+		t.Fatalf("receiver called %d times, want retries", calls())
+	}
+	s.Do("DELETE", "/api/v1/webhooks/"+hook, nil).Want(t, http.StatusNoContent)
+	time.Sleep(500 * time.Millisecond) // an attempt in flight may finish
+	n := calls()
+	time.Sleep(1500 * time.Millisecond) // several retry delays
+	if calls() != n {
+		t.Fatalf("receiver called %d more times after the webhook was deleted", calls()-n)
+	}
+}
