@@ -234,6 +234,13 @@ func TestWebhookRetries(t *testing.T) {
 	if log[1]["error"] == nil || log[0]["error"] != nil {
 		t.Fatalf("errors: %v", log)
 	}
+	// Past their retention, the finished event and its log go.
+	if n, err := s.Store.PurgeWebhookHistory(context.Background(), time.Now().Add(time.Hour), 100); err != nil || n != 4 {
+		t.Fatalf("purged %d rows, want 4 (event and 3 attempts): %v", n, err)
+	}
+	if log := s.Do("GET", "/api/v1/webhooks/"+hook+"/deliveries", nil).Want(t, http.StatusOK).List(); len(log) != 0 {
+		t.Fatalf("log after purge: %v", log)
+	}
 }
 
 // TestWebhookOutboxSurvivesLostTasks: events committed while no worker runs,

@@ -39,6 +39,8 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (enqueued NULLS FIRST, created)
     WHERE delivered IS NULL AND failed IS NULL;
 CREATE INDEX webhook_outbox_webhook ON webhook_outbox (organization_id, webhook_id);
+-- The reconciler deletes events and log entries past their retention.
+CREATE INDEX webhook_outbox_created ON webhook_outbox (created);
 
 -- The delivery log: one row per attempt.
 CREATE TABLE webhook_deliveries (
@@ -56,6 +58,7 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (organization_id, webhook_id) REFERENCES webhooks ON DELETE CASCADE
 );
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (organization_id, webhook_id, id DESC);
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created);
 
 -- Customer events come from audit_events, which every customer change
 -- writes in its own transaction: one statement-level trigger covers every

@@ -285,3 +285,27 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, a *WebhookAttempt, d W
 		return interpretError(err, nil)
 	})
 }
+
+const (
+	// Finished events (delivered or given up) and log entries past their
+	// retention, oldest first, a batch at a time.
+	sqlPurgeOutbox = `DELETE FROM webhook_outbox WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM webhook_outbox WHERE created < $1 AND (delivered IS NOT NULL OR failed IS NOT NULL)
+		ORDER BY created LIMIT $2))`
+	sqlPurgeDeliveries = `DELETE FROM webhook_deliveries WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM webhook_deliveries WHERE created < $1 ORDER BY created LIMIT $2))`
+)
+
+// PurgeWebhookHistory deletes up to limit finished events and up to limit
+// delivery log entries written before before; it returns how many rows went.
+func (s *Store) PurgeWebhookHistory(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	for _, q := range []string{sqlPurgeOutbox, sqlPurgeDeliveries} {
+		tag, err := s.pool.Exec(ctx, q, before, limit)
+		if err != nil {
+			return n, interpretError(fmt.Errorf("purge webhook history: %w", err), nil)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}

@@ -30,6 +30,10 @@ const webhookGiveUpAfter = 26 * time.Hour
 // that still exists (waiting for its retry) makes that a no-op.
 const webhookRequeueAge = 2 * time.Minute
 
+// webhookRetention is how long finished events and the delivery log are
+// kept.
+const webhookRetention = 30 * 24 * time.Hour
+
 // webhookDispatchBatch bounds the outbox rows one dispatch queues.
 const webhookDispatchBatch = 1000
 

@@ -368,6 +368,11 @@ func (d *Deps) reconcile(ctx context.Context, cfg Config) {
 	} else if n > 0 {
 		d.Log.Debug("purged expired idempotency keys", "count", n)
 	}
+	if n, err := d.Store.PurgeWebhookHistory(ctx, time.Now().Add(-webhookRetention), idempotencyPurgeBatch); err != nil {
+		d.Log.Warn("purge webhook history", "err", err)
+	} else if n > 0 {
+		d.Log.Debug("purged webhook events and delivery log", "count", n)
+	}
 	if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
 		d.Log.Warn("purge import staging", "err", err)
 	} else if n > 0 {
