@@ -64,7 +64,8 @@ CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created);
 -- writes in its own transaction: one statement-level trigger covers every
 -- path (upsert, import chunks, merge, unmerge, edits, deletes) set-based.
 -- An organization without an enabled webhook costs one index probe per
--- statement. customer.tagged is announced as customer.updated.
+-- statement. customer.tagged is announced as customer.updated, and
+-- customer.erased (privacy erasure) as customer.deleted.
 -- +goose StatementBegin
 CREATE FUNCTION webhook_customer_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -75,7 +76,8 @@ BEGIN
     INSERT INTO webhook_outbox (organization_id, id, webhook_id, type, audit_event_id)
     SELECT n.organization_id, 'msg_' || replace(gen_random_uuid()::text, '-', ''), w.id, e.type, n.id
     FROM new_events n
-    CROSS JOIN LATERAL (SELECT CASE n.type WHEN 'customer.tagged' THEN 'customer.updated' ELSE n.type END AS type) e
+    CROSS JOIN LATERAL (SELECT CASE n.type WHEN 'customer.tagged' THEN 'customer.updated'
+        WHEN 'customer.erased' THEN 'customer.deleted' ELSE n.type END AS type) e
     JOIN webhooks w ON w.organization_id = n.organization_id AND w.enabled
         AND (e.type = ANY (w.events) OR '*' = ANY (w.events))
     WHERE e.type IN ('customer.created', 'customer.updated', 'customer.merged', 'customer.unmerged', 'customer.deleted')
