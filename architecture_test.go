@@ -21,6 +21,7 @@ var layers = map[string]int{
 	"customer":              0, // domain types, validation, the one error type
 	"migrations":            0, // embedded SQL
 	"dedupe":                1, // pure rules: normalization, matching decisions
+	"webhook":               1, // outbound webhooks: events, secrets, signed sends
 	"postgres":              2, // the store
 	"postgres/postgrestest": 3, // per-test databases
 	"importer":              3, // file → rows

@@ -136,6 +136,15 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/orders/{id}", auth(accepts(noParams, s.handleOrderGet)))
 	s.mux.Handle("PATCH /api/v1/orders/{id}", auth(s.handleOrderPatch))
 
+	// Webhooks (SPEC §10.4).
+	s.mux.Handle("GET /api/v1/webhooks", auth(accepts(pageParams, s.handleWebhookList)))
+	s.mux.Handle("POST /api/v1/webhooks", creating(s.handleWebhookCreate))
+	s.mux.Handle("GET /api/v1/webhooks/{id}", auth(accepts(noParams, s.handleWebhookGet)))
+	s.mux.Handle("PUT /api/v1/webhooks/{id}", auth(s.handleWebhookReplace))
+	s.mux.Handle("PATCH /api/v1/webhooks/{id}", auth(s.handleWebhookPatch))
+	s.mux.Handle("DELETE /api/v1/webhooks/{id}", auth(s.handleWebhookDelete))
+	s.mux.Handle("GET /api/v1/webhooks/{id}/deliveries", auth(accepts(pageParams, s.handleWebhookDeliveries)))
+
 	// Operations: queue dashboard and metrics.
 	s.opsRoutes()
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// RateLimits are the per-API-key limits (zero members: the defaults),
 	// applied when Deps.RateLimitRedis is set.
 	RateLimits RateLimits
+	// WebhooksAllowPrivate accepts webhook URLs on private, loopback and
+	// link-local addresses (LINKIT_WEBHOOKS_ALLOW_PRIVATE).
+	WebhooksAllowPrivate bool
 	// Now is the clock of defaults (order dates) and of analytics periods;
 	// nil means time.Now. Tests fix it to make figures reproducible.
 	Now func() time.Time

@@ -80,6 +80,9 @@ var eraseSteps = []eraseStep{
 	{"fuzzy_keys", stmt(sqlEraseByCustomer("fuzzy_keys"))},
 	{"suggest_pending", stmt(sqlEraseByCustomer("suggest_pending"))},
 	{"idempotency_keys", stmt(sqlEraseIdempotencyKeys)},
+	// Webhook bodies frozen for a retry: rebuilt, from the erased record, at
+	// the next attempt.
+	{"webhook_outbox", stmt(sqlEraseWebhookPayloads)},
 	{"customer_addresses", stmt(sqlEraseByCustomer("customer_addresses"))},
 	{"customer_contacts", stmt(sqlEraseByCustomer("customer_contacts"))},
 	{"customer_tags", stmt(sqlEraseByCustomer("customer_tags"))},
@@ -132,6 +135,10 @@ func mentionsArray(arr string) string {
 // eraseParams names every parameter once so each statement takes the
 // same eight (a no-op CTE).
 const eraseParams = `params AS (SELECT $1::text, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`
+
+const sqlEraseWebhookPayloads = `WITH ` + eraseParams + `, gone AS (UPDATE webhook_outbox SET payload = NULL
+		WHERE organization_id = $1 AND payload IS NOT NULL AND payload->'data'->'customer'->>'id' = ANY($2) RETURNING 1)
+		SELECT count(*) FROM gone`
 
 func sqlEraseByCustomer(table string) string {
 	return `WITH ` + eraseParams + `, gone AS (DELETE FROM ` + table + `

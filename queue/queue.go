@@ -27,8 +27,9 @@ const (
 const (
 	Critical = "critical" // POS upserts: answered while the caller waits
 	Default  = "default"
-	Imports  = "imports" // bulk work, lowest weight so checkouts stay fast
-	Suggest  = "suggest" // fuzzy duplicate scoring: scans and incremental batches
+	Imports  = "imports"  // bulk work, lowest weight so checkouts stay fast
+	Suggest  = "suggest"  // fuzzy duplicate scoring: scans and incremental batches
+	Webhooks = "webhooks" // deliveries to merchants' receivers, a pool of their own
 )
 
 // Names are the queue names in use.
@@ -55,10 +56,13 @@ func (n Names) Imports() string { return n.name(Imports) }
 // Suggest is the queue of duplicate scoring (scans, incremental batches).
 func (n Names) Suggest() string { return n.name(Suggest) }
 
+// Webhooks is the queue of webhook deliveries.
+func (n Names) Webhooks() string { return n.name(Webhooks) }
+
 // Weights gives asynq's weighted priorities over every queue, for a single
 // server: critical work is picked far more often, yet imports never starve.
 func (n Names) Weights() map[string]int {
-	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2, n.Imports(): 1}
+	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2, n.Imports(): 1, n.Webhooks(): 1}
 }
 
 // Interactive are the queues a worker serves with its main pool: upserts
@@ -69,7 +73,9 @@ func (n Names) Interactive() map[string]int {
 }
 
 // All lists every queue.
-func (n Names) All() []string { return []string{n.Critical(), n.Default(), n.Suggest(), n.Imports()} }
+func (n Names) All() []string {
+	return []string{n.Critical(), n.Default(), n.Suggest(), n.Imports(), n.Webhooks()}
+}
 
 // RedisOpt parses a Redis URL: redis://, rediss://, redis-socket://,
 // redis-sentinel://host1,host2?master=name and redis-cluster://host1,host2.

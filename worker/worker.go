@@ -16,6 +16,7 @@ import (
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/webhook"
 )
 
 // Deps are what the handlers need.
@@ -25,6 +26,9 @@ type Deps struct {
 	Client  *queue.Client
 	Log     *slog.Logger
 	Metrics *Metrics
+	// Webhooks sends webhook deliveries; Run makes one from its Config
+	// when nil.
+	Webhooks *webhook.Sender
 }
 
 // NewServeMux registers every task handler.
@@ -37,6 +41,7 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux.HandleFunc(queue.TypeImportRevert, d.handleImportRevert)
 	mux.HandleFunc(queue.TypeSuggestScan, d.handleSuggestScan)
 	mux.HandleFunc(queue.TypeSuggestPending, d.handleSuggestPending)
+	mux.HandleFunc(queue.TypeWebhookDeliver, d.handleWebhook)
 	return mux
 }
 
@@ -171,6 +176,23 @@ type Config struct {
 	// RetentionImportErrors is how long a finished import keeps its error
 	// report (raw cells) (default 90 days; negative: forever).
 	RetentionImportErrors time.Duration
+	// WebhookConcurrency is how many webhook deliveries run at once (default
+	// 4), in a pool of their own: slow receivers cannot hold up checkouts.
+	WebhookConcurrency int
+	// WebhookRetryDelays are the waits before each retry of a failed
+	// delivery (default DefaultWebhookRetryDelays, about a day).
+	WebhookRetryDelays []time.Duration
+	// WebhookTimeout bounds one delivery attempt (default 10 s).
+	WebhookTimeout time.Duration
+	// WebhooksAllowPrivate lets deliveries reach private and loopback
+	// addresses (LINKIT_WEBHOOKS_ALLOW_PRIVATE).
+	WebhooksAllowPrivate bool
+	// WebhookPoll is how often the outbox is polled for new events
+	// (default 1 s).
+	WebhookPoll time.Duration
+	// WebhookRequeueAge is how long a queued, undelivered outbox row waits
+	// before it is queued again in case its task was lost (default 2 min).
+	WebhookRequeueAge time.Duration
 }
 
 // Retention defaults (docs/operations.md).
@@ -215,6 +237,21 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	if cfg.RetentionImportErrors == 0 {
 		cfg.RetentionImportErrors = DefaultRetentionImportErrors
 	}
+	if cfg.WebhookConcurrency <= 0 {
+		cfg.WebhookConcurrency = 4
+	}
+	if len(cfg.WebhookRetryDelays) == 0 {
+		cfg.WebhookRetryDelays = DefaultWebhookRetryDelays
+	}
+	if cfg.WebhookPoll <= 0 {
+		cfg.WebhookPoll = time.Second
+	}
+	if cfg.WebhookRequeueAge <= 0 {
+		cfg.WebhookRequeueAge = webhookRequeueAge
+	}
+	if d.Webhooks == nil {
+		d.Webhooks = webhook.NewSender(cfg.WebhookTimeout, cfg.WebhooksAllowPrivate)
+	}
 	base := asynq.Config{
 		TaskCheckInterval: 5 * time.Millisecond, // the default 1 s would dominate POS latency
 		// Retries are short (see RetryDelayFunc); check for due ones often.
@@ -223,6 +260,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		Logger:                   queue.Logger{L: d.Log},
 		LogLevel:                 asynq.WarnLevel,
 		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			if t.Type() == queue.TypeWebhookDeliver {
+				return cfg.WebhookRetryDelays[min(n, len(cfg.WebhookRetryDelays)-1)]
+			}
 			return min(time.Duration(1<<min(n, 6))*250*time.Millisecond, 30*time.Second)
 		},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -233,13 +273,17 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	// Two pools: upserts never wait behind import chunks, and chunks never
 	// run more at once than PostgreSQL can use.
-	interactive, bulk := base, base
+	interactive, bulk, hooks := base, base, base
 	interactive.Concurrency, interactive.Queues = cfg.Concurrency, cfg.Names.Interactive()
 	bulk.Concurrency, bulk.Queues = cfg.ImportConcurrency, map[string]int{cfg.Names.Imports(): 1}
 	bulk.TaskCheckInterval = 100 * time.Millisecond
+	// Webhooks: a third pool, so receivers that answer slowly (up to the
+	// sender's timeout) hold only these goroutines.
+	hooks.Concurrency, hooks.Queues = cfg.WebhookConcurrency, map[string]int{cfg.Names.Webhooks(): 1}
+	hooks.TaskCheckInterval = 100 * time.Millisecond
 	mux := NewServeMux(d)
 	var servers []*asynq.Server
-	for _, c := range []asynq.Config{interactive, bulk} {
+	for _, c := range []asynq.Config{interactive, bulk, hooks} {
 		srv := asynq.NewServer(opt, c)
 		if err := srv.Start(mux); err != nil {
 			for _, s := range servers {
@@ -262,6 +306,8 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	// New and changed customers are scored within a second or two.
 	suggest := time.NewTicker(time.Second)
 	defer suggest.Stop()
+	hooksPoll := time.NewTicker(cfg.WebhookPoll)
+	defer hooksPoll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -288,6 +334,10 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		case <-suggest.C:
 			if err := d.pollSuggestPending(ctx); err != nil {
 				d.Log.Warn("queue duplicate scoring", "err", err)
+			}
+		case <-hooksPoll.C:
+			if _, err := d.DispatchWebhooks(ctx, time.Now().Add(-cfg.WebhookRequeueAge)); err != nil {
+				d.Log.Warn("dispatch webhooks", "err", err)
 			}
 		case <-tick.C:
 			d.reconcile(ctx, cfg)
@@ -317,6 +367,11 @@ func (d *Deps) reconcile(ctx context.Context, cfg Config) {
 		d.Log.Warn("purge idempotency keys", "err", err)
 	} else if n > 0 {
 		d.Log.Debug("purged expired idempotency keys", "count", n)
+	}
+	if n, err := d.Store.PurgeWebhookHistory(ctx, time.Now().Add(-webhookRetention), idempotencyPurgeBatch); err != nil {
+		d.Log.Warn("purge webhook history", "err", err)
+	} else if n > 0 {
+		d.Log.Debug("purged webhook events and delivery log", "count", n)
 	}
 	if n, err := d.Store.PurgeImportStaging(ctx, time.Now().Add(-max(cfg.StagingTTL, 0)), stagingPurgeBatch); err != nil {
 		d.Log.Warn("purge import staging", "err", err)

@@ -45,6 +45,11 @@ type config struct {
 	AuthCacheTTL      time.Duration
 	QueueNamespace    string
 	MetricsPublic     bool
+
+	// WebhooksAllowPrivate lets webhooks target private and loopback
+	// addresses (LINKIT_WEBHOOKS_ALLOW_PRIVATE).
+	WebhooksAllowPrivate bool
+
 	MaxImportBytes    int64
 	ImportLimits      api.ImportLimits
 	ImportConcurrency int
@@ -128,6 +133,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		},
 
 		MigrateDatabaseURL: e.str("LINKIT_MIGRATE_DATABASE_URL", ""),
+
+		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}
 	// Two staging connections per upload allowed, so none waits.
 	cfg.DBStageConns = e.int("LINKIT_DB_STAGE_CONNS", 2*cfg.MaxUploads, 1)

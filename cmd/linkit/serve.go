@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		go func() {
 			defer wg.Done()
 			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
-				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout,
+				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate,
 				RetentionJobs: cfg.RetentionJobs, RetentionImportErrors: cfg.RetentionImportErrors}, redisOpt, deps); err != nil {
 				errc <- err
 			}
@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits,
 				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 				UploadProgressTimeout: cfg.UploadProgressTimeout, MaxUploads: cfg.MaxUploads, MaxUploadsPerOrg: cfg.MaxUploadsPerOrg,
-				RateLimits: cfg.RateLimits},
+				RateLimits: cfg.RateLimits, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
