@@ -3,13 +3,11 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/linkitworks/customers/customer"
-	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
 
@@ -25,23 +23,8 @@ func (d *Deps) handleDuplicatesMerge(ctx context.Context, t *asynq.Task) error {
 		d.Log.InfoContext(ctx, "duplicates merged", "job_id", p.JobID, "merged", res.Merged, "skipped", res.Skipped)
 		return nil
 	}
-	// Domain errors never get better with retries; others do until the last.
-	var de *customer.Error
-	permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if !permanent && retried < maxRetry {
-		return err
-	}
-	reply := postgres.ErrorReply(&customer.Error{Code: customer.EINTERNAL, Message: "Internal error"})
-	if permanent {
-		reply = postgres.ErrorReply(de)
-	}
-	msg, _ := json.Marshal(reply)
-	if ferr := d.Store.FailJob(context.WithoutCancel(ctx), p.OrgID, p.JobID, string(msg)); ferr != nil {
-		return fmt.Errorf("mark job %s failed: %w (after %v)", p.JobID, ferr, err)
-	}
-	return fmt.Errorf("job %s failed: %w: %w", p.JobID, err, asynq.SkipRetry)
+	_, ferr := d.failJob(ctx, p.OrgID, p.JobID, err)
+	return ferr
 }
 
 // requeueDuplicatesMerge re-creates a duplicates merge task from its job row.

@@ -74,15 +74,12 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 // importFailed retries transient failures; a permanent one (or the last
 // attempt) fails the whole import with a readable reason.
 func (d *Deps) importFailed(ctx context.Context, p queue.ImportPayload, err error) error {
-	var de *customer.Error
-	permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if !permanent && retried < maxRetry {
+	retry, de := retryable(ctx, err)
+	if retry {
 		return err
 	}
 	reason := "internal error while merging"
-	if permanent {
+	if de != nil {
 		reason = de.Message
 	}
 	if ferr := d.Store.FailImport(context.WithoutCancel(ctx), p.OrgID, p.ImportID, reason); ferr != nil {

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/hibiken/asynq"
@@ -25,22 +24,8 @@ func (d *Deps) handleImportRevert(ctx context.Context, t *asynq.Task) error {
 		if ctx.Err() != nil {
 			return err // shutting down: the task goes back to the queue and resumes
 		}
-		var de *customer.Error
-		permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		if !permanent && retried < maxRetry {
-			return err
-		}
-		reply := postgres.ErrorReply(&customer.Error{Code: customer.EINTERNAL, Message: "Internal error"})
-		if permanent {
-			reply = postgres.ErrorReply(de)
-		}
-		msg, _ := json.Marshal(reply)
-		if ferr := d.Store.FailJob(context.WithoutCancel(ctx), p.OrgID, p.JobID, string(msg)); ferr != nil {
-			return fmt.Errorf("mark job %s failed: %w (after %v)", p.JobID, ferr, err)
-		}
-		return fmt.Errorf("revert job %s failed: %w: %w", p.JobID, err, asynq.SkipRetry)
+		_, ferr := d.failJob(ctx, p.OrgID, p.JobID, err)
+		return ferr
 	}
 	if rv == nil {
 		// Replaced by a later revert job of the import: this one ends, or

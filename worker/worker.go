@@ -73,30 +73,53 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// failed decides between retrying and failing a job for good. Domain errors
-// (validation, missing location) never get better with retries; others do
-// until the last attempt, after which the job is marked failed.
-func (d *Deps) failed(ctx context.Context, orgID, jobID, replyTo string, err error) error {
+// retryable reports whether a task that failed with err should be retried:
+// domain errors (validation, a missing location…) never get better, others
+// do until the last attempt. de is err's domain error when it is one.
+func retryable(ctx context.Context, err error) (bool, *customer.Error) {
 	var de *customer.Error
 	permanent := errors.As(err, &de) && de.Code != customer.EUNAVAILABLE && de.Code != customer.EINTERNAL
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if !permanent && retried < maxRetry {
-		return err
+		return true, nil
+	}
+	if !permanent {
+		de = nil
+	}
+	return false, de
+}
+
+// failJob retries err's task, or, when it should not be retried, marks the
+// job failed with a readable reply (returned) and ends the task for good.
+func (d *Deps) failJob(ctx context.Context, orgID, jobID string, err error) ([]byte, error) {
+	retry, de := retryable(ctx, err)
+	if retry {
+		return nil, err
 	}
 	reply := postgres.ErrorReply(&customer.Error{Code: customer.EINTERNAL, Message: "Internal error"})
-	if permanent {
+	if de != nil {
 		reply = postgres.ErrorReply(de)
 	}
 	msg, _ := json.Marshal(reply)
 	if ferr := d.Store.FailJob(context.WithoutCancel(ctx), orgID, jobID, string(msg)); ferr != nil {
-		return fmt.Errorf("mark job %s failed: %w (after %v)", jobID, ferr, err)
+		return nil, fmt.Errorf("mark job %s failed: %w (after %v)", jobID, ferr, err)
+	}
+	return msg, fmt.Errorf("job %s failed: %w: %w", jobID, err, asynq.SkipRetry)
+}
+
+// failed is failJob for an upsert: a failed job is counted and its waiting
+// API process told.
+func (d *Deps) failed(ctx context.Context, orgID, jobID, replyTo string, err error) error {
+	msg, ferr := d.failJob(ctx, orgID, jobID, err)
+	if msg == nil {
+		return ferr
 	}
 	d.Metrics.observeUpsert("failed", 0)
 	if perr := queue.Publish(ctx, d.Redis, replyTo, jobID, msg); perr != nil {
 		d.Log.WarnContext(ctx, "reply not delivered", "job_id", jobID, "err", perr)
 	}
-	return fmt.Errorf("job %s failed: %w: %w", jobID, err, asynq.SkipRetry)
+	return ferr
 }
 
 // Reconcile re-enqueues jobs PostgreSQL holds as queued but that have
