@@ -33,27 +33,28 @@ func org(r *http.Request) *customer.Organization {
 	return o
 }
 
-// statusRecorder remembers the status code for the access log.
-type statusRecorder struct {
+// StatusRecorder remembers the status code for an access log (the API's
+// and the web app's).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+func (r *StatusRecorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+func (r *StatusRecorder) Write(b []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
 }
 
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // validRequestID accepts a caller's X-Request-ID only when short and plain,
 // since it is echoed in the answer and written to every log line.
@@ -88,14 +89,14 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		r = r.WithContext(ctx)
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				s.log.ErrorContext(ctx, "panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if rec.status == 0 {
+				if rec.Status == 0 {
 					s.writeError(rec, r, fmt.Errorf("panic: %v", p))
 				}
 			}
@@ -104,9 +105,9 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 				orgID = o.ID
 			}
 			elapsed := time.Since(start)
-			s.metrics.observe(r, rec.status, elapsed)
+			s.metrics.observe(r, rec.Status, elapsed)
 			s.log.InfoContext(ctx, "http request", "request_id", id, "method", methodLabel(r.Method),
-				"route", r.Pattern, "status", rec.status, "org_id", orgID,
+				"route", r.Pattern, "status", rec.Status, "org_id", orgID,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/postgres"
 )
 
@@ -124,29 +125,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	start := time.Now()
-	rec := &statusWriter{ResponseWriter: w}
+	rec := &api.StatusRecorder{ResponseWriter: w}
 	a.mux.ServeHTTP(rec, r)
-	a.log.InfoContext(r.Context(), "web request", "method", r.Method, "route", r.Pattern, "status", rec.status,
+	a.log.InfoContext(r.Context(), "web request", "method", r.Method, "route", r.Pattern, "status", rec.Status,
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
