@@ -20,6 +20,7 @@ const module = "github.com/linkitworks/customers"
 var layers = map[string]int{
 	"customer":              0, // domain types, validation, the one error type
 	"migrations":            0, // embedded SQL
+	"client":                0, // the API's Go client, generated from api/openapi.yaml: none of ours
 	"dedupe":                1, // pure rules: normalization, matching decisions
 	"webhook":               1, // outbound webhooks: events, secrets, signed sends
 	"postgres":              2, // the store
