@@ -11,31 +11,19 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 )
 
 // contentType is the raw body's type by extension; a .gz file is sent as
 // the type inside with Content-Encoding gzip (the server sniffs gzip
 // either way), anything unknown as octet-stream for the server to sniff.
-// setFileType sets the Content-Type (and Content-Encoding) the file's name
-// suggests.
-func setFileType(req *http.Request, name string) {
-	ctype, enc := contentType(name)
-	req.Header.Set("Content-Type", ctype)
-	if enc != "" {
-		req.Header.Set("Content-Encoding", enc)
-	}
-}
-
 func contentType(name string) (ctype, encoding string) {
 	lower := strings.ToLower(name)
 	if strings.HasSuffix(lower, ".gz") {
@@ -58,88 +46,71 @@ func contentType(name string) (ctype, encoding string) {
 	return "application/octet-stream", ""
 }
 
-// apiClient speaks to /api/v1/imports.
+// apiClient speaks to /api/v1/imports through the generated client.
 type apiClient struct {
 	base string
-	key  string
-	http *http.Client
+	api  *client.ClientWithResponses
 }
 
-func newAPIClient(base, key string) *apiClient {
+func newAPIClient(base, key string) (*apiClient, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	// With Expect: 100-continue a rejected key or option is answered
 	// before any of the file is sent.
 	tr.ExpectContinueTimeout = 2 * time.Second
-	return &apiClient{base: base, key: key, http: &http.Client{Transport: tr}}
-}
-
-func (c *apiClient) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	api, err := client.New(base, key,
+		client.WithHTTPClient(&http.Client{Transport: tr}),
+		client.WithUserAgent("linkit/"+version))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("API client for %s: %w", base, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("User-Agent", "linkit/"+version)
-	return req, nil
+	return &apiClient{base: base, api: api}, nil
 }
 
-// do sends req and returns the response when it is 2xx, else an apiError.
-func (c *apiClient) do(req *http.Request) (*http.Response, error) {
-	res, err := c.http.Do(req)
+// answer returns a call's response when it is 2xx, else an apiError (the
+// API refused) or a netError (it could not be reached).
+func (c *apiClient) answer(ctx context.Context, res *http.Response, err error) (*http.Response, error) {
 	if err != nil {
-		if req.Context().Err() != nil {
-			return nil, req.Context().Err()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 		return nil, &netError{base: c.base, err: err}
 	}
-	if res.StatusCode/100 == 2 {
-		return res, nil
+	if err := client.Check(res); err != nil {
+		var ae *client.APIError
+		if errors.As(err, &ae) {
+			return nil, &apiError{ae}
+		}
+		return nil, err
 	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	e := &apiError{Status: res.StatusCode}
-	_ = json.Unmarshal(raw, e)
-	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
-		e.RetryAfter = time.Duration(secs) * time.Second
-	}
-	return nil, e
+	return res, nil
 }
 
-func (c *apiClient) getJSON(ctx context.Context, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := c.request(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return err
+// fileEditors are the upload's headers the generated call does not set:
+// the Content-Encoding of a gzipped file.
+func fileEditors(name string) (ctype string, editors []client.RequestEditorFn) {
+	ctype, enc := contentType(name)
+	if enc != "" {
+		editors = append(editors, client.Header("Content-Encoding", enc))
 	}
-	res, err := c.do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
-		return &netError{base: c.base, err: fmt.Errorf("unreadable answer: %w", err)}
-	}
-	return nil
+	return ctype, editors
 }
 
 // upload streams the file as the request body and returns the accepted import.
-func (c *apiClient) upload(ctx context.Context, f io.Reader, name string, size int64, q url.Values, prog importProgress) (*customer.Import, error) {
-	q = cloneValues(q)
-	q.Set("file_name", name)
+func (c *apiClient) upload(ctx context.Context, f io.Reader, name string, size int64, params client.CreateImportParams, prog importProgress) (*customer.Import, error) {
+	params.FileName = &name
 	body := &uploadReader{r: f, prog: prog}
 	defer body.close()
-	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports?"+q.Encode(), body)
-	if err != nil {
-		return nil, err
-	}
-	req.ContentLength = size
-	if size == 0 {
-		req.Body = http.NoBody
-	}
-	setFileType(req, name)
-	req.Header.Set("Expect", "100-continue")
-	res, err := c.do(req)
+	ctype, editors := fileEditors(name)
+	editors = append(editors, client.Header("Expect", "100-continue"),
+		func(_ context.Context, req *http.Request) error {
+			req.ContentLength = size
+			if size == 0 {
+				req.Body = http.NoBody
+			}
+			return nil
+		})
+	res, err := c.api.CreateImportWithBody(ctx, &params, ctype, body, editors...)
+	res, err = c.answer(ctx, res, err)
 	body.close() // no more progress output from the transport
 	if err != nil {
 		return nil, err
@@ -152,14 +123,6 @@ func (c *apiClient) upload(ctx context.Context, f io.Reader, name string, size i
 		return nil, &netError{base: c.base, err: errors.New("unreadable answer to the upload")}
 	}
 	return env.Data, nil
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }
 
 // watch polls the import until it ends. Transient failures (network,
@@ -180,12 +143,9 @@ func (c *apiClient) watch(ctx context.Context, im *customer.Import, prog importP
 		if delay < time.Second {
 			delay = min(delay*3/2, time.Second)
 		}
-		var env struct {
-			Data *customer.Import `json:"data"`
-		}
-		err := c.getJSON(ctx, "/api/v1/imports/"+url.PathEscape(im.ID), &env)
-		if err == nil && env.Data != nil {
-			im, failingSince = env.Data, time.Time{}
+		got, err := c.getImport(ctx, im.ID)
+		if err == nil {
+			im, failingSince = got, time.Time{}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -204,6 +164,24 @@ func (c *apiClient) watch(ctx context.Context, im *customer.Import, prog importP
 	}
 	prog.processing(im)
 	return im, nil
+}
+
+// getImport reads the import as the API has it now.
+func (c *apiClient) getImport(ctx context.Context, id string) (*customer.Import, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := c.api.GetImport(ctx, id)
+	if res, err = c.answer(ctx, res, err); err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var env struct {
+		Data *customer.Import `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&env); err != nil || env.Data == nil {
+		return nil, &netError{base: c.base, err: fmt.Errorf("unreadable answer: %v", err)}
+	}
+	return env.Data, nil
 }
 
 func importDone(status customer.ImportStatus) bool {
@@ -228,12 +206,8 @@ func transient(err error) bool {
 
 // downloadErrors streams the import's error CSV to path and counts its rows.
 func (c *apiClient) downloadErrors(ctx context.Context, id, path string) (int, error) {
-	req, err := c.request(ctx, http.MethodGet, "/api/v1/imports/"+url.PathEscape(id)+"/errors?format=csv", nil)
-	if err != nil {
-		return 0, err
-	}
-	res, err := c.do(req)
-	if err != nil {
+	res, err := c.api.ImportErrors(ctx, id, &client.ImportErrorsParams{Format: client.Ptr(client.Csv)})
+	if res, err = c.answer(ctx, res, err); err != nil {
 		return 0, err
 	}
 	defer res.Body.Close()
@@ -271,53 +245,26 @@ func (c *apiClient) downloadErrors(ctx context.Context, id, path string) (int, e
 	return n, nil
 }
 
-// apiError is an API answer other than 2xx, in the documented error shape.
-type apiError struct {
-	Status  int             `json:"-"`
-	Message string          `json:"error"`
-	Details json.RawMessage `json:"details"`
-	// RetryAfter is the answer's Retry-After (0 when absent).
-	RetryAfter time.Duration `json:"-"`
-}
+// apiError is an API answer other than 2xx, in the documented error
+// shape, told the CLI's way.
+type apiError struct{ *client.APIError }
 
 func (e *apiError) Error() string {
 	switch e.Status {
 	case http.StatusUnauthorized:
 		return "API key rejected (401): set LINKIT_API_KEY or pass --api-key"
 	case http.StatusForbidden:
-		return "API key not allowed here (403): " + e.message()
+		return "API key not allowed here (403): " + e.Message()
 	case http.StatusRequestEntityTooLarge:
 		var d struct {
 			MaxBytes int64 `json:"max_bytes"`
 		}
-		if json.Unmarshal(e.Details, &d) == nil && d.MaxBytes > 0 {
+		if json.Unmarshal(e.Body.Details, &d) == nil && d.MaxBytes > 0 {
 			return fmt.Sprintf("file too large (413): the server accepts at most %s", humanBytes(d.MaxBytes))
 		}
 		return "file too large (413)"
 	}
-	return fmt.Sprintf("API error %d: %s", e.Status, e.message())
-}
-
-// message is the API's message with the offending fields, if any.
-func (e *apiError) message() string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	var fields map[string]any
-	if json.Unmarshal(e.Details, &fields) == nil && len(fields) > 0 {
-		keys := make([]string, 0, len(fields))
-		for k := range fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%s: %v", k, fields[k])
-		}
-		msg += " (" + strings.Join(parts, "; ") + ")"
-	}
-	return msg
+	return e.APIError.Error()
 }
 
 // netError is a failure to reach the API or to read its answer.

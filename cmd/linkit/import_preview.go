@@ -9,11 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 )
 
@@ -37,7 +36,7 @@ type previewAnswer struct {
 
 // preview sends the start of the file to the preview endpoint and prints
 // how it would be read. A file the import would refuse is an error.
-func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url.Values, w io.Writer, asJSON bool) error {
+func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, opts client.CreateImportParams, w io.Writer, asJSON bool) error {
 	head, err := io.ReadAll(io.LimitReader(f, previewBytes+1))
 	if err != nil {
 		return err
@@ -56,13 +55,15 @@ func (c *apiClient) preview(ctx context.Context, f io.Reader, name string, q url
 	default:
 		body = bytes.NewReader(head)
 	}
-	req, err := c.request(ctx, http.MethodPost, "/api/v1/imports/preview?"+q.Encode(), body)
-	if err != nil {
-		return err
+	params := client.PreviewImportParams{
+		FileName: &name, Kind: (*client.PreviewImportParamsKind)(opts.Kind), Mapping: opts.Mapping,
+		LocationId: opts.LocationId, Tags: opts.Tags, GroupIds: opts.GroupIds,
+		MergePolicy:   (*client.PreviewImportParamsMergePolicy)(opts.MergePolicy),
+		DefaultRegion: opts.DefaultRegion, DryRun: opts.DryRun, Sheet: opts.Sheet,
 	}
-	setFileType(req, name)
-	res, err := c.do(req)
-	if err != nil {
+	ctype, editors := fileEditors(name)
+	res, err := c.api.PreviewImportWithBody(ctx, &params, ctype, body, editors...)
+	if res, err = c.answer(ctx, res, err); err != nil {
 		return err
 	}
 	defer res.Body.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 )
@@ -59,7 +60,7 @@ type importArgs struct {
 	file       string
 	apiURL     string
 	apiKey     string
-	query      url.Values
+	params     client.CreateImportParams // the upload's options
 	dryRun     bool
 	preview    bool
 	errorsPath string
@@ -109,9 +110,9 @@ func importCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.
 	return cmd
 }
 
-// check validates the command line and builds the upload's query.
+// check validates the command line and builds the upload's options.
 func (a *importArgs) check(files []string, getenv func(string) string) error {
-	a.query = url.Values{}
+	a.params = client.CreateImportParams{}
 	usageErr := func(format string, v ...any) error {
 		return fmt.Errorf("%w: import: "+format, append([]any{errUsage}, v...)...)
 	}
@@ -158,22 +159,23 @@ func (a *importArgs) check(files []string, getenv func(string) string) error {
 		if err := json.Unmarshal([]byte(mapping), &m); err != nil {
 			return usageErr(`--mapping must be a JSON object of column → field, e.g. {"E-mail Address":"email"}`)
 		}
-		a.query.Set("mapping", mapping)
+		a.params.Mapping = &mapping
 	}
-	set := func(k, v string) {
+	set := func(v string) *string {
 		if v = strings.TrimSpace(v); v != "" {
-			a.query.Set(k, v)
+			return &v
 		}
+		return nil
 	}
-	set("kind", a.kind)
-	set("location_id", a.location)
-	set("tags", a.tags)
-	set("group_ids", a.groups)
-	set("merge_policy", policy)
-	set("default_region", region)
-	set("sheet", a.sheet)
+	a.params.Kind = (*client.CreateImportParamsKind)(set(a.kind))
+	a.params.LocationId = set(a.location)
+	a.params.Tags = set(a.tags)
+	a.params.GroupIds = set(a.groups)
+	a.params.MergePolicy = (*client.CreateImportParamsMergePolicy)(set(policy))
+	a.params.DefaultRegion = set(region)
+	a.params.Sheet = set(a.sheet)
 	if a.dryRun {
-		a.query.Set("dry_run", "true")
+		a.params.DryRun = client.Ptr(true)
 	}
 	return nil
 }
@@ -192,9 +194,12 @@ func uploadAndWatch(ctx context.Context, a *importArgs, stdout, stderr io.Writer
 	if st.IsDir() {
 		return fmt.Errorf("%s is a directory", a.file)
 	}
-	c := newAPIClient(a.apiURL, a.apiKey)
+	c, err := newAPIClient(a.apiURL, a.apiKey)
+	if err != nil {
+		return err
+	}
 	if a.preview {
-		return c.preview(ctx, f, filepath.Base(a.file), a.query, stdout, a.asJSON)
+		return c.preview(ctx, f, filepath.Base(a.file), a.params, stdout, a.asJSON)
 	}
 	var prog importProgress = &lineProgress{w: stderr, every: importStatusEvery}
 	switch {
@@ -213,7 +218,7 @@ func uploadAndWatch(ctx context.Context, a *importArgs, stdout, stderr io.Writer
 	start := time.Now()
 	name := filepath.Base(a.file)
 	prog.uploadStarted(name, st.Size())
-	im, err := uploadWhenAllowed(ctx, c, f, name, st.Size(), a.query, prog)
+	im, err := uploadWhenAllowed(ctx, c, f, name, st.Size(), a.params, prog)
 	if err != nil {
 		if ctx.Err() != nil {
 			prog.stop()
@@ -291,9 +296,9 @@ func isTerminal(w io.Writer) bool {
 // Retry-After while it answers that too many uploads are in progress (429
 // for the organization, 503 for the server): with Expect: 100-continue
 // that answer comes before any of the file is sent.
-func uploadWhenAllowed(ctx context.Context, c *apiClient, f *os.File, name string, size int64, q url.Values, prog importProgress) (*customer.Import, error) {
+func uploadWhenAllowed(ctx context.Context, c *apiClient, f *os.File, name string, size int64, params client.CreateImportParams, prog importProgress) (*customer.Import, error) {
 	for attempt := 1; ; attempt++ {
-		im, err := c.upload(ctx, f, name, size, q, prog)
+		im, err := c.upload(ctx, f, name, size, params, prog)
 		var ae *apiError
 		if err == nil || attempt == maxUploadAttempts || !errors.As(err, &ae) || ae.RetryAfter <= 0 ||
 			(ae.Status != http.StatusTooManyRequests && ae.Status != http.StatusServiceUnavailable) {
