@@ -3,9 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 )
 
@@ -236,57 +236,64 @@ type importView struct {
 	Finished *time.Time            `json:"finished"`
 }
 
+// viewOf is the suite's view of an import the API answered.
+func viewOf(im client.Import) *importView {
+	v := &importView{ID: im.Id, Status: customer.ImportStatus(im.Status), Finished: im.Finished, Counts: map[string]int{}}
+	if im.Error != nil {
+		v.Error = *im.Error
+	}
+	if im.Progress != nil {
+		v.Prog = float64(*im.Progress)
+	}
+	c := im.Counts
+	for k, n := range map[string]*int{"rows": c.Rows, "processed": c.Processed, "created": c.Created,
+		"updated": c.Updated, "unchanged": c.Unchanged, "invalid": c.Invalid} {
+		if n != nil {
+			v.Counts[k] = *n
+		}
+	}
+	maps.Copy(v.Counts, c.AdditionalProperties)
+	return v
+}
+
 func (s *stack) uploadImport(ctx context.Context, file string) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	req, err := http.NewRequestWithContext(ctx, "POST", s.baseURL+"/api/v1/imports", f)
+	// An upload of a big file may take longer than an ordinary call.
+	up, err := client.New(s.baseURL, s.apiKey, client.WithHTTPClient(&http.Client{Timeout: 30 * time.Minute}))
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Authorization", "Bearer "+s.apiKey)
-	client := &http.Client{Timeout: 30 * time.Minute}
-	res, err := client.Do(req)
+	res, err := client.OK(up.CreateImportWithBodyWithResponse(ctx, nil, "text/csv", f))
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("upload: %w", err)
 	}
-	defer res.Body.Close()
-	var body struct {
-		Data importView `json:"data"`
+	if res.JSON202 == nil {
+		return "", fmt.Errorf("upload: status %d: %s", res.StatusCode(), trunc(string(res.Body), 300))
 	}
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &body) != nil {
-		return "", fmt.Errorf("upload: status %d: %s", res.StatusCode, trunc(string(raw), 300))
-	}
-	return body.Data.ID, nil
+	return res.JSON202.Data.Id, nil
 }
 
 func (s *stack) waitImport(ctx context.Context, id string, logf func(string, ...any)) (*importView, error) {
 	last := time.Now()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, "GET", s.baseURL+"/api/v1/imports/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+s.apiKey)
-		res, err := s.http.Do(req)
+		res, err := client.OK(s.api.GetImportWithResponse(ctx, id))
 		if err != nil {
 			return nil, err
 		}
-		var body struct {
-			Data importView `json:"data"`
+		if res.JSON200 == nil {
+			return nil, fmt.Errorf("import %s: unreadable answer: %s", id, trunc(string(res.Body), 300))
 		}
-		err = json.NewDecoder(res.Body).Decode(&body)
-		res.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		switch body.Data.Status {
+		im := viewOf(res.JSON200.Data)
+		switch im.Status {
 		case customer.ImportCompleted, customer.ImportFailed, customer.ImportCancelled:
-			return &body.Data, nil
+			return im, nil
 		}
 		if time.Since(last) > 5*time.Second {
-			logf("import: %s %.0f%%", body.Data.Status, body.Data.Prog*100)
+			logf("import: %s %.0f%%", im.Status, im.Prog*100)
 			last = time.Now()
 		}
 		select {

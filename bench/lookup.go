@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/postgres"
 )
 
@@ -56,14 +57,30 @@ func lookupSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	// Sanity: the API finds a loaded customer every way we will ask.
 	p := g.person(n / 2)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, path := range []string{
-		"/api/v1/customers/lookup?email=" + url.QueryEscape(strings.ToUpper(p.Email)),
-		"/api/v1/customers/lookup?phone=" + url.QueryEscape(g.phoneVariant(p, rng)),
-		"/api/v1/customers/" + p.ID,
-		"/api/v1/customers?search=" + url.QueryEscape(searchTerm(p, rng)),
-	} {
-		if err := st.check(ctx, path, 200); err != nil {
+	// In this order: the phone and search draws come from rng.
+	for _, c := range []struct {
+		what string
+		call func() error
+	}{
+		{"lookup by email", func() error {
+			_, err := client.OK(st.api.LookupCustomerWithResponse(ctx, &client.LookupCustomerParams{Email: client.Ptr(strings.ToUpper(p.Email))}))
 			return err
+		}},
+		{"lookup by phone", func() error {
+			_, err := client.OK(st.api.LookupCustomerWithResponse(ctx, &client.LookupCustomerParams{Phone: client.Ptr(g.phoneVariant(p, rng))}))
+			return err
+		}},
+		{"get", func() error {
+			_, err := client.OK(st.api.GetCustomerWithResponse(ctx, p.ID))
+			return err
+		}},
+		{"search", func() error {
+			_, err := client.OK(st.api.ListCustomersWithResponse(ctx, &client.ListCustomersParams{Search: client.Ptr(searchTerm(p, rng))}))
+			return err
+		}},
+	} {
+		if err := c.call(); err != nil {
+			return fmt.Errorf("sanity check, %s of %s: %w", c.what, p.ID, err)
 		}
 	}
 

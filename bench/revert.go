@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
+
+	"github.com/linkitworks/customers/client"
 )
 
 const baseRevertText = "import revert: the same run's import of the file (upload to completed), rows/s over its rows"
@@ -19,30 +19,31 @@ func revertImport(ctx context.Context, cfg config, st *stack, rep *report, id st
 	rep.Baselines = append(rep.Baselines, baseRevertText)
 	resetPeakRSS()
 	start := time.Now()
-	var job struct {
-		Data struct {
-			ID     string          `json:"id"`
-			State  string          `json:"state"`
-			Result json.RawMessage `json:"result"`
-			Error  any             `json:"error"`
-		} `json:"data"`
+	accepted, err := client.OK(st.api.RevertImportWithResponse(ctx, id))
+	if err != nil {
+		return fmt.Errorf("revert import %s: %w", id, err)
 	}
-	if err := st.call(ctx, "POST", "/api/v1/imports/"+id+"/revert", http.StatusAccepted, &job); err != nil {
-		return err
+	if accepted.JSON202 == nil {
+		return fmt.Errorf("revert import %s: status %d, want 202: %s", id, accepted.StatusCode(), trunc(string(accepted.Body), 300))
 	}
-	jobID := job.Data.ID
-	for job.Data.State != "completed" {
-		if job.Data.State == "failed" {
-			return fmt.Errorf("revert job %s failed: %v", jobID, job.Data.Error)
+	job := accepted.JSON202.Data
+	for job.State != "completed" {
+		if job.State == "failed" {
+			return fmt.Errorf("revert job %s failed: %s", job.Id, job.Error)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
-		if err := st.call(ctx, "GET", "/api/v1/jobs/"+jobID, http.StatusOK, &job); err != nil {
-			return err
+		got, err := client.OK(st.api.GetJobWithResponse(ctx, job.Id))
+		if err != nil {
+			return fmt.Errorf("revert job %s: %w", job.Id, err)
 		}
+		if got.JSON200 == nil {
+			return fmt.Errorf("revert job %s: unreadable answer: %s", job.Id, trunc(string(got.Body), 300))
+		}
+		job = got.JSON200.Data
 	}
 	secs := time.Since(start).Seconds()
 	peak := peakRSSMB()
@@ -50,7 +51,7 @@ func revertImport(ctx context.Context, cfg config, st *stack, rep *report, id st
 		Deleted, Restored, KeptCount int
 	}
 	var raw map[string]any
-	_ = json.Unmarshal(job.Data.Result, &raw)
+	_ = json.Unmarshal(job.Result, &raw)
 	res.Deleted, res.Restored = intOf(raw["deleted"]), intOf(raw["restored"])
 	res.KeptCount = intOf(raw["kept_count"])
 	api := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / secs, P50: secs * 1000}
@@ -66,23 +67,3 @@ func revertImport(ctx context.Context, cfg config, st *stack, rep *report, id st
 }
 
 func intOf(v any) int { f, _ := v.(float64); return int(f) }
-
-// call sends one API request as the benchmark's organization and decodes
-// the answer into out.
-func (s *stack) call(ctx context.Context, method, path string, want int, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, s.baseURL+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.apiKey)
-	res, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d: %s", method, path, res.StatusCode, trunc(string(raw), 300))
-	}
-	return json.Unmarshal(raw, out)
-}
