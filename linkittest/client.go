@@ -2,6 +2,7 @@ package linkittest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkitworks/customers/client"
 )
 
 // Client calls a running API (a Stack's, or a linkit process's) with an API key.
@@ -17,6 +20,17 @@ type Client struct {
 	T   testing.TB
 	URL string // base URL, no trailing slash
 	Key string
+}
+
+// API is the generated client (package client) of this Client's URL and
+// key, for tests that call the API as a Go program would.
+func (c Client) API() *client.ClientWithResponses {
+	c.T.Helper()
+	api, err := client.New(c.URL, c.Key, client.WithHTTPClient(noRedirects))
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return api
 }
 
 // noRedirects lets tests see a 3xx as the API sent it.
@@ -90,14 +104,33 @@ func Fetch(req *http.Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
+	return decode(res)
+}
+
+// decode reads and closes res's body into a Response.
+func decode(res *http.Response) (Response, error) {
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		return Response{}, fmt.Errorf("read %s %s: %w", req.Method, req.URL.Path, err)
+		return Response{}, fmt.Errorf("read %s %s: %w", res.Request.Method, res.Request.URL.Path, err)
 	}
 	out := Response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out, nil
+}
+
+// Answer decodes an answer of the generated client's plain methods into a
+// Response: s.Answer(s.API().GetImport(ctx, id)).Want(t, 200).
+func (c Client) Answer(res *http.Response, err error) Response {
+	c.T.Helper()
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	r, err := decode(res)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	return r
 }
 
 // Upload posts a file to path: as multipart (field "file", named fileName)
@@ -138,21 +171,33 @@ func (c Client) ImportCSV(path string, file []byte) map[string]any {
 // WaitImport polls an import until it is completed, failed or cancelled.
 func (c Client) WaitImport(id string, within time.Duration) map[string]any {
 	c.T.Helper()
-	return c.wait("/api/v1/imports/"+id, "status", within, "completed", "failed", "cancelled")
+	api := c.API()
+	get := func(ctx context.Context) (*http.Response, error) { return api.GetImport(ctx, id) }
+	return c.wait("/api/v1/imports/"+id, get, "status", within, "completed", "failed", "cancelled")
 }
 
 // WaitJob polls a job until it is completed or failed.
 func (c Client) WaitJob(id string, within time.Duration) map[string]any {
 	c.T.Helper()
-	return c.wait("/api/v1/jobs/"+id, "state", within, "completed", "failed")
+	api := c.API()
+	get := func(ctx context.Context) (*http.Response, error) { return api.GetJob(ctx, id) }
+	return c.wait("/api/v1/jobs/"+id, get, "state", within, "completed", "failed")
 }
 
-func (c Client) wait(path, field string, within time.Duration, final ...string) map[string]any {
+// wait polls with get (a generated call) until the answer's field is one
+// of final; path names it in the failure.
+func (c Client) wait(path string, get func(context.Context) (*http.Response, error), field string, within time.Duration, final ...string) map[string]any {
 	c.T.Helper()
 	deadline := time.Now().Add(within)
 	var last Response
 	for time.Now().Before(deadline) {
-		last = c.Do("GET", path, nil)
+		res, err := get(context.Background())
+		if err != nil {
+			c.T.Fatalf("GET %s: %v", path, err)
+		}
+		if last, err = decode(res); err != nil {
+			c.T.Fatal(err)
+		}
 		if last.Status == http.StatusServiceUnavailable {
 			// A pooled connection the database dropped answers 503 once;
 			// clients retry, and so does this poll.

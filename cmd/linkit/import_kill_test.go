@@ -66,7 +66,7 @@ func (s *importStack) upload(t *testing.T, file []byte) string {
 
 func (s *importStack) status(t *testing.T, id string) map[string]any {
 	t.Helper()
-	return s.Do("GET", "/api/v1/imports/"+id, nil).Want(t, http.StatusOK).Data()
+	return s.Answer(s.API().GetImport(t.Context(), id)).Want(t, http.StatusOK).Data()
 }
 
 func (s *importStack) wait(t *testing.T, id string, within time.Duration) map[string]any {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/worker"
@@ -487,13 +488,13 @@ func TestImportCommandFailures(t *testing.T) {
 			done <- run(context.Background(), []string{"import", file, "--no-progress"}, e.getenv, io.Discard, &errOut)
 		}()
 		id := waitImportID(t, &errOut)
-		req, _ := http.NewRequest(http.MethodPost, e.base+"/api/v1/imports/"+id+"/cancel", nil)
-		req.Header.Set("Authorization", "Bearer "+e.key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil || res.StatusCode != http.StatusOK {
+		api, err := client.New(e.base, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := client.OK(api.CancelImportWithResponse(t.Context(), id)); err != nil || res.StatusCode() != http.StatusOK {
 			t.Fatalf("cancel: %v %v", res, err)
 		}
-		res.Body.Close()
 		select {
 		case err = <-done:
 		case <-time.After(30 * time.Second):

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/linkittest"
@@ -163,7 +166,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(bodies); i += 8 {
-				r := postJSON(stack.URL+"/api/v1/customers/upsert?wait=0", stack.Key, bodies[i])
+				r := upsertAsync(stack.URL, stack.Key, bodies[i])
 				loc := r.Header.Get("Location")
 				if r.Status != http.StatusAccepted || !strings.HasPrefix(loc, "/api/v1/jobs/job_") {
 					mu.Lock()
@@ -380,15 +383,27 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	}
 }
 
-// postJSON is linkittest.Call without a testing.T (it runs on submit goroutines).
-func postJSON(url, key string, body any) linkittest.Response {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", url, strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	r, err := linkittest.Fetch(req)
+// upsertAsync posts an upsert with wait=0 to the API at base through the
+// generated client, without a testing.T (it runs on submit goroutines): a
+// transport error is a Response of status 0 saying so.
+func upsertAsync(base, key string, body any) linkittest.Response {
+	b, err := json.Marshal(body)
 	if err != nil {
 		return linkittest.Response{Raw: err.Error()}
 	}
-	return r
+	api, err := client.NewClient(base, client.WithRequestEditorFn(client.Header("Authorization", "Bearer "+key)))
+	if err != nil {
+		return linkittest.Response{Raw: err.Error()}
+	}
+	res, err := api.UpsertCustomerWithBody(context.Background(), &client.UpsertCustomerParams{Wait: client.Ptr[float32](0)},
+		"application/json", bytes.NewReader(b))
+	if err != nil {
+		return linkittest.Response{Raw: err.Error()}
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return linkittest.Response{Raw: err.Error()}
+	}
+	return linkittest.Response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 }

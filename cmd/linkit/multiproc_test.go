@@ -183,7 +183,7 @@ func (s *submitter) send(apis []string, key string, bodies []map[string]any, pac
 			for i := w; i < len(bodies); i += 8 {
 				deadline := time.Now().Add(90 * time.Second)
 				for attempt := 0; ; attempt++ {
-					r := postJSON(apis[(i+attempt)%len(apis)]+"/api/v1/customers/upsert?wait=0", key, bodies[i])
+					r := upsertAsync(apis[(i+attempt)%len(apis)], key, bodies[i])
 					loc := r.Header.Get("Location")
 					if r.Status == http.StatusAccepted && strings.HasPrefix(loc, "/api/v1/jobs/job_") {
 						s.mu.Lock()

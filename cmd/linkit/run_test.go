@@ -19,6 +19,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/linkittest"
 	"github.com/linkitworks/customers/postgres/postgrestest"
 	"github.com/linkitworks/customers/queue"
@@ -192,30 +193,43 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	srv := startServer(t, env, "all")
 	base := env.baseURL()
 	k := createOrg(t, env, "Acme Coffee")
-	bearer := "Bearer " + k.APIKey
 
-	c := linkittest.Call(t, "POST", base+"/api/v1/customers", bearer, map[string]any{
-		"first_name": "Lina", "last_name": "Saleh", "email": "lina@example.com", "phone": "+966501112233",
-	}).Want(t, http.StatusCreated).Data()
-	if c["organization_id"] != k.OrganizationID || c["email"] != "lina@example.com" {
-		t.Fatalf("created customer %v", c)
+	// The API as a Go program calls it: the generated client.
+	ctx := t.Context()
+	api := linkittest.Client{T: t, URL: base, Key: k.APIKey}.API()
+	c, err := client.OK(api.CreateCustomerWithResponse(ctx, nil, client.CustomerInput{
+		FirstName: client.Ptr("Lina"), LastName: client.Ptr("Saleh"), Email: client.Ptr("lina@example.com"), Phone: client.Ptr("+966501112233"),
+	}))
+	if err != nil || c.StatusCode() != http.StatusCreated {
+		t.Fatalf("create: %v", err)
+	}
+	if lina := c.JSON201.Data; lina.OrganizationId != k.OrganizationID || lina.Email != "lina@example.com" {
+		t.Fatalf("created customer %s", c.Body)
 	}
 
-	up := linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"name": "Omar Fares", "email": "omar@example.com"}).
-		Want(t, http.StatusCreated)
-	if up.Meta()["action"] != "created" {
-		t.Fatalf("first upsert meta %v", up.Meta())
+	up, err := client.OK(api.UpsertCustomerWithResponse(ctx, nil, client.UpsertCustomerJSONRequestBody{
+		Name: client.Ptr("Omar Fares"), Email: client.Ptr("omar@example.com"),
+	}))
+	if err != nil || up.JSON201 == nil || up.JSON201.Meta.Action != client.UpsertMetaActionCreated {
+		t.Fatalf("first upsert: %v %s", err, up.Body)
 	}
-	again := linkittest.Call(t, "POST", base+"/api/v1/customers/upsert", bearer, map[string]any{"email": " OMAR@Example.COM"}).
-		Want(t, http.StatusOK)
-	if again.Data()["id"] != up.Data()["id"] || again.Meta()["matched_on"] != "email" {
-		t.Fatalf("second upsert %s", again.Raw)
+	again, err := client.OK(api.UpsertCustomerWithResponse(ctx, nil, client.UpsertCustomerJSONRequestBody{Email: client.Ptr(" OMAR@Example.COM")}))
+	if err != nil || again.JSON200 == nil || again.JSON200.Data.Id != up.JSON201.Data.Id ||
+		again.JSON200.Meta.MatchedOn == nil || *again.JSON200.Meta.MatchedOn != "email" {
+		t.Fatalf("second upsert: %v %s", err, again.Body)
 	}
-	list := linkittest.Call(t, "GET", base+"/api/v1/customers", bearer, nil).Want(t, http.StatusOK)
-	if list.Meta()["total"] != float64(2) {
-		t.Fatalf("customers listed: %s", list.Raw)
+	list, err := client.OK(api.ListCustomersWithResponse(ctx, nil))
+	if err != nil || list.JSON200 == nil || list.JSON200.Meta.Total != 2 {
+		t.Fatalf("customers listed: %v %s", err, list.Body)
 	}
-	linkittest.Call(t, "GET", base+"/api/v1/customers", "", nil).Want(t, http.StatusUnauthorized)
+	anonymous, err := client.New(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *client.APIError
+	if _, err := client.OK(anonymous.ListCustomersWithResponse(ctx, nil)); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("no key: %v", err)
+	}
 
 	ready := linkittest.Call(t, "GET", base+"/readyz", "", nil).Want(t, http.StatusOK)
 	if checks, _ := ready.Body["checks"].(map[string]any); checks["postgres"] != "ok" || checks["redis"] != "ok" {
