@@ -69,13 +69,23 @@ func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) 
 			DisableCompression: true,
 		},
 	}
-	c, err := client.New(s.URL, apiKey, client.WithHTTPClient(hc))
-	if err != nil {
+	st := &stack{Stack: s, cfg: cfg, store: s.Store, opt: s.RedisOpt, rdb: s.Redis, names: s.Names,
+		inspector: s.Inspector, baseURL: s.URL, apiKey: apiKey, http: hc}
+	if err := st.connectAPI(); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	return &stack{Stack: s, cfg: cfg, store: s.Store, opt: s.RedisOpt, rdb: s.Redis, names: s.Names,
-		inspector: s.Inspector, baseURL: s.URL, apiKey: apiKey, http: hc, api: c}, nil
+	return st, nil
+}
+
+// connectAPI sets s.api: the generated client of baseURL and apiKey over s.http.
+func (s *stack) connectAPI() error {
+	c, err := client.New(s.baseURL, s.apiKey, client.WithHTTPClient(s.http))
+	if err != nil {
+		return fmt.Errorf("API client of %s: %w", s.baseURL, err)
+	}
+	s.api = c
+	return nil
 }
 
 // startWorker runs the worker in-process on the stack's queue namespace

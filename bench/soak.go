@@ -174,6 +174,9 @@ func runSoak(ctx context.Context, cfg config, stdout io.Writer, logf func(string
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 5 * time.Second, DisableCompression: true},
 	}}
+	if err := r.st.connectAPI(); err != nil {
+		return nil, err
+	}
 	r.host = newHostile(r.proc.addr, keys[1], sc.serverTimeout)
 	logf("soak: linkit all (pid %d) on %s, %d customers, %v; log %s", r.proc.cmd.Process.Pid, r.proc.addr, sc.customers, sc.duration, logPath)
 
