@@ -29,10 +29,7 @@ const (
 	CmpFirst = iota
 	CmpLast
 	CmpBirth
-	CmpStreet
-	CmpNumber
-	CmpCity
-	CmpPostcode
+	CmpAddress // street, house number, postcode and city as one: they are not independent
 	CmpEmail
 	CmpPhone
 	CmpCompany
@@ -43,12 +40,11 @@ const (
 // (level 0: a side lacks the field, which says nothing). Level 1 is the
 // closest agreement, the last one disagreement.
 var comparisonLevels = [NumComparisons]int{
-	CmpFirst: 4, CmpLast: 4, CmpBirth: 3, CmpStreet: 3, CmpNumber: 2,
-	CmpCity: 3, CmpPostcode: 3, CmpEmail: 3, CmpPhone: 3, CmpCompany: 3,
+	CmpFirst: 4, CmpLast: 4, CmpBirth: 3, CmpAddress: 5, CmpEmail: 3, CmpPhone: 3, CmpCompany: 3,
 }
 
-var comparisonNames = [NumComparisons]string{"first_name", "last_name", "birthdate", "street", "house_number",
-	"city", "postcode", "email", "phone", "company"}
+var comparisonNames = [NumComparisons]string{"first_name", "last_name", "birthdate", "address", "email", "phone",
+	"company"}
 
 // Pattern is one pair's comparison vector: a level per comparison.
 type Pattern [NumComparisons]uint8
@@ -67,6 +63,7 @@ const (
 	detailNickname
 	detailTransposed
 	detailOneEdit
+	detailSameCity
 )
 
 // prepared is a FuzzyRecord normalized once for many comparisons.
@@ -115,13 +112,16 @@ func Compare(pa, pb PreparedRecord) Comparison {
 		}
 	}
 	c.Pattern[CmpBirth], c.detail[CmpBirth] = compareBirth(a.birth, b.birth)
-	c.Pattern[CmpStreet] = similarLevel(a.street, b.street, 0.88)
-	c.Pattern[CmpNumber] = exactLevel(a.number, b.number)
-	c.Pattern[CmpCity] = similarLevel(a.city, b.city, 0.88)
-	c.Pattern[CmpPostcode], c.detail[CmpPostcode] = editLevel(a.postcode, b.postcode, 1)
-	if min(len(a.email), len(b.email)) >= 5 {
+	c.Pattern[CmpAddress], c.detail[CmpAddress] = compareAddress(a, b)
+	switch {
+	case a.email != b.email && a.email != "" && b.email != "" && digitsOnly(a.email) != digitsOnly(b.email) &&
+		(stripDigits(a.email) == stripDigits(b.email) || digitsOnly(a.email) != "" && digitsOnly(b.email) != ""):
+		// "john.smith84" and "john.smith85", "mei.lee12" and "wei.lee14":
+		// the numbers tell two people apart
+		c.Pattern[CmpEmail] = 3
+	case min(len(a.email), len(b.email)) >= 5:
 		c.Pattern[CmpEmail], c.detail[CmpEmail] = editLevel(a.email, b.email, 2)
-	} else { // "q-a" and "q-c" are not a typo of each other
+	default: // "q-a" and "q-c" are not a typo of each other
 		c.Pattern[CmpEmail] = similarLevel(a.email, b.email, 2)
 	}
 	c.Pattern[CmpPhone] = comparePhone(a.phone, b.phone)
@@ -166,7 +166,8 @@ func compareLast(a, b string) (uint8, uint8) {
 }
 
 // compareBirth: exact, then day and month transposed or one of year, month,
-// day different (a typo), then different.
+// day mistyped (one character, or its two digits swapped), then different:
+// 1978-11-13 and 2004-11-13 are two people, not a typo.
 func compareBirth(a, b string) (uint8, uint8) {
 	if len(a) != 10 || len(b) != 10 {
 		return 0, detailNone
@@ -179,16 +180,51 @@ func compareBirth(a, b string) (uint8, uint8) {
 	if ya == yb && ma == db && da == mb {
 		return 2, detailTransposed
 	}
-	same := 0
-	for _, eq := range []bool{ya == yb, ma == mb, da == db} {
-		if eq {
-			same++
+	var differ []int
+	for i, eq := range []bool{ya == yb, ma == mb, da == db} {
+		if !eq {
+			differ = append(differ, i)
 		}
 	}
-	if same == 2 {
-		return 2, detailOneEdit
+	if len(differ) == 1 {
+		x, y := [3]string{ya, ma, da}[differ[0]], [3]string{yb, mb, db}[differ[0]]
+		if edlib.OSADamerauLevenshteinDistance(x, y) <= 1 {
+			return 2, detailOneEdit
+		}
 	}
 	return 3, detailNone
+}
+
+// compareAddress compares the address as one field: same street and house
+// number in the same place · same street · same postcode · same city (or a
+// postcode one edit away) · different. Separately, the parts of one
+// address would each count as independent evidence: agreeing on all four
+// (one household) outweighed different given names and birthdates.
+func compareAddress(a, b *prepared) (uint8, uint8) {
+	street := similarLevel(a.street, b.street, 0.88)
+	number := exactLevel(a.number, b.number)
+	city := similarLevel(a.city, b.city, 0.88)
+	postcode, _ := editLevel(a.postcode, b.postcode, 1)
+	if street == 0 && city == 0 && postcode == 0 {
+		return 0, detailNone // a house number alone says nothing
+	}
+	// A city spelled alike is not enough to place a street ("City 12", "City 21").
+	nearPlace := postcode == 1 || postcode == 2 || city == 1 || postcode == 0 && city == 0
+	if (street == 1 || street == 2) && nearPlace {
+		if number == 1 {
+			return 1, detailNone
+		}
+		return 2, detailNone
+	}
+	switch {
+	case postcode == 1:
+		return 3, detailNone
+	case city == 1:
+		return 4, detailSameCity
+	case postcode == 2 || city == 2:
+		return 4, detailNone
+	}
+	return 5, detailNone
 }
 
 func comparePhone(a, b string) uint8 {
@@ -264,6 +300,15 @@ func foldWord(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func stripDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func digitsOnly(s string) string {

@@ -7,16 +7,23 @@ import (
 
 // FuzzyModel is a Fellegi–Sunter model: for each comparison level, m (how
 // often two records of one person land on it) and u (how often two records
-// of different people do), and Lambda, the share of candidate pairs that
-// are one person. A pair's match weight is log2(Lambda/(1-Lambda)) plus the
-// sum of log2(m/u) over its levels; its score is the matching probability.
+// of different people do), and Lambda, the probability that two records
+// drawn at random are one person. A pair's match weight is
+// log2(Lambda/(1-Lambda)) plus the sum of log2(m/u) over its levels; its
+// score is the matching probability.
 type FuzzyModel struct {
 	Lambda float64                   `json:"lambda"`
 	M      [NumComparisons][]float64 `json:"m"`
 	U      [NumComparisons][]float64 `json:"u"`
-	// Pairs and RandomPairs are what the estimate saw (0: the defaults).
-	Pairs       int `json:"pairs"`
-	RandomPairs int `json:"random_pairs"`
+	// ULastAtAddress is u of the family name between two records at one
+	// address (address level 1): a household shares both, so there the
+	// family name says much less than u alone would have it.
+	ULastAtAddress []float64 `json:"u_last_at_address,omitempty"`
+	// What the estimate saw (0: the defaults): candidate pairs (a sample),
+	// random pairs, and the pairs each training rule found.
+	Pairs         int            `json:"pairs"`
+	RandomPairs   int            `json:"random_pairs"`
+	TrainingPairs map[string]int `json:"training_pairs,omitempty"`
 }
 
 // DefaultMinScore is the score from which a pair is suggested.
@@ -28,21 +35,18 @@ const DefaultMinScore = 0.5
 // pseudo-counts that keep an estimate from small data sane.
 var (
 	priorM = [NumComparisons][]float64{
-		CmpFirst: {0.80, 0.10, 0.05, 0.05}, CmpLast: {0.85, 0.08, 0.04, 0.03},
-		CmpBirth: {0.90, 0.07, 0.03}, CmpStreet: {0.80, 0.12, 0.08}, CmpNumber: {0.90, 0.10},
-		CmpCity: {0.85, 0.08, 0.07}, CmpPostcode: {0.88, 0.07, 0.05}, CmpEmail: {0.85, 0.10, 0.05},
-		CmpPhone: {0.88, 0.04, 0.08}, CmpCompany: {0.80, 0.10, 0.10},
+		CmpFirst: {0.82, 0.10, 0.06, 0.02}, CmpLast: {0.85, 0.08, 0.04, 0.03},
+		CmpBirth: {0.90, 0.08, 0.02}, CmpAddress: {0.75, 0.06, 0.06, 0.05, 0.08},
+		CmpEmail: {0.85, 0.10, 0.05}, CmpPhone: {0.88, 0.04, 0.08}, CmpCompany: {0.80, 0.10, 0.10},
 	}
 	priorU = [NumComparisons][]float64{
 		CmpFirst: {0.01, 0.005, 0.03, 0.955}, CmpLast: {0.003, 0.004, 0.02, 0.973},
-		CmpBirth: {0.0003, 0.003, 0.9967}, CmpStreet: {0.001, 0.004, 0.995}, CmpNumber: {0.02, 0.98},
-		CmpCity: {0.02, 0.01, 0.97}, CmpPostcode: {0.01, 0.02, 0.97}, CmpEmail: {0.0002, 0.0005, 0.9993},
-		CmpPhone: {0.0001, 0.0002, 0.9997}, CmpCompany: {0.01, 0.01, 0.98},
+		CmpBirth: {0.0003, 0.003, 0.9967}, CmpAddress: {0.00001, 0.0002, 0.002, 0.02, 0.97779},
+		CmpEmail: {0.0002, 0.0005, 0.9993}, CmpPhone: {0.0001, 0.0002, 0.9997}, CmpCompany: {0.01, 0.01, 0.98},
 	}
 )
 
 const (
-	priorLambda = 0.05 // EM's start: share of true pairs among candidates
 	// defaultLambda is the prior of an organization never scanned: with u
 	// from random pairs, a full name alone (about 14 bits) stays below the
 	// minimum score and needs one more agreeing field (birthdate, street,
@@ -75,7 +79,7 @@ func (m *FuzzyModel) valid() bool {
 			return false
 		}
 	}
-	return true
+	return m.ULastAtAddress == nil || len(m.ULastAtAddress) == comparisonLevels[CmpLast]
 }
 
 // OrDefault is m when it fits this version's comparisons, else the default.
@@ -118,36 +122,141 @@ func EstimateU(random PatternCounts) [NumComparisons][]float64 {
 	return u
 }
 
-// EstimateFuzzyModel fits m, u and Lambda by expectation–maximisation over
-// the patterns of the blocked candidate pairs (the two-class mixture of
-// Winkler and fastLink), starting from, and smoothed toward, u measured on
-// random pairs and the prior m. u is re-estimated rather than fixed because
-// the pairs scored are the blocked ones: their non-matches agree on the
-// blocking fields far more often than random pairs do, and a u from random
-// pairs alone would call them matches.
-func EstimateFuzzyModel(blocked, random PatternCounts) *FuzzyModel {
-	model := DefaultFuzzyModel()
-	model.Lambda = priorLambda
-	uRandom := EstimateU(random)
-	model.U = uRandom
-	model.Pairs, model.RandomPairs = blocked.Total(), random.Total()
-	if model.Pairs == 0 {
-		return model
+// priorAtAddressWeight is the pseudo-pairs behind the prior of
+// ULastAtAddress (u of the family name at large): with fewer random pairs
+// at one address than that, the estimate stays near independence.
+const priorAtAddressWeight = 20
+
+// estimateULastAtAddress is u of the family name among the random pairs at
+// one address, smoothed toward u of the family name.
+func estimateULastAtAddress(random PatternCounts, uLast []float64) []float64 {
+	counts := make([]float64, comparisonLevels[CmpLast])
+	for p, n := range random {
+		if l := p[CmpLast]; l > 0 && p[CmpAddress] == 1 {
+			counts[l-1] += float64(n)
+		}
 	}
+	return smooth(counts, uLast, priorAtAddressWeight)
+}
+
+// TrainingRule is a blocking rule the model's m is trained on: the pairs
+// it finds agree on its own fields whether or not they are one person, so
+// the comparisons of those fields (Skip) say nothing there and are left out
+// of its estimate.
+type TrainingRule struct {
+	Name string
+	Skip []int
+}
+
+// Training rules: pairs sharing a birthdate train every comparison but the
+// birthdate; pairs sharing both names' phonetic codes train every one but
+// the names and the email (local parts are made of names: "john.smith1"
+// and "john.smith2" agree closely because the names do). Location rules are not used: people sharing a postcode share a
+// city and, in a household, a family name, which is the structure a mixture
+// would then find instead of "same person".
+var (
+	TrainOnBirthdate = TrainingRule{Name: "birthdate", Skip: []int{CmpBirth}}
+	TrainOnNames     = TrainingRule{Name: "names", Skip: []int{CmpFirst, CmpLast, CmpEmail}}
+)
+
+// TrainingPairs are the patterns of the pairs a training rule found (a
+// sample).
+type TrainingPairs struct {
+	Rule   TrainingRule
+	Counts PatternCounts
+}
+
+// FuzzyEstimateInput is what an organization's estimate is made of.
+type FuzzyEstimateInput struct {
+	// Random counts the patterns of random pairs of the organization's
+	// records: u.
+	Random PatternCounts
+	// Training holds each training rule's pairs: m.
+	Training []TrainingPairs
+	// Candidates counts the patterns of a sample of the candidate pairs,
+	// one in CandidateScale of them; Records is the number of records:
+	// Lambda.
+	Candidates     PatternCounts
+	CandidateScale float64
+	Records        int
+}
+
+// EstimateFuzzyModel fits an organization's model as Splink trains one:
+// u from random pairs (nearly all different people); m by
+// expectation–maximisation over the pairs of each training rule with u
+// held fixed, leaving out the comparisons the rule itself decides, the
+// rules' expected counts pooled; then Lambda, the probability that two
+// random records are one person, as the expected number of matching pairs
+// among the candidates (the pairs outside them are near certainly not)
+// over all pairs. A single EM over the union of the blocking rules' pairs,
+// u re-estimated there, found the strongest structure of those pairs —
+// "same city and postcode" on the benchmark's data — instead of "same
+// person".
+func EstimateFuzzyModel(in FuzzyEstimateInput) *FuzzyModel {
+	model := DefaultFuzzyModel()
+	model.U = EstimateU(in.Random)
+	model.ULastAtAddress = estimateULastAtAddress(in.Random, model.U[CmpLast])
+	model.Pairs, model.RandomPairs = in.Candidates.Total(), in.Random.Total()
+	var pooled [NumComparisons][]float64
+	for c := range NumComparisons {
+		pooled[c] = make([]float64, comparisonLevels[c])
+	}
+	for _, t := range in.Training {
+		if model.TrainingPairs == nil {
+			model.TrainingPairs = map[string]int{}
+		}
+		model.TrainingPairs[t.Rule.Name] += t.Counts.Total()
+		counts := trainM(model, t)
+		for c := range NumComparisons {
+			for l, x := range counts[c] {
+				pooled[c][l] += x
+			}
+		}
+	}
+	for c := range NumComparisons {
+		model.M[c] = smooth(pooled[c], priorM[c], priorMWeight)
+	}
+	if all := float64(in.Records) * float64(in.Records-1) / 2; all >= 1 && model.Pairs > 0 {
+		model.Lambda = estimateLambda(model, in.Candidates, max(in.CandidateScale, 1), all)
+	}
+	return model
+}
+
+// trainM runs EM over one training rule's pairs, u fixed, the rule's own
+// comparisons left out, and returns the expected count of matching pairs at
+// each level of each other comparison.
+func trainM(base *FuzzyModel, t TrainingPairs) [NumComparisons][]float64 {
+	var counts [NumComparisons][]float64
+	for c := range NumComparisons {
+		counts[c] = make([]float64, comparisonLevels[c])
+	}
+	if len(t.Counts) == 0 {
+		return counts
+	}
+	skip := [NumComparisons]bool{}
+	for _, c := range t.Rule.Skip {
+		skip[c] = true
+	}
+	model := DefaultFuzzyModel()
+	model.U, model.ULastAtAddress = base.U, base.ULastAtAddress
+	model.Lambda = 0.1
 	type entry struct {
 		p Pattern
 		n float64
 	}
-	entries := make([]entry, 0, len(blocked))
-	for p, n := range blocked {
+	entries := make([]entry, 0, len(t.Counts))
+	for p, n := range t.Counts {
+		for c := range NumComparisons {
+			if skip[c] {
+				p[c] = 0 // null: weight 0
+			}
+		}
 		entries = append(entries, entry{p, float64(n)})
 	}
-	for range 100 {
+	for range 200 {
 		var matchSum, total float64
-		var mCounts, uCounts [NumComparisons][]float64
 		for c := range NumComparisons {
-			mCounts[c] = make([]float64, comparisonLevels[c])
-			uCounts[c] = make([]float64, comparisonLevels[c])
+			clear(counts[c])
 		}
 		for _, e := range entries {
 			pm := model.probability(e.p)
@@ -155,27 +264,54 @@ func EstimateFuzzyModel(blocked, random PatternCounts) *FuzzyModel {
 			total += e.n
 			for c := range NumComparisons {
 				if l := e.p[c]; l > 0 {
-					mCounts[c][l-1] += pm * e.n
-					uCounts[c][l-1] += (1 - pm) * e.n
+					counts[c][l-1] += pm * e.n
 				}
 			}
 		}
-		lambda := clamp((matchSum+priorLambda*priorMWeight)/(total+priorMWeight), 1e-6, 0.999)
+		lambda := clamp(matchSum/total, 1e-6, 0.999)
 		delta := math.Abs(lambda - model.Lambda)
 		model.Lambda = lambda
 		for c := range NumComparisons {
-			m := smooth(mCounts[c], priorM[c], priorMWeight)
-			u := smooth(uCounts[c], uRandom[c], priorUWeight)
-			for l := range m {
-				delta = math.Max(delta, math.Max(math.Abs(m[l]-model.M[c][l]), math.Abs(u[l]-model.U[c][l])))
+			if skip[c] {
+				continue
 			}
-			model.M[c], model.U[c] = m, u
+			m := smooth(counts[c], priorM[c], priorMWeight)
+			for l := range m {
+				delta = math.Max(delta, math.Abs(m[l]-model.M[c][l]))
+			}
+			model.M[c] = m
 		}
 		if delta < 1e-6 {
 			break
 		}
 	}
-	return model
+	return counts
+}
+
+// estimateLambda solves Lambda = E[matching pairs] / all pairs, the
+// expectation over the candidate pairs (sampled one in scale) scored with
+// that Lambda: the EM update of Lambda with m and u fixed.
+func estimateLambda(model *FuzzyModel, candidates PatternCounts, scale, all float64) float64 {
+	// m and u are fixed: each pattern's weight without Lambda is too.
+	type entry struct{ w, n float64 }
+	entries := make([]entry, 0, len(candidates))
+	for p, n := range candidates {
+		entries = append(entries, entry{model.MatchWeight(p) - math.Log2(model.Lambda/(1-model.Lambda)), float64(n) * scale})
+	}
+	lambda := clamp(float64(candidates.Total())*scale/all/4, 1e-12, 0.5)
+	for range 1000 {
+		prior := math.Log2(lambda / (1 - lambda))
+		var expected float64
+		for _, e := range entries {
+			expected += e.n / (1 + math.Exp2(-(e.w + prior)))
+		}
+		next := clamp(expected/all, 1e-12, 0.5)
+		if math.Abs(next-lambda) <= 1e-9*lambda {
+			return next
+		}
+		lambda = next
+	}
+	return lambda
 }
 
 // smooth turns counts into probabilities with weight pseudo-counts of the
@@ -194,10 +330,14 @@ func smooth(counts, prior []float64, weight float64) []float64 {
 
 func clamp(x, lo, hi float64) float64 { return math.Min(math.Max(x, lo), hi) }
 
-// weight is log2(m/u) of comparison c at level l (0 when l is null).
-func (m *FuzzyModel) weight(c int, l uint8) float64 {
+// weight is log2(m/u) of comparison c in pattern p (0 when null).
+func (m *FuzzyModel) weight(p Pattern, c int) float64 {
+	l := p[c]
 	if l == 0 {
 		return 0
+	}
+	if c == CmpLast && p[CmpAddress] == 1 && m.ULastAtAddress != nil {
+		return math.Log2(m.M[c][l-1] / m.ULastAtAddress[l-1])
 	}
 	return math.Log2(m.M[c][l-1] / m.U[c][l-1])
 }
@@ -206,7 +346,7 @@ func (m *FuzzyModel) weight(c int, l uint8) float64 {
 func (m *FuzzyModel) MatchWeight(p Pattern) float64 {
 	w := math.Log2(m.Lambda / (1 - m.Lambda))
 	for c := range NumComparisons {
-		w += m.weight(c, p[c])
+		w += m.weight(p, c)
 	}
 	return w
 }
@@ -230,7 +370,7 @@ func (m *FuzzyModel) Reasons(c Comparison) []string {
 		if c.swapped && (i == CmpFirst || i == CmpLast) {
 			continue // said once, below
 		}
-		if w := m.weight(i, c.Pattern[i]); w >= 1 {
+		if w := m.weight(c.Pattern, i); w >= 1 {
 			cs = append(cs, contrib{i, w})
 		}
 	}
@@ -272,21 +412,16 @@ func reasonPhrase(cmp int, level, detail uint8) string {
 			return "birthdate with day and month swapped"
 		}
 		return "birthdate differs in one part"
-	case CmpStreet:
-		if exact {
+	case CmpAddress:
+		switch {
+		case level == 1:
+			return "same street and house number"
+		case level == 2:
 			return "same street"
-		}
-		return "street similar"
-	case CmpNumber:
-		return "same house number"
-	case CmpCity:
-		if exact {
-			return "same city"
-		}
-		return "city similar"
-	case CmpPostcode:
-		if exact {
+		case level == 3:
 			return "same postcode"
+		case detail == detailSameCity:
+			return "same city"
 		}
 		return "postcode differs by one character"
 	case CmpEmail:

@@ -42,7 +42,7 @@ func TestFuzzyCompareLevels(t *testing.T) {
 		{"nickname, typo'd family name, same birthdate and street",
 			dedupe.FuzzyRecord{First: "Jonathan", Last: "Smyth", Birthdate: "1984-03-02", Street: "12 Hill Street"},
 			dedupe.FuzzyRecord{First: "Jon", Last: "Smith", Birthdate: "1984-03-02", Street: "12 hill st."},
-			[]string{"same birthdate", "same street", "same house number"}, true},
+			[]string{"same birthdate", "same street and house number"}, true},
 		{"swapped names, day and month swapped",
 			dedupe.FuzzyRecord{First: "Maria", Last: "Lopez", Birthdate: "1990-07-04", Postcode: "28001"},
 			dedupe.FuzzyRecord{First: "Lopez", Last: "Maria", Birthdate: "1990-04-07", Postcode: "28001"},
@@ -54,6 +54,16 @@ func TestFuzzyCompareLevels(t *testing.T) {
 		{"same street, different people",
 			dedupe.FuzzyRecord{First: "Maria", Last: "Gonzalez", Birthdate: "1990-07-21", Street: "12 Hill Street"},
 			dedupe.FuzzyRecord{First: "Jon", Last: "Smith", Birthdate: "1984-03-02", Street: "12 Hill St"},
+			nil, false},
+		{"household: same family name and address, other given name and birthdate",
+			dedupe.FuzzyRecord{First: "Maria", Last: "Lopez", Birthdate: "1961-04-19", Street: "7 Oak Avenue", Postcode: "30011",
+				Email: "maria.lopez12@example.com"},
+			dedupe.FuzzyRecord{First: "Daniel", Last: "Lopez", Birthdate: "1990-11-02", Street: "7 Oak Ave", Postcode: "30011",
+				Email: "daniel.lopez14@example.com"},
+			nil, false},
+		{"same names, numbered emails, other years: two people",
+			dedupe.FuzzyRecord{First: "John", Last: "Smith", Birthdate: "1978-11-13", Email: "john.smith84@example.com"},
+			dedupe.FuzzyRecord{First: "John", Last: "Smith", Birthdate: "2004-11-13", Email: "john.smith85@example.com"},
 			nil, false},
 		{"accents and punctuation fold",
 			dedupe.FuzzyRecord{First: "José", Last: "O'Brien", Birthdate: "1970-01-01"},
@@ -83,13 +93,14 @@ func TestFuzzyCompareLevels(t *testing.T) {
 	}
 }
 
-// EM recovers a known model: pairs drawn from a mixture with known m, u and
-// lambda are counted by pattern, and the estimate lands near the truth.
-func TestFuzzyEMRecoversModel(t *testing.T) {
+// The estimate recovers a known model: random pairs drawn from u, each
+// training rule's pairs a mixture agreeing on the rule's fields whatever
+// the class, and candidate pairs of known size; m of every comparison,
+// and lambda, land near the truth.
+func TestFuzzyEstimateRecoversModel(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	truth := dedupe.DefaultFuzzyModel()
-	truth.Lambda = 0.3
 	draw := func(probs []float64) uint8 {
 		x := rng.Float64()
 		for l, p := range probs {
@@ -100,9 +111,7 @@ func TestFuzzyEMRecoversModel(t *testing.T) {
 		}
 		return uint8(len(probs))
 	}
-	blocked, random := dedupe.PatternCounts{}, dedupe.PatternCounts{}
-	for i := range 60000 {
-		match := i < 18000
+	pair := func(match bool, agree []int) dedupe.Pattern {
 		var p dedupe.Pattern
 		for c := range dedupe.NumComparisons {
 			if match {
@@ -111,34 +120,53 @@ func TestFuzzyEMRecoversModel(t *testing.T) {
 				p[c] = draw(truth.U[c])
 			}
 		}
-		blocked.Add(p)
-	}
-	for range 50000 {
-		var p dedupe.Pattern
-		for c := range dedupe.NumComparisons {
-			p[c] = draw(truth.U[c])
+		for _, c := range agree {
+			p[c] = 1
 		}
-		random.Add(p)
+		return p
 	}
-	got := dedupe.EstimateFuzzyModel(blocked, random)
-	if math.Abs(got.Lambda-0.3) > 0.02 {
-		t.Errorf("lambda %.3f, want 0.3", got.Lambda)
+	in := dedupe.FuzzyEstimateInput{Random: dedupe.PatternCounts{}, Candidates: dedupe.PatternCounts{},
+		CandidateScale: 2, Records: 100000}
+	for range 100000 {
+		in.Random.Add(pair(false, nil))
+	}
+	for _, rule := range []dedupe.TrainingRule{dedupe.TrainOnBirthdate, dedupe.TrainOnNames} {
+		tp := dedupe.TrainingPairs{Rule: rule, Counts: dedupe.PatternCounts{}}
+		for i := range 40000 {
+			tp.Counts.Add(pair(i < 8000, rule.Skip))
+		}
+		in.Training = append(in.Training, tp)
+	}
+	// 5,000 matching pairs (sampled one in two) among 50,000 candidates of
+	// 100,000 records: lambda 5000/(100000·99999/2).
+	for i := range 25000 {
+		in.Candidates.Add(pair(i < 2500, []int{dedupe.CmpBirth}))
+	}
+	got := dedupe.EstimateFuzzyModel(in)
+	want := 5000 / (100000 * 99999 / 2.0)
+	if math.Abs(got.Lambda-want)/want > 0.1 {
+		t.Errorf("lambda %.3g, want %.3g", got.Lambda, want)
 	}
 	for c := range dedupe.NumComparisons {
-		if d := math.Abs(got.M[c][0] - truth.M[c][0]); d > 0.05 {
-			t.Errorf("comparison %d: m of agreement %.3f, want %.3f", c, got.M[c][0], truth.M[c][0])
+		for l := range got.M[c] {
+			if d := math.Abs(got.M[c][l] - truth.M[c][l]); d > 0.03 {
+				t.Errorf("comparison %d level %d: m %.3f, want %.3f", c, l+1, got.M[c][l], truth.M[c][l])
+			}
 		}
+	}
+	if got.TrainingPairs["birthdate"] != 40000 || got.Pairs != 25000 || got.RandomPairs != 100000 {
+		t.Errorf("counts %+v", got)
 	}
 	// A pair agreeing on everything scores near 1, one disagreeing near 0.
 	var all, none dedupe.Pattern
 	for c := range dedupe.NumComparisons {
 		all[c], none[c] = 1, uint8(len(truth.M[c]))
 	}
-	if w := got.MatchWeight(all); w < 20 {
-		t.Errorf("full agreement weight %.1f", w)
+	if s := got.Score(dedupe.Comparison{Pattern: all}); s < 0.999 {
+		t.Errorf("full agreement score %.3f", s)
 	}
-	if w := got.MatchWeight(none); w > -10 {
-		t.Errorf("full disagreement weight %.1f", w)
+	if s := got.Score(dedupe.Comparison{Pattern: none}); s > 1e-6 {
+		t.Errorf("full disagreement score %.3g", s)
 	}
 }
 
@@ -152,5 +180,31 @@ func TestFuzzyModelOrDefault(t *testing.T) {
 	}
 	if got := m.OrDefault(); got.Lambda != dedupe.DefaultFuzzyModel().Lambda {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// Random pairs at one address are mostly households sharing the family
+// name: the estimate learns it, and a household pair (same family name and
+// address, other given name and birthdate) falls below the minimum score
+// where independence would have suggested it.
+func TestFuzzyHouseholdDependence(t *testing.T) {
+	t.Parallel()
+	var household, other dedupe.Pattern
+	household[dedupe.CmpFirst], household[dedupe.CmpLast], household[dedupe.CmpBirth], household[dedupe.CmpAddress] = 3, 1, 3, 1
+	other[dedupe.CmpFirst], other[dedupe.CmpLast], other[dedupe.CmpBirth], other[dedupe.CmpAddress] = 4, 4, 3, 5
+	in := dedupe.FuzzyEstimateInput{Random: dedupe.PatternCounts{}} // no candidates: the default lambda
+	in.Random[other] = 99900
+	in.Random[household] = 100 // one random pair in a thousand is a household
+	got := dedupe.EstimateFuzzyModel(in)
+	if got.ULastAtAddress[0] < 0.5 {
+		t.Fatalf("u of the family name at one address %.3f, want most households", got.ULastAtAddress[0])
+	}
+	if s := got.Score(dedupe.Comparison{Pattern: household}); s >= dedupe.DefaultMinScore {
+		t.Errorf("household scores %.3f", s)
+	}
+	indep := *got
+	indep.ULastAtAddress = nil
+	if s := indep.Score(dedupe.Comparison{Pattern: household}); s < dedupe.DefaultMinScore {
+		t.Errorf("under independence the household scores %.3f: the test proves nothing", s)
 	}
 }

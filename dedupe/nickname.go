@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/csv"
+	"slices"
 	"sync"
 )
 
@@ -55,12 +56,40 @@ var nicknameGroups = sync.OnceValue(func() map[string][]int32 {
 func nicknameVariants(a, b string) bool {
 	all := nicknameGroups()
 	ga, gb := all[a], all[b]
+	// A name's own group (it is the canonical name) comes first. Some rows
+	// list a nickname's full names ("bill,has_nickname,robert" and
+	// "…,william"): two full names are variants only when one lists the
+	// other, not through such a group.
+	oa, ob := ownGroup(a, ga), ownGroup(b, gb)
+	if oa >= 0 || ob >= 0 {
+		return oa >= 0 && slices.Contains(gb, oa) || ob >= 0 && slices.Contains(ga, ob)
+	}
 	for _, x := range ga {
-		for _, y := range gb {
-			if x == y {
-				return true
-			}
+		if slices.Contains(gb, x) {
+			return true
 		}
 	}
 	return false
 }
+
+// ownGroup is the group whose canonical name is name, or -1.
+func ownGroup(name string, groups []int32) int32 {
+	if id, ok := nicknameCanonical()[name]; ok && slices.Contains(groups, id) {
+		return id
+	}
+	return -1
+}
+
+// nicknameCanonical maps each canonical name to its group.
+var nicknameCanonical = sync.OnceValue(func() map[string]int32 {
+	ids := map[string]int32{}
+	r := csv.NewReader(bytes.NewReader(nicknamesCSV))
+	r.FieldsPerRecord = 3
+	rows, _ := r.ReadAll() // nicknameGroups read the same bytes without error
+	for _, row := range rows[1:] {
+		if _, ok := ids[row[0]]; !ok {
+			ids[row[0]] = int32(len(ids))
+		}
+	}
+	return ids
+})

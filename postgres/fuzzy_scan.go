@@ -38,6 +38,25 @@ const (
 			WHERE a < b AND ($3 = 1 OR abs(hashtext(a)) % $3 = 0)
 		), rec AS (` + sqlFuzzyRecordsAll + `)
 		SELECT ra.*, rb.* FROM pairs p JOIN rec ra ON ra.id = p.a JOIN rec rb ON rb.id = p.b`
+	// sqlFuzzyTrainBlocks groups the organization's live customers by a
+	// training rule's key (%s, of customers c and default addresses a),
+	// blocks as large as the blocking rules allow ($2).
+	sqlFuzzyTrainBlocks = `SELECT array_agg(c.id) AS ids
+		FROM customers c
+		LEFT JOIN customer_addresses a ON a.organization_id = c.organization_id AND a.customer_id = c.id AND a.is_default
+		WHERE c.organization_id = $1 AND c.merged_into IS NULL AND (%[1]s) IS NOT NULL
+		GROUP BY %[1]s HAVING count(*) BETWEEN 2 AND $2`
+	// sqlFuzzyTrainCount counts a training rule's pairs.
+	sqlFuzzyTrainCount = `SELECT coalesce(sum(cardinality(ids)::bigint * (cardinality(ids) - 1) / 2), 0)
+		FROM (` + sqlFuzzyTrainBlocks + `) b`
+	// sqlFuzzyTrainPairs streams a sample of a training rule's pairs (those
+	// whose ids hash to 0 modulo $3, at most $4) with both records.
+	sqlFuzzyTrainPairs = `WITH blocks AS (` + sqlFuzzyTrainBlocks + `), pairs AS (
+			SELECT a, b FROM blocks, unnest(ids) a, unnest(ids) b
+			WHERE a < b AND ($3 = 1 OR abs(hashtext(a || b)) %% $3 = 0) LIMIT $4
+		), rec AS (` + sqlFuzzyRecordsAll + `)
+		SELECT ra.*, rb.* FROM pairs p JOIN rec ra ON ra.id = p.a JOIN rec rb ON rb.id = p.b`
+
 	// sqlFuzzyRecordsAll reads what dedupe.FuzzyRecord compares.
 	sqlFuzzyRecordsAll = `SELECT c.id, c.first_name, c.last_name, c.name, coalesce(to_char(c.birthdate, 'YYYY-MM-DD'), ''),
 		coalesce(a.address_line1, ''), coalesce(a.city, ''), coalesce(a.postal_code, ''), c.email, c.phone, c.company_name
@@ -180,9 +199,23 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	return res, nil
 }
 
-// estimateFuzzyModel fits the organization's model: u from random pairs of
-// a random sample of its records, m and lambda by EM over a sample of the
-// candidate pairs (their patterns counted: memory is per pattern, not pair).
+// fuzzyTrainingKeys are the training rules' keys (dedupe.TrainOn…), of
+// customers c and their default addresses a.
+var fuzzyTrainingKeys = []struct {
+	rule dedupe.TrainingRule
+	key  string
+}{
+	{dedupe.TrainOnBirthdate, `c.birthdate`},
+	{dedupe.TrainOnNames, `NULLIF(dmetaphone(lower(CASE WHEN c.first_name || c.last_name = ''
+		THEN split_part(btrim(c.name), ' ', 1) ELSE c.first_name END)), '') || '|' ||
+		NULLIF(dmetaphone(lower(CASE WHEN c.first_name || c.last_name = ''
+		THEN substring(btrim(c.name) FROM '\s(\S+)$') ELSE c.last_name END)), '')`},
+}
+
+// estimateFuzzyModel fits the organization's model (dedupe.EstimateFuzzyModel):
+// u from random pairs of a random sample of its records, m from a sample of
+// each training rule's pairs, lambda from a sample of the candidate pairs
+// (each counted by pattern: memory is per pattern, not pair).
 func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
 	rows, err := s.pool.Query(ctx, sqlFuzzySample, orgID, 2000)
 	if err != nil {
@@ -198,7 +231,7 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("fuzzy sample: %w", err), nil)
 	}
-	random := dedupe.PatternCounts{}
+	in := dedupe.FuzzyEstimateInput{Random: dedupe.PatternCounts{}, Records: customers}
 	if n := len(sample); n > 1 {
 		rng := rand.New(rand.NewPCG(uint64(n), 20)) // fixed: a rescan of the same data estimates the same
 		for range min(opts.RandomPairs, n*(n-1)/2) {
@@ -206,42 +239,67 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 			if j >= i {
 				j++
 			}
-			random.Add(dedupe.Compare(sample[i], sample[j]).Pattern)
+			in.Random.Add(dedupe.Compare(sample[i], sample[j]).Pattern)
 		}
+	}
+	for _, t := range fuzzyTrainingKeys {
+		var pairs int64
+		if err := s.pool.QueryRow(ctx, fmt.Sprintf(sqlFuzzyTrainCount, t.key), orgID, FuzzyBlockCap).Scan(&pairs); err != nil {
+			return nil, interpretError(fmt.Errorf("fuzzy training pairs (%s): %w", t.rule.Name, err), nil)
+		}
+		tp := dedupe.TrainingPairs{Rule: t.rule, Counts: dedupe.PatternCounts{}}
+		if pairs > 0 {
+			mod := max(1, pairs/int64(opts.SamplePairs/2))
+			err := s.streamPairs(ctx, fmt.Sprintf(sqlFuzzyTrainPairs, t.key), []any{orgID, FuzzyBlockCap, mod, opts.SamplePairs},
+				func(a, b *dedupe.FuzzyRecord) error {
+					tp.Counts.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
+					return nil
+				})
+			if err != nil {
+				return nil, interpretError(fmt.Errorf("fuzzy training pairs (%s): %w", t.rule.Name, err), nil)
+			}
+		}
+		in.Training = append(in.Training, tp)
 	}
 	// About SamplePairs pairs: a customer has a handful of candidates.
 	mod := max(1, customers*4/opts.SamplePairs)
-	blocked := dedupe.PatternCounts{}
+	in.Candidates, in.CandidateScale = dedupe.PatternCounts{}, float64(mod)
 	err = s.streamFuzzyPairs(ctx, orgID, mod, func(a, b *dedupe.FuzzyRecord) error {
-		blocked.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
+		in.Candidates.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
 		return nil
 	})
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	return dedupe.EstimateFuzzyModel(blocked, random), nil
+	return dedupe.EstimateFuzzyModel(in), nil
 }
 
 // streamFuzzyPairs calls fn for each candidate pair (a sample of 1 in mod).
 func (s *Store) streamFuzzyPairs(ctx context.Context, orgID string, mod int, fn func(a, b *dedupe.FuzzyRecord) error) error {
+	if err := s.streamPairs(ctx, sqlFuzzyPairs, []any{orgID, FuzzyBlockCap, mod}, fn); err != nil {
+		return fmt.Errorf("fuzzy pairs: %w", err)
+	}
+	return nil
+}
+
+// streamPairs runs a query of pairs (both records, as sqlFuzzyRecordsAll
+// reads them) and calls fn for each.
+func (s *Store) streamPairs(ctx context.Context, query string, args []any, fn func(a, b *dedupe.FuzzyRecord) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// The DISTINCT over every rule's pairs is a hash: let it stay in
 		// memory. The planner overestimates the pairs (it cannot know blocks
 		// are small) and JIT-compiled the query for seconds: it runs in less.
 		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
-			return fmt.Errorf("fuzzy pairs: %w", err)
+			return err
 		}
-		rows, err := tx.Query(ctx, sqlFuzzyPairs, orgID, FuzzyBlockCap, mod)
+		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
-			return fmt.Errorf("fuzzy pairs: %w", err)
+			return err
 		}
 		var a, b dedupe.FuzzyRecord
 		_, err = pgx.ForEachRow(rows, []any{&a.ID, &a.First, &a.Last, &a.Name, &a.Birthdate, &a.Street, &a.City,
 			&a.Postcode, &a.Email, &a.Phone, &a.Company, &b.ID, &b.First, &b.Last, &b.Name, &b.Birthdate, &b.Street,
 			&b.City, &b.Postcode, &b.Email, &b.Phone, &b.Company}, func() error { return fn(&a, &b) })
-		if err != nil {
-			return fmt.Errorf("fuzzy pairs: %w", err)
-		}
-		return nil
+		return err
 	})
 }
