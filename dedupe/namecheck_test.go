@@ -56,7 +56,7 @@ var nameCases = []struct {
 	{pn("Betty", "Taylor"), pn("Beth", "Taylor"), ""},
 	{pn("Dick", "Grayson"), pn("Richard", "Grayson"), ""},
 	{pn("Jack", "Ryan"), pn("John", "Ryan"), ""},
-	{pn("Aaron", "Burr"), pn("Ronald", "Burr"), "first_name"}, // two names sharing "Ron" are not variants
+	{pn("Aaron", "Burr"), pn("Ronald", "Burr"), "first_name"},       // two names sharing "Ron" are not variants
 	{pn("William", "Howard"), pn("Robert", "Howard"), "first_name"}, // nor through the file's "bill → robert, william" rows
 	// Initials and prefixes.
 	{pn("J.", "Smith"), pn("John", "Smith"), ""},
