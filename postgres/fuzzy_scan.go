@@ -249,7 +249,7 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 		}
 		tp := dedupe.TrainingPairs{Rule: t.rule, Counts: dedupe.PatternCounts{}}
 		if pairs > 0 {
-			mod := max(1, pairs/int64(opts.SamplePairs/2))
+			mod := max(1, pairs/int64(max(1, opts.SamplePairs/2)))
 			err := s.streamPairs(ctx, fmt.Sprintf(sqlFuzzyTrainPairs, t.key), []any{orgID, FuzzyBlockCap, mod, opts.SamplePairs},
 				func(a, b *dedupe.FuzzyRecord) error {
 					tp.Counts.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
