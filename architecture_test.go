@@ -21,6 +21,7 @@ var layers = map[string]int{
 	"customer":              0, // domain types, validation, the one error type
 	"migrations":            0, // embedded SQL
 	"client":                0, // the API's Go client, generated from api/openapi.yaml: none of ours
+	"telemetry":             0, // OpenTelemetry setup, the log handler
 	"dedupe":                1, // pure rules: normalization, matching decisions
 	"webhook":               1, // outbound webhooks: events, secrets, signed sends
 	"postgres":              2, // the store

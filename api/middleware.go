@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/telemetry"
 )
 
 type ctxKey int
@@ -105,6 +106,7 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 				orgID = o.ID
 			}
 			elapsed := time.Since(start)
+			telemetry.NameHTTPSpan(ctx, r.Method, r.Pattern, id)
 			s.metrics.observe(r, rec.Status, elapsed)
 			s.log.InfoContext(ctx, "http request", "request_id", id, "method", methodLabel(r.Method),
 				"route", r.Pattern, "status", rec.Status, "org_id", orgID,

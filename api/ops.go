@@ -54,6 +54,7 @@ func NewProbeServer(cfg Config, d Deps) *Server {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	s.mux.Handle("GET /metrics", s.metricsHandler())
+	s.handler = s.chain()
 	return s
 }
 

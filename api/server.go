@@ -18,6 +18,7 @@ import (
 	"github.com/linkitworks/customers/importer"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/telemetry"
 )
 
 // Config holds the API's settings; cmd/linkit fills it from the environment.
@@ -101,6 +102,7 @@ type Server struct {
 	phones  *dedupe.PhoneNormalizer // shared parse cache for imports
 	uploads uploadSlots
 	limiter *rateLimiter // nil: no rate limits
+	handler http.Handler // the middleware chain over the routes
 }
 
 // ImportLimits are the configurable limits of reading an import file.
@@ -155,13 +157,19 @@ func NewServer(cfg Config, d Deps) *Server {
 		s.limiter = newRateLimiter(d.RateLimitRedis, cfg.RateLimits, d.Log, d.Registry)
 	}
 	s.routes()
+	s.handler = s.chain()
 	return s
 }
 
-// ServeHTTP runs the middleware chain shared by every route.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.withRequestLog(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route)))).ServeHTTP(w, r)
+// chain is the middleware shared by every route, built once: a server span
+// around it all when tracing is on (probes and scrapes left out: noise).
+func (s *Server) chain() http.Handler {
+	return telemetry.HTTPHandler(s.withRequestLog(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route)))),
+		"/healthz", "/readyz", "/metrics")
 }
+
+// ServeHTTP runs the middleware chain shared by every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // route dispatches through the mux; the mux's own plain-text 404 and 405
 // answers are replaced by the documented JSON error body.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/migrations"
+	"github.com/linkitworks/customers/telemetry"
 )
 
 // Store is the PostgreSQL system of record.
@@ -71,6 +73,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	// A connection idle for a while is checked before use, so the first
 	// requests after a database restart do not fail on dead connections.
 	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > 5*time.Second }
+	if telemetry.Enabled() {
+		// A span per query, named by its operation, with the SQL text but
+		// never the arguments (customers' data). Acquires are left out:
+		// a span each would double the count for little news.
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithDisableAcquireTracer())
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", Redact(databaseURL), err)

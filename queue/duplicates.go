@@ -33,9 +33,9 @@ func (c *Client) EnqueueDuplicatesMerge(ctx context.Context, p DuplicatesMergePa
 	if err != nil {
 		return false, fmt.Errorf("encode duplicates merge task: %w", err)
 	}
-	t := asynq.NewTask(TypeDuplicatesMerge, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Default()),
-		asynq.MaxRetry(8), asynq.Timeout(2*time.Minute))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+	opts := []asynq.Option{asynq.TaskID(p.JobID), asynq.Queue(c.names.Default()),
+		asynq.MaxRetry(8), asynq.Timeout(2 * time.Minute)}
+	if _, err := c.enqueue(ctx, TypeDuplicatesMerge, body, opts...); err != nil {
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			return false, nil
 		}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/linkitworks/customers/dedupe"
+	"github.com/linkitworks/customers/telemetry"
 )
 
 // Task types.
@@ -95,9 +97,16 @@ func RedisOpt(rawURL string) (asynq.RedisConnOpt, error) {
 	return opt, nil
 }
 
-// NewRedis returns a go-redis client for the same connection options.
+// NewRedis returns a go-redis client for the same connection options; with
+// tracing on, its commands are spans (names only: arguments hold replies
+// and keys with personal data).
 func NewRedis(opt asynq.RedisConnOpt) redis.UniversalClient {
-	return opt.MakeRedisClient().(redis.UniversalClient)
+	rdb := opt.MakeRedisClient().(redis.UniversalClient)
+	if telemetry.Enabled() {
+		// Only unknown client types fail, and then commands go untraced.
+		_ = redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+	}
+	return rdb
 }
 
 // UpsertPayload is an upsert task. The job row in PostgreSQL holds the same
@@ -140,9 +149,9 @@ func (c *Client) RequeueUpsert(ctx context.Context, p UpsertPayload) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("encode upsert task: %w", err)
 	}
-	t := asynq.NewTask(TypeUpsert, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Critical()),
-		asynq.MaxRetry(8), asynq.Timeout(30*time.Second))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+	opts := []asynq.Option{asynq.TaskID(p.JobID), asynq.Queue(c.names.Critical()),
+		asynq.MaxRetry(8), asynq.Timeout(30 * time.Second)}
+	if _, err := c.enqueue(ctx, TypeUpsert, body, opts...); err != nil {
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			return false, nil
 		}
@@ -188,9 +197,9 @@ func (c *Client) enqueueImport(ctx context.Context, typ, id string, p ImportPayl
 	}
 	// A duplicate of a finished task is harmless: PostgreSQL records which
 	// chunks are merged.
-	t := asynq.NewTask(typ, body, asynq.TaskID(id), asynq.Queue(c.names.Imports()),
-		asynq.MaxRetry(10), asynq.Timeout(10*time.Minute))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(c.names.Imports()),
+		asynq.MaxRetry(10), asynq.Timeout(10 * time.Minute)}
+	if _, err := c.enqueue(ctx, typ, body, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue %s %s: %w", typ, id, err)
 	}
 	return nil
@@ -214,9 +223,9 @@ func (c *Client) EnqueueImportRevert(ctx context.Context, p RevertPayload) (bool
 	if err != nil {
 		return false, fmt.Errorf("encode revert task: %w", err)
 	}
-	t := asynq.NewTask(TypeImportRevert, body, asynq.TaskID(p.JobID), asynq.Queue(c.names.Default()),
-		asynq.MaxRetry(10), asynq.Timeout(time.Hour))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+	opts := []asynq.Option{asynq.TaskID(p.JobID), asynq.Queue(c.names.Default()),
+		asynq.MaxRetry(10), asynq.Timeout(time.Hour)}
+	if _, err := c.enqueue(ctx, TypeImportRevert, body, opts...); err != nil {
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			return false, nil
 		}

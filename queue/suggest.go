@@ -46,7 +46,7 @@ func (c *Client) enqueueSuggest(ctx context.Context, typ, id string, p SuggestPa
 		return fmt.Errorf("encode %s task: %w", typ, err)
 	}
 	opts = append(opts, asynq.TaskID(id), asynq.Queue(c.names.Suggest()))
-	if _, err := c.c.EnqueueContext(ctx, asynq.NewTask(typ, body, opts...)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if _, err := c.enqueue(ctx, typ, body, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue %s %s: %w", typ, id, err)
 	}
 	return nil

@@ -31,9 +31,9 @@ func (c *Client) EnqueueWebhook(ctx context.Context, p WebhookPayload) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("encode webhook task: %w", err)
 	}
-	t := asynq.NewTask(TypeWebhookDeliver, body, asynq.TaskID("webhook:"+p.EventID), asynq.Queue(c.names.Webhooks()),
-		asynq.MaxRetry(WebhookMaxRetry), asynq.Timeout(time.Minute))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+	opts := []asynq.Option{asynq.TaskID("webhook:" + p.EventID), asynq.Queue(c.names.Webhooks()),
+		asynq.MaxRetry(WebhookMaxRetry), asynq.Timeout(time.Minute)}
+	if _, err := c.enqueue(ctx, TypeWebhookDeliver, body, opts...); err != nil {
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			return false, nil
 		}

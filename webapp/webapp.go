@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/telemetry"
 )
 
 //go:embed static templates
@@ -53,7 +54,7 @@ func New(cfg Config, apiHandler http.Handler, store *postgres.Store, log *slog.L
 // else with the API: the one handler of the binary's HTTP port.
 func Mount(app *App, apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/app/", app)
+	mux.Handle("/app/", telemetry.HTTPHandler(app)) // the API has its own spans
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/app/", http.StatusFound)
 	})
@@ -127,6 +128,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &api.StatusRecorder{ResponseWriter: w}
 	a.mux.ServeHTTP(rec, r)
+	telemetry.NameHTTPSpan(r.Context(), r.Method, r.Pattern, "")
 	a.log.InfoContext(r.Context(), "web request", "method", r.Method, "route", r.Pattern, "status", rec.Status,
 		"duration_ms", float64(time.Since(start).Microseconds())/1000)
 }

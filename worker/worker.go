@@ -34,6 +34,7 @@ type Deps struct {
 // NewServeMux registers every task handler.
 func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	mux.Use(traced)
 	mux.HandleFunc(queue.TypeUpsert, d.handleUpsert)
 	mux.HandleFunc(queue.TypeImportPlan, d.handleImportPlan)
 	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/importer"
+	"github.com/linkitworks/customers/telemetry"
 	"github.com/linkitworks/customers/worker"
 )
 
@@ -273,5 +274,6 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	// Records of a traced request or task carry its trace_id and span_id.
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/telemetry"
 	"github.com/linkitworks/customers/webapp"
 	"github.com/linkitworks/customers/worker"
 )
@@ -41,6 +43,22 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	// Before anything is built: the store, the queue and the API add their
+	// instrumentation only when tracing is on.
+	stopTracing, err := telemetry.Setup(ctx, os.Getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	if telemetry.Enabled() {
+		log.Info("tracing on: exporting spans over OTLP/HTTP")
 	}
 	if r.migrate {
 		if err := postgres.Migrate(ctx, cfg.migrateURL()); err != nil {
