@@ -104,7 +104,8 @@ func NewRedis(opt asynq.RedisConnOpt) redis.UniversalClient {
 	rdb := opt.MakeRedisClient().(redis.UniversalClient)
 	if telemetry.Enabled() {
 		// Only unknown client types fail, and then commands go untraced.
-		_ = redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+		_ = redisotel.InstrumentTracing(rdb, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false),
+			redisotel.WithDialFilter(true))
 	}
 	return rdb
 }

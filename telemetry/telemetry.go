@@ -89,9 +89,18 @@ func HTTPHandler(h http.Handler, untraced ...string) http.Handler {
 	if !Enabled() {
 		return h
 	}
-	return otelhttp.NewHandler(h, "http", otelhttp.WithFilter(func(r *http.Request) bool {
+	traced := otelhttp.NewHandler(h, "http", otelhttp.WithFilter(func(r *http.Request) bool {
 		return !slices.Contains(untraced, r.URL.Path)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An outer mux's pattern ("/" of the web app's) is not this
+		// route's: otelhttp would name the span after it, over NameHTTPSpan.
+		if r.Pattern != "" {
+			r = r.WithContext(r.Context())
+			r.Pattern = ""
+		}
+		traced.ServeHTTP(w, r)
+	})
 }
 
 // NameHTTPSpan names ctx's server span after the route pattern the mux
