@@ -88,7 +88,7 @@ func (tr spanTree) find(pred func(tracetest.SpanStub) bool) []tracetest.SpanStub
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -176,11 +176,11 @@ func TestUpsertIsOneTrace(t *testing.T) {
 	for _, sp := range tr {
 		text := sp.Name
 		for _, a := range sp.Attributes {
-			text += " " + a.Value.Emit()
+			text += " " + a.Value.String()
 		}
 		for _, e := range sp.Events {
 			for _, a := range e.Attributes {
-				text += " " + a.Value.Emit()
+				text += " " + a.Value.String()
 			}
 		}
 		if strings.Contains(text, "trace.sarah") || strings.Contains(text, "509876543") {
