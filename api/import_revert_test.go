@@ -1,0 +1,108 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// revertRows is every row of the organization a customer import, its
+// merges or its revert can write, as JSON text per table — customers with
+// their updated time (a revert restores it) — beside the merge records.
+func revertRows(e *env) map[string][]string {
+	e.t.Helper()
+	tables := map[string]string{
+		"customers":                  "id",
+		"customer_identities":        "kind, value",
+		"shared_identifiers":         "kind, value",
+		"shared_identifier_carriers": "kind, value, customer_id",
+		"customer_tags":              "customer_id, location_id, tag_key",
+		"group_members":              "group_id, customer_id",
+		"customer_locations":         "customer_id, location_id",
+		"customer_addresses":         "id",
+		"customer_contacts":          "id",
+		"orders":                     "id",
+		"order_items":                "order_id, line",
+		"credit_checks":              "id",
+		"customer_order_months":      "customer_id, month",
+		"customer_product_months":    "customer_id, month, product_id",
+		"duplicate_suggestions":      "customer_a, customer_b",
+		"customer_merges":            "id",
+	}
+	out := map[string][]string{}
+	for table, key := range tables {
+		rows, err := e.store.Pool().Query(context.Background(),
+			"SELECT (to_jsonb(t) - 'search_text')::text FROM "+table+" t WHERE organization_id = $1 ORDER BY "+key, e.org)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				e.t.Fatal(err)
+			}
+			out[table] = append(out[table], s)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// revertImport reverts an import and waits for its job; it returns the result.
+func (e *queueEnv) revertImport(t *testing.T, id string) map[string]any {
+	t.Helper()
+	r := e.do("POST", "/api/v1/imports/"+id+"/revert", nil).want(t, http.StatusAccepted)
+	job := e.client().WaitJob(str(r.data()["id"]), time.Minute)
+	if job["state"] != "completed" {
+		t.Fatalf("revert job %v", job)
+	}
+	res, _ := job["result"].(map[string]any)
+	return res
+}
+
+// An import whose rows merge two existing customers (each with
+// identifiers, tags, groups, visits, addresses, contacts, an order, a
+// pair, one an earlier merge's survivor), an existing customer into a
+// customer created by an earlier row of the same chunk, and a created
+// customer into an existing one: its revert puts every row of the
+// organization back as it was before the import, and no merge record of
+// the import is left to unmerge.
+func TestImportRevertMerges(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	a, b, _ := twoPeople(t, e)
+	old := e.createCustomer(map[string]any{"email": "old-bee@example.com", "notes": "merged long ago"})
+	e.do("POST", "/api/v1/customers/"+str(b["id"])+"/merge", map[string]any{"source_ids": []string{str(old["id"])}}).want(t, http.StatusOK)
+	f := e.createCustomer(map[string]any{"phone": "+14155550222", "company_name": "Eff Co"})
+	e.do("POST", "/api/v1/customers/"+str(f["id"])+"/tags", map[string]any{"tags": []string{"eff"}}).want(t, http.StatusOK)
+	e.createCustomer(map[string]any{"email": "ex-isting@example.com", "notes": "was here"})
+	before := revertRows(e.env)
+
+	im := e.importCSV("/api/v1/imports?merge_policy=merge_conflicts&tags=merging", []byte("email,phone\n"+
+		str(a["email"])+",+14155550199\n"+ // Ann's email, Bee's phone: Bee into Ann
+		"new-n@example.com,\n"+ // creates N
+		"new-n@example.com,+14155550222\n"+ // N's email, F's phone: existing F into created N
+		",+14155550333\n"+ // creates M
+		"ex-isting@example.com,+14155550333\n")) // existing E, M's phone: created M into E
+	if im["status"] != "completed" {
+		t.Fatalf("import %v", im)
+	}
+	id := str(im["id"])
+	e.do("GET", "/api/v1/customers/"+str(b["id"]), nil).want(t, http.StatusMovedPermanently)
+	e.do("GET", "/api/v1/customers/"+str(f["id"]), nil).want(t, http.StatusMovedPermanently)
+	if n := e.count(`SELECT count(*) FROM customer_merges WHERE organization_id = $1 AND import_id = $2`, e.org, id); n == 0 {
+		t.Fatal("the import recorded no merge")
+	}
+
+	res := e.revertImport(t, id)
+	if res["kept_count"] != 0.0 || res["deleted"] != 1.0 {
+		t.Fatalf("revert %v", res)
+	}
+	diffRows(t, before, revertRows(e.env))
+	e.do("GET", "/api/v1/customers/"+str(b["id"]), nil).want(t, http.StatusOK)
+	e.do("GET", "/api/v1/customers/lookup?email=new-n@example.com", nil).want(t, http.StatusNotFound)
+	if loc := e.do("GET", "/api/v1/customers/"+str(old["id"]), nil).want(t, http.StatusMovedPermanently).Header.Get("Location"); loc != "/api/v1/customers/"+str(b["id"]) {
+		t.Fatalf("the earlier merge's source redirects to %q", loc)
+	}
+}
