@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/linkitworks/customers/worker"
 )
 
 // revertRows is every row of the organization a customer import, its
@@ -104,5 +106,38 @@ func TestImportRevertMerges(t *testing.T) {
 	e.do("GET", "/api/v1/customers/lookup?email=new-n@example.com", nil).want(t, http.StatusNotFound)
 	if loc := e.do("GET", "/api/v1/customers/"+str(old["id"]), nil).want(t, http.StatusMovedPermanently).Header.Get("Location"); loc != "/api/v1/customers/"+str(b["id"]) {
 		t.Fatalf("the earlier merge's source redirects to %q", loc)
+	}
+}
+
+// Before-images are kept for LINKIT_RETENTION_IMPORT_CHANGES after an
+// import finished; once the reconciler purged them, a revert is refused
+// with a 409 naming why, and the import's customers stay as they are.
+func TestImportRevertAfterRetention(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	e.stack.StartWorker(worker.Config{Concurrency: 4, ReconcileEvery: 100 * time.Millisecond,
+		RetentionJobs: -1, RetentionImportErrors: -1, RetentionImportChanges: time.Millisecond})
+	im := e.importCSV("/api/v1/imports", []byte("email\nkept.past.window@example.com\nalso.kept@example.com\n"))
+	if counts(im)["created"] != 2 {
+		t.Fatalf("import %v", im)
+	}
+	id := str(im["id"])
+	deadline := time.Now().Add(30 * time.Second)
+	for e.count(`SELECT count(*) FROM imports WHERE id = $1 AND changes_purge = 'purged'`, id) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the before-images were not purged")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := e.count(`SELECT count(*) FROM import_changes WHERE import_id = $1`, id); n != 0 {
+		t.Fatalf("%d before-images left", n)
+	}
+	d := e.do("POST", "/api/v1/imports/"+id+"/revert", nil).wantError(t, http.StatusConflict).details()
+	if d["reason"] != "before_images_purged" {
+		t.Fatalf("409 details %v", d)
+	}
+	e.do("GET", "/api/v1/customers/lookup?email=kept.past.window@example.com", nil).want(t, http.StatusOK)
+	if got := e.do("GET", "/api/v1/imports/"+id, nil).want(t, http.StatusOK).data(); got["status"] != "completed" {
+		t.Fatalf("import after the refused revert: %v", got["status"])
 	}
 }

@@ -25,13 +25,13 @@ const JobImportRevert = "import:revert"
 
 // defaultRevertBatch is how many customers one revert transaction handles:
 // memory and lock time stay bounded whatever the import's size.
-const defaultRevertBatch = 1000
+const defaultRevertBatch = 4000
 
 // maxKept is how many kept customers the import object and the job list.
 const maxKept = 1000
 
 const (
-	sqlLockImportRevert = `SELECT status, kind, dry_run, coalesce(revert_job, ''),
+	sqlLockImportRevert = `SELECT status, kind, dry_run, changes_purge, coalesce(revert_job, ''),
 			coalesce((SELECT state FROM jobs j WHERE j.organization_id = i.organization_id AND j.id = i.revert_job), '')
 		FROM imports i WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 	sqlInsertRevertJob = `INSERT INTO jobs (organization_id, id, type, payload) VALUES ($1, $2, $3, $4) RETURNING created`
@@ -185,9 +185,15 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 		var status customer.ImportStatus
 		var kind customer.ImportKind
 		var dry bool
-		var jobID, jobState string
-		if err := tx.QueryRow(ctx, sqlLockImportRevert, orgID, importID).Scan(&status, &kind, &dry, &jobID, &jobState); err != nil {
+		var purge, jobID, jobState string
+		if err := tx.QueryRow(ctx, sqlLockImportRevert, orgID, importID).Scan(&status, &kind, &dry, &purge, &jobID, &jobState); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
+		}
+		conflict := func(msg string) error {
+			return &customer.Error{Code: customer.ECONFLICT, Message: msg, Details: map[string]string{"status": string(status)}}
+		}
+		if jobID != "" && jobState == "" && status == customer.ImportReverted {
+			return conflict("Import was reverted; its revert job has been deleted by retention (LINKIT_RETENTION_JOBS)")
 		}
 		if jobID != "" && jobState != customer.JobFailed {
 			j, err := scanJob(tx.QueryRow(ctx, sqlSelectJob, orgID, jobID))
@@ -197,10 +203,11 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 			job = j
 			return nil
 		}
-		conflict := func(msg string) error {
-			return &customer.Error{Code: customer.ECONFLICT, Message: msg, Details: map[string]string{"status": string(status)}}
-		}
 		switch {
+		case purge != "":
+			return &customer.Error{Code: customer.ECONFLICT, Message: "Import can no longer be reverted: its before-images " +
+				"were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES, 30 days after it finished by default)",
+				Details: map[string]string{"status": string(status), "reason": "before_images_purged"}}
 		case dry:
 			return conflict("A dry run wrote nothing: there is nothing to revert")
 		case kind != customer.ImportCustomers:
