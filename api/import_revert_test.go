@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,49 @@ func TestImportRevertAfterRetention(t *testing.T) {
 	e.do("GET", "/api/v1/customers/lookup?email=kept.past.window@example.com", nil).want(t, http.StatusOK)
 	if got := e.do("GET", "/api/v1/imports/"+id, nil).want(t, http.StatusOK).data(); got["status"] != "completed" {
 		t.Fatalf("import after the refused revert: %v", got["status"])
+	}
+}
+
+// A JSON import is retried like a CSV one: its error report (CSV, the
+// flattened keys as columns), corrected, goes back into the same import.
+// An order import answers a 409 saying why and what to do instead.
+func TestImportRetryJSON(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	body := `[{"email":"jr1@example.com","first_name":"Jo","address":{"city":"Leeds"}},` +
+		`{"email":"not-an-email","first_name":"Kim","address":{"city":"York"}},{"email":"jr3@example.com"}]`
+	im := e.waitImport(str(e.upload("/api/v1/imports?tags=json", "", "application/json", []byte(body)).want(t, http.StatusAccepted).data()["id"]))
+	id := str(im["id"])
+	if c := counts(im); im["format"] != "json" || c["created"] != 2 || c["invalid"] != 1 {
+		t.Fatalf("import %v %v", im["format"], im["counts"])
+	}
+	// The report holds each row's object: corrected in place.
+	report := e.errorCSV(id)
+	if len(report) != 2 || report[0][0] != "original" || !strings.Contains(report[1][0], "not-an-email") {
+		t.Fatalf("error report %q", report)
+	}
+	report[1][0] = strings.Replace(report[1][0], "not-an-email", "kim@example.com", 1)
+	e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", []byte("email,error\nkim@example.com,row 3 error: x\n")).
+		wantError(t, http.StatusUnprocessableEntity, "file")
+	got := e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).want(t, http.StatusAccepted).data()
+	if rs, _ := got["retry"].(map[string]any); rs["retried"] != 1.0 || rs["valid"] != 1.0 {
+		t.Fatalf("retry %v", got["retry"])
+	}
+	done := e.waitImport(id)
+	if c := counts(done); done["status"] != "completed" || c["created"] != 3 || c["invalid"] != 0 {
+		t.Fatalf("after retry %v %v", done["status"], done["counts"])
+	}
+	kim := e.do("GET", "/api/v1/customers/lookup?email=kim@example.com", nil).want(t, http.StatusOK).data()
+	if kim["first_name"] != "Kim" || !strings.Contains(fmt.Sprint(kim["tags"]), "json") {
+		t.Fatalf("retried customer %v", kim)
+	}
+
+	orders := e.upload("/api/v1/imports?kind=orders&default_region=US", "orders.csv", "", []byte(
+		"order_number,order_date,email,total\nO-1,2026-01-02,bad-email,10\n")).want(t, http.StatusAccepted).data()
+	e.waitImport(str(orders["id"]))
+	d := e.upload("/api/v1/imports/"+str(orders["id"])+"/retry", "", "text/csv", []byte("order_number,email,total,error\nO-1,a@example.com,10,row 2 error: x\n")).
+		wantError(t, http.StatusConflict).details()
+	if d["kind"] != "orders" {
+		t.Fatalf("409 details %v", d)
 	}
 }
