@@ -187,3 +187,52 @@ func TestImportRetryJSON(t *testing.T) {
 		t.Fatalf("409 details %v", d)
 	}
 }
+
+// What happened to an import's customers afterwards: a customer deleted
+// since is kept (not brought back), one erased since stays erased (its
+// before-image went with the erasure), and a later import of the same
+// customers, reverted first, hands them back: the first import's revert
+// then restores them as they were before it.
+func TestImportRevertAfterLaterChanges(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	e.importCSV("/api/v1/imports", []byte("email,first_name\npat@example.com,Pat\ndel@example.com,Del\nera@example.com,Era\n"))
+	del, era := e.customerID("del@example.com"), e.customerID("era@example.com")
+	before := dbSnapshot(t, e.env, del, era)
+
+	first := e.importCSV("/api/v1/imports?tags=first", []byte("email,last_name\npat@example.com,One\nquinn@example.com,Quinn\n"+
+		"del@example.com,Gone\nera@example.com,Erased\n"))
+	if c := counts(first); c["created"] != 1 || c["updated"] != 3 {
+		t.Fatalf("first import %v", first["counts"])
+	}
+	afterFirst := dbSnapshot(t, e.env, del, era)
+	e.do("DELETE", "/api/v1/customers/"+del, nil).want(t, http.StatusNoContent)
+	e.do("POST", "/api/v1/customers/"+era+"/erase", nil).want(t, http.StatusOK)
+
+	second := e.importCSV("/api/v1/imports?tags=second", []byte("email,company\npat@example.com,Two Co\nquinn@example.com,Quinn Co\n"))
+	if c := counts(second); c["updated"] != 2 {
+		t.Fatalf("second import %v", second["counts"])
+	}
+	if res := e.revertImport(t, str(second["id"])); res["restored"] != 2.0 || res["kept_count"] != 0.0 {
+		t.Fatalf("revert of the second import %v", res)
+	}
+	if snap := dbSnapshot(t, e.env, del, era); snap != afterFirst {
+		t.Fatalf("after reverting the second import:\n%s", diffLines(afterFirst, snap))
+	}
+	res := e.revertImport(t, str(first["id"]))
+	kept, _ := res["kept"].([]any)
+	if res["restored"] != 1.0 || res["deleted"] != 1.0 || len(kept) != 1 {
+		t.Fatalf("revert of the first import %v", res)
+	}
+	if k := kept[0].(map[string]any); k["customer_id"] != del || k["reason"] != "deleted since the import" {
+		t.Fatalf("kept %v", k)
+	}
+	if snap := dbSnapshot(t, e.env, del, era); snap != before {
+		t.Fatalf("after reverting both imports:\n%s", diffLines(before, snap))
+	}
+	e.do("GET", "/api/v1/customers/"+del, nil).want(t, http.StatusNotFound)
+	e.do("GET", "/api/v1/customers/"+era, nil).want(t, http.StatusGone)
+	if n := e.count(`SELECT count(*) FROM customers WHERE organization_id = $1 AND id = $2 AND email = ''`, e.org, era); n != 1 {
+		t.Fatal("the erased customer got its email back")
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 // customerImageFields is an existing customer as the import found it: its
 // row and everything hanging off it that an import writes. c is the customer.
-const customerImageFields = `'row', to_jsonb(c) - 'search_text',
+const customerImageFields = `'row', to_jsonb(c) - 'search_text', 'xmin', c.xmin::text,
 	'identities', (SELECT coalesce(jsonb_agg(to_jsonb(i)), '[]') FROM customer_identities i
 		WHERE i.organization_id = c.organization_id AND i.customer_id = c.id),
 	'carriers', (SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM shared_identifier_carriers s

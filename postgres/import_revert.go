@@ -120,6 +120,13 @@ const (
 			customer_since = x.customer_since, merged_into = x.merged_into, created = x.created, updated = x.updated
 		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_record(NULL::customers, ch.before->'row') x
 		WHERE c.organization_id = $1 AND c.id = ch.customer_id`
+	// A customer restored to what an earlier import left (the image's
+	// row was that import's writing) is that import's again: its own
+	// revert then restores it rather than keeping it as changed since.
+	sqlRevertHandBack = `UPDATE import_changes o SET written = pg_current_xact_id()
+		FROM import_changes ch WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3)
+			AND o.organization_id = $1 AND o.customer_id = ch.customer_id AND o.import_id <> $2 AND o.outcome IS NULL
+			AND (o.written::text::bigint % 4294967296)::text = ch.before->>'xmin'`
 	sqlRevertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
 		SELECT $1, c, $3, 'revert', $2, '{}' FROM unnest($4::text[]) AS c`
 
@@ -359,6 +366,7 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 			b.Queue(q, orgID, importID, restored)
 		}
 		b.Queue(sqlRevertAudit, orgID, importID, EventUpdated, restored)
+		b.Queue(sqlRevertHandBack, orgID, importID, restored)
 	}
 	if len(restoredMerged) > 0 {
 		b.Queue(sqlRevertPairs, orgID, importID, restoredMerged)
