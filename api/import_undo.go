@@ -97,9 +97,16 @@ func (s *Server) handleImportRetry(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if im.Status != customer.ImportCompleted || im.Kind != customer.ImportCustomers || im.Format != string(importer.FormatCSV) {
+	// Any format: the report is CSV whatever the upload was (a JSON
+	// import's holds each row's object, read back as the import's rows).
+	// Order imports are not retried: see docs/decisions.md.
+	if im.Kind != customer.ImportCustomers {
+		return &customer.Error{Code: customer.ECONFLICT, Details: map[string]string{"status": string(im.Status), "kind": string(im.Kind)},
+			Message: "An order import cannot be retried: correct the rows of its error report and import them as a new order import"}
+	}
+	if im.Status != customer.ImportCompleted {
 		return &customer.Error{Code: customer.ECONFLICT, Details: map[string]string{"status": string(im.Status)},
-			Message: "Only a completed customer import read from CSV can be retried (this one is " + string(im.Status) + ")"}
+			Message: "Only a completed import can be retried (this one is " + string(im.Status) + ")"}
 	}
 	if s.Queue == nil {
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
@@ -123,9 +130,15 @@ func (s *Server) handleImportRetry(w http.ResponseWriter, r *http.Request) error
 		// A location deleted since reads phones in the other regions.
 		locRegion, _ = s.store.FindLocationRegion(ctx, o.ID, im.Options.LocationID)
 	}
-	rt, err := importer.ReadRetry(importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: im.Options,
+	read := importer.ReadRetry
+	headers := im.Headers
+	if im.Format == string(importer.FormatJSON) || im.Format == string(importer.FormatNDJSON) {
+		// The report holds each row's JSON object (writeErrorCSV).
+		read, headers = importer.ReadRetryOriginals, []string{"original"}
+	}
+	rt, err := read(importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: im.Options,
 		Regions: []string{im.Options.DefaultRegion, locRegion, o.DefaultRegion}, Read: s.cfg.readerOptions(up.format)},
-		s.phones, errorColumn(im.Headers), errorRows)
+		s.phones, errorColumn(headers), errorRows)
 	if err != nil {
 		return err
 	}

@@ -3473,14 +3473,14 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/imports/{id}/errors (the `ImportErrors` operationId).
 	ImportErrors(ctx context.Context, id Id, params *ImportErrorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RetryImportWithBody Upload the corrected rows of a completed CSV import's errors report
+	// RetryImportWithBody Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/imports/{id}/retry (the `RetryImport` operationId).
 	RetryImportWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RetryImport Upload the corrected rows of a completed CSV import's errors report
+	// RetryImport Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3488,6 +3488,8 @@ type ClientInterface interface {
 	RetryImport(ctx context.Context, id Id, body RetryImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevertImport Undo what a completed import changed, in a background job (follow it at /api/v1/jobs/{id})
+	//
+	// 409 when the import is not finished, a dry run or an order import, or when its before-images were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES; details.reason before_images_purged).
 	//
 	// Corresponds with POST /api/v1/imports/{id}/revert (the `RevertImport` operationId).
 	RevertImport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4951,7 +4953,7 @@ func (c *Client) ImportErrors(ctx context.Context, id Id, params *ImportErrorsPa
 	return c.Client.Do(req)
 }
 
-// RetryImportWithBody Upload the corrected rows of a completed CSV import's errors report
+// RetryImportWithBody Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 //
 // Takes any type of body and a specified content type.
 //
@@ -4968,7 +4970,7 @@ func (c *Client) RetryImportWithBody(ctx context.Context, id Id, contentType str
 	return c.Client.Do(req)
 }
 
-// RetryImport Upload the corrected rows of a completed CSV import's errors report
+// RetryImport Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4986,6 +4988,8 @@ func (c *Client) RetryImport(ctx context.Context, id Id, body RetryImportJSONReq
 }
 
 // RevertImport Undo what a completed import changed, in a background job (follow it at /api/v1/jobs/{id})
+//
+// 409 when the import is not finished, a dry run or an order import, or when its before-images were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES; details.reason before_images_purged).
 //
 // Corresponds with POST /api/v1/imports/{id}/revert (the `RevertImport` operationId).
 func (c *Client) RevertImport(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11549,14 +11553,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/imports/{id}/errors (the `ImportErrors` operationId).
 	ImportErrorsWithResponse(ctx context.Context, id Id, params *ImportErrorsParams, reqEditors ...RequestEditorFn) (*ImportErrorsResponse, error)
 
-	// RetryImportWithBodyWithResponse Upload the corrected rows of a completed CSV import's errors report
+	// RetryImportWithBodyWithResponse Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/imports/{id}/retry (the `RetryImport` operationId).
 	RetryImportWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RetryImportResponse, error)
 
-	// RetryImportWithResponse Upload the corrected rows of a completed CSV import's errors report
+	// RetryImportWithResponse Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11564,6 +11568,8 @@ type ClientWithResponsesInterface interface {
 	RetryImportWithResponse(ctx context.Context, id Id, body RetryImportJSONRequestBody, reqEditors ...RequestEditorFn) (*RetryImportResponse, error)
 
 	// RevertImportWithResponse Undo what a completed import changed, in a background job (follow it at /api/v1/jobs/{id})
+	//
+	// 409 when the import is not finished, a dry run or an order import, or when its before-images were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES; details.reason before_images_purged).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17267,7 +17273,7 @@ func (c *ClientWithResponses) ImportErrorsWithResponse(ctx context.Context, id I
 	return ParseImportErrorsResponse(rsp)
 }
 
-// RetryImportWithBodyWithResponse Upload the corrected rows of a completed CSV import's errors report
+// RetryImportWithBodyWithResponse Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17280,7 +17286,7 @@ func (c *ClientWithResponses) RetryImportWithBodyWithResponse(ctx context.Contex
 	return ParseRetryImportResponse(rsp)
 }
 
-// RetryImportWithResponse Upload the corrected rows of a completed CSV import's errors report
+// RetryImportWithResponse Upload the corrected rows of a completed import's errors report (CSV, JSON or NDJSON import; 409 for an order import)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17294,6 +17300,8 @@ func (c *ClientWithResponses) RetryImportWithResponse(ctx context.Context, id Id
 }
 
 // RevertImportWithResponse Undo what a completed import changed, in a background job (follow it at /api/v1/jobs/{id})
+//
+// 409 when the import is not finished, a dry run or an order import, or when its before-images were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES; details.reason before_images_purged).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -1,6 +1,9 @@
 package importer
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,21 +103,110 @@ func ReadRetry(up Upload, phones *dedupe.PhoneNormalizer, errorColumn string, er
 		}
 		seen[n] = true
 		row.Num = n
-		r, probs, ok := norm.Normalize(row)
-		out.Retried = append(out.Retried, n)
-		out.Problems = append(out.Problems, probs...)
-		switch {
-		case !ok:
-			out.Invalid++
-		case len(probs) > 0:
-			out.Warnings++
-			fallthrough
-		default:
-			for _, s := range row.Raw {
-				r.Bytes += len(s)
-			}
-			out.Rows = append(out.Rows, r)
+		out.add(norm, row)
+	}
+	return out, nil
+}
+
+// add normalizes one retried row (numbered as in the import).
+func (out *Retry) add(norm *Normalizer, row Row) {
+	r, probs, ok := norm.Normalize(row)
+	out.Retried = append(out.Retried, row.Num)
+	out.Problems = append(out.Problems, probs...)
+	switch {
+	case !ok:
+		out.Invalid++
+	case len(probs) > 0:
+		out.Warnings++
+		fallthrough
+	default:
+		for _, s := range row.Raw {
+			r.Bytes += len(s)
 		}
+		out.Rows = append(out.Rows, r)
+	}
+}
+
+// ReadRetryOriginals reads the corrected error report of a JSON or NDJSON
+// import: two columns, "original" (the row's JSON object, as the report
+// wrote it) and errorColumn. The objects are read back as NDJSON with the
+// import's options, so they map and normalize as the import's rows did.
+func ReadRetryOriginals(up Upload, phones *dedupe.PhoneNormalizer, errorColumn string, errorRows map[int]bool) (*Retry, error) {
+	bad := customer.Invalid(map[string]string{"file": fmt.Sprintf(
+		"must be the import's error report (GET /api/v1/imports/{id}/errors?format=csv) with its \"original\" and %q columns", errorColumn)})
+	cr := csv.NewReader(up.File)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil || len(header) != 2 || !strings.EqualFold(strings.TrimSpace(header[0]), "original") ||
+		!strings.EqualFold(strings.TrimSpace(header[1]), errorColumn) {
+		return nil, bad
+	}
+	out := &Retry{}
+	seen := map[int]bool{}
+	var rows []int
+	var ndjson bytes.Buffer
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, customer.Invalid(map[string]string{"file": fmt.Sprintf("line %d: %v", line, err)})
+		}
+		var cell string
+		if len(rec) > 1 {
+			cell = rec[1]
+		}
+		m := errorRowNum.FindStringSubmatch(cell)
+		if m == nil {
+			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Reason: fmt.Sprintf("%s: no \"row N\" naming the import's row", errorColumn)})
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		switch {
+		case !errorRows[n]:
+			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row is not in error in this import"})
+			continue
+		case seen[n]:
+			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row appears twice in the file"})
+			continue
+		}
+		seen[n] = true
+		var obj map[string]any
+		if json.Unmarshal([]byte(rec[0]), &obj) != nil {
+			// Still wrong: a fresh error, the cell kept for the next report.
+			out.Retried = append(out.Retried, n)
+			out.Problems = append(out.Problems, customer.ImportProblem{Row: n, Severity: customer.SeverityError,
+				Column: "original", Reason: "not a JSON object", Raw: []string{rec[0]}})
+			out.Invalid++
+			continue
+		}
+		compact, _ := json.Marshal(obj)
+		ndjson.Write(compact)
+		ndjson.WriteByte('\n')
+		rows = append(rows, n)
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	up.File, up.Read.Format = &ndjson, FormatNDJSON
+	rd, norm, err := up.Open(phones)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, Problem(err)
+		}
+		if i >= len(rows) {
+			break
+		}
+		row.Num = rows[i]
+		out.add(norm, row)
 	}
 	return out, nil
 }

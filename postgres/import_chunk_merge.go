@@ -161,11 +161,14 @@ func (m *chunkMerge) addGroups(id string, groups []string) bool {
 // queueWrites queues every write of the chunk as set-based statements.
 func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe.Workspace) {
 	mac := auditContext{source: "import", importID: importID, locationID: m.location}
+	created := w.Created()
+	// Created customers first: a merge into one of them (an existing
+	// customer matched by a later row of the file) moves rows onto it.
+	queueBulkCustomers(b, orgID, created, nil)
 	var merges []string
 	for _, mg := range w.Merges() {
 		merges = append(merges, queueMerge(b, orgID, mac, mg.From, mg.Into))
 	}
-	created := w.Created()
 	updatedChanges := w.Updated()
 	var updated []*customer.Customer
 	for _, id := range m.touched {
@@ -173,19 +176,41 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 			updated = append(updated, w.Customer(id))
 		}
 	}
-	queueBulkCustomers(b, orgID, created, updated)
+	queueBulkCustomers(b, orgID, nil, updated)
 	queueMergesDone(b, orgID, merges)
 	queueKeys(b, orgID, w, m.cand.owners)
 	queueSharedWrites(b, orgID, w)
 
+	// A customer a later row merged away gets nothing of its own: what its
+	// rows added goes to its survivor (a created one was never written).
+	into := map[string]string{}
+	for _, mg := range w.Merges() {
+		into[mg.From] = mg.Into
+	}
+	survivor := func(id string) string {
+		for into[id] != "" && into[id] != id {
+			id = into[id]
+		}
+		return id
+	}
 	var tc, tl, tt []string
 	var gg, gc []string
+	tagSeen, groupSeen := map[string]bool{}, map[string]bool{}
+	var visited []string
 	for _, id := range m.touched {
+		sv := survivor(id)
+		visited = append(visited, sv)
 		for _, k := range slices.Sorted(mapKeys(m.tags[id])) {
-			tc, tl, tt = append(tc, id), append(tl, m.location), append(tt, m.tags[id][k])
+			if key := sv + "\x00" + k; !tagSeen[key] && !m.cand.tags[sv][m.location+"\x00"+k] {
+				tagSeen[key] = true
+				tc, tl, tt = append(tc, sv), append(tl, m.location), append(tt, m.tags[id][k])
+			}
 		}
 		for _, g := range slices.Sorted(mapKeys(m.groups[id])) {
-			gg, gc = append(gg, g), append(gc, id)
+			if key := sv + "\x00" + g; !groupSeen[key] && !m.cand.groups[sv][g] {
+				groupSeen[key] = true
+				gg, gc = append(gg, g), append(gc, sv)
+			}
 		}
 	}
 	if len(tc) > 0 {
@@ -195,7 +220,7 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 		b.Queue(sqlBulkAddMembers, orgID, gg, gc, m.location)
 	}
 	if m.location != "" {
-		b.Queue(sqlBulkVisits, orgID, m.touched, m.location, "import")
+		b.Queue(sqlBulkVisits, orgID, slices.Compact(slices.Sorted(slices.Values(visited))), m.location, "import")
 	}
 	if len(m.addresses) > 0 {
 		cols := make([][]string, 9)

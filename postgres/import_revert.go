@@ -9,9 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/linkitworks/customers/customer"
 )
@@ -21,13 +25,13 @@ const JobImportRevert = "import:revert"
 
 // defaultRevertBatch is how many customers one revert transaction handles:
 // memory and lock time stay bounded whatever the import's size.
-const defaultRevertBatch = 1000
+const defaultRevertBatch = 4000
 
 // maxKept is how many kept customers the import object and the job list.
 const maxKept = 1000
 
 const (
-	sqlLockImportRevert = `SELECT status, kind, dry_run, coalesce(revert_job, ''),
+	sqlLockImportRevert = `SELECT status, kind, dry_run, changes_purge, coalesce(revert_job, ''),
 			coalesce((SELECT state FROM jobs j WHERE j.organization_id = i.organization_id AND j.id = i.revert_job), '')
 		FROM imports i WHERE organization_id = $1 AND id = $2 FOR UPDATE`
 	sqlInsertRevertJob = `INSERT INTO jobs (organization_id, id, type, payload) VALUES ($1, $2, $3, $4) RETURNING created`
@@ -40,8 +44,15 @@ const (
 		WHERE organization_id = $1 AND import_id = $2 FOR UPDATE) c`
 	sqlRevertOwner = `SELECT coalesce(revert_job, ''), status FROM imports
 		WHERE organization_id = $1 AND id = $2 FOR UPDATE`
+	// A batch shares the import's row: batches run side by side, a new job
+	// replacing this one (FOR UPDATE) waits for them.
+	sqlRevertBatchOwner = `SELECT coalesce(revert_job, ''), status FROM imports
+		WHERE organization_id = $1 AND id = $2 FOR SHARE`
+	// Merged customers go first, all in one batch (import_revert_merges.go);
+	// then the rest, batch by batch: two batches at once skip each other's rows.
 	sqlRevertNext = `SELECT customer_id FROM import_changes
-		WHERE organization_id = $1 AND import_id = $2 AND outcome IS NULL ORDER BY customer_id LIMIT $3`
+		WHERE organization_id = $1 AND import_id = $2 AND outcome IS NULL AND NOT merged ORDER BY customer_id LIMIT $3
+		FOR UPDATE SKIP LOCKED`
 	sqlRevertLock = `SELECT count(*) FROM (SELECT 1 FROM customers
 		WHERE organization_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE) c`
 	// Deleting what the import created (identities and carriers have no
@@ -51,6 +62,12 @@ const (
 	sqlRevertDeletePairs      = `DELETE FROM duplicate_suggestions WHERE organization_id = $1
 		AND (customer_a = ANY($2) OR customer_b = ANY($2))`
 	sqlRevertDeleteCustomers = `DELETE FROM customers WHERE organization_id = $1 AND id = ANY($2)`
+	// The pairs the import's chunks wrote on the batch's customers (their
+	// xmin is a chunk's transaction).
+	sqlRevertChunkPairs = `DELETE FROM duplicate_suggestions d WHERE d.organization_id = $1
+		AND (d.customer_a = ANY($3) OR d.customer_b = ANY($3))
+		AND d.xmin IN (SELECT (ch.written::text::bigint % 4294967296)::text::xid FROM import_changes ch
+			WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3))`
 
 	// Restoring what it changed: everything the image holds is replaced.
 	// The batch's images, one primary-key probe per customer (LIMIT keeps
@@ -103,6 +120,13 @@ const (
 			customer_since = x.customer_since, merged_into = x.merged_into, created = x.created, updated = x.updated
 		` + revertImagesOf + ` CROSS JOIN LATERAL jsonb_populate_record(NULL::customers, ch.before->'row') x
 		WHERE c.organization_id = $1 AND c.id = ch.customer_id`
+	// A customer restored to what an earlier import left (the image's
+	// row was that import's writing) is that import's again: its own
+	// revert then restores it rather than keeping it as changed since.
+	sqlRevertHandBack = `UPDATE import_changes o SET written = pg_current_xact_id()
+		FROM import_changes ch WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = ANY($3)
+			AND o.organization_id = $1 AND o.customer_id = ch.customer_id AND o.import_id <> $2 AND o.outcome IS NULL
+			AND (o.written::text::bigint % 4294967296)::text = ch.before->>'xmin'`
 	sqlRevertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
 		SELECT $1, c, $3, 'revert', $2, '{}' FROM unnest($4::text[]) AS c`
 
@@ -116,11 +140,10 @@ const (
 )
 
 // Decides each customer's fate: a customer one of whose rows (its
-// own, an identifier, carrier, tag, membership, address) a transaction
-// after the import's chunk wrote was changed since, or deleted, and is
-// kept; so are the two sides of a merge the import made (unmerge undoes
-// those) and a created customer that has orders since. Visits are left
-// out: a later visit only moves last_seen.
+// own, an identifier, carrier, tag, membership, address, order) a
+// transaction after the import's chunk wrote was changed since, or
+// deleted, and is kept. Visits are left out: a later visit only moves
+// last_seen.
 var sqlRevertClassify = `WITH cur AS MATERIALIZED (
 		SELECT ch.customer_id, c.id IS NULL AS gone,
 			` + rowNewer("c") + ` OR EXISTS (SELECT 1 FROM customer_identities i
@@ -133,21 +156,20 @@ var sqlRevertClassify = `WITH cur AS MATERIALIZED (
 				WHERE m.organization_id = $1 AND m.customer_id = u.id AND ` + rowNewer("m") + `)
 			OR EXISTS (SELECT 1 FROM customer_addresses a
 				WHERE a.organization_id = $1 AND a.customer_id = u.id AND ` + rowNewer("a") + `) AS changed,
-			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id) AS orders
+			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id AND ` + rowNewer("o") + `) AS orders
 		FROM unnest($3::text[]) AS u(id)
 		CROSS JOIN LATERAL (SELECT ch.customer_id, ch.written FROM import_changes ch WHERE ch.organization_id = $1
 			AND ch.import_id = $2 AND ch.customer_id = u.id AND ch.outcome IS NULL LIMIT 1) ch
 		CROSS JOIN LATERAL (SELECT (ch.written::text::bigint % 4294967296)::text::xid AS t) w
 		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id)
 	UPDATE import_changes ch SET
-		outcome = CASE WHEN cur.gone OR cur.changed OR ch.merged OR (ch.created AND cur.orders) THEN 'kept'
+		outcome = CASE WHEN cur.gone OR cur.changed OR cur.orders THEN 'kept'
 			WHEN ch.created THEN 'deleted' ELSE 'restored' END,
 		reason = CASE WHEN cur.gone THEN 'deleted since the import'
 			WHEN cur.changed THEN 'changed since the import'
-			WHEN ch.merged THEN 'merged by the import: unmerge it instead'
-			WHEN ch.created AND cur.orders THEN 'has orders' ELSE '' END
+			WHEN cur.orders THEN 'has orders since the import' ELSE '' END
 	FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
-	RETURNING ch.customer_id, ch.outcome`
+	RETURNING ch.customer_id, ch.outcome, coalesce(ch.merge_group, '')`
 
 // rowNewer says a row (alias x) was written by a transaction after the
 // import's chunk (w.t): xmin compared by age, which survives wraparound.
@@ -170,9 +192,15 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 		var status customer.ImportStatus
 		var kind customer.ImportKind
 		var dry bool
-		var jobID, jobState string
-		if err := tx.QueryRow(ctx, sqlLockImportRevert, orgID, importID).Scan(&status, &kind, &dry, &jobID, &jobState); err != nil {
+		var purge, jobID, jobState string
+		if err := tx.QueryRow(ctx, sqlLockImportRevert, orgID, importID).Scan(&status, &kind, &dry, &purge, &jobID, &jobState); err != nil {
 			return interpretError(err, customer.NotFound("Import", importID))
+		}
+		conflict := func(msg string) error {
+			return &customer.Error{Code: customer.ECONFLICT, Message: msg, Details: map[string]string{"status": string(status)}}
+		}
+		if jobID != "" && jobState == "" && status == customer.ImportReverted {
+			return conflict("Import was reverted; its revert job has been deleted by retention (LINKIT_RETENTION_JOBS)")
 		}
 		if jobID != "" && jobState != customer.JobFailed {
 			j, err := scanJob(tx.QueryRow(ctx, sqlSelectJob, orgID, jobID))
@@ -182,10 +210,11 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 			job = j
 			return nil
 		}
-		conflict := func(msg string) error {
-			return &customer.Error{Code: customer.ECONFLICT, Message: msg, Details: map[string]string{"status": string(status)}}
-		}
 		switch {
+		case purge != "":
+			return &customer.Error{Code: customer.ECONFLICT, Message: "Import can no longer be reverted: its before-images " +
+				"were deleted by retention (LINKIT_RETENTION_IMPORT_CHANGES, 30 days after it finished by default)",
+				Details: map[string]string{"status": string(status), "reason": "before_images_purged"}}
 		case dry:
 			return conflict("A dry run wrote nothing: there is nothing to revert")
 		case kind != customer.ImportCustomers:
@@ -214,39 +243,66 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 // commits the outcome of its customers with their changes, so a worker
 // that dies resumes with the next batch, and a duplicate task waits on the
 // import's row and finds nothing left to do. A job that is no longer the
-// import's revert job (replaced after failing) does nothing.
+// import's revert job (replaced after failing) does nothing. The merged
+// customers go first, in one batch; then revertParallel batches run at
+// once, as an import's chunks do.
 func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID string) (*customer.ImportRevert, error) {
 	if _, err := s.pool.Exec(ctx, sqlLockImportChunks, orgID, importID); err != nil {
 		return nil, interpretError(fmt.Errorf("wait for chunks: %w", err), nil)
 	}
-	for {
-		var done, stale bool
-		_, err := retryTx(ctx, s, func(tx pgx.Tx) (struct{}, error) {
-			var err error
-			done, stale, err = revertBatchTx(ctx, tx, orgID, jobID, importID, cmp.Or(s.opts.RevertBatch, defaultRevertBatch))
-			return struct{}{}, err
+	size := cmp.Or(s.opts.RevertBatch, defaultRevertBatch)
+	run := func(ctx context.Context, merged bool) (stale bool, err error) {
+		for {
+			var done bool
+			_, err := retryTx(ctx, s, func(tx pgx.Tx) (struct{}, error) {
+				var err error
+				done, stale, err = revertBatchTx(ctx, tx, orgID, jobID, importID, size, merged)
+				return struct{}{}, err
+			})
+			if err != nil {
+				return false, fmt.Errorf("revert import %s: %w", importID, err)
+			}
+			if stale || done || merged {
+				return stale, nil
+			}
+		}
+	}
+	stale, err := run(ctx, true)
+	if err != nil || stale {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	var staleAny atomic.Bool
+	for range revertParallel {
+		g.Go(func() error {
+			st, err := run(gctx, false)
+			if st {
+				staleAny.Store(true)
+			}
+			return err
 		})
-		if err != nil {
-			return nil, fmt.Errorf("revert import %s: %w", importID, err)
-		}
-		if stale {
-			return nil, nil
-		}
-		if done {
-			break
-		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if staleAny.Load() {
+		return nil, nil
 	}
 	return retryTx(ctx, s, func(tx pgx.Tx) (*customer.ImportRevert, error) {
 		return finishRevert(ctx, tx, orgID, jobID, importID)
 	})
 }
 
-// revertBatchTx reverts the next batch; done when none is left, stale when
-// the job is no longer the import's.
-func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string, size int) (done, stale bool, err error) {
+// revertParallel is how many revert batches run at once.
+const revertParallel = 2
+
+// revertBatchTx reverts the next batch (with merged, all the merged
+// customers); done when none is left, stale when the job is no longer the
+// import's.
+func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string, size int, merged bool) (done, stale bool, err error) {
 	var owner string
 	var status customer.ImportStatus
-	if err := tx.QueryRow(ctx, sqlRevertOwner, orgID, importID).Scan(&owner, &status); err != nil {
+	if err := tx.QueryRow(ctx, sqlRevertBatchOwner, orgID, importID).Scan(&owner, &status); err != nil {
 		return false, false, interpretError(err, customer.NotFound("Import", importID))
 	}
 	if owner != jobID {
@@ -255,7 +311,12 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 	if status == customer.ImportReverted {
 		return true, false, nil
 	}
-	rows, err := tx.Query(ctx, sqlRevertNext, orgID, importID, size)
+	var rows pgx.Rows
+	if merged {
+		rows, err = tx.Query(ctx, sqlRevertNextMerged, orgID, importID)
+	} else {
+		rows, err = tx.Query(ctx, sqlRevertNext, orgID, importID, size)
+	}
 	if err != nil {
 		return false, false, interpretError(fmt.Errorf("next batch: %w", err), nil)
 	}
@@ -269,29 +330,21 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 	if _, err := tx.Exec(ctx, sqlRevertLock, orgID, ids); err != nil {
 		return false, false, interpretError(fmt.Errorf("lock customers: %w", err), nil)
 	}
-	rows, err = tx.Query(ctx, sqlRevertClassify, orgID, importID, ids)
+	deleted, restored, restoredMerged, err := classifyBatch(ctx, tx, orgID, importID, ids)
 	if err != nil {
-		return false, false, interpretError(fmt.Errorf("classify: %w", err), nil)
-	}
-	var deleted, restored []string
-	var id, outcome string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &outcome}, func() error {
-		switch outcome {
-		case "deleted":
-			deleted = append(deleted, id)
-		case "restored":
-			restored = append(restored, id)
-		}
-		return nil
-	}); err != nil {
-		return false, false, interpretError(fmt.Errorf("classify: %w", err), nil)
+		return false, false, err
 	}
 	b := &pgx.Batch{}
-	if len(deleted) > 0 {
-		for _, q := range []string{sqlRevertDeleteIdentities, sqlRevertDeleteCarriers, sqlRevertDeletePairs, sqlRevertDeleteCustomers} {
-			b.Queue(q, orgID, deleted)
+	if len(deleted)+len(restored) > 0 {
+		b.Queue(sqlRevertChunkPairs, orgID, importID, slices.Concat(deleted, restored))
+	}
+	if len(restoredMerged) > 0 {
+		// What the merges moved goes back before a created survivor is
+		// deleted; the rollups follow the orders.
+		for _, q := range []string{sqlRevertOrders, sqlRevertContacts, sqlRevertCreditChecks, sqlRevertRedirects} {
+			b.Queue(q, orgID, importID, restoredMerged)
 		}
-		b.Queue(sqlRevertAudit, orgID, importID, EventDeleted, deleted)
+		queueRefreshCustomers(b, orgID, restoredMerged, allTime)
 	}
 	if len(restored) > 0 {
 		// Cleared first, then written back: an identifier moving between
@@ -300,11 +353,26 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 			sqlRevertClearVisits, sqlRevertClearAddresses} {
 			b.Queue(q, orgID, restored)
 		}
+	}
+	if len(deleted) > 0 {
+		for _, q := range []string{sqlRevertDeleteIdentities, sqlRevertDeleteCarriers, sqlRevertDeletePairs, sqlRevertDeleteCustomers} {
+			b.Queue(q, orgID, deleted)
+		}
+		b.Queue(sqlRevertAudit, orgID, importID, EventDeleted, deleted)
+	}
+	if len(restored) > 0 {
 		for _, q := range []string{sqlRevertCustomers, sqlRevertIdentities, sqlRevertCarriers, sqlRevertTags, sqlRevertGroups,
 			sqlRevertVisits, sqlRevertAddresses} {
 			b.Queue(q, orgID, importID, restored)
 		}
 		b.Queue(sqlRevertAudit, orgID, importID, EventUpdated, restored)
+		b.Queue(sqlRevertHandBack, orgID, importID, restored)
+	}
+	if len(restoredMerged) > 0 {
+		b.Queue(sqlRevertPairs, orgID, importID, restoredMerged)
+	}
+	if merged {
+		b.Queue(sqlRevertMergeRecords, orgID, importID, slices.Concat(deleted, restored))
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -312,6 +380,47 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 		}
 	}
 	return false, false, nil
+}
+
+// classifyBatch decides the batch's outcomes (sqlRevertClassify), a merge
+// group with a kept customer kept whole, and returns the customers to
+// delete, to restore, and those of the latter a merge involved.
+func classifyBatch(ctx context.Context, tx pgx.Tx, orgID, importID string, ids []string) (deleted, restored, restoredMerged []string, err error) {
+	rows, err := tx.Query(ctx, sqlRevertClassify, orgID, importID, ids)
+	if err != nil {
+		return nil, nil, nil, interpretError(fmt.Errorf("classify: %w", err), nil)
+	}
+	type fate struct{ id, outcome, group string }
+	var fates []fate
+	keptGroups := map[string]bool{}
+	var f fate
+	if _, err := pgx.ForEachRow(rows, []any{&f.id, &f.outcome, &f.group}, func() error {
+		fates = append(fates, f)
+		if f.outcome == "kept" && f.group != "" {
+			keptGroups[f.group] = true
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, nil, interpretError(fmt.Errorf("classify: %w", err), nil)
+	}
+	if len(keptGroups) > 0 {
+		if _, err := tx.Exec(ctx, sqlRevertKeepGroups, orgID, importID, slices.Collect(maps.Keys(keptGroups))); err != nil {
+			return nil, nil, nil, interpretError(fmt.Errorf("keep merge groups: %w", err), nil)
+		}
+	}
+	for _, f := range fates {
+		switch {
+		case keptGroups[f.group]:
+		case f.outcome == "deleted":
+			deleted = append(deleted, f.id)
+		case f.outcome == "restored":
+			restored = append(restored, f.id)
+			if f.group != "" {
+				restoredMerged = append(restoredMerged, f.id)
+			}
+		}
+	}
+	return deleted, restored, restoredMerged, nil
 }
 
 // finishRevert sums the outcomes up, marks the import reverted and

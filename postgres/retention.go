@@ -1,6 +1,7 @@
 // Retention (issue 21, "Privacy"): the reconciler deletes, in batches, what
 // is kept only for a while — finished jobs (their requests hold personal
-// data) and the error reports of imports finished long ago (raw cells).
+// data), the error reports of imports finished long ago (raw cells) and
+// their before-images (import_changes: what a revert needs).
 // Staged import rows have their own, shorter window (PurgeImportStaging).
 
 package postgres
@@ -20,6 +21,16 @@ const (
 	sqlUnpurgedErrors = `SELECT organization_id, id, error_summary IS NULL FROM imports
 		WHERE NOT errors_purged AND status IN ('completed', 'failed', 'cancelled') AND finished < $1
 		ORDER BY finished LIMIT 1`
+	// An import whose before-images are being purged, else the one that
+	// finished first before $1 (a reverting one waits for its revert).
+	sqlUnpurgedChanges = `(SELECT organization_id, id, changes_purge FROM imports WHERE changes_purge = 'purging' LIMIT 1)
+		UNION ALL (SELECT organization_id, id, changes_purge FROM imports WHERE changes_purge = ''
+			AND status IN ('completed', 'failed', 'cancelled', 'reverted') AND finished < $1 ORDER BY finished LIMIT 1)
+		LIMIT 1`
+	// From the first batch on, a revert is refused (StartImportRevert).
+	sqlMarkChangesPurging = `UPDATE imports SET changes_purge = 'purging'
+		WHERE organization_id = $1 AND id = $2 AND changes_purge = '' AND status <> 'reverting'`
+	sqlMarkChangesPurged = `UPDATE imports SET changes_purge = 'purged' WHERE organization_id = $1 AND id = $2`
 	// The identifiers a file put on many rows go with the report.
 	sqlMarkErrorsPurged = `UPDATE imports SET errors_purged = true, placeholders = '[]'
 		WHERE organization_id = $1 AND id = $2`
@@ -66,6 +77,41 @@ func (s *Store) PurgeImportErrors(ctx context.Context, finishedBefore time.Time,
 		return tag.RowsAffected(), nil // more next time
 	}
 	if _, err := s.pool.Exec(ctx, sqlMarkErrorsPurged, orgID, importID); err != nil {
+		return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PurgeImportChanges deletes up to limit before-images (import_changes) of
+// the import that finished first before the given time, or of one whose
+// purge began: the import can no longer be reverted. It returns how many
+// rows it deleted.
+func (s *Store) PurgeImportChanges(ctx context.Context, finishedBefore time.Time, limit int) (int64, error) {
+	var orgID, importID, state string
+	err := s.pool.QueryRow(ctx, sqlUnpurgedChanges, finishedBefore).Scan(&orgID, &importID, &state)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("find finished import: %w", err), nil)
+	}
+	if state == "" {
+		tag, err := s.pool.Exec(ctx, sqlMarkChangesPurging, orgID, importID)
+		if err != nil {
+			return 0, interpretError(fmt.Errorf("mark %s purging: %w", importID, err), nil)
+		}
+		if tag.RowsAffected() == 0 {
+			return 0, nil // a revert started meanwhile: it goes first
+		}
+	}
+	tag, err := s.pool.Exec(ctx, sqlPurgeBatch("import_changes"), orgID, importID, limit)
+	if err != nil {
+		return 0, interpretError(fmt.Errorf("purge before-images of %s: %w", importID, err), nil)
+	}
+	if tag.RowsAffected() == int64(limit) {
+		return tag.RowsAffected(), nil // more next time
+	}
+	if _, err := s.pool.Exec(ctx, sqlMarkChangesPurged, orgID, importID); err != nil {
 		return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
 	}
 	return tag.RowsAffected(), nil

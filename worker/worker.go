@@ -200,6 +200,10 @@ type Config struct {
 	// RetentionImportErrors is how long a finished import keeps its error
 	// report (raw cells) (default 90 days; negative: forever).
 	RetentionImportErrors time.Duration
+	// RetentionImportChanges is how long a finished import keeps its
+	// before-images, the window in which it can be reverted (default 30
+	// days; negative: forever).
+	RetentionImportChanges time.Duration
 	// WebhookConcurrency is how many webhook deliveries run at once (default
 	// 4), in a pool of their own: slow receivers cannot hold up checkouts.
 	WebhookConcurrency int
@@ -221,8 +225,9 @@ type Config struct {
 
 // Retention defaults (docs/operations.md).
 const (
-	DefaultRetentionJobs         = 30 * 24 * time.Hour
-	DefaultRetentionImportErrors = 90 * 24 * time.Hour
+	DefaultRetentionJobs          = 30 * 24 * time.Hour
+	DefaultRetentionImportErrors  = 90 * 24 * time.Hour
+	DefaultRetentionImportChanges = 30 * 24 * time.Hour
 	// retentionBatch is how many rows one reconcile tick deletes per kind.
 	retentionBatch = 10000
 )
@@ -260,6 +265,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	if cfg.RetentionImportErrors == 0 {
 		cfg.RetentionImportErrors = DefaultRetentionImportErrors
+	}
+	if cfg.RetentionImportChanges == 0 {
+		cfg.RetentionImportChanges = DefaultRetentionImportChanges
 	}
 	if cfg.WebhookConcurrency <= 0 {
 		cfg.WebhookConcurrency = 4
@@ -425,6 +433,13 @@ func (d *Deps) purgeExpired(ctx context.Context, cfg Config, insp *asynq.Inspect
 			d.Log.Warn("purge expired import errors", "err", err)
 		} else if n > 0 {
 			d.Log.Info("purged expired import errors", "count", n, "retention", cfg.RetentionImportErrors.String())
+		}
+	}
+	if cfg.RetentionImportChanges > 0 {
+		if n, err := d.Store.PurgeImportChanges(ctx, time.Now().Add(-cfg.RetentionImportChanges), retentionBatch); err != nil {
+			d.Log.Warn("purge expired import before-images", "err", err)
+		} else if n > 0 {
+			d.Log.Info("purged expired import before-images", "count", n, "retention", cfg.RetentionImportChanges.String())
 		}
 	}
 }

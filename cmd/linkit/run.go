@@ -59,8 +59,9 @@ type config struct {
 	HTTP              httpLimits
 	UploadTimeout     time.Duration // imports still reading this long after their last update fail
 	// Retention windows (negative: keep forever); see worker.Config.
-	RetentionJobs         time.Duration
-	RetentionImportErrors time.Duration
+	RetentionJobs          time.Duration
+	RetentionImportErrors  time.Duration
+	RetentionImportChanges time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit (0: leave it to
 	// GOMEMLIMIT). Planning a 2 GB file holds ~120 MB of row numbers, and
 	// the default GC pacing let the heap double past that.
@@ -120,8 +121,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MemoryLimit:   memoryLimit(getenv("GOMEMLIMIT"), e.int("LINKIT_MEMORY_LIMIT_MB", 200, 0)),
 
 		// Privacy: how long finished jobs and import error reports are kept.
-		RetentionJobs:         e.retention("LINKIT_RETENTION_JOBS", worker.DefaultRetentionJobs),
-		RetentionImportErrors: e.retention("LINKIT_RETENTION_IMPORT_ERRORS", worker.DefaultRetentionImportErrors),
+		RetentionJobs:          e.retention("LINKIT_RETENTION_JOBS", worker.DefaultRetentionJobs),
+		RetentionImportErrors:  e.retention("LINKIT_RETENTION_IMPORT_ERRORS", worker.DefaultRetentionImportErrors),
+		RetentionImportChanges: e.retention("LINKIT_RETENTION_IMPORT_CHANGES", worker.DefaultRetentionImportChanges),
 
 		UploadProgressTimeout: e.duration("LINKIT_IMPORT_PROGRESS_TIMEOUT", api.DefaultUploadProgressTimeout),
 		MaxUploads:            e.int("LINKIT_IMPORT_MAX_UPLOADS", api.DefaultMaxUploads, 1),

@@ -93,7 +93,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			defer wg.Done()
 			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
 				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate,
-				RetentionJobs: cfg.RetentionJobs, RetentionImportErrors: cfg.RetentionImportErrors}, redisOpt, deps); err != nil {
+				RetentionJobs: cfg.RetentionJobs, RetentionImportErrors: cfg.RetentionImportErrors,
+				RetentionImportChanges: cfg.RetentionImportChanges}, redisOpt, deps); err != nil {
 				errc <- err
 			}
 		}()
