@@ -381,3 +381,55 @@ func TestWritesLeaveSearchPendingList(t *testing.T) {
 		t.Fatalf("the flush merged %d pending pages: a request merged the list", pages)
 	}
 }
+
+// Paging through a search by meta.next_cursor (sort=updated) sees every
+// match exactly once, whichever plan serves the term, while customers
+// matching it are created between the pages: those come after the cursor
+// and are seen once too.
+func TestSearchCursorSeesEveryMatchOnce(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	for _, tc := range []struct {
+		term  string
+		limit int
+	}{{"rarebird", 2}, {"taggable", 100}, {"commonwealth", 100}} {
+		want := map[string]int{}
+		for _, id := range c.want("", c.in[tc.term]) {
+			want[id] = 0
+		}
+		seen := map[string]int{}
+		path := fmt.Sprintf("/api/v1/customers?search=%s&sort=updated&limit=%d", tc.term, tc.limit)
+		for pages := 0; ; pages++ {
+			if pages > len(want)/tc.limit+10 {
+				t.Fatalf("%s: %d pages and no end", tc.term, pages)
+			}
+			res := c.e.do("GET", path, nil).want(t, http.StatusOK)
+			for _, it := range res.list() {
+				seen[str(it["id"])]++
+			}
+			if pages < 3 { // a newcomer, after every cursor so far
+				id := str(c.e.do("POST", "/api/v1/customers", map[string]any{"first_name": "New", "last_name": "Comer",
+					"email": fmt.Sprintf("%s.%d@example.com", tc.term, pages), "company_name": tc.term + " Ltd"}).
+					want(t, http.StatusCreated).data()["id"])
+				want[id] = 0
+			}
+			m := res.meta()
+			next := str(m["next_cursor"])
+			if m["hasMore"] != (next != "") {
+				t.Fatalf("%s: hasMore %v with next_cursor %q", tc.term, m["hasMore"], next)
+			}
+			if next == "" {
+				break
+			}
+			path = fmt.Sprintf("/api/v1/customers?search=%s&limit=%d&cursor=%s", tc.term, tc.limit, url.QueryEscape(next))
+		}
+		for id, n := range seen {
+			if _, ok := want[id]; !ok || n != 1 {
+				t.Errorf("%s: %s seen %d times (a match: %v)", tc.term, id, n, ok)
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("%s: saw %d of the %d matches", tc.term, len(seen), len(want))
+		}
+	}
+}

@@ -379,3 +379,41 @@ func searchTerm(p person, rng *rand.Rand) string {
 		}
 	}
 }
+
+// commonTerm is a 4-letter piece of a first or last name: every name is
+// one of 70, so the piece matches 1.4% of the customers or more (issue 24:
+// "a 4-letter fragment of a common surname").
+func commonTerm(p person, rng *rand.Rand) string {
+	for try := 0; ; try++ {
+		s := p.LastName
+		if rng.IntN(2) == 0 {
+			s = p.FirstName
+		}
+		if try > 1 { // "Ana Li": another customer's name, as common
+			s = lastNames[rng.IntN(len(lastNames))]
+		}
+		// Letters only: a piece across "Al-Saud"'s hyphen or "O'Brien"'s
+		// apostrophe is no longer a piece of a common word.
+		var words [][]rune
+		for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '\'' }) {
+			if r := []rune(w); len(r) >= 4 {
+				words = append(words, r)
+			}
+		}
+		if len(words) == 0 {
+			continue
+		}
+		r := words[rng.IntN(len(words))]
+		start := rng.IntN(len(r) - 3)
+		return string(r[start : start+4])
+	}
+}
+
+// rareTerm is a piece of an email's local part across the end of the name
+// and the start of its number ("ith483"): the name's last three letters
+// and the number's first three digits, which a few dozen customers share.
+func rareTerm(p person) string {
+	local, _, _ := strings.Cut(p.Email, "@")
+	i := strings.IndexAny(local, "0123456789")
+	return local[i-3 : i+3]
+}

@@ -54,3 +54,18 @@ func BenchmarkPerson(b *testing.B) {
 		_ = g.person(i % 1_000_000)
 	}
 }
+
+func TestSearchTerms(t *testing.T) {
+	g := newGen(1, "org", 100_000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		p := g.person(i)
+		if c := commonTerm(p, rng); len([]rune(c)) != 4 {
+			t.Fatalf("commonTerm(%s) = %q", p.Name, c)
+		}
+		local, _, _ := strings.Cut(p.Email, "@")
+		if r := rareTerm(p); len(r) != 6 || !strings.Contains(local, r) {
+			t.Fatalf("rareTerm(%s) = %q", p.Email, r)
+		}
+	}
+}

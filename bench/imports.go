@@ -172,6 +172,13 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 8))
 	}
 	logf("import: %s", r.brief())
+	if cfg.selected("search") {
+		// Right after the import (issue 24), before any revert: the new
+		// customers' heap pages are not yet all-visible, nor vacuumed.
+		if err := lookupSuite(ctx, "search", cfg, st, pool, g, rep, logf); err != nil {
+			return fmt.Errorf("search suite: %w", err)
+		}
+	}
 	if cfg.revert {
 		return revertImport(ctx, cfg, st, rep, id, secs, logf)
 	}

@@ -37,7 +37,7 @@ func main() {
 }
 
 // suites are the known suites in the order they run.
-var suites = []string{"lookup", "upsert", "import", "fuzzy"}
+var suites = []string{"lookup", "upsert", "import", "search", "fuzzy"}
 
 type config struct {
 	customers         int
@@ -228,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer st.close()
 
 	if cfg.selected("lookup") {
-		if err := lookupSuite(ctx, cfg, st, pool, g, rep, logf); err != nil {
+		if err := lookupSuite(ctx, "lookup", cfg, st, pool, g, rep, logf); err != nil {
 			return fmt.Errorf("lookup suite: %w", err)
 		}
 	}
@@ -254,6 +254,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		if err != nil {
 			return fmt.Errorf("import suite: %w", err)
+		}
+	}
+	if cfg.selected("search") && !cfg.selected("import") { // else right after the import
+		if err := lookupSuite(ctx, "search", cfg, st, pool, g, rep, logf); err != nil {
+			return fmt.Errorf("search suite: %w", err)
 		}
 	}
 	if cfg.selected("fuzzy") {
