@@ -30,6 +30,12 @@ const (
 	searchCommonAbove = 4 * searchProbeCap
 	searchCountBelow  = searchProbeCap / 2
 	searchWalkCost    = 10
+	// A walk that filled its page and estimates more matches than this
+	// has, from the 20 or more it saw, more than searchProbeCap candidates
+	// almost surely: its total stays an estimate without asking the
+	// trigram index, whose posting lists cost a common term 15–25 ms at a
+	// million customers (issue 24), more than the page itself.
+	searchEstimateAbove = 2 * searchProbeCap
 )
 
 // customers_search (migration 00010) indexes the trigrams of
@@ -55,13 +61,12 @@ const (
 //  1. Walk the first searchWalkRows rows of the sort order (index scan
 //     only, nothing sorted). A full page there is the page: the term is
 //     common.
-//  2. Otherwise count the trigram index's candidates for the term (see
-//     trigramCandidates; no table row is read): the matches, and a few
-//     more, of all organizations before the other filters.
-//  3. At most searchProbeCap candidates: fetch the matches with the index
-//     (bitmap scan only) and sort the page out of them. Page and total are
-//     exact.
-//  4. More: walk the sort order to the end of the page.
+//  2. Otherwise fetch the matches with the trigram index (bitmap scan
+//     only), at most searchProbeCap+1 of them, and sort the page out of
+//     them: at most the cap, page and total are exact. (One round trip: a
+//     count of the index's candidates first, see trigramCandidates, costs
+//     another, which a rare term, the usual case here, does not need.)
+//  3. More: walk the sort order to the end of the page.
 //
 // A walk's total is exact when it reached the last match; otherwise it is
 // the density of matches along the walk times the planner's estimate of
@@ -86,12 +91,8 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			page, err = r.total(ctx, len(list), lastRow)
 			return err
 		}
-		// 2. The trigram index's candidates.
-		if err := r.countCandidates(ctx); err != nil {
-			return err
-		}
-		// 3. Few: the matches by the trigram index.
-		if r.candidates >= 0 && r.candidates <= searchProbeCap {
+		// 2. Few: the matches by the trigram index, at most the cap of them.
+		if hasTrigram(term) {
 			matches := 0
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
 				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
@@ -104,12 +105,12 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 				// A page past the end says nothing of the matches: count them.
 				matches, err = r.count(ctx, probePlan, q.capped)
 			}
-			if err != nil || matches <= searchProbeCap { // else more came meanwhile: walk
+			if err != nil || matches <= searchProbeCap { // else more: walk
 				page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
 				return err
 			}
 		}
-		// 4. Many: the sort order to the end of the page.
+		// 3. Many: the sort order to the end of the page.
 		if lastRow, err = r.walk(ctx, &list, 0); err != nil {
 			return err
 		}
@@ -282,7 +283,7 @@ func (r *searchRun) total(ctx context.Context, fetched, lastRow int) (customer.P
 	}
 	est := max(int(float64(offset+fetched)/float64(lastRow)*float64(r.baseRows)), offset+fetched)
 	page := customer.Page{Total: est, HasMore: true, Estimated: true}
-	if est >= searchCommonAbove {
+	if est >= searchEstimateAbove && offset+fetched > 20 && !r.counted { // 20 seen: a fair sample
 		return page, nil
 	}
 	if err := r.countCandidates(ctx); err != nil {
