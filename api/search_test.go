@@ -433,3 +433,42 @@ func TestSearchCursorSeesEveryMatchOnce(t *testing.T) {
 		}
 	}
 }
+
+// A common term's page is served by the walk alone: its total is an
+// estimate, marked so, and the trigram index is not asked how many
+// candidates it has (that costs a common term more than the page at a
+// million customers). A rare term's page, exact, is one scan of it.
+func TestSearchCommonTermSkipsTheTrigramIndex(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	ctx := context.Background()
+	scans := func() (n int64) {
+		if err := c.e.store.Pool().QueryRow(ctx, `SELECT idx_scan FROM pg_stat_user_indexes
+			WHERE indexrelname = 'customers_search'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Backends report their counts when idle, at most once a second and
+	// at least every 10 seconds: wait for them to settle.
+	settled := func(min int64) int64 {
+		deadline := time.Now().Add(15 * time.Second)
+		for n := scans(); ; n = scans() {
+			if n >= min && time.Now().After(deadline.Add(-4*time.Second)) || time.Now().After(deadline) {
+				return n
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	before := settled(0)
+	for _, term := range []string{"commonwealth", "everyman"} {
+		res := c.page(t, "search="+term, c.want("", c.in[term]), 1, 20)
+		if m := res.meta(); m["total_estimated"] != true {
+			t.Fatalf("%s: meta %v, want an estimated total", term, m)
+		}
+	}
+	c.page(t, "search=rarebird", c.want("", c.in["rarebird"]), 1, 20)
+	if got := settled(before + 1); got != before+1 {
+		t.Fatalf("customers_search scanned %d times for two common terms and a rare one, want 1 (the rare one)", got-before)
+	}
+}
