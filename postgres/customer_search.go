@@ -19,7 +19,7 @@ import (
 // along the sort order settles the terms that more than 0.7% of the
 // customers match; the trigram index serves terms with at most
 // searchProbeCap candidates, whose totals are exact; a walk's total is an
-// estimate, checked by a count only below searchCommonAbove (see
+// estimate, checked by a count only below searchEstimateAbove (see
 // searchRun.total). A walk reads rows in the table's order of creation,
 // pages at a time, for about a tenth of what a fetch by the trigram index
 // costs (searchWalkCost): the cap sits where both plans cost about the
