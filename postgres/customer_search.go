@@ -91,8 +91,12 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			page, err = r.total(ctx, len(list), lastRow)
 			return err
 		}
-		// 2. Few: the matches by the trigram index, at most the cap of them.
-		if hasTrigram(term) {
+		// 2. Few: the matches by the trigram index, at most the cap of them;
+		// unless the walk saw enough matches to make that unlikely (the
+		// fetch would stop at the cap, for nothing).
+		seen := q.offset + len(list)
+		likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
+		if hasTrigram(term) && (len(list) == 0 || likely <= 1.5*searchProbeCap) {
 			matches := 0
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
 				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
