@@ -20,19 +20,44 @@ import (
 // Blocking rules, each a key per customer; two live customers of an
 // organization sharing a key are a candidate pair (the union over rules):
 //  1. family name's double metaphone + first initial + birth year
-//  2. birthdate
+//  2. birthdate (a weak rule, below)
 //  3. postcode + family name's metaphone
 //  4. postcode + given name's metaphone
 //  5. given and family names' metaphones, either order (swapped names)
 //  6. the phone's last 8 digits
 //  7. the email's local part (before "+" and "@")
-//  8. house number + the street name's metaphone
+//  8. house number + the street name's metaphone (weak)
+//  9. birthdate + the two names' initials, either order
+//  10. house number + the street name's metaphone + postcode
 //
 // A key shared by more than FuzzyBlockCap customers is skipped: it is too
 // common to say anything ("John Smith"), and the other rules still apply.
+// A weak rule's key is skipped beyond FuzzyWeakBlockCap: at a million
+// customers about 40 share a birthdate and 75 a house number and street
+// name across cities, and rules 2 and 8 made 58 of the 67 million candidate
+// pairs (docs/benchmarks.md). Their narrower rules 9 and 10 take over from
+// there (a typo keeps a name's initial, a swap the pair of initials); in a
+// small organization, where the weak blocks are small, they add nothing.
+//
+// A key is a hash of the rule and the rule's key text, its low 4 bits
+// replaced by the rule's number: the cap is the key's own.
 
 // FuzzyBlockCap is the largest block a key may form.
 const FuzzyBlockCap = 100
+
+// FuzzyWeakBlockCap is the largest block a weak rule's key may form.
+const FuzzyWeakBlockCap = 10
+
+// fuzzyKeyCap is the largest block key may form.
+func fuzzyKeyCap(key int64) int {
+	if r := key & 15; r == 2 || r == 8 {
+		return FuzzyWeakBlockCap
+	}
+	return FuzzyBlockCap
+}
+
+// sqlFuzzyKeyCapK is fuzzyKeyCap in SQL, of k.key.
+const sqlFuzzyKeyCapK = `CASE WHEN k.key & 15 IN (2, 8) THEN 10 ELSE 100 END`
 
 const (
 	// sqlFuzzyRecords reads what dedupe.FuzzyRecord compares of the customers $2.
@@ -54,19 +79,23 @@ const (
 		LEFT JOIN customer_addresses a ON a.organization_id = c.organization_id AND a.customer_id = c.id AND a.is_default
 		WHERE c.organization_id = $1 AND c.merged_into IS NULL %s
 	), ph AS (
-		SELECT id, bd, ph, em, pc, hn || '|' || NULLIF(dmetaphone(sn), '') AS st, left(fn, 1) AS fi, NULLIF(dmetaphone(fn), '') AS fm, NULLIF(dmetaphone(ln), '') AS lm
+		SELECT id, bd, ph, em, pc, hn || '|' || NULLIF(dmetaphone(sn), '') AS st,
+			left(fn, 1) AS fi, coalesce(left(fn, 1), '') AS fi0, coalesce(left(ln, 1), '') AS li0,
+			NULLIF(dmetaphone(fn), '') AS fm, NULLIF(dmetaphone(ln), '') AS lm
 		FROM rec
 	)
 	INSERT INTO fuzzy_keys (organization_id, customer_id, keys)
 	SELECT $1, ph.id, array_remove(ARRAY[
-		hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0),
-		hashtextextended('2|' || bd::text, 0),
-		hashtextextended('3|' || pc || '|' || lm, 0),
-		hashtextextended('4|' || pc || '|' || fm, 0),
-		hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0),
-		hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0),
-		hashtextextended('7|' || em, 0),
-		hashtextextended('8|' || st, 0)], NULL)
+		(hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0) & -16) | 1,
+		(hashtextextended('2|' || bd::text, 0) & -16) | 2,
+		(hashtextextended('3|' || pc || '|' || lm, 0) & -16) | 3,
+		(hashtextextended('4|' || pc || '|' || fm, 0) & -16) | 4,
+		(hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0) & -16) | 5,
+		(hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0) & -16) | 6,
+		(hashtextextended('7|' || em, 0) & -16) | 7,
+		(hashtextextended('8|' || st, 0) & -16) | 8,
+		(hashtextextended('9|' || bd::text || '|' || least(fi0, li0) || greatest(fi0, li0), 0) & -16) | 9,
+		(hashtextextended('10|' || st || '|' || pc, 0) & -16) | 10], NULL)
 	FROM ph
 	ON CONFLICT (organization_id, customer_id) DO UPDATE SET keys = EXCLUDED.keys
 		WHERE fuzzy_keys.keys IS DISTINCT FROM EXCLUDED.keys`
@@ -77,13 +106,13 @@ const (
 			AND c.merged_into IS NULL)`
 
 	// sqlFuzzyCandidates lists, for each key of the customers $2, the
-	// customers sharing it; a key of more than the cap comes back with
+	// customers sharing it; a key of more than its cap comes back with
 	// cap+1 ids and is skipped by the caller.
-	sqlFuzzyCandidates = `SELECT k.customer_id, o.ids FROM (
+	sqlFuzzyCandidates = `SELECT k.customer_id, k.key, o.ids FROM (
 			SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = ANY($2)) k
 		CROSS JOIN LATERAL (SELECT array_agg(x.customer_id) AS ids FROM (
 			SELECT customer_id FROM fuzzy_keys o
-			WHERE o.keys @> ARRAY[k.key] AND o.organization_id = $1 LIMIT $3 + 1) x) o`
+			WHERE o.keys @> ARRAY[k.key] AND o.organization_id = $1 LIMIT ` + sqlFuzzyKeyCapK + ` + 1) x) o`
 
 	// A fuzzy pair is (re)scored only while open: a dismissed or merged pair
 	// is never reopened, and pairs the engine recorded keep their reasons.

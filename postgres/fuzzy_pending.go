@@ -117,7 +117,7 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 	if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, "AND c.id = ANY($2)"), orgID, ids); err != nil {
 		return out, fmt.Errorf("write fuzzy keys: %w", err)
 	}
-	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids, FuzzyBlockCap)
+	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids)
 	if err != nil {
 		return out, fmt.Errorf("fuzzy candidates: %w", err)
 	}
@@ -125,9 +125,10 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 	pairs := map[pair]bool{}
 	need := map[string]bool{}
 	var id string
+	var key int64
 	var others []string
-	_, err = pgx.ForEachRow(rows, []any{&id, &others}, func() error {
-		if len(others) > FuzzyBlockCap {
+	_, err = pgx.ForEachRow(rows, []any{&id, &key, &others}, func() error {
+		if len(others) > fuzzyKeyCap(key) {
 			return nil
 		}
 		for _, o := range others {

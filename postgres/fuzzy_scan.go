@@ -26,18 +26,6 @@ const (
 	// are (nearly all) different people, which is what u measures.
 	sqlFuzzySample = sqlFuzzyRecordsAll + ` ORDER BY random() LIMIT $2`
 
-	// sqlFuzzyPairs streams the candidate pairs (the union of the blocking
-	// rules, each pair once) with both records. $3 samples: only pairs
-	// whose first customer hashes to 0 modulo $3 (1: all).
-	sqlFuzzyPairs = `WITH blocks AS (
-			SELECT array_agg(k.customer_id) AS ids
-			FROM (SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
-			GROUP BY k.key HAVING count(*) BETWEEN 2 AND $2
-		), pairs AS (
-			SELECT DISTINCT a, b FROM blocks, unnest(ids) a, unnest(ids) b
-			WHERE a < b AND ($3 = 1 OR abs(hashtext(a)) % $3 = 0)
-		), rec AS (` + sqlFuzzyRecordsAll + `)
-		SELECT ra.*, rb.* FROM pairs p JOIN rec ra ON ra.id = p.a JOIN rec rb ON rb.id = p.b`
 	// sqlFuzzyTrainBlocks groups the organization's live customers by a
 	// training rule's key (%s, of customers c and default addresses a),
 	// blocks as large as the blocking rules allow ($2).
@@ -69,6 +57,9 @@ const (
 	sqlFuzzyDropStale = `DELETE FROM duplicate_suggestions WHERE organization_id = $1 AND source = 'fuzzy'
 		AND status = 'open' AND updated < $2`
 	sqlFuzzyCountLive = `SELECT count(*) FROM customers WHERE organization_id = $1 AND merged_into IS NULL`
+
+	// fuzzyWriteBatch is how many suggested pairs one statement writes.
+	fuzzyWriteBatch = 2000
 )
 
 // FuzzyScanOptions tune a scan; the zero value is the defaults.
@@ -88,9 +79,10 @@ type FuzzyScanResult struct {
 	Lambda         float64 `json:"model_lambda"`
 	Seconds        float64 `json:"seconds"`
 	// Where the time went: waiting for the organization, writing the keys,
-	// estimating the model, scoring the pairs.
+	// reading the records, estimating the model, scoring the pairs.
 	LockSeconds     float64 `json:"lock_seconds"`
 	KeysSeconds     float64 `json:"keys_seconds"`
+	RecordsSeconds  float64 `json:"records_seconds"` // and the blocks
 	EstimateSeconds float64 `json:"estimate_seconds"`
 	ScoreSeconds    float64 `json:"score_seconds"`
 	PairsPerSecond  float64 `json:"pairs_per_second"`
@@ -99,8 +91,9 @@ type FuzzyScanResult struct {
 // ScanFuzzy rescans a whole organization: rewrites every blocking key,
 // estimates the model from the organization's own data (u from random
 // pairs, m and lambda by EM over a sample of the candidate pairs), then
-// streams every candidate pair through the model and writes those scoring
-// at least the minimum; memory stays bounded by a batch whatever the size.
+// passes every candidate pair through the model and writes those scoring
+// at least the minimum. Memory is the records and blocks (fuzzyRecords,
+// fuzzyBlocks: about 260 bytes a customer) and a few batches of pairs.
 func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptions) (*FuzzyScanResult, error) {
 	start := time.Now()
 	if opts.MinScore <= 0 {
@@ -154,7 +147,16 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
 	}
 	lap(&res.KeysSeconds)
-	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, opts)
+	recs, err := s.loadFuzzyRecords(ctx, orgID, res.Customers)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	blocks, err := s.loadFuzzyBlocks(ctx, orgID, recs)
+	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	lap(&res.RecordsSeconds)
+	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -167,25 +169,35 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
 		return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
 	}
-	w := &pairWriter{orgID: orgID}
-	err = s.streamFuzzyPairs(ctx, orgID, 1, func(a, b *dedupe.FuzzyRecord) error {
-		res.CandidatePairs++
+	// Each comparing goroutine writes its own batches: a pair comes once
+	// from the stream, so two writers never hold the same row.
+	writers := make([]*pairWriter, fuzzyWorkers())
+	compared := make([]int, len(writers))
+	for i := range writers {
+		writers[i] = &pairWriter{orgID: orgID}
+	}
+	err = parallelPairs(ctx, recs, blocks, 1, func(i int, a, b *dedupe.FuzzyRecord) error {
+		compared[i]++
 		c := dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b))
 		if score := model.Score(c); score >= opts.MinScore {
+			w := writers[i]
 			w.add(FuzzyPair{A: a.ID, B: b.ID, Score: score, Reasons: model.Reasons(c)})
-			if len(w.a) >= 2000 {
+			if len(w.a) >= fuzzyWriteBatch {
 				return w.flush(ctx, s.pool)
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		err = w.flush(ctx, s.pool)
+	for i, w := range writers {
+		if err == nil {
+			err = w.flush(ctx, s.pool)
+		}
+		res.Suggested += w.written
+		res.CandidatePairs += compared[i]
 	}
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	res.Suggested = w.written
 	lap(&res.ScoreSeconds)
 	tag, err := s.pool.Exec(ctx, sqlFuzzyDropStale, orgID, began)
 	if err != nil {
@@ -216,7 +228,7 @@ var fuzzyTrainingKeys = []struct {
 // u from random pairs of a random sample of its records, m from a sample of
 // each training rule's pairs, lambda from a sample of the candidate pairs
 // (each counted by pattern: memory is per pattern, not pair).
-func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
+func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, recs *fuzzyRecords, blocks *fuzzyBlocks, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
 	rows, err := s.pool.Query(ctx, sqlFuzzySample, orgID, 2000)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("fuzzy sample: %w", err), nil)
@@ -263,23 +275,24 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 	}
 	// About SamplePairs pairs: a customer has a handful of candidates.
 	mod := max(1, customers*4/opts.SamplePairs)
-	in.Candidates, in.CandidateScale = dedupe.PatternCounts{}, float64(mod)
-	err = s.streamFuzzyPairs(ctx, orgID, mod, func(a, b *dedupe.FuzzyRecord) error {
-		in.Candidates.Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
+	counts := make([]dedupe.PatternCounts, fuzzyWorkers())
+	for i := range counts {
+		counts[i] = dedupe.PatternCounts{}
+	}
+	err = parallelPairs(ctx, recs, blocks, mod, func(i int, a, b *dedupe.FuzzyRecord) error {
+		counts[i].Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
 		return nil
 	})
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	return dedupe.EstimateFuzzyModel(in), nil
-}
-
-// streamFuzzyPairs calls fn for each candidate pair (a sample of 1 in mod).
-func (s *Store) streamFuzzyPairs(ctx context.Context, orgID string, mod int, fn func(a, b *dedupe.FuzzyRecord) error) error {
-	if err := s.streamPairs(ctx, sqlFuzzyPairs, []any{orgID, FuzzyBlockCap, mod}, fn); err != nil {
-		return fmt.Errorf("fuzzy pairs: %w", err)
+	in.Candidates, in.CandidateScale = counts[0], float64(mod)
+	for _, c := range counts[1:] {
+		for p, n := range c {
+			in.Candidates[p] += n
+		}
 	}
-	return nil
+	return dedupe.EstimateFuzzyModel(in), nil
 }
 
 // streamPairs runs a query of pairs (both records, as sqlFuzzyRecordsAll
