@@ -56,6 +56,12 @@ type Config struct {
 	// WebhooksAllowPrivate accepts webhook URLs on private, loopback and
 	// link-local addresses (LINKIT_WEBHOOKS_ALLOW_PRIVATE).
 	WebhooksAllowPrivate bool
+	// UpsertLinger is how long an upsert waits for others to travel with
+	// it while upserts of its organization are in flight (0:
+	// queue.DefaultLinger; negative: never, one task per upsert);
+	// UpsertBatchMax bounds a batch (0: queue.DefaultBatchMax).
+	UpsertLinger   time.Duration
+	UpsertBatchMax int
 	// Now is the clock of defaults (order dates) and of analytics periods;
 	// nil means time.Now. Tests fix it to make figures reproducible.
 	Now func() time.Time
@@ -103,6 +109,7 @@ type Server struct {
 	uploads uploadSlots
 	limiter *rateLimiter // nil: no rate limits
 	handler http.Handler // the middleware chain over the routes
+	upserts *queue.Coalescer
 }
 
 // ImportLimits are the configurable limits of reading an import file.
@@ -148,6 +155,7 @@ func NewServer(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, Deps: d, store: d.Store, log: d.Log, mux: newRouteMux(),
 		phones: dedupe.NewPhoneNormalizer(0)}
 	s.keys.entries = map[string]authEntry{}
+	s.upserts = queue.NewCoalescer(cmp.Or(cfg.UpsertLinger, queue.DefaultLinger), cmp.Or(cfg.UpsertBatchMax, queue.DefaultBatchMax))
 	s.uploads.perOrg = map[string]int{}
 	if d.OrgChanges != nil {
 		d.OrgChanges.OnChange(s.keys.dropOrg)

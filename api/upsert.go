@@ -303,7 +303,10 @@ func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request,
 		defer cancel()
 		replies, task.ReplyTo = ch, s.Replies.Channel()
 	}
-	if err := s.Queue.EnqueueUpsert(ctx, task); err != nil {
+	// Upserts arriving together travel as one task (queue.Coalescer).
+	sent, err := s.upserts.Enqueue(ctx, s.Queue, task)
+	defer sent()
+	if err != nil {
 		return nil, s.queueDown(ctx, job, err)
 	}
 	if replies == nil {

@@ -106,3 +106,19 @@ func Publish(ctx context.Context, rdb redis.UniversalClient, channel, jobID stri
 	msg = append(append(append(msg, jobID...), '\n'), body...)
 	return rdb.Publish(ctx, channel, msg).Err()
 }
+
+// PublishAll sends many jobs' replies (job id → body) to one channel in
+// one round trip.
+func PublishAll(ctx context.Context, rdb redis.UniversalClient, channel string, replies map[string][]byte) error {
+	if channel == "" || len(replies) == 0 {
+		return nil
+	}
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for jobID, body := range replies {
+			msg := make([]byte, 0, len(jobID)+1+len(body))
+			p.Publish(ctx, channel, append(append(append(msg, jobID...), '\n'), body...))
+		}
+		return nil
+	})
+	return err
+}

@@ -36,6 +36,7 @@ func NewServeMux(d *Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(traced)
 	mux.HandleFunc(queue.TypeUpsert, d.handleUpsert)
+	mux.HandleFunc(queue.TypeUpsertBatch, d.handleUpsertBatch)
 	mux.HandleFunc(queue.TypeImportPlan, d.handleImportPlan)
 	mux.HandleFunc(queue.TypeImportChunk, d.handleImportChunk)
 	mux.HandleFunc(queue.TypeDuplicatesMerge, d.handleDuplicatesMerge)

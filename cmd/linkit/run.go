@@ -13,6 +13,7 @@ import (
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/importer"
 	"github.com/linkitworks/customers/telemetry"
+	"github.com/linkitworks/customers/queue"
 	"github.com/linkitworks/customers/worker"
 )
 
@@ -77,6 +78,10 @@ type config struct {
 	// RateLimits per API key, requests per minute (negative: off).
 	RateLimits api.RateLimits
 
+	// Upsert coalescing (queue.Coalescer): linger negative is off.
+	UpsertLinger   time.Duration
+	UpsertBatchMax int
+
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
 	// which cannot keep goose's session-level advisory lock.
@@ -136,6 +141,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		},
 
 		MigrateDatabaseURL: e.str("LINKIT_MIGRATE_DATABASE_URL", ""),
+
+		// 0 means "off" here; the API reads zero as its default.
+		UpsertLinger:   cmp.Or(e.duration("LINKIT_UPSERT_LINGER", queue.DefaultLinger), -1),
+		UpsertBatchMax: e.int("LINKIT_UPSERT_BATCH", queue.DefaultBatchMax, 1),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}

@@ -125,7 +125,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 				MaxImportBytes: cfg.MaxImportBytes, ImportLimits: cfg.ImportLimits,
 				ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 				UploadProgressTimeout: cfg.UploadProgressTimeout, MaxUploads: cfg.MaxUploads, MaxUploadsPerOrg: cfg.MaxUploadsPerOrg,
-				RateLimits: cfg.RateLimits, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate},
+				RateLimits: cfg.RateLimits, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate,
+				UpsertLinger: cfg.UpsertLinger, UpsertBatchMax: cfg.UpsertBatchMax},
 			api.Deps{
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,

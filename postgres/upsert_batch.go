@@ -1,0 +1,205 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
+)
+
+// sqlLockJobs locks a batch's job rows in id order (concurrent batches and
+// single upserts of the same jobs queue behind each other, never deadlock).
+const sqlLockJobs = `SELECT id, state, result FROM jobs WHERE organization_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE`
+
+// BatchItem is one upsert of a batch: its own job and request.
+type BatchItem struct {
+	JobID   string
+	Request *dedupe.Request
+}
+
+// BatchOutcome is one item's answer: its reply, or the error of that item
+// alone (the others are applied all the same).
+type BatchOutcome struct {
+	Reply *UpsertReply
+	Err   error
+}
+
+// RunUpsertBatch performs a batch of upsert jobs in one transaction, in
+// order: each is matched against what the earlier ones wrote, and each
+// gets its own job result, audit events and reply — what RunUpsert does,
+// one transaction and one job-row lock per job. A job completed already (a
+// redelivered batch, a job also queued alone) answers its stored result.
+// An item the engine refuses (validation, a conflict) gets its error and
+// writes nothing; an item whose statements fail is left out and the rest
+// run again, its error in its outcome. The error returned is the batch's
+// (nothing committed): a race retried five times, the database gone.
+func (s *Store) RunUpsertBatch(ctx context.Context, orgID string, items []BatchItem) ([]BatchOutcome, error) {
+	out := make([]BatchOutcome, len(items))
+	left := make([]bool, len(items))
+	var err error
+	for attempt := 0; attempt < 5; {
+		var failed int
+		if failed, err = s.runBatchOnce(ctx, orgID, items, left, out); err == nil {
+			return out, nil
+		}
+		switch {
+		case retryable(err):
+			attempt++
+		case failed >= 0 && itemFault(ctx, err):
+			left[failed], out[failed] = true, BatchOutcome{Err: err}
+		default:
+			return nil, fmt.Errorf("upsert batch: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("upsert batch: %w", err)
+}
+
+// itemFault reports whether an item's failed statement is the item's own
+// fault, not the database's or the task's (gone, cancelled, timed out).
+func itemFault(ctx context.Context, err error) bool {
+	var pgErr *pgconn.PgError
+	return ctx.Err() == nil && customer.ErrorCode(err) != customer.EUNAVAILABLE &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
+		!(errors.As(err, &pgErr) && pgErr.Code == "57014")
+}
+
+// runBatchOnce is one attempt; on an item's failed statements it returns
+// the item's index with the error (else -1).
+func (s *Store) runBatchOnce(ctx context.Context, orgID string, items []BatchItem, left []bool, out []BatchOutcome) (int, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return -1, interpretError(fmt.Errorf("acquire: %w", err), nil)
+	}
+	defer conn.Release()
+	failed, err := runBatch(ctx, conn.Conn(), orgID, items, left, out)
+	end := "COMMIT"
+	if err != nil {
+		end = "ROLLBACK"
+	}
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		if _, eerr := conn.Exec(context.WithoutCancel(ctx), end); eerr != nil && err == nil {
+			return -1, interpretError(fmt.Errorf("end transaction: %w", eerr), nil)
+		}
+	}
+	return failed, err
+}
+
+type jobRow struct {
+	state  string
+	result []byte
+}
+
+func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchItem, left []bool, out []BatchOutcome) (int, error) {
+	// One round trip: every job row and every key of the batch locked up
+	// front, keys sorted, so batches and single upserts cannot deadlock
+	// on them whatever order their requests came in.
+	var ids []string
+	var keys []dedupe.Key
+	for i, it := range items {
+		if !left[i] {
+			ids = append(ids, it.JobID)
+			keys = append(keys, it.Request.Record.Keys()...)
+		}
+	}
+	jobs := map[string]jobRow{}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(sqlServicePendingList)
+	b.Queue(sqlGenericPlans)
+	b.Queue(sqlLockJobs, orgID, ids).Query(func(rows pgx.Rows) error {
+		var id string
+		var j jobRow
+		_, err := pgx.ForEachRow(rows, []any{&id, &j.state, &j.result}, func() error {
+			jobs[id] = j
+			return nil
+		})
+		return err
+	})
+	b.Queue(sqlLockKeys, slices.Compact(lockHashes(orgID, keys)))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return -1, interpretError(fmt.Errorf("lock batch: %w", err), nil)
+	}
+	for i, it := range items {
+		if left[i] {
+			continue
+		}
+		j, ok := jobs[it.JobID]
+		switch {
+		case !ok:
+			out[i] = BatchOutcome{Err: customer.NotFound("Job", it.JobID)}
+			continue
+		case j.state == customer.JobCompleted:
+			out[i] = storedOutcome(it.JobID, j.result)
+			continue
+		}
+		reply, err := runBatchItem(ctx, tx, orgID, it)
+		if err != nil {
+			if !errors.As(err, new(sentError)) && !retryable(err) {
+				out[i] = BatchOutcome{Err: err} // refused before writing: the others go on
+				continue
+			}
+			return i, err
+		}
+		out[i] = BatchOutcome{Reply: reply}
+	}
+	return -1, nil
+}
+
+// sentError marks an error of statements sent: the transaction is aborted.
+type sentError struct{ error }
+
+func (e sentError) Unwrap() error { return e.error }
+
+// storedOutcome is a completed job's stored result.
+func storedOutcome(jobID string, result []byte) BatchOutcome {
+	if result == nil { // erased since (postgres/erase.go)
+		return BatchOutcome{Err: &customer.Error{Code: customer.EGONE, Message: "The job's data was erased"}}
+	}
+	var done UpsertReply
+	if err := json.Unmarshal(result, &done); err != nil {
+		return BatchOutcome{Err: fmt.Errorf("stored result of %s: %w", jobID, err)}
+	}
+	return BatchOutcome{Reply: &done}
+}
+
+// runBatchItem is runUpsert inside the batch's transaction, its keys
+// locked already: one round trip reads the candidates, one writes.
+func runBatchItem(ctx context.Context, tx batchSender, orgID string, it BatchItem) (*UpsertReply, error) {
+	req := it.Request
+	b := &pgx.Batch{}
+	withRelations := req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
+	cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, sentError{interpretError(fmt.Errorf("load candidates: %w", err), nil)}
+	}
+	wb := &pgx.Batch{}
+	res, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: it.JobID, locationID: req.LocationID}, req, cand)
+	if err != nil {
+		return nil, err
+	}
+	out := &UpsertReply{Result: &res, JobID: it.JobID}
+	if err := completeJob(wb, orgID, it.JobID, out); err != nil {
+		return nil, err
+	}
+	byID := map[string]*customer.Customer{}
+	wb.Queue(sqlSelectCustomer, orgID, res.CustomerID).QueryRow(func(row pgx.Row) error {
+		c, err := scanCustomer(row)
+		if err == nil {
+			byID[c.ID] = c
+		}
+		return err
+	})
+	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
+	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+		return nil, sentError{interpretError(fmt.Errorf("write upsert: %w", err), nil)}
+	}
+	out.Customer = byID[res.CustomerID]
+	return out, nil
+}
