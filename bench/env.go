@@ -57,7 +57,7 @@ func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) 
 		// The limiter runs (its Redis round trip is part of every figure) with
 		// limits no benchmark reaches.
 		linkittest.WithAPI(api.Config{AdminToken: "bench-admin", AuthCacheTTL: 10 * time.Second,
-			RateLimits: api.RateLimits{Default: limit, Upsert: limit, Import: limit}}),
+			RateLimits: api.RateLimits{Default: limit, Upsert: limit, Import: limit}, UpsertLinger: cfg.upsertLinger}),
 	)
 	if err != nil {
 		return nil, err

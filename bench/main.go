@@ -56,6 +56,7 @@ type config struct {
 	idlePause         time.Duration
 	reuse             bool
 	noRateLimit       bool
+	upsertLinger      time.Duration
 	pgMaxWALSize      string
 	importRows        int
 	importConcurrency int
@@ -103,9 +104,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", 20, "pool size of the service and of the SQL baselines (LINKIT_DB_MAX_CONNS default)")
 	fs.IntVar(&c.workerConcurrency, "worker-concurrency", 16, "worker concurrency (LINKIT_WORKER_CONCURRENCY default)")
 	fs.StringVar(&lookupClients, "lookup-clients", "1,16", "concurrent clients of the lookup suite")
-	fs.StringVar(&upsertClients, "upsert-clients", "1,16,64", "concurrent clients of the upsert suite")
+	fs.StringVar(&upsertClients, "upsert-clients", "1,4,16,64", "concurrent clients of the upsert suite")
 	fs.DurationVar(&c.idlePause, "idle-pause", 25*time.Millisecond, "pause between the sequential requests of the idle upsert latency")
 	fs.StringVar(&c.pgMaxWALSize, "pg-max-wal-size", "", "set PostgreSQL's max_wal_size for the run (e.g. 16GB; ALTER SYSTEM, restored at the end; needs a superuser); default: the server as it is")
+	fs.DurationVar(&c.upsertLinger, "upsert-linger", 0, "how long an upsert waits for others to travel with it (LINKIT_UPSERT_LINGER; 0: the default, negative: off, one task per upsert)")
 	fs.BoolVar(&c.noRateLimit, "no-rate-limit", false, "serve without the per-key rate limiter (no Redis call per request), to measure what it costs")
 	soakFlags(fs, &c.soak, env)
 	fs.BoolVar(&c.reuse, "reuse", false, "development: keep the database when it already holds this seed's load")

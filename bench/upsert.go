@@ -193,13 +193,13 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 	for ci, c := range clients {
 		r := medianRow("upsert", name, c, runs[ci])
 		if c == 16 {
-			r.Target = &target{Text: "rate ≥ 15% of SQL and p99 < 50 ms", Pass: r.Ratio.RPS >= 0.15 && r.API.P99 < 50}
+			r.Target = &target{Text: "rate ≥ 25% of SQL and p99 < 25 ms", Pass: r.Ratio.RPS >= 0.25 && r.API.P99 < 25}
 		}
 		rep.Rows = append(rep.Rows, r)
 	}
 	r := medianRow("upsert", "upsert idle", 1, runs[len(clients)])
 	r.Mode = fmt.Sprintf("(%s pauses)", u.cfg.idlePause)
-	r.Target = &target{Text: "p50 < 15 ms", Pass: r.API.P50 < 15}
+	r.Target = &target{Text: "p50 < 8 ms", Pass: r.API.P50 < 8}
 	rep.Rows = append(rep.Rows, r)
 	if u.cfg.runs > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("upsert figures are medians of %d runs (each run's figures are in the JSON)", u.cfg.runs))

@@ -18,11 +18,31 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/linkittest"
+	"github.com/linkitworks/customers/postgres"
+	"github.com/linkitworks/customers/queue"
 )
+
+// jobsOfTask names the jobs an upsert task holds: its own id, or a batch's.
+func jobsOfTask(t *testing.T, task *asynq.TaskInfo) []string {
+	t.Helper()
+	if task.Type != queue.TypeUpsertBatch {
+		return []string{task.ID}
+	}
+	var p queue.UpsertBatchPayload
+	if err := json.Unmarshal(task.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range p.Items {
+		ids = append(ids, it.JobID)
+	}
+	return ids
+}
 
 // buildLinkit compiles the binary once per test into dir.
 func buildLinkit(t *testing.T) string {
@@ -143,7 +163,9 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	ctx := context.Background()
 
 	// The API runs in-process and only enqueues: the subprocesses do the work.
-	stack := linkittest.New(t, linkittest.WithoutWorker(), linkittest.WithNamespace("k"), linkittest.WithOrg("Kill Test"))
+	// Upserts arriving within 5 ms of each other travel as one batch task.
+	stack := linkittest.New(t, linkittest.WithoutWorker(), linkittest.WithNamespace("k"), linkittest.WithOrg("Kill Test"),
+		linkittest.WithAPI(api.Config{UpsertLinger: 5 * time.Millisecond}))
 	env := testEnv{
 		"LINKIT_DATABASE_URL":       stack.DatabaseURL,
 		"LINKIT_REDIS_URL":          stack.RedisURL,
@@ -211,34 +233,42 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed := 0
+	committed, batches := 0, 0
 	for _, task := range orphans {
+		jobs := jobsOfTask(t, task)
+		if len(jobs) > 1 {
+			batches++
+		}
 		var state string
-		_ = pool.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", task.ID).Scan(&state)
+		_ = pool.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", jobs[0]).Scan(&state)
 		if state == customer.JobCompleted {
 			committed++ // committed in PostgreSQL, never acknowledged to asynq
 		}
 	}
-	t.Logf("killed the worker with %d/%d jobs completed, %d tasks active (%d of them already committed)",
-		atKill, total, len(orphans), committed)
+	t.Logf("killed the worker with %d/%d jobs completed, %d tasks active (%d batches; %d already committed)",
+		atKill, total, len(orphans), batches, committed)
 	if len(orphans) == 0 {
 		t.Fatal("the kill left no task mid-flight; the test proved nothing")
 	}
 	if committed == 0 {
 		// Make the worst case certain: the dead worker's transaction
 		// committed but asynq never heard back, so its task runs again.
-		var payload []byte
-		if err := pool.QueryRow(ctx, "SELECT payload FROM jobs WHERE id = $1", orphans[0].ID).Scan(&payload); err != nil {
+		var items []postgres.BatchItem
+		for _, jobID := range jobsOfTask(t, orphans[0]) {
+			var payload []byte
+			if err := pool.QueryRow(ctx, "SELECT payload FROM jobs WHERE id = $1", jobID).Scan(&payload); err != nil {
+				t.Fatal(err)
+			}
+			var req dedupe.Request
+			if err := json.Unmarshal(payload, &req); err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, postgres.BatchItem{JobID: jobID, Request: &req})
+		}
+		if _, err := store.RunUpsertBatch(ctx, stack.Org, items); err != nil {
 			t.Fatal(err)
 		}
-		var req dedupe.Request
-		if err := json.Unmarshal(payload, &req); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.RunUpsert(ctx, stack.Org, orphans[0].ID, &req); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("committed orphan %s as the dead worker might have", orphans[0].ID)
+		t.Logf("committed orphan %s (%d jobs) as the dead worker might have", orphans[0].ID, len(items))
 	}
 
 	// The new worker recovers the orphans once their leases have gone
