@@ -31,6 +31,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		}
 		items = append(items, postgres.BatchItem{JobID: it.JobID, Request: it.Request})
 	}
+	d.Metrics.observeBatch(len(items))
 	outs, err := d.Store.RunUpsertBatch(ctx, p.OrgID, items)
 	if err != nil {
 		// Nothing committed: the whole batch is retried, or, at the last

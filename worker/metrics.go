@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	upserts        *prometheus.CounterVec
 	upsertDuration prometheus.Histogram
+	batchSize      prometheus.Histogram
 	importRows     prometheus.Counter
 	chunkDuration  prometheus.Histogram
 }
@@ -25,6 +26,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
+	m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "linkit_upsert_batch_size", Help: "Upserts per coalesced batch task (a lone upsert is not counted).",
+		Buckets: []float64{2, 4, 8, 16, 32, 64},
+	})
 	m.importRows = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "linkit_import_rows_merged_total", Help: "Import rows merged by workers.",
 	})
@@ -32,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "linkit_import_chunk_duration_seconds", Help: "Time to merge one import chunk.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 	})
-	reg.MustRegister(m.upserts, m.upsertDuration, m.importRows, m.chunkDuration)
+	reg.MustRegister(m.upserts, m.upsertDuration, m.batchSize, m.importRows, m.chunkDuration)
 	return m
 }
 
@@ -43,6 +48,12 @@ func (m *Metrics) observeUpsert(action string, d time.Duration) {
 	m.upserts.WithLabelValues(action).Inc()
 	if d > 0 {
 		m.upsertDuration.Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) observeBatch(n int) {
+	if m != nil {
+		m.batchSize.Observe(float64(n))
 	}
 }
 
