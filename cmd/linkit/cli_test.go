@@ -106,6 +106,8 @@ func TestCLIBadEnvironment(t *testing.T) {
 		{"LINKIT_LOG_LEVEL", "verbose", []string{"org", "create", "--name", "X"}},
 		{"LINKIT_RATE_LIMIT", "fast", []string{"key", "create", "--org", "org_x"}},
 		{"LINKIT_IMPORT_STAGING_TTL", "forever", []string{"health"}},
+		{"LINKIT_UPSERT_LINGER", "1", []string{"serve"}}, // no unit
+		{"LINKIT_UPSERT_BATCH", "0", []string{"serve"}},
 	} {
 		out, _, err := runCmd(t, testEnv{c.name: c.value}, c.args...)
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), c.name) || !strings.Contains(err.Error(), c.value) {
@@ -121,8 +123,9 @@ func TestCLIBadEnvironment(t *testing.T) {
 		t.Errorf("two bad variables: %v", err)
 	}
 	// Valid values are taken.
-	cfg, err := loadConfig(testEnv{"LINKIT_WORKER_CONCURRENCY": "3", "LINKIT_AUTH_CACHE_TTL": "0", "LINKIT_RATE_LIMIT": "0"}.getenv)
-	if err != nil || cfg.WorkerConcurrency != 3 || cfg.AuthCacheTTL != 0 || cfg.RateLimits.Default != -1 {
+	cfg, err := loadConfig(testEnv{"LINKIT_WORKER_CONCURRENCY": "3", "LINKIT_AUTH_CACHE_TTL": "0", "LINKIT_RATE_LIMIT": "0",
+		"LINKIT_UPSERT_LINGER": "0"}.getenv)
+	if err != nil || cfg.WorkerConcurrency != 3 || cfg.AuthCacheTTL != 0 || cfg.RateLimits.Default != -1 || cfg.UpsertLinger >= 0 {
 		t.Errorf("valid values: %+v, %v", cfg, err)
 	}
 }
