@@ -217,3 +217,53 @@ func TestUpsertBatchedUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// A request whose statements fail (here a NUL byte PostgreSQL refuses,
+// which the API never lets through) is left out of its batch and queued
+// alone, with a single upsert's retries; the rest of the batch commits.
+func TestUpsertBatchFailedStatementGoesAlone(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	var jobs []string
+	for _, email := range []string{"fine1@example.com", "nul@example.com", "fine2@example.com"} {
+		jobs = append(jobs, str(e.do("POST", "/api/v1/customers/upsert?wait=0", map[string]any{"email": email}).
+			want(t, http.StatusAccepted).data()["id"]))
+	}
+	insp := asynq.NewInspector(e.opt)
+	defer insp.Close()
+	p := queue.UpsertBatchPayload{}
+	for _, id := range jobs {
+		info, err := insp.GetTaskInfo(e.names.Critical(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var single queue.UpsertPayload
+		if err := json.Unmarshal(info.Payload, &single); err != nil {
+			t.Fatal(err)
+		}
+		p.OrgID = single.OrgID
+		p.Items = append(p.Items, queue.UpsertItem{JobID: single.JobID, Request: single.Request})
+		if err := insp.DeleteTask(e.names.Critical(), id); err != nil { // as if they had been batched
+			t.Fatal(err)
+		}
+	}
+	p.Items[1].Request.Record.Fields.Notes = "bad\x00notes"
+	raw, _ := json.Marshal(p)
+	if err := workerMux(e).ProcessTask(context.Background(), asynq.NewTask(queue.TypeUpsertBatch, raw)); err != nil {
+		t.Fatalf("a batch with one failing request: %v", err)
+	}
+	for i, want := range []string{"completed", "queued", "completed"} {
+		if job := e.do("GET", "/api/v1/jobs/"+jobs[i], nil).want(t, http.StatusOK); job.data()["state"] != want {
+			t.Fatalf("job %d: %s, want %s", i, job.Raw, want)
+		}
+	}
+	tasks := pendingUpserts(t, e)
+	if len(tasks) != 1 || tasks[0].ID != jobs[1] || tasks[0].Type != queue.TypeUpsert {
+		t.Fatalf("pending %d tasks, want the failing request alone (%s)", len(tasks), jobs[1])
+	}
+	var customers int
+	_ = e.store.Pool().QueryRow(context.Background(), "SELECT count(*) FROM customers").Scan(&customers)
+	if customers != 2 {
+		t.Fatalf("%d customers, want the two other requests'", customers)
+	}
+}

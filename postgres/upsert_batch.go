@@ -126,6 +126,10 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return -1, interpretError(fmt.Errorf("lock batch: %w", err), nil)
 	}
+	// One round trip per request: the writes of one travel with the reads
+	// of the next, which run after them and see them. A marker statement
+	// between the two tells whose statement failed.
+	var p pendingWrite
 	for i, it := range items {
 		if left[i] {
 			continue
@@ -139,17 +143,91 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 			out[i] = storedOutcome(it.JobID, j.result)
 			continue
 		}
-		reply, err := runBatchItem(ctx, tx, orgID, it)
-		if err != nil {
-			if !errors.As(err, new(sentError)) && !retryable(err) {
-				out[i] = BatchOutcome{Err: err} // refused before writing: the others go on
-				continue
+		b := p.batch()
+		wrote := false
+		b.Queue(sqlGenericPlans).Exec(func(pgconn.CommandTag) error { wrote = true; return nil })
+		req := it.Request
+		withRelations := req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
+		cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			err = sentError{interpretError(fmt.Errorf("upsert batch: %w", err), nil)}
+			if !wrote {
+				return p.index, err
 			}
 			return i, err
 		}
-		out[i] = BatchOutcome{Reply: reply}
+		p.done(out)
+		if err := p.queue(orgID, i, it, cand); err != nil {
+			if retryable(err) {
+				return i, err
+			}
+			out[i] = BatchOutcome{Err: err} // refused before writing: the others go on
+		}
 	}
+	b = p.batch()
+	wrote := false
+	b.Queue(sqlGenericPlans).Exec(func(pgconn.CommandTag) error { wrote = true; return nil })
+	b.Queue("COMMIT")
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		err = sentError{interpretError(fmt.Errorf("write upsert batch: %w", err), nil)}
+		if !wrote {
+			return p.index, err
+		}
+		return -1, err
+	}
+	p.done(out)
 	return -1, nil
+}
+
+// pendingWrite is a request's queued writes, sent with what comes next.
+type pendingWrite struct {
+	b     *pgx.Batch
+	index int // -1: none
+	reply *UpsertReply
+	byID  map[string]*customer.Customer
+}
+
+// batch is the batch to send next: the pending writes, or a new one.
+func (p *pendingWrite) batch() *pgx.Batch {
+	if p.b == nil {
+		p.b, p.index = &pgx.Batch{}, -1
+	}
+	return p.b
+}
+
+// done records the pending request's reply once its writes ran.
+func (p *pendingWrite) done(out []BatchOutcome) {
+	if p.b != nil && p.index >= 0 {
+		p.reply.Customer = p.byID[p.reply.CustomerID]
+		out[p.index] = BatchOutcome{Reply: p.reply}
+	}
+	p.b, p.index = nil, -1
+}
+
+// queue runs the engine for request i over its candidates and queues its
+// writes: customers, keys, tags, audit, its job's result and the read-back.
+func (p *pendingWrite) queue(orgID string, i int, it BatchItem, cand *candidates) error {
+	req := it.Request
+	wb := &pgx.Batch{}
+	res, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: it.JobID, locationID: req.LocationID}, req, cand)
+	if err != nil {
+		return err
+	}
+	reply := &UpsertReply{Result: &res, JobID: it.JobID}
+	if err := completeJob(wb, orgID, it.JobID, reply); err != nil {
+		return err
+	}
+	byID := map[string]*customer.Customer{}
+	wb.Queue(sqlSelectCustomer, orgID, res.CustomerID).QueryRow(func(row pgx.Row) error {
+		c, err := scanCustomer(row)
+		if err == nil {
+			byID[c.ID] = c
+		}
+		return err
+	})
+	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
+	p.b, p.index, p.reply, p.byID = wb, i, reply, byID
+	return nil
 }
 
 // sentError marks an error of statements sent: the transaction is aborted.
@@ -167,39 +245,4 @@ func storedOutcome(jobID string, result []byte) BatchOutcome {
 		return BatchOutcome{Err: fmt.Errorf("stored result of %s: %w", jobID, err)}
 	}
 	return BatchOutcome{Reply: &done}
-}
-
-// runBatchItem is runUpsert inside the batch's transaction, its keys
-// locked already: one round trip reads the candidates, one writes.
-func runBatchItem(ctx context.Context, tx batchSender, orgID string, it BatchItem) (*UpsertReply, error) {
-	req := it.Request
-	b := &pgx.Batch{}
-	withRelations := req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
-	cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, sentError{interpretError(fmt.Errorf("load candidates: %w", err), nil)}
-	}
-	wb := &pgx.Batch{}
-	res, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: it.JobID, locationID: req.LocationID}, req, cand)
-	if err != nil {
-		return nil, err
-	}
-	out := &UpsertReply{Result: &res, JobID: it.JobID}
-	if err := completeJob(wb, orgID, it.JobID, out); err != nil {
-		return nil, err
-	}
-	byID := map[string]*customer.Customer{}
-	wb.Queue(sqlSelectCustomer, orgID, res.CustomerID).QueryRow(func(row pgx.Row) error {
-		c, err := scanCustomer(row)
-		if err == nil {
-			byID[c.ID] = c
-		}
-		return err
-	})
-	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
-	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
-		return nil, sentError{interpretError(fmt.Errorf("write upsert: %w", err), nil)}
-	}
-	out.Customer = byID[res.CustomerID]
-	return out, nil
 }
