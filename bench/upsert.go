@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,6 +159,7 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 
 	clients := u.cfg.upsertClients
 	runs := make([][]runPair, len(clients)+1) // the last is the idle latency
+	perTaskSum := make([]float64, len(clients))
 	w := window{warmup: u.cfg.warmup, duration: u.cfg.duration}
 	idle := window{warmup: u.cfg.warmup, duration: u.cfg.duration, pause: u.cfg.idlePause}
 	for r := range u.cfg.runs {
@@ -166,9 +168,16 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 				return ctx.Err()
 			}
 			seed := u.cfg.seed + 50_000 + uint64(r)*100 + uint64(ci)
+			jobs0, tasks0 := u.jobsAndTasks(ctx)
 			api, base := measurePair(ctx, c, w, seed, u.apiOp, u.sqlOp)
 			runs[ci] = append(runs[ci], runPair{api, base})
-			logf("upsert run %d/%d c=%-3d %s", r+1, u.cfg.runs, c, newRow("", "", c, api, base).brief())
+			jobs1, tasks1 := u.jobsAndTasks(ctx)
+			perTask := 0.0
+			if tasks1 > tasks0 {
+				perTask = float64(jobs1-jobs0) / float64(tasks1-tasks0)
+				perTaskSum[ci] += perTask
+			}
+			logf("upsert run %d/%d c=%-3d %s; %.1f upserts per task", r+1, u.cfg.runs, c, newRow("", "", c, api, base).brief(), perTask)
 		}
 		seed := u.cfg.seed + 60_000 + uint64(r)
 		api, base := measurePair(ctx, 1, idle, seed, u.apiOp, u.sqlOp)
@@ -201,6 +210,11 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 	r.Mode = fmt.Sprintf("(%s pauses)", u.cfg.idlePause)
 	r.Target = &target{Text: "p50 < 8 ms", Pass: r.API.P50 < 8}
 	rep.Rows = append(rep.Rows, r)
+	var perTask []string
+	for ci, c := range clients {
+		perTask = append(perTask, fmt.Sprintf("%d clients %.1f", c, perTaskSum[ci]/float64(u.cfg.runs)))
+	}
+	rep.Notes = append(rep.Notes, "upserts per queue task (coalescing; jobs over tasks processed, mean of runs): "+strings.Join(perTask, ", "))
 	if u.cfg.runs > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("upsert figures are medians of %d runs (each run's figures are in the JSON)", u.cfg.runs))
 	}
@@ -213,6 +227,16 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 		}
 	}
 	return u.breakdown(ctx, rep, r.API.P50, logf)
+}
+
+// jobsAndTasks counts the upsert jobs recorded and the tasks the critical
+// queue has processed today (this run's queue names are its own).
+func (u *upserts) jobsAndTasks(ctx context.Context) (jobs, tasks int) {
+	_ = u.st.store.Pool().QueryRow(ctx, "SELECT count(*) FROM jobs WHERE type = $1", queue.TypeUpsert).Scan(&jobs)
+	if info, err := u.st.inspector.GetQueueInfo(u.st.names.Critical()); err == nil {
+		tasks = info.Processed
+	}
+	return jobs, tasks
 }
 
 // medianRow reports the median of each figure over the runs.
