@@ -43,9 +43,8 @@ func (c *Client) EnqueueUpsertBatch(ctx context.Context, p UpsertBatchPayload) e
 	if err != nil {
 		return fmt.Errorf("encode upsert batch: %w", err)
 	}
-	t := asynq.NewTask(TypeUpsertBatch, body, asynq.TaskID(batchTaskID(p)), asynq.Queue(c.names.Critical()),
-		asynq.MaxRetry(8), asynq.Timeout(30*time.Second))
-	if _, err := c.c.EnqueueContext(ctx, t); err != nil {
+	if _, err := c.enqueue(ctx, TypeUpsertBatch, body, asynq.TaskID(batchTaskID(p)), asynq.Queue(c.names.Critical()),
+		asynq.MaxRetry(8), asynq.Timeout(30*time.Second)); err != nil {
 		return fmt.Errorf("enqueue upsert batch %s: %w", batchTaskID(p), err)
 	}
 	return nil

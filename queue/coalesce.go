@@ -40,6 +40,7 @@ type orgUpserts struct {
 }
 
 type batch struct {
+	ctx    context.Context // the first request's, uncancelled: the task continues its trace
 	client *Client
 	p      UpsertBatchPayload
 	timer  *time.Timer
@@ -78,7 +79,7 @@ func (co *Coalescer) Enqueue(ctx context.Context, c *Client, p UpsertPayload) (d
 	}
 	b := st.open
 	if b == nil {
-		b = &batch{client: c, p: UpsertBatchPayload{OrgID: p.OrgID}, done: make(chan struct{})}
+		b = &batch{ctx: context.WithoutCancel(ctx), client: c, p: UpsertBatchPayload{OrgID: p.OrgID}, done: make(chan struct{})}
 		st.open = b
 		b.timer = time.AfterFunc(co.linger, func() { co.send(st, b) })
 	}
@@ -109,7 +110,7 @@ func (co *Coalescer) send(st *orgUpserts, b *batch) {
 	st.open = nil
 	co.mu.Unlock()
 	b.timer.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	if len(b.p.Items) == 1 {
 		it := b.p.Items[0]

@@ -12,8 +12,8 @@ import (
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/importer"
-	"github.com/linkitworks/customers/telemetry"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/telemetry"
 	"github.com/linkitworks/customers/worker"
 )
 
