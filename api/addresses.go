@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/linkitworks/customers/customer"
-	"github.com/linkitworks/customers/dedupe"
 )
 
 // addressInput is the body of address POST and PUT.
@@ -29,15 +28,12 @@ func (in addressInput) address(customerID string) (*customer.Address, error) {
 		AddressLine2: p.text("address_line2", in.AddressLine2, 0, customer.MaxAddressLineLen),
 		City:         p.text("city", in.City, 1, customer.MaxCityLen),
 		State:        p.text("state", in.State, 1, customer.MaxStateLen),
-		Country:      strings.ToUpper(strings.TrimSpace(in.Country)),
+		Country:      p.country("country", in.Country),
 		PostalCode:   p.text("postal_code", in.PostalCode, 0, customer.MaxPostalCodeLen),
 		IsDefault:    in.IsDefault != nil && *in.IsDefault,
 	}
-	switch {
-	case a.Country == "":
+	if strings.TrimSpace(in.Country) == "" {
 		p.add("country", "is required")
-	case !dedupe.ValidCountry(a.Country):
-		p.add("country", "must be an ISO 3166-1 alpha-2 country code")
 	}
 	return a, p.err()
 }
@@ -71,23 +67,59 @@ func (s *Server) handleAddressCreate(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// handleAddressUpdate replaces an address; an omitted is_default keeps the
-// address's current default flag.
+// handleAddressUpdate is PUT, a full replacement: omitted optional fields
+// are cleared, except is_default, which an omission keeps as stored.
 func (s *Server) handleAddressUpdate(w http.ResponseWriter, r *http.Request) error {
 	var in addressInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	a, err := in.address(r.PathValue("id"))
-	if err != nil {
+	return s.updateAddress(w, r, func(*customer.Address) (addressInput, error) { return in, nil })
+}
+
+// handleAddressPatch is a JSON merge patch (RFC 7396) over the stored
+// address: members set fields, null clears them, absent ones stay.
+func (s *Server) handleAddressPatch(w http.ResponseWriter, r *http.Request) error {
+	var patch map[string]any
+	if err := decode(w, r, &patch); err != nil {
 		return err
 	}
-	a.ID = r.PathValue("addressId")
-	if err := s.store.UpdateAddress(r.Context(), org(r).ID, a, in.IsDefault == nil); err != nil {
+	return s.updateAddress(w, r, func(cur *customer.Address) (addressInput, error) {
+		var in addressInput
+		err := mergePatch(addressInputOf(cur), patch, &in)
+		return in, err
+	})
+}
+
+// updateAddress validates the input input(stored) gives and writes it.
+func (s *Server) updateAddress(w http.ResponseWriter, r *http.Request, input func(cur *customer.Address) (addressInput, error)) error {
+	a, err := s.store.UpdateAddress(r.Context(), org(r).ID, r.PathValue("id"), r.PathValue("addressId"), func(cur *customer.Address) error {
+		in, err := input(cur)
+		if err != nil {
+			return err
+		}
+		next, err := in.address(cur.CustomerID)
+		if err != nil {
+			return err
+		}
+		if in.IsDefault == nil {
+			next.IsDefault = cur.IsDefault
+		}
+		*cur = *next
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	writeData(w, http.StatusOK, a)
 	return nil
+}
+
+// addressInputOf is a stored address as the input that would write it.
+func addressInputOf(a *customer.Address) addressInput {
+	def := a.IsDefault
+	return addressInput{Label: a.Label, AddressLine1: a.AddressLine1, AddressLine2: a.AddressLine2, City: a.City,
+		State: a.State, Country: a.Country, PostalCode: a.PostalCode, IsDefault: &def}
 }
 
 func (s *Server) handleAddressDelete(w http.ResponseWriter, r *http.Request) error {

@@ -71,7 +71,7 @@ func TestAddressValidation(t *testing.T) {
 		{map[string]any{"label": strings.Repeat("l", 51), "address_line1": "x", "city": "c", "state": "s", "country": "US"}, []string{"label"}},
 		{map[string]any{"label": "l", "address_line1": strings.Repeat("a", 201), "city": "c", "state": "s", "country": "US"}, []string{"address_line1"}},
 		{map[string]any{"label": "l", "address_line1": "a", "city": strings.Repeat("c", 101), "state": "s", "country": "US"}, []string{"city"}},
-		{map[string]any{"label": "l", "address_line1": "a", "city": "c", "state": "s", "country": "USA"}, []string{"country"}},
+		{map[string]any{"label": "l", "address_line1": "a", "city": "c", "state": "s", "country": "Narnia"}, []string{"country"}},
 		{map[string]any{"label": "l", "address_line1": "a", "city": "c", "state": "s", "country": "XX"}, []string{"country"}},
 		{map[string]any{"label": "l", "address_line1": "a", "city": "c", "state": "s", "country": "US", "is_default": "yes"}, []string{"is_default"}},
 	} {

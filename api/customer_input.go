@@ -209,6 +209,24 @@ func (p problems) nonNegative(field string, v float64) float64 {
 	return v
 }
 
+// country reads a country as imports do (dedupe.NormalizeCountry): an
+// alpha-2 or alpha-3 code or a name, answered as its alpha-2 code; "" stays "".
+func (p problems) country(field, raw string) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return ""
+	}
+	if utf8.RuneCountInString(raw) > customer.MaxCountryNameLen {
+		p.add(field, fmt.Sprintf("must be at most %d characters", customer.MaxCountryNameLen))
+		return raw
+	}
+	code, ok := dedupe.NormalizeCountry(raw)
+	if !ok {
+		p.add(field, "must be a country: an ISO 3166-1 alpha-2 or alpha-3 code or a country name")
+	}
+	return code
+}
+
 func (p problems) address(field string, a *customer.PostalAddress) *customer.PostalAddress {
 	if a == nil {
 		return nil
@@ -219,10 +237,7 @@ func (p problems) address(field string, a *customer.PostalAddress) *customer.Pos
 		City:       p.text(field+".city", a.City, 0, customer.MaxCityLen),
 		State:      p.text(field+".state", a.State, 0, customer.MaxStateLen),
 		PostalCode: p.text(field+".postal_code", a.PostalCode, 0, customer.MaxPostalCodeLen),
-		Country:    strings.ToUpper(strings.TrimSpace(a.Country)),
-	}
-	if out.Country != "" && !dedupe.ValidCountry(out.Country) {
-		p.add(field+".country", "must be an ISO 3166-1 alpha-2 country code")
+		Country:    p.country(field+".country", a.Country),
 	}
 	if *out == (customer.PostalAddress{}) {
 		return nil

@@ -63,18 +63,43 @@ func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleGroupUpdate is PUT: an omitted description is cleared.
+// handleGroupUpdate is PUT, a full replacement: an omitted description is
+// cleared (PATCH changes only what it names).
 func (s *Server) handleGroupUpdate(w http.ResponseWriter, r *http.Request) error {
 	var in groupInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	g, err := in.group()
-	if err != nil {
+	return s.updateGroup(w, r, func(*customer.Group) (groupInput, error) { return in, nil })
+}
+
+// handleGroupPatch is a JSON merge patch (RFC 7396) over the stored group.
+func (s *Server) handleGroupPatch(w http.ResponseWriter, r *http.Request) error {
+	var patch map[string]any
+	if err := decode(w, r, &patch); err != nil {
 		return err
 	}
-	g.ID = r.PathValue("id")
-	if err := s.store.UpdateGroup(r.Context(), org(r).ID, g); err != nil {
+	return s.updateGroup(w, r, func(cur *customer.Group) (groupInput, error) {
+		var in groupInput
+		err := mergePatch(groupInput{Name: cur.Name, Description: cur.Description}, patch, &in)
+		return in, err
+	})
+}
+
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request, input func(cur *customer.Group) (groupInput, error)) error {
+	g, err := s.store.UpdateGroup(r.Context(), org(r).ID, r.PathValue("id"), func(cur *customer.Group) error {
+		in, err := input(cur)
+		if err != nil {
+			return err
+		}
+		next, err := in.group()
+		if err != nil {
+			return err
+		}
+		cur.Name, cur.Description = next.Name, next.Description
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	writeData(w, http.StatusOK, g)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -225,14 +226,33 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	if s.Queue == nil {
 		return &customer.Error{Code: customer.EUNAVAILABLE, Message: "Queue unavailable, try again"}
 	}
+	claim, replayed, err := s.claimUpload(w, r, up)
+	if err != nil || replayed {
+		return err
+	}
+	defer s.uploadReleased(r, claim) // unless answered below
 	im, err := importer.Import(ctx, importer.Deps{Store: s.store, Plan: s.planImport, Phones: s.phones, Log: s.log},
 		importer.Upload{OrgID: o.ID, File: up.file, FileName: up.fileName, Options: opts, Regions: regions,
 			Read: s.cfg.readerOptions(up.format)})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/imports/"+im.ID)
-	writeData(w, http.StatusAccepted, im)
+	location := "/api/v1/imports/" + im.ID
+	w.Header().Set("Location", location)
+	if claim == nil {
+		writeData(w, http.StatusAccepted, im)
+		return nil
+	}
+	// The answer is stored before it is sent, as written: a replay is
+	// byte for byte the first answer.
+	var body bytes.Buffer
+	if err := json.NewEncoder(&body).Encode(envelope{Data: im}); err != nil {
+		return err
+	}
+	s.uploadAnswered(r, claim, up.file, http.StatusAccepted, location, body.Bytes())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(body.Bytes())
 	return nil
 }
 

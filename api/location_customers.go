@@ -68,11 +68,8 @@ func (in scopedCustomerInput) address(p problems) *customer.Address {
 		AddressLine2: p.text("address.address_line2", o.AddressLine2, 0, customer.MaxAddressLineLen),
 		City:         p.text("address.city", o.City, 0, customer.MaxCityLen),
 		State:        p.text("address.state", o.State, 0, customer.MaxStateLen),
-		Country:      strings.ToUpper(strings.TrimSpace(o.Country)),
+		Country:      p.country("address.country", o.Country),
 		PostalCode:   p.text("address.postal_code", o.PostalCode, 0, customer.MaxPostalCodeLen),
-	}
-	if a.Country != "" && !dedupe.ValidCountry(a.Country) {
-		p.add("address.country", "must be an ISO 3166-1 alpha-2 country code")
 	}
 	if *a == (customer.Address{Label: a.Label}) {
 		return nil

@@ -101,18 +101,46 @@ func (s *Server) handleLocationGet(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// handleLocationUpdate is PUT: omitted optional fields are cleared.
+// handleLocationUpdate is PUT, a full replacement: omitted optional fields
+// are cleared (PATCH changes only what it names).
 func (s *Server) handleLocationUpdate(w http.ResponseWriter, r *http.Request) error {
 	var in locationInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	l, err := in.location()
-	if err != nil {
+	return s.updateLocation(w, r, func(*customer.Location) (locationInput, error) { return in, nil })
+}
+
+// handleLocationPatch is a JSON merge patch (RFC 7396) over the stored
+// location; a list member replaces the whole list.
+func (s *Server) handleLocationPatch(w http.ResponseWriter, r *http.Request) error {
+	var patch map[string]any
+	if err := decode(w, r, &patch); err != nil {
 		return err
 	}
-	l.ID = r.PathValue("id")
-	if err := s.store.UpdateLocation(r.Context(), org(r).ID, l); err != nil {
+	return s.updateLocation(w, r, func(cur *customer.Location) (locationInput, error) {
+		var in locationInput
+		err := mergePatch(locationInput{Name: cur.Name, Code: cur.Code, DefaultRegion: cur.DefaultRegion, Timezone: cur.Timezone,
+			DefaultTags: cur.DefaultTags, DefaultGroupIDs: cur.DefaultGroupIDs}, patch, &in)
+		return in, err
+	})
+}
+
+func (s *Server) updateLocation(w http.ResponseWriter, r *http.Request, input func(cur *customer.Location) (locationInput, error)) error {
+	l, err := s.store.UpdateLocation(r.Context(), org(r).ID, r.PathValue("id"), func(cur *customer.Location) error {
+		in, err := input(cur)
+		if err != nil {
+			return err
+		}
+		next, err := in.location()
+		if err != nil {
+			return err
+		}
+		next.ID, next.Created, next.Updated = cur.ID, cur.Created, cur.Updated
+		*cur = *next
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	writeData(w, http.StatusOK, l)

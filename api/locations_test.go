@@ -163,9 +163,9 @@ func TestCreateCustomerAtLocation(t *testing.T) {
 		t.Fatalf("%d memberships record the location, want 2", atLoc)
 	}
 
-	// Without a location: tags are org-wide (key ""), no visit, the org's region.
+	// Without a location: tags are org-wide (key "org"), no visit, the org's region.
 	plain := e.createCustomer(map[string]any{"email": "plain@example.com", "tags": []string{"newsletter"}})
-	if byLoc, _ := plain["tags_by_location"].(map[string]any); fmt.Sprint(byLoc[""]) != "[newsletter]" || len(plain["locations"].([]any)) != 0 {
+	if byLoc, _ := plain["tags_by_location"].(map[string]any); fmt.Sprint(byLoc["org"]) != "[newsletter]" || len(plain["locations"].([]any)) != 0 {
 		t.Fatalf("org-wide tags %v locations %v", plain["tags_by_location"], plain["locations"])
 	}
 	// Without a location (and no org region) a national number keeps its digits.

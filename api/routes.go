@@ -38,6 +38,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/customers/{id}/addresses", auth(accepts(noParams, s.handleAddressList)))
 	s.mux.Handle("POST /api/v1/customers/{id}/addresses", creating(s.handleAddressCreate))
 	s.mux.Handle("PUT /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressUpdate))
+	s.mux.Handle("PATCH /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressPatch))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/addresses/{addressId}", auth(s.handleAddressDelete))
 	s.mux.Handle("POST /api/v1/customers/{id}/tags", auth(s.handleCustomerTag))
 	s.mux.Handle("DELETE /api/v1/customers/{id}/tags/{tag}", auth(s.handleCustomerUntag))
@@ -60,6 +61,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/customer-groups", creating(s.handleGroupCreate))
 	s.mux.Handle("GET /api/v1/customer-groups/{id}", auth(accepts(noParams, s.handleGroupGet)))
 	s.mux.Handle("PUT /api/v1/customer-groups/{id}", auth(s.handleGroupUpdate))
+	s.mux.Handle("PATCH /api/v1/customer-groups/{id}", auth(s.handleGroupPatch))
 	s.mux.Handle("DELETE /api/v1/customer-groups/{id}", auth(s.handleGroupDelete))
 	s.mux.Handle("GET /api/v1/customer-groups/{id}/customers", auth(accepts(customerListParams, s.handleGroupCustomers)))
 	s.mux.Handle("POST /api/v1/customer-groups/{id}/customers", auth(s.handleGroupAddCustomers))
@@ -70,6 +72,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/locations", creating(s.handleLocationCreate))
 	s.mux.Handle("GET /api/v1/locations/{id}", auth(accepts(noParams, s.handleLocationGet)))
 	s.mux.Handle("PUT /api/v1/locations/{id}", auth(s.handleLocationUpdate))
+	s.mux.Handle("PATCH /api/v1/locations/{id}", auth(s.handleLocationPatch))
 	s.mux.Handle("DELETE /api/v1/locations/{id}", auth(s.handleLocationDelete))
 	s.mux.Handle("GET /api/v1/tags", auth(accepts(tagListParams, s.handleTagList)))
 	// Identifiers several people carry (SPEC §10.1).
@@ -117,7 +120,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/customers", auth(accepts(erpListParams, s.handleERPCustomerList)))
 	s.mux.Handle("POST /api/customers", creating(s.handleERPCustomerCreate))
 	s.mux.Handle("GET /api/customers/{id}", auth(accepts(noParams, s.handleERPCustomerGet)))
+	// Seed 003's PUT is partial already; PATCH is the same merge patch.
 	s.mux.Handle("PUT /api/customers/{id}", auth(s.handleERPCustomerUpdate))
+	s.mux.Handle("PATCH /api/customers/{id}", auth(s.handleERPCustomerUpdate))
 
 	// Contacts, orders, analytics and credit checks of a customer, served
 	// under both the ERP paths and /api/v1 (SPEC §9).
@@ -125,6 +130,7 @@ func (s *Server) routes() {
 		s.mux.Handle("GET "+base+"/contacts", auth(accepts(pageParams, s.handleContactList)))
 		s.mux.Handle("POST "+base+"/contacts", creating(s.handleContactCreate))
 		s.mux.Handle("PUT "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
+		s.mux.Handle("PATCH "+base+"/contacts/{contact_id}", auth(s.handleContactUpdate))
 		s.mux.Handle("DELETE "+base+"/contacts/{contact_id}", auth(s.handleContactDelete))
 		s.mux.Handle("GET "+base+"/orders", auth(accepts(orderListParams, s.handleCustomerOrders)))
 		s.mux.Handle("GET "+base+"/analytics", auth(accepts(analyticsParams, s.handleCustomerAnalytics)))

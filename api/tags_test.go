@@ -38,7 +38,7 @@ func TestCustomerTags(t *testing.T) {
 	// The same tag at a location is another tag row; tags stays flat and distinct.
 	got = e.do("POST", base, map[string]any{"tags": []string{"vip", "mall-regular"}, "location_id": lid}).want(t, http.StatusOK).data()
 	byLoc := got["tags_by_location"].(map[string]any)
-	if fmt.Sprint(byLoc[""]) != "[Newsletter VIP]" || fmt.Sprint(byLoc[lid]) != "[mall-regular vip]" {
+	if fmt.Sprint(byLoc["org"]) != "[Newsletter VIP]" || fmt.Sprint(byLoc[lid]) != "[mall-regular vip]" {
 		t.Fatalf("tags_by_location %v", byLoc)
 	}
 	if fmt.Sprint(got["tags"]) != "[Newsletter VIP mall-regular]" {
@@ -47,7 +47,7 @@ func TestCustomerTags(t *testing.T) {
 	// Replace swaps one location's tags only.
 	got = e.do("POST", base, map[string]any{"tags": []string{"MALL-REGULAR", "gold"}, "location_id": lid, "replace": true}).want(t, http.StatusOK).data()
 	byLoc = got["tags_by_location"].(map[string]any)
-	if fmt.Sprint(byLoc[lid]) != "[mall-regular gold]" || fmt.Sprint(byLoc[""]) != "[Newsletter VIP]" {
+	if fmt.Sprint(byLoc[lid]) != "[mall-regular gold]" || fmt.Sprint(byLoc["org"]) != "[Newsletter VIP]" {
 		t.Fatalf("after replace %v", byLoc)
 	}
 	// Replace with [] clears that location.

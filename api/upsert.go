@@ -161,11 +161,8 @@ func (p problems) looseAddress(field string, raw json.RawMessage) *customer.Addr
 		AddressLine2: p.text(field+".address_line2", in.AddressLine2+in.Line2, 0, customer.MaxAddressLineLen),
 		City:         p.text(field+".city", in.City, 0, customer.MaxCityLen),
 		State:        p.text(field+".state", in.State, 0, customer.MaxStateLen),
-		Country:      strings.ToUpper(strings.TrimSpace(in.Country)),
+		Country:      p.country(field+".country", in.Country),
 		PostalCode:   p.text(field+".postal_code", in.PostalCode, 0, customer.MaxPostalCodeLen),
-	}
-	if a.Country != "" && !dedupe.ValidCountry(a.Country) {
-		p.add(field+".country", "must be an ISO 3166-1 alpha-2 country code")
 	}
 	if a.AddressLine1 == "" {
 		return nil

@@ -1058,20 +1058,22 @@ type Customer struct {
 	PaymentTerms   *string `json:"payment_terms,omitempty"`
 
 	// Phone E.164 when valid
-	Phone             string               `json:"phone"`
-	PhoneExtension    *string              `json:"phone_extension,omitempty"`
-	PhoneValid        *bool                `json:"phone_valid,omitempty"`
-	PreferredShipping *string              `json:"preferred_shipping,omitempty"`
-	ShippingAddress   *PostalAddress       `json:"shipping_address,omitempty"`
-	Source            *string              `json:"source,omitempty"`
-	Status            string               `json:"status"`
-	Tags              *[]string            `json:"tags,omitempty"`
-	TagsByLocation    *map[string][]string `json:"tags_by_location,omitempty"`
-	TaxId             *string              `json:"tax_id,omitempty"`
-	TotalOrders       *int                 `json:"total_orders,omitempty"`
-	Type              string               `json:"type"`
-	Updated           time.Time            `json:"updated"`
-	Website           *string              `json:"website,omitempty"`
+	Phone             string         `json:"phone"`
+	PhoneExtension    *string        `json:"phone_extension,omitempty"`
+	PhoneValid        *bool          `json:"phone_valid,omitempty"`
+	PreferredShipping *string        `json:"preferred_shipping,omitempty"`
+	ShippingAddress   *PostalAddress `json:"shipping_address,omitempty"`
+	Source            *string        `json:"source,omitempty"`
+	Status            string         `json:"status"`
+	Tags              *[]string      `json:"tags,omitempty"`
+
+	// TagsByLocation Tags by the location id they were applied at; organization-wide tags under "org".
+	TagsByLocation *map[string][]string `json:"tags_by_location,omitempty"`
+	TaxId          *string              `json:"tax_id,omitempty"`
+	TotalOrders    *int                 `json:"total_orders,omitempty"`
+	Type           string               `json:"type"`
+	Updated        time.Time            `json:"updated"`
+	Website        *string              `json:"website,omitempty"`
 }
 
 // CustomerAliasesKind defines model for Customer.Aliases.Kind.
@@ -1574,6 +1576,12 @@ type LocationInput struct {
 	Timezone        *string   `json:"timezone,omitempty"`
 }
 
+// MergePatchRequestBodyJSON defines model for MergePatch.
+type MergePatchRequestBodyJSON = map[string]interface{}
+
+// MergePatchRequestBodyJSON2 defines model for MergePatch.
+type MergePatchRequestBodyJSON2 = map[string]interface{}
+
 // OrderInput defines model for OrderInput.
 type OrderInput struct {
 	Currency *string `json:"currency,omitempty"`
@@ -1700,6 +1708,12 @@ type ErpCreateCustomerParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ErpPatchCustomerJSONBody defines parameters for ErpPatchCustomer.
+type ErpPatchCustomerJSONBody = map[string]interface{}
+
+// ErpPatchCustomerApplicationMergePatchPlusJSONBody defines parameters for ErpPatchCustomer.
+type ErpPatchCustomerApplicationMergePatchPlusJSONBody = map[string]interface{}
+
 // ErpUpdateCustomerJSONBody defines parameters for ErpUpdateCustomer.
 type ErpUpdateCustomerJSONBody struct {
 	BillingAddress  *PostalAddress  `json:"billing_address,omitempty"`
@@ -1740,6 +1754,12 @@ type ErpCreateContactParams struct {
 	// IdempotencyKey Replays the first answer to a retried request with the same key and body.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// ErpPatchContactJSONBody defines parameters for ErpPatchContact.
+type ErpPatchContactJSONBody = map[string]interface{}
+
+// ErpPatchContactApplicationMergePatchPlusJSONBody defines parameters for ErpPatchContact.
+type ErpPatchContactApplicationMergePatchPlusJSONBody = map[string]interface{}
 
 // ErpCreditCheckJSONBody defines parameters for ErpCreditCheck.
 type ErpCreditCheckJSONBody = map[string]interface{}
@@ -1782,6 +1802,12 @@ type CreateGroupParams struct {
 	// IdempotencyKey Replays the first answer to a retried request with the same key and body.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// PatchGroupJSONBody defines parameters for PatchGroup.
+type PatchGroupJSONBody = map[string]interface{}
+
+// PatchGroupApplicationMergePatchPlusJSONBody defines parameters for PatchGroup.
+type PatchGroupApplicationMergePatchPlusJSONBody = map[string]interface{}
 
 // UpdateGroupJSONBody defines parameters for UpdateGroup.
 type UpdateGroupJSONBody struct {
@@ -1940,6 +1966,12 @@ type CreateAddressParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// PatchAddressJSONBody defines parameters for PatchAddress.
+type PatchAddressJSONBody = map[string]interface{}
+
+// PatchAddressApplicationMergePatchPlusJSONBody defines parameters for PatchAddress.
+type PatchAddressApplicationMergePatchPlusJSONBody = map[string]interface{}
+
 // UpdateAddressJSONBody defines parameters for UpdateAddress.
 type UpdateAddressJSONBody struct {
 	AddressLine1 *string `json:"address_line1,omitempty"`
@@ -1974,6 +2006,12 @@ type CreateContactParams struct {
 	// IdempotencyKey Replays the first answer to a retried request with the same key and body.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// PatchContactJSONBody defines parameters for PatchContact.
+type PatchContactJSONBody = map[string]interface{}
+
+// PatchContactApplicationMergePatchPlusJSONBody defines parameters for PatchContact.
+type PatchContactApplicationMergePatchPlusJSONBody = map[string]interface{}
 
 // CreditCheckJSONBody defines parameters for CreditCheck.
 type CreditCheckJSONBody = map[string]interface{}
@@ -2242,6 +2280,12 @@ type CreateLocationParams struct {
 	// IdempotencyKey Replays the first answer to a retried request with the same key and body.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// PatchLocationJSONBody defines parameters for PatchLocation.
+type PatchLocationJSONBody = map[string]interface{}
+
+// PatchLocationApplicationMergePatchPlusJSONBody defines parameters for PatchLocation.
+type PatchLocationApplicationMergePatchPlusJSONBody = map[string]interface{}
 
 // UpdateLocationJSONBody defines parameters for UpdateLocation.
 type UpdateLocationJSONBody struct {
@@ -2548,11 +2592,23 @@ type ListWebhookDeliveriesParams struct {
 // ErpCreateCustomerJSONRequestBody defines body for ErpCreateCustomer for application/json ContentType.
 type ErpCreateCustomerJSONRequestBody ErpCreateCustomerJSONBody
 
+// ErpPatchCustomerJSONRequestBody defines body for ErpPatchCustomer for application/json ContentType.
+type ErpPatchCustomerJSONRequestBody = ErpPatchCustomerJSONBody
+
+// ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody defines body for ErpPatchCustomer for application/merge-patch+json ContentType.
+type ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody = ErpPatchCustomerApplicationMergePatchPlusJSONBody
+
 // ErpUpdateCustomerJSONRequestBody defines body for ErpUpdateCustomer for application/json ContentType.
 type ErpUpdateCustomerJSONRequestBody ErpUpdateCustomerJSONBody
 
 // ErpCreateContactJSONRequestBody defines body for ErpCreateContact for application/json ContentType.
 type ErpCreateContactJSONRequestBody = ContactInput
+
+// ErpPatchContactJSONRequestBody defines body for ErpPatchContact for application/json ContentType.
+type ErpPatchContactJSONRequestBody = ErpPatchContactJSONBody
+
+// ErpPatchContactApplicationMergePatchPlusJSONRequestBody defines body for ErpPatchContact for application/merge-patch+json ContentType.
+type ErpPatchContactApplicationMergePatchPlusJSONRequestBody = ErpPatchContactApplicationMergePatchPlusJSONBody
 
 // ErpUpdateContactJSONRequestBody defines body for ErpUpdateContact for application/json ContentType.
 type ErpUpdateContactJSONRequestBody = ContactInput
@@ -2562,6 +2618,12 @@ type ErpCreditCheckJSONRequestBody = ErpCreditCheckJSONBody
 
 // CreateGroupJSONRequestBody defines body for CreateGroup for application/json ContentType.
 type CreateGroupJSONRequestBody CreateGroupJSONBody
+
+// PatchGroupJSONRequestBody defines body for PatchGroup for application/json ContentType.
+type PatchGroupJSONRequestBody = PatchGroupJSONBody
+
+// PatchGroupApplicationMergePatchPlusJSONRequestBody defines body for PatchGroup for application/merge-patch+json ContentType.
+type PatchGroupApplicationMergePatchPlusJSONRequestBody = PatchGroupApplicationMergePatchPlusJSONBody
 
 // UpdateGroupJSONRequestBody defines body for UpdateGroup for application/json ContentType.
 type UpdateGroupJSONRequestBody UpdateGroupJSONBody
@@ -2590,11 +2652,23 @@ type ReplaceCustomerJSONRequestBody = CustomerInput
 // CreateAddressJSONRequestBody defines body for CreateAddress for application/json ContentType.
 type CreateAddressJSONRequestBody CreateAddressJSONBody
 
+// PatchAddressJSONRequestBody defines body for PatchAddress for application/json ContentType.
+type PatchAddressJSONRequestBody = PatchAddressJSONBody
+
+// PatchAddressApplicationMergePatchPlusJSONRequestBody defines body for PatchAddress for application/merge-patch+json ContentType.
+type PatchAddressApplicationMergePatchPlusJSONRequestBody = PatchAddressApplicationMergePatchPlusJSONBody
+
 // UpdateAddressJSONRequestBody defines body for UpdateAddress for application/json ContentType.
 type UpdateAddressJSONRequestBody UpdateAddressJSONBody
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = ContactInput
+
+// PatchContactJSONRequestBody defines body for PatchContact for application/json ContentType.
+type PatchContactJSONRequestBody = PatchContactJSONBody
+
+// PatchContactApplicationMergePatchPlusJSONRequestBody defines body for PatchContact for application/merge-patch+json ContentType.
+type PatchContactApplicationMergePatchPlusJSONRequestBody = PatchContactApplicationMergePatchPlusJSONBody
 
 // UpdateContactJSONRequestBody defines body for UpdateContact for application/json ContentType.
 type UpdateContactJSONRequestBody = ContactInput
@@ -2634,6 +2708,12 @@ type RetryImportMultipartRequestBody RetryImportMultipartBody
 
 // CreateLocationJSONRequestBody defines body for CreateLocation for application/json ContentType.
 type CreateLocationJSONRequestBody CreateLocationJSONBody
+
+// PatchLocationJSONRequestBody defines body for PatchLocation for application/json ContentType.
+type PatchLocationJSONRequestBody = PatchLocationJSONBody
+
+// PatchLocationApplicationMergePatchPlusJSONRequestBody defines body for PatchLocation for application/merge-patch+json ContentType.
+type PatchLocationApplicationMergePatchPlusJSONRequestBody = PatchLocationApplicationMergePatchPlusJSONBody
 
 // UpdateLocationJSONRequestBody defines body for UpdateLocation for application/json ContentType.
 type UpdateLocationJSONRequestBody UpdateLocationJSONBody
@@ -3042,14 +3122,35 @@ type ClientInterface interface {
 	// ErpGetCustomer performs a GET /api/customers/{id} (the `ErpGetCustomer` operationId) request.
 	ErpGetCustomer(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ErpUpdateCustomerWithBody Update a customer (partial)
+	// ErpPatchCustomerWithBody Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomerWithBody(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpPatchCustomer Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomer(ctx context.Context, id CustomerId, body ErpPatchCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpPatchCustomerWithApplicationMergePatchPlusJSONBody Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomerWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, body ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpUpdateCustomerWithBody Update a customer (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/customers/{id} (the `ErpUpdateCustomer` operationId).
 	ErpUpdateCustomerWithBody(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ErpUpdateCustomer Update a customer (partial)
+	// ErpUpdateCustomer Update a customer (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3085,14 +3186,35 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/customers/{id}/contacts/{contact_id} (the `ErpDeleteContact` operationId).
 	ErpDeleteContact(ctx context.Context, id CustomerId, contactId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ErpUpdateContactWithBody Update a contact (partial)
+	// ErpPatchContactWithBody Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpPatchContact Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContact(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpPatchContactWithApplicationMergePatchPlusJSONBody Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContactWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ErpUpdateContactWithBody Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/customers/{id}/contacts/{contact_id} (the `ErpUpdateContact` operationId).
 	ErpUpdateContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ErpUpdateContact Update a contact (partial)
+	// ErpUpdateContact Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3135,12 +3257,39 @@ type ClientInterface interface {
 	// GetGroup performs a GET /api/v1/customer-groups/{id} (the `GetGroup` operationId) request.
 	GetGroup(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateGroupWithBody performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request,
-	// with any type of body and a specified content type.
+	// PatchGroupWithBody Change some fields of a group (merge patch)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroupWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchGroup Change some fields of a group (merge patch)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroup(ctx context.Context, id Id, body PatchGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchGroupWithApplicationMergePatchPlusJSONBody Change some fields of a group (merge patch)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroupWithApplicationMergePatchPlusJSONBody(ctx context.Context, id Id, body PatchGroupApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateGroupWithBody Replace a group (an omitted description is cleared)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 	UpdateGroupWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateGroup performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request.
+	// UpdateGroup Replace a group (an omitted description is cleared)
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 	UpdateGroup(ctx context.Context, id Id, body UpdateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListGroupCustomers performs a GET /api/v1/customer-groups/{id}/customers (the `ListGroupCustomers` operationId) request.
@@ -3270,12 +3419,39 @@ type ClientInterface interface {
 	// DeleteAddress performs a DELETE /api/v1/customers/{id}/addresses/{addressId} (the `DeleteAddress` operationId) request.
 	DeleteAddress(ctx context.Context, id CustomerId, addressId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAddressWithBody performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request,
-	// with any type of body and a specified content type.
+	// PatchAddressWithBody Change some fields of an address (merge patch)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddressWithBody(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchAddress Change some fields of an address (merge patch)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddress(ctx context.Context, id CustomerId, addressId string, body PatchAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchAddressWithApplicationMergePatchPlusJSONBody Change some fields of an address (merge patch)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddressWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, addressId string, body PatchAddressApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAddressWithBody Replace an address (omitted fields are cleared; an omitted is_default stays)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 	UpdateAddressWithBody(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAddress performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request.
+	// UpdateAddress Replace an address (omitted fields are cleared; an omitted is_default stays)
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 	UpdateAddress(ctx context.Context, id CustomerId, addressId string, body UpdateAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAlias performs a DELETE /api/v1/customers/{id}/aliases/{value} (the `DeleteAlias` operationId) request.
@@ -3310,14 +3486,35 @@ type ClientInterface interface {
 	// Corresponds with DELETE /api/v1/customers/{id}/contacts/{contact_id} (the `DeleteContact` operationId).
 	DeleteContact(ctx context.Context, id CustomerId, contactId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateContactWithBody Update a contact (partial)
+	// PatchContactWithBody Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchContact Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContact(ctx context.Context, id CustomerId, contactId string, body PatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchContactWithApplicationMergePatchPlusJSONBody Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContactWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, contactId string, body PatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateContactWithBody Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/customers/{id}/contacts/{contact_id} (the `UpdateContact` operationId).
 	UpdateContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateContact Update a contact (partial)
+	// UpdateContact Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3516,14 +3713,35 @@ type ClientInterface interface {
 	// GetLocation performs a GET /api/v1/locations/{id} (the `GetLocation` operationId) request.
 	GetLocation(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateLocationWithBody Update a location (partial)
+	// PatchLocationWithBody Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocationWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchLocation Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocation(ctx context.Context, id Id, body PatchLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchLocationWithApplicationMergePatchPlusJSONBody Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes a body of the `application/merge-patch+json` content type.
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocationWithApplicationMergePatchPlusJSONBody(ctx context.Context, id Id, body PatchLocationApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateLocationWithBody Replace a location (omitted fields are cleared)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /api/v1/locations/{id} (the `UpdateLocation` operationId).
 	UpdateLocationWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateLocation Update a location (partial)
+	// UpdateLocation Replace a location (omitted fields are cleared)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3732,7 +3950,58 @@ func (c *Client) ErpGetCustomer(ctx context.Context, id CustomerId, reqEditors .
 	return c.Client.Do(req)
 }
 
-// ErpUpdateCustomerWithBody Update a customer (partial)
+// ErpPatchCustomerWithBody Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *Client) ErpPatchCustomerWithBody(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchCustomerRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpPatchCustomer Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *Client) ErpPatchCustomer(ctx context.Context, id CustomerId, body ErpPatchCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchCustomerRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpPatchCustomerWithApplicationMergePatchPlusJSONBody Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *Client) ErpPatchCustomerWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, body ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchCustomerRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpUpdateCustomerWithBody Update a customer (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type.
 //
@@ -3749,7 +4018,7 @@ func (c *Client) ErpUpdateCustomerWithBody(ctx context.Context, id CustomerId, c
 	return c.Client.Do(req)
 }
 
-// ErpUpdateCustomer Update a customer (partial)
+// ErpUpdateCustomer Update a customer (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3845,7 +4114,58 @@ func (c *Client) ErpDeleteContact(ctx context.Context, id CustomerId, contactId 
 	return c.Client.Do(req)
 }
 
-// ErpUpdateContactWithBody Update a contact (partial)
+// ErpPatchContactWithBody Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *Client) ErpPatchContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchContactRequestWithBody(c.Server, id, contactId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpPatchContact Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *Client) ErpPatchContact(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchContactRequest(c.Server, id, contactId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpPatchContactWithApplicationMergePatchPlusJSONBody Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *Client) ErpPatchContactWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewErpPatchContactRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, contactId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ErpUpdateContactWithBody Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type.
 //
@@ -3862,7 +4182,7 @@ func (c *Client) ErpUpdateContactWithBody(ctx context.Context, id CustomerId, co
 	return c.Client.Do(req)
 }
 
-// ErpUpdateContact Update a contact (partial)
+// ErpUpdateContact Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3995,8 +4315,62 @@ func (c *Client) GetGroup(ctx context.Context, id Id, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
-// UpdateGroupWithBody performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request,
-// with any type of body and a specified content type.
+// PatchGroupWithBody Change some fields of a group (merge patch)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *Client) PatchGroupWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchGroupRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchGroup Change some fields of a group (merge patch)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *Client) PatchGroup(ctx context.Context, id Id, body PatchGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchGroupRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchGroupWithApplicationMergePatchPlusJSONBody Change some fields of a group (merge patch)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *Client) PatchGroupWithApplicationMergePatchPlusJSONBody(ctx context.Context, id Id, body PatchGroupApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchGroupRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateGroupWithBody Replace a group (an omitted description is cleared)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 func (c *Client) UpdateGroupWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateGroupRequestWithBody(c.Server, id, contentType, body)
 	if err != nil {
@@ -4009,8 +4383,11 @@ func (c *Client) UpdateGroupWithBody(ctx context.Context, id Id, contentType str
 	return c.Client.Do(req)
 }
 
-// UpdateGroup performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request.
+// UpdateGroup Replace a group (an omitted description is cleared)
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 func (c *Client) UpdateGroup(ctx context.Context, id Id, body UpdateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateGroupRequest(c.Server, id, body)
 	if err != nil {
@@ -4380,8 +4757,62 @@ func (c *Client) DeleteAddress(ctx context.Context, id CustomerId, addressId str
 	return c.Client.Do(req)
 }
 
-// UpdateAddressWithBody performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request,
-// with any type of body and a specified content type.
+// PatchAddressWithBody Change some fields of an address (merge patch)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *Client) PatchAddressWithBody(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchAddressRequestWithBody(c.Server, id, addressId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchAddress Change some fields of an address (merge patch)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *Client) PatchAddress(ctx context.Context, id CustomerId, addressId string, body PatchAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchAddressRequest(c.Server, id, addressId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchAddressWithApplicationMergePatchPlusJSONBody Change some fields of an address (merge patch)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *Client) PatchAddressWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, addressId string, body PatchAddressApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchAddressRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, addressId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAddressWithBody Replace an address (omitted fields are cleared; an omitted is_default stays)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 func (c *Client) UpdateAddressWithBody(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAddressRequestWithBody(c.Server, id, addressId, contentType, body)
 	if err != nil {
@@ -4394,8 +4825,11 @@ func (c *Client) UpdateAddressWithBody(ctx context.Context, id CustomerId, addre
 	return c.Client.Do(req)
 }
 
-// UpdateAddress performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request.
+// UpdateAddress Replace an address (omitted fields are cleared; an omitted is_default stays)
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 func (c *Client) UpdateAddress(ctx context.Context, id CustomerId, addressId string, body UpdateAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAddressRequest(c.Server, id, addressId, body)
 	if err != nil {
@@ -4500,7 +4934,58 @@ func (c *Client) DeleteContact(ctx context.Context, id CustomerId, contactId str
 	return c.Client.Do(req)
 }
 
-// UpdateContactWithBody Update a contact (partial)
+// PatchContactWithBody Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *Client) PatchContactWithBody(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchContactRequestWithBody(c.Server, id, contactId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchContact Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *Client) PatchContact(ctx context.Context, id CustomerId, contactId string, body PatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchContactRequest(c.Server, id, contactId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchContactWithApplicationMergePatchPlusJSONBody Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *Client) PatchContactWithApplicationMergePatchPlusJSONBody(ctx context.Context, id CustomerId, contactId string, body PatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchContactRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, contactId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateContactWithBody Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type.
 //
@@ -4517,7 +5002,7 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, id CustomerId, conta
 	return c.Client.Do(req)
 }
 
-// UpdateContact Update a contact (partial)
+// UpdateContact Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5086,7 +5571,58 @@ func (c *Client) GetLocation(ctx context.Context, id Id, reqEditors ...RequestEd
 	return c.Client.Do(req)
 }
 
-// UpdateLocationWithBody Update a location (partial)
+// PatchLocationWithBody Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *Client) PatchLocationWithBody(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchLocationRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchLocation Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *Client) PatchLocation(ctx context.Context, id Id, body PatchLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchLocationRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchLocationWithApplicationMergePatchPlusJSONBody Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes a body of the `application/merge-patch+json` content type.
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *Client) PatchLocationWithApplicationMergePatchPlusJSONBody(ctx context.Context, id Id, body PatchLocationApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchLocationRequestWithApplicationMergePatchPlusJSONBody(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateLocationWithBody Replace a location (omitted fields are cleared)
 //
 // Takes any type of body and a specified content type.
 //
@@ -5103,7 +5639,7 @@ func (c *Client) UpdateLocationWithBody(ctx context.Context, id Id, contentType 
 	return c.Client.Do(req)
 }
 
-// UpdateLocation Update a location (partial)
+// UpdateLocation Replace a location (omitted fields are cleared)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5804,6 +6340,64 @@ func NewErpGetCustomerRequest(server string, id CustomerId) (*http.Request, erro
 	return req, nil
 }
 
+// NewErpPatchCustomerRequest calls the generic ErpPatchCustomer builder with application/json body
+func NewErpPatchCustomerRequest(server string, id CustomerId, body ErpPatchCustomerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewErpPatchCustomerRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewErpPatchCustomerRequestWithApplicationMergePatchPlusJSONBody calls the generic ErpPatchCustomer builder with application/merge-patch+json body
+func NewErpPatchCustomerRequestWithApplicationMergePatchPlusJSONBody(server string, id CustomerId, body ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewErpPatchCustomerRequestWithBody(server, id, "application/merge-patch+json", bodyReader)
+}
+
+// NewErpPatchCustomerRequestWithBody constructs an http.Request for the ErpPatchCustomer method, with any body, and a specified content type
+func NewErpPatchCustomerRequestWithBody(server string, id CustomerId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/customers/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewErpUpdateCustomerRequest calls the generic ErpUpdateCustomer builder with application/json body
 func NewErpUpdateCustomerRequest(server string, id CustomerId, body ErpUpdateCustomerJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6096,6 +6690,71 @@ func NewErpDeleteContactRequest(server string, id CustomerId, contactId string) 
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewErpPatchContactRequest calls the generic ErpPatchContact builder with application/json body
+func NewErpPatchContactRequest(server string, id CustomerId, contactId string, body ErpPatchContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewErpPatchContactRequestWithBody(server, id, contactId, "application/json", bodyReader)
+}
+
+// NewErpPatchContactRequestWithApplicationMergePatchPlusJSONBody calls the generic ErpPatchContact builder with application/merge-patch+json body
+func NewErpPatchContactRequestWithApplicationMergePatchPlusJSONBody(server string, id CustomerId, contactId string, body ErpPatchContactApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewErpPatchContactRequestWithBody(server, id, contactId, "application/merge-patch+json", bodyReader)
+}
+
+// NewErpPatchContactRequestWithBody constructs an http.Request for the ErpPatchContact method, with any body, and a specified content type
+func NewErpPatchContactRequestWithBody(server string, id CustomerId, contactId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "contact_id", contactId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/customers/%s/contacts/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6519,6 +7178,64 @@ func NewGetGroupRequest(server string, id Id) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPatchGroupRequest calls the generic PatchGroup builder with application/json body
+func NewPatchGroupRequest(server string, id Id, body PatchGroupJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchGroupRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPatchGroupRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchGroup builder with application/merge-patch+json body
+func NewPatchGroupRequestWithApplicationMergePatchPlusJSONBody(server string, id Id, body PatchGroupApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchGroupRequestWithBody(server, id, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchGroupRequestWithBody constructs an http.Request for the PatchGroup method, with any body, and a specified content type
+func NewPatchGroupRequestWithBody(server string, id Id, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customer-groups/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -7638,6 +8355,71 @@ func NewDeleteAddressRequest(server string, id CustomerId, addressId string) (*h
 	return req, nil
 }
 
+// NewPatchAddressRequest calls the generic PatchAddress builder with application/json body
+func NewPatchAddressRequest(server string, id CustomerId, addressId string, body PatchAddressJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchAddressRequestWithBody(server, id, addressId, "application/json", bodyReader)
+}
+
+// NewPatchAddressRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchAddress builder with application/merge-patch+json body
+func NewPatchAddressRequestWithApplicationMergePatchPlusJSONBody(server string, id CustomerId, addressId string, body PatchAddressApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchAddressRequestWithBody(server, id, addressId, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchAddressRequestWithBody constructs an http.Request for the PatchAddress method, with any body, and a specified content type
+func NewPatchAddressRequestWithBody(server string, id CustomerId, addressId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "addressId", addressId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/addresses/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewUpdateAddressRequest calls the generic UpdateAddress builder with application/json body
 func NewUpdateAddressRequest(server string, id CustomerId, addressId string, body UpdateAddressJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7978,6 +8760,71 @@ func NewDeleteContactRequest(server string, id CustomerId, contactId string) (*h
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPatchContactRequest calls the generic PatchContact builder with application/json body
+func NewPatchContactRequest(server string, id CustomerId, contactId string, body PatchContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchContactRequestWithBody(server, id, contactId, "application/json", bodyReader)
+}
+
+// NewPatchContactRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchContact builder with application/merge-patch+json body
+func NewPatchContactRequestWithApplicationMergePatchPlusJSONBody(server string, id CustomerId, contactId string, body PatchContactApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchContactRequestWithBody(server, id, contactId, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchContactRequestWithBody constructs an http.Request for the PatchContact method, with any body, and a specified content type
+func NewPatchContactRequestWithBody(server string, id CustomerId, contactId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "contact_id", contactId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/customers/%s/contacts/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -9724,6 +10571,64 @@ func NewGetLocationRequest(server string, id Id) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPatchLocationRequest calls the generic PatchLocation builder with application/json body
+func NewPatchLocationRequest(server string, id Id, body PatchLocationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchLocationRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPatchLocationRequestWithApplicationMergePatchPlusJSONBody calls the generic PatchLocation builder with application/merge-patch+json body
+func NewPatchLocationRequestWithApplicationMergePatchPlusJSONBody(server string, id Id, body PatchLocationApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchLocationRequestWithBody(server, id, "application/merge-patch+json", bodyReader)
+}
+
+// NewPatchLocationRequestWithBody constructs an http.Request for the PatchLocation method, with any body, and a specified content type
+func NewPatchLocationRequestWithBody(server string, id Id, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/locations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewUpdateLocationRequest calls the generic UpdateLocation builder with application/json body
 func NewUpdateLocationRequest(server string, id Id, body UpdateLocationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11046,14 +11951,35 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	ErpGetCustomerWithResponse(ctx context.Context, id CustomerId, reqEditors ...RequestEditorFn) (*ErpGetCustomerResponse, error)
 
-	// ErpUpdateCustomerWithBodyWithResponse Update a customer (partial)
+	// ErpPatchCustomerWithBodyWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomerWithBodyWithResponse(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error)
+
+	// ErpPatchCustomerWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomerWithResponse(ctx context.Context, id CustomerId, body ErpPatchCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error)
+
+	// ErpPatchCustomerWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+	ErpPatchCustomerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, body ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error)
+
+	// ErpUpdateCustomerWithBodyWithResponse Update a customer (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/customers/{id} (the `ErpUpdateCustomer` operationId).
 	ErpUpdateCustomerWithBodyWithResponse(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpUpdateCustomerResponse, error)
 
-	// ErpUpdateCustomerWithResponse Update a customer (partial)
+	// ErpUpdateCustomerWithResponse Update a customer (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11095,14 +12021,35 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/customers/{id}/contacts/{contact_id} (the `ErpDeleteContact` operationId).
 	ErpDeleteContactWithResponse(ctx context.Context, id CustomerId, contactId string, reqEditors ...RequestEditorFn) (*ErpDeleteContactResponse, error)
 
-	// ErpUpdateContactWithBodyWithResponse Update a contact (partial)
+	// ErpPatchContactWithBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error)
+
+	// ErpPatchContactWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContactWithResponse(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error)
+
+	// ErpPatchContactWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+	ErpPatchContactWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error)
+
+	// ErpUpdateContactWithBodyWithResponse Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/customers/{id}/contacts/{contact_id} (the `ErpUpdateContact` operationId).
 	ErpUpdateContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpUpdateContactResponse, error)
 
-	// ErpUpdateContactWithResponse Update a contact (partial)
+	// ErpUpdateContactWithResponse Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11155,14 +12102,39 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	GetGroupWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetGroupResponse, error)
 
-	// UpdateGroupWithBodyWithResponse performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request,
-	// with any type of body and a specified content type.
+	// PatchGroupWithBodyWithResponse Change some fields of a group (merge patch)
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroupWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error)
+
+	// PatchGroupWithResponse Change some fields of a group (merge patch)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroupWithResponse(ctx context.Context, id Id, body PatchGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error)
+
+	// PatchGroupWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a group (merge patch)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+	PatchGroupWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id Id, body PatchGroupApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error)
+
+	// UpdateGroupWithBodyWithResponse Replace a group (an omitted description is cleared)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 	UpdateGroupWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateGroupResponse, error)
 
-	// UpdateGroupWithResponse performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request.
+	// UpdateGroupWithResponse Replace a group (an omitted description is cleared)
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 	UpdateGroupWithResponse(ctx context.Context, id Id, body UpdateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateGroupResponse, error)
 
 	// ListGroupCustomersWithResponse performs a GET /api/v1/customer-groups/{id}/customers (the `ListGroupCustomers` operationId) request.
@@ -11312,14 +12284,39 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	DeleteAddressWithResponse(ctx context.Context, id CustomerId, addressId string, reqEditors ...RequestEditorFn) (*DeleteAddressResponse, error)
 
-	// UpdateAddressWithBodyWithResponse performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request,
-	// with any type of body and a specified content type.
+	// PatchAddressWithBodyWithResponse Change some fields of an address (merge patch)
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddressWithBodyWithResponse(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error)
+
+	// PatchAddressWithResponse Change some fields of an address (merge patch)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddressWithResponse(ctx context.Context, id CustomerId, addressId string, body PatchAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error)
+
+	// PatchAddressWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of an address (merge patch)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+	PatchAddressWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, addressId string, body PatchAddressApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error)
+
+	// UpdateAddressWithBodyWithResponse Replace an address (omitted fields are cleared; an omitted is_default stays)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 	UpdateAddressWithBodyWithResponse(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAddressResponse, error)
 
-	// UpdateAddressWithResponse performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request.
+	// UpdateAddressWithResponse Replace an address (omitted fields are cleared; an omitted is_default stays)
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 	UpdateAddressWithResponse(ctx context.Context, id CustomerId, addressId string, body UpdateAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAddressResponse, error)
 
 	// DeleteAliasWithResponse performs a DELETE /api/v1/customers/{id}/aliases/{value} (the `DeleteAlias` operationId) request.
@@ -11362,14 +12359,35 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /api/v1/customers/{id}/contacts/{contact_id} (the `DeleteContact` operationId).
 	DeleteContactWithResponse(ctx context.Context, id CustomerId, contactId string, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error)
 
-	// UpdateContactWithBodyWithResponse Update a contact (partial)
+	// PatchContactWithBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchContactResponse, error)
+
+	// PatchContactWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContactWithResponse(ctx context.Context, id CustomerId, contactId string, body PatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchContactResponse, error)
+
+	// PatchContactWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+	PatchContactWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, contactId string, body PatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchContactResponse, error)
+
+	// UpdateContactWithBodyWithResponse Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/customers/{id}/contacts/{contact_id} (the `UpdateContact` operationId).
 	UpdateContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
-	// UpdateContactWithResponse Update a contact (partial)
+	// UpdateContactWithResponse Update a contact (partial, as seed 003 defines; null clears)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11608,14 +12626,35 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	GetLocationWithResponse(ctx context.Context, id Id, reqEditors ...RequestEditorFn) (*GetLocationResponse, error)
 
-	// UpdateLocationWithBodyWithResponse Update a location (partial)
+	// PatchLocationWithBodyWithResponse Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocationWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error)
+
+	// PatchLocationWithResponse Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocationWithResponse(ctx context.Context, id Id, body PatchLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error)
+
+	// PatchLocationWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a location (merge patch; a list replaces the list)
+	//
+	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+	PatchLocationWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id Id, body PatchLocationApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error)
+
+	// UpdateLocationWithBodyWithResponse Replace a location (omitted fields are cleared)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /api/v1/locations/{id} (the `UpdateLocation` operationId).
 	UpdateLocationWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateLocationResponse, error)
 
-	// UpdateLocationWithResponse Update a location (partial)
+	// UpdateLocationWithResponse Replace a location (omitted fields are cleared)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11952,6 +12991,54 @@ func (r ErpGetCustomerResponse) ContentType() string {
 	return ""
 }
 
+type ErpPatchCustomerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ERPCustomerResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ErpPatchCustomerResponse) GetJSON200() *ERPCustomerResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ErpPatchCustomerResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ErpPatchCustomerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ErpPatchCustomerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ErpPatchCustomerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ErpPatchCustomerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ErpUpdateCustomerResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12196,6 +13283,54 @@ func (r ErpDeleteContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ErpDeleteContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ErpPatchContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ErpPatchContactResponse) GetJSON200() *ContactResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ErpPatchContactResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ErpPatchContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ErpPatchContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ErpPatchContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ErpPatchContactResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12541,6 +13676,54 @@ func (r GetGroupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchGroupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GroupResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchGroupResponse) GetJSON200() *GroupResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PatchGroupResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchGroupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchGroupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchGroupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchGroupResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13316,6 +14499,54 @@ func (r DeleteAddressResponse) ContentType() string {
 	return ""
 }
 
+type PatchAddressResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AddressResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchAddressResponse) GetJSON200() *AddressResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PatchAddressResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchAddressResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchAddressResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchAddressResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchAddressResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type UpdateAddressResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13601,6 +14832,54 @@ func (r DeleteContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchContactResponse) GetJSON200() *ContactResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PatchContactResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchContactResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15094,6 +16373,54 @@ func (r GetLocationResponse) ContentType() string {
 	return ""
 }
 
+type PatchLocationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LocationResponse
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchLocationResponse) GetJSON200() *LocationResponse {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PatchLocationResponse) GetJSONDefault() *ErrorResponse {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchLocationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchLocationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchLocationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchLocationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type UpdateLocationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16292,7 +17619,46 @@ func (c *ClientWithResponses) ErpGetCustomerWithResponse(ctx context.Context, id
 	return ParseErpGetCustomerResponse(rsp)
 }
 
-// ErpUpdateCustomerWithBodyWithResponse Update a customer (partial)
+// ErpPatchCustomerWithBodyWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *ClientWithResponses) ErpPatchCustomerWithBodyWithResponse(ctx context.Context, id CustomerId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error) {
+	rsp, err := c.ErpPatchCustomerWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchCustomerResponse(rsp)
+}
+
+// ErpPatchCustomerWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *ClientWithResponses) ErpPatchCustomerWithResponse(ctx context.Context, id CustomerId, body ErpPatchCustomerJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error) {
+	rsp, err := c.ErpPatchCustomer(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchCustomerResponse(rsp)
+}
+
+// ErpPatchCustomerWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a customer (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id} (the `ErpPatchCustomer` operationId).
+func (c *ClientWithResponses) ErpPatchCustomerWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, body ErpPatchCustomerApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchCustomerResponse, error) {
+	rsp, err := c.ErpPatchCustomerWithApplicationMergePatchPlusJSONBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchCustomerResponse(rsp)
+}
+
+// ErpUpdateCustomerWithBodyWithResponse Update a customer (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16305,7 +17671,7 @@ func (c *ClientWithResponses) ErpUpdateCustomerWithBodyWithResponse(ctx context.
 	return ParseErpUpdateCustomerResponse(rsp)
 }
 
-// ErpUpdateCustomerWithResponse Update a customer (partial)
+// ErpUpdateCustomerWithResponse Update a customer (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16383,7 +17749,46 @@ func (c *ClientWithResponses) ErpDeleteContactWithResponse(ctx context.Context, 
 	return ParseErpDeleteContactResponse(rsp)
 }
 
-// ErpUpdateContactWithBodyWithResponse Update a contact (partial)
+// ErpPatchContactWithBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *ClientWithResponses) ErpPatchContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error) {
+	rsp, err := c.ErpPatchContactWithBody(ctx, id, contactId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchContactResponse(rsp)
+}
+
+// ErpPatchContactWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *ClientWithResponses) ErpPatchContactWithResponse(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error) {
+	rsp, err := c.ErpPatchContact(ctx, id, contactId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchContactResponse(rsp)
+}
+
+// ErpPatchContactWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/customers/{id}/contacts/{contact_id} (the `ErpPatchContact` operationId).
+func (c *ClientWithResponses) ErpPatchContactWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, contactId string, body ErpPatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*ErpPatchContactResponse, error) {
+	rsp, err := c.ErpPatchContactWithApplicationMergePatchPlusJSONBody(ctx, id, contactId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseErpPatchContactResponse(rsp)
+}
+
+// ErpUpdateContactWithBodyWithResponse Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16396,7 +17801,7 @@ func (c *ClientWithResponses) ErpUpdateContactWithBodyWithResponse(ctx context.C
 	return ParseErpUpdateContactResponse(rsp)
 }
 
-// ErpUpdateContactWithResponse Update a contact (partial)
+// ErpUpdateContactWithResponse Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16503,10 +17908,50 @@ func (c *ClientWithResponses) GetGroupWithResponse(ctx context.Context, id Id, r
 	return ParseGetGroupResponse(rsp)
 }
 
-// UpdateGroupWithBodyWithResponse performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request,
-// with any type of body and a specified content type.
+// PatchGroupWithBodyWithResponse Change some fields of a group (merge patch)
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *ClientWithResponses) PatchGroupWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error) {
+	rsp, err := c.PatchGroupWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchGroupResponse(rsp)
+}
+
+// PatchGroupWithResponse Change some fields of a group (merge patch)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *ClientWithResponses) PatchGroupWithResponse(ctx context.Context, id Id, body PatchGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error) {
+	rsp, err := c.PatchGroup(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchGroupResponse(rsp)
+}
+
+// PatchGroupWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a group (merge patch)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customer-groups/{id} (the `PatchGroup` operationId).
+func (c *ClientWithResponses) PatchGroupWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id Id, body PatchGroupApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchGroupResponse, error) {
+	rsp, err := c.PatchGroupWithApplicationMergePatchPlusJSONBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchGroupResponse(rsp)
+}
+
+// UpdateGroupWithBodyWithResponse Replace a group (an omitted description is cleared)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 func (c *ClientWithResponses) UpdateGroupWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateGroupResponse, error) {
 	rsp, err := c.UpdateGroupWithBody(ctx, id, contentType, body, reqEditors...)
 	if err != nil {
@@ -16515,8 +17960,11 @@ func (c *ClientWithResponses) UpdateGroupWithBodyWithResponse(ctx context.Contex
 	return ParseUpdateGroupResponse(rsp)
 }
 
-// UpdateGroupWithResponse performs a PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId) request.
+// UpdateGroupWithResponse Replace a group (an omitted description is cleared)
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customer-groups/{id} (the `UpdateGroup` operationId).
 func (c *ClientWithResponses) UpdateGroupWithResponse(ctx context.Context, id Id, body UpdateGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateGroupResponse, error) {
 	rsp, err := c.UpdateGroup(ctx, id, body, reqEditors...)
 	if err != nil {
@@ -16810,10 +18258,50 @@ func (c *ClientWithResponses) DeleteAddressWithResponse(ctx context.Context, id 
 	return ParseDeleteAddressResponse(rsp)
 }
 
-// UpdateAddressWithBodyWithResponse performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request,
-// with any type of body and a specified content type.
+// PatchAddressWithBodyWithResponse Change some fields of an address (merge patch)
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *ClientWithResponses) PatchAddressWithBodyWithResponse(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error) {
+	rsp, err := c.PatchAddressWithBody(ctx, id, addressId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchAddressResponse(rsp)
+}
+
+// PatchAddressWithResponse Change some fields of an address (merge patch)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *ClientWithResponses) PatchAddressWithResponse(ctx context.Context, id CustomerId, addressId string, body PatchAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error) {
+	rsp, err := c.PatchAddress(ctx, id, addressId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchAddressResponse(rsp)
+}
+
+// PatchAddressWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of an address (merge patch)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/addresses/{addressId} (the `PatchAddress` operationId).
+func (c *ClientWithResponses) PatchAddressWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, addressId string, body PatchAddressApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchAddressResponse, error) {
+	rsp, err := c.PatchAddressWithApplicationMergePatchPlusJSONBody(ctx, id, addressId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchAddressResponse(rsp)
+}
+
+// UpdateAddressWithBodyWithResponse Replace an address (omitted fields are cleared; an omitted is_default stays)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 func (c *ClientWithResponses) UpdateAddressWithBodyWithResponse(ctx context.Context, id CustomerId, addressId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAddressResponse, error) {
 	rsp, err := c.UpdateAddressWithBody(ctx, id, addressId, contentType, body, reqEditors...)
 	if err != nil {
@@ -16822,8 +18310,11 @@ func (c *ClientWithResponses) UpdateAddressWithBodyWithResponse(ctx context.Cont
 	return ParseUpdateAddressResponse(rsp)
 }
 
-// UpdateAddressWithResponse performs a PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId) request.
+// UpdateAddressWithResponse Replace an address (omitted fields are cleared; an omitted is_default stays)
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/customers/{id}/addresses/{addressId} (the `UpdateAddress` operationId).
 func (c *ClientWithResponses) UpdateAddressWithResponse(ctx context.Context, id CustomerId, addressId string, body UpdateAddressJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAddressResponse, error) {
 	rsp, err := c.UpdateAddress(ctx, id, addressId, body, reqEditors...)
 	if err != nil {
@@ -16908,7 +18399,46 @@ func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, id 
 	return ParseDeleteContactResponse(rsp)
 }
 
-// UpdateContactWithBodyWithResponse Update a contact (partial)
+// PatchContactWithBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *ClientWithResponses) PatchContactWithBodyWithResponse(ctx context.Context, id CustomerId, contactId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchContactResponse, error) {
+	rsp, err := c.PatchContactWithBody(ctx, id, contactId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchContactResponse(rsp)
+}
+
+// PatchContactWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *ClientWithResponses) PatchContactWithResponse(ctx context.Context, id CustomerId, contactId string, body PatchContactJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchContactResponse, error) {
+	rsp, err := c.PatchContact(ctx, id, contactId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchContactResponse(rsp)
+}
+
+// PatchContactWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a contact (merge patch; the same as PUT here)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/customers/{id}/contacts/{contact_id} (the `PatchContact` operationId).
+func (c *ClientWithResponses) PatchContactWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id CustomerId, contactId string, body PatchContactApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchContactResponse, error) {
+	rsp, err := c.PatchContactWithApplicationMergePatchPlusJSONBody(ctx, id, contactId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchContactResponse(rsp)
+}
+
+// UpdateContactWithBodyWithResponse Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16921,7 +18451,7 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 	return ParseUpdateContactResponse(rsp)
 }
 
-// UpdateContactWithResponse Update a contact (partial)
+// UpdateContactWithResponse Update a contact (partial, as seed 003 defines; null clears)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17382,7 +18912,46 @@ func (c *ClientWithResponses) GetLocationWithResponse(ctx context.Context, id Id
 	return ParseGetLocationResponse(rsp)
 }
 
-// UpdateLocationWithBodyWithResponse Update a location (partial)
+// PatchLocationWithBodyWithResponse Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *ClientWithResponses) PatchLocationWithBodyWithResponse(ctx context.Context, id Id, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error) {
+	rsp, err := c.PatchLocationWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchLocationResponse(rsp)
+}
+
+// PatchLocationWithResponse Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *ClientWithResponses) PatchLocationWithResponse(ctx context.Context, id Id, body PatchLocationJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error) {
+	rsp, err := c.PatchLocation(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchLocationResponse(rsp)
+}
+
+// PatchLocationWithApplicationMergePatchPlusJSONBodyWithResponse Change some fields of a location (merge patch; a list replaces the list)
+//
+// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/locations/{id} (the `PatchLocation` operationId).
+func (c *ClientWithResponses) PatchLocationWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id Id, body PatchLocationApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchLocationResponse, error) {
+	rsp, err := c.PatchLocationWithApplicationMergePatchPlusJSONBody(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchLocationResponse(rsp)
+}
+
+// UpdateLocationWithBodyWithResponse Replace a location (omitted fields are cleared)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17395,7 +18964,7 @@ func (c *ClientWithResponses) UpdateLocationWithBodyWithResponse(ctx context.Con
 	return ParseUpdateLocationResponse(rsp)
 }
 
-// UpdateLocationWithResponse Update a location (partial)
+// UpdateLocationWithResponse Replace a location (omitted fields are cleared)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17875,6 +19444,39 @@ func ParseErpGetCustomerResponse(rsp *http.Response) (*ErpGetCustomerResponse, e
 	return response, nil
 }
 
+// ParseErpPatchCustomerResponse parses an HTTP response from a ErpPatchCustomerWithResponse call
+func ParseErpPatchCustomerResponse(rsp *http.Response) (*ErpPatchCustomerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ErpPatchCustomerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ERPCustomerResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseErpUpdateCustomerResponse parses an HTTP response from a ErpUpdateCustomerWithResponse call
 func ParseErpUpdateCustomerResponse(rsp *http.Response) (*ErpUpdateCustomerResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18035,6 +19637,39 @@ func ParseErpDeleteContactResponse(rsp *http.Response) (*ErpDeleteContactRespons
 
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseErpPatchContactResponse parses an HTTP response from a ErpPatchContactWithResponse call
+func ParseErpPatchContactResponse(rsp *http.Response) (*ErpPatchContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ErpPatchContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ErrorResponse
@@ -18259,6 +19894,39 @@ func ParseGetGroupResponse(rsp *http.Response) (*GetGroupResponse, error) {
 	}
 
 	response := &GetGroupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GroupResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchGroupResponse parses an HTTP response from a PatchGroupWithResponse call
+func ParsePatchGroupResponse(rsp *http.Response) (*PatchGroupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchGroupResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -18817,6 +20485,39 @@ func ParseDeleteAddressResponse(rsp *http.Response) (*DeleteAddressResponse, err
 	return response, nil
 }
 
+// ParsePatchAddressResponse parses an HTTP response from a PatchAddressWithResponse call
+func ParsePatchAddressResponse(rsp *http.Response) (*PatchAddressResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchAddressResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AddressResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseUpdateAddressResponse parses an HTTP response from a UpdateAddressWithResponse call
 func ParseUpdateAddressResponse(rsp *http.Response) (*UpdateAddressResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -19006,6 +20707,39 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchContactResponse parses an HTTP response from a PatchContactWithResponse call
+func ParsePatchContactResponse(rsp *http.Response) (*PatchContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest ErrorResponse
@@ -20003,6 +21737,39 @@ func ParseGetLocationResponse(rsp *http.Response) (*GetLocationResponse, error) 
 	}
 
 	response := &GetLocationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LocationResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchLocationResponse parses an HTTP response from a PatchLocationWithResponse call
+func ParsePatchLocationResponse(rsp *http.Response) (*PatchLocationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchLocationResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

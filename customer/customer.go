@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// OrgWideTags is the key of tags_by_location holding the tags applied with
+// no location: a word, like the location ids beside it never empty, and
+// never a location id (those start "loc_").
+const OrgWideTags = "org"
+
 // Customer is one real person or company within an organization.
 // Empty text fields are "" (never null) and empty lists are [].
 type Customer struct {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/linkitworks/customers/api"
@@ -90,6 +91,9 @@ type Stack struct {
 	// Deps are the worker handlers' dependencies: worker.NewServeMux(s.Deps)
 	// delivers tasks by hand.
 	Deps *worker.Deps
+	// Registry holds the stack's API and worker metrics, as one process's
+	// /metrics shows them (another API, AnotherAPI, keeps its own).
+	Registry *prometheus.Registry
 
 	cfg        config
 	stores     []*postgres.Store
@@ -235,6 +239,9 @@ func (s *Stack) serve(ctx context.Context, cfg api.Config, rdb redis.UniversalCl
 		deps.RateLimitRedis = rdb
 		deps.Checks = append(deps.Checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
+	if s.Server == nil {
+		deps.Registry = s.Registry // nil WithoutQueue: a private one
+	}
 	srv := httptest.NewUnstartedServer(api.NewServer(cfg, deps))
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
 	srv.Start()
@@ -285,7 +292,9 @@ func (s *Stack) startQueue(ctx context.Context) error {
 	s.Names = queue.Names{Namespace: s.cfg.namespace + randomHex(6)}
 	s.Queue = queue.NewClient(opt, s.Names)
 	s.Inspector = asynq.NewInspector(opt)
-	s.Deps = &worker.Deps{Store: s.WorkerStore, Redis: s.Redis, Client: s.Queue, Log: s.cfg.log}
+	s.Registry = prometheus.NewRegistry()
+	s.Deps = &worker.Deps{Store: s.WorkerStore, Redis: s.Redis, Client: s.Queue, Log: s.cfg.log,
+		Metrics: worker.NewMetrics(s.Registry)}
 	return nil
 }
 

@@ -27,7 +27,7 @@ const (
 		city = $7, state = $8, country = $9, postal_code = $10, is_default = $11, updated = now()
 		WHERE organization_id = $1 AND id = $2 AND customer_id = $3 RETURNING created, updated`
 	sqlDeleteAddress = `DELETE FROM customer_addresses WHERE organization_id = $1 AND customer_id = $2 AND id = $3
-		RETURNING is_default`
+		RETURNING ` + addressColumns
 	// Deleting the default address promotes the oldest remaining one.
 	sqlPromoteOldestAddress = `UPDATE customer_addresses SET is_default = true, updated = now()
 		WHERE organization_id = $1 AND id = (SELECT id FROM customer_addresses
@@ -76,30 +76,45 @@ func (s *Store) CreateAddress(ctx context.Context, orgID string, a *customer.Add
 		}
 		err := tx.QueryRow(ctx, sqlInsertAddress, orgID, a.ID, a.CustomerID, a.Label, a.AddressLine1,
 			a.AddressLine2, a.City, a.State, a.Country, a.PostalCode, a.IsDefault).Scan(&a.Created, &a.Updated)
-		return interpretError(err, nil)
+		if err != nil {
+			return interpretError(err, nil)
+		}
+		return auditAddress(ctx, tx, orgID, a.CustomerID, nil, a)
 	})
 }
 
-// UpdateAddress replaces an address; keepDefault leaves is_default as stored.
-func (s *Store) UpdateAddress(ctx context.Context, orgID string, a *customer.Address, keepDefault bool) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockCustomer(ctx, tx, orgID, a.CustomerID); err != nil {
+// UpdateAddress changes an address: fn gets it as stored, under the
+// customer's lock, and changes it in place (PUT replaces, PATCH merges).
+func (s *Store) UpdateAddress(ctx context.Context, orgID, customerID, addressID string, fn func(a *customer.Address) error) (*customer.Address, error) {
+	var a *customer.Address
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockCustomer(ctx, tx, orgID, customerID); err != nil {
 			return err
 		}
-		cur, err := scanAddress(tx.QueryRow(ctx, sqlSelectAddress, orgID, a.CustomerID, a.ID))
+		var err error
+		a, err = scanAddress(tx.QueryRow(ctx, sqlSelectAddress, orgID, customerID, addressID))
 		if err != nil {
-			return interpretError(err, customer.NotFound("Address", a.ID))
+			return interpretError(err, customer.NotFound("Address", addressID))
 		}
-		if keepDefault {
-			a.IsDefault = cur.IsDefault
+		before := *a
+		if err := fn(a); err != nil {
+			return err
 		}
+		a.ID, a.CustomerID = addressID, customerID
 		if err := unsetOtherDefaults(ctx, tx, orgID, a); err != nil {
 			return err
 		}
 		err = tx.QueryRow(ctx, sqlUpdateAddress, orgID, a.ID, a.CustomerID, a.Label, a.AddressLine1,
 			a.AddressLine2, a.City, a.State, a.Country, a.PostalCode, a.IsDefault).Scan(&a.Created, &a.Updated)
-		return interpretError(err, customer.NotFound("Address", a.ID))
+		if err != nil {
+			return interpretError(err, customer.NotFound("Address", a.ID))
+		}
+		return auditAddress(ctx, tx, orgID, customerID, &before, a)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // DeleteAddress removes an address; removing the default promotes the oldest.
@@ -108,9 +123,13 @@ func (s *Store) DeleteAddress(ctx context.Context, orgID, customerID, addressID 
 		if err := lockCustomer(ctx, tx, orgID, customerID); err != nil {
 			return err
 		}
-		var wasDefault bool
-		if err := tx.QueryRow(ctx, sqlDeleteAddress, orgID, customerID, addressID).Scan(&wasDefault); err != nil {
+		gone, err := scanAddress(tx.QueryRow(ctx, sqlDeleteAddress, orgID, customerID, addressID))
+		if err != nil {
 			return interpretError(err, customer.NotFound("Address", addressID))
+		}
+		wasDefault := gone.IsDefault
+		if err := auditAddress(ctx, tx, orgID, customerID, gone, nil); err != nil {
+			return err
 		}
 		if wasDefault {
 			if _, err := tx.Exec(ctx, sqlPromoteOldestAddress, orgID, customerID); err != nil {
@@ -119,6 +138,33 @@ func (s *Store) DeleteAddress(ctx context.Context, orgID, customerID, addressID 
 		}
 		return nil
 	})
+}
+
+// auditAddress records an address added (from nil), changed or deleted (to
+// nil) through the API as a customer.updated event, the address before and
+// after; a change that changes nothing records none.
+func auditAddress(ctx context.Context, tx pgx.Tx, orgID, customerID string, from, to *customer.Address) error {
+	type shown struct {
+		ID           string `json:"id"`
+		Label        string `json:"label"`
+		AddressLine1 string `json:"address_line1"`
+		AddressLine2 string `json:"address_line2"`
+		City         string `json:"city"`
+		State        string `json:"state"`
+		Country      string `json:"country"`
+		PostalCode   string `json:"postal_code"`
+		IsDefault    bool   `json:"is_default"`
+	}
+	view := func(a *customer.Address) *shown {
+		if a == nil {
+			return nil
+		}
+		return &shown{a.ID, a.Label, a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode, a.IsDefault}
+	}
+	if from != nil && to != nil && *view(from) == *view(to) {
+		return nil
+	}
+	return audit(ctx, tx, orgID, customerID, EventUpdated, "api", map[string]Change{"address": {From: view(from), To: view(to)}})
 }
 
 // lockCustomer serializes changes to one customer's dependent rows.

@@ -26,7 +26,13 @@ const (
 
 // audit writes one event within tx.
 func audit(ctx context.Context, tx pgx.Tx, orgID, customerID, typ, source string, changes any) error {
-	_, err := tx.Exec(ctx, sqlInsertAudit, orgID, customerID, typ, source, "", "", "", changes)
+	return auditAt(ctx, tx, orgID, customerID, typ, source, "", changes)
+}
+
+// auditAt writes one event of a change made at a location ("" for none),
+// as every path fills it: the location the request named.
+func auditAt(ctx context.Context, tx pgx.Tx, orgID, customerID, typ, source, locationID string, changes any) error {
+	_, err := tx.Exec(ctx, sqlInsertAudit, orgID, customerID, typ, source, "", "", locationID, changes)
 	return interpretError(err, nil)
 }
 

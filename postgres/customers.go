@@ -191,7 +191,7 @@ func (s *Store) CreateCustomer(ctx context.Context, orgID string, c *customer.Cu
 // exists afterwards or none.
 func (s *Store) CreateCustomerWithContacts(ctx context.Context, orgID string, c *customer.Customer, contacts []*customer.Contact) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := insertCustomer(ctx, tx, orgID, c); err != nil {
+		if err := insertCustomer(ctx, tx, orgID, c, ""); err != nil {
 			return err
 		}
 		for _, ct := range contacts {
@@ -210,7 +210,7 @@ func (s *Store) CreateCustomerWithContacts(ctx context.Context, orgID string, c 
 }
 
 // insertCustomer stores c and claims its email and phone within tx.
-func insertCustomer(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Customer) error {
+func insertCustomer(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Customer, locationID string) error {
 	if c.ID == "" {
 		c.ID = customer.NewID(customer.PrefixCustomer)
 	}
@@ -225,7 +225,7 @@ func insertCustomer(ctx context.Context, tx pgx.Tx, orgID string, c *customer.Cu
 	if err := claimIdentities(ctx, tx, orgID, c.ID, primaryIdentities(c)); err != nil {
 		return err
 	}
-	return audit(ctx, tx, orgID, c.ID, EventCreated, cmpOr(c.Source, "api"), map[string]any{})
+	return auditAt(ctx, tx, orgID, c.ID, EventCreated, cmpOr(c.Source, "api"), locationID, map[string]any{})
 }
 
 // claimIdentities makes each identity point at customerID as its primary,
@@ -321,7 +321,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, orgID, id string, fn func(c 
 	var c *customer.Customer
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		c, err = updateCustomer(ctx, tx, orgID, id, fn)
+		c, err = updateCustomer(ctx, tx, orgID, id, "", fn)
 		return err
 	})
 	if err != nil {
@@ -335,7 +335,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, orgID, id string, fn func(c 
 
 // updateCustomer locks the customer, applies fn and stores the result
 // within tx; relations are not loaded.
-func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c *customer.Customer) error) (*customer.Customer, error) {
+func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id, locationID string, fn func(c *customer.Customer) error) (*customer.Customer, error) {
 	c, err := scanCustomer(tx.QueryRow(ctx, sqlSelectCustomerForUpdate, orgID, id))
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Customer", id))
@@ -362,7 +362,7 @@ func updateCustomer(ctx context.Context, tx pgx.Tx, orgID, id string, fn func(c 
 		}
 	}
 	if len(changes) > 0 {
-		return c, audit(ctx, tx, orgID, c.ID, EventUpdated, "api", changes)
+		return c, auditAt(ctx, tx, orgID, c.ID, EventUpdated, "api", locationID, changes)
 	}
 	return c, nil
 }
@@ -498,6 +498,9 @@ func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*c
 		var id, loc, tag string
 		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
 			each(id, func(c *customer.Customer) {
+				if loc == "" {
+					loc = customer.OrgWideTags
+				}
 				c.TagsByLocation[loc] = append(c.TagsByLocation[loc], tag)
 				if !containsFold(c.Tags, tag) {
 					c.Tags = append(c.Tags, tag)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +18,9 @@ const groupColumns = `g.id, g.name, g.description,
 const (
 	sqlInsertGroup = `INSERT INTO customer_groups (organization_id, id, name, description)
 		VALUES ($1, $2, $3, $4) RETURNING created, updated`
-	sqlSelectGroup  = `SELECT ` + groupColumns + ` FROM customer_groups g WHERE g.organization_id = $1 AND g.id = $2`
-	sqlSelectGroups = `SELECT ` + groupColumns + ` FROM customer_groups g WHERE g.organization_id = $1
+	sqlSelectGroup          = `SELECT ` + groupColumns + ` FROM customer_groups g WHERE g.organization_id = $1 AND g.id = $2`
+	sqlSelectGroupForUpdate = sqlSelectGroup + ` FOR NO KEY UPDATE OF g` // renames must not wait for KEY SHARE holders
+	sqlSelectGroups         = `SELECT ` + groupColumns + ` FROM customer_groups g WHERE g.organization_id = $1
 		ORDER BY lower(g.name), g.id LIMIT $2 OFFSET $3`
 	sqlCountGroups = `SELECT count(*) FROM customer_groups WHERE organization_id = $1`
 	sqlUpdateGroup = `UPDATE customer_groups g SET name = $3, description = $4, updated = now()
@@ -51,11 +53,18 @@ const (
 			ORDER BY k.id
 			ON CONFLICT (organization_id, group_id, customer_id) DO NOTHING
 			RETURNING customer_id
+		), audited AS (
+			-- Each customer that joined gets the event an upsert writes.
+			INSERT INTO audit_events (organization_id, customer_id, type, source, location_id, changes)
+			SELECT $1::text, a.customer_id, 'customer.tagged', 'api', $4::text,
+				jsonb_build_object('group_id', jsonb_build_object('from', NULL, 'to', $2::text))
+			FROM added a
 		)
 		SELECT (SELECT count(*) FROM known), (SELECT count(*) FROM added),
 			coalesce((SELECT array_agg(id ORDER BY id) FROM missing), '{}')`
 	sqlCountMembers = `SELECT count(*) FROM group_members WHERE organization_id = $1 AND group_id = $2`
-	sqlRemoveMember = `DELETE FROM group_members WHERE organization_id = $1 AND group_id = $2 AND customer_id = $3`
+	sqlRemoveMember = `DELETE FROM group_members WHERE organization_id = $1 AND group_id = $2 AND customer_id = $3
+		RETURNING coalesce(location_id, '')`
 )
 
 func scanGroup(row pgx.Row) (*customer.Group, error) {
@@ -112,17 +121,31 @@ func (s *Store) FindGroups(ctx context.Context, orgID string, page, limit int) (
 	return list, customer.NewPage(total, page, limit), nil
 }
 
-// UpdateGroup replaces a group's name and description.
-func (s *Store) UpdateGroup(ctx context.Context, orgID string, g *customer.Group) error {
-	got, err := scanGroup(s.pool.QueryRow(ctx, sqlUpdateGroup, orgID, g.ID, g.Name, g.Description))
-	switch {
-	case isUniqueViolation(err, "customer_groups_name"):
-		return groupNameConflict(g.Name)
-	case err != nil:
-		return interpretError(err, customer.NotFound("Group", g.ID))
+// UpdateGroup changes a group: fn gets it as stored, locked, and changes
+// its name and description in place (PUT replaces, PATCH merges).
+func (s *Store) UpdateGroup(ctx context.Context, orgID, id string, fn func(g *customer.Group) error) (*customer.Group, error) {
+	var g *customer.Group
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanGroup(tx.QueryRow(ctx, sqlSelectGroupForUpdate, orgID, id))
+		if err != nil {
+			return interpretError(err, customer.NotFound("Group", id))
+		}
+		if err := fn(cur); err != nil {
+			return err
+		}
+		g, err = scanGroup(tx.QueryRow(ctx, sqlUpdateGroup, orgID, id, cur.Name, cur.Description))
+		switch {
+		case isUniqueViolation(err, "customer_groups_name"):
+			return groupNameConflict(cur.Name)
+		case err != nil:
+			return interpretError(err, customer.NotFound("Group", id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	*g = *got
-	return nil
+	return g, nil
 }
 
 // DeleteGroup removes a group and its memberships; the customers stay.
@@ -192,15 +215,17 @@ func (s *Store) RemoveGroupMember(ctx context.Context, orgID, groupID, customerI
 		if err := lockGroup(ctx, tx, orgID, groupID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, sqlRemoveMember, orgID, groupID, customerID)
-		if err != nil {
-			return interpretError(fmt.Errorf("remove group member: %w", err), nil)
-		}
-		if tag.RowsAffected() == 0 {
+		var at string
+		err := tx.QueryRow(ctx, sqlRemoveMember, orgID, groupID, customerID).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return &customer.Error{Code: customer.ENOTFOUND, Message: "Customer is not a member of this group",
 				Details: map[string]string{"customer_id": customerID}}
 		}
-		return nil
+		if err != nil {
+			return interpretError(fmt.Errorf("remove group member: %w", err), nil)
+		}
+		// The request names no location: the event has none either.
+		return audit(ctx, tx, orgID, customerID, EventTagged, "api", map[string]Change{"group_id": {From: groupID, To: nil}})
 	})
 }
 

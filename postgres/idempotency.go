@@ -34,6 +34,8 @@ const (
 		FROM idempotency_keys WHERE organization_id = $1 AND key = $2`
 	sqlSaveIdemKey = `UPDATE idempotency_keys SET status = $3, location = $4, body = $5
 		WHERE organization_id = $1 AND key = $2 AND status IS NULL`
+	sqlSaveIdemUpload = `UPDATE idempotency_keys SET status = $3, location = $4, body = $5, request_hash = $6
+		WHERE organization_id = $1 AND key = $2 AND status IS NULL`
 	sqlReleaseIdemKey = `DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND status IS NULL`
 	// Keys past 24 hours answer nothing any more (a claim takes them over);
 	// they are deleted in batches along idempotency_keys_created.
@@ -82,6 +84,15 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, orgID, key, hash string
 func (s *Store) SaveIdempotentResponse(ctx context.Context, orgID, key string, status int, location string, body []byte) error {
 	if _, err := s.pool.Exec(ctx, sqlSaveIdemKey, orgID, key, status, location, body); err != nil {
 		return interpretError(fmt.Errorf("save idempotent response: %w", err), nil)
+	}
+	return nil
+}
+
+// SaveIdempotentUpload stores the answer of the upload that claimed key
+// with the request hash known only once its file was read.
+func (s *Store) SaveIdempotentUpload(ctx context.Context, orgID, key, hash string, status int, location string, body []byte) error {
+	if _, err := s.pool.Exec(ctx, sqlSaveIdemUpload, orgID, key, status, location, body, hash); err != nil {
+		return interpretError(fmt.Errorf("save idempotent upload: %w", err), nil)
 	}
 	return nil
 }

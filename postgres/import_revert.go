@@ -53,7 +53,8 @@ const (
 	sqlRevertNext = `SELECT customer_id FROM import_changes
 		WHERE organization_id = $1 AND import_id = $2 AND outcome IS NULL AND NOT merged ORDER BY customer_id LIMIT $3
 		FOR UPDATE SKIP LOCKED`
-	sqlRevertLock = `SELECT count(*) FROM (SELECT 1 FROM customers
+	sqlKeepUpdated = `SET LOCAL linkit.keep_updated = 'on'`
+	sqlRevertLock  = `SELECT count(*) FROM (SELECT 1 FROM customers
 		WHERE organization_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE) c`
 	// Deleting what the import created (identities and carriers have no
 	// foreign key to cascade; see migration 00011).
@@ -329,6 +330,11 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 	}
 	if _, err := tx.Exec(ctx, sqlRevertLock, orgID, ids); err != nil {
 		return false, false, interpretError(fmt.Errorf("lock customers: %w", err), nil)
+	}
+	// A revert restores rows as they were, updated included: the
+	// dependents' trigger (migration 00037) must not stamp them anew.
+	if _, err := tx.Exec(ctx, sqlKeepUpdated); err != nil {
+		return false, false, interpretError(fmt.Errorf("keep updated: %w", err), nil)
 	}
 	deleted, restored, restoredMerged, err := classifyBatch(ctx, tx, orgID, importID, ids)
 	if err != nil {

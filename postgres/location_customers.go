@@ -37,7 +37,7 @@ func (s *Store) CreateCustomerAt(ctx context.Context, orgID string, c *customer.
 				return err
 			}
 		}
-		if err := insertCustomer(ctx, tx, orgID, c); err != nil {
+		if err := insertCustomer(ctx, tx, orgID, c, p.LocationID); err != nil {
 			return err
 		}
 		if addr != nil {
@@ -82,7 +82,7 @@ func (s *Store) UpdateCustomerAt(ctx context.Context, orgID, id string, p custom
 			return err
 		}
 		var err error
-		if c, err = updateCustomer(ctx, tx, orgID, id, fn); err != nil {
+		if c, err = updateCustomer(ctx, tx, orgID, id, p.LocationID, fn); err != nil {
 			return err
 		}
 		if addr != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,7 +27,7 @@ const (
 	sqlCountLocations = `SELECT count(*) FROM locations WHERE organization_id = $1`
 	sqlUpdateLocation = `UPDATE locations l SET name = $3, code = $4, default_region = $5, timezone = $6,
 		default_tags = $7, default_group_ids = $8, updated = now()
-		WHERE l.organization_id = $1 AND l.id = $2 RETURNING ` + locationColumns
+		WHERE l.organization_id = $1 AND l.id = $2 AND l.updated = $9 RETURNING ` + locationColumns
 	sqlDeleteLocation = `DELETE FROM locations WHERE organization_id = $1 AND id = $2`
 	// What a deleted location leaves behind (see docs/decisions.md): visits
 	// and tags applied there go, memberships stay but forget where they
@@ -117,22 +118,45 @@ func (s *Store) FindLocationRegion(ctx context.Context, orgID, id string) (strin
 	return region, interpretError(err, customer.NotFound("Location", id))
 }
 
-// UpdateLocation replaces a location's writable fields.
-func (s *Store) UpdateLocation(ctx context.Context, orgID string, l *customer.Location) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := checkDefaultGroups(ctx, tx, orgID, l.DefaultGroupIDs); err != nil {
-			return err
+// UpdateLocation changes a location: fn gets it as stored and changes its
+// writable fields in place (PUT replaces, PATCH merges). The location is
+// read unlocked and written only if unchanged since, else read again:
+// locking it first would take the store's locks out of their order (groups
+// before locations), which a group's deletion, which edits locations,
+// follows.
+func (s *Store) UpdateLocation(ctx context.Context, orgID, id string, fn func(l *customer.Location) error) (*customer.Location, error) {
+	for range 5 {
+		var l *customer.Location
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			cur, err := scanLocation(tx.QueryRow(ctx, sqlSelectLocation, orgID, id))
+			if err != nil {
+				return interpretError(err, customer.NotFound("Location", id))
+			}
+			read := cur.Updated
+			if err := fn(cur); err != nil {
+				return err
+			}
+			cur.ID = id
+			if err := checkDefaultGroups(ctx, tx, orgID, cur.DefaultGroupIDs); err != nil {
+				return err
+			}
+			l, err = scanLocation(tx.QueryRow(ctx, sqlUpdateLocation, append(locationArgs(orgID, cur), read)...))
+			switch {
+			case isUniqueViolation(err, locationCodeConstraint):
+				return locationCodeConflict(cur.Code)
+			case errors.Is(err, pgx.ErrNoRows):
+				l = nil // changed or deleted since read: read again
+				return nil
+			case err != nil:
+				return interpretError(fmt.Errorf("update location: %w", err), nil)
+			}
+			return nil
+		})
+		if err != nil || l != nil {
+			return l, err
 		}
-		got, err := scanLocation(tx.QueryRow(ctx, sqlUpdateLocation, locationArgs(orgID, l)...))
-		switch {
-		case isUniqueViolation(err, locationCodeConstraint):
-			return locationCodeConflict(l.Code)
-		case err != nil:
-			return interpretError(err, customer.NotFound("Location", l.ID))
-		}
-		*l = *got
-		return nil
-	})
+	}
+	return nil, fmt.Errorf("update location %s: changed concurrently 5 times", id)
 }
 
 // DeleteLocation removes a location. Its customers stay; their visits and

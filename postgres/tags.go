@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -56,7 +57,14 @@ func (s *Store) TagCustomer(ctx context.Context, orgID, customerID string, p cus
 		if err := lockCustomer(ctx, tx, orgID, customerID); err != nil {
 			return err
 		}
-		return applyTags(ctx, tx, orgID, customerID, p)
+		before, err := tagsAt(ctx, tx, orgID, customerID, p.LocationID)
+		if err != nil {
+			return err
+		}
+		if err := applyTags(ctx, tx, orgID, customerID, p); err != nil {
+			return err
+		}
+		return auditTags(ctx, tx, orgID, customerID, p.LocationID, before)
 	})
 	if err != nil {
 		return nil, err
@@ -70,6 +78,10 @@ func (s *Store) UntagCustomer(ctx context.Context, orgID, customerID, locationID
 		if err := lockCustomer(ctx, tx, orgID, customerID); err != nil {
 			return err
 		}
+		before, err := tagsAt(ctx, tx, orgID, customerID, locationID)
+		if err != nil {
+			return err
+		}
 		res, err := tx.Exec(ctx, sqlRemoveTag, orgID, customerID, locationID, tag)
 		if err != nil {
 			return interpretError(fmt.Errorf("remove tag: %w", err), nil)
@@ -78,8 +90,29 @@ func (s *Store) UntagCustomer(ctx context.Context, orgID, customerID, locationID
 			return &customer.Error{Code: customer.ENOTFOUND, Message: "Tag not found",
 				Details: map[string]string{"tag": tag, "location_id": locationID}}
 		}
-		return nil
+		return auditTags(ctx, tx, orgID, customerID, locationID, before)
 	})
+}
+
+const sqlTagsAt = `SELECT coalesce(array_agg(tag ORDER BY created, tag_key), '{}') FROM customer_tags
+	WHERE organization_id = $1 AND customer_id = $2 AND location_id = $3`
+
+// tagsAt lists a customer's tags at a location ("" for org-wide).
+func tagsAt(ctx context.Context, tx pgx.Tx, orgID, customerID, locationID string) ([]string, error) {
+	var tags []string
+	err := tx.QueryRow(ctx, sqlTagsAt, orgID, customerID, locationID).Scan(&tags)
+	return tags, interpretError(err, nil)
+}
+
+// auditTags records a tag change made through the API as upserts record
+// theirs: customer.tagged (announced as customer.updated) with the tags at
+// the location before and after, and the location. No change, no event.
+func auditTags(ctx context.Context, tx pgx.Tx, orgID, customerID, locationID string, before []string) error {
+	after, err := tagsAt(ctx, tx, orgID, customerID, locationID)
+	if err != nil || slices.Equal(before, after) {
+		return err
+	}
+	return auditAt(ctx, tx, orgID, customerID, EventTagged, "api", locationID, map[string]Change{"tags": {From: before, To: after}})
 }
 
 // applyTags adds or replaces tags at a location within tx; a nil p.Tags

@@ -266,6 +266,9 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	if cand.locMissing {
 		return dedupe.Result{}, customer.NotFound("Location", req.LocationID)
 	}
+	// A request without a source came through the API: its events and
+	// visit say "api", as the API's own creates do (imports say "import").
+	ac.source = cmpOr(ac.source, "api")
 	w, err := cand.workspace(req.Options.CanonicalEmails)
 	if err != nil {
 		return dedupe.Result{}, err
@@ -288,7 +291,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		tagged["source_record"] = ch
 	}
 	if req.LocationID != "" {
-		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, req.Source)
+		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, ac.source)
 	}
 	if a := req.Address; a != nil {
 		wb.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), res.CustomerID, cmp.Or(a.Label, "Address"),

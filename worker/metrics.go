@@ -13,6 +13,10 @@ type Metrics struct {
 	batchSize      prometheus.Histogram
 	importRows     prometheus.Counter
 	chunkDuration  prometheus.Histogram
+	// Webhook attempts by outcome (delivered, retried, failed: three
+	// series, whatever the receivers and events).
+	webhooks        *prometheus.CounterVec
+	webhookDuration *prometheus.HistogramVec
 }
 
 // NewMetrics registers the worker's instruments on reg.
@@ -37,7 +41,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "linkit_import_chunk_duration_seconds", Help: "Time to merge one import chunk.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 	})
-	reg.MustRegister(m.upserts, m.upsertDuration, m.batchSize, m.importRows, m.chunkDuration)
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linkit_webhook_deliveries_total",
+		Help: "Webhook delivery attempts, by outcome: delivered (2xx), retried (will be tried again), failed (given up or dropped).",
+	}, []string{"outcome"})
+	m.webhookDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "linkit_webhook_delivery_duration_seconds", Help: "Time a webhook receiver took to answer an attempt (or to fail), by outcome.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"outcome"})
+	for _, o := range []string{webhookDelivered, webhookRetried, webhookFailed} {
+		m.webhooks.WithLabelValues(o) // every series from the start, at 0
+	}
+	reg.MustRegister(m.upserts, m.upsertDuration, m.batchSize, m.importRows, m.chunkDuration, m.webhooks, m.webhookDuration)
 	return m
 }
 
@@ -63,4 +78,21 @@ func (m *Metrics) observeChunk(rows int, d time.Duration) {
 	}
 	m.importRows.Add(float64(rows))
 	m.chunkDuration.Observe(d.Seconds())
+}
+
+// Webhook attempt outcomes, the label values of the webhook metrics.
+const (
+	webhookDelivered = "delivered"
+	webhookRetried   = "retried"
+	webhookFailed    = "failed"
+)
+
+func (m *Metrics) observeWebhook(outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.webhooks.WithLabelValues(outcome).Inc()
+	if d > 0 {
+		m.webhookDuration.WithLabelValues(outcome).Observe(d.Seconds())
+	}
 }

@@ -82,6 +82,7 @@ func (d *Deps) handleWebhook(ctx context.Context, t *asynq.Task) error {
 	}
 	if !a.Enabled {
 		msg := "webhook disabled: event dropped"
+		d.Metrics.observeWebhook(webhookFailed, 0)
 		return d.Store.FinishWebhookAttempt(ctx, a, postgres.WebhookDelivery{Error: &msg}, postgres.OutboxFailed)
 	}
 	body := a.Payload
@@ -114,6 +115,8 @@ func (d *Deps) handleWebhook(ctx context.Context, t *asynq.Task) error {
 	if err := d.Store.FinishWebhookAttempt(context.WithoutCancel(ctx), a, rec, outcome); err != nil {
 		return err
 	}
+	d.Metrics.observeWebhook([...]string{postgres.OutboxRetry: webhookRetried, postgres.OutboxDelivered: webhookDelivered,
+		postgres.OutboxFailed: webhookFailed}[outcome], res.Duration)
 	d.Log.DebugContext(ctx, "webhook attempt", "event_id", a.ID, "webhook_id", a.WebhookID, "attempt", a.Attempt,
 		"status", res.StatusCode, "err", res.Err)
 	switch outcome {
