@@ -11,7 +11,7 @@ import (
 
 const (
 	// sqlSuggestPendingOrgs lists organizations with customers waiting to
-	// be scored (every worker's poll, each second): a skip scan over the
+	// be scored (every worker's poll, every 20 ms by default): a skip scan over the
 	// primary key, one probe per organization however many rows an import
 	// left waiting.
 	sqlSuggestPendingOrgs = `WITH RECURSIVE o AS (
