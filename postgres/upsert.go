@@ -233,14 +233,7 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 	}
 	// Read the customer back in the same round trip, for the reply.
 	byID := map[string]*customer.Customer{}
-	wb.Queue(sqlSelectCustomer, orgID, res.CustomerID).QueryRow(func(row pgx.Row) error {
-		c, err := scanCustomer(row)
-		if err == nil {
-			byID[c.ID] = c
-		}
-		return err
-	})
-	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
+	queueReadBack(wb, orgID, []string{res.CustomerID}, byID)
 	wb.Queue("COMMIT")
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
 		return nil, interpretError(fmt.Errorf("write upsert: %w", err), nil)

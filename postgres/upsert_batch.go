@@ -218,14 +218,7 @@ func (p *pendingWrite) queue(orgID string, i int, it BatchItem, cand *candidates
 		return err
 	}
 	byID := map[string]*customer.Customer{}
-	wb.Queue(sqlSelectCustomer, orgID, res.CustomerID).QueryRow(func(row pgx.Row) error {
-		c, err := scanCustomer(row)
-		if err == nil {
-			byID[c.ID] = c
-		}
-		return err
-	})
-	queueRelations(wb, orgID, []string{res.CustomerID}, byID)
+	queueReadBack(wb, orgID, []string{res.CustomerID}, byID)
 	p.b, p.index, p.reply, p.byID = wb, i, reply, byID
 	return nil
 }
