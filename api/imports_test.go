@@ -372,7 +372,7 @@ func TestImportAddressParts(t *testing.T) {
 	for email, country := range map[string]string{"cy@example.com": "FR", "di@example.com": "US", "ed@example.com": ""} {
 		c := e.do("GET", "/api/v1/customers/lookup?email="+email, nil).want(t, http.StatusOK).data()
 		addrs := e.do("GET", "/api/v1/customers/"+str(c["id"])+"/addresses", nil).want(t, http.StatusOK).list()
-		if len(addrs) != 1 || addrs[0]["country"] != country {
+		if len(addrs) != 1 || str(addrs[0]["country"]) != country {
 			t.Fatalf("%s: addresses %v, want country %q", email, addrs, country)
 		}
 	}
