@@ -218,3 +218,16 @@ func mergeInvalid(errs ...error) error {
 	}
 	return customer.Invalid(all)
 }
+
+// MarshalJSON writes v with its empty optional text fields as null.
+func (v erpCustomer) MarshalJSON() ([]byte, error) {
+	type plain erpCustomer
+	return customer.MarshalNulls(plain(v), "email", "phone", "fax", "website", "tax_id",
+		"payment_terms", "currency", "preferred_shipping", "notes")
+}
+
+// MarshalJSON writes v with its empty optional text fields as null.
+func (v erpContact) MarshalJSON() ([]byte, error) {
+	type plain erpContact
+	return customer.MarshalNulls(plain(v), "title", "email", "phone")
+}

@@ -34,12 +34,12 @@ func TestLocationCRUD(t *testing.T) {
 	}
 	// PUT replaces: omitted optional fields are cleared, lists become [].
 	upd := e.do("PUT", "/api/v1/locations/"+id, map[string]any{"name": "Riyadh Park Mall"}).want(t, http.StatusOK).data()
-	if upd["name"] != "Riyadh Park Mall" || upd["code"] != "" || upd["default_region"] != "" || upd["timezone"] != "" ||
+	if upd["name"] != "Riyadh Park Mall" || upd["code"] != nil || upd["default_region"] != nil || upd["timezone"] != nil ||
 		fmt.Sprint(upd["default_tags"]) != "[]" || fmt.Sprint(upd["default_group_ids"]) != "[]" {
 		t.Fatalf("updated %v", upd)
 	}
 	minimal := e.createLocation(map[string]any{"name": "Kiosk"})
-	if minimal["default_tags"] == nil || minimal["default_group_ids"] == nil || minimal["code"] != "" {
+	if minimal["default_tags"] == nil || minimal["default_group_ids"] == nil || minimal["code"] != nil {
 		t.Fatalf("minimal location %v", minimal)
 	}
 	e.do("DELETE", "/api/v1/locations/"+id, nil).want(t, http.StatusNoContent)

@@ -88,7 +88,7 @@ func TestImportOrdersShopify(t *testing.T) {
 		{"product_id": "G-1", "product_name": "Gadget", "quantity": 1, "unit_price": 25.5},
 		{"product_id": "C-1", "product_name": "Cable", "quantity": 3, "unit_price": 5}]`)
 	jsonEqual(t, "#1001 shipping address", o["shipping_address"],
-		`{"line1": "1 Main St", "city": "Springfield", "state": "", "postal_code": "12345", "country": "US"}`)
+		`{"line1": "1 Main St", "city": "Springfield", "state": null, "postal_code": "12345", "country": "US"}`)
 	if o["order_date"] != "2024-01-15T15:00:00Z" || o["paid_date"] != "2024-01-15T15:05:00Z" ||
 		o["ship_date"] != "2024-01-16T14:00:00Z" || o["currency"] != "USD" || o["total_amount"] != 60.5 {
 		t.Fatalf("#1001 %v", o)
@@ -254,7 +254,7 @@ func TestImportOrdersFirstValueWins(t *testing.T) {
 		}
 		order := e.do("GET", "/api/v1/orders/"+str(list[0]["id"]), nil).want(t, http.StatusOK).data()
 		jsonEqual(t, "B-1 shipping address", order["shipping_address"],
-			`{"line1": "1 First St", "city": "Springfield", "state": "", "postal_code": "", "country": "US"}`)
+			`{"line1": "1 First St", "city": "Springfield", "state": null, "postal_code": null, "country": "US"}`)
 		if order["total_amount"] != 20.0 || order["items_count"] != 4.0 {
 			t.Errorf("B-1 %v", order)
 		}
@@ -288,7 +288,7 @@ func TestImportOrdersDryRun(t *testing.T) {
 	r0 := rows[0].(map[string]any)
 	jsonEqual(t, "preview order", r0["order"], `{"status": "shipped", "order_date": "2024-01-15T15:00:00Z",
 		"paid_date": "2024-01-15T15:05:00Z", "ship_date": "2024-01-16T14:00:00Z", "currency": "USD", "total_amount": 60.5,
-		"shipping_address": {"line1": "1 Main St", "city": "Springfield", "state": "", "postal_code": "12345", "country": "US"},
+		"shipping_address": {"line1": "1 Main St", "city": "Springfield", "state": null, "postal_code": "12345", "country": "US"},
 		"item": {"product_id": "W-1", "product_name": "Widget", "quantity": 2, "unit_price": 10}}`)
 	if r0["order_number"] != "#1001" || r0["email"] != "nora@example.com" {
 		t.Fatalf("preview row %v", r0)

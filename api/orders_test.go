@@ -57,7 +57,7 @@ func TestOrderLifecycle(t *testing.T) {
 	for field, want := range map[string]any{
 		"order_number": "SO-2024-001", "customer_id": cust, "status": "delivered", "order_date": "2024-01-15T00:00:00Z",
 		"ship_date": "2024-01-16T00:00:00Z", "delivery_date": "2024-01-18T00:00:00Z", "paid_date": nil,
-		"currency": "USD", "total_amount": 299.95, "items_count": 3.0, "location_id": "",
+		"currency": "USD", "total_amount": 299.95, "items_count": 3.0, "location_id": nil,
 	} {
 		if o1[field] != want {
 			t.Errorf("%s = %v, want %v", field, o1[field], want)

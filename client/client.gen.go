@@ -917,17 +917,17 @@ func (e ReplaceWebhookJSONBodyEvents) Valid() bool {
 
 // Address defines model for Address.
 type Address struct {
-	AddressLine1 string     `json:"address_line1"`
+	AddressLine1 *string    `json:"address_line1"`
 	AddressLine2 *string    `json:"address_line2,omitempty"`
-	City         string     `json:"city"`
-	Country      string     `json:"country"`
+	City         *string    `json:"city"`
+	Country      *string    `json:"country"`
 	Created      *time.Time `json:"created,omitempty"`
 	CustomerId   string     `json:"customer_id"`
 	Id           string     `json:"id"`
 	IsDefault    bool       `json:"is_default"`
-	Label        string     `json:"label"`
-	PostalCode   string     `json:"postal_code"`
-	State        string     `json:"state"`
+	Label        *string    `json:"label"`
+	PostalCode   *string    `json:"postal_code"`
+	State        *string    `json:"state"`
 	Updated      *time.Time `json:"updated,omitempty"`
 }
 
@@ -984,11 +984,11 @@ type AuditEventList struct {
 type Contact struct {
 	CreatedAt  time.Time `json:"created_at"`
 	CustomerId string    `json:"customer_id"`
-	Email      string    `json:"email"`
+	Email      *string   `json:"email"`
 	Id         string    `json:"id"`
 	IsPrimary  bool      `json:"is_primary"`
 	Name       string    `json:"name"`
-	Phone      string    `json:"phone"`
+	Phone      *string   `json:"phone"`
 	Title      *string   `json:"title,omitempty"`
 }
 
@@ -1036,15 +1036,15 @@ type Customer struct {
 	DiscountRate   *float32   `json:"discount_rate,omitempty"`
 
 	// Email Normalized, lower case
-	Email     string    `json:"email"`
+	Email     *string   `json:"email"`
 	Fax       *string   `json:"fax,omitempty"`
-	FirstName string    `json:"first_name"`
+	FirstName *string   `json:"first_name"`
 	Gender    *string   `json:"gender,omitempty"`
 	Groups    *[]string `json:"groups,omitempty"`
 
 	// Id Examples: cust_abc123xyz789
 	Id            string   `json:"id"`
-	LastName      string   `json:"last_name"`
+	LastName      *string  `json:"last_name"`
 	LifetimeValue *float32 `json:"lifetime_value,omitempty"`
 	Locations     *[]struct {
 		FirstSeen  *time.Time `json:"first_seen,omitempty"`
@@ -1058,7 +1058,7 @@ type Customer struct {
 	PaymentTerms   *string `json:"payment_terms,omitempty"`
 
 	// Phone E.164 when valid
-	Phone             string         `json:"phone"`
+	Phone             *string        `json:"phone"`
 	PhoneExtension    *string        `json:"phone_extension,omitempty"`
 	PhoneValid        *bool          `json:"phone_valid,omitempty"`
 	PreferredShipping *string        `json:"preferred_shipping,omitempty"`
@@ -1147,7 +1147,7 @@ type ERPCustomer struct {
 	CurrentBalance    *float32       `json:"current_balance,omitempty"`
 	CustomerSince     *time.Time     `json:"customer_since,omitempty"`
 	DiscountRate      *float32       `json:"discount_rate,omitempty"`
-	Email             string         `json:"email"`
+	Email             *string        `json:"email"`
 	Fax               *string        `json:"fax,omitempty"`
 	Id                string         `json:"id"`
 	IsActive          bool           `json:"is_active"`
@@ -1155,7 +1155,7 @@ type ERPCustomer struct {
 	Name              string         `json:"name"`
 	Notes             *string        `json:"notes,omitempty"`
 	PaymentTerms      *string        `json:"payment_terms,omitempty"`
-	Phone             string         `json:"phone"`
+	Phone             *string        `json:"phone"`
 	PreferredShipping *string        `json:"preferred_shipping,omitempty"`
 	ShippingAddress   *PostalAddress `json:"shipping_address,omitempty"`
 	TaxId             *string        `json:"tax_id,omitempty"`
@@ -1178,7 +1178,7 @@ type Error struct {
 type Group struct {
 	Created       time.Time `json:"created"`
 	CustomerCount int       `json:"customer_count"`
-	Description   string    `json:"description"`
+	Description   *string   `json:"description"`
 	Id            string    `json:"id"`
 	Name          string    `json:"name"`
 	Updated       time.Time `json:"updated"`
@@ -1262,7 +1262,7 @@ type ListMeta struct {
 
 // Location defines model for Location.
 type Location struct {
-	Code            string    `json:"code"`
+	Code            *string   `json:"code"`
 	Created         time.Time `json:"created"`
 	DefaultGroupIds *[]string `json:"default_group_ids,omitempty"`
 	DefaultRegion   *string   `json:"default_region,omitempty"`
@@ -1287,6 +1287,7 @@ type Order struct {
 	CustomerId  string                    `json:"customer_id"`
 	Id          string                    `json:"id"`
 	Items       *[]map[string]interface{} `json:"items,omitempty"`
+	LocationId  *string                   `json:"location_id,omitempty"`
 	OrderNumber *string                   `json:"order_number,omitempty"`
 	Status      string                    `json:"status"`
 	TotalAmount *float32                  `json:"total_amount,omitempty"`

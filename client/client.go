@@ -175,3 +175,13 @@ func fieldOf(v reflect.Value, name string) any {
 // Ptr returns a pointer to v, for the generated types' optional fields:
 // client.CustomerInput{Email: client.Ptr("sarah@example.com")}.
 func Ptr[T any](v T) *T { return &v }
+
+// Deref returns *p, or the zero value when p is nil: a nullable field's value
+// ("" for an optional text field that answered null).
+func Deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}

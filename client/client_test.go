@@ -34,7 +34,7 @@ func TestClientAgainstTheAPI(t *testing.T) {
 		t.Fatalf("create answered %d: %s", created.StatusCode(), created.Body)
 	}
 	sarah := created.JSON201.Data
-	if sarah.Email != "sarah@example.com" || sarah.Phone != "+966509876543" || !strings.HasPrefix(sarah.Id, "cust_") {
+	if client.Deref(sarah.Email) != "sarah@example.com" || client.Deref(sarah.Phone) != "+966509876543" || !strings.HasPrefix(sarah.Id, "cust_") {
 		t.Fatalf("created %+v", sarah)
 	}
 

@@ -203,7 +203,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if err != nil || c.StatusCode() != http.StatusCreated {
 		t.Fatalf("create: %v", err)
 	}
-	if lina := c.JSON201.Data; lina.OrganizationId != k.OrganizationID || lina.Email != "lina@example.com" {
+	if lina := c.JSON201.Data; lina.OrganizationId != k.OrganizationID || client.Deref(lina.Email) != "lina@example.com" {
 		t.Fatalf("created customer %s", c.Body)
 	}
 
