@@ -95,7 +95,8 @@ func (s *stack) startWorker() {
 		return
 	}
 	s.workerStarted = true
-	s.StartWorker(worker.Config{Concurrency: s.cfg.workerConcurrency, ImportConcurrency: s.cfg.importConcurrency})
+	s.StartWorker(worker.Config{Concurrency: s.cfg.workerConcurrency, ImportConcurrency: s.cfg.importConcurrency,
+		SuggestPoll: s.cfg.suggestPoll})
 }
 
 func (s *stack) close() {
