@@ -87,21 +87,10 @@ func ReadRetry(up Upload, phones *dedupe.PhoneNormalizer, errorColumn string, er
 			// keep the import's columns, and the next report lines up.
 			row.Raw = append(row.Raw[:errIdx:errIdx], row.Raw[errIdx+1:]...)
 		}
-		m := errorRowNum.FindStringSubmatch(cell)
-		if m == nil {
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Reason: fmt.Sprintf("%s: no \"row N\" naming the import's row", errorColumn)})
+		n, ok := out.claim(cell, line, errorColumn, errorRows, seen)
+		if !ok {
 			continue
 		}
-		n, _ := strconv.Atoi(m[1])
-		switch {
-		case !errorRows[n]:
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row is not in error in this import"})
-			continue
-		case seen[n]:
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row appears twice in the file"})
-			continue
-		}
-		seen[n] = true
 		row.Num = n
 		out.add(norm, row)
 	}
@@ -109,6 +98,28 @@ func ReadRetry(up Upload, phones *dedupe.PhoneNormalizer, errorColumn string, er
 }
 
 // add normalizes one retried row (numbered as in the import).
+// claim reads the import's row number from a line's error cell and takes it
+// for the retry once; a line naming no row in error, or one already taken,
+// is rejected with its reason.
+func (out *Retry) claim(cell string, line int, errorColumn string, errorRows, seen map[int]bool) (int, bool) {
+	m := errorRowNum.FindStringSubmatch(cell)
+	if m == nil {
+		out.Rejected = append(out.Rejected, RetryRejected{Line: line, Reason: fmt.Sprintf("%s: no \"row N\" naming the import's row", errorColumn)})
+		return 0, false
+	}
+	n, _ := strconv.Atoi(m[1])
+	switch {
+	case !errorRows[n]:
+		out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row is not in error in this import"})
+		return n, false
+	case seen[n]:
+		out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row appears twice in the file"})
+		return n, false
+	}
+	seen[n] = true
+	return n, true
+}
+
 func (out *Retry) add(norm *Normalizer, row Row) {
 	r, probs, ok := norm.Normalize(row)
 	out.Retried = append(out.Retried, row.Num)
@@ -157,21 +168,10 @@ func ReadRetryOriginals(up Upload, phones *dedupe.PhoneNormalizer, errorColumn s
 		if len(rec) > 1 {
 			cell = rec[1]
 		}
-		m := errorRowNum.FindStringSubmatch(cell)
-		if m == nil {
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Reason: fmt.Sprintf("%s: no \"row N\" naming the import's row", errorColumn)})
+		n, ok := out.claim(cell, line, errorColumn, errorRows, seen)
+		if !ok {
 			continue
 		}
-		n, _ := strconv.Atoi(m[1])
-		switch {
-		case !errorRows[n]:
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row is not in error in this import"})
-			continue
-		case seen[n]:
-			out.Rejected = append(out.Rejected, RetryRejected{Line: line, Row: n, Reason: "row appears twice in the file"})
-			continue
-		}
-		seen[n] = true
 		var obj map[string]any
 		if json.Unmarshal([]byte(rec[0]), &obj) != nil {
 			// Still wrong: a fresh error, the cell kept for the next report.
