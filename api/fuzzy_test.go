@@ -280,28 +280,13 @@ func TestFuzzyFebrl(t *testing.T) {
 // (through its external id).
 func febrlPeople(t *testing.T, s *linkittest.Stack, orgID string, truth map[string]string) map[string]string {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), s.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), `SELECT customer_id, value FROM customer_identities
-		WHERE organization_id = $1 AND kind = 'external'`, orgID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	var id, value string
-	_, err = pgx.ForEachRow(rows, []any{&id, &value}, func() error {
-		p, ok := truth[value[max(strings.Index(value, "rec-"), 0):]]
+	for ext, id := range externalIDs(t, s, orgID) {
+		p, ok := truth[ext]
 		if !ok {
-			t.Errorf("external id %q not in the file", value)
+			t.Errorf("external id %q not in the file", ext)
 		}
 		out[id] = p
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(out) != len(truth) {
 		t.Fatalf("%d customers for %d rows", len(out), len(truth))
