@@ -155,7 +155,9 @@ func TestBrowserImportSearchAndSignOut(t *testing.T) {
 
 	// Search finds an imported customer (typed as a person would, any case).
 	tb.open("/app/customers", "#search")
-	tb.do(chromedp.SendKeys(chromedp.CSS("#search"), "SHOPPER42@example.com"), chromedp.Click(chromedp.CSS("#search-button")), visible("#customers-table"))
+	tb.do(chromedp.SendKeys(chromedp.CSS("#search"), "SHOPPER42@example.com"), chromedp.Click(chromedp.CSS("#search-button")),
+		// The old page's table is visible too: wait for the filtered page's "Clear filters" link.
+		visible(`.filters .actions a[href="/app/customers"]`), visible("#customers-table"))
 	if txt := tb.text("#customers-table tbody"); !strings.Contains(txt, "Given42 Family42") || strings.Count(txt, "\n") > 0 {
 		t.Fatalf("search result = %q, want only Given42 Family42", txt)
 	}
