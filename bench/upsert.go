@@ -21,6 +21,7 @@ import (
 
 	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
+	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
 
@@ -383,7 +384,7 @@ func (u *upserts) breakdown(ctx context.Context, rep *report, e2eP50 float64, lo
 				return 0, err
 			}
 			t0 := time.Now()
-			_, err = store.RunUpsert(ctx, org, job.ID, req)
+			_, err = store.RunUpsert(ctx, org, postgres.BatchItem{JobID: job.ID, Request: req})
 			return time.Since(t0), err
 		}
 	}

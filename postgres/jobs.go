@@ -28,6 +28,23 @@ const (
 		WHERE organization_id = $1 AND id = $2 AND state = 'queued'`
 	sqlCompleteJob = `UPDATE jobs SET state = 'completed', result = $3, completed = now(), attempts = attempts + 1
 		WHERE organization_id = $1 AND id = $2`
+	// A job whose row the API left to the worker (BatchItem.NewJob) is
+	// written completed; a row written meanwhile (the caller stopped
+	// waiting) is completed as sqlCompleteJob would.
+	sqlInsertCompletedJob = `INSERT INTO jobs (organization_id, id, type, payload, request_hash, state, result, completed, attempts)
+		VALUES ($1, $2, $3, $4, $5, 'completed', $6, now(), 1)
+		ON CONFLICT (organization_id, id) DO UPDATE SET state = 'completed', result = EXCLUDED.result,
+			completed = now(), attempts = jobs.attempts + 1`
+	// The API writes a job it left to the worker once its caller stops
+	// waiting (202, gone) or its task could not be queued, the worker when
+	// the job fails for good; a failure replaces only a queued row, and a
+	// queued row replaces nothing.
+	sqlRecordJob = `INSERT INTO jobs (organization_id, id, type, payload, request_hash, state, error, completed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'failed' THEN now() END)
+		ON CONFLICT (organization_id, id) DO UPDATE SET state = EXCLUDED.state, error = EXCLUDED.error,
+			completed = EXCLUDED.completed
+		WHERE jobs.state = 'queued' AND EXCLUDED.state = 'failed'
+		RETURNING created`
 	sqlStaleJobs = `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'queued' AND created < $1
 		ORDER BY created LIMIT $2`
 )
@@ -92,6 +109,55 @@ func (s *Store) StaleJobs(ctx context.Context, olderThan time.Time, limit int) (
 	}
 	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*customer.Job, error) { return scanJob(r) })
 	return jobs, interpretError(err, nil)
+}
+
+// RecordJob writes the row of a job the API left to the worker (see
+// BatchItem.NewJob), in state (queued or failed), unless the worker
+// wrote it first. written=false: it did, and stored is the row as it is.
+func (s *Store) RecordJob(ctx context.Context, j *customer.Job, state, reason string) (stored *customer.Job, written bool, err error) {
+	j.State = state
+	err = s.pool.QueryRow(ctx, sqlRecordJob, j.OrganizationID, j.ID, j.Type, j.Payload, j.RequestHash, state, reason).Scan(&j.Created)
+	switch {
+	case err == nil:
+		return j, true, nil
+	case err != pgx.ErrNoRows:
+		return nil, false, interpretError(fmt.Errorf("record job: %w", err), nil)
+	}
+	stored, err = s.FindJob(ctx, j.OrganizationID, j.ID)
+	return stored, false, err
+}
+
+// FailUpsertJob is FailJob for an upsert whose job row may not be written
+// yet (it.NewJob): then it is written, failed.
+func (s *Store) FailUpsertJob(ctx context.Context, orgID string, it BatchItem, reason string) error {
+	if it.NewJob == nil {
+		return s.FailJob(ctx, orgID, it.JobID, reason)
+	}
+	payload, err := json.Marshal(it.Request)
+	if err != nil {
+		return fmt.Errorf("encode job payload: %w", err)
+	}
+	j := &customer.Job{OrganizationID: orgID, ID: it.JobID, Type: it.NewJob.Type, Payload: payload, RequestHash: it.NewJob.RequestHash}
+	_, _, err = s.RecordJob(ctx, j, customer.JobFailed, reason)
+	return err
+}
+
+// completeUpsertJob queues the completion of an upsert's job: an update of
+// its row, or, for a row left to the worker (it.NewJob), its insert.
+func completeUpsertJob(b *pgx.Batch, orgID string, it BatchItem, reply *UpsertReply) error {
+	if it.NewJob == nil {
+		return completeJob(b, orgID, it.JobID, reply)
+	}
+	payload, err := json.Marshal(it.Request)
+	if err != nil {
+		return fmt.Errorf("encode job payload: %w", err)
+	}
+	result, err := json.Marshal(reply)
+	if err != nil {
+		return fmt.Errorf("encode job result: %w", err)
+	}
+	b.Queue(sqlInsertCompletedJob, orgID, it.JobID, it.NewJob.Type, payload, it.NewJob.RequestHash, result)
+	return nil
 }
 
 func completeJob(b *pgx.Batch, orgID, jobID string, result any) error {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -108,29 +107,29 @@ var errIdentityRace = errors.New("identity claimed concurrently")
 // RunUpsert performs one upsert job exactly once: the job row is locked, a
 // completed job returns its stored result, otherwise the request is matched,
 // merged and written and the job completed — all in one transaction.
-func (s *Store) RunUpsert(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
+func (s *Store) RunUpsert(ctx context.Context, orgID string, it BatchItem) (*UpsertReply, error) {
 	var err error
 	for range 5 {
 		var res *UpsertReply
-		if res, err = s.runUpsertOnce(ctx, orgID, jobID, req); err == nil {
+		if res, err = s.runUpsertOnce(ctx, orgID, it); err == nil {
 			return res, nil
 		}
 		if !retryable(err) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("upsert %s: %w", jobID, err)
+	return nil, fmt.Errorf("upsert %s: %w", it.JobID, err)
 }
 
 // runUpsertOnce runs one attempt on a pooled connection, ending the
 // transaction whatever happened (a replayed job commits its empty read).
-func (s *Store) runUpsertOnce(ctx context.Context, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
+func (s *Store) runUpsertOnce(ctx context.Context, orgID string, it BatchItem) (*UpsertReply, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
 	}
 	defer conn.Release()
-	res, err := runUpsert(ctx, conn.Conn(), orgID, jobID, req)
+	res, err := runUpsert(ctx, conn.Conn(), orgID, it)
 	end := "COMMIT"
 	if err != nil {
 		end = "ROLLBACK"
@@ -192,35 +191,37 @@ type batchSender interface {
 
 // runUpsert is one attempt in two round trips: BEGIN travels with the
 // reads and COMMIT with the writes. On error the caller rolls back.
-func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *dedupe.Request) (*UpsertReply, error) {
-	var jobState string
-	var jobResult []byte
-	// One round trip: job lock, key locks, candidates, owners, tags.
+func runUpsert(ctx context.Context, tx batchSender, orgID string, it BatchItem) (*UpsertReply, error) {
+	jobID, req := it.JobID, it.Request
+	var job *jobRow
+	// One round trip: key locks (and the job id's, for a row not written
+	// yet) before the job row's, candidates, owners, tags.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(sqlServicePendingList)
 	// The array parameters would make PostgreSQL plan every statement anew
 	// (a third of an upsert's database time); their generic plans are the same.
 	b.Queue(sqlGenericPlans)
-	b.Queue(sqlLockJob, orgID, jobID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&jobState, &jobResult)
+	keys := it.lockKeys()
+	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
+	b.Queue(sqlLockJob, orgID, jobID).Query(func(rows pgx.Rows) error {
+		var j jobRow
+		_, err := pgx.ForEachRow(rows, []any{&j.state, &j.result}, func() error {
+			job = &j
+			return nil
+		})
+		return err
 	})
-	cand := queueMatchRead(b, orgID, req)
+	cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations(req))
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, customer.NotFound("Job", jobID)
-		}
 		return nil, interpretError(fmt.Errorf("load candidates: %w", err), nil)
 	}
-	if jobState == customer.JobCompleted {
-		if jobResult == nil { // erased since (postgres/erase.go)
-			return nil, &customer.Error{Code: customer.EGONE, Message: "The job's data was erased"}
-		}
-		var done UpsertReply
-		if err := json.Unmarshal(jobResult, &done); err != nil {
-			return nil, fmt.Errorf("stored result of %s: %w", jobID, err)
-		}
-		return &done, nil
+	switch {
+	case job == nil && it.NewJob == nil:
+		return nil, customer.NotFound("Job", jobID)
+	case job != nil && job.state == customer.JobCompleted:
+		o := storedOutcome(jobID, job.result)
+		return o.Reply, o.Err
 	}
 	wb := &pgx.Batch{}
 	res, err := queueMatchWrite(wb, orgID, auditContext{source: req.Source, jobID: jobID, locationID: req.LocationID}, req, cand)
@@ -228,7 +229,7 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 		return nil, err
 	}
 	out := &UpsertReply{Result: &res, JobID: jobID}
-	if err := completeJob(wb, orgID, jobID, out); err != nil {
+	if err := completeUpsertJob(wb, orgID, it, out); err != nil {
 		return nil, err
 	}
 	// Read the customer back in the same round trip, for the reply.
@@ -242,13 +243,18 @@ func runUpsert(ctx context.Context, tx batchSender, orgID, jobID string, req *de
 	return out, nil
 }
 
+// withRelations reports whether a request touches tags, groups or a
+// location, whose current rows the engine then loads with the candidates.
+func withRelations(req *dedupe.Request) bool {
+	return req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
+}
+
 // queueMatchRead queues the read step of one find-or-create: advisory
 // locks on the request's keys, then its candidates (locked).
 func queueMatchRead(b *pgx.Batch, orgID string, req *dedupe.Request) *candidates {
 	keys := req.Record.Keys()
 	b.Queue(sqlLockKeys, lockHashes(orgID, keys))
-	withRelations := req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
-	return queueCandidates(b, orgID, keys, req.LocationID, withRelations)
+	return queueCandidates(b, orgID, keys, req.LocationID, withRelations(req))
 }
 
 // queueMatchWrite runs the engine over the loaded candidates and queues

@@ -22,6 +22,21 @@ const sqlLockJobs = `SELECT id, state, result FROM jobs WHERE organization_id = 
 type BatchItem struct {
 	JobID   string
 	Request *dedupe.Request
+	// NewJob (its Type and RequestHash) is set when the API left the job
+	// row to the worker (a caller waiting, without an Idempotency-Key):
+	// the transaction that applies the request writes it, completed, and
+	// an advisory lock on the job id stands in for the row lock.
+	NewJob *customer.Job
+}
+
+// lockKeys are the advisory locks an item takes: its identity keys and,
+// for a job row not written yet, the job id.
+func (it BatchItem) lockKeys() []dedupe.Key {
+	keys := it.Request.Record.Keys()
+	if it.NewJob != nil {
+		keys = append(slices.Clip(keys), dedupe.Key{Kind: "job", Value: it.JobID})
+	}
+	return keys
 }
 
 // BatchOutcome is one item's answer: its reply, or the error of that item
@@ -97,15 +112,16 @@ type jobRow struct {
 }
 
 func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchItem, left []bool, out []BatchOutcome) (int, error) {
-	// One round trip: every job row and every key of the batch locked up
+	// One round trip: every key of the batch and every job row locked up
 	// front, keys sorted, so batches and single upserts cannot deadlock
-	// on them whatever order their requests came in.
+	// on them whatever order their requests came in. The advisory locks
+	// go first: a job row not written yet is locked by its id's.
 	var ids []string
 	var keys []dedupe.Key
 	for i, it := range items {
 		if !left[i] {
 			ids = append(ids, it.JobID)
-			keys = append(keys, it.Request.Record.Keys()...)
+			keys = append(keys, it.lockKeys()...)
 		}
 	}
 	jobs := map[string]jobRow{}
@@ -113,6 +129,7 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 	b.Queue("BEGIN")
 	b.Queue(sqlServicePendingList)
 	b.Queue(sqlGenericPlans)
+	b.Queue(sqlLockKeys, slices.Compact(lockHashes(orgID, keys)))
 	b.Queue(sqlLockJobs, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id string
 		var j jobRow
@@ -122,7 +139,6 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 		})
 		return err
 	})
-	b.Queue(sqlLockKeys, slices.Compact(lockHashes(orgID, keys)))
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return -1, interpretError(fmt.Errorf("lock batch: %w", err), nil)
 	}
@@ -136,7 +152,7 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 		}
 		j, ok := jobs[it.JobID]
 		switch {
-		case !ok:
+		case !ok && it.NewJob == nil:
 			out[i] = BatchOutcome{Err: customer.NotFound("Job", it.JobID)}
 			continue
 		case j.state == customer.JobCompleted:
@@ -147,8 +163,7 @@ func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchIt
 		wrote := false
 		b.Queue(sqlGenericPlans).Exec(func(pgconn.CommandTag) error { wrote = true; return nil })
 		req := it.Request
-		withRelations := req.LocationID != "" || len(req.Tags) > 0 || req.ReplaceTags || len(req.AddedTags) > 0 || len(req.GroupIDs) > 0
-		cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations)
+		cand := queueCandidates(b, orgID, req.Record.Keys(), req.LocationID, withRelations(req))
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			err = sentError{interpretError(fmt.Errorf("upsert batch: %w", err), nil)}
 			if !wrote {
@@ -214,7 +229,7 @@ func (p *pendingWrite) queue(orgID string, i int, it BatchItem, cand *candidates
 		return err
 	}
 	reply := &UpsertReply{Result: &res, JobID: it.JobID}
-	if err := completeJob(wb, orgID, it.JobID, reply); err != nil {
+	if err := completeUpsertJob(wb, orgID, it, reply); err != nil {
 		return err
 	}
 	byID := map[string]*customer.Customer{}

@@ -17,13 +17,15 @@ const TypeUpsertBatch = "customer:upsert-batch"
 
 // UpsertItem is one request of a batch: its own job and request.
 type UpsertItem struct {
-	JobID   string          `json:"job_id"`
-	Request *dedupe.Request `json:"request"`
+	JobID       string          `json:"job_id"`
+	Request     *dedupe.Request `json:"request"`
+	RequestHash string          `json:"request_hash,omitempty"` // as UpsertPayload's
 }
 
 // UpsertBatchPayload is an upsert batch task, items in arrival order. Each
-// item's job row holds its request too, so a lost batch is re-created job
-// by job (as single upserts) from PostgreSQL.
+// item's job row holds its request too (once written: see
+// UpsertPayload.RequestHash), so a lost batch is re-created job by job (as
+// single upserts) from PostgreSQL.
 type UpsertBatchPayload struct {
 	OrgID   string       `json:"org_id"`
 	ReplyTo string       `json:"reply_to,omitempty"`

@@ -117,6 +117,10 @@ type UpsertPayload struct {
 	OrgID   string          `json:"org_id"`
 	ReplyTo string          `json:"reply_to,omitempty"` // channel of the waiting API process
 	Request *dedupe.Request `json:"request"`
+	// RequestHash is set when the API has not written the job row (a
+	// waiting caller without an Idempotency-Key): the worker writes it,
+	// completed, in the upsert's own transaction. See api.findOrCreate.
+	RequestHash string `json:"request_hash,omitempty"`
 }
 
 // Client enqueues tasks.

@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
@@ -29,7 +30,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		if it.Request == nil {
 			return fmt.Errorf("decode upsert batch: job %s has no request: %w", it.JobID, asynq.SkipRetry)
 		}
-		items = append(items, postgres.BatchItem{JobID: it.JobID, Request: it.Request})
+		items = append(items, batchItem(it.JobID, it.Request, it.RequestHash))
 	}
 	d.Metrics.observeBatch(len(items))
 	outs, err := d.Store.RunUpsertBatch(ctx, p.OrgID, items)
@@ -39,8 +40,8 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		if retry, _ := retryable(ctx, err); retry {
 			return err
 		}
-		for _, it := range p.Items {
-			_ = d.failed(ctx, p.OrgID, it.JobID, p.ReplyTo, err)
+		for _, it := range items {
+			_ = d.failed(ctx, p.OrgID, it, p.ReplyTo, err)
 		}
 		return fmt.Errorf("upsert batch of %d: %w: %w", len(items), err, asynq.SkipRetry)
 	}
@@ -61,7 +62,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		case customer.ErrorCode(o.Err) == customer.EGONE:
 			d.Log.InfoContext(ctx, "upsert of an erased job dropped", "job_id", jobID)
 		case permanent(o.Err):
-			msg, _ := d.failJob(ctx, p.OrgID, jobID, o.Err)
+			msg, _ := d.failUpsertJob(ctx, p.OrgID, items[i], o.Err)
 			if msg != nil {
 				d.Metrics.observeUpsert("failed", 0)
 				replies[jobID] = msg
@@ -70,7 +71,9 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 			// Not the request's fault as far as we know (its statements
 			// failed): it goes on alone, with a single upsert's retries.
 			d.Log.WarnContext(ctx, "upsert left out of its batch, queued alone", "job_id", jobID, "err", o.Err)
-			if err := d.Client.EnqueueUpsert(ctx, queue.UpsertPayload{JobID: jobID, OrgID: p.OrgID, ReplyTo: p.ReplyTo, Request: p.Items[i].Request}); err != nil {
+			it := p.Items[i]
+			if err := d.Client.EnqueueUpsert(ctx, queue.UpsertPayload{JobID: jobID, OrgID: p.OrgID, ReplyTo: p.ReplyTo,
+				Request: it.Request, RequestHash: it.RequestHash}); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -84,6 +87,16 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		d.Log.ErrorContext(ctx, "upsert batch: some jobs left queued", "err", err)
 	}
 	return nil
+}
+
+// batchItem is a task's upsert for the store; a request hash means the
+// API left the job row to the worker (queue.UpsertPayload.RequestHash).
+func batchItem(jobID string, req *dedupe.Request, requestHash string) postgres.BatchItem {
+	it := postgres.BatchItem{JobID: jobID, Request: req}
+	if requestHash != "" {
+		it.NewJob = &customer.Job{Type: queue.TypeUpsert, RequestHash: requestHash}
+	}
+	return it
 }
 
 // permanent reports a domain error no retry changes (validation, a

@@ -53,7 +53,8 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Request == nil {
 		return fmt.Errorf("decode upsert payload: %v: %w", err, asynq.SkipRetry)
 	}
-	res, err := d.Store.RunUpsert(ctx, p.OrgID, p.JobID, p.Request)
+	it := batchItem(p.JobID, p.Request, p.RequestHash)
+	res, err := d.Store.RunUpsert(ctx, p.OrgID, it)
 	if customer.ErrorCode(err) == customer.EGONE {
 		// A late copy of a job erased since: dropped, not archived with
 		// the payload the erasure removed everywhere else.
@@ -61,7 +62,7 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	if err != nil {
-		return d.failed(ctx, p.OrgID, p.JobID, p.ReplyTo, err)
+		return d.failed(ctx, p.OrgID, it, p.ReplyTo, err)
 	}
 	d.Metrics.observeUpsert(res.Action, time.Since(start))
 	body, err := json.Marshal(res)
@@ -95,6 +96,13 @@ func retryable(ctx context.Context, err error) (bool, *customer.Error) {
 // failJob retries err's task, or, when it should not be retried, marks the
 // job failed with a readable reply (returned) and ends the task for good.
 func (d *Deps) failJob(ctx context.Context, orgID, jobID string, err error) ([]byte, error) {
+	return d.failUpsertJob(ctx, orgID, postgres.BatchItem{JobID: jobID}, err)
+}
+
+// failUpsertJob is failJob for an upsert, whose job row may be the
+// worker's to write (BatchItem.NewJob).
+func (d *Deps) failUpsertJob(ctx context.Context, orgID string, it postgres.BatchItem, err error) ([]byte, error) {
+	jobID := it.JobID
 	retry, de := retryable(ctx, err)
 	if retry {
 		return nil, err
@@ -104,7 +112,7 @@ func (d *Deps) failJob(ctx context.Context, orgID, jobID string, err error) ([]b
 		reply = postgres.ErrorReply(de)
 	}
 	msg, _ := json.Marshal(reply)
-	if ferr := d.Store.FailJob(context.WithoutCancel(ctx), orgID, jobID, string(msg)); ferr != nil {
+	if ferr := d.Store.FailUpsertJob(context.WithoutCancel(ctx), orgID, it, string(msg)); ferr != nil {
 		return nil, fmt.Errorf("mark job %s failed: %w (after %v)", jobID, ferr, err)
 	}
 	return msg, fmt.Errorf("job %s failed: %w: %w", jobID, err, asynq.SkipRetry)
@@ -112,8 +120,9 @@ func (d *Deps) failJob(ctx context.Context, orgID, jobID string, err error) ([]b
 
 // failed is failJob for an upsert: a failed job is counted and its waiting
 // API process told.
-func (d *Deps) failed(ctx context.Context, orgID, jobID, replyTo string, err error) error {
-	msg, ferr := d.failJob(ctx, orgID, jobID, err)
+func (d *Deps) failed(ctx context.Context, orgID string, it postgres.BatchItem, replyTo string, err error) error {
+	jobID := it.JobID
+	msg, ferr := d.failUpsertJob(ctx, orgID, it, err)
 	if msg == nil {
 		return ferr
 	}
