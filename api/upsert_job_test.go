@@ -40,7 +40,9 @@ func TestUpsertWaitingJobWrittenByWorker(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{noWorker: true})
 	answer := make(chan response, 1)
-	go func() { answer <- e.do("POST", "/api/v1/customers/upsert?wait=10", map[string]any{"email": "waits@example.com"}) }()
+	go func() {
+		answer <- e.do("POST", "/api/v1/customers/upsert?wait=10", map[string]any{"email": "waits@example.com"})
+	}()
 	var tasks []*asynq.TaskInfo
 	for deadline := time.Now().Add(5 * time.Second); len(tasks) == 0; tasks = pendingUpserts(t, e) {
 		if time.Now().After(deadline) {
