@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,16 +84,30 @@ const (
 	sqlDeleteIdentities  = `DELETE FROM customer_identities WHERE organization_id = $1 AND customer_id = $2`
 	sqlCustomerHasOrders = `SELECT EXISTS (SELECT 1 FROM orders WHERE organization_id = $1 AND customer_id = $2)`
 
-	// Aliases, and every shared identifier a customer carries (flagged).
-	sqlSelectAliases = `SELECT customer_id, kind, display, shared FROM (
-		SELECT i.customer_id, i.kind, i.display, false AS shared, i.created, i.value FROM customer_identities i
+	// A customer's relations in one statement, each part in its own order
+	// (a timestamp, then a text): 0 aliases and every shared identifier it
+	// carries (flagged), 1 tags, 2 group memberships, 3 visits. One
+	// statement, not four: a reply's read-back is a sizeable share of an
+	// upsert's statements.
+	sqlSelectRelations = `SELECT part, customer_id, a, b, shared, t1, t2 FROM (
+		SELECT 0 AS part, i.customer_id, i.kind AS a, i.display AS b, false AS shared, i.created AS t1, i.created AS t2, i.value AS v
+		FROM customer_identities i
 		WHERE i.organization_id = $1 AND i.customer_id = ANY($2) AND NOT i.is_primary AND NOT EXISTS (
 			SELECT 1 FROM shared_identifier_carriers s WHERE s.organization_id = $1 AND s.kind = i.kind
 				AND s.value = i.value AND s.customer_id = i.customer_id)
 		UNION ALL
-		SELECT customer_id, kind, display, true, created, value FROM shared_identifier_carriers
-		WHERE organization_id = $1 AND customer_id = ANY($2)) a
-		ORDER BY created, value`
+		SELECT 0, customer_id, kind, display, true, created, created, value FROM shared_identifier_carriers
+		WHERE organization_id = $1 AND customer_id = ANY($2)
+		UNION ALL
+		SELECT 1, customer_id, location_id, tag, false, created, created, tag_key FROM customer_tags
+		WHERE organization_id = $1 AND customer_id = ANY($2)
+		UNION ALL
+		SELECT 2, customer_id, group_id, '', false, added, added, group_id FROM group_members
+		WHERE organization_id = $1 AND customer_id = ANY($2)
+		UNION ALL
+		SELECT 3, customer_id, location_id, source, false, first_seen, last_seen, location_id FROM customer_locations
+		WHERE organization_id = $1 AND customer_id = ANY($2)) r
+		ORDER BY part, t1, v`
 	// A customer given an identifier another owns carries it when it is
 	// shared (SPEC §10.1: no 409): listed, or on the blocklist (listed now,
 	// its owner a carrier too). No row means it is not shared.
@@ -114,13 +129,9 @@ const (
 			SELECT 1 FROM shared_identifiers WHERE organization_id = $1 AND kind = $2 AND value = $3)
 		ON CONFLICT (organization_id, kind, value, customer_id) DO UPDATE SET display = EXCLUDED.display
 		RETURNING true`
-	sqlDeleteCarriers = `DELETE FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = $2`
-	sqlSelectTags     = `SELECT customer_id, location_id, tag FROM customer_tags
-		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY created, tag_key`
+	sqlDeleteCarriers    = `DELETE FROM shared_identifier_carriers WHERE organization_id = $1 AND customer_id = $2`
 	sqlSelectMemberships = `SELECT customer_id, group_id FROM group_members
 		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY added, group_id`
-	sqlSelectVisits = `SELECT customer_id, location_id, first_seen, last_seen, source FROM customer_locations
-		WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY first_seen, location_id`
 )
 
 func scanCustomer(row pgx.Row) (*customer.Customer, error) {
@@ -478,51 +489,33 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 // queueRelations queues the relation reads of ids; rows are attached to
 // byID's customers when the batch runs (earlier queries may fill byID).
 func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*customer.Customer) {
-	each := func(id string, fn func(c *customer.Customer)) {
-		if c := byID[id]; c != nil {
-			fn(c)
-		}
-	}
-	b.Queue(sqlSelectAliases, orgID, ids).Query(func(rows pgx.Rows) error {
-		var id, kind, display string
+	b.Queue(sqlSelectRelations, orgID, ids).Query(func(rows pgx.Rows) error {
+		var part int
+		var id, x, y string
 		var shared bool
-		_, err := pgx.ForEachRow(rows, []any{&id, &kind, &display, &shared}, func() error {
-			each(id, func(c *customer.Customer) {
-				c.Aliases = append(c.Aliases, customer.Alias{Kind: kind, Value: display, Shared: shared})
-			})
-			return nil
-		})
-		return err
-	})
-	b.Queue(sqlSelectTags, orgID, ids).Query(func(rows pgx.Rows) error {
-		var id, loc, tag string
-		_, err := pgx.ForEachRow(rows, []any{&id, &loc, &tag}, func() error {
-			each(id, func(c *customer.Customer) {
+		var t1, t2 time.Time
+		_, err := pgx.ForEachRow(rows, []any{&part, &id, &x, &y, &shared, &t1, &t2}, func() error {
+			c := byID[id]
+			if c == nil {
+				return nil
+			}
+			switch part {
+			case 0:
+				c.Aliases = append(c.Aliases, customer.Alias{Kind: x, Value: y, Shared: shared})
+			case 1:
+				loc := x
 				if loc == "" {
 					loc = customer.OrgWideTags
 				}
-				c.TagsByLocation[loc] = append(c.TagsByLocation[loc], tag)
-				if !containsFold(c.Tags, tag) {
-					c.Tags = append(c.Tags, tag)
+				c.TagsByLocation[loc] = append(c.TagsByLocation[loc], y)
+				if !containsFold(c.Tags, y) {
+					c.Tags = append(c.Tags, y)
 				}
-			})
-			return nil
-		})
-		return err
-	})
-	b.Queue(sqlSelectMemberships, orgID, ids).Query(func(rows pgx.Rows) error {
-		var id, group string
-		_, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
-			each(id, func(c *customer.Customer) { c.Groups = append(c.Groups, group) })
-			return nil
-		})
-		return err
-	})
-	b.Queue(sqlSelectVisits, orgID, ids).Query(func(rows pgx.Rows) error {
-		var v customer.Visit
-		var id string
-		_, err := pgx.ForEachRow(rows, []any{&id, &v.LocationID, &v.FirstSeen, &v.LastSeen, &v.Source}, func() error {
-			each(id, func(c *customer.Customer) { c.Locations = append(c.Locations, v) })
+			case 2:
+				c.Groups = append(c.Groups, x)
+			case 3:
+				c.Locations = append(c.Locations, customer.Visit{LocationID: x, FirstSeen: t1, LastSeen: t2, Source: y})
+			}
 			return nil
 		})
 		return err
