@@ -43,12 +43,16 @@ func TestUpsertWaitingJobWrittenByWorker(t *testing.T) {
 	go func() {
 		answer <- e.do("POST", "/api/v1/customers/upsert?wait=10", map[string]any{"email": "waits@example.com"})
 	}()
-	var tasks []*asynq.TaskInfo
-	for deadline := time.Now().Add(5 * time.Second); len(tasks) == 0; tasks = pendingUpserts(t, e) {
+	insp := asynq.NewInspector(e.opt)
+	defer insp.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// The queue exists once the task is in it.
+		if info, err := insp.GetQueueInfo(e.names.Critical()); err == nil && info.Pending > 0 {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("no task queued")
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if _, _, jobs := upsertCounts(t, e); jobs != 0 {
 		t.Fatalf("%d job rows before the worker ran, want 0 (the worker writes it)", jobs)
