@@ -38,12 +38,15 @@ type stack struct {
 	api *client.ClientWithResponses
 
 	workerStarted bool
+	closed        bool
 }
 
 // benchRateLimit is requests per minute per key, per bucket, in benchmarks.
 const benchRateLimit = 1_000_000
 
-func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) {
+// startStack starts the service on cfg.databaseURL, its queues named after
+// namespace (a second stack on a copy of the database needs its own).
+func startStack(ctx context.Context, cfg config, apiKey, namespace string) (*stack, error) {
 	limit := benchRateLimit
 	if cfg.noRateLimit {
 		limit = -1
@@ -52,7 +55,7 @@ func startStack(ctx context.Context, cfg config, apiKey string) (*stack, error) 
 		linkittest.WithDatabaseURL(cfg.databaseURL),
 		linkittest.WithStore(postgres.Options{MaxConns: int32(cfg.dbMaxConns), ChunkRows: cfg.importChunkRows}),
 		linkittest.WithRedisURL(cfg.redisURL),
-		linkittest.WithNamespace("bench"),
+		linkittest.WithNamespace(namespace),
 		linkittest.WithLogger(slog.New(slog.DiscardHandler)),
 		// The limiter runs (its Redis round trip is part of every figure) with
 		// limits no benchmark reaches.
@@ -99,7 +102,12 @@ func (s *stack) startWorker() {
 		SuggestPoll: s.cfg.suggestPoll})
 }
 
+// close stops the service; again, or on no stack, it does nothing.
 func (s *stack) close() {
+	if s == nil || s.closed {
+		return
+	}
+	s.closed = true
 	if err := s.Close(); err != nil {
 		fmt.Println("bench:", err)
 	}

@@ -92,7 +92,8 @@ func writeImportFile(path string, g *gen, rows int, firstNew int, seed uint64) e
 // importSuite imports a generated file into the loaded organization end to
 // end (upload → completed and searchable) and compares with COPY + one
 // set-based merge.
-func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report, nextIndex *int64, logf func(string, ...any)) error {
+func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report, nextIndex *int64,
+	snap *snapshot, logf func(string, ...any)) error {
 	st.startWorker()
 	rep.Baselines = append(rep.Baselines, baseImportText)
 	dir, err := os.MkdirTemp("", "linkit-bench-import")
@@ -110,9 +111,30 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 
 	// Baseline first, so the service's import does not warm its caches.
 	logf("import: baseline (COPY + one INSERT … ON CONFLICT)")
+	cpuB0 := takeCPUSnapshot()
 	baseSecs, err := importBaseline(ctx, pool, file)
 	if err != nil {
 		return fmt.Errorf("import baseline: %w", err)
+	}
+	var baseCPU cpuDelta
+	baseCPU.add(cpuB0, takeCPUSnapshot())
+
+	ir := &importReport{Rows: cfg.importRows, NaiveSeconds: baseSecs}
+	rep.Import = ir
+	var same *sameEndRun
+	if snap != nil && cfg.importSameEnd {
+		rep.Baselines = append(rep.Baselines, baseSameEndText)
+		logf("import: same-end-state baseline (a copy of the loaded database, set-based SQL)")
+		if same, err = runSameEnd(ctx, snap, file, logf); err != nil {
+			return fmt.Errorf("import same-end-state baseline: %w", err)
+		}
+		ir.SameEndSeconds, ir.SameEndSteps = same.secs, same.steps
+	}
+	var prodBefore map[string]int64
+	if same != nil {
+		if prodBefore, err = countRows(ctx, pool); err != nil {
+			return fmt.Errorf("count rows: %w", err)
+		}
 	}
 
 	logf("import: the service (%d rows, %.0f MB)", cfg.importRows, float64(fi.Size())/1e6)
@@ -149,11 +171,42 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	cpu2 := takeCPUSnapshot()
 	peak := peakRSSMB()
 	api := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / secs, P50: secs * 1000}
-	base := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / baseSecs, P50: baseSecs * 1000}
+	base := stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / baseSecs, P50: baseSecs * 1000,
+		CPU: baseCPU.perRequest(cfg.importRows)}
 	r := newRow("import", fmt.Sprintf("import %d rows into %d customers (rows/s; p50 = total ms)", cfg.importRows, g.n), 1, api, base)
 	r.Target = &target{Text: "≥ 50% of baseline rows/s and peak RSS < 256 MB",
 		Pass: r.Ratio.RPS >= 0.5 && peak < 256}
+	var cpu cpuDelta
+	cpu.add(cpu0, cpu2)
+	r.API.CPU = cpu.perRequest(cfg.importRows)
 	rep.Rows = append(rep.Rows, r)
+	ir.ProductSeconds, ir.RatioNaive = secs, r.Ratio.RPS
+	if same != nil {
+		sr := newRow("import", fmt.Sprintf("import %d rows vs same end state", cfg.importRows), 1, api,
+			stats{Requests: cfg.importRows, RPS: float64(cfg.importRows) / same.secs, P50: same.secs * 1000, CPU: same.cpu})
+		sr.Target = &target{Text: "≥ 0.7× the same-end-state baseline (issue 24)", Pass: sr.Ratio.RPS >= 0.7}
+		rep.Rows = append(rep.Rows, sr)
+		ir.RatioSameEnd = sr.Ratio.RPS
+		logf("import: vs same end state: %s", sr.brief())
+		prodAfter, err := countRows(ctx, pool)
+		if err != nil {
+			return fmt.Errorf("count rows: %w", err)
+		}
+		ir.RowCounts = compareCounts(prodBefore, prodAfter, same.before, same.after)
+		lines, differ := countsTable(ir.RowCounts)
+		for _, l := range lines {
+			logf("import:   %s", l)
+		}
+		ir.CountsDiffer = differ
+		note := "import: rows added per table, product / same-end-state baseline: " + countsBrief(ir.RowCounts)
+		if len(differ) > 0 {
+			note = "WARNING: the same-end-state baseline does not write what the product does (>3% apart: " +
+				strings.Join(differ, "; ") + "); its ratio is not like for like. " + note
+			logf("import: WARNING: row counts differ by more than 3%%: %s", strings.Join(differ, "; "))
+		}
+		rep.Notes = append(rep.Notes, note)
+		rep.Notes = append(rep.Notes, "import: same-end-state baseline "+same.brief())
+	}
 	// Where the time went, from the import's own timestamps: the plan ends
 	// shortly before the first chunk does.
 	var untilFirstChunk, merge float64
@@ -180,7 +233,12 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		}
 	}
 	if cfg.revert {
-		return revertImport(ctx, cfg, st, rep, id, secs, logf)
+		if err := revertImport(ctx, cfg, st, rep, id, secs, logf); err != nil {
+			return err
+		}
+	}
+	if len(cfg.importCPUs) > 0 {
+		return cpuScaling(ctx, cfg, st, snap, file, rep, logf)
 	}
 	return nil
 }

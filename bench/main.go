@@ -66,6 +66,8 @@ type config struct {
 	fuzzyCustomers    int
 	fuzzyCPUProfile   string
 	fuzzyBaseline     bool
+	importSameEnd     bool
+	importCPUs        []int
 
 	revert bool
 }
@@ -78,7 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return def
 	}
 	var c config
-	var only, lookupClients, upsertClients string
+	var only, lookupClients, upsertClients, importCPUs string
 	var seed int64
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,6 +88,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.importRows, "import-rows", 1_000_000, "rows of the generated import file")
 	fs.IntVar(&c.importConcurrency, "import-concurrency", 2, "import chunks merged at once (LINKIT_IMPORT_CONCURRENCY)")
 	fs.BoolVar(&c.revert, "revert", true, "after the import suite, revert its import (POST /imports/{id}/revert) and time it")
+	fs.BoolVar(&c.importSameEnd, "import-same-end", true, "also time the same-end-state baseline of the import (set-based SQL writing what the import writes, on a copy of the loaded database)")
+	fs.StringVar(&importCPUs, "import-cpus", "", "after the import suite, import the same file once per CPU count listed (e.g. 2,1), each on a fresh copy of the loaded database with this process and PostgreSQL pinned to that many CPUs; prints rows/s per count and the ratio most ÷ fewest")
 	fs.IntVar(&c.importChunkRows, "import-chunk-rows", postgres.DefaultChunkRows, "target rows per import chunk (LINKIT_IMPORT_CHUNK_ROWS)")
 	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.StringVar(&c.fuzzyCPUProfile, "fuzzy-cpuprofile", "", "write a CPU profile of the fuzzy suite's full scan (the scorer's side; PostgreSQL's is EXPLAIN's)")
@@ -136,6 +140,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.upsertClients, err = intList(upsertClients); err != nil {
 		return c, fmt.Errorf("-upsert-clients: %w", err)
+	}
+	if c.importCPUs, err = cpuCounts(importCPUs, runtime.NumCPU()); err != nil {
+		return c, fmt.Errorf("-import-cpus: %w", err)
 	}
 	switch {
 	case c.customers < 1000:
@@ -208,7 +215,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer func() { pool.Close() }() // pool and st are replaced when the import suite takes a snapshot
 	if cfg.pgMaxWALSize != "" {
 		restore, err := setMaxWALSize(ctx, pool, cfg.pgMaxWALSize)
 		if err != nil {
@@ -229,11 +236,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	st, err := startStack(ctx, cfg, key.Secret)
+	st, err := startStack(ctx, cfg, key.Secret, "bench")
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer func() { st.close() }()
 
 	if cfg.selected("lookup") {
 		if err := lookupSuite(ctx, "lookup", cfg, st, pool, g, rep, logf); err != nil {
@@ -256,7 +263,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := pool.QueryRow(ctx, `SELECT next_index FROM bench_state`).Scan(&next); err != nil {
 			return err
 		}
-		err := importSuite(ctx, cfg, st, pool, g, rep, &next, logf)
+		var snap *snapshot
+		if cfg.importSameEnd || len(cfg.importCPUs) > 0 {
+			// Copies of the database as the import finds it: the service and
+			// the pool close while the snapshot is taken (a template must
+			// have no connections), then start again.
+			st.close()
+			pool.Close()
+			s, err := takeSnapshot(ctx, cfg.databaseURL, logf)
+			if err != nil {
+				return err
+			}
+			snap = s
+			defer func() {
+				if err := s.drop(ctx); err != nil {
+					logf("%v", err)
+				}
+			}()
+			if pool, err = openPool(ctx, cfg); err != nil {
+				return err
+			}
+			if st, err = startStack(ctx, cfg, key.Secret, "bench"); err != nil {
+				return err
+			}
+		}
+		err := importSuite(ctx, cfg, st, pool, g, rep, &next, snap, logf)
 		if _, serr := pool.Exec(context.WithoutCancel(ctx), `UPDATE bench_state SET next_index = $1`, next); serr != nil && err == nil {
 			err = serr
 		}
@@ -294,14 +325,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // prepareDatabase returns a pool on the loaded benchmark database and the
 // first generator index no customer uses yet.
 func prepareDatabase(ctx context.Context, cfg config, g *gen, rep *report, logf func(string, ...any)) (*pgxpool.Pool, int64, error) {
-	open := func() (*pgxpool.Pool, error) {
-		pc, err := pgxpool.ParseConfig(cfg.databaseURL)
-		if err != nil {
-			return nil, err
-		}
-		pc.MaxConns = int32(cfg.dbMaxConns)
-		return pgxpool.NewWithConfig(ctx, pc)
-	}
+	open := func() (*pgxpool.Pool, error) { return openPool(ctx, cfg) }
 	if cfg.reuse {
 		// Pending migrations (the code moves on) still apply to a kept database.
 		if err := postgres.Migrate(ctx, cfg.databaseURL); err != nil {
@@ -356,4 +380,14 @@ func prepareDatabase(ctx context.Context, cfg config, g *gen, rep *report, logf 
 		return nil, 0, err
 	}
 	return pool, int64(cfg.customers), nil
+}
+
+// openPool is the bench's own pool on the benchmark database.
+func openPool(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(cfg.dbMaxConns)
+	return pgxpool.NewWithConfig(ctx, pc)
 }

@@ -11,16 +11,17 @@ import (
 )
 
 type report struct {
-	Started   time.Time    `json:"started"`
-	Finished  time.Time    `json:"finished"`
-	Config    reportConfig `json:"config"`
-	Load      *loadStats   `json:"load,omitempty"`
-	Rows      []row        `json:"results"`
-	Breakdown []step       `json:"upsert_breakdown,omitempty"`
-	Baselines []string     `json:"baselines"`
-	Notes     []string     `json:"notes,omitempty"`
-	PeakRSSMB float64      `json:"peak_rss_mb"`
-	Fuzzy     *fuzzyReport `json:"fuzzy,omitempty"`
+	Started   time.Time     `json:"started"`
+	Finished  time.Time     `json:"finished"`
+	Config    reportConfig  `json:"config"`
+	Load      *loadStats    `json:"load,omitempty"`
+	Rows      []row         `json:"results"`
+	Breakdown []step        `json:"upsert_breakdown,omitempty"`
+	Baselines []string      `json:"baselines"`
+	Notes     []string      `json:"notes,omitempty"`
+	PeakRSSMB float64       `json:"peak_rss_mb"`
+	Fuzzy     *fuzzyReport  `json:"fuzzy,omitempty"`
+	Import    *importReport `json:"import,omitempty"`
 }
 
 // noteNoise reports how much of the box other processes used while we

@@ -27,6 +27,11 @@ const customerImageFields = `'row', to_jsonb(c) - 'search_text', 'xmin', c.xmin:
 	'visits', (SELECT coalesce(jsonb_agg(to_jsonb(v)), '[]') FROM customer_locations v
 		WHERE v.organization_id = c.organization_id AND v.customer_id = c.id)`
 
+// CustomerImageFields is customerImageFields for the benchmark's
+// same-end-state import baseline (bench/), which writes the same
+// before-images by hand: one definition, so the two stay alike.
+const CustomerImageFields = customerImageFields
+
 // mergedImageFields is what a merge moves besides (merge.go
 // sqlMergeCustomer): contacts, orders, credit checks, the customers merged
 // into it before (redirects) and its duplicate pairs. Taken only for the
