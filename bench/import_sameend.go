@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,17 +42,16 @@ type sameEndStep struct {
 	Rows    int64   `json:"rows"`
 }
 
-// sameEndStatements are the baseline's writes in order; $org and $imp are
-// replaced by literals (CREATE TABLE AS takes no parameters).
-var sameEndStatements = []struct{ name, sql string }{
-	// The product's chunk settings (postgres/import_chunk.go).
-	{"work_mem", `SET LOCAL work_mem = '256MB'`},
-	{"pending list limit", `SET LOCAL gin_pending_list_limit = '128MB'`},
+// sameEndResolve decides, in one session, where each row goes; $org and
+// $imp are replaced by literals (CREATE TABLE AS takes no parameters). The
+// tables are unlogged (the product's staging is not: the baseline may be
+// cheaper) and visible to the sessions that write.
+var sameEndResolve = []struct{ name, sql string }{
 	{"imports row", `INSERT INTO imports (organization_id, id, status, file_name, started, read_done, finished,
 		rows, invalid) SELECT $org, $imp, 'completed', 'customers.csv', now(), now(), now(), count(*),
 		count(*) FILTER (WHERE NOT ok) FROM bench_stage`},
 	// Each usable row with the existing customer its email, else its phone, names.
-	{"match existing", `CREATE TEMP TABLE bench_rows ON COMMIT DROP AS
+	{"match existing", `CREATE UNLOGGED TABLE bench_rows AS
 		SELECT s.n, s.id, s.first_name, s.last_name, s.email, s.email_key, s.phone, s.phone_key, s.phone_valid,
 			s.company, s.city, coalesce(ie.customer_id, ip.customer_id) AS existing
 		FROM bench_stage s
@@ -59,64 +59,84 @@ var sameEndStatements = []struct{ name, sql string }{
 		LEFT JOIN customer_identities ip ON ip.organization_id = $org AND ip.kind = 'phone' AND ip.value = s.phone_key
 		WHERE s.ok`},
 	// A new person is the first row of the file with its email or phone.
-	{"new people", `CREATE TEMP TABLE bench_new ON COMMIT DROP AS
+	{"new people", `CREATE UNLOGGED TABLE bench_new AS
 		SELECT * FROM (SELECT r.*, least(
 				CASE WHEN email_key IS NOT NULL THEN min(n) OVER (PARTITION BY email_key) END,
 				CASE WHEN phone_key IS NOT NULL THEN min(n) OVER (PARTITION BY phone_key) END) AS leader
 			FROM bench_rows r WHERE existing IS NULL) x
 		WHERE leader = n`},
-	{"insert customers", `INSERT INTO customers (organization_id, id, first_name, last_name, name, email, phone,
-			phone_valid, company_name, source, attributes)
-		SELECT $org, id, first_name, last_name, trim(first_name || ' ' || last_name), coalesce(email, ''),
-			coalesce(phone, ''), phone_valid, company,
-			'import', CASE WHEN city <> '' THEN jsonb_build_object('City', city) ELSE '{}' END
-		FROM bench_new ORDER BY n`},
-	{"insert identities", `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
-		SELECT $org, 'email', email_key, id, true, email FROM bench_new WHERE email_key IS NOT NULL
-		UNION ALL
-		SELECT $org, 'phone', phone_key, id, true, phone FROM bench_new WHERE phone_key IS NOT NULL`},
 	// Fill blanks: the first row naming a customer gives what it lacks.
-	{"matched customers", `CREATE TEMP TABLE bench_hit ON COMMIT DROP AS
-		SELECT c.id, CASE WHEN c.company_name = '' THEN h.company ELSE c.company_name END AS company,
+	{"matched customers", `CREATE UNLOGGED TABLE bench_hit AS
+		SELECT c.id, h.n, CASE WHEN c.company_name = '' THEN h.company ELSE c.company_name END AS company,
 			CASE WHEN h.city <> '' AND NOT c.attributes ? 'City' THEN c.attributes || jsonb_build_object('City', h.city)
 				ELSE c.attributes END AS attributes,
 			jsonb_strip_nulls(jsonb_build_object(
 				'company_name', CASE WHEN c.company_name = '' AND h.company <> '' THEN jsonb_build_object('from', '', 'to', h.company) END,
 				'attributes', CASE WHEN h.city <> '' AND NOT c.attributes ? 'City'
 					THEN jsonb_build_object('from', c.attributes, 'to', c.attributes || jsonb_build_object('City', h.city)) END)) AS changes
-		FROM (SELECT DISTINCT ON (existing) existing, company, city FROM bench_rows WHERE existing IS NOT NULL
+		FROM (SELECT DISTINCT ON (existing) existing, n, company, city FROM bench_rows WHERE existing IS NOT NULL
 			ORDER BY existing, n) h
 		JOIN customers c ON c.organization_id = $org AND c.id = h.existing`},
+	{"analyze", `ANALYZE bench_new, bench_hit`},
+}
+
+// sameEndWrites are the writes, run by as many sessions at once as the
+// service merges chunks, each one transaction over its part of the rows
+// ($part of $parts, by the row's number: a new customer's first row, a
+// matched customer's first row).
+var sameEndWrites = []struct{ name, sql string }{
+	// The product's chunk settings (postgres/import_chunk.go).
+	{"work_mem", `SET LOCAL work_mem = '256MB'`},
+	{"pending list limit", `SET LOCAL gin_pending_list_limit = '128MB'`},
+	{"insert customers", `INSERT INTO customers (organization_id, id, first_name, last_name, name, email, phone,
+			phone_valid, company_name, source, attributes)
+		SELECT $org, id, first_name, last_name, trim(first_name || ' ' || last_name), coalesce(email, ''),
+			coalesce(phone, ''), phone_valid, company,
+			'import', CASE WHEN city <> '' THEN jsonb_build_object('City', city) ELSE '{}' END
+		FROM bench_new WHERE n % $parts = $part ORDER BY n`},
+	{"insert identities", `INSERT INTO customer_identities (organization_id, kind, value, customer_id, is_primary, display)
+		SELECT $org, 'email', email_key, id, true, email FROM bench_new WHERE email_key IS NOT NULL AND n % $parts = $part
+		UNION ALL
+		SELECT $org, 'phone', phone_key, id, true, phone FROM bench_new WHERE phone_key IS NOT NULL AND n % $parts = $part`},
 	{"before-images", `INSERT INTO import_changes (organization_id, import_id, customer_id, before)
 		SELECT $org, $imp, c.id, jsonb_build_object(` + postgres.CustomerImageFields + `)
-		FROM bench_hit h JOIN customers c ON c.organization_id = $org AND c.id = h.id`},
+		FROM bench_hit h JOIN customers c ON c.organization_id = $org AND c.id = h.id WHERE h.n % $parts = $part`},
 	{"update matched", `UPDATE customers c SET company_name = h.company, attributes = h.attributes, updated = now()
-		FROM bench_hit h WHERE c.organization_id = $org AND c.id = h.id AND h.changes <> '{}'`},
+		FROM bench_hit h WHERE c.organization_id = $org AND c.id = h.id AND h.changes <> '{}' AND h.n % $parts = $part`},
 	{"created marks", `INSERT INTO import_changes (organization_id, import_id, customer_id, created)
-		SELECT $org, $imp, id, true FROM bench_new`},
+		SELECT $org, $imp, id, true FROM bench_new WHERE n % $parts = $part`},
 	{"audit events", `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
-		SELECT $org, id, '` + postgres.EventCreated + `', 'import', $imp, '{}' FROM bench_new
+		SELECT $org, id, '` + postgres.EventCreated + `', 'import', $imp, '{}' FROM bench_new WHERE n % $parts = $part
 		UNION ALL
-		SELECT $org, id, '` + postgres.EventUpdated + `', 'import', $imp, changes FROM bench_hit WHERE changes <> '{}'`},
+		SELECT $org, id, '` + postgres.EventUpdated + `', 'import', $imp, changes FROM bench_hit
+		WHERE changes <> '{}' AND n % $parts = $part`},
 	// Unusable rows are errors; phones kept although invalid, warnings.
 	{"error report", `INSERT INTO import_errors (organization_id, import_id, row_num, severity, column_name, reason, raw)
 		SELECT $org, $imp, n, CASE WHEN ok THEN 'warning' ELSE 'error' END, CASE WHEN ok THEN 'Phone' ELSE '' END,
 			CASE WHEN ok THEN 'phone ' || phone || ' is not a valid number; it never replaces a valid phone'
 				ELSE 'no valid email, phone or external id' END, raw
-		FROM bench_stage WHERE NOT ok OR (phone IS NOT NULL AND NOT phone_valid)`},
+		FROM bench_stage WHERE (NOT ok OR (phone IS NOT NULL AND NOT phone_valid)) AND n % $parts = $part`},
 	{"commit", `COMMIT`},
-	// Searchable: as the product, which merges the pending list as the import completes.
-	{"merge pending list", `SELECT gin_clean_pending_list('customers_search'::regclass)`},
 }
 
 // sameEndBaseline writes the file's end state into the database at dbURL
-// (a fresh copy of the loaded one) and reports its seconds and steps.
-func sameEndBaseline(ctx context.Context, dbURL, file, orgID string) (float64, []sameEndStep, error) {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return 0, nil, err
+// (a fresh copy of the loaded one) with parts sessions writing at once, and
+// reports its seconds and steps (a write step's seconds are summed over the
+// sessions).
+func sameEndBaseline(ctx context.Context, dbURL, file, orgID string, parts int, cpu *cpuDelta) (float64, []sameEndStep, error) {
+	conns := make([]*pgx.Conn, max(parts, 1))
+	for i := range conns {
+		c, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer c.Close(context.WithoutCancel(ctx))
+		conns[i] = c
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	// CPU from here to the end, before the sessions (their backends) end.
+	cpu0 := takeCPUSnapshot()
+	defer func() { cpu.add(cpu0, takeCPUSnapshot()) }()
+	conn := conns[0]
 	if _, err := conn.Exec(ctx, `CREATE UNLOGGED TABLE bench_stage (n int, id text, first_name text, last_name text,
 		email text, email_key text, phone text, phone_key text, phone_valid bool, company text, city text, ok bool, raw text[])`); err != nil {
 		return 0, nil, fmt.Errorf("staging table: %w", err)
@@ -135,25 +155,72 @@ func sameEndBaseline(ctx context.Context, dbURL, file, orgID string) (float64, [
 	if err != nil {
 		return 0, nil, err
 	}
-	step("read, normalize (Go) and COPY", t, staged)
+	step(stepStaged, t, staged)
 	t = time.Now()
 	if _, err := conn.Exec(ctx, `ANALYZE bench_stage`); err != nil {
 		return 0, nil, err
 	}
 	step("analyze staging", t, 0)
-	if _, err := conn.Exec(ctx, `BEGIN`); err != nil {
-		return 0, nil, err
-	}
-	for _, s := range sameEndStatements {
+	for _, s := range sameEndResolve {
 		t := time.Now()
 		tag, err := conn.Exec(ctx, sub.Replace(s.sql))
 		if err != nil {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
 			return 0, nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 		step(s.name, t, tag.RowsAffected())
 	}
+
+	t = time.Now()
+	written := make([][]sameEndStep, len(conns))
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			written[i], errs[i] = writePart(ctx, c, strings.NewReplacer("$parts", strconv.Itoa(len(conns)), "$part", strconv.Itoa(i)), sub)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, nil, err
+	}
+	step(fmt.Sprintf("writes, %d sessions at once", len(conns)), t, 0)
+	for j := range written[0] {
+		s := sameEndStep{Name: written[0][j].Name + " (summed)"}
+		for _, w := range written {
+			s.Seconds += w[j].Seconds
+			s.Rows += w[j].Rows
+		}
+		steps = append(steps, s)
+	}
+	// Searchable: as the product, which merges the pending list as the import completes.
+	t = time.Now()
+	if _, err := conn.Exec(ctx, `SELECT gin_clean_pending_list('customers_search'::regclass)`); err != nil {
+		return 0, nil, fmt.Errorf("merge pending list: %w", err)
+	}
+	step("merge pending list", t, 0)
 	return time.Since(start).Seconds(), steps, nil
+}
+
+const stepStaged = "read, normalize (Go) and COPY"
+
+// writePart runs the writes of one part in one transaction.
+func writePart(ctx context.Context, c *pgx.Conn, part, sub *strings.Replacer) ([]sameEndStep, error) {
+	if _, err := c.Exec(ctx, `BEGIN`); err != nil {
+		return nil, err
+	}
+	var steps []sameEndStep
+	for _, s := range sameEndWrites {
+		t := time.Now()
+		tag, err := c.Exec(ctx, part.Replace(sub.Replace(s.sql)))
+		if err != nil {
+			_, _ = c.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		steps = append(steps, sameEndStep{Name: s.name, Seconds: time.Since(t).Seconds(), Rows: tag.RowsAffected()})
+	}
+	return steps, nil
 }
 
 // stageNormalized reads the generated CSV, normalizes each row in Go as the
@@ -335,7 +402,7 @@ func (r *sameEndRun) brief() string {
 
 // runSameEnd runs the same-end-state baseline on a fresh copy of the
 // snapshot, counting every table's rows before and after, and drops the copy.
-func runSameEnd(ctx context.Context, snap *snapshot, file string, logf func(string, ...any)) (*sameEndRun, error) {
+func runSameEnd(ctx context.Context, snap *snapshot, file string, parts int, logf func(string, ...any)) (*sameEndRun, error) {
 	name, dbURL, err := snap.copy(ctx, "sameend")
 	if err != nil {
 		return nil, err
@@ -358,14 +425,12 @@ func runSameEnd(ctx context.Context, snap *snapshot, file string, logf func(stri
 	prev := dbName
 	dbName = name
 	defer func() { dbName = prev }()
-	cpu0 := takeCPUSnapshot()
-	if out.secs, out.steps, err = sameEndBaseline(ctx, dbURL, file, benchOrg); err != nil {
+	var d cpuDelta
+	if out.secs, out.steps, err = sameEndBaseline(ctx, dbURL, file, benchOrg, parts, &d); err != nil {
 		return nil, err
 	}
-	var d cpuDelta
-	d.add(cpu0, takeCPUSnapshot())
 	for _, s := range out.steps {
-		if s.Name == "read, normalize (Go) and COPY" {
+		if s.Name == stepStaged {
 			out.rows = int(s.Rows)
 		}
 	}

@@ -28,7 +28,10 @@ type cpuRun struct {
 	Seconds    float64 `json:"seconds,omitempty"`
 	RowsPerSec float64 `json:"rows_per_second,omitempty"`
 	PeakRSSMB  float64 `json:"peak_rss_mb,omitempty"`
-	Skipped    string  `json:"skipped,omitempty"` // why it did not run
+	// CPU is µs per row of this process, the copy's backends and the rest
+	// of the machine (others: cores, all CPUs, pinned or not).
+	CPU     *cpuPerReq `json:"cpu,omitempty"`
+	Skipped string     `json:"skipped,omitempty"` // why it did not run
 }
 
 // cpuCounts parses -import-cpus: CPU counts between 1 and available, each
@@ -183,6 +186,15 @@ func cpuScaling(ctx context.Context, cfg config, st *stack, snap *snapshot, file
 		return errors.New("-import-cpus needs a snapshot of the loaded database")
 	}
 	rep.Baselines = append(rep.Baselines, baseCPUText)
+	// The suite's worker would go on scoring the suite's import's new
+	// customers as fuzzy duplicates beside the pinned runs; a later suite
+	// starts it again.
+	if st.workerStarted {
+		if err := st.StopWorker(); err != nil {
+			return err
+		}
+		st.workerStarted = false
+	}
 	var allowed unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 		note := "import on fewer CPUs skipped: cannot read this process's CPUs: " + err.Error()
@@ -202,8 +214,8 @@ func cpuScaling(ctx context.Context, cfg config, st *stack, snap *snapshot, file
 			rep.Notes = append(rep.Notes, note)
 			continue
 		}
-		logf("import: on %d CPUs (%s): %.1f s = %s rows/s, peak RSS %.0f MB", n, run.Set, run.Seconds,
-			thousands(run.RowsPerSec), run.PeakRSSMB)
+		logf("import: on %d CPUs (%s): %.1f s = %s rows/s, peak RSS %.0f MB; CPU µs per row: go %.0f, postgres %.0f, others %.2f cores",
+			n, run.Set, run.Seconds, thousands(run.RowsPerSec), run.PeakRSSMB, run.CPU.Go, run.CPU.Postgres, run.CPU.OthersCores)
 	}
 	ratio, text := scalingRatio(rep.Import.CPUScaling)
 	rep.Import.ScalingRatio = ratio
@@ -280,7 +292,11 @@ func importOnCPUs(ctx context.Context, cfg config, apiKey string, snap *snapshot
 	}
 	defer pin.restore()
 	logf("import: on %d CPUs (%s), database %s", n, names, name)
+	prev := dbName // the copy's backends are the ones to count
+	dbName = name
+	defer func() { dbName = prev }()
 	resetPeakRSS()
+	cpu0 := takeCPUSnapshot()
 	start := time.Now()
 	id, err := st.uploadImport(ctx, file)
 	if err != nil {
@@ -297,6 +313,11 @@ func importOnCPUs(ctx context.Context, cfg config, apiKey string, snap *snapshot
 		return run, fmt.Errorf("flush the search index: %w", err)
 	}
 	run.Seconds = time.Since(start).Seconds()
+	var d cpuDelta
+	d.add(cpu0, takeCPUSnapshot())
+	if run.CPU = d.perRequest(cfg.importRows); run.CPU == nil {
+		run.CPU = &cpuPerReq{}
+	}
 	run.RowsPerSec = float64(cfg.importRows) / run.Seconds
 	run.PeakRSSMB = peakRSSMB()
 	return run, nil
