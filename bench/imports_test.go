@@ -1,9 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkitworks/customers/postgres/postgrestest"
 )
 
 // The row-count comparison flags a table the baseline writes too little or
@@ -125,5 +136,76 @@ func TestBatchSource(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != 1 || got[2] != 3 {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// The import suite end to end on a small database: the same-end-state
+// baseline writes what the service's import writes (row counts per table
+// within 3%), both ratios reach the JSON, and -import-cpus runs or says why
+// it could not pin.
+func TestImportSuiteShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an import suite of 2,000 rows; skipped with -short")
+	}
+	t.Parallel()
+	name := "linkit_bench_test_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	dbURL, err := withDatabase(postgrestest.AdminURL(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dropDatabase(context.Background(), dbURL, name) })
+	redisURL := "redis://127.0.0.1:6379/11"
+	if v := os.Getenv("LINKIT_TEST_REDIS_URL"); v != "" {
+		redisURL = v // the queues are named after the database: no collision
+	}
+	out := filepath.Join(t.TempDir(), "results.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"-database-url", dbURL, "-redis-url", redisURL, "-customers", "1000",
+		"-import-rows", "2000", "-only", "import", "-revert=false", "-import-cpus", "1", "-out", out},
+		func(string) string { return "" }, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	ir := rep.Import
+	if ir == nil || ir.RatioNaive <= 0 || ir.RatioSameEnd <= 0 || ir.SameEndSeconds <= 0 {
+		t.Fatalf("import figures missing: %+v", ir)
+	}
+	if len(ir.CountsDiffer) > 0 {
+		t.Fatalf("the baseline's rows differ from the import's: %v\n%s", ir.CountsDiffer, stderr.String())
+	}
+	counted := map[string]int64{}
+	for _, c := range ir.RowCounts {
+		counted[c.Table] = c.Baseline
+	}
+	for _, table := range []string{"customers", "customer_identities", "audit_events", "import_changes", "import_errors"} {
+		if counted[table] == 0 {
+			t.Errorf("the baseline added no rows to %s: %+v", table, ir.RowCounts)
+		}
+	}
+	if len(ir.CPUScaling) != 1 || (ir.CPUScaling[0].RowsPerSec <= 0 && ir.CPUScaling[0].Skipped == "") {
+		t.Fatalf("cpu scaling: %+v", ir.CPUScaling)
+	}
+	if !strings.Contains(stdout.String(), "vs same end state") {
+		t.Fatalf("the table lacks the same-end-state row:\n%s", stdout.String())
+	}
+	// The copies are gone.
+	conn, err := pgx.Connect(ctx, postgrestest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '\_%'`, name).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d copies of %s left (%v)", left, name, err)
 	}
 }

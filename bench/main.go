@@ -236,7 +236,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	st, err := startStack(ctx, cfg, key.Secret, "bench")
+	st, err := startStack(ctx, cfg, key.Secret, dbName)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if pool, err = openPool(ctx, cfg); err != nil {
 				return err
 			}
-			if st, err = startStack(ctx, cfg, key.Secret, "bench"); err != nil {
+			if st, err = startStack(ctx, cfg, key.Secret, dbName); err != nil {
 				return err
 			}
 		}
