@@ -379,6 +379,11 @@ type importReport struct {
 	RowCounts      []tableCount  `json:"row_counts,omitempty"`
 	CountsDiffer   []string      `json:"row_counts_differ,omitempty"`
 	CPUScaling     []cpuRun      `json:"cpu_scaling,omitempty"`
+	// CPU µs per row of the file (this process and the database's
+	// backends): on a loaded box steadier than the times.
+	CPUPerRow        float64 `json:"cpu_us_per_row"`
+	NaiveCPUPerRow   float64 `json:"naive_cpu_us_per_row,omitempty"`
+	SameEndCPUPerRow float64 `json:"same_end_cpu_us_per_row,omitempty"`
 	// ScalingRatio is the rows/s on the most CPUs ÷ on the fewest.
 	ScalingRatio float64 `json:"cpu_scaling_ratio,omitempty"`
 }
@@ -442,4 +447,26 @@ func runSameEnd(ctx context.Context, snap *snapshot, file string, parts int, log
 	}
 	logf("import: same-end-state baseline %s", out.brief())
 	return out, nil
+}
+
+// cpuText sets and says the CPU per row of the import and its baselines
+// (this process plus the database's backends) and their ratios.
+func (ir *importReport) cpuText(product, naive *cpuPerReq, same *sameEndRun) string {
+	sum := func(c *cpuPerReq) float64 {
+		if c == nil {
+			return 0
+		}
+		return c.Go + c.Postgres
+	}
+	ir.CPUPerRow, ir.NaiveCPUPerRow = sum(product), sum(naive)
+	if ir.CPUPerRow == 0 {
+		return ""
+	}
+	t := fmt.Sprintf("CPU µs per row (this process + the database's backends): the service %.0f, naive baseline %.0f (%.2f× by CPU)",
+		ir.CPUPerRow, ir.NaiveCPUPerRow, ir.NaiveCPUPerRow/ir.CPUPerRow)
+	if same != nil {
+		ir.SameEndCPUPerRow = sum(same.cpu)
+		t += fmt.Sprintf(", same-end-state baseline %.0f (%.2f× by CPU)", ir.SameEndCPUPerRow, ir.SameEndCPUPerRow/ir.CPUPerRow)
+	}
+	return t
 }

@@ -209,6 +209,10 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		rep.Notes = append(rep.Notes, note)
 		rep.Notes = append(rep.Notes, "import: same-end-state baseline "+same.brief())
 	}
+	if t := ir.cpuText(api.CPU, base.CPU, same); t != "" {
+		logf("import: %s", t)
+		rep.Notes = append(rep.Notes, "import: "+t)
+	}
 	// Where the time went, from the import's own timestamps: the plan ends
 	// shortly before the first chunk does.
 	var untilFirstChunk, merge float64

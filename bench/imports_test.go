@@ -177,7 +177,7 @@ func TestImportSuiteShortRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ir := rep.Import
-	if ir == nil || ir.RatioNaive <= 0 || ir.RatioSameEnd <= 0 || ir.SameEndSeconds <= 0 {
+	if ir == nil || ir.RatioNaive <= 0 || ir.RatioSameEnd <= 0 || ir.SameEndSeconds <= 0 || ir.CPUPerRow <= 0 || ir.SameEndCPUPerRow <= 0 {
 		t.Fatalf("import figures missing: %+v", ir)
 	}
 	if len(ir.CountsDiffer) > 0 {
