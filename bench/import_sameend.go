@@ -27,8 +27,9 @@ import (
 
 const baseSameEndText = "import, same end state: on a copy of the loaded database (CREATE DATABASE … TEMPLATE), the same " +
 	"file read and normalized in Go (dedupe's email, phone and name normalizers, one goroutine per core, as the upload " +
-	"does; counted in the time) and COPYed into an unlogged staging table, then set-based statements in one transaction " +
-	"writing what the product's import writes for those rows: new customers (the columns the import sets; every index " +
+	"does; counted in the time) and COPYed into an unlogged staging table, then set-based statements (the writes in as " +
+	"many sessions at once as the service merges chunks, each one transaction) writing what the product's import " +
+	"writes for those rows: new customers (the columns the import sets; every index " +
 	"of customers, the trigram GIN's pending list merged at the end as the product does), their email and phone " +
 	"identity rows, matched customers updated (fill blanks), their before-images and the created customers' marks in " +
 	"import_changes, audit events, the error report of unusable rows, one imports row; the triggers (fuzzy pending " +
