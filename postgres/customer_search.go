@@ -296,16 +296,16 @@ func (r *searchRun) total(ctx context.Context, fetched, lastRow int) (customer.P
 	if r.candidates >= 0 {
 		page.Total = max(min(est, r.candidates), offset+fetched)
 	}
-	plan := probePlan
+	plan, counts := probePlan, r.q.counts+` AND `+r.q.indexed // the probe plan counts by the trigram index
 	switch k := r.candidates; {
 	case k >= 0 && k <= searchProbeCap:
 	case k >= 0 && k <= searchCommonAbove && est < searchCountBelow:
 	case k < 0 && !hasTrigram(r.q.term) && est < searchCountBelow && r.baseRows <= searchCommonAbove*searchWalkCost:
-		plan = walkPlan
+		plan, counts = walkPlan, r.q.counts
 	default:
 		return page, nil
 	}
-	n, err := r.count(ctx, plan, r.q.counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
+	n, err := r.count(ctx, plan, counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
 	if err != nil || n > searchProbeCap {
 		page.Total = max(page.Total, searchProbeCap+1)
 		return page, err
