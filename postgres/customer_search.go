@@ -60,7 +60,10 @@ const (
 //
 //  1. Walk the first searchWalkRows rows of the sort order (index scan
 //     only, nothing sorted). A full page there is the page: the term is
-//     common.
+//     common. In the search box's case (newest first, no other filter) an
+//     in-memory sample of those rows (searchSamples) tells a term that
+//     would not fill the page there first: the walk is skipped (it cost a
+//     rare term more than the rest of its search, issue 24).
 //  2. Otherwise fetch the matches with the trigram index (bitmap scan
 //     only), at most searchProbeCap+1 of them, and sort the page out of
 //     them: at most the cap, page and total are exact. (One round trip: a
@@ -82,21 +85,29 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	// queries and end with it; a common term costs one round trip, not three.
 	err := func() error {
 		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1}
-		// 1. The first rows of the sort order.
-		lastRow, err := r.walk(ctx, &list, searchWalkRows)
-		if err != nil {
-			return err
+		probe := hasTrigram(term)
+		// 1. The first rows of the sort order; skipped when the sample of
+		// the search box's case (newest first, no other filter) says the
+		// term is rare there.
+		if !probe || len(q.baseArgs) > 1 || order != customerOrders["-created"] ||
+			!s.samples.rare(s, orgID, term, q.offset+f.Limit+1) {
+			lastRow, err := r.walk(ctx, &list, searchWalkRows)
+			if err != nil {
+				return err
+			}
+			if len(list) > f.Limit {
+				page, err = r.total(ctx, len(list), lastRow)
+				return err
+			}
+			// Few: probe unless the walk saw enough matches to make a
+			// probe unlikely to stay within the cap (it would stop at the
+			// cap, for nothing).
+			seen := q.offset + len(list)
+			likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
+			probe = probe && (len(list) == 0 || likely <= 1.5*searchProbeCap)
 		}
-		if len(list) > f.Limit {
-			page, err = r.total(ctx, len(list), lastRow)
-			return err
-		}
-		// 2. Few: the matches by the trigram index, at most the cap of them;
-		// unless the walk saw enough matches to make that unlikely (the
-		// fetch would stop at the cap, for nothing).
-		seen := q.offset + len(list)
-		likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
-		if hasTrigram(term) && (len(list) == 0 || likely <= 1.5*searchProbeCap) {
+		// 2. Few: the matches by the trigram index, at most the cap of them.
+		if probe {
 			matches := 0
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
 				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
@@ -115,7 +126,8 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			}
 		}
 		// 3. Many: the sort order to the end of the page.
-		if lastRow, err = r.walk(ctx, &list, 0); err != nil {
+		lastRow, err := r.walk(ctx, &list, 0)
+		if err != nil {
 			return err
 		}
 		page, err = r.total(ctx, len(list), lastRow)
