@@ -58,9 +58,6 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 		last := list[len(list)-1]
 		page.NextCursor = customer.Cursor{Updated: last.Updated, ID: last.ID}.Encode()
 	}
-	if err := s.loadRelations(ctx, orgID, list); err != nil {
-		return nil, customer.Page{}, err
-	}
 	if list == nil {
 		list = []*customer.Customer{}
 	}
@@ -79,14 +76,9 @@ func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filt
 	var estimate int
 	b := &pgx.Batch{}
 	b.Queue(query, append(args, f.Limit+1, offset)...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			c, err := scanCustomer(rows)
-			if err != nil {
-				return err
-			}
-			list = append(list, c)
-		}
-		return rows.Err()
+		var err error
+		list, err = scanCustomers(rows, nil)
+		return err
 	})
 	b.Queue(`EXPLAIN (FORMAT JSON) `+matches, args...).QueryRow(func(row pgx.Row) error {
 		var err error
@@ -122,8 +114,10 @@ func customerListQuery(orgID string, f customer.Filter, order string) (query, ma
 	where, args := customerWhere(orgID, f)
 	limitArg := strconv.Itoa(len(args) + 1)
 	offsetArg := strconv.Itoa(len(args) + 2)
-	query = `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
-		` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg
+	// The page's relations are read for its rows only, past the offset.
+	query = `SELECT ` + customerColumns + `, ` + relationColumns + ` FROM (
+		SELECT * FROM customers c WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg + `) c
+		ORDER BY ` + order
 	return query, `SELECT 1 FROM customers c WHERE ` + where, args
 }
 

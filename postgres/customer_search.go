@@ -175,7 +175,9 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 	limitOffset := " LIMIT $" + strconv.Itoa(len(q.args)+1) + " OFFSET $" + strconv.Itoa(len(q.args)+2)
 	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
 		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
-	q.probe = `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset
+	// The page's relations are read for its rows only, past the offset.
+	q.probe = `SELECT c.n, ` + customerColumns + `, ` + relationColumns + ` FROM (
+		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
 	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
 	// The walk numbers the rows in the sort order before filtering by the
 	// term: the filter cannot move below the window function (no plan can
@@ -198,7 +200,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 		}
 		matches := `SELECT c.rn, c.id FROM (` + inner + `) c WHERE ` + q.like +
 			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-		return `SELECT w.rn, ` + customerColumns + ` FROM (` + matches + `) w
+		return `SELECT w.rn, ` + customerColumns + `, ` + relationColumns + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.rn`
 	}
 	return q
@@ -378,11 +380,16 @@ func hasTrigram(term string) bool {
 }
 
 // scanCustomers reads customer rows led by one integer column into lead
-// (the last row's value stays).
+// (the last row's value stays; nil: no such column) and followed by their
+// relationColumns.
 func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
 	var list []*customer.Customer
+	var rel relations
 	for rows.Next() {
-		c, err := scanCustomer(leadScanner{rows, lead})
+		c, err := scanCustomer(pageScanner{rows, lead, &rel})
+		if err == nil {
+			err = rel.attach(c)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -391,15 +398,20 @@ func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
 	return list, rows.Err()
 }
 
-// leadScanner scans a row's first column into v and the rest into the
-// destinations it is given.
-type leadScanner struct {
-	row pgx.Row
-	v   any
+// pageScanner scans a row's first column into lead (unless nil), the next
+// into the destinations it is given and the last into rel.
+type pageScanner struct {
+	row  pgx.Row
+	lead *int
+	rel  *relations
 }
 
-func (l leadScanner) Scan(dest ...any) error {
-	return l.row.Scan(append([]any{l.v}, dest...)...)
+func (p pageScanner) Scan(dest ...any) error {
+	all := make([]any, 0, len(dest)+5)
+	if p.lead != nil {
+		all = append(all, p.lead)
+	}
+	return p.row.Scan(p.rel.dest(append(all, dest...))...)
 }
 
 // searchTerm normalizes a search string: lower case, single spaces;
