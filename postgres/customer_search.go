@@ -85,12 +85,19 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	// queries and end with it; a common term costs one round trip, not three.
 	err := func() error {
 		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1}
-		probe := hasTrigram(term)
-		// 1. The first rows of the sort order; skipped when the sample of
-		// the search box's case (newest first, no other filter) says the
-		// term is rare there.
-		if !probe || len(q.baseArgs) > 1 || order != customerOrders["-created"] ||
-			!s.samples.rare(s, orgID, term, q.offset+f.Limit+1) {
+		probe, walk := hasTrigram(term), true
+		if len(q.baseArgs) == 1 && order == customerOrders["-created"] {
+			// The search box's case (newest first, no other filter): the
+			// sample knows the organization's size and whether the term
+			// is rare among the rows a first walk reads.
+			texts, rows := s.samples.get(s, orgID)
+			if rows > 0 {
+				r.baseRows = rows
+			}
+			walk = !probe || !sampledRare(texts, rows, term, q.offset+f.Limit+1)
+		}
+		// 1. The first rows of the sort order, unless the term is rare there.
+		if walk {
 			lastRow, err := r.walk(ctx, &list, searchWalkRows)
 			if err != nil {
 				return err
@@ -143,13 +150,18 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 // sorting its matches, or a walk along the sort order's index. JIT is off:
 // a disabled plan node costs 10^10, which the JIT takes for a huge query
 // and compiles for 0.5–1.8 s (issue 24) to run a few milliseconds of work.
+// Plans are generic: the settings fix their shape, and PostgreSQL kept
+// planning the probe anew for every term (custom plans), which cost about
+// as much as running it. Each statement's text runs under one plan's
+// settings only, so the plan a connection caches for it is that plan's.
 const (
 	probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),
 		set_config('enable_indexonlyscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
-		set_config('enable_sort', 'on', true), set_config('jit', 'off', true)`
+		set_config('enable_sort', 'on', true), set_config('jit', 'off', true),
+		set_config('plan_cache_mode', 'force_generic_plan', true)`
 	walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'on', true),
 		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-		set_config('jit', 'off', true)`
+		set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 )
 
 // searchQueries are the SQL texts and arguments of one search.

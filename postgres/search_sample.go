@@ -34,15 +34,12 @@ type searchSample struct {
 	loading bool
 }
 
-// rare tells, for a search of term in the newest-first order without other
-// filters, whether the first walk would go in vain: the sample says the
-// walk's rows hold fewer matches than the page needs (need: offset, page
-// and one more) and the organization few enough for the trigram index to
-// fetch them all (the rule searchCustomers applies after a walk). It
-// answers false, walk first as without a sample, until the organization's
-// sample is loaded; a stale sample answers while a fresh one loads.
-func (s *searchSamples) rare(db *Store, orgID, term string, need int) bool {
+// get returns an organization's sample and its estimated number of
+// customers (0: not loaded yet; a stale sample answers while a fresh one
+// loads).
+func (s *searchSamples) get(db *Store, orgID string) (texts []string, rows int) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.orgs == nil {
 		s.orgs = map[string]*searchSample{}
 	}
@@ -54,12 +51,20 @@ func (s *searchSamples) rare(db *Store, orgID, term string, need int) bool {
 		sm = &searchSample{}
 		s.orgs[orgID] = sm
 	}
-	texts, rows := sm.texts, sm.rows
 	if !sm.loading && time.Since(sm.loaded) > searchSampleTTL {
 		sm.loading = true
 		go s.load(db, orgID, sm)
 	}
-	s.mu.Unlock()
+	return sm.texts, sm.rows
+}
+
+// sampledRare tells, for a search of term in the newest-first order without
+// other filters, whether the first walk would go in vain: the sample says
+// the walk's rows hold fewer matches than the page needs (need: offset,
+// page and one more) and the organization's rows few enough for the
+// trigram index to fetch them all (the rule searchCustomers applies after
+// a walk). Without a sample the answer is false: walk first.
+func sampledRare(texts []string, rows int, term string, need int) bool {
 	// A small organization is read whole by the first walk: nothing to save.
 	if len(texts)*searchSampleEvery < searchWalkRows {
 		return false
@@ -70,9 +75,8 @@ func (s *searchSamples) rare(db *Store, orgID, term string, need int) bool {
 			matches++
 		}
 	}
-	walkMatches := matches * searchSampleEvery
 	likely := float64(matches) / float64(len(texts)) * float64(rows)
-	return walkMatches < need && likely <= 1.5*searchProbeCap
+	return matches*searchSampleEvery < need && likely <= 1.5*searchProbeCap
 }
 
 // evictOldest drops the sample loaded longest ago (s.mu held).
