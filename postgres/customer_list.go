@@ -42,7 +42,9 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	var list []*customer.Customer
 	var page customer.Page
 	var err error
-	if term := searchTerm(f.Search); term != "" {
+	term := searchTerm(f.Search)
+	if term != "" {
+		// A search's page statement carries its relations.
 		list, page, err = s.searchCustomers(ctx, orgID, f, term, order)
 	} else {
 		list, page, err = s.listCustomers(ctx, orgID, f, order)
@@ -52,6 +54,13 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	}
 	if len(list) > f.Limit {
 		list = list[:f.Limit]
+	}
+	if term == "" {
+		// A list's page statement is planned for its filters (custom
+		// plans): its relations come apart, in a plan cached once.
+		if err := s.loadRelations(ctx, orgID, list); err != nil {
+			return nil, customer.Page{}, err
+		}
 	}
 	page.Page, page.Limit = f.Page, f.Limit
 	if f.Sort == "updated" && page.HasMore && len(list) > 0 {
@@ -76,9 +85,14 @@ func (s *Store) listCustomers(ctx context.Context, orgID string, f customer.Filt
 	var estimate int
 	b := &pgx.Batch{}
 	b.Queue(query, append(args, f.Limit+1, offset)...).Query(func(rows pgx.Rows) error {
-		var err error
-		list, err = scanCustomers(rows, nil)
-		return err
+		for rows.Next() {
+			c, err := scanCustomer(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, c)
+		}
+		return rows.Err()
 	})
 	b.Queue(`EXPLAIN (FORMAT JSON) `+matches, args...).QueryRow(func(row pgx.Row) error {
 		var err error
@@ -114,10 +128,8 @@ func customerListQuery(orgID string, f customer.Filter, order string) (query, ma
 	where, args := customerWhere(orgID, f)
 	limitArg := strconv.Itoa(len(args) + 1)
 	offsetArg := strconv.Itoa(len(args) + 2)
-	// The page's relations are read for its rows only, past the offset.
-	query = `SELECT ` + customerColumns + `, ` + relationColumns + ` FROM (
-		SELECT * FROM customers c WHERE ` + where + ` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg + `) c
-		ORDER BY ` + order
+	query = `SELECT ` + customerColumns + ` FROM customers c WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT $` + limitArg + ` OFFSET $` + offsetArg
 	return query, `SELECT 1 FROM customers c WHERE ` + where, args
 }
 

@@ -456,6 +456,9 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 		byID[c.ID], ids[i] = c, c.ID
 	}
 	b := &pgx.Batch{}
+	// A generic plan (the batch is its own transaction, the setting ends
+	// with it): for an array of ids PostgreSQL would plan every read anew.
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
 	queueRelations(b, orgID, ids, byID)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return interpretError(fmt.Errorf("load relations: %w", err), nil)
@@ -467,7 +470,13 @@ func (s *Store) loadRelations(ctx context.Context, orgID string, cs []*customer.
 // attached to byID's customers when the batch runs (earlier queries may
 // fill byID).
 func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*customer.Customer) {
-	b.Queue(sqlSelectRelations, orgID, ids).Query(func(rows pgx.Rows) error {
+	var q *pgx.QueuedQuery
+	if len(ids) == 1 {
+		q = b.Queue(sqlSelectRelationsOne, orgID, ids[0])
+	} else {
+		q = b.Queue(sqlSelectRelations, orgID, ids)
+	}
+	q.Query(func(rows pgx.Rows) error {
 		var id string
 		var rel relations
 		_, err := pgx.ForEachRow(rows, []any{&id, &rel.aliases, &rel.tags, &rel.groups, &rel.visits}, func() error {
@@ -480,9 +489,16 @@ func queueRelations(b *pgx.Batch, orgID string, ids []string, byID map[string]*c
 	})
 }
 
-// sqlSelectRelations reads the relations of customers $2 of organization $1.
-const sqlSelectRelations = `SELECT c.id, ` + relationColumns + `
+// sqlSelectRelations reads the relations of customers $2 of organization
+// $1; sqlSelectRelationsOne those of customer $2, the usual case, whose
+// plan PostgreSQL caches (for an array it planned every read anew: the
+// array's size changes the estimates).
+const (
+	sqlSelectRelations = `SELECT c.id, ` + relationColumns + `
 	FROM (SELECT $1::text AS organization_id, unnest($2::text[]) AS id) c`
+	sqlSelectRelationsOne = `SELECT c.id, ` + relationColumns + `
+	FROM (SELECT $1::text AS organization_id, $2::text AS id) c`
+)
 
 // relationColumns are customer c's aliases (with every shared identifier
 // it carries, flagged), tags, groups and visits, each a JSON array in its
