@@ -60,7 +60,43 @@ func writeData(w http.ResponseWriter, status int, v any) {
 
 // writeList answers {"data": [...], "meta": {...}}.
 func writeList(w http.ResponseWriter, v any, page customer.Page) {
+	if cs, ok := v.([]*customer.Customer); ok {
+		if b, err := customerList(cs, page); err == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(b)
+			return
+		}
+	}
 	encode(w, http.StatusOK, envelope{Data: v, Meta: &page})
+}
+
+// customerList is the list body of cs, byte for byte what encode writes,
+// from each customer's MarshalJSON as it is: encoding/json would check and
+// copy each one's output again, a third of a search's Go time (issue 24).
+func customerList(cs []*customer.Customer, page customer.Page) ([]byte, error) {
+	b := make([]byte, 0, 2048*len(cs)+128)
+	b = append(b, `{"data":[`...)
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if c == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		cb, err := c.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, cb...)
+	}
+	meta, err := json.Marshal(&page)
+	if err != nil {
+		return nil, err
+	}
+	b = append(append(append(b, `],"meta":`...), meta...), "}\n"...)
+	return b, nil
 }
 
 // writeError maps err to its status and documented body. Internal errors

@@ -441,26 +441,7 @@ func TestSearchCursorSeesEveryMatchOnce(t *testing.T) {
 func TestSearchCommonTermSkipsTheTrigramIndex(t *testing.T) {
 	t.Parallel()
 	c := newSearchCorpus(t)
-	ctx := context.Background()
-	scans := func() (n int64) {
-		if err := c.e.store.Pool().QueryRow(ctx, `SELECT idx_scan FROM pg_stat_user_indexes
-			WHERE indexrelname = 'customers_search'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	// Backends report their counts when idle, at most once a second and
-	// at least every 10 seconds: wait for them to settle.
-	settled := func(min int64) int64 {
-		deadline := time.Now().Add(15 * time.Second)
-		for n := scans(); ; n = scans() {
-			if n >= min && time.Now().After(deadline.Add(-4*time.Second)) || time.Now().After(deadline) {
-				return n
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	before := settled(0)
+	before := c.settledScans(t, nil)["customers_search"]
 	for _, term := range []string{"commonwealth", "everyman"} {
 		res := c.page(t, "search="+term, c.want("", c.in[term]), 1, 20)
 		if m := res.meta(); m["total_estimated"] != true {
@@ -468,7 +449,76 @@ func TestSearchCommonTermSkipsTheTrigramIndex(t *testing.T) {
 		}
 	}
 	c.page(t, "search=rarebird", c.want("", c.in["rarebird"]), 1, 20)
-	if got := settled(before + 1); got != before+1 {
+	if got := c.settledScans(t, map[string]int64{"customers_search": before + 1})["customers_search"]; got != before+1 {
 		t.Fatalf("customers_search scanned %d times for two common terms and a rare one, want 1 (the rare one)", got-before)
+	}
+}
+
+// A rare term in the search box (newest first, no other filter) is
+// fetched by the trigram index without walking the newest customers
+// first, once the organization's sample is loaded (by the first search);
+// its pages stay exact.
+func TestSearchRareTermSkipsTheWalk(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	all := c.want("", c.in["rarebird"])
+	c.page(t, "search=rarebird", all, 1, 20)
+	time.Sleep(time.Second) // the sample loads apart from the search
+	before := c.settledScans(t, nil)
+	for p := 1; p <= 3; p++ {
+		c.page(t, "search=rarebird", all, p, 3)
+	}
+	// A common term still walks.
+	c.page(t, "search=commonwealth", c.want("", c.in["commonwealth"]), 1, 20)
+	after := c.settledScans(t, map[string]int64{"customers_search": before["customers_search"] + 3,
+		"customers_created": before["customers_created"] + 1})
+	if got := after["customers_search"] - before["customers_search"]; got != 3 {
+		t.Fatalf("customers_search scanned %d times for three pages of a rare term and a common one, want 3", got)
+	}
+	if got := after["customers_created"] - before["customers_created"]; got != 1 {
+		t.Fatalf("customers_created scanned %d times for three pages of a rare term and a common one, want 1 (the common one)", got)
+	}
+}
+
+// settledScans is how many times each search index was scanned, once the
+// backends' counts settled: they report them when idle, at most once a
+// second and at least every 10 seconds; it waits for at least min's.
+func (c *searchCorpus) settledScans(t *testing.T, min map[string]int64) map[string]int64 {
+	t.Helper()
+	scans := func() map[string]int64 {
+		n := map[string]int64{}
+		rows, err := c.e.store.Pool().Query(context.Background(), `SELECT indexrelname, idx_scan FROM pg_stat_user_indexes
+			WHERE indexrelname IN ('customers_search', 'customers_created')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var k int64
+			if err := rows.Scan(&name, &k); err != nil {
+				t.Fatal(err)
+			}
+			n[name] = k
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	reached := func(n map[string]int64) bool {
+		for name, k := range min {
+			if n[name] < k {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for n := scans(); ; n = scans() {
+		if reached(n) && time.Now().After(deadline.Add(-4*time.Second)) || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -192,6 +192,26 @@ func lookupSuite(ctx context.Context, suite string, cfg config, st *stack, pool 
 		},
 	}
 	w := window{warmup: cfg.warmup, duration: cfg.duration}
+	if suite == "search" && cfg.searchCPUProfile != "" {
+		// Separate API-only measurements after the suite, so the profile
+		// holds no baseline: the common and the rare search.
+		defer func() {
+			stop, err := startProfile(cfg.searchCPUProfile)
+			if err != nil {
+				logf("search profile: %v", err)
+				return
+			}
+			var rates []string
+			for wi, wl := range workloads[3:5] {
+				s := measure(ctx, 16, w, cfg.seed+80_000+uint64(wi), wl.api)
+				rates = append(rates, fmt.Sprintf("%s %.0f req/s", wl.name, s.RPS))
+			}
+			stop()
+			logf("search profiled c=16 (API only): %s → %s", strings.Join(rates, ", "), cfg.searchCPUProfile)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("CPU profile of separate 16-client API-only searches (%s): %s; "+
+				"load-generator goroutines carry the label side=client", strings.Join(rates, ", "), cfg.searchCPUProfile))
+		}()
+	}
 	for wi, wl := range workloads {
 		if suite == "search" && !strings.HasPrefix(wl.name, "list ?search=") {
 			continue

@@ -65,6 +65,7 @@ type config struct {
 	soak              soakConfig
 	fuzzyCustomers    int
 	fuzzyCPUProfile   string
+	searchCPUProfile  string
 	fuzzyBaseline     bool
 	importSameEnd     bool
 	importCPUs        []int
@@ -93,6 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.importChunkRows, "import-chunk-rows", postgres.DefaultChunkRows, "target rows per import chunk (LINKIT_IMPORT_CHUNK_ROWS)")
 	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.StringVar(&c.fuzzyCPUProfile, "fuzzy-cpuprofile", "", "write a CPU profile of the fuzzy suite's full scan (the scorer's side; PostgreSQL's is EXPLAIN's)")
+	fs.StringVar(&c.searchCPUProfile, "search-cpuprofile", "", "write a CPU profile of separate API-only measurements of the common and rare searches at 16 clients (the search suite; load-generator goroutines labelled side=client)")
 	fs.BoolVar(&c.fuzzyBaseline, "fuzzy-baseline", true, "run the fuzzy suite's same-run baseline (off: development runs of the scan alone)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")

@@ -42,7 +42,9 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	var list []*customer.Customer
 	var page customer.Page
 	var err error
-	if term := searchTerm(f.Search); term != "" {
+	term := searchTerm(f.Search)
+	if term != "" {
+		// A search's page statement carries its relations.
 		list, page, err = s.searchCustomers(ctx, orgID, f, term, order)
 	} else {
 		list, page, err = s.listCustomers(ctx, orgID, f, order)
@@ -53,13 +55,17 @@ func (s *Store) FindCustomers(ctx context.Context, orgID string, f customer.Filt
 	if len(list) > f.Limit {
 		list = list[:f.Limit]
 	}
+	if term == "" {
+		// A list's page statement is planned for its filters (custom
+		// plans): its relations come apart, in a plan cached once.
+		if err := s.loadRelations(ctx, orgID, list); err != nil {
+			return nil, customer.Page{}, err
+		}
+	}
 	page.Page, page.Limit = f.Page, f.Limit
 	if f.Sort == "updated" && page.HasMore && len(list) > 0 {
 		last := list[len(list)-1]
 		page.NextCursor = customer.Cursor{Updated: last.Updated, ID: last.ID}.Encode()
-	}
-	if err := s.loadRelations(ctx, orgID, list); err != nil {
-		return nil, customer.Page{}, err
 	}
 	if list == nil {
 		list = []*customer.Customer{}

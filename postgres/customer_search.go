@@ -60,7 +60,10 @@ const (
 //
 //  1. Walk the first searchWalkRows rows of the sort order (index scan
 //     only, nothing sorted). A full page there is the page: the term is
-//     common.
+//     common. In the search box's case (newest first, no other filter) an
+//     in-memory sample of those rows (searchSamples) tells a term that
+//     would not fill the page there first: the walk is skipped (it cost a
+//     rare term more than the rest of its search, issue 24).
 //  2. Otherwise fetch the matches with the trigram index (bitmap scan
 //     only), at most searchProbeCap+1 of them, and sort the page out of
 //     them: at most the cap, page and total are exact. (One round trip: a
@@ -82,21 +85,36 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	// queries and end with it; a common term costs one round trip, not three.
 	err := func() error {
 		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1}
-		// 1. The first rows of the sort order.
-		lastRow, err := r.walk(ctx, &list, searchWalkRows)
-		if err != nil {
-			return err
+		probe, walk := hasTrigram(term), true
+		if len(q.baseArgs) == 1 && order == customerOrders["-created"] {
+			// The search box's case (newest first, no other filter): the
+			// sample knows the organization's size and whether the term
+			// is rare among the rows a first walk reads.
+			texts, rows := s.samples.get(s, orgID)
+			if rows > 0 {
+				r.baseRows = rows
+			}
+			walk = !probe || !sampledRare(texts, rows, term, q.offset+f.Limit+1)
 		}
-		if len(list) > f.Limit {
-			page, err = r.total(ctx, len(list), lastRow)
-			return err
+		// 1. The first rows of the sort order, unless the term is rare there.
+		if walk {
+			lastRow, err := r.walk(ctx, &list, searchWalkRows)
+			if err != nil {
+				return err
+			}
+			if len(list) > f.Limit {
+				page, err = r.total(ctx, len(list), lastRow)
+				return err
+			}
+			// Few: probe unless the walk saw enough matches to make a
+			// probe unlikely to stay within the cap (it would stop at the
+			// cap, for nothing).
+			seen := q.offset + len(list)
+			likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
+			probe = probe && (len(list) == 0 || likely <= 1.5*searchProbeCap)
 		}
-		// 2. Few: the matches by the trigram index, at most the cap of them;
-		// unless the walk saw enough matches to make that unlikely (the
-		// fetch would stop at the cap, for nothing).
-		seen := q.offset + len(list)
-		likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
-		if hasTrigram(term) && (len(list) == 0 || likely <= 1.5*searchProbeCap) {
+		// 2. Few: the matches by the trigram index, at most the cap of them.
+		if probe {
 			matches := 0
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
 				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
@@ -115,7 +133,8 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			}
 		}
 		// 3. Many: the sort order to the end of the page.
-		if lastRow, err = r.walk(ctx, &list, 0); err != nil {
+		lastRow, err := r.walk(ctx, &list, 0)
+		if err != nil {
 			return err
 		}
 		page, err = r.total(ctx, len(list), lastRow)
@@ -131,13 +150,18 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 // sorting its matches, or a walk along the sort order's index. JIT is off:
 // a disabled plan node costs 10^10, which the JIT takes for a huge query
 // and compiles for 0.5–1.8 s (issue 24) to run a few milliseconds of work.
+// Plans are generic: the settings fix their shape, and PostgreSQL kept
+// planning the probe anew for every term (custom plans), which cost about
+// as much as running it. Each statement's text runs under one plan's
+// settings only, so the plan a connection caches for it is that plan's.
 const (
 	probePlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),
 		set_config('enable_indexonlyscan', 'off', true), set_config('enable_bitmapscan', 'on', true),
-		set_config('enable_sort', 'on', true), set_config('jit', 'off', true)`
+		set_config('enable_sort', 'on', true), set_config('jit', 'off', true),
+		set_config('plan_cache_mode', 'force_generic_plan', true)`
 	walkPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'on', true),
 		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-		set_config('jit', 'off', true)`
+		set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 )
 
 // searchQueries are the SQL texts and arguments of one search.
@@ -163,15 +187,20 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 	limitOffset := " LIMIT $" + strconv.Itoa(len(q.args)+1) + " OFFSET $" + strconv.Itoa(len(q.args)+2)
 	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
 		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
-	q.probe = `SELECT count(*) OVER (), ` + customerColumns + ` FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset
+	// The page's relations are read for its rows only, past the offset.
+	q.probe = `SELECT c.n, ` + customerColumns + `, ` + relationColumns + ` FROM (
+		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
 	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
 	// The walk numbers the rows in the sort order before filtering by the
 	// term: the filter cannot move below the window function (no plan can
 	// use the trigram index) and the last row's number tells how far the
 	// walk went. The outer order names the subquery's columns, so the
 	// index's order carries through and nothing is sorted. The walk reads
-	// only what it orders and filters by (the sort order's index holds it:
-	// migration 00038); the page's rows are then read by primary key.
+	// only what it orders and filters by; the page's rows are then read by
+	// primary key. (An index covering search_text, for an index-only walk,
+	// saved nothing measurable at a million customers: the walk's heap
+	// pages were few: the benchmark's rows lie in the order they were
+	// created.)
 	sortCols := "c.created"
 	if strings.Contains(order, "lower(c.name)") {
 		sortCols = "lower(c.name) AS sort_name"
@@ -186,7 +215,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 		}
 		matches := `SELECT c.rn, c.id FROM (` + inner + `) c WHERE ` + q.like +
 			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-		return `SELECT w.rn, ` + customerColumns + ` FROM (` + matches + `) w
+		return `SELECT w.rn, ` + customerColumns + `, ` + relationColumns + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.rn`
 	}
 	return q
@@ -296,16 +325,16 @@ func (r *searchRun) total(ctx context.Context, fetched, lastRow int) (customer.P
 	if r.candidates >= 0 {
 		page.Total = max(min(est, r.candidates), offset+fetched)
 	}
-	plan := probePlan
+	plan, counts := probePlan, r.q.counts+` AND `+r.q.indexed // the probe plan counts by the trigram index
 	switch k := r.candidates; {
 	case k >= 0 && k <= searchProbeCap:
 	case k >= 0 && k <= searchCommonAbove && est < searchCountBelow:
 	case k < 0 && !hasTrigram(r.q.term) && est < searchCountBelow && r.baseRows <= searchCommonAbove*searchWalkCost:
-		plan = walkPlan
+		plan, counts = walkPlan, r.q.counts
 	default:
 		return page, nil
 	}
-	n, err := r.count(ctx, plan, r.q.counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
+	n, err := r.count(ctx, plan, counts+` LIMIT `+strconv.Itoa(searchProbeCap+1))
 	if err != nil || n > searchProbeCap {
 		page.Total = max(page.Total, searchProbeCap+1)
 		return page, err
@@ -366,11 +395,16 @@ func hasTrigram(term string) bool {
 }
 
 // scanCustomers reads customer rows led by one integer column into lead
-// (the last row's value stays).
+// (the last row's value stays; nil: no such column) and followed by their
+// relationColumns.
 func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
 	var list []*customer.Customer
+	var rel relations
 	for rows.Next() {
-		c, err := scanCustomer(leadScanner{rows, lead})
+		c, err := scanCustomer(pageScanner{rows, lead, &rel})
+		if err == nil {
+			err = rel.attach(c)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -379,15 +413,20 @@ func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
 	return list, rows.Err()
 }
 
-// leadScanner scans a row's first column into v and the rest into the
-// destinations it is given.
-type leadScanner struct {
-	row pgx.Row
-	v   any
+// pageScanner scans a row's first column into lead (unless nil), the next
+// into the destinations it is given and the last into rel.
+type pageScanner struct {
+	row  pgx.Row
+	lead *int
+	rel  *relations
 }
 
-func (l leadScanner) Scan(dest ...any) error {
-	return l.row.Scan(append([]any{l.v}, dest...)...)
+func (p pageScanner) Scan(dest ...any) error {
+	all := make([]any, 0, len(dest)+5)
+	if p.lead != nil {
+		all = append(all, p.lead)
+	}
+	return p.row.Scan(p.rel.dest(append(all, dest...))...)
 }
 
 // searchTerm normalizes a search string: lower case, single spaces;

@@ -31,6 +31,8 @@ type Store struct {
 	// reads, upserts and workers need. It is pool when StageConns is 0.
 	stage *pgxpool.Pool
 	opts  Options
+	// samples tell rare search terms from common ones (search_sample.go).
+	samples searchSamples
 }
 
 // Options tune a Store, given once to Open; the zero value is the

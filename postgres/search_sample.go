@@ -1,0 +1,134 @@
+// Search samples: which plan a search term wants, told from the organization's newest customers kept in memory.
+
+package postgres
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A sample is every searchSampleEvery-th search_text of an organization's
+// searchWalkRows newest customers (the rows a first walk reads), refreshed
+// when older than searchSampleTTL, for at most searchSampleOrgs
+// organizations per process (about 70 KB each).
+const (
+	searchSampleEvery = 3
+	searchSampleTTL   = 30 * time.Second
+	searchSampleOrgs  = 256
+)
+
+// searchSamples holds the samples of the organizations searched lately.
+type searchSamples struct {
+	mu   sync.Mutex
+	orgs map[string]*searchSample
+}
+
+type searchSample struct {
+	texts   []string // lower case, as search_text
+	rows    int      // estimated customers of the organization
+	loaded  time.Time
+	loading bool
+}
+
+// get returns an organization's sample and its estimated number of
+// customers (0: not loaded yet; a stale sample answers while a fresh one
+// loads).
+func (s *searchSamples) get(db *Store, orgID string) (texts []string, rows int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.orgs == nil {
+		s.orgs = map[string]*searchSample{}
+	}
+	sm := s.orgs[orgID]
+	if sm == nil {
+		if len(s.orgs) >= searchSampleOrgs {
+			s.evictOldest()
+		}
+		sm = &searchSample{}
+		s.orgs[orgID] = sm
+	}
+	if !sm.loading && time.Since(sm.loaded) > searchSampleTTL {
+		sm.loading = true
+		go s.load(db, orgID, sm)
+	}
+	return sm.texts, sm.rows
+}
+
+// sampledRare tells, for a search of term in the newest-first order without
+// other filters, whether the first walk would go in vain: the sample says
+// the walk's rows hold fewer matches than the page needs (need: offset,
+// page and one more) and the organization's rows few enough for the
+// trigram index to fetch them all (the rule searchCustomers applies after
+// a walk). Without a sample the answer is false: walk first.
+func sampledRare(texts []string, rows int, term string, need int) bool {
+	// A small organization is read whole by the first walk: nothing to save.
+	if len(texts)*searchSampleEvery < searchWalkRows {
+		return false
+	}
+	matches := 0
+	for _, t := range texts {
+		if strings.Contains(t, term) {
+			matches++
+		}
+	}
+	likely := float64(matches) / float64(len(texts)) * float64(rows)
+	return matches*searchSampleEvery < need && likely <= 1.5*searchProbeCap
+}
+
+// evictOldest drops the sample loaded longest ago (s.mu held).
+func (s *searchSamples) evictOldest() {
+	oldest := ""
+	for id, sm := range s.orgs {
+		if !sm.loading && (oldest == "" || sm.loaded.Before(s.orgs[oldest].loaded)) {
+			oldest = id
+		}
+	}
+	delete(s.orgs, oldest)
+}
+
+// load reads an organization's sample and its estimated size in one round
+// trip, apart from the request that found the sample missing or stale.
+func (s *searchSamples) load(db *Store, orgID string, sm *searchSample) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var texts []string
+	rows := 0
+	b := &pgx.Batch{}
+	b.Queue(sqlSearchSample, orgID, searchWalkRows, searchSampleEvery).Query(func(r pgx.Rows) error {
+		var t string
+		_, err := pgx.ForEachRow(r, []any{&t}, func() error {
+			texts = append(texts, t)
+			return nil
+		})
+		return err
+	})
+	b.Queue(`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE c.organization_id = $1 AND c.merged_into IS NULL`, orgID).
+		QueryRow(func(row pgx.Row) error {
+			var err error
+			rows, err = planRows(row)
+			return err
+		})
+	err := db.pool.SendBatch(ctx, b).Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sm.loading = false
+	if err != nil {
+		// Without a sample searches walk first, as before: an
+		// optimization only, retried after the TTL.
+		sm.loaded = time.Now()
+		return
+	}
+	sm.texts, sm.rows, sm.loaded = texts, rows, time.Now()
+}
+
+// sqlSearchSample reads every $3-th search_text of the $2 newest customers
+// of organization $1, along the index of the newest-first order.
+const sqlSearchSample = `SELECT search_text FROM (
+		SELECT c.search_text, row_number() OVER (ORDER BY c.created DESC, c.id DESC) AS rn
+		FROM customers c WHERE c.organization_id = $1 AND c.merged_into IS NULL
+		ORDER BY c.created DESC, c.id DESC LIMIT $2) s
+	WHERE s.rn % $3 = 1`
