@@ -50,9 +50,20 @@ const (
 		WHERE organization_id = $1 AND id = $2 FOR SHARE`
 	// Merged customers go first, all in one batch (import_revert_merges.go);
 	// then the rest, batch by batch: two batches at once skip each other's rows.
+	// A batch walks the primary key from after the last customer of its
+	// runner's previous batch ($4), so rows reverted before are not read
+	// again (there is no index of the pending rows: migration 00038).
 	sqlRevertNext = `SELECT customer_id FROM import_changes
-		WHERE organization_id = $1 AND import_id = $2 AND outcome IS NULL AND NOT merged ORDER BY customer_id LIMIT $3
+		WHERE organization_id = $1 AND import_id = $2 AND customer_id > $4 AND outcome IS NULL AND NOT merged
+		ORDER BY customer_id LIMIT $3
 		FOR UPDATE SKIP LOCKED`
+	// Once the runners are done, one last walk that waits for locked rows:
+	// what a runner skipped and nobody reverted (a batch whose transaction
+	// outlived its failed job, say) is reverted before the summary.
+	sqlRevertSweep = `SELECT customer_id FROM import_changes
+		WHERE organization_id = $1 AND import_id = $2 AND customer_id > $4 AND outcome IS NULL AND NOT merged
+		ORDER BY customer_id LIMIT $3
+		FOR UPDATE`
 	sqlKeepUpdated = `SET LOCAL linkit.keep_updated = 'on'`
 	sqlRevertLock  = `SELECT count(*) FROM (SELECT 1 FROM customers
 		WHERE organization_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE) c`
@@ -252,23 +263,30 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 		return nil, interpretError(fmt.Errorf("wait for chunks: %w", err), nil)
 	}
 	size := cmp.Or(s.opts.RevertBatch, defaultRevertBatch)
-	run := func(ctx context.Context, merged bool) (stale bool, err error) {
+	// Each runner keeps a cursor, moved only once its batch committed: a row
+	// it skipped below it was locked by the other runner's batch, which
+	// reverts it or, failing, takes it again from its own cursor. A job
+	// that fails resumes from the start, reading reverted rows once.
+	run := func(ctx context.Context, next string) (stale bool, err error) {
+		var after string
 		for {
 			var done bool
-			_, err := retryTx(ctx, s, func(tx pgx.Tx) (struct{}, error) {
+			last, err := retryTx(ctx, s, func(tx pgx.Tx) (string, error) {
+				var last string
 				var err error
-				done, stale, err = revertBatchTx(ctx, tx, orgID, jobID, importID, size, merged)
-				return struct{}{}, err
+				last, done, stale, err = revertBatchTx(ctx, tx, orgID, jobID, importID, next, size, after)
+				return last, err
 			})
 			if err != nil {
 				return false, fmt.Errorf("revert import %s: %w", importID, err)
 			}
-			if stale || done || merged {
+			if stale || done || next == sqlRevertNextMerged {
 				return stale, nil
 			}
+			after = last
 		}
 	}
-	stale, err := run(ctx, true)
+	stale, err := run(ctx, sqlRevertNextMerged)
 	if err != nil || stale {
 		return nil, err
 	}
@@ -276,7 +294,7 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 	var staleAny atomic.Bool
 	for range revertParallel {
 		g.Go(func() error {
-			st, err := run(gctx, false)
+			st, err := run(gctx, sqlRevertNext)
 			if st {
 				staleAny.Store(true)
 			}
@@ -289,6 +307,9 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 	if staleAny.Load() {
 		return nil, nil
 	}
+	if stale, err := run(ctx, sqlRevertSweep); err != nil || stale {
+		return nil, err
+	}
 	return retryTx(ctx, s, func(tx pgx.Tx) (*customer.ImportRevert, error) {
 		return finishRevert(ctx, tx, orgID, jobID, importID)
 	})
@@ -297,48 +318,50 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 // revertParallel is how many revert batches run at once.
 const revertParallel = 2
 
-// revertBatchTx reverts the next batch (with merged, all the merged
-// customers); done when none is left, stale when the job is no longer the
-// import's.
-func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string, size int, merged bool) (done, stale bool, err error) {
+// revertBatchTx reverts the batch the query next picks after the customer
+// id after (sqlRevertNextMerged: all the merged customers) and returns its
+// last customer; done when none is left, stale when the job is no longer
+// the import's.
+func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID, next string, size int, after string) (last string, done, stale bool, err error) {
 	var owner string
 	var status customer.ImportStatus
 	if err := tx.QueryRow(ctx, sqlRevertBatchOwner, orgID, importID).Scan(&owner, &status); err != nil {
-		return false, false, interpretError(err, customer.NotFound("Import", importID))
+		return "", false, false, interpretError(err, customer.NotFound("Import", importID))
 	}
 	if owner != jobID {
-		return false, true, nil
+		return "", false, true, nil
 	}
 	if status == customer.ImportReverted {
-		return true, false, nil
+		return "", true, false, nil
 	}
+	merged := next == sqlRevertNextMerged
 	var rows pgx.Rows
 	if merged {
-		rows, err = tx.Query(ctx, sqlRevertNextMerged, orgID, importID)
+		rows, err = tx.Query(ctx, next, orgID, importID)
 	} else {
-		rows, err = tx.Query(ctx, sqlRevertNext, orgID, importID, size)
+		rows, err = tx.Query(ctx, next, orgID, importID, size, after)
 	}
 	if err != nil {
-		return false, false, interpretError(fmt.Errorf("next batch: %w", err), nil)
+		return "", false, false, interpretError(fmt.Errorf("next batch: %w", err), nil)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return false, false, interpretError(fmt.Errorf("next batch: %w", err), nil)
+		return "", false, false, interpretError(fmt.Errorf("next batch: %w", err), nil)
 	}
 	if len(ids) == 0 {
-		return true, false, nil
+		return "", true, false, nil
 	}
 	if _, err := tx.Exec(ctx, sqlRevertLock, orgID, ids); err != nil {
-		return false, false, interpretError(fmt.Errorf("lock customers: %w", err), nil)
+		return "", false, false, interpretError(fmt.Errorf("lock customers: %w", err), nil)
 	}
 	// A revert restores rows as they were, updated included: the
 	// dependents' trigger (migration 00037) must not stamp them anew.
 	if _, err := tx.Exec(ctx, sqlKeepUpdated); err != nil {
-		return false, false, interpretError(fmt.Errorf("keep updated: %w", err), nil)
+		return "", false, false, interpretError(fmt.Errorf("keep updated: %w", err), nil)
 	}
 	deleted, restored, restoredMerged, err := classifyBatch(ctx, tx, orgID, importID, ids)
 	if err != nil {
-		return false, false, err
+		return "", false, false, err
 	}
 	b := &pgx.Batch{}
 	if len(deleted)+len(restored) > 0 {
@@ -382,10 +405,10 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID string
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return false, false, interpretError(fmt.Errorf("revert batch: %w", err), nil)
+			return "", false, false, interpretError(fmt.Errorf("revert batch: %w", err), nil)
 		}
 	}
-	return false, false, nil
+	return ids[len(ids)-1], false, false, nil
 }
 
 // classifyBatch decides the batch's outcomes (sqlRevertClassify), a merge
