@@ -280,6 +280,63 @@ func TestImportRevertResumes(t *testing.T) {
 	}
 }
 
+// A revert's batches skip rows another transaction holds (SKIP LOCKED)
+// and walk on from where their previous batch stopped; before it sums up,
+// the revert waits for what they skipped, so no customer of the import is
+// left behind (a batch of a failed job still rolling back, say).
+func TestImportRevertWaitsForSkippedRows(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{revertBatch: 2})
+	before := dbSnapshot(t, e.env)
+	var file strings.Builder
+	file.WriteString("email,first_name\n")
+	for i := range 12 {
+		fmt.Fprintf(&file, "w%02d@example.com,W%d\n", i, i)
+	}
+	id := str(e.importCSV("/api/v1/imports", []byte(file.String()))["id"])
+	ctx := context.Background()
+	job, _, err := e.store.StartImportRevert(ctx, e.org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold one before-image in the middle of the import's customers.
+	tx, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM import_changes WHERE import_id = $1 AND customer_id = (
+		SELECT customer_id FROM import_changes WHERE import_id = $1 ORDER BY customer_id OFFSET 5 LIMIT 1) FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
+	finished := make(chan error, 1)
+	go func() { finished <- workerMux(e).ProcessTask(ctx, asynq.NewTask(queue.TypeImportRevert, body)) }()
+	deadline := time.Now().Add(time.Minute)
+	for e.count("SELECT count(*) FROM import_changes WHERE import_id = $1 AND outcome IS NOT NULL", id) < 11 {
+		if time.Now().After(deadline) {
+			t.Fatal("the batches around the held row did not commit")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-finished:
+		t.Fatalf("the revert ended (%v) with a customer of the import not reverted", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	_ = tx.Rollback(ctx)
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	done := e.client().WaitJob(job.ID, time.Minute)
+	if res, _ := done["result"].(map[string]any); res["deleted"] != 12.0 || res["kept_count"] != 0.0 {
+		t.Fatalf("revert %v", done)
+	}
+	if snap := dbSnapshot(t, e.env); snap != before {
+		t.Fatalf("state after the revert:\n%s", diffLines(before, snap))
+	}
+}
+
 // csvBytes writes records as a CSV file.
 func csvBytes(t *testing.T, records [][]string) []byte {
 	t.Helper()
