@@ -337,7 +337,7 @@ func TestFuzzyImportTiming(t *testing.T) {
 			took[round] = time.Since(start)
 		}
 		var pending int
-		_ = e.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM suggest_pending`).Scan(&pending)
+		_ = e.store.Pool().QueryRow(context.Background(), `SELECT coalesce(sum(cardinality(customer_ids)), 0) FROM suggest_pending`).Scan(&pending)
 		t.Logf("triggers=%v: %d new rows %v, %d matching rows %v; %d customers still waiting to be scored", on, rows,
 			took[0].Round(time.Millisecond), rows, took[1].Round(time.Millisecond), pending)
 	}
@@ -398,6 +398,40 @@ func TestFuzzyPendingWaitsForScan(t *testing.T) {
 	dbExec(t, s, `UPDATE customers SET last_name = 'Quigley' WHERE organization_id = $1 AND email = 'bquigly@example.org'`, s.Org)
 	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 1 {
 		t.Fatalf("pending %d after a name change, want 1", n)
+	}
+}
+
+// A statement's new customers wait to be scored as a few rows of up to 500
+// ids, not a row each (an import chunk writes thousands at once), and the
+// scorer still takes at most its batch of customers at a time, each once.
+func TestFuzzyPendingRowsPerStatement(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	ctx := context.Background()
+	dbExec(t, s, `INSERT INTO customers (organization_id, id, first_name, last_name, email)
+		SELECT $1, 'cust_bulk' || lpad(g::text, 5, '0'), 'First' || g, 'Last' || g, 'bulk' || g || '@example.com'
+		FROM generate_series(1, 1200) g`, s.Org)
+	var rows, ids, distinct int
+	if err := s.Store.Pool().QueryRow(ctx, `SELECT count(*), sum(cardinality(customer_ids)),
+			(SELECT count(DISTINCT x) FROM suggest_pending, unnest(customer_ids) x WHERE organization_id = $1)
+		FROM suggest_pending WHERE organization_id = $1`, s.Org).Scan(&rows, &ids, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 || ids != 1200 || distinct != 1200 {
+		t.Fatalf("pending rows %d holding %d ids (%d distinct), want 3 rows holding the 1200 customers", rows, ids, distinct)
+	}
+	for _, want := range []int{500, 500, 200, 0} {
+		b, err := s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
+		if err != nil || b.Customers != want {
+			t.Fatalf("batch scored %d customers (%v), want %d", b.Customers, err, want)
+		}
+	}
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 0 {
+		t.Fatalf("pending %d after the batches", n)
+	}
+	var keyed int
+	if err := s.Store.Pool().QueryRow(ctx, `SELECT count(*) FROM fuzzy_keys WHERE organization_id = $1`, s.Org).Scan(&keyed); err != nil || keyed != 1200 {
+		t.Fatalf("%d customers keyed (%v), want every one scored once", keyed, err)
 	}
 }
 

@@ -389,7 +389,7 @@ func fuzzySuite(ctx context.Context, cfg config, pool *pgxpool.Pool, st *stack, 
 				return fmt.Errorf("fuzzy incremental: customer %s not scored in 30 s", rec.ID)
 			}
 			time.Sleep(time.Millisecond)
-			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suggest_pending WHERE organization_id = $1 AND customer_id = $2)`,
+			if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suggest_pending WHERE organization_id = $1 AND $2 = ANY(customer_ids))`,
 				fuzzyOrg, rec.ID).Scan(&pending); err != nil {
 				return err
 			}

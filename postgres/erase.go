@@ -78,7 +78,7 @@ var eraseSteps = []eraseStep{
 	// Fuzzy matching's blocking keys (hashes of name sounds, postcode…) and
 	// its queue of customers to score.
 	{"fuzzy_keys", stmt(sqlEraseByCustomer("fuzzy_keys"))},
-	{"suggest_pending", stmt(sqlEraseByCustomer("suggest_pending"))},
+	{"suggest_pending", stmt(sqlEraseSuggestPending)},
 	{"idempotency_keys", stmt(sqlEraseIdempotencyKeys)},
 	// Webhook bodies frozen for a retry: rebuilt, from the erased record, at
 	// the next attempt.
@@ -138,6 +138,13 @@ const eraseParams = `params AS (SELECT $1::text, $2::text[], $3::text[], $4::tex
 
 const sqlEraseWebhookPayloads = `WITH ` + eraseParams + `, gone AS (UPDATE webhook_outbox SET payload = NULL
 		WHERE organization_id = $1 AND payload IS NOT NULL AND payload->'data'->'customer'->>'id' = ANY($2) RETURNING 1)
+		SELECT count(*) FROM gone`
+
+// The queue of customers to score holds arrays of ids (migration 00038):
+// the person's are taken out of them.
+const sqlEraseSuggestPending = `WITH ` + eraseParams + `, gone AS (UPDATE suggest_pending
+		SET customer_ids = ARRAY(SELECT x FROM unnest(customer_ids) x WHERE x <> ALL($2))
+		WHERE organization_id = $1 AND customer_ids && $2 RETURNING 1)
 		SELECT count(*) FROM gone`
 
 func sqlEraseByCustomer(table string) string {

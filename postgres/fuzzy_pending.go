@@ -21,11 +21,19 @@ const (
 				ORDER BY p.organization_id LIMIT 1)
 			FROM o WHERE o.organization_id IS NOT NULL)
 		SELECT organization_id FROM o WHERE organization_id IS NOT NULL LIMIT $1`
-	sqlSuggestTakePending = `DELETE FROM suggest_pending WHERE organization_id = $1 AND id IN (
-		SELECT id FROM suggest_pending WHERE organization_id = $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING customer_id`
+	// A row holds the customers of one statement, up to 500 (migration
+	// 00038): rows are taken in order while they add up to at most $2
+	// customers, and always the first.
+	sqlSuggestTakePending = `WITH taken AS (DELETE FROM suggest_pending WHERE organization_id = $1 AND id IN (
+			SELECT id FROM (
+				SELECT id, cardinality(customer_ids) AS n, sum(cardinality(customer_ids)) OVER (ORDER BY id) AS upto
+				FROM (SELECT id, customer_ids FROM suggest_pending WHERE organization_id = $1
+					ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) l) w
+			WHERE upto <= $2 OR upto = n)
+			RETURNING customer_ids)
+		SELECT unnest(customer_ids) FROM taken`
 	sqlSuggestTryShared = `SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0))`
-	sqlSuggestPendingOf = `SELECT count(*) FROM suggest_pending WHERE organization_id = $1`
+	sqlSuggestPendingOf = `SELECT coalesce(sum(cardinality(customer_ids)), 0) FROM suggest_pending WHERE organization_id = $1`
 )
 
 // SuggestPendingOrgs lists up to limit organizations with customers waiting
