@@ -522,3 +522,31 @@ func (c *searchCorpus) settledScans(t *testing.T, min map[string]int64) map[stri
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Once the organization's sample is loaded, a common term's walk takes
+// its position from the sample instead of numbering the walked rows: its
+// pages stay exact, its total an estimate near the true count, marked so,
+// and the trigram index is not asked. A deep page that the first walk
+// would not reach is walked to at once.
+func TestSearchSampleGuidesTheWalk(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	all := c.want("", c.in["commonwealth"]) // 7,500, every other customer
+	c.page(t, "search=commonwealth", all, 1, 20)
+	time.Sleep(time.Second) // the sample loads apart from the search
+	before := c.settledScans(t, nil)
+	for _, p := range []struct{ page, limit int }{{1, 20}, {2, 20}, {3, 7}, {20, 100}} {
+		res := c.page(t, "search=commonwealth", all, p.page, p.limit)
+		m := res.meta()
+		if total, _ := m["total"].(float64); m["total_estimated"] != true || total < 6000 || total > 9000 {
+			t.Fatalf("page %d of %d: meta %v, want an estimated total near %d", p.page, p.limit, m, len(all))
+		}
+	}
+	after := c.settledScans(t, map[string]int64{"customers_created": before["customers_created"] + 4})
+	if got := after["customers_search"] - before["customers_search"]; got != 0 {
+		t.Fatalf("customers_search scanned %d times for four pages of a common term, want 0", got)
+	}
+	if got := after["customers_created"] - before["customers_created"]; got != 4 {
+		t.Fatalf("customers_created scanned %d times for four pages, want 4 (one walk each)", got)
+	}
+}

@@ -84,8 +84,9 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	// implicit transaction (one Sync), so its plan's settings hold for its
 	// queries and end with it; a common term costs one round trip, not three.
 	err := func() error {
-		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1}
+		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1, density: -1}
 		probe, walk := hasTrigram(term), true
+		need := q.offset + f.Limit + 1
 		if len(q.baseArgs) == 1 && order == customerOrders["-created"] {
 			// The search box's case (newest first, no other filter): the
 			// sample knows the organization's size and whether the term
@@ -94,7 +95,20 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			if rows > 0 {
 				r.baseRows = rows
 			}
-			walk = !probe || !sampledRare(texts, rows, term, q.offset+f.Limit+1)
+			if sm := sampleOf(texts, term); sm.full() {
+				walk = !probe || !sm.rare(rows, need)
+				if walk {
+					// The walk's position comes from the sample, not from
+					// numbering every walked row (the window function
+					// cost a common term half its PostgreSQL time).
+					r.density = sm.density()
+					if probe && !sm.withinWalk(need) {
+						// Neither the first walk nor the trigram index
+						// (beyond its cap) would serve the page: walk on.
+						walk, probe = false, false
+					}
+				}
+			}
 		}
 		// 1. The first rows of the sort order, unless the term is rare there.
 		if walk {
@@ -132,7 +146,11 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 				return err
 			}
 		}
-		// 3. Many: the sort order to the end of the page.
+		// 3. Many: the sort order to the end of the page, numbering its
+		// rows unless the sample sent the search here directly.
+		if walk {
+			r.density = -1
+		}
 		lastRow, err := r.walk(ctx, &list, 0)
 		if err != nil {
 			return err
@@ -173,7 +191,7 @@ type searchQueries struct {
 	pageArgs              []any // then the limit (one more row) and offset
 	offset                int
 	capped, probe, counts string
-	walk                  func(rows int) string
+	walk, walkSampled     func(rows int) string
 }
 
 func newSearchQueries(orgID string, f customer.Filter, term, order string) *searchQueries {
@@ -207,6 +225,18 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 	} else if strings.Contains(order, "c.updated") {
 		sortCols = "c.updated"
 	}
+	// Guided by a sample (the newest-first order only), the walk does not
+	// number its rows: it filters the sort order's index scan and reads
+	// the page's rows by primary key, in the order it found them.
+	q.walkSampled = func(rows int) string {
+		inner := `SELECT c.id, c.created, c.search_text FROM customers c WHERE ` + q.where + ` ORDER BY ` + order
+		if rows > 0 {
+			inner += ` LIMIT ` + strconv.Itoa(rows)
+		}
+		matches := `SELECT c.id, c.created FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
+		return `SELECT 0, ` + customerColumns + `, ` + relationColumns + ` FROM (` + matches + `) w
+			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.created DESC, w.id DESC`
+	}
 	q.walk = func(rows int) string {
 		inner := `SELECT c.id, ` + sortCols + `, c.search_text, row_number() OVER (ORDER BY ` + order + `) AS rn
 			FROM customers c WHERE ` + q.where
@@ -238,7 +268,8 @@ type searchRun struct {
 	db         batcher
 	candidates int // of the trigram index; -1 unknown
 	counted    bool
-	baseRows   int // estimated rows passing the other filters; -1 unknown
+	baseRows   int     // estimated rows passing the other filters; -1 unknown
+	density    float64 // of matches along the walk, from the sample; -1 unknown
 }
 
 // run sends a plan's settings and the queries queue adds in one round trip.
@@ -261,8 +292,12 @@ func (r *searchRun) count(ctx context.Context, plan, query string) (n int, err e
 // and returns the number of the last row it read; the first walk also
 // asks the planner how many rows pass the other filters.
 func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows int) (lastRow int, err error) {
+	query := r.q.walk(rows)
+	if r.density >= 0 {
+		query = r.q.walkSampled(rows)
+	}
 	err = r.run(ctx, walkPlan, func(b *pgx.Batch) {
-		b.Queue(r.q.walk(rows), r.q.pageArgs...).Query(func(rows pgx.Rows) error {
+		b.Queue(query, r.q.pageArgs...).Query(func(rows pgx.Rows) error {
 			var err error
 			*list, err = scanCustomers(rows, &lastRow)
 			return err
@@ -275,7 +310,25 @@ func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows i
 			})
 		}
 	})
+	if err == nil && r.density >= 0 {
+		lastRow = r.sampledRow(len(*list), rows)
+	}
 	return lastRow, err
+}
+
+// sampledRow is where a sample-guided walk (at most rows rows, 0: all)
+// that fetched rows after the offset likely found its last one: as far
+// as the sample's density says, at least as far as the rows it found.
+func (r *searchRun) sampledRow(fetched, rows int) int {
+	found := r.q.offset + fetched
+	at := rows
+	if r.density > 0 {
+		at = int(float64(found) / r.density)
+		if rows > 0 {
+			at = min(at, rows)
+		}
+	}
+	return max(at, found, 1)
 }
 
 // countCandidates counts the trigram index's candidates, once.

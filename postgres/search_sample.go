@@ -58,25 +58,47 @@ func (s *searchSamples) get(db *Store, orgID string) (texts []string, rows int) 
 	return sm.texts, sm.rows
 }
 
-// sampledRare tells, for a search of term in the newest-first order without
-// other filters, whether the first walk would go in vain: the sample says
-// the walk's rows hold fewer matches than the page needs (need: offset,
-// page and one more) and the organization's rows few enough for the
-// trigram index to fetch them all (the rule searchCustomers applies after
-// a walk). Without a sample the answer is false: walk first.
-func sampledRare(texts []string, rows int, term string, need int) bool {
-	// A small organization is read whole by the first walk: nothing to save.
-	if len(texts)*searchSampleEvery < searchWalkRows {
-		return false
-	}
-	matches := 0
+// sampleMatches is what an organization's sample says of a term: how many
+// of its texts contain it, of how many.
+type sampleMatches struct {
+	matches, size int
+}
+
+// sampleOf counts the sample's texts that contain term.
+func sampleOf(texts []string, term string) sampleMatches {
+	sm := sampleMatches{size: len(texts)}
 	for _, t := range texts {
 		if strings.Contains(t, term) {
-			matches++
+			sm.matches++
 		}
 	}
-	likely := float64(matches) / float64(len(texts)) * float64(rows)
-	return matches*searchSampleEvery < need && likely <= 1.5*searchProbeCap
+	return sm
+}
+
+// full tells whether the sample covers a whole first walk: a small
+// organization is read whole by the first walk (nothing to save), and
+// without a sample the search walks first.
+func (sm sampleMatches) full() bool { return sm.size*searchSampleEvery >= searchWalkRows }
+
+// density is the share of the walked rows likely to match.
+func (sm sampleMatches) density() float64 {
+	if sm.size == 0 {
+		return 0
+	}
+	return float64(sm.matches) / float64(sm.size)
+}
+
+// withinWalk tells whether the first walk likely holds need matches
+// (need: offset, page and one more).
+func (sm sampleMatches) withinWalk(need int) bool { return sm.matches*searchSampleEvery >= need }
+
+// rare tells, for a search in the newest-first order without other
+// filters, whether the first walk would go in vain: the sample says the
+// walk's rows hold fewer matches than the page needs and the
+// organization's rows (rows) are few enough for the trigram index to
+// fetch them all (the rule searchCustomers applies after a walk).
+func (sm sampleMatches) rare(rows, need int) bool {
+	return !sm.withinWalk(need) && sm.density()*float64(rows) <= 1.5*searchProbeCap
 }
 
 // evictOldest drops the sample loaded longest ago (s.mu held).
