@@ -67,6 +67,13 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 		if err := d.Store.FlushSearchIndex(ctx); err != nil {
 			d.Log.WarnContext(ctx, "flush search index", "err", err)
 		}
+		start := time.Now()
+		if settled, err := d.Store.SettleImportedCustomers(ctx, p.OrgID, p.ImportID); err != nil {
+			d.Log.WarnContext(ctx, "settle imported customers", "import_id", p.ImportID, "err", err)
+		} else if settled {
+			d.Log.InfoContext(ctx, "settled imported customers", "import_id", p.ImportID,
+				"seconds", time.Since(start).Seconds())
+		}
 	}
 	return nil
 }
