@@ -91,11 +91,11 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			// The search box's case (newest first, no other filter): the
 			// sample knows the organization's size and whether the term
 			// is rare among the rows a first walk reads.
-			texts, rows := s.samples.get(s, orgID)
+			texts, size, rows := s.samples.get(s, orgID)
 			if rows > 0 {
 				r.baseRows = rows
 			}
-			if sm := sampleOf(texts, term); sm.full() {
+			if sm := sampleOf(texts, size, term); sm.full() {
 				walk = !probe || !sm.rare(rows, need)
 				if walk {
 					// The walk's position comes from the sample, not from

@@ -28,7 +28,8 @@ type searchSamples struct {
 }
 
 type searchSample struct {
-	texts   []string // lower case, as search_text
+	texts   string // lower case, as search_text, each ended by a NUL
+	size    int    // texts
 	rows    int      // estimated customers of the organization
 	loaded  time.Time
 	loading bool
@@ -37,7 +38,7 @@ type searchSample struct {
 // get returns an organization's sample and its estimated number of
 // customers (0: not loaded yet; a stale sample answers while a fresh one
 // loads).
-func (s *searchSamples) get(db *Store, orgID string) (texts []string, rows int) {
+func (s *searchSamples) get(db *Store, orgID string) (texts string, size, rows int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.orgs == nil {
@@ -55,7 +56,7 @@ func (s *searchSamples) get(db *Store, orgID string) (texts []string, rows int) 
 		sm.loading = true
 		go s.load(db, orgID, sm)
 	}
-	return sm.texts, sm.rows
+	return sm.texts, sm.size, sm.rows
 }
 
 // sampleMatches is what an organization's sample says of a term: how many
@@ -64,13 +65,25 @@ type sampleMatches struct {
 	matches, size int
 }
 
-// sampleOf counts the sample's texts that contain term.
-func sampleOf(texts []string, term string) sampleMatches {
-	sm := sampleMatches{size: len(texts)}
-	for _, t := range texts {
-		if strings.Contains(t, term) {
-			sm.matches++
+// sampleOf counts the sample's texts (size of them, each ended by a NUL,
+// which text cannot hold) that contain term: one scan of the whole sample
+// rather than one per text (which cost a search 5% of its Go time).
+func sampleOf(texts string, size int, term string) sampleMatches {
+	sm := sampleMatches{size: size}
+	if strings.IndexByte(term, 0) >= 0 {
+		return sm // no text holds it
+	}
+	for rest := texts; ; {
+		i := strings.Index(rest, term)
+		if i < 0 {
+			break
 		}
+		end := strings.IndexByte(rest[i+len(term):], 0)
+		if end < 0 {
+			break
+		}
+		sm.matches++
+		rest = rest[i+len(term)+end+1:]
 	}
 	return sm
 }
@@ -117,13 +130,16 @@ func (s *searchSamples) evictOldest() {
 func (s *searchSamples) load(db *Store, orgID string, sm *searchSample) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var texts []string
+	var texts strings.Builder
+	size := 0
 	rows := 0
 	b := &pgx.Batch{}
 	b.Queue(sqlSearchSample, orgID, searchWalkRows, searchSampleEvery).Query(func(r pgx.Rows) error {
 		var t string
 		_, err := pgx.ForEachRow(r, []any{&t}, func() error {
-			texts = append(texts, t)
+			texts.WriteString(t)
+			texts.WriteByte(0)
+			size++
 			return nil
 		})
 		return err
@@ -144,7 +160,7 @@ func (s *searchSamples) load(db *Store, orgID string, sm *searchSample) {
 		sm.loaded = time.Now()
 		return
 	}
-	sm.texts, sm.rows, sm.loaded = texts, rows, time.Now()
+	sm.texts, sm.size, sm.rows, sm.loaded = texts.String(), size, rows, time.Now()
 }
 
 // sqlSearchSample reads every $3-th search_text of the $2 newest customers
