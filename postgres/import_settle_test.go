@@ -50,4 +50,3 @@ func TestSettleImportedCustomers(t *testing.T) {
 		t.Fatalf("settled: the planner estimates %d of 25,000 customers, %d pages all-visible", rows, visible)
 	}
 }
-

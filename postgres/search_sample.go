@@ -30,7 +30,7 @@ type searchSamples struct {
 type searchSample struct {
 	texts   string // lower case, as search_text, each ended by a NUL
 	size    int    // texts
-	rows    int      // estimated customers of the organization
+	rows    int    // estimated customers of the organization
 	loaded  time.Time
 	loading bool
 }
