@@ -169,9 +169,9 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		return fmt.Errorf("flush the search index: %w", err)
 	}
 	flushed := time.Since(start).Seconds()
-	// Then the worker settles the customers table (VACUUM's heap pass and
-	// ANALYZE, postgres.SettleImportedCustomers) for the searches that
-	// follow: counted too, once ANALYZE of it ends after the import did.
+	// Then the worker analyzes the customers table
+	// (postgres.SettleImportedCustomers) for the searches that follow:
+	// counted too, once an ANALYZE of it ends after the import did.
 	if im.Finished != nil && im.Counts["created"]+im.Counts["updated"] >= 20000 {
 		if err := waitSettled(ctx, pool, *im.Finished); err != nil {
 			logf("import: %v", err)
@@ -233,7 +233,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		return fmt.Errorf("import phases: %w", err)
 	}
 	rep.Notes = append(rep.Notes, fmt.Sprintf("import: upload (read, normalize, stage) %.1f s of %.1f s, then plan + first chunk %.1f s, "+
-		"plan + merge %.1f s, completed at %.1f s, searchable (trigram pending list merged) at %.1f s, settled (customers vacuumed, analyzed) at %.1f s; "+
+		"plan + merge %.1f s, completed at %.1f s, searchable (trigram pending list merged) at %.1f s, customers analyzed at %.1f s; "+
 		"peak RSS of the server+worker process during the import %.0f MB; counts %+v",
 		uploaded.Seconds(), secs, untilFirstChunk, merge, completed, max(completed, flushed), searchable, peak, im.Counts))
 	rep.Notes = append(rep.Notes, "import: CPU seconds, upload / plan + merge: "+cpuSplit(cpu0, cpu1)+" / "+cpuSplit(cpu1, cpu2))
@@ -467,21 +467,21 @@ func peakRSSMB() float64 {
 }
 
 // waitSettled waits until the customers table was analyzed after an
-// import that finished at finished (the worker's settling step), at most
-// five minutes.
+// import that finished at finished (the worker does it), at most five
+// minutes.
 func waitSettled(ctx context.Context, pool *pgxpool.Pool, finished time.Time) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		var done bool
 		if err := pool.QueryRow(ctx, `SELECT coalesce(last_analyze > $1, false) FROM pg_stat_user_tables
 			WHERE relname = 'customers'`, finished).Scan(&done); err != nil {
-			return fmt.Errorf("wait for the customers' settling: %w", err)
+			return fmt.Errorf("wait for the customers' ANALYZE: %w", err)
 		}
 		if done {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("customers not analyzed 5 minutes after the import completed: searches measured unsettled")
+			return fmt.Errorf("customers not analyzed 5 minutes after the import completed: searches measured before it")
 		}
 		select {
 		case <-ctx.Done():

@@ -69,9 +69,9 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 		}
 		start := time.Now()
 		if settled, err := d.Store.SettleImportedCustomers(ctx, p.OrgID, p.ImportID); err != nil {
-			d.Log.WarnContext(ctx, "settle imported customers", "import_id", p.ImportID, "err", err)
+			d.Log.WarnContext(ctx, "analyze customers after import", "import_id", p.ImportID, "err", err)
 		} else if settled {
-			d.Log.InfoContext(ctx, "settled imported customers", "import_id", p.ImportID,
+			d.Log.InfoContext(ctx, "analyzed customers after import", "import_id", p.ImportID,
 				"seconds", time.Since(start).Seconds())
 		}
 	}
