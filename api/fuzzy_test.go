@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -398,6 +399,46 @@ func TestFuzzyPendingWaitsForScan(t *testing.T) {
 	dbExec(t, s, `UPDATE customers SET last_name = 'Quigley' WHERE organization_id = $1 AND email = 'bquigly@example.org'`, s.Org)
 	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 1 {
 		t.Fatalf("pending %d after a name change, want 1", n)
+	}
+}
+
+// Scoring waits while an import of the organization merges (its chunks
+// have the cores), then scores what waits; another organization's import
+// does not hold it back.
+func TestFuzzyPendingWaitsForImport(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	ctx := context.Background()
+	for _, body := range []map[string]any{
+		{"first_name": "Bartholomew", "last_name": "Quigley", "email": "bart.q@example.com", "birthdate": "1966-02-17"},
+		{"first_name": "Bart", "last_name": "Quigly", "email": "bquigly@example.org", "birthdate": "1966-02-17"},
+	} {
+		s.Do("POST", "/api/v1/customers", body).Want(t, http.StatusCreated)
+	}
+	dbExec(t, s, `INSERT INTO imports (organization_id, id, status) VALUES ($1, 'imp_merging', 'processing')`, s.Org)
+	if orgs, err := s.Store.SuggestPendingOrgs(ctx, 100); err != nil || slices.Contains(orgs, s.Org) {
+		t.Fatalf("organizations to score %v (%v): the importing one is listed", orgs, err)
+	}
+	b, err := s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
+	if err != nil || !b.Busy || b.Customers != 0 {
+		t.Fatalf("batch during an import: %+v %v", b, err)
+	}
+	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 2 {
+		t.Fatalf("pending %d after a batch during an import, want 2", n)
+	}
+	if pairs := fuzzyPairs(t, s, s.Org); len(pairs) != 0 {
+		t.Fatalf("pairs %+v scored during the import", pairs)
+	}
+	dbExec(t, s, `UPDATE imports SET status = 'completed', finished = now() WHERE organization_id = $1 AND id = 'imp_merging'`, s.Org)
+	if orgs, err := s.Store.SuggestPendingOrgs(ctx, 100); err != nil || !slices.Contains(orgs, s.Org) {
+		t.Fatalf("organizations to score %v (%v) after the import, want %s", orgs, err, s.Org)
+	}
+	b, err = s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
+	if err != nil || b.Busy || b.Customers != 2 || b.Suggested != 1 {
+		t.Fatalf("batch after the import: %+v %v", b, err)
+	}
+	if pairs := fuzzyPairs(t, s, s.Org); len(pairs) != 1 {
+		t.Fatalf("pairs %+v after the import, want the one", pairs)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gocarina/gocsv"
@@ -141,6 +143,19 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	st.startWorker()
 	logf("import: the service (%d rows, %.0f MB)", cfg.importRows, float64(fi.Size())/1e6)
 	statements := resetStatements(ctx, pool)
+	stopProfile := func() {}
+	if cfg.importCPUProfile != "" {
+		f, err := os.Create(cfg.importCPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() })
+		defer stopProfile()
+	}
 	resetPeakRSS()
 	cpu0 := takeCPUSnapshot()
 	start := time.Now()
@@ -181,6 +196,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	completed, searchable := secs, max(secs, time.Since(start).Seconds())
 	secs = searchable
 	cpu2 := takeCPUSnapshot()
+	stopProfile()
 	peak := peakRSSMB()
 	var cpu cpuDelta
 	cpu.add(cpu0, cpu2)
@@ -238,7 +254,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		uploaded.Seconds(), secs, untilFirstChunk, merge, completed, max(completed, flushed), searchable, peak, im.Counts))
 	rep.Notes = append(rep.Notes, "import: CPU seconds, upload / plan + merge: "+cpuSplit(cpu0, cpu1)+" / "+cpuSplit(cpu1, cpu2))
 	if statements {
-		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 8))
+		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 16))
 	}
 	logf("import: %s", r.brief())
 	if cfg.selected("search") {
@@ -278,8 +294,11 @@ func resetStatements(ctx context.Context, pool *pgxpool.Pool) bool {
 // topStatements lists the n statements that took the most time since
 // resetStatements (summed over their calls, so concurrent chunks add up).
 func topStatements(ctx context.Context, pool *pgxpool.Pool, n int) string {
-	rows, err := pool.Query(ctx, `SELECT total_exec_time / 1000, calls, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 60)
-		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, n)
+	// This database's statements only: other databases on the server (the
+	// baselines' copies, other runs) share the view.
+	rows, err := pool.Query(ctx, `SELECT (total_exec_time + total_plan_time) / 1000, calls, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`, n)
 	if err != nil {
 		return "statement times unavailable: " + err.Error()
 	}
@@ -288,7 +307,7 @@ func topStatements(ctx context.Context, pool *pgxpool.Pool, n int) string {
 	var calls, nrows int64
 	var query string
 	_, err = pgx.ForEachRow(rows, []any{&secs, &calls, &nrows, &query}, func() error {
-		parts = append(parts, fmt.Sprintf("%.0f s %s… (%d calls, %d rows)", secs, query, calls, nrows))
+		parts = append(parts, fmt.Sprintf("%.1f s %s… (%d calls, %d rows)", secs, query, calls, nrows))
 		return nil
 	})
 	if err != nil {

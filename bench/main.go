@@ -69,6 +69,7 @@ type config struct {
 	fuzzyBaseline     bool
 	importSameEnd     bool
 	importCPUs        []int
+	importCPUProfile  string
 
 	revert bool
 }
@@ -91,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.revert, "revert", true, "after the import suite, revert its import (POST /imports/{id}/revert) and time it")
 	fs.BoolVar(&c.importSameEnd, "import-same-end", true, "also time the same-end-state baseline of the import (set-based SQL writing what the import writes, on a copy of the loaded database)")
 	fs.StringVar(&importCPUs, "import-cpus", "", "after the import suite, import the same file once per CPU count listed (e.g. 2,1), each on a fresh copy of the loaded database with this process and PostgreSQL pinned to that many CPUs; prints rows/s per count and the ratio most ÷ fewest")
+	fs.StringVar(&c.importCPUProfile, "import-cpuprofile", "", "write a CPU profile of the service's import (upload to completed: server and worker)")
 	fs.IntVar(&c.importChunkRows, "import-chunk-rows", postgres.DefaultChunkRows, "target rows per import chunk (LINKIT_IMPORT_CHUNK_ROWS)")
 	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.StringVar(&c.fuzzyCPUProfile, "fuzzy-cpuprofile", "", "write a CPU profile of the fuzzy suite's full scan (the scorer's side; PostgreSQL's is EXPLAIN's)")
