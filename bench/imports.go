@@ -287,7 +287,8 @@ func resetStatements(ctx context.Context, pool *pgxpool.Pool) bool {
 	if _, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		return false
 	}
-	_, err := pool.Exec(ctx, `SELECT pg_stat_statements_reset()`)
+	// This database's entries only: other runs on the server keep theirs.
+	_, err := pool.Exec(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`)
 	return err == nil
 }
 
