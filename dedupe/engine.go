@@ -104,6 +104,9 @@ type Workspace struct {
 	keyOrder []Key
 	merges   []MergeOp
 	pairs    []Pair
+	// last are the field changes of the latest Apply, a created
+	// customer's included: what that record alone changed (LastChanges).
+	last map[string]Change
 
 	// Shared keys: their reason, and the customers that carry them besides
 	// their owner (customer_identities keeps the first carrier as owner).
@@ -157,6 +160,7 @@ func (w *Workspace) Customer(id string) *customer.Customer { return w.customers[
 // record's; a record with no name and only shared identifiers is refused
 // with a *SharedError.
 func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
+	w.last = nil
 	keys := in.Keys()
 	if len(keys) == 0 {
 		return Result{}, ErrNoIdentifier
@@ -497,6 +501,15 @@ func (w *Workspace) record(c *customer.Customer, changes map[string]Change) {
 	if len(changes) == 0 {
 		return
 	}
+	if w.last == nil {
+		w.last = map[string]Change{}
+	}
+	for f, ch := range changes {
+		if prev, ok := w.last[f]; ok {
+			ch.From = prev.From
+		}
+		w.last[f] = ch
+	}
 	if w.created[c.ID] {
 		return // a new customer's fields are its creation, not changes
 	}
@@ -512,6 +525,12 @@ func (w *Workspace) record(c *customer.Customer, changes map[string]Change) {
 		m[f] = ch
 	}
 }
+
+// LastChanges returns the field changes the latest Apply made to its
+// customer, as if that customer had been stored before it: when several
+// records of one person are applied in turn (an upsert batch), what each
+// changed, whoever created the customer.
+func (w *Workspace) LastChanges() map[string]Change { return w.last }
 
 // IsCreated reports whether the workspace created customer id.
 func (w *Workspace) IsCreated(id string) bool { return w.created[id] }

@@ -70,37 +70,45 @@ type auditContext struct {
 // queueAudit writes one event per customer the workspace touched; tagged
 // are the request's changes beside the fields (tags, groups, source record).
 func queueAudit(b *pgx.Batch, orgID string, ac auditContext, w *dedupe.Workspace, res dedupe.Result, tagged map[string]Change) {
-	event := func(customerID, typ string, changes any) {
-		b.Queue(sqlInsertAudit, orgID, customerID, typ, ac.source, ac.jobID, ac.importID, ac.locationID, changes)
-	}
+	var created []string
 	for _, c := range w.Created() {
-		changes := map[string]any{}
-		if c.ID == res.CustomerID {
-			for k, v := range tagged {
-				changes[k] = v
-			}
-		}
-		event(c.ID, EventCreated, changes)
+		created = append(created, c.ID)
 	}
-	updated := w.Updated() // merges write their own events (queueMerge)
-	for id, ch := range updated {
-		changes := map[string]any{}
-		for k, v := range ch {
-			changes[k] = v
-		}
+	auditEvents(created, w.Updated(), res, tagged, func(customerID, typ string, changes map[string]any) {
+		b.Queue(sqlInsertAudit, orgID, customerID, typ, ac.source, ac.jobID, ac.importID, ac.locationID, changes)
+	})
+}
+
+// auditEvents lists a request's events: one per customer it created or
+// whose fields it changed (updated), the request's own (res) carrying
+// tagged; a customer only tagged gets an event of its own.
+func auditEvents(created []string, updated map[string]map[string]Change, res dedupe.Result, tagged map[string]Change,
+	event func(customerID, typ string, changes map[string]any)) {
+	withTagged := func(id string, changes map[string]any) map[string]any {
 		if id == res.CustomerID {
 			for k, v := range tagged {
 				changes[k] = v
 			}
 		}
-		event(id, EventUpdated, changes)
+		return changes
+	}
+	for _, id := range created {
+		event(id, EventCreated, withTagged(id, map[string]any{}))
+	}
+	// merges write their own events (queueMerge)
+	for id, ch := range updated {
+		changes := map[string]any{}
+		for k, v := range ch {
+			changes[k] = v
+		}
+		event(id, EventUpdated, withTagged(id, changes))
 	}
 	if _, ok := updated[res.CustomerID]; !ok && res.Action != dedupe.ActionCreated && len(tagged) > 0 {
 		typ := EventTagged
 		if _, ok := tagged["source_record"]; ok {
 			typ = EventUpdated // a unified customer's source data changed
 		}
-		event(res.CustomerID, typ, tagged)
+		event(res.CustomerID, typ, withTagged(res.CustomerID, map[string]any{}))
 	}
 }
 

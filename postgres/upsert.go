@@ -124,21 +124,12 @@ func (s *Store) RunUpsert(ctx context.Context, orgID string, it BatchItem) (*Ups
 // runUpsertOnce runs one attempt on a pooled connection, ending the
 // transaction whatever happened (a replayed job commits its empty read).
 func (s *Store) runUpsertOnce(ctx context.Context, orgID string, it BatchItem) (*UpsertReply, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
-	}
-	defer conn.Release()
-	res, err := runUpsert(ctx, conn.Conn(), orgID, it)
-	end := "COMMIT"
-	if err != nil {
-		end = "ROLLBACK"
-	}
-	if conn.Conn().PgConn().TxStatus() != 'I' {
-		if _, eerr := conn.Exec(context.WithoutCancel(ctx), end); eerr != nil && err == nil {
-			err = interpretError(fmt.Errorf("end transaction: %w", eerr), nil)
-		}
-	}
+	var res *UpsertReply
+	err := s.inConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		res, err = runUpsert(ctx, conn, orgID, it)
+		return err
+	})
 	return res, err
 }
 
@@ -272,16 +263,10 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	if err != nil {
 		return dedupe.Result{}, err
 	}
-	res, err := w.Apply(&req.Record, req.Options)
-	if serr := (*dedupe.SharedError)(nil); errors.As(err, &serr) {
-		return dedupe.Result{}, sharedConflict(serr)
-	}
+	res, err := applyRequest(w, req)
 	if err != nil {
-		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
-			Details: map[string]string{"email": "email, phone or external_id is required"}}
+		return dedupe.Result{}, err
 	}
-	// A phone kept invalid is applied, and the answer says so (SPEC §10.1).
-	res.Warnings = append(res.Warnings, w.PhoneWarnings(&req.Record, res.CustomerID)...)
 	queueWorkspace(wb, orgID, ac, w, cand.owners)
 	// Tags, groups and the visit only add (or replace tags at the location);
 	// their effect is computed against what was loaded, before writing.
@@ -292,10 +277,7 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 	if req.LocationID != "" {
 		wb.Queue(sqlRecordVisit, orgID, res.CustomerID, req.LocationID, ac.source)
 	}
-	if a := req.Address; a != nil {
-		wb.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), res.CustomerID, cmp.Or(a.Label, "Address"),
-			a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode)
-	}
+	queueAddress(wb, orgID, res.CustomerID, req.Address)
 	if res.Action == dedupe.ActionUnchanged && len(tagged) > 0 {
 		res.Action = dedupe.ActionUpdated
 	}
@@ -304,6 +286,31 @@ func queueMatchWrite(wb *pgx.Batch, orgID string, ac auditContext, req *dedupe.R
 		wb.Queue(sqlSuggestPair, orgID, p.A, p.B, p.Reason)
 	}
 	return res, nil
+}
+
+// applyRequest applies a request's record to w: its result, or the error
+// the engine refused it with (which changed nothing in w).
+func applyRequest(w *dedupe.Workspace, req *dedupe.Request) (dedupe.Result, error) {
+	res, err := w.Apply(&req.Record, req.Options)
+	if serr := (*dedupe.SharedError)(nil); errors.As(err, &serr) {
+		return dedupe.Result{}, sharedConflict(serr)
+	}
+	if err != nil {
+		return dedupe.Result{}, &customer.Error{Code: customer.EINVALID, Message: "Validation error",
+			Details: map[string]string{"email": "email, phone or external_id is required"}}
+	}
+	// A phone kept invalid is applied, and the answer says so (SPEC §10.1).
+	res.Warnings = append(res.Warnings, w.PhoneWarnings(&req.Record, res.CustomerID)...)
+	return res, nil
+}
+
+// queueAddress adds a request's address to its customer unless the
+// customer has one with the same first line.
+func queueAddress(b *pgx.Batch, orgID, customerID string, a *customer.Address) {
+	if a != nil {
+		b.Queue(sqlAddAddressOnce, orgID, customer.NewID(customer.PrefixAddress), customerID, cmp.Or(a.Label, "Address"),
+			a.AddressLine1, a.AddressLine2, a.City, a.State, a.Country, a.PostalCode)
+	}
 }
 
 // sharedConflict is the 409 of a record with no name and only shared

@@ -47,20 +47,41 @@ type BatchOutcome struct {
 }
 
 // RunUpsertBatch performs a batch of upsert jobs in one transaction, in
-// order: each is matched against what the earlier ones wrote, and each
-// gets its own job result, audit events and reply — what RunUpsert does,
-// one transaction and one job-row lock per job. A job completed already (a
+// order: each is matched against what the earlier ones did, and each gets
+// its own job result, audit events and reply — what RunUpsert does, one
+// transaction and one job-row lock per job. A job completed already (a
 // redelivered batch, a job also queued alone) answers its stored result.
 // An item the engine refuses (validation, a conflict) gets its error and
-// writes nothing; an item whose statements fail is left out and the rest
-// run again, its error in its outcome. The error returned is the batch's
-// (nothing committed): a race retried five times, the database gone.
+// writes nothing.
+//
+// The batch is applied as one workspace (runBatchSet): one round trip
+// reads, one writes. When that cannot tell whose statement failed, or the
+// batch needs a merge, it is applied again request by request (one round
+// trip each, runBatch): an item whose statements fail there is left out
+// and the rest run again, its error in its outcome. The error returned is
+// the batch's (nothing committed): a race retried five times, the
+// database gone.
 func (s *Store) RunUpsertBatch(ctx context.Context, orgID string, items []BatchItem) ([]BatchOutcome, error) {
 	out := make([]BatchOutcome, len(items))
 	left := make([]bool, len(items))
 	var err error
+	perRequest := false
 	for attempt := 0; attempt < 5; {
 		var failed int
+		if !perRequest {
+			err = s.inConn(ctx, func(conn *pgx.Conn) error { return runBatchSet(ctx, conn, orgID, items, out) })
+			switch {
+			case err == nil:
+				return out, nil
+			case retryable(err):
+				attempt++
+			case errors.Is(err, errPerRequest) || itemFault(ctx, err):
+				perRequest = true
+			default:
+				return nil, fmt.Errorf("upsert batch: %w", err)
+			}
+			continue
+		}
 		if failed, err = s.runBatchOnce(ctx, orgID, items, left, out); err == nil {
 			return out, nil
 		}
@@ -88,22 +109,35 @@ func itemFault(ctx context.Context, err error) bool {
 // runBatchOnce is one attempt; on an item's failed statements it returns
 // the item's index with the error (else -1).
 func (s *Store) runBatchOnce(ctx context.Context, orgID string, items []BatchItem, left []bool, out []BatchOutcome) (int, error) {
+	failed := -1
+	err := s.inConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		failed, err = runBatch(ctx, conn, orgID, items, left, out)
+		return err
+	})
+	return failed, err
+}
+
+// inConn runs fn, which begins a transaction, on a pooled connection and
+// ends the transaction whatever happened: committed (a batch of replays
+// commits its empty reads) or rolled back on fn's error.
+func (s *Store) inConn(ctx context.Context, fn func(conn *pgx.Conn) error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return -1, interpretError(fmt.Errorf("acquire: %w", err), nil)
+		return interpretError(fmt.Errorf("acquire: %w", err), nil)
 	}
 	defer conn.Release()
-	failed, err := runBatch(ctx, conn.Conn(), orgID, items, left, out)
+	err = fn(conn.Conn())
 	end := "COMMIT"
 	if err != nil {
 		end = "ROLLBACK"
 	}
 	if conn.Conn().PgConn().TxStatus() != 'I' {
 		if _, eerr := conn.Exec(context.WithoutCancel(ctx), end); eerr != nil && err == nil {
-			return -1, interpretError(fmt.Errorf("end transaction: %w", eerr), nil)
+			return interpretError(fmt.Errorf("end transaction: %w", eerr), nil)
 		}
 	}
-	return failed, err
+	return err
 }
 
 type jobRow struct {
@@ -112,33 +146,9 @@ type jobRow struct {
 }
 
 func runBatch(ctx context.Context, tx batchSender, orgID string, items []BatchItem, left []bool, out []BatchOutcome) (int, error) {
-	// One round trip: every key of the batch and every job row locked up
-	// front, keys sorted, so batches and single upserts cannot deadlock
-	// on them whatever order their requests came in. The advisory locks
-	// go first: a job row not written yet is locked by its id's.
-	var ids []string
-	var keys []dedupe.Key
-	for i, it := range items {
-		if !left[i] {
-			ids = append(ids, it.JobID)
-			keys = append(keys, it.lockKeys()...)
-		}
-	}
 	jobs := map[string]jobRow{}
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(sqlServicePendingList)
-	b.Queue(sqlGenericPlans)
-	b.Queue(sqlLockKeys, slices.Compact(lockHashes(orgID, keys)))
-	b.Queue(sqlLockJobs, orgID, ids).Query(func(rows pgx.Rows) error {
-		var id string
-		var j jobRow
-		_, err := pgx.ForEachRow(rows, []any{&id, &j.state, &j.result}, func() error {
-			jobs[id] = j
-			return nil
-		})
-		return err
-	})
+	queueLockBatch(b, orgID, items, left, jobs)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return -1, interpretError(fmt.Errorf("lock batch: %w", err), nil)
 	}
