@@ -132,7 +132,7 @@ func runBatchSet(ctx context.Context, tx batchSender, orgID string, items []Batc
 	// did in memory, as it would have seen their writes.
 	pending := make([]pendingOutcome, len(items))
 	var wr batchWrites
-	last := map[string]int{} // customer → the last item answered with it
+	last := map[string]int{}  // customer → the last item answered with it
 	first := map[string]int{} // job → its first item (a job twice in a batch runs once)
 	for i, it := range items {
 		if f, ok := first[it.JobID]; ok {
