@@ -134,26 +134,8 @@ func TestUpsertBatchArrivalOrderAndReplay(t *testing.T) {
 func TestUpsertBatchOneBadRequest(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{noWorker: true})
-	var jobs []string
-	for _, email := range []string{"good1@example.com", "bad@example.com", "good2@example.com"} {
-		jobs = append(jobs, str(e.do("POST", "/api/v1/customers/upsert?wait=0", map[string]any{"email": email}).
-			want(t, http.StatusAccepted).data()["id"]))
-	}
-	insp := asynq.NewInspector(e.opt)
-	defer insp.Close()
-	p := queue.UpsertBatchPayload{}
-	for _, id := range jobs {
-		info, err := insp.GetTaskInfo(e.names.Critical(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var single queue.UpsertPayload
-		if err := json.Unmarshal(info.Payload, &single); err != nil {
-			t.Fatal(err)
-		}
-		p.OrgID = single.OrgID
-		p.Items = append(p.Items, queue.UpsertItem{JobID: single.JobID, Request: single.Request})
-	}
+	jobs, p := asyncBatch(t, e, map[string]any{"email": "good1@example.com"}, map[string]any{"email": "bad@example.com"},
+		map[string]any{"email": "good2@example.com"})
 	p.Items[1].Request.LocationID = "loc_deleted_since"
 	raw, _ := json.Marshal(p)
 	if err := workerMux(e).ProcessTask(context.Background(), asynq.NewTask(queue.TypeUpsertBatch, raw)); err != nil {
@@ -224,29 +206,9 @@ func TestUpsertBatchedUnderLoad(t *testing.T) {
 func TestUpsertBatchFailedStatementGoesAlone(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{noWorker: true})
-	var jobs []string
-	for _, email := range []string{"fine1@example.com", "nul@example.com", "fine2@example.com"} {
-		jobs = append(jobs, str(e.do("POST", "/api/v1/customers/upsert?wait=0", map[string]any{"email": email}).
-			want(t, http.StatusAccepted).data()["id"]))
-	}
-	insp := asynq.NewInspector(e.opt)
-	defer insp.Close()
-	p := queue.UpsertBatchPayload{}
-	for _, id := range jobs {
-		info, err := insp.GetTaskInfo(e.names.Critical(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var single queue.UpsertPayload
-		if err := json.Unmarshal(info.Payload, &single); err != nil {
-			t.Fatal(err)
-		}
-		p.OrgID = single.OrgID
-		p.Items = append(p.Items, queue.UpsertItem{JobID: single.JobID, Request: single.Request})
-		if err := insp.DeleteTask(e.names.Critical(), id); err != nil { // as if they had been batched
-			t.Fatal(err)
-		}
-	}
+	// Their single tasks are deleted, as if they had been batched.
+	jobs, p := asyncBatch(t, e, map[string]any{"email": "fine1@example.com"}, map[string]any{"email": "nul@example.com"},
+		map[string]any{"email": "fine2@example.com"})
 	p.Items[1].Request.Record.Fields.Notes = "bad\x00notes"
 	raw, _ := json.Marshal(p)
 	if err := workerMux(e).ProcessTask(context.Background(), asynq.NewTask(queue.TypeUpsertBatch, raw)); err != nil {
