@@ -3,6 +3,10 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"net/http"
 	"testing"
 
@@ -217,5 +221,72 @@ func TestUpsertBatchSetWriteFailsForOne(t *testing.T) {
 	}
 	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != 3 {
 		t.Fatalf("%d jobs completed once, want 3", n)
+	}
+}
+
+// Tags, groups, the visit and the address of one person's requests in one
+// batch: each request's answer and event say what it added beyond the
+// earlier ones (the location's default tag and group once), tags replaced
+// by a later request are gone, the first address stays the default.
+func TestUpsertBatchRelationsInOrder(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	ctx := context.Background()
+	pool := e.store.Pool()
+	if _, err := pool.Exec(ctx, `INSERT INTO customer_groups (organization_id, id, name) VALUES ($1, 'grp_vip', 'VIP'), ($1, 'grp_loyal', 'Loyal')`, e.org); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO locations (organization_id, id, name, default_region, default_tags, default_group_ids)
+		VALUES ($1, 'loc_mall', 'Mall', 'US', '{mall}', '{grp_loyal}')`, e.org); err != nil {
+		t.Fatal(err)
+	}
+	jobs, p := asyncBatch(t, e,
+		map[string]any{"email": "rel@example.com", "location_id": "loc_mall", "added_tags": []string{"Coffee"}, "address": "1 Main St"},
+		map[string]any{"email": "rel@example.com", "location_id": "loc_mall", "added_tags": []string{"coffee", "tea"}, "group_ids": []string{"grp_vip"}},
+		map[string]any{"email": "rel@example.com", "location_id": "loc_mall", "tags": []string{"tea", "mall"}, "address": "2 Side St"},
+		map[string]any{"email": "rel@example.com", "location_id": "loc_mall", "added_tags": []string{"TEA"}},
+	)
+	outs, err := e.store.RunUpsertBatch(ctx, e.org, batchItems(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"created", "updated", "updated", "unchanged"} {
+		if outs[i].Err != nil || string(outs[i].Reply.Action) != want {
+			t.Fatalf("request %d: %+v, %v; want %s", i, outs[i].Reply, outs[i].Err, want)
+		}
+	}
+	c := outs[3].Reply.Customer
+	if fmt.Sprint(c.TagsByLocation) != "map[loc_mall:[mall tea]]" || fmt.Sprint(c.Groups) != "[grp_loyal grp_vip]" || len(c.Locations) != 1 {
+		t.Fatalf("the customer after the batch: tags %v, groups %v, locations %v", c.TagsByLocation, c.Groups, c.Locations)
+	}
+	var changes []string // each event's changes: field=to (or -from)
+	rows, err := pool.Query(ctx, `SELECT changes FROM audit_events WHERE job_id = ANY($1) ORDER BY id`, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var ch map[string]map[string]any
+		if err := rows.Scan(&ch); err != nil {
+			t.Fatal(err)
+		}
+		var fields []string
+		for _, f := range slices.Sorted(maps.Keys(ch)) {
+			if ch[f]["to"] != nil {
+				fields = append(fields, fmt.Sprint(f, "=", ch[f]["to"]))
+			} else {
+				fields = append(fields, fmt.Sprint(f, "=-", ch[f]["from"]))
+			}
+		}
+		changes = append(changes, strings.Join(fields, " "))
+	}
+	want := []string{"groups_added=[grp_loyal] tags_added=[Coffee mall]", "groups_added=[grp_vip] tags_added=[tea]", "tags_removed=-[coffee]"}
+	if !slices.Equal(changes, want) {
+		t.Fatalf("events %q, want %q", changes, want)
+	}
+	if n := count(t, e, `SELECT count(*) FROM customer_addresses WHERE customer_id = $1`, c.ID); n != 2 {
+		t.Fatalf("%d addresses, want 2", n)
+	}
+	if n := count(t, e, `SELECT count(*) FROM customer_addresses WHERE customer_id = $1 AND is_default AND address_line1 = '1 Main St'`, c.ID); n != 1 {
+		t.Fatal("the first address is not the default")
 	}
 }
