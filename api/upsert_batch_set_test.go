@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
-	"net/http"
 	"testing"
 
 	"github.com/hibiken/asynq"
