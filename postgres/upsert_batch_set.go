@@ -20,6 +20,9 @@ import (
 )
 
 const (
+	// sqlServicePendingList and sqlGenericPlans (array parameters: see
+	// runUpsert) in one statement.
+	sqlBatchSettings = `SELECT set_config('gin_pending_list_limit', '256MB', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 	// A batch's audit events, in its requests' order, each with its job.
 	sqlBatchAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, job_id, location_id, changes)
 		SELECT $1, c, t, s, j, NULLIF(l, ''), ch::jsonb
@@ -32,7 +35,9 @@ const (
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, t, p, h, r)
 		ON CONFLICT (organization_id, id) DO UPDATE SET state = 'completed', result = EXCLUDED.result,
 			completed = now(), attempts = jobs.attempts + 1`
-	sqlSelectCustomersByID = `SELECT ` + customerColumns + ` FROM customers c WHERE c.organization_id = $1 AND c.id = ANY($2)`
+	// The answers' customers with their relations, one statement.
+	sqlReadBackBatch = `SELECT ` + customerColumns + `, ` + relationColumns + `
+		FROM customers c WHERE c.organization_id = $1 AND c.id = ANY($2)`
 )
 
 // errPerRequest: the batch needs what the workspace path leaves to the
@@ -54,9 +59,7 @@ func queueLockBatch(b *pgx.Batch, orgID string, items []BatchItem, left []bool, 
 		}
 	}
 	b.Queue("BEGIN")
-	b.Queue(sqlServicePendingList)
-	// Array parameters: see runUpsert.
-	b.Queue(sqlGenericPlans)
+	b.Queue(sqlBatchSettings)
 	b.Queue(sqlLockKeys, slices.Compact(lockHashes(orgID, keys)))
 	b.Queue(sqlLockJobs, orgID, ids).Query(func(rows pgx.Rows) error {
 		var id string
@@ -185,17 +188,13 @@ func runBatchSet(ctx context.Context, tx batchSender, orgID string, items []Batc
 	byID := map[string]*customer.Customer{}
 	ids := slices.Sorted(maps.Keys(last))
 	if len(ids) > 0 {
-		wb.Queue(sqlSelectCustomersByID, orgID, ids).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				c, err := scanCustomer(rows)
-				if err != nil {
-					return err
-				}
+		wb.Queue(sqlReadBackBatch, orgID, ids).Query(func(rows pgx.Rows) error {
+			list, err := scanCustomers(rows, nil)
+			for _, c := range list {
 				byID[c.ID] = c
 			}
-			return rows.Err()
+			return err
 		})
-		queueRelations(wb, orgID, ids, byID)
 	}
 	wb.Queue("COMMIT")
 	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
