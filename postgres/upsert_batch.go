@@ -56,8 +56,8 @@ type BatchOutcome struct {
 //
 // The batch is applied as one workspace (runBatchSet): one round trip
 // reads, one writes. When that cannot tell whose statement failed, or the
-// batch needs a merge, it is applied again request by request (one round
-// trip each, runBatch): an item whose statements fail there is left out
+// batch needs a merge or a source record (errPerRequest), it is applied
+// again request by request (one round trip each, runBatch): an item whose statements fail there is left out
 // and the rest run again, its error in its outcome. The error returned is
 // the batch's (nothing committed): a race retried five times, the
 // database gone.
