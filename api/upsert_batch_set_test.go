@@ -290,3 +290,40 @@ func TestUpsertBatchRelationsInOrder(t *testing.T) {
 		t.Fatal("the first address is not the default")
 	}
 }
+
+// A batch whose request merges two customers (merge_conflicts) is applied
+// request by request: the merge happens once, the request after it sees
+// the survivor, each job completes once.
+func TestUpsertBatchWithMergeRequestByRequest(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	ctx := context.Background()
+	_, first := asyncBatch(t, e, map[string]any{"email": "a@example.com", "first_name": "Amal"},
+		map[string]any{"phone": "+14155550142", "company_name": "Khan Co"})
+	made, err := e.store.RunUpsertBatch(ctx, e.org, batchItems(first))
+	if err != nil || made[0].Err != nil || made[1].Err != nil {
+		t.Fatalf("two customers: %v %+v", err, made)
+	}
+	jobs, p := asyncBatch(t, e,
+		map[string]any{"email": "a@example.com", "phone": "+14155550142", "merge_policy": "merge_conflicts"},
+		map[string]any{"phone": "+14155550142", "last_name": "Khan"},
+	)
+	outs, err := e.store.RunUpsertBatch(ctx, e.org, batchItems(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := made[0].Reply.CustomerID, made[1].Reply.CustomerID
+	if outs[0].Err != nil || outs[0].Reply.CustomerID != a || len(outs[0].Reply.Merged) != 1 || outs[0].Reply.Merged[0] != b ||
+		outs[0].Reply.Customer.CompanyName != "Khan Co" {
+		t.Fatalf("the merging request: %+v, %v; want %s with %s merged in", outs[0].Reply, outs[0].Err, a, b)
+	}
+	if outs[1].Err != nil || outs[1].Reply.CustomerID != a || outs[1].Reply.Action != "updated" || outs[1].Reply.Customer.LastName != "Khan" {
+		t.Fatalf("the request after the merge: %+v, %v; want %s updated", outs[1].Reply, outs[1].Err, a)
+	}
+	if n := count(t, e, "SELECT count(*) FROM customers WHERE organization_id = $1 AND merged_into IS NULL", e.org); n != 1 {
+		t.Fatalf("%d customers left, want 1", n)
+	}
+	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != 2 {
+		t.Fatalf("%d jobs completed once, want 2", n)
+	}
+}
