@@ -15,6 +15,16 @@ import (
 )
 
 const (
+	// The purge finds old jobs through a BRIN index on created, which
+	// skips only the block ranges it has summarized; ranges filled since
+	// are read whole. Autovacuum summarizes them — when it runs: where it
+	// is off or behind, every tick read the whole table (363 ms at 194k
+	// jobs, measured). Summarizing the new full ranges first reads each
+	// block once, ever.
+	sqlSummarizeJobs = `SELECT brin_summarize_new_values('jobs_created_brin')`
+	// Without statistics (autovacuum off or behind: no ANALYZE) the planner
+	// reads the whole table rather than trust the index.
+	sqlPurgeByIndex = `SET LOCAL enable_seqscan = off`
 	// Queued jobs are work still owed; only finished ones expire.
 	sqlPurgeJobs = `DELETE FROM jobs WHERE ctid = ANY(ARRAY(
 		SELECT ctid FROM jobs WHERE created < $1 AND state <> 'queued' LIMIT $2))`
@@ -39,11 +49,21 @@ const (
 // PurgeJobs deletes up to limit finished jobs created before the given
 // time and returns how many. GET /jobs/{id} answers 404 for them after.
 func (s *Store) PurgeJobs(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, sqlPurgeJobs, createdBefore, limit)
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, q := range []string{sqlSummarizeJobs, sqlPurgeByIndex} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, sqlPurgeJobs, createdBefore, limit)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, interpretError(fmt.Errorf("purge jobs: %w", err), nil)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // PurgeImportErrors deletes up to limit error rows of the import that
