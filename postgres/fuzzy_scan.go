@@ -73,6 +73,11 @@ type FuzzyScanOptions struct {
 	MinScore    float64 // dedupe.DefaultMinScore when 0
 	SamplePairs int     // pairs the model is estimated on, about (default 200,000)
 	RandomPairs int     // random pairs u is estimated on (default 100,000)
+	// KeepModel scores with the organization's current model (the one the
+	// incremental scorer uses: estimated by the last scan, or the priors)
+	// instead of estimating a new one: a scan standing in for the
+	// incremental scorer then suggests exactly what it would.
+	KeepModel bool
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
@@ -169,19 +174,25 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(err, nil)
 	}
 	lap(&res.RecordsSeconds)
-	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts)
-	if err != nil {
-		return nil, err
+	var model *dedupe.FuzzyModel
+	if opts.KeepModel {
+		if model, err = fuzzyModel(ctx, s.pool, orgID); err != nil {
+			return nil, interpretError(err, nil)
+		}
+	} else {
+		if model, err = s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(model)
+		if err != nil {
+			return nil, fmt.Errorf("encode fuzzy model: %w", err)
+		}
+		if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
+			return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
+		}
 	}
 	lap(&res.EstimateSeconds)
 	res.Lambda = model.Lambda
-	raw, err := json.Marshal(model)
-	if err != nil {
-		return nil, fmt.Errorf("encode fuzzy model: %w", err)
-	}
-	if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
-		return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
-	}
 	// Each comparing goroutine writes its own batches: a pair comes once
 	// from the stream, so two writers never hold the same row.
 	writers := make([]*pairWriter, fuzzyWorkers())

@@ -45,7 +45,10 @@ func (d *Deps) handleSuggestScan(ctx context.Context, t *asynq.Task) error {
 	if job.State != customer.JobQueued {
 		return nil // a redelivered task of a finished scan
 	}
-	res, err := d.Store.ScanFuzzy(ctx, p.OrgID, postgres.FuzzyScanOptions{})
+	var why struct{ Reason string }
+	_ = json.Unmarshal(job.Payload, &why)
+	// A backlog's scan stands in for the incremental scorer: its model.
+	res, err := d.Store.ScanFuzzy(ctx, p.OrgID, postgres.FuzzyScanOptions{KeepModel: why.Reason == "backlog"})
 	if err != nil {
 		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
@@ -58,8 +61,6 @@ func (d *Deps) handleSuggestScan(ctx context.Context, t *asynq.Task) error {
 		}
 		return fmt.Errorf("scan %s failed: %w: %w", p.JobID, err, asynq.SkipRetry)
 	}
-	var why struct{ Reason string }
-	_ = json.Unmarshal(job.Payload, &why)
 	d.Log.InfoContext(ctx, "duplicate scan", "org_id", p.OrgID, "job_id", p.JobID, "reason", cmp.Or(why.Reason, "request"),
 		"customers", res.Customers, "candidate_pairs", res.CandidatePairs, "suggested", res.Suggested,
 		"pending_cleared", res.PendingCleared, "seconds", res.Seconds)
