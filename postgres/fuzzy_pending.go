@@ -42,10 +42,10 @@ const (
 	sqlSuggestTryShared = `SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0)) AND NOT EXISTS (
 		SELECT 1 FROM imports WHERE organization_id = $2 AND status = 'processing')`
 	sqlSuggestPendingOf = `SELECT coalesce(sum(cardinality(customer_ids)), 0) FROM suggest_pending WHERE organization_id = $1`
-	// What waits and since which row (the backlog's name while it lasts:
-	// only a scan or the scorer removes its first row).
-	sqlSuggestBacklog = `SELECT coalesce(sum(cardinality(customer_ids)), 0), coalesce(min(id), 0)
-		FROM suggest_pending WHERE organization_id = $1`
+	// The backlog's name while it lasts: only a scan or the scorer removes
+	// its oldest row. The primary key alone: counting what waits reads
+	// every row's array (TOASTed: ~160 ms for 830k waiting customers).
+	sqlSuggestOldest = `SELECT coalesce(min(id), 0) FROM suggest_pending WHERE organization_id = $1`
 )
 
 // SuggestPendingOrgs lists up to limit organizations with customers waiting
@@ -66,11 +66,11 @@ func (s *Store) SuggestPending(ctx context.Context, orgID string) (int, error) {
 	return n, interpretError(err, nil)
 }
 
-// SuggestBacklog counts an organization's customers waiting to be scored
-// and names its oldest waiting row (0: none).
-func (s *Store) SuggestBacklog(ctx context.Context, orgID string) (pending int, first int64, err error) {
-	err = s.pool.QueryRow(ctx, sqlSuggestBacklog, orgID).Scan(&pending, &first)
-	return pending, first, interpretError(err, nil)
+// SuggestOldest names an organization's oldest waiting row (0: none).
+func (s *Store) SuggestOldest(ctx context.Context, orgID string) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, sqlSuggestOldest, orgID).Scan(&id)
+	return id, interpretError(err, nil)
 }
 
 // CountLiveCustomers counts an organization's customers not merged away.

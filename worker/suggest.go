@@ -105,8 +105,10 @@ func (d *Deps) scanBacklog(ctx context.Context, orgID string) (bool, error) {
 	if floor <= 0 {
 		floor = DefaultSuggestScanBacklog
 	}
-	pending, first, err := d.Store.SuggestBacklog(ctx, orgID)
-	if err != nil || pending <= floor {
+	// The job first: while a backlog's scan is queued or running every
+	// poll lands here, and counting what waits reads every row's array.
+	first, err := d.Store.SuggestOldest(ctx, orgID)
+	if err != nil || first == 0 {
 		return false, err
 	}
 	key := backlogScanKey(first)
@@ -115,6 +117,10 @@ func (d *Deps) scanBacklog(ctx context.Context, orgID string) (bool, error) {
 		return false, err
 	}
 	if job == nil {
+		pending, err := d.Store.SuggestPending(ctx, orgID)
+		if err != nil || pending <= floor {
+			return false, err
+		}
 		customers, err := d.Store.CountLiveCustomers(ctx, orgID)
 		if err != nil || pending <= customers/4 {
 			return false, err
