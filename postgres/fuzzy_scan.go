@@ -13,9 +13,15 @@ import (
 )
 
 const (
-	sqlFuzzyLock        = `SELECT pg_advisory_lock(hashtextextended($1, 0))`
-	sqlFuzzyUnlock      = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`
-	sqlFuzzyDropPending = `DELETE FROM suggest_pending WHERE organization_id = $1`
+	sqlFuzzyLock   = `SELECT pg_advisory_lock(hashtextextended($1, 0))`
+	sqlFuzzyUnlock = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`
+	// A scan covers the customers waiting when it writes its keys: their
+	// rows are noted then and deleted once the pairs are written (a crash
+	// before leaves them waiting); rows queued later stay for the
+	// incremental scorer.
+	sqlFuzzyPendingIDs  = `SELECT coalesce(array_agg(id), '{}') FROM suggest_pending WHERE organization_id = $1`
+	sqlFuzzyDropPending = `WITH d AS (DELETE FROM suggest_pending WHERE organization_id = $1 AND id = ANY($2)
+		RETURNING cardinality(customer_ids) AS n) SELECT coalesce(sum(n), 0) FROM d`
 	// After a scan's writes: the GIN index's pending list merged (an
 	// incremental lookup would scan it), the statistics fresh.
 	sqlFuzzyTidy = `SELECT gin_clean_pending_list('fuzzy_keys_keys'::regclass); ANALYZE fuzzy_keys`
@@ -67,14 +73,22 @@ type FuzzyScanOptions struct {
 	MinScore    float64 // dedupe.DefaultMinScore when 0
 	SamplePairs int     // pairs the model is estimated on, about (default 200,000)
 	RandomPairs int     // random pairs u is estimated on (default 100,000)
+	// KeepModel scores with the organization's current model (the one the
+	// incremental scorer uses: estimated by the last scan, or the priors)
+	// instead of estimating a new one: a scan standing in for the
+	// incremental scorer then suggests exactly what it would.
+	KeepModel bool
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
 type FuzzyScanResult struct {
-	Customers      int     `json:"customers"`
-	CandidatePairs int     `json:"candidate_pairs"`
-	Suggested      int     `json:"suggested"`
-	Removed        int     `json:"removed"`
+	Customers      int `json:"customers"`
+	CandidatePairs int `json:"candidate_pairs"`
+	Suggested      int `json:"suggested"`
+	Removed        int `json:"removed"`
+	// PendingCleared is how many waiting customers (suggest_pending) the
+	// scan covered and took off the incremental scorer's list.
+	PendingCleared int     `json:"pending_cleared"`
 	MinScore       float64 `json:"min_score"`
 	Lambda         float64 `json:"model_lambda"`
 	Seconds        float64 `json:"seconds"`
@@ -126,14 +140,18 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if err := conn.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
 		return nil, interpretError(err, nil)
 	}
+	var pending []int64
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
 			return fmt.Errorf("fuzzy settings: %w", err)
 		}
-		for _, q := range []string{sqlFuzzyDropPending, sqlFuzzyDropKeys} {
-			if _, err := tx.Exec(ctx, q, orgID); err != nil {
-				return fmt.Errorf("reset fuzzy keys: %w", err)
-			}
+		// Before the keys: a row seen here has its customer's change
+		// visible to the keys and records read after.
+		if err := tx.QueryRow(ctx, sqlFuzzyPendingIDs, orgID).Scan(&pending); err != nil {
+			return fmt.Errorf("pending rows: %w", err)
+		}
+		if _, err := tx.Exec(ctx, sqlFuzzyDropKeys, orgID); err != nil {
+			return fmt.Errorf("reset fuzzy keys: %w", err)
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, ""), orgID); err != nil {
 			return fmt.Errorf("write fuzzy keys: %w", err)
@@ -156,19 +174,25 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(err, nil)
 	}
 	lap(&res.RecordsSeconds)
-	model, err := s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts)
-	if err != nil {
-		return nil, err
+	var model *dedupe.FuzzyModel
+	if opts.KeepModel {
+		if model, err = fuzzyModel(ctx, s.pool, orgID); err != nil {
+			return nil, interpretError(err, nil)
+		}
+	} else {
+		if model, err = s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(model)
+		if err != nil {
+			return nil, fmt.Errorf("encode fuzzy model: %w", err)
+		}
+		if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
+			return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
+		}
 	}
 	lap(&res.EstimateSeconds)
 	res.Lambda = model.Lambda
-	raw, err := json.Marshal(model)
-	if err != nil {
-		return nil, fmt.Errorf("encode fuzzy model: %w", err)
-	}
-	if _, err := s.pool.Exec(ctx, sqlFuzzySaveModel, orgID, raw); err != nil {
-		return nil, interpretError(fmt.Errorf("save fuzzy model: %w", err), nil)
-	}
 	// Each comparing goroutine writes its own batches: a pair comes once
 	// from the stream, so two writers never hold the same row.
 	writers := make([]*pairWriter, fuzzyWorkers())
@@ -204,6 +228,9 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(fmt.Errorf("drop stale fuzzy pairs: %w", err), nil)
 	}
 	res.Removed = int(tag.RowsAffected())
+	if err := s.pool.QueryRow(ctx, sqlFuzzyDropPending, orgID, pending).Scan(&res.PendingCleared); err != nil {
+		return nil, interpretError(fmt.Errorf("clear pending: %w", err), nil)
+	}
 	res.Seconds = time.Since(start).Seconds()
 	if res.Seconds > 0 {
 		res.PairsPerSecond = float64(res.CandidatePairs) / res.Seconds

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,6 +84,16 @@ func (s *Store) CreateJob(ctx context.Context, j *customer.Job) (stored *custome
 		}
 	}
 	return nil, false, fmt.Errorf("insert job: idempotency key race")
+}
+
+// FindJobByKey returns the job of an organization created with an
+// idempotency key, or nil when none.
+func (s *Store) FindJobByKey(ctx context.Context, orgID, key string) (*customer.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, sqlSelectJobByIdem, orgID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return j, interpretError(err, nil)
 }
 
 // FindJob returns one job of an organization.

@@ -29,6 +29,11 @@ type Deps struct {
 	// Webhooks sends webhook deliveries; Run makes one from its Config
 	// when nil.
 	Webhooks *webhook.Sender
+	// SuggestScanBacklog is the floor of the backlog rule: more customers
+	// waiting to be scored than this and than a quarter of the
+	// organization's are scored by one full scan (DefaultSuggestScanBacklog
+	// when 0; docs/decisions.md).
+	SuggestScanBacklog int
 }
 
 // NewServeMux registers every task handler.

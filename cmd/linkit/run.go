@@ -82,6 +82,10 @@ type config struct {
 	UpsertLinger   time.Duration
 	UpsertBatchMax int
 
+	// SuggestScanBacklog: more customers waiting to be scored than this
+	// (and than a quarter of the organization) are scored by one scan.
+	SuggestScanBacklog int
+
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
 	// which cannot keep goose's session-level advisory lock.
@@ -145,6 +149,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		// 0 means "off" here; the API reads zero as its default.
 		UpsertLinger:   cmp.Or(e.duration("LINKIT_UPSERT_LINGER", queue.DefaultLinger), -1),
 		UpsertBatchMax: e.int("LINKIT_UPSERT_BATCH", queue.DefaultBatchMax, 1),
+
+		SuggestScanBacklog: e.int("LINKIT_SUGGEST_SCAN_BACKLOG", worker.DefaultSuggestScanBacklog, 1),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}

@@ -87,7 +87,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	if r.worker {
-		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg)}
+		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg),
+			SuggestScanBacklog: cfg.SuggestScanBacklog}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
