@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,4 +51,47 @@ func (c *Client) EnqueueUpsertBatch(ctx context.Context, p UpsertBatchPayload) e
 		return fmt.Errorf("enqueue upsert batch %s: %w", batchTaskID(p), err)
 	}
 	return nil
+}
+
+// BatchedJobs returns the jobs of the upsert batches the upserts' queue still
+// holds (scheduled, pending, running or retrying). Their task is named after
+// the batch's first job only, so the reconciler cannot tell them from lost
+// jobs by id: without this it re-created a live batch's jobs as single tasks
+// (a killed worker's batch before its recovery, a backlog older than the
+// reconcile age), work done twice and a log that said Redis lost them.
+func BatchedJobs(insp *asynq.Inspector, names Names) (map[string]bool, error) {
+	const pageSize = 1000
+	q := names.Critical()
+	jobs := map[string]bool{}
+	// In the order tasks move (scheduled → pending → active → retry), so one
+	// that moves while listed is seen at least once, most often.
+	for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+		insp.ListScheduledTasks, insp.ListPendingTasks, insp.ListActiveTasks, insp.ListRetryTasks,
+	} {
+		for page := 1; ; page++ {
+			tasks, err := list(q, asynq.PageSize(pageSize), asynq.Page(page))
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("list tasks of %s: %w", q, err)
+			}
+			for _, t := range tasks {
+				if t.Type != TypeUpsertBatch {
+					continue
+				}
+				var p UpsertBatchPayload
+				if err := json.Unmarshal(t.Payload, &p); err != nil {
+					continue // not ours to judge: its jobs are re-created as before
+				}
+				for _, it := range p.Items {
+					jobs[it.JobID] = true
+				}
+			}
+			if len(tasks) < pageSize {
+				break
+			}
+		}
+	}
+	return jobs, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -140,8 +141,9 @@ func (d *Deps) failed(ctx context.Context, orgID string, it postgres.BatchItem, 
 
 // Reconcile re-enqueues jobs PostgreSQL holds as queued but that have
 // waited longer than age: after a Redis flush or failover their tasks are
-// gone. TaskID makes re-enqueueing a job whose task still exists a no-op;
-// it returns how many tasks it actually re-created. A job it cannot
+// gone. TaskID makes re-enqueueing a job whose task still exists a no-op,
+// and a job inside an upsert batch Redis still holds is left to it; it
+// returns how many tasks it actually re-created. A job it cannot
 // re-create is skipped, never a stop for the others.
 func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	jobs, err := d.Store.StaleJobs(ctx, time.Now().Add(-age), 1000)
@@ -150,6 +152,13 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	}
 	n := 0
 	var errs []error
+	var batched map[string]bool
+	if slices.ContainsFunc(jobs, func(j *customer.Job) bool { return j.Type == queue.TypeUpsert }) {
+		// Jobs travelling in a batch Redis still holds are not lost.
+		if batched, err = queue.BatchedJobs(asynq.NewInspectorFromRedisClient(d.Redis), d.Client.Names()); err != nil {
+			return 0, err
+		}
+	}
 	for _, j := range jobs {
 		if j.Type == queue.TypeDuplicatesMerge || j.Type == queue.TypeImportRevert {
 			requeue := d.requeueDuplicatesMerge
@@ -170,7 +179,7 @@ func (d *Deps) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 			}
 			continue
 		}
-		if j.Type != queue.TypeUpsert {
+		if j.Type != queue.TypeUpsert || batched[j.ID] {
 			continue
 		}
 		var p queue.UpsertPayload

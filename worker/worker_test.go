@@ -269,3 +269,50 @@ func TestReconcileRequeuesLostTasks(t *testing.T) {
 		t.Fatalf("reconcile after completion: %d re-enqueued, %v", n, err)
 	}
 }
+
+// Jobs travelling in an upsert batch that Redis still holds (a killed
+// worker's, waiting for its recovery; a backlog) are not lost: the
+// reconciler leaves them to the batch, and re-creates them once the batch
+// is gone.
+func TestReconcileLeavesLiveBatches(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	p := queue.UpsertBatchPayload{OrgID: s.Org}
+	for _, email := range []string{"batched.a@example.com", "batched.b@example.com"} {
+		jobID := acceptUpsert(t, s, map[string]any{"email": email})
+		// As if it had arrived with the other: one batch task, no task of its own.
+		info, err := s.Inspector.GetTaskInfo(s.Names.Critical(), jobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var single queue.UpsertPayload
+		if err := json.Unmarshal(info.Payload, &single); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Inspector.DeleteTask(s.Names.Critical(), jobID); err != nil {
+			t.Fatal(err)
+		}
+		p.Items = append(p.Items, queue.UpsertItem{JobID: jobID, Request: single.Request})
+	}
+	if err := s.Deps.Client.EnqueueUpsertBatch(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Deps.Reconcile(t.Context(), 0); err != nil || n != 0 {
+		t.Fatalf("reconcile with the batch queued: %d re-enqueued, %v; want 0", n, err)
+	}
+	tasks, err := s.Inspector.ListPendingTasks(s.Names.Critical())
+	if err != nil || len(tasks) != 1 || tasks[0].Type != queue.TypeUpsertBatch {
+		t.Fatalf("pending after reconcile: %d tasks, %v", len(tasks), err)
+	}
+	// The batch lost: its jobs come back one by one.
+	if err := s.Inspector.DeleteTask(s.Names.Critical(), tasks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Deps.Reconcile(t.Context(), 0); err != nil || n != 2 {
+		t.Fatalf("reconcile with the batch lost: %d re-enqueued, %v; want 2", n, err)
+	}
+	tasks, err = s.Inspector.ListPendingTasks(s.Names.Critical())
+	if err != nil || len(tasks) != 2 || tasks[0].Type != queue.TypeUpsert || tasks[1].Type != queue.TypeUpsert {
+		t.Fatalf("pending after the batch was lost: %d tasks, %v", len(tasks), err)
+	}
+}
