@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/client"
@@ -213,11 +215,27 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		return n
 	}
 
+	// A task certainly mid-flight at the kill: the test holds the row of
+	// the first job accepted (ids sort by time, tasks run in order), so
+	// the task carrying it waits in PostgreSQL until after the kill. Killed
+	// at a count alone, a loaded machine once caught the worker between
+	// tasks and the test proved nothing.
+	held := slices.Min(jobIDs)
+	hold, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hold.Rollback(ctx) }()
+	var holder int
+	if err := hold.QueryRow(ctx, "SELECT pg_backend_pid() FROM jobs WHERE id = $1 FOR UPDATE", held).Scan(&holder); err != nil {
+		t.Fatal(err)
+	}
 	first := startWorkerProc(t, bin, env)
 	deadline := time.Now().Add(60 * time.Second)
-	for countJobs("completed") < 15 {
+	for countJobs("completed") < 15 || !blockedBy(t, pool, holder) {
 		if time.Now().After(deadline) {
-			t.Fatalf("first worker completed nothing; logs:\n%s", first.logs)
+			t.Fatalf("first worker: %d completed, its task of job %s waiting: %v; logs:\n%s",
+				countJobs("completed"), held, blockedBy(t, pool, holder), first.logs)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -225,6 +243,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-first.done
+	_ = hold.Rollback(ctx)
 	atKill := countJobs("completed")
 	if atKill >= total {
 		t.Fatalf("all %d jobs completed before the kill: nothing to recover", total)
@@ -411,6 +430,17 @@ func TestWorkerKilledMidTask(t *testing.T) {
 		strings.Contains(logs, "re-enqueued queued jobs") || strings.Contains(logs, "requeued jobs whose tasks were lost") {
 		t.Errorf("the second worker's log misstates the recovery:\n%s", logs)
 	}
+}
+
+// blockedBy says a session waits for a lock the session pid holds.
+func blockedBy(t *testing.T, pool *pgxpool.Pool, pid int) bool {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
 
 // upsertAsync posts an upsert with wait=0 to the API at base through the
