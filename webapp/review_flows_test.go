@@ -73,9 +73,11 @@ func TestBrowserMergeAndUnmerge(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	tb.do(visible(".notice"))
-	if !strings.Contains(tb.text(".notice"), "Unmerged") {
-		t.Errorf("notice = %q", tb.text(".notice"))
+	// The merged page has a notice too ("Merged."): wait for the unmerged
+	// page's own, or a slow browser reads the page it is leaving.
+	tb.do(visible(`.notice[data-notice="unmerged"]`))
+	if got := tb.text(`.notice[data-notice="unmerged"]`); !strings.Contains(got, "Unmerged") {
+		t.Errorf("notice = %q", got)
 	}
 	tb.assertNoBrowserProblems()
 	tb.assertKeyNeverExposed(e.Key, e.Logs.String())
