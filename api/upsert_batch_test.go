@@ -44,7 +44,18 @@ func TestUpsertBatchArrivalOrderAndReplay(t *testing.T) {
 		defer wg.Done()
 		lone <- e.do("POST", "/api/v1/customers/upsert?wait=1", map[string]any{"email": "lone@example.com"})
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The others must arrive while it is in flight: once its task is queued
+	// (a fixed 200 ms was not always enough on a loaded machine).
+	insp := asynq.NewInspector(e.opt)
+	defer insp.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if tasks, err := insp.ListPendingTasks(e.names.Critical()); err == nil && len(tasks) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lone upsert was not queued")
+		}
+	}
 	names := []string{"Bea", "Cem", "Dan"}
 	answers := make([]response, len(names))
 	for i, name := range names {
@@ -54,7 +65,7 @@ func TestUpsertBatchArrivalOrderAndReplay(t *testing.T) {
 			answers[i] = e.do("POST", "/api/v1/customers/upsert?wait=1", map[string]any{
 				"email": "order@example.com", "first_name": "Ola", "company_name": name, "merge_policy": "overwrite"}, "Idempotency-Key", "key-"+name)
 		}()
-		time.Sleep(60 * time.Millisecond) // well inside the linger: arrival order Bea, Cem, Dan
+		time.Sleep(20 * time.Millisecond) // well inside the linger; the order they arrive in is read from the batch
 	}
 	wg.Wait()
 	(<-lone).want(t, http.StatusAccepted)
