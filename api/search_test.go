@@ -463,7 +463,7 @@ func TestSearchRareTermSkipsTheWalk(t *testing.T) {
 	c := newSearchCorpus(t)
 	all := c.want("", c.in["rarebird"])
 	c.page(t, "search=rarebird", all, 1, 20)
-	time.Sleep(time.Second) // the sample loads apart from the search
+	c.waitSample(t) // the sample loads apart from the search
 	before := c.settledScans(t, nil)
 	for p := 1; p <= 3; p++ {
 		c.page(t, "search=rarebird", all, p, 3)
@@ -483,6 +483,18 @@ func TestSearchRareTermSkipsTheWalk(t *testing.T) {
 // settledScans is how many times each search index was scanned, once the
 // backends' counts settled: they report them when idle, at most once a
 // second and at least every 10 seconds; it waits for at least min's.
+// waitSample waits for the organization's search sample, which the first
+// search starts loading apart (a fixed second was not always enough on a
+// loaded machine).
+func (c *searchCorpus) waitSample(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !c.e.store.SearchSampleLoaded(c.e.org); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the organization's search sample did not load")
+		}
+	}
+}
+
 func (c *searchCorpus) settledScans(t *testing.T, min map[string]int64) map[string]int64 {
 	t.Helper()
 	scans := func() map[string]int64 {
@@ -533,7 +545,7 @@ func TestSearchSampleGuidesTheWalk(t *testing.T) {
 	c := newSearchCorpus(t)
 	all := c.want("", c.in["commonwealth"]) // 7,500, every other customer
 	c.page(t, "search=commonwealth", all, 1, 20)
-	time.Sleep(time.Second) // the sample loads apart from the search
+	c.waitSample(t) // the sample loads apart from the search
 	before := c.settledScans(t, nil)
 	for _, p := range []struct{ page, limit int }{{1, 20}, {2, 20}, {3, 7}, {20, 100}} {
 		res := c.page(t, "search=commonwealth", all, p.page, p.limit)

@@ -170,3 +170,13 @@ const sqlSearchSample = `SELECT search_text FROM (
 		FROM customers c WHERE c.organization_id = $1 AND c.merged_into IS NULL
 		ORDER BY c.created DESC, c.id DESC LIMIT $2) s
 	WHERE s.rn % $3 = 1`
+
+// SearchSampleLoaded says the organization's search sample is loaded (the
+// first search starts loading it apart): what a caller timing searches,
+// a test among them, waits for rather than for a fixed time.
+func (s *Store) SearchSampleLoaded(orgID string) bool {
+	s.samples.mu.Lock()
+	defer s.samples.mu.Unlock()
+	sm := s.samples.orgs[orgID]
+	return sm != nil && !sm.loaded.IsZero() && !sm.loading
+}
