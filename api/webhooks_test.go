@@ -357,10 +357,11 @@ func TestWebhookDeletedStopsRetrying(t *testing.T) {
 		t.Fatalf("receiver called %d times, want retries", calls())
 	}
 	s.Do("DELETE", "/api/v1/webhooks/"+hook, nil).Want(t, http.StatusNoContent)
-	time.Sleep(500 * time.Millisecond) // an attempt in flight may finish
 	n := calls()
-	time.Sleep(1500 * time.Millisecond) // several retry delays
-	if calls() != n {
-		t.Fatalf("receiver called %d more times after the webhook was deleted", calls()-n)
+	time.Sleep(2 * time.Second) // several retry delays
+	// An attempt already in flight at the delete may still arrive (on a slow
+	// machine well after it); no retry may follow it.
+	if more := calls() - n; more > 1 {
+		t.Fatalf("receiver called %d more times after the webhook was deleted, want at most the attempt in flight", more)
 	}
 }
