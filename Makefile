@@ -11,7 +11,7 @@ run:
 test: lint
 	scripts/test-deps.sh
 	scripts/services.sh
-	go test -race -count=1 -timeout 15m ./...
+	go test -race -count=1 -timeout 25m ./...
 
 # gofmt, go vet and staticcheck; all must be silent.
 lint:
