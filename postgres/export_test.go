@@ -10,3 +10,9 @@ var (
 
 // CustomerListQuery is the page query of a customer list.
 var CustomerListQuery = customerListQuery
+
+// The staged record's codec.
+var (
+	AppendImportRecord = appendImportRecord
+	DecodeImportRecord = decodeImportRecord
+)

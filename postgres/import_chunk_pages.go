@@ -18,10 +18,13 @@ import (
 func scanChunkRows(rows pgx.Rows, fn func(r customer.ImportRow, owned bool)) error {
 	var r customer.ImportRow
 	var o bool
+	var rec []byte // the record's JSON, decoded by decodeImportRecord
 	_, err := pgx.ForEachRow(rows, []any{&r.Num, &r.Email, &r.EmailKey, &r.Phone, &r.PhoneKey, &r.PhoneValid,
-		&r.PhoneExt, &r.External, &r.Record, &r.OrderKey, &o}, func() error {
+		&r.PhoneExt, &r.External, &rec, &r.OrderKey, &o}, func() error {
+		if err := decodeImportRecord(rec, &r.Record); err != nil {
+			return fmt.Errorf("staged record of row %d: %w", r.Num, err)
+		}
 		fn(r, o)
-		r.Record = customer.ImportRecord{}
 		return nil
 	})
 	return err

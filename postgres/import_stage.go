@@ -4,7 +4,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -22,7 +21,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 		if err != nil {
 			return nil, err
 		}
-		rec, err := json.Marshal(r.Record)
+		rec, err := recordText(&r.Record)
 		if err != nil {
 			return nil, err
 		}
@@ -31,7 +30,7 @@ func (s *Store) StageRows(ctx context.Context, orgID, importID string, next func
 			size = int32(r.Bytes)
 		}
 		return []any{orgID, importID, int32(r.Num), int32(r.Chunk), r.Email, r.EmailKey, r.Phone, r.PhoneKey, r.PhoneValid,
-			r.PhoneExt, r.External, string(rec), r.OrderKey, r.Raw, size}, nil
+			r.PhoneExt, r.External, rec, r.OrderKey, r.Raw, size}, nil
 	}}
 	n, err := s.stage.CopyFrom(ctx, pgx.Identifier{"import_rows"},
 		[]string{"organization_id", "import_id", "row_num", "chunk", "email", "email_key", "phone", "phone_key",
