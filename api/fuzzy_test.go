@@ -344,18 +344,24 @@ func TestFuzzyImportTiming(t *testing.T) {
 	}
 }
 
-// Incremental batches step aside while a scan holds the organization, then
-// score what waits exactly once: pending rows survive until a batch commits.
-func TestFuzzyPendingWaitsForScan(t *testing.T) {
-	t.Parallel()
-	s := linkittest.New(t, linkittest.WithoutWorker())
-	ctx := context.Background()
+// createQuigleys creates two records of one person the scorer pairs.
+func createQuigleys(t *testing.T, s *linkittest.Stack) {
+	t.Helper()
 	for _, body := range []map[string]any{
 		{"first_name": "Bartholomew", "last_name": "Quigley", "email": "bart.q@example.com", "birthdate": "1966-02-17"},
 		{"first_name": "Bart", "last_name": "Quigly", "email": "bquigly@example.org", "birthdate": "1966-02-17"},
 	} {
 		s.Do("POST", "/api/v1/customers", body).Want(t, http.StatusCreated)
 	}
+}
+
+// Incremental batches step aside while a scan holds the organization, then
+// score what waits exactly once: pending rows survive until a batch commits.
+func TestFuzzyPendingWaitsForScan(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	ctx := context.Background()
+	createQuigleys(t, s)
 	if n, err := s.Store.SuggestPending(ctx, s.Org); err != nil || n != 2 {
 		t.Fatalf("pending %d %v, want the two new customers", n, err)
 	}
@@ -409,12 +415,7 @@ func TestFuzzyPendingWaitsForImport(t *testing.T) {
 	t.Parallel()
 	s := linkittest.New(t, linkittest.WithoutWorker())
 	ctx := context.Background()
-	for _, body := range []map[string]any{
-		{"first_name": "Bartholomew", "last_name": "Quigley", "email": "bart.q@example.com", "birthdate": "1966-02-17"},
-		{"first_name": "Bart", "last_name": "Quigly", "email": "bquigly@example.org", "birthdate": "1966-02-17"},
-	} {
-		s.Do("POST", "/api/v1/customers", body).Want(t, http.StatusCreated)
-	}
+	createQuigleys(t, s)
 	dbExec(t, s, `INSERT INTO imports (organization_id, id, status) VALUES ($1, 'imp_merging', 'processing')`, s.Org)
 	if orgs, err := s.Store.SuggestPendingOrgs(ctx, 100); err != nil || slices.Contains(orgs, s.Org) {
 		t.Fatalf("organizations to score %v (%v): the importing one is listed", orgs, err)

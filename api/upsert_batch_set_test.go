@@ -65,6 +65,15 @@ func count(t *testing.T, e *queueEnv, query string, args ...any) int {
 	return n
 }
 
+// wantCompletedOnce checks that want of the jobs completed, each on its
+// first attempt (exactly once).
+func wantCompletedOnce(t *testing.T, e *queueEnv, jobs []string, want int) {
+	t.Helper()
+	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != want {
+		t.Fatalf("%d jobs completed once, want %d", n, want)
+	}
+}
+
 // Requests of one person in one batch are applied in arrival order on one
 // workspace: one customer, each answer what that request alone did as if
 // applied after the earlier ones (created, then updated with its own
@@ -148,9 +157,7 @@ func TestUpsertBatchSameIdentityInOrder(t *testing.T) {
 	if n := count(t, e, "SELECT count(*) FROM audit_events WHERE customer_id = $1", id); n != 3 {
 		t.Fatalf("%d audit events after redelivery, want 3", n)
 	}
-	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != 4 {
-		t.Fatalf("%d jobs completed once, want 4", n)
-	}
+	wantCompletedOnce(t, e, jobs, 4)
 }
 
 // A request the engine refuses in the middle of a batch (no identifier
@@ -219,9 +226,7 @@ func TestUpsertBatchSetWriteFailsForOne(t *testing.T) {
 	if n := count(t, e, "SELECT count(*) FROM audit_events WHERE job_id = ANY($1)", jobs); n != 3 {
 		t.Fatalf("%d audit events, want one per applied request (3)", n)
 	}
-	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != 3 {
-		t.Fatalf("%d jobs completed once, want 3", n)
-	}
+	wantCompletedOnce(t, e, jobs, 3)
 }
 
 // Tags, groups, the visit and the address of one person's requests in one
@@ -323,7 +328,5 @@ func TestUpsertBatchWithMergeRequestByRequest(t *testing.T) {
 	if n := count(t, e, "SELECT count(*) FROM customers WHERE organization_id = $1 AND merged_into IS NULL", e.org); n != 1 {
 		t.Fatalf("%d customers left, want 1", n)
 	}
-	if n := count(t, e, "SELECT count(*) FROM jobs WHERE id = ANY($1) AND state = 'completed' AND attempts = 1", jobs); n != 2 {
-		t.Fatalf("%d jobs completed once, want 2", n)
-	}
+	wantCompletedOnce(t, e, jobs, 2)
 }

@@ -155,12 +155,6 @@ func (d *recordDecoder) next(c byte) bool {
 	return false
 }
 
-// peek skips space and says whether c follows (without consuming it).
-func (d *recordDecoder) peek(c byte) bool {
-	d.space()
-	return d.i < len(d.b) && d.b[d.i] == c
-}
-
 // list reads the elements of an object or array opened already, calling
 // elem for each, up to the closing byte end.
 func (d *recordDecoder) list(end byte, elem func() bool) bool {
