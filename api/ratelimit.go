@@ -1,5 +1,6 @@
-// Per-API-key rate limits: GCRA in Redis (redis_rate), one round trip per
-// request, failing open when Redis does not answer.
+// Per-API-key rate limits: GCRA in Redis (redis_rate), requests taken from
+// Redis in small reservations (ratelimit_reserve.go), failing open when Redis
+// does not answer.
 
 package api
 
@@ -75,10 +76,11 @@ type rateLimiter struct {
 	log      *slog.Logger
 	// pausedUntil (unix ns) skips Redis after a failure; failing says the
 	// outage was logged, so it is logged once, and its end once.
-	pausedUntil atomic.Int64
-	failing     atomic.Bool
-	decisions   *prometheus.CounterVec
-	errors      prometheus.Counter
+	pausedUntil  atomic.Int64
+	failing      atomic.Bool
+	reservations reservations
+	decisions    *prometheus.CounterVec
+	errors       prometheus.Counter
 }
 
 func newRateLimiter(rdb redis.UniversalClient, limits RateLimits, log *slog.Logger, reg *prometheus.Registry) *rateLimiter {
@@ -122,8 +124,14 @@ func (l *rateLimiter) limitFor(bucket string, own customer.RateLimits) int {
 }
 
 // allow spends one request of key's bucket; ok is false when Redis could not
-// say (the request is then served).
-func (l *rateLimiter) allow(ctx context.Context, key, bucket string, perMinute int) (res *redis_rate.Result, ok bool) {
+// say (the request is then served). Most requests spend a token reserved
+// earlier (ratelimit_reserve.go) and do not call Redis.
+func (l *rateLimiter) allow(ctx context.Context, key, bucket string, perMinute int) (d decision, ok bool) {
+	return l.reservations.spend(ctx, l, key, bucket, perMinute)
+}
+
+// reserve takes up to n requests of key's bucket from Redis at once.
+func (l *rateLimiter) reserve(ctx context.Context, key, bucket string, perMinute, n int) (*redis_rate.Result, bool) {
 	now := time.Now()
 	if now.UnixNano() < l.pausedUntil.Load() {
 		return nil, false
@@ -139,7 +147,7 @@ func (l *rateLimiter) allow(ctx context.Context, key, bucket string, perMinute i
 	go func() {
 		defer cancel()
 		limit := redis_rate.Limit{Rate: perMinute, Burst: perMinute, Period: rateLimitWindow}
-		r, err := l.lim.Allow(callCtx, "linkit:"+key+":"+bucket, limit)
+		r, err := l.lim.AllowAtMost(callCtx, "linkit:"+key+":"+bucket, limit, n)
 		done <- outcome{r, err}
 	}()
 	timer := time.NewTimer(rateLimitTimeout)
@@ -183,20 +191,25 @@ func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, writeError 
 		return false
 	}
 	h := w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", bucket, perMinute, int(rateLimitWindow/time.Second)))
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", bucket, res.Remaining, ceilSeconds(res.ResetAfter)))
-	if res.Allowed > 0 {
+	h["Ratelimit-Policy"] = []string{policyHeader(bucket, perMinute)}
+	h["Ratelimit"] = []string{`"` + bucket + `";r=` + strconv.Itoa(res.remaining) + ";t=" + strconv.Itoa(ceilSeconds(res.resetAfter))}
+	if res.allowed {
 		s.limiter.decisions.WithLabelValues(bucket, "allowed").Inc()
 		return false
 	}
 	s.limiter.decisions.WithLabelValues(bucket, "limited").Inc()
-	retry := max(ceilSeconds(res.RetryAfter), 1)
+	retry := max(ceilSeconds(res.retryAfter), 1)
 	h.Set("Retry-After", strconv.Itoa(retry))
 	writeError(w, r, &customer.Error{Code: customer.ERATELIMIT,
 		Message: fmt.Sprintf("Rate limit exceeded: %d %s requests per minute for this API key; retry in %d s", perMinute, bucket, retry),
 		Details: map[string]any{"policy": bucket, "limit": perMinute, "window_seconds": int(rateLimitWindow / time.Second),
 			"retry_after_seconds": retry}})
 	return true
+}
+
+// policyHeader is the RateLimit-Policy header of a bucket and limit.
+func policyHeader(bucket string, perMinute int) string {
+	return `"` + bucket + `";q=` + strconv.Itoa(perMinute) + ";w=" + strconv.Itoa(int(rateLimitWindow/time.Second))
 }
 
 // ceilSeconds rounds d up to whole seconds (negative: 0).

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,4 +240,79 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A busy key takes its requests from Redis a few at a time (reservations):
+// one process's headers still count down one request at a time, a second
+// process sees the first one's requests as spent, and concurrent clients
+// of both together get no more than the limit (plus what the window
+// refilled meanwhile), nor much less.
+func TestRateLimitReservedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	const limit = 600 // 10 a second: reservations of up to 5 requests
+	e := newLimitedEnv(t, api.RateLimits{Default: limit})
+	other := e.stack.AnotherAPI(t, api.Config{RateLimits: api.RateLimits{Default: limit}})
+	start := time.Now()
+	prev := limit
+	const first = 40
+	for i := range first {
+		r := e.do("GET", "/api/v1/settings", nil).want(t, http.StatusOK)
+		got := remaining(t, r, "default")
+		// Down by one, or unchanged when the window refilled one meanwhile.
+		if got != prev-1 && !(i > 0 && got == prev) {
+			t.Fatalf("request %d: remaining %d after %d", i, got, prev)
+		}
+		prev = got
+	}
+	refilled := func() int { return int(time.Since(start)/(time.Minute/limit)) + 1 }
+	r := other.Do("GET", "/api/v1/settings", nil).Want(t, http.StatusOK)
+	if got := remaining(t, response{r}, "default"); got > limit-first-1+refilled() {
+		t.Fatalf("the other process: remaining %d, want at most %d − %d spent", got, limit, first+1)
+	}
+
+	// Both processes, four clients each, until every client is refused.
+	var allowed, refused atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for _, url := range []string{e.url, other.URL} {
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					req, _ := http.NewRequest("GET", url+"/api/v1/settings", nil)
+					req.Header.Set("Authorization", "Bearer "+e.key)
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					res.Body.Close()
+					switch res.StatusCode {
+					case http.StatusOK:
+						allowed.Add(1)
+					case http.StatusTooManyRequests:
+						if res.Header.Get("Retry-After") == "" {
+							errs <- fmt.Errorf("429 without Retry-After")
+						}
+						refused.Add(1)
+						return
+					default:
+						errs <- fmt.Errorf("status %d", res.StatusCode)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	spent := first + 1 + int(allowed.Load())
+	// Each process may let go of one reservation unspent (at most 5).
+	if spent > limit+refilled() || spent < limit-2*5 {
+		t.Fatalf("%d requests served of a %d limit (refilled %d meanwhile)", spent, limit, refilled())
+	}
 }
