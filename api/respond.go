@@ -72,8 +72,9 @@ func writeList(w http.ResponseWriter, v any, page customer.Page) {
 }
 
 // customerList is the list body of cs, byte for byte what encode writes,
-// from each customer's MarshalJSON as it is: encoding/json would check and
-// copy each one's output again, a third of a search's Go time (issue 24).
+// each customer appended in place (Customer.AppendJSON): encoding/json
+// would check and copy each one's output again, a third of a search's Go
+// time (issue 24).
 func customerList(cs []*customer.Customer, page customer.Page) ([]byte, error) {
 	b := make([]byte, 0, 2048*len(cs)+128)
 	b = append(b, `{"data":[`...)
@@ -85,11 +86,10 @@ func customerList(cs []*customer.Customer, page customer.Page) ([]byte, error) {
 			b = append(b, "null"...)
 			continue
 		}
-		cb, err := c.MarshalJSON()
-		if err != nil {
+		var err error
+		if b, err = c.AppendJSON(b); err != nil {
 			return nil, err
 		}
-		b = append(b, cb...)
 	}
 	meta, err := json.Marshal(&page)
 	if err != nil {

@@ -10,12 +10,10 @@ import (
 // MarshalJSON, and marshalNulls rewrites those members of its top-level
 // object whose value is "". Required fields and enums are left alone.
 
-// MarshalJSON writes c with its empty optional text fields as null.
+// MarshalJSON writes c with its empty optional text fields as null
+// (AppendJSON: without reflection).
 func (c Customer) MarshalJSON() ([]byte, error) {
-	type plain Customer
-	return MarshalNulls(plain(c), "first_name", "last_name", "email", "phone", "phone_extension",
-		"birthdate", "gender", "company_name", "avatar_url", "source", "notes",
-		"website", "tax_id", "fax", "payment_terms", "currency", "preferred_shipping")
+	return c.AppendJSON(make([]byte, 0, 1024))
 }
 
 // MarshalJSON writes a with its empty optional text fields as null.
