@@ -562,3 +562,63 @@ func TestSearchSampleGuidesTheWalk(t *testing.T) {
 		t.Fatalf("customers_created scanned %d times for four pages, want 4 (one walk each)", got)
 	}
 }
+
+// A search page shows its customers' tags and aliases whichever plan
+// serves it (the rare term's probe, the common term's sample-guided walk,
+// a first walk): read per row only once the organization has any, they
+// appear from the first one on, and only on their own customers.
+func TestSearchPageCarriesRelations(t *testing.T) {
+	t.Parallel()
+	c := newSearchCorpus(t)
+	ctx := context.Background()
+	rels := func(res response) map[string]string {
+		m := map[string]string{}
+		for _, it := range res.list() {
+			m[str(it["id"])] = fmt.Sprint(it["tags"], it["aliases"])
+		}
+		return m
+	}
+	none := fmt.Sprint([]any{}, []any{})
+	check := func(stage string, want map[string]string) {
+		t.Helper()
+		for _, q := range []string{"rarebird", "commonwealth"} {
+			res := c.page(t, "search="+q, c.want("", c.in[q]), 1, 20)
+			for id, got := range rels(res) {
+				w, ok := want[id]
+				if !ok {
+					w = none
+				}
+				if got != w {
+					t.Fatalf("%s, search=%s: customer %s shows tags and aliases %s, want %s", stage, q, id, got, w)
+				}
+			}
+		}
+	}
+	check("no relations in the organization, first walk", nil)
+	c.waitSample(t)
+	check("no relations in the organization, sample loaded", nil)
+	// Customer 50 is a rarebird (a probe's page), customer 2 a commonwealth
+	// (the walk's first page).
+	if _, err := c.e.store.Pool().Exec(ctx, `
+		INSERT INTO customer_tags (organization_id, customer_id, location_id, tag) VALUES ($1, $2, '', 'VIP');
+		`, c.e.org, searchID(50)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{searchID(50): fmt.Sprint([]any{"VIP"}, []any{})}
+	check("one tag", want)
+	if _, err := c.e.store.Pool().Exec(ctx, `
+		INSERT INTO customer_identities (organization_id, kind, value, display, customer_id, is_primary)
+		VALUES ($1, 'email', 'old.two@example.com', 'Old.Two@example.com', $2, false)`, c.e.org, searchID(2)); err != nil {
+		t.Fatal(err)
+	}
+	want[searchID(2)] = fmt.Sprint([]any{}, []any{map[string]any{"kind": "email", "value": "Old.Two@example.com"}})
+	check("a tag and an alias", want)
+	// Another organization without any sees its own customers bare.
+	otherOrg, key := c.e.newOrg("Other", "")
+	created := c.e.doKey(key, "POST", "/api/v1/customers", map[string]any{"first_name": "Rarebird", "last_name": "Other",
+		"email": "rarebird.other@example.com"}).want(t, http.StatusCreated)
+	res := c.e.doKey(key, "GET", "/api/v1/customers?search=rarebird", nil).want(t, http.StatusOK)
+	if got := rels(res); len(got) != 1 || got[str(created.data()["id"])] != none {
+		t.Fatalf("organization %s: %v", otherOrg, got)
+	}
+}

@@ -206,7 +206,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
 		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
 	// The page's relations are read for its rows only, past the offset.
-	q.probe = `SELECT c.n, ` + customerColumns + `, ` + relationColumns + ` FROM (
+	q.probe = `SELECT c.n, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (
 		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
 	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
 	// The walk numbers the rows in the sort order before filtering by the
@@ -234,7 +234,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 			inner += ` LIMIT ` + strconv.Itoa(rows)
 		}
 		matches := `SELECT c.id, c.created FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
-		return `SELECT 0, ` + customerColumns + `, ` + relationColumns + ` FROM (` + matches + `) w
+		return `SELECT 0, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.created DESC, w.id DESC`
 	}
 	q.walk = func(rows int) string {
@@ -245,7 +245,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 		}
 		matches := `SELECT c.rn, c.id FROM (` + inner + `) c WHERE ` + q.like +
 			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-		return `SELECT w.rn, ` + customerColumns + `, ` + relationColumns + ` FROM (` + matches + `) w
+		return `SELECT w.rn, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.rn`
 	}
 	return q
