@@ -3,6 +3,7 @@ package dedupe
 import (
 	"cmp"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -131,6 +132,24 @@ func NewWorkspace(newID func() string, canonicalEmails bool) *Workspace {
 		shared:    map[Key]string{},
 		carriers:  map[Key][]string{},
 	}
+}
+
+// Reserve sizes the workspace for about keys identity keys (an import
+// chunk's), before they are loaded or applied: maps grown entry by entry
+// rehashed their keys several times.
+func (w *Workspace) Reserve(keys int) {
+	if keys <= len(w.keys) {
+		return
+	}
+	w.owners, w.keys = resized(w.owners, keys), resized(w.keys, keys)
+	w.customers, w.created = resized(w.customers, keys/2), resized(w.created, keys/2)
+	w.keyOrder = slices.Grow(w.keyOrder, keys-len(w.keyOrder))
+}
+
+func resized[K comparable, V any](m map[K]V, n int) map[K]V {
+	out := make(map[K]V, max(n, len(m)))
+	maps.Copy(out, m)
+	return out
 }
 
 // Load adds an existing customer and the keys it owns to the view.

@@ -246,20 +246,22 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 	}
 	// Audit: one event per customer the chunk created, changed, merged or tagged.
 	var ac, at, ach []string
-	event := func(id, typ string, changes any) {
-		raw, _ := json.Marshal(changes)
-		ac, at, ach = append(ac, id), append(at, typ), append(ach, string(raw))
+	n := len(created) + len(updated) + len(m.tagged)
+	ac, at, ach = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	event := func(id, typ string, changes string) {
+		ac, at, ach = append(ac, id), append(at, typ), append(ach, changes)
 	}
 	for _, c := range created {
-		event(c.ID, EventCreated, map[string]any{})
+		event(c.ID, EventCreated, "{}") // json.Marshal(map[string]any{}), without reflection
 	}
 	for _, c := range updated {
-		event(c.ID, EventUpdated, updatedChanges[c.ID])
+		raw, _ := json.Marshal(updatedChanges[c.ID])
+		event(c.ID, EventUpdated, string(raw))
 	}
 	for _, id := range m.touched {
 		if m.tagged[id] {
 			if _, ok := updatedChanges[id]; !ok && !w.IsCreated(id) {
-				event(id, EventTagged, map[string]any{})
+				event(id, EventTagged, "{}")
 			}
 		}
 	}

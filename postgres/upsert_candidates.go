@@ -30,6 +30,7 @@ type candidates struct {
 	locMissing bool
 	stale      bool
 	shared     map[dedupe.Key]sharedKey
+	rowKeys    int // an import chunk's distinct keys: the workspace's size
 }
 
 // sharedKey is a shared key as stored: why, and who carries it.
@@ -130,6 +131,7 @@ func (cand *candidates) workspace(canonicalEmails bool) (*dedupe.Workspace, erro
 		return nil, errIdentityRace
 	}
 	w := dedupe.NewWorkspace(func() string { return customer.NewID(customer.PrefixCustomer) }, canonicalEmails)
+	w.Reserve(cand.rowKeys)
 	owned := map[string][]dedupe.Key{}
 	for k, owner := range cand.owners {
 		owned[owner] = append(owned[owner], k)
