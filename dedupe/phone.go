@@ -172,18 +172,6 @@ func parsePossible(number, region string) (phoneResult, bool) {
 	return phoneResult{number: e164, valid: valid, region: detected}, true
 }
 
-// regionAndValidity is GetRegionCodeForNumber plus IsValidNumber without
-// computing the region twice (IsValidNumber does it internally; for the 25
-// NANP regions that is most of the cost).
-func regionAndValidity(num *phonenumbers.PhoneNumber) (string, bool) {
-	detected := phonenumbers.GetRegionCodeForNumber(num)
-	valid := detected != "" && phonenumbers.IsValidNumberForRegion(num, detected)
-	if detected == "001" || detected == phonenumbers.UNKNOWN_REGION {
-		detected = "" // non-geographic (+800…) or unknown
-	}
-	return detected, valid
-}
-
 // callingCodes are the country calling codes phonenumbers knows.
 var callingCodes = phonenumbers.GetSupportedCallingCodes()
 
