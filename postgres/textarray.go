@@ -54,7 +54,8 @@ func (encodeTextArrayBinary) Encode(value any, buf []byte) ([]byte, error) {
 		n += 4 + len(s)
 	}
 	if cap(buf)-len(buf) < n {
-		grown := make([]byte, len(buf), len(buf)+n)
+		// Doubling: the statement's other parameters follow in buf.
+		grown := make([]byte, len(buf), max(len(buf)+n, 2*cap(buf)))
 		copy(grown, buf)
 		buf = grown
 	}
