@@ -303,8 +303,8 @@ func fuzzySuite(ctx context.Context, cfg config, pool *pgxpool.Pool, st *stack, 
 	if err != nil {
 		return fmt.Errorf("fuzzy scan: %w", err)
 	}
-	logf("fuzzy scan: %d customers, %d candidate pairs, %d suggested in %.1fs (keys %.1fs, model %.1fs, scoring %.1fs), peak Go heap %.0f MB",
-		res.Customers, res.CandidatePairs, res.Suggested, res.Seconds, res.KeysSeconds, res.EstimateSeconds, res.ScoreSeconds,
+	logf("fuzzy scan: %d customers, %d candidate pairs, %d suggested in %.1fs (keys %.1fs, records %.1fs in %d passes, model %.1fs, scoring %.1fs), peak Go heap %.0f MB",
+		res.Customers, res.CandidatePairs, res.Suggested, res.Seconds, res.KeysSeconds, res.RecordsSeconds, res.Passes, res.EstimateSeconds, res.ScoreSeconds,
 		float64(peakHeap.Load())/(1<<20))
 
 	// Quality against the generator's truth: records copying one person are

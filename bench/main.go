@@ -67,6 +67,8 @@ type config struct {
 	fuzzyCPUProfile   string
 	searchCPUProfile  string
 	fuzzyBaseline     bool
+	fuzzyScanMemoryMB int
+	fuzzyScanWorkers  int
 	importSameEnd     bool
 	importCPUs        []int
 	importCPUProfile  string
@@ -97,6 +99,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.StringVar(&c.fuzzyCPUProfile, "fuzzy-cpuprofile", "", "write a CPU profile of the fuzzy suite's full scan (the scorer's side; PostgreSQL's is EXPLAIN's)")
 	fs.StringVar(&c.searchCPUProfile, "search-cpuprofile", "", "write a CPU profile of separate API-only measurements of the common and rare searches at 16 clients (the search suite; load-generator goroutines labelled side=client)")
+	fs.IntVar(&c.fuzzyScanMemoryMB, "fuzzy-scan-memory", 0, "memory budget of a duplicate scan's records and blocks, MB (LINKIT_SUGGEST_SCAN_MEMORY_MB; 0: the default)")
+	fs.IntVar(&c.fuzzyScanWorkers, "fuzzy-scan-workers", 0, "goroutines comparing a duplicate scan's pairs (LINKIT_SUGGEST_SCAN_WORKERS; 0: all cores but one)")
 	fs.BoolVar(&c.fuzzyBaseline, "fuzzy-baseline", true, "run the fuzzy suite's same-run baseline (off: development runs of the scan alone)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
