@@ -3,4 +3,4 @@
 package postgres
 
 // lowerThreadPriority is a no-op where priorities are per process.
-func lowerThreadPriority() {}
+func lowerThreadPriority(int) {}

@@ -27,12 +27,25 @@ func (s *Store) fuzzyWorkers() int {
 	return max(1, runtime.GOMAXPROCS(0)-1)
 }
 
+// DefaultFuzzyScanNice is the nice value of a scan's comparing threads:
+// the kernel then runs the API's threads and PostgreSQL's backends first
+// when they want the cores, and the scan whenever they do not.
+const DefaultFuzzyScanNice = 10
+
+// fuzzyNice is the store's nice value for a scan's comparing threads.
+func (s *Store) fuzzyNice() int {
+	if s.opts.FuzzyScanNice == 0 {
+		return DefaultFuzzyScanNice
+	}
+	return s.opts.FuzzyScanNice
+}
+
 // parallelPairs calls fn for each candidate pair of a pass (a sample of 1
 // in mod) from workers goroutines, each on an OS thread of lowered priority
 // (lowerThreadPriority: the box's interactive work goes first, an idle box
 // still gives the scan its cores); fn's first argument is the goroutine's
 // index, for state of its own. The first error stops the stream.
-func parallelPairs(ctx context.Context, recs *fuzzyRecords, blocks *fuzzyBlocks, mod, workers int, fn func(w int, a, b *dedupe.FuzzyRecord) error) error {
+func parallelPairs(ctx context.Context, recs *fuzzyRecords, blocks *fuzzyBlocks, mod, workers, nice int, fn func(w int, a, b *dedupe.FuzzyRecord) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan [][2]int32, workers)
 	free := make(chan [][2]int32, workers+2)
@@ -70,7 +83,7 @@ func parallelPairs(ctx context.Context, recs *fuzzyRecords, blocks *fuzzyBlocks,
 			// The thread is never unlocked: it ends with the goroutine
 			// rather than serve others at its priority.
 			runtime.LockOSThread()
-			lowerThreadPriority()
+			lowerThreadPriority(nice)
 			for batch := range batches {
 				for _, p := range batch {
 					a, b := recs.record(p[0]), recs.record(p[1])
@@ -95,11 +108,14 @@ type fuzzyScanner struct {
 	s       *Store
 	orgID   string
 	workers int
+	nice    int
 	plan    *fuzzyPlan
 	recs    fuzzyRecords
 	blocks  fuzzyBlocks
 	scratch []fuzzyMember
 	loaded  int // the pass in the buffers, +1 (0: none)
+	// progress, when set, is told of each pass as its pairs start.
+	progress func(pass, passes int)
 	// Seconds spent reading passes and building their blocks: all, and
 	// those of the model's estimate.
 	loadSeconds, estimateLoads float64
@@ -118,7 +134,10 @@ func (sc *fuzzyScanner) each(ctx context.Context, mod int, fn func(w int, a, b *
 			sc.loaded = i + 1
 			sc.loadSeconds += time.Since(start).Seconds()
 		}
-		if err := parallelPairs(ctx, &sc.recs, &sc.blocks, mod, sc.workers, fn); err != nil {
+		if sc.progress != nil {
+			sc.progress(i, len(sc.plan.passes))
+		}
+		if err := parallelPairs(ctx, &sc.recs, &sc.blocks, mod, sc.workers, sc.nice, fn); err != nil {
 			return err
 		}
 	}

@@ -85,6 +85,9 @@ type FuzzyScanOptions struct {
 	// organization above it is scanned in several passes, finding the same
 	// pairs.
 	MemoryBudget int64
+	// Progress, when set, is called as each pass's pairs start to be
+	// compared for scoring (pass from 0).
+	Progress func(pass, passes int)
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
@@ -175,7 +178,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	}
 	lap(&res.KeysSeconds)
 	budget := cmp.Or(opts.MemoryBudget, s.opts.FuzzyScanMemory, DefaultFuzzyScanMemory)
-	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers()}
+	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice()}
 	if sc.plan, err = s.planFuzzyPasses(ctx, orgID, budget); err != nil {
 		return nil, interpretError(err, nil)
 	}
@@ -207,6 +210,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	for i := range writers {
 		writers[i] = &pairWriter{orgID: orgID}
 	}
+	sc.progress = opts.Progress
 	err = sc.each(ctx, 1, func(i int, a, b *dedupe.FuzzyRecord) error {
 		compared[i]++
 		c := dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b))

@@ -68,6 +68,9 @@ type Options struct {
 	// FuzzyScanWorkers is how many goroutines compare a scan's pairs (0:
 	// all cores but one; LINKIT_SUGGEST_SCAN_WORKERS).
 	FuzzyScanWorkers int
+	// FuzzyScanNice is the nice value of those goroutines' threads (0:
+	// DefaultFuzzyScanNice; negative: not lowered; LINKIT_SUGGEST_SCAN_NICE).
+	FuzzyScanNice int
 }
 
 // Open connects to databaseURL and checks the connection.

@@ -91,6 +91,7 @@ type config struct {
 	// compare its pairs (0: all cores but one).
 	SuggestScanMemoryMB int
 	SuggestScanWorkers  int
+	SuggestScanNice     int // 0: the threads' priority left as it is
 
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
@@ -159,6 +160,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SuggestScanBacklog:  e.int("LINKIT_SUGGEST_SCAN_BACKLOG", worker.DefaultSuggestScanBacklog, 1),
 		SuggestScanMemoryMB: e.int("LINKIT_SUGGEST_SCAN_MEMORY_MB", postgres.DefaultFuzzyScanMemory>>20, 1),
 		SuggestScanWorkers:  e.int("LINKIT_SUGGEST_SCAN_WORKERS", 0, 0),
+		SuggestScanNice:     e.int("LINKIT_SUGGEST_SCAN_NICE", postgres.DefaultFuzzyScanNice, 0),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}
