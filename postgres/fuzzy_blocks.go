@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // A scan's memory is bounded by splitting its blocks by key into passes
@@ -22,23 +21,11 @@ import (
 // A customer in blocks of several passes is read by each (~3 blocks a
 // customer at a million): the price of the bound.
 
-// The blocks' members are written once into a temporary table of the
-// scan's session, by key: a pass reads its range through the index
-// instead of unnesting and grouping every key again (4–5 s a pass at a
-// million under load). Keys shared by two customers or more are counted
-// first (the passes' sizes; those above their cap are left out).
-const (
-	sqlFuzzyDropTemp  = `DROP TABLE IF EXISTS pg_temp.fuzzy_scan_counts, pg_temp.fuzzy_scan_members`
-	sqlFuzzyKeyCounts = `CREATE TEMP TABLE fuzzy_scan_counts AS SELECT k.key, count(*) AS n FROM (
-			SELECT unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
-		GROUP BY k.key HAVING count(*) > 1`
-	sqlFuzzyReadCounts = `SELECT key, n FROM fuzzy_scan_counts`
-	sqlFuzzyMembers    = `CREATE TEMP TABLE fuzzy_scan_members AS SELECT k.key, k.customer_id FROM (
-			SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
-		JOIN fuzzy_scan_counts n ON n.key = k.key WHERE n.n <= ` + sqlFuzzyKeyCapK
-	// One round trip (simple protocol).
-	sqlFuzzyMembersIndex = `CREATE INDEX ON fuzzy_scan_members (key); ANALYZE fuzzy_scan_members`
-)
+// sqlFuzzyKeyCounts counts every key shared by two customers or more: the
+// passes' sizes and the keys above their cap (left out of every block).
+const sqlFuzzyKeyCounts = `SELECT k.key, count(*) FROM (
+		SELECT unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
+	GROUP BY k.key HAVING count(*) > 1`
 
 // DefaultFuzzyScanMemory is a scan's default memory budget for one pass's
 // records and blocks (Options.FuzzyScanMemory).
@@ -62,30 +49,16 @@ type fuzzyPlan struct {
 	members  int64   // block memberships, all passes
 }
 
-// planFuzzyPasses counts the organization's blocks by key, writes their
-// members into the session's fuzzy_scan_members and cuts the key space into
-// passes of at most budget bytes each (one, if it fits). conn is the scan's
-// session: the passes read the table through it.
-func planFuzzyPasses(ctx context.Context, conn *pgxpool.Conn, orgID string, budget int64) (*fuzzyPlan, error) {
+// planFuzzyPasses counts the organization's blocks by key and cuts the key
+// space into passes of at most budget bytes each (one, if it fits).
+func (s *Store) planFuzzyPasses(ctx context.Context, orgID string, budget int64) (*fuzzyPlan, error) {
 	var buckets [fuzzyBuckets]int64
 	p := &fuzzyPlan{}
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, sqlFuzzyDropTemp); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sqlFuzzyKeyCounts, orgID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sqlFuzzyMembers, orgID); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, sqlFuzzyMembersIndex); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, sqlFuzzyReadCounts)
+		rows, err := tx.Query(ctx, sqlFuzzyKeyCounts, orgID)
 		if err != nil {
 			return err
 		}

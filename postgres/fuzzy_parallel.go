@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkitworks/customers/dedupe"
@@ -106,7 +105,7 @@ func parallelPairs(ctx context.Context, recs *fuzzyRecords, blocks *fuzzyBlocks,
 // fuzzyScanner runs a scan's passes: each pass's records read into the
 // same buffers, its blocks built, its pairs compared.
 type fuzzyScanner struct {
-	conn    *pgxpool.Conn // the scan's session: its temporary tables
+	s       *Store
 	orgID   string
 	workers int
 	nice    int
@@ -128,7 +127,7 @@ func (sc *fuzzyScanner) each(ctx context.Context, mod int, fn func(w int, a, b *
 	for i, r := range sc.plan.passes {
 		if sc.loaded != i+1 {
 			start := time.Now()
-			if err := loadFuzzyPass(ctx, sc.conn, sc.orgID, r, sc.plan.oversize, &sc.recs); err != nil {
+			if err := sc.s.loadFuzzyPass(ctx, sc.orgID, r, sc.plan.oversize, &sc.recs); err != nil {
 				return err
 			}
 			sc.scratch = buildBlocks(&sc.recs, r.lo, &sc.blocks, sc.scratch)

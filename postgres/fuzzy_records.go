@@ -8,17 +8,21 @@ import (
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/linkitworks/customers/dedupe"
 )
 
 // sqlFuzzyPassRecords reads the records of one pass of a scan: the live
 // customers that are members of a block whose key is in [$2, $3] (a key
-// shared by two customers up to its cap: fuzzy_scan_members), each with
-// its keys, in id order (C collation: the pairs' order).
-const sqlFuzzyPassRecords = `WITH m AS (
-		SELECT DISTINCT customer_id FROM fuzzy_scan_members WHERE key BETWEEN $2 AND $3)
+// shared by two customers up to its cap), each with its keys. The keys
+// are unnested once and only the pass's range is grouped; the members are
+// then joined to their records, in id order (C collation: the pairs'
+// order).
+const sqlFuzzyPassRecords = `WITH k AS (
+		SELECT customer_id, key FROM (SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys
+			WHERE organization_id = $1) u WHERE key BETWEEN $2 AND $3),
+	m AS (SELECT DISTINCT customer_id FROM k WHERE key IN (
+		SELECT k.key FROM k GROUP BY k.key HAVING count(*) BETWEEN 2 AND ` + sqlFuzzyKeyCapK + `))
 	SELECT c.id, c.first_name, c.last_name, c.name, coalesce(to_char(c.birthdate, 'YYYY-MM-DD'), ''),
 		coalesce(a.address_line1, ''), coalesce(a.city, ''), coalesce(a.postal_code, ''), c.email, c.phone,
 		c.company_name, f.keys
@@ -28,8 +32,8 @@ const sqlFuzzyPassRecords = `WITH m AS (
 	LEFT JOIN customer_addresses a ON a.organization_id = c.organization_id AND a.customer_id = c.id AND a.is_default
 	ORDER BY c.id COLLATE "C"`
 
-// sqlFuzzyPassSettings: the planner guessing few members in a pass (200
-// of 242,000 at a million customers) probed three indexes per member, 36
+// sqlFuzzyPassSettings: the planner, guessing few members in a pass (200
+// of 242,000 at a million customers), probed three indexes per member: 36
 // s a pass; hash joins took 9 s under the same load.
 const sqlFuzzyPassSettings = sqlFuzzyPlanSettings + `; SET LOCAL enable_nestloop = off`
 
@@ -52,12 +56,12 @@ type fuzzyRecords struct {
 const fuzzyFields = 11 // dedupe.FuzzyRecord's fields, ID first
 
 // loadFuzzyPass reads the records of the pass over keys [r.lo, r.hi] into
-// recs (its buffers reused) through the scan's session conn; oversize lists
-// the keys above their cap, ascending.
-func loadFuzzyPass(ctx context.Context, conn *pgxpool.Conn, orgID string, r keyRange, oversize []int64, recs *fuzzyRecords) error {
+// recs (its buffers reused); oversize lists the keys above their cap,
+// ascending.
+func (s *Store) loadFuzzyPass(ctx context.Context, orgID string, r keyRange, oversize []int64, recs *fuzzyRecords) error {
 	recs.arena, recs.off, recs.keys = recs.arena[:0], recs.off[:0], recs.keys[:0]
 	recs.keyStart = append(recs.keyStart[:0], 0)
-	err := pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlFuzzyPassSettings); err != nil {
 			return err
 		}

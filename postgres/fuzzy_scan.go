@@ -178,9 +178,8 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	}
 	lap(&res.KeysSeconds)
 	budget := cmp.Or(opts.MemoryBudget, s.opts.FuzzyScanMemory, DefaultFuzzyScanMemory)
-	sc := &fuzzyScanner{conn: conn, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice()}
-	defer conn.Exec(context.WithoutCancel(ctx), sqlFuzzyDropTemp) //nolint:errcheck // dropped with the session anyway
-	if sc.plan, err = planFuzzyPasses(ctx, conn, orgID, budget); err != nil {
+	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice()}
+	if sc.plan, err = s.planFuzzyPasses(ctx, orgID, budget); err != nil {
 		return nil, interpretError(err, nil)
 	}
 	res.Passes = len(sc.plan.passes)
