@@ -53,7 +53,9 @@ func startStack(ctx context.Context, cfg config, apiKey, namespace string) (*sta
 	}
 	s, err := linkittest.Start(ctx,
 		linkittest.WithDatabaseURL(cfg.databaseURL),
-		linkittest.WithStore(postgres.Options{MaxConns: int32(cfg.dbMaxConns), ChunkRows: cfg.importChunkRows}),
+		linkittest.WithStore(postgres.Options{MaxConns: int32(cfg.dbMaxConns), ChunkRows: cfg.importChunkRows,
+			FuzzyScanMemory: int64(cfg.fuzzyScanMemoryMB) << 20, FuzzyScanWorkers: cfg.fuzzyScanWorkers,
+			FuzzyScanNice: cfg.fuzzyScanNice}),
 		linkittest.WithRedisURL(cfg.redisURL),
 		linkittest.WithNamespace(namespace),
 		linkittest.WithLogger(slog.New(slog.DiscardHandler)),

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -303,8 +305,8 @@ func fuzzySuite(ctx context.Context, cfg config, pool *pgxpool.Pool, st *stack, 
 	if err != nil {
 		return fmt.Errorf("fuzzy scan: %w", err)
 	}
-	logf("fuzzy scan: %d customers, %d candidate pairs, %d suggested in %.1fs (keys %.1fs, model %.1fs, scoring %.1fs), peak Go heap %.0f MB",
-		res.Customers, res.CandidatePairs, res.Suggested, res.Seconds, res.KeysSeconds, res.EstimateSeconds, res.ScoreSeconds,
+	logf("fuzzy scan: %d customers, %d candidate pairs, %d suggested in %.1fs (keys %.1fs, records %.1fs in %d passes, model %.1fs, scoring %.1fs), peak Go heap %.0f MB",
+		res.Customers, res.CandidatePairs, res.Suggested, res.Seconds, res.KeysSeconds, res.RecordsSeconds, res.Passes, res.EstimateSeconds, res.ScoreSeconds,
 		float64(peakHeap.Load())/(1<<20))
 
 	// Quality against the generator's truth: records copying one person are
@@ -491,4 +493,40 @@ func fuzzyBaselineRun(ctx context.Context, cfg config, pool *pgxpool.Pool, logf 
 	}
 	logf("fuzzy baseline: trigram self-join found %d pairs in %.1fs (birth years divisible by %d: ×%.1f)", basePairs, baseSeconds, slice, scale)
 	return baseSeconds * scale, int(float64(basePairs) * scale), nil
+}
+
+// scanBeside starts a duplicate scan of the bench organization, as a
+// backlog's (the model kept), and returns once it compares its first pass's
+// pairs; the function returned waits for its end and logs it.
+func scanBeside(ctx context.Context, st *stack, logf func(string, ...any)) func() error {
+	first := make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	var cpu0 time.Duration
+	if d, err := processCPU(); err == nil {
+		cpu0 = d
+	}
+	go func() {
+		res, err := st.store.ScanFuzzy(ctx, benchOrg, postgres.FuzzyScanOptions{KeepModel: true,
+			Progress: func(pass, passes int) { once.Do(func() { close(first) }) }})
+		if err == nil {
+			cpu, _ := processCPU()
+			logf("scan beside: %d customers, %d pairs, %d passes in %.1f s (keys %.1f, records %.1f, scoring %.1f); this process's CPU %.1f s",
+				res.Customers, res.CandidatePairs, res.Passes, res.Seconds, res.KeysSeconds, res.RecordsSeconds, res.ScoreSeconds, (cpu - cpu0).Seconds())
+		}
+		once.Do(func() { close(first) })
+		done <- err
+	}()
+	<-first
+	logf("scan beside: comparing its first pass; searches start")
+	return func() error { return <-done }
+}
+
+// processCPU is this process's user and system CPU time.
+func processCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, err
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

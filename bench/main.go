@@ -67,6 +67,10 @@ type config struct {
 	fuzzyCPUProfile   string
 	searchCPUProfile  string
 	fuzzyBaseline     bool
+	fuzzyScanMemoryMB int
+	fuzzyScanWorkers  int
+	searchBesideScan  bool
+	fuzzyScanNice     int
 	importSameEnd     bool
 	importCPUs        []int
 	importCPUProfile  string
@@ -97,6 +101,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.fuzzyCustomers, "fuzzy-customers", 100_000, "customers of the fuzzy suite's own organization (one in ten a corrupted copy)")
 	fs.StringVar(&c.fuzzyCPUProfile, "fuzzy-cpuprofile", "", "write a CPU profile of the fuzzy suite's full scan (the scorer's side; PostgreSQL's is EXPLAIN's)")
 	fs.StringVar(&c.searchCPUProfile, "search-cpuprofile", "", "write a CPU profile of separate API-only measurements of the common and rare searches at 16 clients (the search suite; load-generator goroutines labelled side=client)")
+	fs.IntVar(&c.fuzzyScanMemoryMB, "fuzzy-scan-memory", 0, "memory budget of a duplicate scan's records and blocks, MB (LINKIT_SUGGEST_SCAN_MEMORY_MB; 0: the default)")
+	fs.IntVar(&c.fuzzyScanWorkers, "fuzzy-scan-workers", 0, "goroutines comparing a duplicate scan's pairs (LINKIT_SUGGEST_SCAN_WORKERS; 0: all cores but one)")
+	fs.IntVar(&c.fuzzyScanNice, "fuzzy-scan-nice", 0, "nice value of a duplicate scan's comparing threads (LINKIT_SUGGEST_SCAN_NICE; 0: the default, -1: not lowered)")
+	fs.BoolVar(&c.searchBesideScan, "search-beside-scan", false, "search suite: measure while a duplicate scan of the organization (a backlog's: model kept) compares its pairs (started first; the searches begin with its first pass)")
 	fs.BoolVar(&c.fuzzyBaseline, "fuzzy-baseline", true, "run the fuzzy suite's same-run baseline (off: development runs of the scan alone)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
@@ -300,8 +308,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if cfg.selected("search") && !cfg.selected("import") { // else right after the import
+		wait := func() error { return nil }
+		if cfg.searchBesideScan {
+			wait = scanBeside(ctx, st, logf)
+		}
 		if err := lookupSuite(ctx, "search", cfg, st, pool, g, rep, logf); err != nil {
 			return fmt.Errorf("search suite: %w", err)
+		}
+		if err := wait(); err != nil {
+			return fmt.Errorf("scan beside the searches: %w", err)
 		}
 	}
 	if cfg.selected("fuzzy") {

@@ -1,133 +1,169 @@
 package postgres
 
 import (
-	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// sqlFuzzyBlockMembers lists the members of every block of two customers
-// up to its key's cap, ordered by key. Grouping only counts (a small state
-// per key, most keys being one customer's); the members of the blocks that
-// pass are read again rather than aggregated into arrays, whose per-group
-// state spilled the aggregation to disk at a million customers.
-const sqlFuzzyBlockMembers = `WITH k AS NOT MATERIALIZED (
-		SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1)
-	SELECT k.key, k.customer_id FROM k WHERE k.key IN (
-		SELECT k.key FROM k GROUP BY k.key HAVING count(*) BETWEEN 2 AND ` + sqlFuzzyKeyCapK + `)
-	ORDER BY k.key`
+// A scan's memory is bounded by splitting its blocks by key into passes
+// (issue 20/24): the records and blocks of a million customers took ~260
+// MB at once, 520 MB of resident memory with the scan's garbage at 1.7M,
+// and grew with the organization. A pass reads the members of the blocks
+// whose keys fall in its range, each record with its keys, and expands
+// their pairs; a pair is still expanded once, from the first (smallest)
+// key its two customers share, which either pass can tell from the keys.
+// A customer in blocks of several passes is read by each (~3 blocks a
+// customer at a million): the price of the bound.
 
-// fuzzyBlocks are a scan's blocks, as indexes into its fuzzyRecords: the
-// pairs are expanded in Go, each once (from the first block its two
-// customers share), so PostgreSQL neither unnests nor sorts them for a
-// DISTINCT (nine million pairs at a million customers, 96% of them
-// distinct anyway).
-type fuzzyBlocks struct {
-	start   []int32 // block b's members are members[start[b]:start[b+1]]
-	members []int32
-	// Each record's blocks, ascending: of record r, of[ofStart[r]:ofStart[r+1]].
-	ofStart []int32
-	of      []int32
+// sqlFuzzyKeyCounts counts every key shared by two customers or more: the
+// passes' sizes and the keys above their cap (left out of every block).
+const sqlFuzzyKeyCounts = `SELECT k.key, count(*) FROM (
+		SELECT unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1) k
+	GROUP BY k.key HAVING count(*) > 1`
+
+// DefaultFuzzyScanMemory is a scan's default memory budget for one pass's
+// records and blocks (Options.FuzzyScanMemory).
+const DefaultFuzzyScanMemory = 64 << 20
+
+// fuzzyMemberBytes is what a block member costs a pass, about: its record
+// (~190 bytes with offsets), its keys, its block entry. A customer in two
+// blocks of one pass is counted twice: the estimate errs high.
+const fuzzyMemberBytes = 256
+
+// fuzzyBuckets is how finely the key space is cut to size the passes.
+const fuzzyBuckets = 1024
+
+// keyRange is a pass's keys, both ends included.
+type keyRange struct{ lo, hi int64 }
+
+// fuzzyPlan is a scan's passes and the keys left out of every block.
+type fuzzyPlan struct {
+	passes   []keyRange
+	oversize []int64 // ascending
+	members  int64   // block memberships, all passes
 }
 
-// loadFuzzyBlocks reads the organization's blocks over recs.
-func (s *Store) loadFuzzyBlocks(ctx context.Context, orgID string, recs *fuzzyRecords) (*fuzzyBlocks, error) {
-	fb := &fuzzyBlocks{start: []int32{0}}
+// planFuzzyPasses counts the organization's blocks by key and cuts the key
+// space into passes of at most budget bytes each (one, if it fits).
+func (s *Store) planFuzzyPasses(ctx context.Context, orgID string, budget int64) (*fuzzyPlan, error) {
+	var buckets [fuzzyBuckets]int64
+	p := &fuzzyPlan{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, sqlFuzzyBlockMembers, orgID)
+		rows, err := tx.Query(ctx, sqlFuzzyKeyCounts, orgID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		// Raw values, nothing allocated per row (3 million rows at a
-		// million customers): the key's 8 bytes (binary format) compared
-		// as they are, the id found in the arena.
-		var cur []byte
 		for rows.Next() {
-			raw := rows.RawValues()
-			if len(raw) != 2 || len(raw[0]) != 8 {
-				return fmt.Errorf("fuzzy blocks: unexpected row")
+			raw := rows.RawValues() // both int8, binary: nothing allocated per row
+			if len(raw) != 2 || len(raw[0]) != 8 || len(raw[1]) != 8 {
+				return fmt.Errorf("fuzzy key counts: unexpected row")
 			}
-			if !bytes.Equal(raw[0], cur) {
-				fb.close()
-				cur = append(cur[:0], raw[0]...)
+			key, n := int64(binary.BigEndian.Uint64(raw[0])), int64(binary.BigEndian.Uint64(raw[1]))
+			if n > int64(fuzzyKeyCap(key)) {
+				p.oversize = append(p.oversize, key)
+				continue
 			}
-			if i, ok := recs.find(raw[1]); ok { // else created since the records were read
-				fb.members = append(fb.members, i)
-			}
+			buckets[keyBucket(key)] += n
+			p.members += n
 		}
-		fb.close()
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fuzzy blocks: %w", err)
+		return nil, fmt.Errorf("fuzzy key counts: %w", err)
 	}
-	fb.index(recs.len())
-	return fb, nil
+	slices.Sort(p.oversize)
+	p.passes = cutPasses(buckets[:], budget)
+	return p, nil
 }
 
-// index lists each of n records' blocks, by counting then filling in
-// block order.
-func (fb *fuzzyBlocks) index(n int) {
-	fb.ofStart = make([]int32, n+1)
-	for _, m := range fb.members {
-		fb.ofStart[m+1]++
+// keyBucket is key's bucket, in key order.
+func keyBucket(key int64) int { return int((uint64(key) ^ 1<<63) >> 54) }
+
+// bucketStart is the smallest key of bucket b.
+func bucketStart(b int) int64 { return int64(uint64(b)<<54 ^ 1<<63) }
+
+// cutPasses groups consecutive buckets of memberships into key ranges of
+// at most budget bytes (a bucket alone may exceed it), covering every key.
+func cutPasses(buckets []int64, budget int64) []keyRange {
+	var out []keyRange
+	lo, size := int64(math.MinInt64), int64(0)
+	for b, n := range buckets {
+		if size > 0 && (size+n)*fuzzyMemberBytes > budget {
+			out = append(out, keyRange{lo, bucketStart(b) - 1})
+			lo, size = bucketStart(b), 0
+		}
+		size += n
 	}
-	for r := range n {
-		fb.ofStart[r+1] += fb.ofStart[r]
-	}
-	fb.of = make([]int32, len(fb.members))
-	next := make([]int32, n)
-	copy(next, fb.ofStart)
-	for b := range len(fb.start) - 1 {
-		for _, m := range fb.members[fb.start[b]:fb.start[b+1]] {
-			fb.of[next[m]] = int32(b)
-			next[m]++
+	return append(out, keyRange{lo, math.MaxInt64})
+}
+
+// fuzzyBlocks are a pass's blocks, as indexes into its fuzzyRecords.
+type fuzzyBlocks struct {
+	key     []int64 // block b's key
+	start   []int32 // block b's members are members[start[b]:start[b+1]]
+	members []int32
+}
+
+// fuzzyMember is a record's membership of a block, while the blocks are built.
+type fuzzyMember struct {
+	key int64
+	rec int32
+}
+
+// buildBlocks groups the records by their keys from lo on (the pass's
+// range: keys below it only tell pairs already expanded), dropping keys of
+// one member; fb's buffers are reused.
+func buildBlocks(recs *fuzzyRecords, lo int64, fb *fuzzyBlocks, scratch []fuzzyMember) []fuzzyMember {
+	scratch = scratch[:0]
+	for i := range int32(recs.len()) {
+		ks := recs.keysOf(i)
+		at, _ := slices.BinarySearch(ks, lo)
+		for _, k := range ks[at:] {
+			scratch = append(scratch, fuzzyMember{k, i})
 		}
 	}
-}
-
-// close ends the block being read; one of fewer than two members is dropped.
-func (fb *fuzzyBlocks) close() {
-	last := fb.start[len(fb.start)-1]
-	if int(last)+2 <= len(fb.members) {
-		fb.start = append(fb.start, int32(len(fb.members)))
-	} else {
-		fb.members = fb.members[:last]
-	}
-}
-
-// firstShared is the first block records a and b share.
-func (fb *fuzzyBlocks) firstShared(a, b int32) int32 {
-	x, y := fb.of[fb.ofStart[a]:fb.ofStart[a+1]], fb.of[fb.ofStart[b]:fb.ofStart[b+1]]
-	for len(x) > 0 && len(y) > 0 {
-		switch {
-		case x[0] == y[0]:
-			return x[0]
-		case x[0] < y[0]:
-			x = x[1:]
-		default:
-			y = y[1:]
+	slices.SortFunc(scratch, func(a, b fuzzyMember) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.rec, b.rec))
+	})
+	fb.key, fb.start, fb.members = fb.key[:0], append(fb.start[:0], 0), fb.members[:0]
+	for i := 0; i < len(scratch); {
+		j := i + 1
+		for j < len(scratch) && scratch[j].key == scratch[i].key {
+			j++
 		}
+		if j-i >= 2 {
+			for _, m := range scratch[i:j] {
+				fb.members = append(fb.members, m.rec)
+			}
+			fb.key = append(fb.key, scratch[i].key)
+			fb.start = append(fb.start, int32(len(fb.members)))
+		}
+		i = j
 	}
-	return -1
+	return scratch
 }
 
-// pairs calls fn with each candidate pair once, its first customer's id
-// the smaller; with mod > 1 only pairs whose first id hashes to 0 modulo
-// mod (a sample, the same at every scan of the same data).
+// pairs calls fn with each candidate pair of the pass once (from the first
+// key its customers share), its first customer's id the smaller; with mod >
+// 1 only pairs whose first id hashes to 0 modulo mod (a sample, the same at
+// every scan of the same data, however many passes).
 func (fb *fuzzyBlocks) pairs(recs *fuzzyRecords, mod int, fn func(a, b int32) error) error {
-	for b := range len(fb.start) - 1 {
+	for b, key := range fb.key {
 		m := fb.members[fb.start[b]:fb.start[b+1]]
 		for x := range m {
 			for _, c := range m[x+1:] {
 				a, c := m[x], c
-				if a == c || fb.firstShared(a, c) != int32(b) {
+				if first, ok := recs.firstShared(a, c); !ok || first != key {
 					continue
 				}
 				if recs.field(int(a), 0) > recs.field(int(c), 0) {

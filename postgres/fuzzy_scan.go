@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,6 +80,14 @@ type FuzzyScanOptions struct {
 	// instead of estimating a new one: a scan standing in for the
 	// incremental scorer then suggests exactly what it would.
 	KeepModel bool
+	// MemoryBudget bounds one pass's records and blocks, in bytes (0: the
+	// store's Options.FuzzyScanMemory, else DefaultFuzzyScanMemory); an
+	// organization above it is scanned in several passes, finding the same
+	// pairs.
+	MemoryBudget int64
+	// Progress, when set, is called as each pass's pairs start to be
+	// compared for scoring (pass from 0).
+	Progress func(pass, passes int)
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
@@ -100,14 +110,16 @@ type FuzzyScanResult struct {
 	EstimateSeconds float64 `json:"estimate_seconds"`
 	ScoreSeconds    float64 `json:"score_seconds"`
 	PairsPerSecond  float64 `json:"pairs_per_second"`
+	// Passes is how many parts the blocks were read in (the memory budget).
+	Passes int `json:"passes"`
 }
 
 // ScanFuzzy rescans a whole organization: rewrites every blocking key,
 // estimates the model from the organization's own data (u from random
 // pairs, m and lambda by EM over a sample of the candidate pairs), then
 // passes every candidate pair through the model and writes those scoring
-// at least the minimum. Memory is the records and blocks (fuzzyRecords,
-// fuzzyBlocks: about 260 bytes a customer) and a few batches of pairs.
+// at least the minimum. Memory is one pass's records and blocks (within
+// the memory budget: fuzzy_blocks.go) and a few batches of pairs.
 func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptions) (*FuzzyScanResult, error) {
 	start := time.Now()
 	if opts.MinScore <= 0 {
@@ -165,14 +177,12 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
 	}
 	lap(&res.KeysSeconds)
-	recs, err := s.loadFuzzyRecords(ctx, orgID, res.Customers)
-	if err != nil {
+	budget := cmp.Or(opts.MemoryBudget, s.opts.FuzzyScanMemory, DefaultFuzzyScanMemory)
+	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice()}
+	if sc.plan, err = s.planFuzzyPasses(ctx, orgID, budget); err != nil {
 		return nil, interpretError(err, nil)
 	}
-	blocks, err := s.loadFuzzyBlocks(ctx, orgID, recs)
-	if err != nil {
-		return nil, interpretError(err, nil)
-	}
+	res.Passes = len(sc.plan.passes)
 	lap(&res.RecordsSeconds)
 	var model *dedupe.FuzzyModel
 	if opts.KeepModel {
@@ -180,7 +190,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 			return nil, interpretError(err, nil)
 		}
 	} else {
-		if model, err = s.estimateFuzzyModel(ctx, orgID, res.Customers, recs, blocks, opts); err != nil {
+		if model, err = s.estimateFuzzyModel(ctx, orgID, res.Customers, sc, opts); err != nil {
 			return nil, err
 		}
 		raw, err := json.Marshal(model)
@@ -195,17 +205,20 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	res.Lambda = model.Lambda
 	// Each comparing goroutine writes its own batches: a pair comes once
 	// from the stream, so two writers never hold the same row.
-	writers := make([]*pairWriter, fuzzyWorkers())
+	writers := make([]*pairWriter, sc.workers)
 	compared := make([]int, len(writers))
 	for i := range writers {
 		writers[i] = &pairWriter{orgID: orgID}
 	}
-	err = parallelPairs(ctx, recs, blocks, 1, func(i int, a, b *dedupe.FuzzyRecord) error {
+	sc.progress = opts.Progress
+	err = sc.each(ctx, 1, func(i int, a, b *dedupe.FuzzyRecord) error {
 		compared[i]++
 		c := dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b))
 		if score := model.Score(c); score >= opts.MinScore {
 			w := writers[i]
-			w.add(FuzzyPair{A: a.ID, B: b.ID, Score: score, Reasons: model.Reasons(c)})
+			// The ids are views of the pass's arena, which the next pass
+			// overwrites: the batch keeps copies.
+			w.add(FuzzyPair{A: strings.Clone(a.ID), B: strings.Clone(b.ID), Score: score, Reasons: model.Reasons(c)})
 			if len(w.a) >= fuzzyWriteBatch {
 				return w.flush(ctx, s.pool)
 			}
@@ -223,6 +236,10 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		return nil, interpretError(err, nil)
 	}
 	lap(&res.ScoreSeconds)
+	// The passes' reads count as records, not as the phase they served.
+	res.RecordsSeconds += sc.loadSeconds
+	res.EstimateSeconds -= sc.estimateLoads
+	res.ScoreSeconds -= sc.loadSeconds - sc.estimateLoads
 	tag, err := s.pool.Exec(ctx, sqlFuzzyDropStale, orgID, began)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("drop stale fuzzy pairs: %w", err), nil)
@@ -255,7 +272,7 @@ var fuzzyTrainingKeys = []struct {
 // u from random pairs of a random sample of its records, m from a sample of
 // each training rule's pairs, lambda from a sample of the candidate pairs
 // (each counted by pattern: memory is per pattern, not pair).
-func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, recs *fuzzyRecords, blocks *fuzzyBlocks, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
+func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers int, sc *fuzzyScanner, opts FuzzyScanOptions) (*dedupe.FuzzyModel, error) {
 	rows, err := s.pool.Query(ctx, sqlFuzzySample, orgID, 2000)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("fuzzy sample: %w", err), nil)
@@ -302,14 +319,15 @@ func (s *Store) estimateFuzzyModel(ctx context.Context, orgID string, customers 
 	}
 	// About SamplePairs pairs: a customer has a handful of candidates.
 	mod := max(1, customers*4/opts.SamplePairs)
-	counts := make([]dedupe.PatternCounts, fuzzyWorkers())
+	counts := make([]dedupe.PatternCounts, sc.workers)
 	for i := range counts {
 		counts[i] = dedupe.PatternCounts{}
 	}
-	err = parallelPairs(ctx, recs, blocks, mod, func(i int, a, b *dedupe.FuzzyRecord) error {
+	err = sc.each(ctx, mod, func(i int, a, b *dedupe.FuzzyRecord) error {
 		counts[i].Add(dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b)).Pattern)
 		return nil
 	})
+	sc.estimateLoads = sc.loadSeconds
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}

@@ -61,6 +61,16 @@ type Options struct {
 	// RevertBatch overrides how many customers a revert handles per
 	// transaction (defaultRevertBatch).
 	RevertBatch int
+	// FuzzyScanMemory bounds a duplicate scan's records and blocks, in
+	// bytes (0: DefaultFuzzyScanMemory): an organization above it is
+	// scanned in several passes (LINKIT_SUGGEST_SCAN_MEMORY_MB).
+	FuzzyScanMemory int64
+	// FuzzyScanWorkers is how many goroutines compare a scan's pairs (0:
+	// all cores but one; LINKIT_SUGGEST_SCAN_WORKERS).
+	FuzzyScanWorkers int
+	// FuzzyScanNice is the nice value of those goroutines' threads (0:
+	// DefaultFuzzyScanNice; negative: not lowered; LINKIT_SUGGEST_SCAN_NICE).
+	FuzzyScanNice int
 }
 
 // Open connects to databaseURL and checks the connection.

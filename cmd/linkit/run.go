@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkitworks/customers/api"
 	"github.com/linkitworks/customers/importer"
+	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 	"github.com/linkitworks/customers/telemetry"
 	"github.com/linkitworks/customers/worker"
@@ -85,6 +86,12 @@ type config struct {
 	// SuggestScanBacklog: more customers waiting to be scored than this
 	// (and than a quarter of the organization) are scored by one scan.
 	SuggestScanBacklog int
+	// SuggestScanMemoryMB bounds a duplicate scan's records and blocks
+	// (more: several passes); SuggestScanWorkers is how many goroutines
+	// compare its pairs (0: all cores but one).
+	SuggestScanMemoryMB int
+	SuggestScanWorkers  int
+	SuggestScanNice     int // 0: the threads' priority left as it is
 
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
@@ -150,7 +157,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		UpsertLinger:   cmp.Or(e.duration("LINKIT_UPSERT_LINGER", queue.DefaultLinger), -1),
 		UpsertBatchMax: e.int("LINKIT_UPSERT_BATCH", queue.DefaultBatchMax, 1),
 
-		SuggestScanBacklog: e.int("LINKIT_SUGGEST_SCAN_BACKLOG", worker.DefaultSuggestScanBacklog, 1),
+		SuggestScanBacklog:  e.int("LINKIT_SUGGEST_SCAN_BACKLOG", worker.DefaultSuggestScanBacklog, 1),
+		SuggestScanMemoryMB: e.int("LINKIT_SUGGEST_SCAN_MEMORY_MB", postgres.DefaultFuzzyScanMemory>>20, 1),
+		SuggestScanWorkers:  e.int("LINKIT_SUGGEST_SCAN_WORKERS", 0, 0),
+		SuggestScanNice:     e.int("LINKIT_SUGGEST_SCAN_NICE", postgres.DefaultFuzzyScanNice, 0),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}

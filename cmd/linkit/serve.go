@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,7 +67,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		}
 	}
 	store, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.DBMaxConns), ChunkRows: cfg.ImportChunkRows,
-		StageConns: int32(cfg.DBStageConns)})
+		StageConns: int32(cfg.DBStageConns), FuzzyScanMemory: int64(cfg.SuggestScanMemoryMB) << 20,
+		FuzzyScanWorkers: cfg.SuggestScanWorkers, FuzzyScanNice: cmp.Or(cfg.SuggestScanNice, -1)})
 	if err != nil {
 		return err
 	}
