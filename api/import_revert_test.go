@@ -131,8 +131,9 @@ func TestImportRevertAfterRetention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if n := e.count(`SELECT count(*) FROM import_changes WHERE import_id = $1`, id); n != 0 {
-		t.Fatalf("%d before-images left", n)
+	if n := e.count(`SELECT (SELECT count(*) FROM import_changes WHERE import_id = $1)
+		+ (SELECT count(*) FROM import_created WHERE import_id = $1)`, id); n != 0 {
+		t.Fatalf("%d before-images or created ids left", n)
 	}
 	d := e.do("POST", "/api/v1/imports/"+id+"/revert", nil).wantError(t, http.StatusConflict).details()
 	if d["reason"] != "before_images_purged" {

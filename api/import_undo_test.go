@@ -227,20 +227,21 @@ func TestImportRevertResumes(t *testing.T) {
 	task := asynq.NewTask(queue.TypeImportRevert, body)
 	mux := workerMux(e)
 
-	// Hold the last customer: the batches before it commit, its own waits.
+	// Hold the last customer created: the batches (arrays of 4 ids,
+	// migration 00039) before it commit, its own waits.
 	tx, err := e.store.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM customers WHERE organization_id = $1 AND id = (
-		SELECT max(customer_id) FROM import_changes WHERE import_id = $2) FOR UPDATE`, e.org, id); err != nil {
+		SELECT max(u) FROM import_created, unnest(customer_ids) u WHERE import_id = $2) FOR UPDATE`, e.org, id); err != nil {
 		t.Fatal(err)
 	}
 	stop, cancel := context.WithCancel(ctx)
 	failed := make(chan error, 1)
 	go func() { failed <- mux.ProcessTask(stop, task) }()
 	deadline := time.Now().Add(time.Minute)
-	for e.count("SELECT count(*) FROM import_changes WHERE import_id = $1 AND outcome IS NOT NULL", id) < 28 {
+	for e.count("SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id) < 28 {
 		if time.Now().After(deadline) {
 			t.Fatal("the revert's first batches did not commit")
 		}
@@ -253,18 +254,18 @@ func TestImportRevertResumes(t *testing.T) {
 	// The cancelled batch's session outlives the task: pgx drops the
 	// connection and cancels its statement from a goroutine, so on a
 	// loaded machine the resumed deliveries met it still holding its rows
-	// of import_changes, skipped them and summed up without them (27 of
-	// 30 deleted). Make that window certain: a session of the test takes
-	// those rows (once the cancelled one let go) and keeps them until a
-	// delivery waits for it.
+	// (then of import_changes, now the last array of import_created),
+	// skipped them and summed up without them (27 of 30 deleted). Make that
+	// window certain: a session of the test takes those rows (once the
+	// cancelled one let go) and keeps them until a delivery waits for it.
 	lingering, err := e.store.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = lingering.Rollback(ctx) }()
 	var lingerPID, held int
-	if err := lingering.QueryRow(ctx, `SELECT pg_backend_pid(), (SELECT count(*) FROM (SELECT 1 FROM import_changes
-		WHERE import_id = $1 AND outcome IS NULL FOR UPDATE) h)`, id).Scan(&lingerPID, &held); err != nil {
+	if err := lingering.QueryRow(ctx, `SELECT pg_backend_pid(), (SELECT count(*) FROM (SELECT 1 FROM import_created
+		WHERE import_id = $1 AND NOT reverted FOR UPDATE) h)`, id).Scan(&lingerPID, &held); err != nil {
 		t.Fatal(err)
 	}
 	_ = tx.Rollback(ctx)
@@ -331,21 +332,22 @@ func TestImportRevertWaitsForSkippedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Hold one before-image in the middle of the import's customers.
+	// Hold one array of created ids (of 2: migration 00039) in the middle
+	// of the import's customers.
 	tx, err := e.store.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM import_changes WHERE import_id = $1 AND customer_id = (
-		SELECT customer_id FROM import_changes WHERE import_id = $1 ORDER BY customer_id OFFSET 5 LIMIT 1) FOR UPDATE`, id); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM import_created WHERE import_id = $1 AND first_id = (
+		SELECT first_id FROM import_created WHERE import_id = $1 ORDER BY first_id OFFSET 2 LIMIT 1) FOR UPDATE`, id); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
 	finished := make(chan error, 1)
 	go func() { finished <- workerMux(e).ProcessTask(ctx, asynq.NewTask(queue.TypeImportRevert, body)) }()
 	deadline := time.Now().Add(time.Minute)
-	for e.count("SELECT count(*) FROM import_changes WHERE import_id = $1 AND outcome IS NOT NULL", id) < 11 {
+	for e.count("SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id) < 10 {
 		if time.Now().After(deadline) {
 			t.Fatal("the batches around the held row did not commit")
 		}
@@ -481,7 +483,8 @@ func TestImportDryRunSamples(t *testing.T) {
 			t.Fatalf("samples[%s] = %s, want %s (all: %v)", kind, got, want, samples)
 		}
 	}
-	if n := e.count("SELECT count(*) FROM import_changes WHERE import_id = $1", str(im["id"])); n != 0 {
-		t.Fatalf("a dry run recorded %d before-images", n)
+	if n := e.count(`SELECT (SELECT count(*) FROM import_changes WHERE import_id = $1)
+		+ (SELECT count(*) FROM import_created WHERE import_id = $1)`, str(im["id"])); n != 0 {
+		t.Fatalf("a dry run recorded %d before-images or created ids", n)
 	}
 }

@@ -31,8 +31,8 @@ const baseSameEndText = "import, same end state: on a copy of the loaded databas
 	"many sessions at once as the service merges chunks, each one transaction) writing what the product's import " +
 	"writes for those rows: new customers (the columns the import sets; every index " +
 	"of customers, the trigram GIN's pending list merged at the end as the product does), their email and phone " +
-	"identity rows, matched customers updated (fill blanks), their before-images and the created customers' marks in " +
-	"import_changes, audit events, the error report of unusable rows, one imports row; the triggers (fuzzy pending " +
+	"identity rows, matched customers updated (fill blanks), their before-images in import_changes and the created customers' ids in " +
+	"import_created (arrays), audit events, the error report of unusable rows, one imports row; the triggers (fuzzy pending " +
 	"rows) fire. Repeats within the file join the first row sharing their email or phone (one level: this " +
 	"generator's repeats carry one of the first row's keys)"
 
@@ -106,8 +106,12 @@ var sameEndWrites = []struct{ name, sql string }{
 		FROM bench_hit h JOIN customers c ON c.organization_id = $org AND c.id = h.id WHERE h.n % $parts = $part`},
 	{"update matched", `UPDATE customers c SET company_name = h.company, attributes = h.attributes, updated = now()
 		FROM bench_hit h WHERE c.organization_id = $org AND c.id = h.id AND h.changes <> '{}' AND h.n % $parts = $part`},
-	{"created marks", `INSERT INTO import_changes (organization_id, import_id, customer_id, created)
-		SELECT $org, $imp, id, true FROM bench_new WHERE n % $parts = $part`},
+	// The created customers as the product records them (migration 00039):
+	// arrays of up to 4,000 ids (a revert batch).
+	{"created marks", `INSERT INTO import_created (organization_id, import_id, first_id, customer_ids)
+		SELECT $org, $imp, min(id), array_agg(id ORDER BY id)
+		FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 4000 AS part FROM bench_new WHERE n % $parts = $part) x
+		GROUP BY part`},
 	{"audit events", `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
 		SELECT $org, id, '` + postgres.EventCreated + `', 'import', $imp, '{}' FROM bench_new WHERE n % $parts = $part
 		UNION ALL

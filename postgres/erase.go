@@ -75,6 +75,7 @@ var eraseSteps = []eraseStep{
 	// An import's before-images (revert): that import's revert leaves the
 	// person alone.
 	{"import_changes", stmt(sqlEraseByCustomer("import_changes"))},
+	{"import_created", stmt(sqlEraseImportCreated)},
 	// Fuzzy matching's blocking keys (hashes of name sounds, postcode…) and
 	// its queue of customers to score.
 	{"fuzzy_keys", stmt(sqlEraseByCustomer("fuzzy_keys"))},
@@ -143,6 +144,12 @@ const sqlEraseWebhookPayloads = `WITH ` + eraseParams + `, gone AS (UPDATE webho
 // The queue of customers to score holds arrays of ids (migration 00038):
 // the person's are taken out of them.
 const sqlEraseSuggestPending = `WITH ` + eraseParams + `, gone AS (UPDATE suggest_pending
+		SET customer_ids = ARRAY(SELECT x FROM unnest(customer_ids) x WHERE x <> ALL($2))
+		WHERE organization_id = $1 AND customer_ids && $2 RETURNING 1)
+		SELECT count(*) FROM gone`
+
+// The customers an import created are arrays too (migration 00039).
+const sqlEraseImportCreated = `WITH ` + eraseParams + `, gone AS (UPDATE import_created
 		SET customer_ids = ARRAY(SELECT x FROM unnest(customer_ids) x WHERE x <> ALL($2))
 		WHERE organization_id = $1 AND customer_ids && $2 RETURNING 1)
 		SELECT count(*) FROM gone`

@@ -65,12 +65,15 @@ const (
 		JOIN customers c ON c.organization_id = $1 AND c.id = u.id
 		ON CONFLICT (organization_id, import_id, customer_id) DO UPDATE SET written = EXCLUDED.written,
 			merged = true, merge_group = coalesce(import_changes.merge_group, EXCLUDED.merge_group)`
-	// The customers the chunk created: their ids (and merge groups) are enough.
+	// The customers the chunk created that a merge involved: their ids and
+	// merge groups, one row each (the merged batch reverts them by group).
 	sqlImportCreated = `INSERT INTO import_changes (organization_id, import_id, customer_id, created, merged, merge_group)
-		SELECT $1, $2, u, true, g <> '', NULLIF(g, '') FROM unnest($3::text[], $4::text[]) AS x(u, g)
+		SELECT $1, $2, u, true, true, g FROM unnest($3::text[], $4::text[]) AS x(u, g)
 		ON CONFLICT (organization_id, import_id, customer_id) DO UPDATE SET written = EXCLUDED.written,
-			created = true, merged = import_changes.merged OR EXCLUDED.merged,
-			merge_group = coalesce(import_changes.merge_group, EXCLUDED.merge_group)`
+			created = true, merged = true, merge_group = coalesce(import_changes.merge_group, EXCLUDED.merge_group)`
+	// The others: their ids are enough, as arrays (migration 00039).
+	sqlImportCreatedIDs = `INSERT INTO import_created (organization_id, import_id, first_id, customer_ids)
+		VALUES ($1, $2, $3, $4)`
 )
 
 // imageSets are the customers a chunk's before-images cover.
@@ -145,8 +148,9 @@ func mergeGroups(merges []dedupe.MergeOp) map[string]string {
 }
 
 // queueBeforeImages records the existing customers the chunk's writes are
-// about to change, and the customers it creates; queued before the writes.
-func queueBeforeImages(b *pgx.Batch, orgID, importID string, s imageSets) {
+// about to change, and the customers it creates (as arrays of up to perRow
+// ids: a revert batch's); queued before the writes.
+func queueBeforeImages(b *pgx.Batch, orgID, importID string, s imageSets, perRow int) {
 	if len(s.existing) > 0 {
 		b.Queue(sqlImportBefore, orgID, importID, s.existing)
 	}
@@ -157,11 +161,19 @@ func queueBeforeImages(b *pgx.Batch, orgID, importID string, s imageSets) {
 		}
 		b.Queue(sqlImportBeforeMerged, orgID, importID, s.merged, groups)
 	}
-	if len(s.created) > 0 {
-		groups := make([]string, len(s.created))
-		for i, id := range s.created {
-			groups[i] = s.group[id]
+	var merged, groups, plain []string
+	for _, id := range s.created {
+		if g := s.group[id]; g != "" {
+			merged, groups = append(merged, id), append(groups, g)
+		} else {
+			plain = append(plain, id)
 		}
-		b.Queue(sqlImportCreated, orgID, importID, s.created, groups)
+	}
+	if len(merged) > 0 {
+		b.Queue(sqlImportCreated, orgID, importID, merged, groups)
+	}
+	slices.Sort(plain)
+	for ids := range slices.Chunk(plain, max(perRow, 1)) {
+		b.Queue(sqlImportCreatedIDs, orgID, importID, ids[0], ids)
 	}
 }

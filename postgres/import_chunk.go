@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,7 +87,8 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes}, attempts > 1)
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes}, attempts > 1,
+			cmp.Or(s.opts.RevertBatch, defaultRevertBatch))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import %s chunk %d: %w", importID, chunk, err)
@@ -145,7 +147,9 @@ func incoming(r *customer.ImportRow) *dedupe.Incoming {
 	return &in
 }
 
-func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, page pageSize, probeAll bool) (*ChunkOutcome, error) {
+// perRow is how many created customers one row of import_created holds
+// (the revert's batch).
+func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, page pageSize, probeAll bool, perRow int) (*ChunkOutcome, error) {
 	in, err := loadChunk(ctx, tx, orgID, importID, chunk)
 	if err != nil {
 		return nil, err
@@ -199,7 +203,7 @@ func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chun
 	if !opts.DryRun {
 		// What a revert needs, around the writes (migration 00028).
 		sets := m.imageSets(w)
-		queueBeforeImages(wb, orgID, importID, sets)
+		queueBeforeImages(wb, orgID, importID, sets, perRow)
 		m.queueWrites(wb, orgID, importID, w)
 	}
 	if ph != nil {

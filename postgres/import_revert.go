@@ -142,8 +142,10 @@ const (
 	sqlRevertAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
 		SELECT $1, c, $3, 'revert', $2, '{}' FROM unnest($4::text[]) AS c`
 
-	sqlRevertSummary = `SELECT count(*) FILTER (WHERE outcome = 'deleted'), count(*) FILTER (WHERE outcome = 'restored'),
-			count(*) FILTER (WHERE outcome = 'kept')
+	// The arrays' deleted customers are counted on their rows (migration 00039).
+	sqlRevertSummary = `SELECT count(*) FILTER (WHERE outcome = 'deleted') + (SELECT coalesce(sum(deleted), 0)
+				FROM import_created WHERE organization_id = $1 AND import_id = $2),
+			count(*) FILTER (WHERE outcome = 'restored'), count(*) FILTER (WHERE outcome = 'kept')
 		FROM import_changes WHERE organization_id = $1 AND import_id = $2`
 	sqlRevertKept = `SELECT customer_id, created, reason FROM import_changes
 		WHERE organization_id = $1 AND import_id = $2 AND outcome = 'kept' ORDER BY customer_id LIMIT $3`
@@ -157,8 +159,28 @@ const (
 // deleted, and is kept. Visits are left out: a later visit only moves
 // last_seen.
 var sqlRevertClassify = `WITH cur AS MATERIALIZED (
-		SELECT ch.customer_id, c.id IS NULL AS gone,
-			` + rowNewer("c") + ` OR EXISTS (SELECT 1 FROM customer_identities i
+		SELECT ch.customer_id, c.id IS NULL AS gone, ` + revertChangedCols + `
+		FROM unnest($3::text[]) AS u(id)
+		CROSS JOIN LATERAL (SELECT ch.customer_id, ch.written FROM import_changes ch WHERE ch.organization_id = $1
+			AND ch.import_id = $2 AND ch.customer_id = u.id AND ch.outcome IS NULL LIMIT 1) ch
+		CROSS JOIN LATERAL (SELECT (ch.written::text::bigint % 4294967296)::text::xid AS t) w
+		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id)
+	UPDATE import_changes ch SET
+		outcome = CASE WHEN cur.gone OR cur.changed OR cur.orders THEN 'kept'
+			WHEN ch.created THEN 'deleted' ELSE 'restored' END,
+		reason = ` + revertReason + `
+	FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
+	RETURNING ch.customer_id, ch.outcome, coalesce(ch.merge_group, '')`
+
+// revertReason is why a classified customer (cur) is kept, ” if it is not.
+const revertReason = `CASE WHEN cur.gone THEN 'deleted since the import'
+			WHEN cur.changed THEN 'changed since the import'
+			WHEN cur.orders THEN 'has orders since the import' ELSE '' END`
+
+// revertChangedCols are a customer's (u.id, its row c) changed and orders:
+// whether a transaction after the chunk's (w.t) changed it, or gave it
+// orders.
+var revertChangedCols = rowNewer("c") + ` OR EXISTS (SELECT 1 FROM customer_identities i
 				WHERE i.organization_id = $1 AND i.customer_id = u.id AND ` + rowNewer("i") + `)
 			OR EXISTS (SELECT 1 FROM shared_identifier_carriers s
 				WHERE s.organization_id = $1 AND s.customer_id = u.id AND ` + rowNewer("s") + `)
@@ -168,20 +190,7 @@ var sqlRevertClassify = `WITH cur AS MATERIALIZED (
 				WHERE m.organization_id = $1 AND m.customer_id = u.id AND ` + rowNewer("m") + `)
 			OR EXISTS (SELECT 1 FROM customer_addresses a
 				WHERE a.organization_id = $1 AND a.customer_id = u.id AND ` + rowNewer("a") + `) AS changed,
-			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id AND ` + rowNewer("o") + `) AS orders
-		FROM unnest($3::text[]) AS u(id)
-		CROSS JOIN LATERAL (SELECT ch.customer_id, ch.written FROM import_changes ch WHERE ch.organization_id = $1
-			AND ch.import_id = $2 AND ch.customer_id = u.id AND ch.outcome IS NULL LIMIT 1) ch
-		CROSS JOIN LATERAL (SELECT (ch.written::text::bigint % 4294967296)::text::xid AS t) w
-		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id)
-	UPDATE import_changes ch SET
-		outcome = CASE WHEN cur.gone OR cur.changed OR cur.orders THEN 'kept'
-			WHEN ch.created THEN 'deleted' ELSE 'restored' END,
-		reason = CASE WHEN cur.gone THEN 'deleted since the import'
-			WHEN cur.changed THEN 'changed since the import'
-			WHEN cur.orders THEN 'has orders since the import' ELSE '' END
-	FROM cur WHERE ch.organization_id = $1 AND ch.import_id = $2 AND ch.customer_id = cur.customer_id
-	RETURNING ch.customer_id, ch.outcome, coalesce(ch.merge_group, '')`
+			EXISTS (SELECT 1 FROM orders o WHERE o.organization_id = $1 AND o.customer_id = u.id AND ` + rowNewer("o") + `) AS orders`
 
 // rowNewer says a row (alias x) was written by a transaction after the
 // import's chunk (w.t): xmin compared by age, which survives wraparound.
@@ -286,29 +295,35 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 			after = last
 		}
 	}
+	if _, err := s.pool.Exec(ctx, sqlRevertMarkCreated, orgID, importID); err != nil {
+		return nil, interpretError(fmt.Errorf("mark created: %w", err), nil)
+	}
 	stale, err := run(ctx, sqlRevertNextMerged)
 	if err != nil || stale {
 		return nil, err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	var staleAny atomic.Bool
-	for range revertParallel {
-		g.Go(func() error {
-			st, err := run(gctx, sqlRevertNext)
-			if st {
-				staleAny.Store(true)
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if staleAny.Load() {
-		return nil, nil
-	}
-	if stale, err := run(ctx, sqlRevertSweep); err != nil || stale {
-		return nil, err
+	// The created customers' arrays, then the before-images.
+	for _, q := range [][2]string{{sqlRevertNextCreated, sqlRevertSweepCreated}, {sqlRevertNext, sqlRevertSweep}} {
+		g, gctx := errgroup.WithContext(ctx)
+		var staleAny atomic.Bool
+		for range revertParallel {
+			g.Go(func() error {
+				st, err := run(gctx, q[0])
+				if st {
+					staleAny.Store(true)
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		if staleAny.Load() {
+			return nil, nil
+		}
+		if stale, err := run(ctx, q[1]); err != nil || stale {
+			return nil, err
+		}
 	}
 	return retryTx(ctx, s, func(tx pgx.Tx) (*customer.ImportRevert, error) {
 		return finishRevert(ctx, tx, orgID, jobID, importID)
@@ -333,6 +348,10 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID, next 
 	}
 	if status == customer.ImportReverted {
 		return "", true, false, nil
+	}
+	if next == sqlRevertNextCreated || next == sqlRevertSweepCreated {
+		last, done, err := revertCreatedTx(ctx, tx, orgID, importID, next, after)
+		return last, done, false, err
 	}
 	merged := next == sqlRevertNextMerged
 	var rows pgx.Rows
@@ -396,6 +415,7 @@ func revertBatchTx(ctx context.Context, tx pgx.Tx, orgID, jobID, importID, next 
 		}
 		b.Queue(sqlRevertAudit, orgID, importID, EventUpdated, restored)
 		b.Queue(sqlRevertHandBack, orgID, importID, restored)
+		b.Queue(sqlRevertHandBackCreated, orgID, importID, restored)
 	}
 	if len(restoredMerged) > 0 {
 		b.Queue(sqlRevertPairs, orgID, importID, restoredMerged)

@@ -124,15 +124,19 @@ func (s *Store) PurgeImportChanges(ctx context.Context, finishedBefore time.Time
 			return 0, nil // a revert started meanwhile: it goes first
 		}
 	}
-	tag, err := s.pool.Exec(ctx, sqlPurgeBatch("import_changes"), orgID, importID, limit)
-	if err != nil {
-		return 0, interpretError(fmt.Errorf("purge before-images of %s: %w", importID, err), nil)
-	}
-	if tag.RowsAffected() == int64(limit) {
-		return tag.RowsAffected(), nil // more next time
+	// The created customers' arrays (migration 00039) go with the images.
+	var n int64
+	for _, table := range []string{"import_changes", "import_created"} {
+		tag, err := s.pool.Exec(ctx, sqlPurgeBatch(table), orgID, importID, limit)
+		if err != nil {
+			return n, interpretError(fmt.Errorf("purge before-images of %s: %w", importID, err), nil)
+		}
+		if n += tag.RowsAffected(); tag.RowsAffected() == int64(limit) {
+			return n, nil // more next time
+		}
 	}
 	if _, err := s.pool.Exec(ctx, sqlMarkChangesPurged, orgID, importID); err != nil {
-		return tag.RowsAffected(), interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
+		return n, interpretError(fmt.Errorf("mark %s purged: %w", importID, err), nil)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
