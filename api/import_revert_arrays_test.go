@@ -1,0 +1,130 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/queue"
+)
+
+// The customers an import created are recorded as arrays of ids
+// (import_created, migration 00039), each reverted whole in one
+// transaction. A revert cancelled while it waits on an array leaves that
+// array untouched (none of its customers deleted) and, delivered again,
+// deletes exactly the customers the import created: not one it changed
+// (restored), nor one changed since (kept, with its reason); one a
+// retried row of the same import changed after creating it goes too.
+func TestImportRevertResumesOverArrays(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{revertBatch: 4})
+	e.importCSV("/api/v1/imports", []byte("email,first_name\nold@example.com,Old\n"))
+	old := e.customerID("old@example.com")
+	var file strings.Builder
+	file.WriteString("email,first_name,last_name\nold@example.com,Old,Timer\nnot-an-email,Bad,\n")
+	for i := range 10 {
+		fmt.Fprintf(&file, "n%02d@example.com,N%d,\n", i, i)
+	}
+	im := e.importCSV("/api/v1/imports", []byte(file.String()))
+	id := str(im["id"])
+	if c := counts(im); c["created"] != 10 || c["updated"] != 1 || c["invalid"] != 1 {
+		t.Fatalf("import %v", im["counts"])
+	}
+	if n := e.count(`SELECT count(*) FROM import_created WHERE import_id = $1`, id); n != 3 {
+		t.Fatalf("%d arrays of created ids, want 3 (of 4, 4 and 2)", n)
+	}
+	// A retried row of the import changes a customer it created.
+	report := e.errorCSV(id)
+	report[1][0], report[1][1], report[1][2] = "n03@example.com", "N3", "Later"
+	e.upload("/api/v1/imports/"+id+"/retry", "", "text/csv", csvBytes(t, report)).want(t, http.StatusAccepted)
+	if c := counts(e.waitImport(id)); c["created"] != 10 || c["updated"] != 2 {
+		t.Fatalf("after the retry %v", c)
+	}
+	changed := e.customerID("n07@example.com")
+	e.do("PATCH", "/api/v1/customers/"+changed, map[string]any{"last_name": "Since"}).want(t, http.StatusOK)
+
+	ctx := context.Background()
+	job, _, err := e.store.StartImportRevert(ctx, e.org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
+	task := asynq.NewTask(queue.TypeImportRevert, body)
+
+	// Hold a customer of the second array: the others are reverted, that
+	// one waits until the delivery is cancelled.
+	var held []string
+	if err := e.store.Pool().QueryRow(ctx, `SELECT customer_ids FROM import_created WHERE import_id = $1
+		ORDER BY first_id OFFSET 1 LIMIT 1`, id).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := e.store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM customers WHERE organization_id = $1 AND id = $2 FOR UPDATE`, e.org, held[len(held)-1]); err != nil {
+		t.Fatal(err)
+	}
+	stop, cancel := context.WithCancel(ctx)
+	failed := make(chan error, 1)
+	go func() { failed <- workerMux(e).ProcessTask(stop, task) }()
+	deadline := time.Now().Add(time.Minute)
+	for e.count(`SELECT count(*) FROM import_created WHERE import_id = $1 AND reverted`, id) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the arrays around the held customer were not reverted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-failed; err == nil {
+		t.Fatal("the cancelled revert reported success")
+	}
+	_ = tx.Rollback(ctx)
+	if n := e.count(`SELECT count(*) FROM customers WHERE organization_id = $1 AND id = ANY($2)`, e.org, held); n != len(held) {
+		t.Fatalf("the interrupted array lost %d of its %d customers", len(held)-n, len(held))
+	}
+	if n := e.count(`SELECT count(*) FROM import_created WHERE import_id = $1 AND NOT reverted`, id); n != 1 {
+		t.Fatalf("%d arrays left to revert, want the held one", n)
+	}
+
+	if err := workerMux(e).ProcessTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := e.client().WaitJob(job.ID, time.Minute)["result"].(map[string]any)
+	kept, _ := res["kept"].([]any)
+	if res["deleted"] != 9.0 || res["restored"] != 1.0 || res["kept_count"] != 1.0 || len(kept) != 1 {
+		t.Fatalf("resumed revert %v", res)
+	}
+	if k := kept[0].(map[string]any); k["customer_id"] != changed || k["created"] != true || k["reason"] != "changed since the import" {
+		t.Fatalf("kept %v", k)
+	}
+	rows, err := e.store.Pool().Query(ctx, `SELECT id || ' ' || first_name FROM customers WHERE organization_id = $1 ORDER BY id`, e.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, s)
+	}
+	want := []string{old + " Old", changed + " N7"}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("customers after the revert %q, want %q", left, want)
+	}
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE organization_id = $1 AND import_id = $2 AND type = 'customer.deleted'`,
+		e.org, id); n != 9 {
+		t.Fatalf("%d deletion events, want 9", n)
+	}
+}
