@@ -295,7 +295,12 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 			after = last
 		}
 	}
-	if _, err := s.pool.Exec(ctx, sqlRevertMarkCreated, orgID, importID); err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(sqlRevertMarkPlan)
+		b.Queue(sqlRevertMarkCreated, orgID, importID)
+		return tx.SendBatch(ctx, b).Close()
+	}); err != nil {
 		return nil, interpretError(fmt.Errorf("mark created: %w", err), nil)
 	}
 	stale, err := run(ctx, sqlRevertNextMerged)
