@@ -128,3 +128,26 @@ func TestImportRevertResumesOverArrays(t *testing.T) {
 		t.Fatalf("%d deletion events, want 9", n)
 	}
 }
+
+// Erasing a customer an import created takes its id out of the import's
+// array (it names the person): the import's revert then leaves the erased
+// record alone and deletes the others.
+func TestEraseTakesImportCreatedID(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{})
+	im := e.importCSV("/api/v1/imports", []byte("email\nera.a@example.com\nera.b@example.com\nera.c@example.com\n"))
+	id := str(im["id"])
+	era := e.customerID("era.b@example.com")
+	e.do("POST", "/api/v1/customers/"+era+"/erase", nil).want(t, http.StatusOK)
+	if n := e.count(`SELECT count(*) FROM import_created, unnest(customer_ids) u WHERE import_id = $1 AND u = $2`, id, era); n != 0 {
+		t.Fatal("the erased customer's id is still in the import's array")
+	}
+	if n := e.count(`SELECT count(*) FROM import_created, unnest(customer_ids) u WHERE import_id = $1`, id); n != 2 {
+		t.Fatalf("%d ids left in the import's arrays, want 2", n)
+	}
+	res := e.revertImport(t, id)
+	if res["deleted"] != 2.0 || res["kept_count"] != 0.0 {
+		t.Fatalf("revert %v", res)
+	}
+	e.do("GET", "/api/v1/customers/"+era, nil).want(t, http.StatusGone)
+}
