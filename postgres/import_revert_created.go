@@ -61,16 +61,20 @@ const (
 		ON CONFLICT DO NOTHING`
 )
 
-// Each customer of the row with why it is kept (” when it goes), as
-// sqlRevertClassify decides, against the row's transaction.
+// Each customer of the row with why it is kept (an empty reason when it
+// goes), as sqlRevertClassify decides, against the row's transaction.
+// Whether the import has an image of the customer is a scalar subquery, a
+// primary-key probe per id: as NOT EXISTS the planner, counting ten ids to
+// an array, joined each id against all the import's images (17 s for an
+// array of 2,800 ids beside 28,000 images; 0.2 s so).
 var sqlRevertClassifyCreated = `WITH cur AS MATERIALIZED (
 		SELECT u.id, c.id IS NULL AS gone, ` + revertChangedCols + `
-		FROM import_created a CROSS JOIN LATERAL unnest(a.customer_ids) AS u(id)
-		CROSS JOIN LATERAL (SELECT (a.written::text::bigint % 4294967296)::text::xid AS t) w
+		FROM import_created ic CROSS JOIN LATERAL unnest(ic.customer_ids) AS u(id)
+		CROSS JOIN LATERAL (SELECT (ic.written::text::bigint % 4294967296)::text::xid AS t) w
 		LEFT JOIN customers c ON c.organization_id = $1 AND c.id = u.id
-		WHERE a.organization_id = $1 AND a.import_id = $2 AND a.first_id = $3
-			AND NOT EXISTS (SELECT 1 FROM import_changes ch WHERE ch.organization_id = $1 AND ch.import_id = $2
-				AND ch.customer_id = u.id))
+		WHERE ic.organization_id = $1 AND ic.import_id = $2 AND ic.first_id = $3
+			AND (SELECT count(*) FROM import_changes ch WHERE ch.organization_id = $1 AND ch.import_id = $2
+				AND ch.customer_id = u.id) = 0)
 	SELECT cur.id, ` + revertReason + ` FROM cur`
 
 // revertCreatedTx reverts the array row the query next picks after the
