@@ -83,7 +83,7 @@ func (co *Coalescer) Enqueue(ctx context.Context, c *Client, p UpsertPayload) (d
 		st.open = b
 		b.timer = time.AfterFunc(co.linger, func() { co.send(st, b) })
 	}
-	b.p.Items = append(b.p.Items, UpsertItem{JobID: p.JobID, Request: p.Request, RequestHash: p.RequestHash})
+	b.p.Items = append(b.p.Items, UpsertItem{JobID: p.JobID, Request: p.Request, RequestHash: p.RequestHash, RawRequest: p.RawRequest})
 	if b.p.ReplyTo == "" {
 		// One process, one reply channel: a request that does not wait
 		// (no channel) gets a reply nobody reads.
@@ -114,7 +114,8 @@ func (co *Coalescer) send(st *orgUpserts, b *batch) {
 	defer cancel()
 	if len(b.p.Items) == 1 {
 		it := b.p.Items[0]
-		b.err = b.client.EnqueueUpsert(ctx, UpsertPayload{JobID: it.JobID, OrgID: b.p.OrgID, ReplyTo: b.p.ReplyTo, Request: it.Request, RequestHash: it.RequestHash})
+		b.err = b.client.EnqueueUpsert(ctx, UpsertPayload{JobID: it.JobID, OrgID: b.p.OrgID, ReplyTo: b.p.ReplyTo,
+			Request: it.Request, RequestHash: it.RequestHash, RawRequest: it.RawRequest})
 	} else {
 		b.err = b.client.EnqueueUpsertBatch(ctx, b.p)
 	}
