@@ -278,15 +278,17 @@ func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request,
 	ctx := r.Context()
 	o := org(r)
 	matchRules(o, req)
-	payload, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
 	sum := sha256.Sum256(append([]byte(r.URL.Path+"\n"), body...))
-	job := &customer.Job{OrganizationID: o.ID, Type: queue.TypeUpsert, Payload: payload,
+	job := &customer.Job{OrganizationID: o.ID, Type: queue.TypeUpsert,
 		RequestHash: hex.EncodeToString(sum[:]), IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key"))}
 	if len(job.IdempotencyKey) > 200 {
 		return nil, customer.Invalid(map[string]string{"Idempotency-Key": "must be at most 200 characters"})
+	}
+	// Encoded once: the job row's payload, the task's request, and the
+	// worker's copy for the row it writes (queue.UpsertPayload.RawRequest).
+	var err error
+	if job.Payload, err = json.Marshal(req); err != nil {
+		return nil, err
 	}
 	waits := wait > 0 && s.Replies != nil && s.Queue != nil
 	leftToWorker := waits && job.IdempotencyKey == ""
@@ -308,7 +310,7 @@ func (s *Server) findOrCreate(r *http.Request, body []byte, req *dedupe.Request,
 		return nil, s.queueDown(ctx, job, errors.New("no queue configured"))
 	}
 	var replies <-chan []byte
-	task := queue.UpsertPayload{JobID: job.ID, OrgID: o.ID, Request: req}
+	task := queue.UpsertPayload{JobID: job.ID, OrgID: o.ID, Request: req, RawRequest: job.Payload}
 	if leftToWorker {
 		task.RequestHash = job.RequestHash
 	}

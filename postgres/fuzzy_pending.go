@@ -145,11 +145,14 @@ func (s *Store) ScoreCustomers(ctx context.Context, orgID string, ids []string, 
 
 func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, model *dedupe.FuzzyModel, minScore float64) (SuggestBatch, error) {
 	out := SuggestBatch{Customers: len(ids)}
-	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+	if _, err := tx.Exec(ctx, sqlFuzzyScoreSettings); err != nil {
 		return out, fmt.Errorf("fuzzy settings: %w", err)
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, "AND c.id = ANY($2)"), orgID, ids); err != nil {
 		return out, fmt.Errorf("write fuzzy keys: %w", err)
+	}
+	if _, err := tx.Exec(ctx, sqlFuzzyFlushKeys); err != nil {
+		return out, fmt.Errorf("merge fuzzy keys: %w", err)
 	}
 	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids)
 	if err != nil {

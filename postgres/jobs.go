@@ -159,9 +159,9 @@ func completeUpsertJob(b *pgx.Batch, orgID string, it BatchItem, reply *UpsertRe
 	if it.NewJob == nil {
 		return completeJob(b, orgID, it.JobID, reply)
 	}
-	payload, err := json.Marshal(it.Request)
+	payload, err := it.payload()
 	if err != nil {
-		return fmt.Errorf("encode job payload: %w", err)
+		return err
 	}
 	result, err := json.Marshal(reply)
 	if err != nil {

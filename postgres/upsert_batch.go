@@ -22,10 +22,11 @@ const sqlLockJobs = `SELECT id, state, result FROM jobs WHERE organization_id = 
 type BatchItem struct {
 	JobID   string
 	Request *dedupe.Request
-	// NewJob (its Type and RequestHash) is set when the API left the job
-	// row to the worker (a caller waiting, without an Idempotency-Key):
-	// the transaction that applies the request writes it, completed, and
-	// an advisory lock on the job id stands in for the row lock.
+	// NewJob (its Type, RequestHash and, as the task carried it, Payload)
+	// is set when the API left the job row to the worker (a caller
+	// waiting, without an Idempotency-Key): the transaction that applies
+	// the request writes it, completed, and an advisory lock on the job id
+	// stands in for the row lock.
 	NewJob *customer.Job
 }
 
@@ -37,6 +38,19 @@ func (it BatchItem) lockKeys() []dedupe.Key {
 		keys = append(slices.Clip(keys), dedupe.Key{Kind: "job", Value: it.JobID})
 	}
 	return keys
+}
+
+// payload is the job row's payload: the request's JSON as the task
+// carried it (NewJob.Payload), else encoded.
+func (it BatchItem) payload() ([]byte, error) {
+	if it.NewJob != nil && len(it.NewJob.Payload) > 0 {
+		return it.NewJob.Payload, nil
+	}
+	payload, err := json.Marshal(it.Request)
+	if err != nil {
+		return nil, fmt.Errorf("encode job payload: %w", err)
+	}
+	return payload, nil
 }
 
 // BatchOutcome is one item's answer: its reply, or the error of that item

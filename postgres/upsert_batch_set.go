@@ -23,18 +23,6 @@ const (
 	// sqlServicePendingList and sqlGenericPlans (array parameters: see
 	// runUpsert) in one statement.
 	sqlBatchSettings = `SELECT set_config('gin_pending_list_limit', '256MB', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
-	// A batch's audit events, in its requests' order, each with its job.
-	sqlBatchAudit = `INSERT INTO audit_events (organization_id, customer_id, type, source, job_id, location_id, changes)
-		SELECT $1, c, t, s, j, NULLIF(l, ''), ch::jsonb
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(c, t, s, j, l, ch)`
-	// sqlCompleteJob and sqlInsertCompletedJob for a batch's jobs.
-	sqlBatchCompleteJobs = `UPDATE jobs SET state = 'completed', result = u.r::jsonb, completed = now(), attempts = attempts + 1
-		FROM unnest($2::text[], $3::text[]) AS u(id, r) WHERE organization_id = $1 AND jobs.id = u.id`
-	sqlBatchInsertCompletedJobs = `INSERT INTO jobs (organization_id, id, type, payload, request_hash, state, result, completed, attempts)
-		SELECT $1, id, t, p::jsonb, h, 'completed', r::jsonb, now(), 1
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, t, p, h, r)
-		ON CONFLICT (organization_id, id) DO UPDATE SET state = 'completed', result = EXCLUDED.result,
-			completed = now(), attempts = jobs.attempts + 1`
 	// The answers' customers with their relations, one statement.
 	sqlReadBackBatch = `SELECT ` + customerColumns + `, ` + relationColumns + `
 		FROM customers c WHERE c.organization_id = $1 AND c.id = ANY($2)`
@@ -182,7 +170,7 @@ func runBatchSet(ctx context.Context, tx batchSender, orgID string, items []Batc
 	// then each request's relations in order, audit events, jobs, the
 	// read-back of every answer's customer, COMMIT.
 	wb := &pgx.Batch{}
-	queueWorkspace(wb, orgID, auditContext{}, w, cand.owners)
+	queueBatchWorkspace(wb, orgID, w, cand.owners)
 	wb.QueuedQueries = append(wb.QueuedQueries, wr.rel.QueuedQueries...)
 	wr.queue(wb, orgID)
 	byID := map[string]*customer.Customer{}
@@ -275,9 +263,9 @@ func (wr *batchWrites) add(orgID string, it BatchItem, w *dedupe.Workspace, cand
 		wr.doneIDs, wr.doneResults = append(wr.doneIDs, it.JobID), append(wr.doneResults, string(result))
 		return reply, nil
 	}
-	payload, err := json.Marshal(req)
+	payload, err := it.payload()
 	if err != nil {
-		return nil, fmt.Errorf("encode job payload: %w", err)
+		return nil, err
 	}
 	wr.newIDs, wr.newTypes, wr.newHashes = append(wr.newIDs, it.JobID), append(wr.newTypes, it.NewJob.Type), append(wr.newHashes, it.NewJob.RequestHash)
 	wr.newPayloads, wr.newRes = append(wr.newPayloads, string(payload)), append(wr.newRes, string(result))
@@ -292,16 +280,11 @@ func cmpErr(a, b error) error {
 }
 
 // queue queues the batch's audit events and job completions, one
-// statement each.
+// statement for all.
 func (wr *batchWrites) queue(b *pgx.Batch, orgID string) {
-	if len(wr.auditC) > 0 {
-		b.Queue(sqlBatchAudit, orgID, wr.auditC, wr.auditT, wr.auditS, wr.auditJ, wr.auditL, wr.auditCh)
-	}
-	if len(wr.doneIDs) > 0 {
-		b.Queue(sqlBatchCompleteJobs, orgID, wr.doneIDs, wr.doneResults)
-	}
-	if len(wr.newIDs) > 0 {
-		b.Queue(sqlBatchInsertCompletedJobs, orgID, wr.newIDs, wr.newTypes, wr.newPayloads, wr.newHashes, wr.newRes)
+	if len(wr.auditC) > 0 || len(wr.doneIDs) > 0 || len(wr.newIDs) > 0 {
+		b.Queue(sqlBatchAuditAndJobs, orgID, wr.auditC, wr.auditT, wr.auditS, wr.auditJ, wr.auditL, wr.auditCh,
+			wr.doneIDs, wr.doneResults, wr.newIDs, wr.newTypes, wr.newPayloads, wr.newHashes, wr.newRes)
 	}
 }
 

@@ -21,6 +21,7 @@ type UpsertItem struct {
 	JobID       string          `json:"job_id"`
 	Request     *dedupe.Request `json:"request"`
 	RequestHash string          `json:"request_hash,omitempty"` // as UpsertPayload's
+	RawRequest  json.RawMessage `json:"-"`                      // as UpsertPayload's
 }
 
 // UpsertBatchPayload is an upsert batch task, items in arrival order. Each

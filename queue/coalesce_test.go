@@ -130,3 +130,96 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+// While the organization's tasks are all in flight, a batch whose linger
+// is over waits for one to finish and takes along what arrives
+// meanwhile; when none finishes, it goes at the hold.
+func TestCoalescerWaitsForATaskSlot(t *testing.T) {
+	t.Parallel()
+	opt, names := setup(t)
+	c := queue.NewClient(opt, names)
+	defer c.Close()
+	co := queue.NewCoalescer(time.Millisecond, 32).WithTasks(1, time.Hour)
+	ctx := context.Background()
+
+	doneFirst, err := co.Enqueue(ctx, c, upsertOf("job_a")) // idle: alone, the one task in flight
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan string, 3)
+	var dones []func()
+	var mu sync.Mutex
+	enqueue := func(job string) {
+		d, err := co.Enqueue(ctx, c, upsertOf(job))
+		if err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		dones = append(dones, d)
+		mu.Unlock()
+		sent <- job
+	}
+	go enqueue("job_b")
+	// job_b's linger is long over while job_a's task is in flight: it
+	// waits, and job_c joins it.
+	waitFor(t, func() bool { return len(pending(t, opt, names.Critical())) == 1 && co.Open("org_1") == 1 })
+	go enqueue("job_c")
+	waitFor(t, func() bool { return co.Open("org_1") == 2 })
+	select {
+	case job := <-sent:
+		t.Fatalf("%s was sent while the task slot was taken", job)
+	default:
+	}
+	doneFirst() // job_a answered: the waiting batch goes at once
+	<-sent
+	<-sent
+	tasks := pending(t, opt, names.Critical())
+	if len(tasks) != 2 {
+		t.Fatalf("%d tasks, want the lone upsert and one batch of two", len(tasks))
+	}
+	for _, ti := range tasks {
+		if ti.Type == queue.TypeUpsertBatch {
+			var p queue.UpsertBatchPayload
+			if err := json.Unmarshal(ti.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Items) != 2 || p.Items[0].JobID != "job_b" || p.Items[1].JobID != "job_c" {
+				t.Fatalf("batch %+v", p.Items)
+			}
+		}
+	}
+
+	// A task that is never answered holds its slot; a batch waits for it
+	// no longer than the hold.
+	co2 := queue.NewCoalescer(time.Millisecond, 32).WithTasks(1, 50*time.Millisecond)
+	stuck, err := co2.Enqueue(ctx, c, upsertOf("job_d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck()
+	d, err := co2.Enqueue(ctx, c, upsertOf("job_e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d()
+	if n := len(pending(t, opt, names.Critical())); n != 4 {
+		t.Fatalf("%d tasks, want 4", n)
+	}
+	mu.Lock()
+	for _, d := range dones {
+		d()
+	}
+	mu.Unlock()
+}
+
+// waitFor polls cond until it holds (at most 10 s).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -121,6 +121,8 @@ type UpsertPayload struct {
 	// waiting caller without an Idempotency-Key): the worker writes it,
 	// completed, in the upsert's own transaction. See api.findOrCreate.
 	RequestHash string `json:"request_hash,omitempty"`
+	// RawRequest is Request's JSON, encoded once (rawrequest.go).
+	RawRequest json.RawMessage `json:"-"`
 }
 
 // Client enqueues tasks.

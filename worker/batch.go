@@ -30,7 +30,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		if it.Request == nil {
 			return fmt.Errorf("decode upsert batch: job %s has no request: %w", it.JobID, asynq.SkipRetry)
 		}
-		items = append(items, batchItem(it.JobID, it.Request, it.RequestHash))
+		items = append(items, batchItem(it.JobID, it.Request, it.RequestHash, it.RawRequest))
 	}
 	d.Metrics.observeBatch(len(items))
 	outs, err := d.Store.RunUpsertBatch(ctx, p.OrgID, items)
@@ -73,7 +73,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 			d.Log.WarnContext(ctx, "upsert left out of its batch, queued alone", "job_id", jobID, "err", o.Err)
 			it := p.Items[i]
 			if err := d.Client.EnqueueUpsert(ctx, queue.UpsertPayload{JobID: jobID, OrgID: p.OrgID, ReplyTo: p.ReplyTo,
-				Request: it.Request, RequestHash: it.RequestHash}); err != nil {
+				Request: it.Request, RequestHash: it.RequestHash, RawRequest: it.RawRequest}); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -90,11 +90,12 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 }
 
 // batchItem is a task's upsert for the store; a request hash means the
-// API left the job row to the worker (queue.UpsertPayload.RequestHash).
-func batchItem(jobID string, req *dedupe.Request, requestHash string) postgres.BatchItem {
+// API left the job row to the worker (queue.UpsertPayload.RequestHash),
+// whose payload is the request's JSON as the task carried it.
+func batchItem(jobID string, req *dedupe.Request, requestHash string, raw json.RawMessage) postgres.BatchItem {
 	it := postgres.BatchItem{JobID: jobID, Request: req}
 	if requestHash != "" {
-		it.NewJob = &customer.Job{Type: queue.TypeUpsert, RequestHash: requestHash}
+		it.NewJob = &customer.Job{Type: queue.TypeUpsert, RequestHash: requestHash, Payload: raw}
 	}
 	return it
 }

@@ -88,6 +88,12 @@ func (d *Deps) handleSuggestPending(ctx context.Context, t *asynq.Task) error {
 		}
 		d.Log.DebugContext(ctx, "scored changed customers", "org_id", p.OrgID, "customers", b.Customers,
 			"compared", b.Compared, "suggested", b.Suggested)
+		if b.Customers < suggestBatch/2 {
+			// What waited is scored: asking again costs a transaction
+			// that finds nothing, at every poll under steady upserts;
+			// the next poll takes what arrives meanwhile.
+			return nil
+		}
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.Request == nil {
 		return fmt.Errorf("decode upsert payload: %v: %w", err, asynq.SkipRetry)
 	}
-	it := batchItem(p.JobID, p.Request, p.RequestHash)
+	it := batchItem(p.JobID, p.Request, p.RequestHash, p.RawRequest)
 	res, err := d.Store.RunUpsert(ctx, p.OrgID, it)
 	if customer.ErrorCode(err) == customer.EGONE {
 		// A late copy of a job erased since: dropped, not archived with
