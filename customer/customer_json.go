@@ -42,13 +42,13 @@ var customerNullable = []string{"first_name", "last_name", "email", "phone", "ph
 
 func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, c.ID)
+	b = AppendJSONString(b, c.ID)
 	b = append(b, `,"organization_id":`...)
-	b = appendJSONString(b, c.OrganizationID)
+	b = AppendJSONString(b, c.OrganizationID)
 	b = appendOptional(b, `,"first_name":`, c.FirstName)
 	b = appendOptional(b, `,"last_name":`, c.LastName)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, c.Name)
+	b = AppendJSONString(b, c.Name)
 	b = appendOptional(b, `,"email":`, c.Email)
 	b = appendOptional(b, `,"phone":`, c.Phone)
 	b = append(b, `,"phone_valid":`...)
@@ -57,9 +57,9 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 	b = appendOptional(b, `,"birthdate":`, c.Birthdate)
 	b = appendOptional(b, `,"gender":`, c.Gender)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, c.Type)
+	b = AppendJSONString(b, c.Type)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, c.Status)
+	b = AppendJSONString(b, c.Status)
 	b = appendOptional(b, `,"company_name":`, c.CompanyName)
 	b = appendOptional(b, `,"avatar_url":`, c.AvatarURL)
 	b = appendOptional(b, `,"source":`, c.Source)
@@ -90,7 +90,7 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = AppendJSONString(b, k)
 			b = append(b, ':')
 			b = appendStrings(b, c.TagsByLocation[k])
 		}
@@ -108,7 +108,7 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"location_id":`...)
-			b = appendJSONString(b, v.LocationID)
+			b = AppendJSONString(b, v.LocationID)
 			b = append(b, `,"first_seen":`...)
 			if b, ok = appendTime(b, v.FirstSeen); !ok {
 				return b, false
@@ -118,7 +118,7 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 				return b, false
 			}
 			b = append(b, `,"source":`...)
-			b = appendJSONString(b, v.Source)
+			b = AppendJSONString(b, v.Source)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -133,9 +133,9 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"kind":`...)
-			b = appendJSONString(b, a.Kind)
+			b = AppendJSONString(b, a.Kind)
 			b = append(b, `,"value":`...)
-			b = appendJSONString(b, a.Value)
+			b = AppendJSONString(b, a.Value)
 			if a.Shared {
 				b = append(b, `,"shared":true`...)
 			}
@@ -191,7 +191,7 @@ func appendOptional(b []byte, key, v string) []byte {
 	if v == "" {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, v)
+	return AppendJSONString(b, v)
 }
 
 func appendStrings(b []byte, vs []string) []byte {
@@ -203,7 +203,7 @@ func appendStrings(b []byte, vs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v)
+		b = AppendJSONString(b, v)
 	}
 	return append(b, ']')
 }
@@ -216,14 +216,14 @@ func appendAddress(b []byte, a *PostalAddress) []byte {
 	b = appendOptional(b, `{"line1":`, a.Line1)
 	if a.Line2 != "" {
 		b = append(b, `,"line2":`...)
-		b = appendJSONString(b, a.Line2)
+		b = AppendJSONString(b, a.Line2)
 	}
 	b = appendOptional(b, `,"city":`, a.City)
 	b = appendOptional(b, `,"state":`, a.State)
 	b = appendOptional(b, `,"postal_code":`, a.PostalCode)
 	if a.Country != "" {
 		b = append(b, `,"country":`...)
-		b = appendJSONString(b, a.Country)
+		b = AppendJSONString(b, a.Country)
 	}
 	return append(b, '}')
 }
@@ -263,10 +263,10 @@ func appendFloat(b []byte, f float64) ([]byte, bool) {
 	return b, true
 }
 
-// appendJSONString is encoding/json's string encoding with HTML escaping
+// AppendJSONString is encoding/json's string encoding with HTML escaping
 // (its default): <, > and & as \u003c…, invalid UTF-8 as \ufffd, U+2028
 // and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0

@@ -123,9 +123,9 @@ func attributesJSON(a map[string]any) string {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = customer.AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, a[k].(string))
+		b = customer.AppendJSONString(b, a[k].(string))
 	}
 	return string(append(b, '}'))
 }

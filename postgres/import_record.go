@@ -43,9 +43,9 @@ func appendImportRecord(dst []byte, r *customer.ImportRecord) ([]byte, error) {
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = appendJSONString(dst, k)
+			dst = customer.AppendJSONString(dst, k)
 			dst = append(dst, ':')
-			dst = appendJSONString(dst, v)
+			dst = customer.AppendJSONString(dst, v)
 		}
 		dst = append(dst, '}')
 	}
@@ -58,7 +58,7 @@ func appendImportRecord(dst []byte, r *customer.ImportRecord) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, t)
+			dst = customer.AppendJSONString(dst, t)
 		}
 		dst = append(dst, ']')
 	}
@@ -86,36 +86,6 @@ func validRecordText(r *customer.ImportRecord) bool {
 		}
 	}
 	return true
-}
-
-// appendJSONString appends s (valid UTF-8) quoted, escaping what JSON
-// requires: the quote, the backslash and control characters.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // decodeImportRecord reads a staged record as PostgreSQL prints jsonb. It
