@@ -26,12 +26,16 @@ const customerColumns = `c.id, c.organization_id, c.first_name, c.last_name, c.n
 	c.currency, c.credit_limit, c.current_balance, c.discount_rate, c.preferred_shipping,
 	c.lifetime_value, c.total_orders, c.customer_since, c.merged_into, c.created, c.updated`
 
-const (
-	sqlInsertCustomer = `INSERT INTO customers (organization_id, id, first_name, last_name, name,
+// insertCustomerColumns are the columns a new customer's row is written
+// with, in customerArgs' order.
+const insertCustomerColumns = `(organization_id, id, first_name, last_name, name,
 		email, phone, phone_valid, phone_ext, birthdate, gender, type, status, company_name,
 		avatar_url, source, notes, attributes, website, tax_id, fax, billing_address,
 		shipping_address, payment_terms, currency, credit_limit, discount_rate,
-		preferred_shipping, customer_since)
+		preferred_shipping, customer_since)`
+
+const (
+	sqlInsertCustomer = `INSERT INTO customers ` + insertCustomerColumns + `
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, '')::date, $11, $12, $13, $14,
 		$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, coalesce($29, now()))
 		RETURNING created, updated, customer_since`

@@ -20,11 +20,7 @@ import (
 const (
 	// sqlInsertCustomer's columns over arrays (customerArgs' order). One
 	// statement also fires the customers' suggest trigger once a batch.
-	sqlBatchInsertCustomers = `INSERT INTO customers (organization_id, id, first_name, last_name, name,
-		email, phone, phone_valid, phone_ext, birthdate, gender, type, status, company_name,
-		avatar_url, source, notes, attributes, website, tax_id, fax, billing_address,
-		shipping_address, payment_terms, currency, credit_limit, discount_rate,
-		preferred_shipping, customer_since)
+	sqlBatchInsertCustomers = `INSERT INTO customers ` + insertCustomerColumns + `
 		SELECT $1, u.id, u.fn, u.ln, u.nm, u.em, u.ph, u.pv, u.px, NULLIF(u.bd, '')::date, u.gd, u.ty, u.st, u.co,
 			u.av, u.so, u.no, u.at::jsonb, u.we, u.tx, u.fx, u.ba::jsonb, u.sa::jsonb, u.pt, u.cu, u.cl::numeric,
 			u.dr::numeric, u.ps, coalesce(u.cs, now())
