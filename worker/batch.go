@@ -52,7 +52,7 @@ func (d *Deps) handleUpsertBatch(ctx context.Context, t *asynq.Task) error {
 		jobID := p.Items[i].JobID
 		switch {
 		case o.Err == nil:
-			body, err := json.Marshal(o.Reply)
+			body, err := o.Reply.MarshalPublished()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("encode result of %s: %w", jobID, err))
 				continue

@@ -71,7 +71,7 @@ func (d *Deps) handleUpsert(ctx context.Context, t *asynq.Task) error {
 		return d.failed(ctx, p.OrgID, it, p.ReplyTo, err)
 	}
 	d.Metrics.observeUpsert(res.Action, time.Since(start))
-	body, err := json.Marshal(res)
+	body, err := res.MarshalPublished()
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
