@@ -43,7 +43,7 @@ func (c *Client) EnqueueUpsertBatch(ctx context.Context, p UpsertBatchPayload) e
 	if len(p.Items) == 0 {
 		return nil
 	}
-	body, err := json.Marshal(p)
+	body, err := marshalBatch(p)
 	if err != nil {
 		return fmt.Errorf("encode upsert batch: %w", err)
 	}

@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 
+	"github.com/linkitworks/customers/customer"
 	"github.com/linkitworks/customers/dedupe"
 )
 
@@ -81,4 +82,40 @@ func (it *UpsertItem) UnmarshalJSON(b []byte) error {
 	var err error
 	it.Request, it.RawRequest, err = decodeRequest(w.Request)
 	return err
+}
+
+// marshalBatch writes p's JSON with each item's raw request copied as it
+// is: through MarshalJSON, encoding/json validated and compacted every
+// request twice more (the item's encoding, then the batch's), the
+// batch's largest Go cost on the API's side. A raw request is the API's
+// json.Marshal output (valid, compact); an item without one is encoded.
+func marshalBatch(p UpsertBatchPayload) ([]byte, error) {
+	size := 64
+	for _, it := range p.Items {
+		size += 96 + len(it.RawRequest)
+	}
+	b := make([]byte, 0, size)
+	b = customer.AppendJSONString(append(b, `{"org_id":`...), p.OrgID)
+	if p.ReplyTo != "" {
+		b = customer.AppendJSONString(append(b, `,"reply_to":`...), p.ReplyTo)
+	}
+	b = append(b, `,"items":[`...)
+	for i, it := range p.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = customer.AppendJSONString(append(b, `{"job_id":`...), it.JobID)
+		if it.RequestHash != "" {
+			b = customer.AppendJSONString(append(b, `,"request_hash":`...), it.RequestHash)
+		}
+		raw := it.RawRequest
+		if len(raw) == 0 {
+			var err error
+			if raw, err = json.Marshal(it.Request); err != nil {
+				return nil, err
+			}
+		}
+		b = append(append(append(b, `,"request":`...), raw...), '}')
+	}
+	return append(b, "]}"...), nil
 }
