@@ -365,15 +365,9 @@ func TestFuzzyPendingWaitsForScan(t *testing.T) {
 	if n, err := s.Store.SuggestPending(ctx, s.Org); err != nil || n != 2 {
 		t.Fatalf("pending %d %v, want the two new customers", n, err)
 	}
-	// A scan's lock, held on another connection.
-	conn, err := pgx.Connect(ctx, s.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('linkit:suggest:' || $1, 0))`, s.Org); err != nil {
-		t.Fatal(err)
-	}
+	// A scan's lease on the organization (postgres/fuzzy_lease.go).
+	dbExec(t, s, `INSERT INTO fuzzy_scan_leases (organization_id, holder, expires_at)
+		VALUES ($1, 'scan', clock_timestamp() + interval '1 hour')`, s.Org)
 	b, err := s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
 	if err != nil || !b.Busy || b.Customers != 0 {
 		t.Fatalf("batch during a scan: %+v %v", b, err)
@@ -381,9 +375,7 @@ func TestFuzzyPendingWaitsForScan(t *testing.T) {
 	if n, _ := s.Store.SuggestPending(ctx, s.Org); n != 2 {
 		t.Fatalf("pending %d after a busy batch", n)
 	}
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended('linkit:suggest:' || $1, 0))`, s.Org); err != nil {
-		t.Fatal(err)
-	}
+	dbExec(t, s, `DELETE FROM fuzzy_scan_leases WHERE organization_id = $1`, s.Org)
 	b, err = s.Store.ScoreSuggestPending(ctx, s.Org, 500, dedupe.DefaultMinScore)
 	if err != nil || b.Busy || b.Customers != 2 || b.Suggested != 1 {
 		t.Fatalf("batch: %+v %v", b, err)

@@ -141,8 +141,10 @@ const (
 		ON CONFLICT (organization_id) DO UPDATE SET model = EXCLUDED.model, estimated = now()`
 )
 
-// fuzzyLockKey is the advisory lock of an organization's fuzzy scoring: a
-// scan holds it exclusively, incremental batches share it.
+// fuzzyLockKey is the transaction-level advisory lock of an organization's
+// fuzzy scoring: incremental batches share it for their transaction; a scan
+// takes it exclusively in the transaction that writes its lease
+// (fuzzy_lease.go), to wait for the batches already running.
 func fuzzyLockKey(orgID string) string { return "linkit:suggest:" + orgID }
 
 // fuzzyModel is the organization's estimated model, or the default.

@@ -34,13 +34,6 @@ const (
 			WHERE upto <= $2 OR upto = n)
 			RETURNING customer_ids)
 		SELECT unnest(customer_ids) FROM taken`
-	// Scoring yields to a merging import of the organization (issue 24):
-	// scored beside the import, its new customers took one of the box's
-	// two cores for the whole merge (the candidates' read, 4 ms a customer,
-	// was the import's costliest statement). They wait in suggest_pending
-	// and are scored once it ends (imports_active finds the import).
-	sqlSuggestTryShared = `SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0)) AND NOT EXISTS (
-		SELECT 1 FROM imports WHERE organization_id = $2 AND status = 'processing')`
 	sqlSuggestPendingOf = `SELECT coalesce(sum(cardinality(customer_ids)), 0) FROM suggest_pending WHERE organization_id = $1`
 	// The backlog's name while it lasts: only a scan or the scorer removes
 	// its oldest row. The primary key alone: counting what waits reads
@@ -96,11 +89,16 @@ type SuggestBatch struct {
 func (s *Store) ScoreSuggestPending(ctx context.Context, orgID string, limit int, minScore float64) (SuggestBatch, error) {
 	var out SuggestBatch
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, sqlSuggestTryShared, fuzzyLockKey(orgID), orgID).Scan(&ok); err != nil {
+		var locked, free bool
+		if err := tx.QueryRow(ctx, sqlSuggestLockShared, fuzzyLockKey(orgID)).Scan(&locked); err != nil {
 			return fmt.Errorf("suggest lock: %w", err)
 		}
-		if !ok {
+		if locked {
+			if err := tx.QueryRow(ctx, sqlSuggestFree, orgID).Scan(&free); err != nil {
+				return fmt.Errorf("suggest lease: %w", err)
+			}
+		}
+		if !free {
 			out.Busy = true
 			return nil
 		}

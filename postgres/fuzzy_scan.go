@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -15,8 +16,6 @@ import (
 )
 
 const (
-	sqlFuzzyLock   = `SELECT pg_advisory_lock(hashtextextended($1, 0))`
-	sqlFuzzyUnlock = `SELECT pg_advisory_unlock(hashtextextended($1, 0))`
 	// A scan covers the customers waiting when it writes its keys: their
 	// rows are noted then and deleted once the pairs are written (a crash
 	// before leaves them waiting); rows queued later stay for the
@@ -131,29 +130,35 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if opts.RandomPairs <= 0 {
 		opts.RandomPairs = 100000
 	}
-	conn, err := s.pool.Acquire(ctx)
+	// Incremental batches wait while a scan runs: it covers what they would
+	// do. A second scan of the organization waits for this one.
+	ctx, release, err := s.takeFuzzyLease(ctx, orgID)
 	if err != nil {
-		return nil, interpretError(fmt.Errorf("acquire: %w", err), nil)
+		return nil, err
 	}
-	defer conn.Release()
-	// Incremental batches wait while a scan runs: it covers what they would do.
-	if _, err := conn.Exec(ctx, sqlFuzzyLock, fuzzyLockKey(orgID)); err != nil {
-		return nil, interpretError(fmt.Errorf("fuzzy lock: %w", err), nil)
+	defer release()
+	res, err := s.scanFuzzy(ctx, orgID, opts, start)
+	if errors.Is(context.Cause(ctx), ErrFuzzyLeaseLost) {
+		return nil, ErrFuzzyLeaseLost
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), sqlFuzzyUnlock, fuzzyLockKey(orgID)) //nolint:errcheck // released with the session anyway
+	return res, err
+}
+
+// scanFuzzy is ScanFuzzy's work, once the scan holds the organization.
+func (s *Store) scanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptions, start time.Time) (*FuzzyScanResult, error) {
 	res := &FuzzyScanResult{MinScore: opts.MinScore}
-	phase := time.Now()
+	phase := start // the wait for the lease is LockSeconds
 	lap := func(d *float64) {
 		*d = time.Since(phase).Seconds()
 		phase = time.Now()
 	}
 	lap(&res.LockSeconds)
 	var began time.Time
-	if err := conn.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
+	if err := s.pool.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
 		return nil, interpretError(err, nil)
 	}
 	var pending []int64
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
 			return fmt.Errorf("fuzzy settings: %w", err)
 		}
@@ -173,7 +178,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	if _, err := conn.Exec(ctx, sqlFuzzyTidy); err != nil {
+	if _, err := s.pool.Exec(ctx, sqlFuzzyTidy); err != nil {
 		return nil, interpretError(fmt.Errorf("analyze fuzzy keys: %w", err), nil)
 	}
 	lap(&res.KeysSeconds)

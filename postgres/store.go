@@ -71,6 +71,9 @@ type Options struct {
 	// FuzzyScanNice is the nice value of those goroutines' threads (0:
 	// DefaultFuzzyScanNice; negative: not lowered; LINKIT_SUGGEST_SCAN_NICE).
 	FuzzyScanNice int
+	// FuzzyScanLease is how long a scan's hold on its organization lasts
+	// unrenewed (0: DefaultFuzzyScanLease); tests shorten it.
+	FuzzyScanLease time.Duration
 }
 
 // Open connects to databaseURL and checks the connection.
