@@ -130,13 +130,24 @@ func TestImportRevertResumesOverArrays(t *testing.T) {
 }
 
 // Erasing a customer an import created takes its id out of the import's
-// array (it names the person): the import's revert then leaves the erased
-// record alone and deletes the others.
+// array (it names the person), and only out of that: another import's
+// arrays stay as they were. The import's revert then leaves the erased
+// record alone (no deletion, no event, still erased) and deletes the others.
 func TestEraseTakesImportCreatedID(t *testing.T) {
 	t.Parallel()
 	e := newQueueEnv(t, queueOpts{})
 	im := e.importCSV("/api/v1/imports", []byte("email\nera.a@example.com\nera.b@example.com\nera.c@example.com\n"))
 	id := str(im["id"])
+	other := str(e.importCSV("/api/v1/imports", []byte("email\nother.a@example.com\nother.b@example.com\n"))["id"])
+	otherIDs := func() string {
+		var ids string
+		if err := e.store.Pool().QueryRow(context.Background(), `SELECT string_agg(u, ',' ORDER BY u) FROM import_created, unnest(customer_ids) u
+			WHERE import_id = $1`, other).Scan(&ids); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	otherBefore := otherIDs()
 	era := e.customerID("era.b@example.com")
 	e.do("POST", "/api/v1/customers/"+era+"/erase", nil).want(t, http.StatusOK)
 	if n := e.count(`SELECT count(*) FROM import_created, unnest(customer_ids) u WHERE import_id = $1 AND u = $2`, id, era); n != 0 {
@@ -145,9 +156,18 @@ func TestEraseTakesImportCreatedID(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM import_created, unnest(customer_ids) u WHERE import_id = $1`, id); n != 2 {
 		t.Fatalf("%d ids left in the import's arrays, want 2", n)
 	}
+	if got := otherIDs(); got != otherBefore || strings.Count(got, ",") != 1 {
+		t.Fatalf("another import's arrays changed by the erasure: %q, were %q", got, otherBefore)
+	}
 	res := e.revertImport(t, id)
 	if res["deleted"] != 2.0 || res["kept_count"] != 0.0 {
 		t.Fatalf("revert %v", res)
 	}
 	e.do("GET", "/api/v1/customers/"+era, nil).want(t, http.StatusGone)
+	if n := e.count(`SELECT count(*) FROM audit_events WHERE customer_id = $1 AND type <> $2`, era, "customer.erased"); n != 1 {
+		t.Fatalf("%d events of the erased customer besides its erasure, want its creation only (the revert touched it)", n)
+	}
+	if n := e.count(`SELECT count(*) FROM import_changes WHERE customer_id = $1`, era); n != 0 {
+		t.Fatalf("the revert recorded the erased customer (%d rows)", n)
+	}
 }

@@ -6,6 +6,8 @@ var (
 	SQLRowsByOwnerProbe = sqlRowsByOwnerProbe
 	SQLBeginNoNestLoop  = sqlBeginNoNestLoop
 	SQLChunkRows        = sqlChunkRows
+	// SQLEraseImportCreated takes the eight parameters of every erase step.
+	SQLEraseImportCreated = sqlEraseImportCreated
 )
 
 // CustomerListQuery is the page query of a customer list.
