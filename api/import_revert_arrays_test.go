@@ -149,6 +149,13 @@ func TestEraseTakesImportCreatedID(t *testing.T) {
 	}
 	otherBefore := otherIDs()
 	era := e.customerID("era.b@example.com")
+	// What erasure finds the array by: the customer's creation event, of
+	// the import, written in the chunk's transaction (the array's).
+	if n := e.count(`SELECT count(*) FROM audit_events ev JOIN import_created a ON a.organization_id = ev.organization_id
+		AND a.import_id = ev.import_id AND (a.written::text::bigint % 4294967296)::text = ev.xmin::text
+		WHERE ev.customer_id = $1 AND ev.type = 'customer.created' AND $2 = ANY(a.customer_ids)`, era, era); n != 1 {
+		t.Fatalf("%d arrays written with the customer's creation event, want 1", n)
+	}
 	e.do("POST", "/api/v1/customers/"+era+"/erase", nil).want(t, http.StatusOK)
 	if n := e.count(`SELECT count(*) FROM import_created, unnest(customer_ids) u WHERE import_id = $1 AND u = $2`, id, era); n != 0 {
 		t.Fatal("the erased customer's id is still in the import's array")
