@@ -2,17 +2,12 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hibiken/asynq"
-
-	"github.com/linkitworks/customers/queue"
 )
 
 // The customers an import created are recorded as arrays of ids
@@ -51,12 +46,7 @@ func TestImportRevertResumesOverArrays(t *testing.T) {
 	e.do("PATCH", "/api/v1/customers/"+changed, map[string]any{"last_name": "Since"}).want(t, http.StatusOK)
 
 	ctx := context.Background()
-	job, _, err := e.store.StartImportRevert(ctx, e.org, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
-	task := asynq.NewTask(queue.TypeImportRevert, body)
+	jobID, task := e.revertTask(t, id)
 
 	// Hold a customer of the second array: the others are reverted, that
 	// one waits until the delivery is cancelled.
@@ -73,20 +63,8 @@ func TestImportRevertResumesOverArrays(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM customers WHERE organization_id = $1 AND id = $2 FOR UPDATE`, e.org, held[len(held)-1]); err != nil {
 		t.Fatal(err)
 	}
-	stop, cancel := context.WithCancel(ctx)
-	failed := make(chan error, 1)
-	go func() { failed <- workerMux(e).ProcessTask(stop, task) }()
-	deadline := time.Now().Add(time.Minute)
-	for e.count(`SELECT count(*) FROM import_created WHERE import_id = $1 AND reverted`, id) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the arrays around the held customer were not reverted")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-failed; err == nil {
-		t.Fatal("the cancelled revert reported success")
-	}
+	e.interruptRevert(t, task, "the arrays around the held customer to be reverted",
+		2, `SELECT count(*) FROM import_created WHERE import_id = $1 AND reverted`, id)
 	_ = tx.Rollback(ctx)
 	if n := e.count(`SELECT count(*) FROM customers WHERE organization_id = $1 AND id = ANY($2)`, e.org, held); n != len(held) {
 		t.Fatalf("the interrupted array lost %d of its %d customers", len(held)-n, len(held))
@@ -98,7 +76,7 @@ func TestImportRevertResumesOverArrays(t *testing.T) {
 	if err := workerMux(e).ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	res, _ := e.client().WaitJob(job.ID, time.Minute)["result"].(map[string]any)
+	res, _ := e.client().WaitJob(jobID, time.Minute)["result"].(map[string]any)
 	kept, _ := res["kept"].([]any)
 	if res["deleted"] != 9.0 || res["restored"] != 1.0 || res["kept_count"] != 1.0 || len(kept) != 1 {
 		t.Fatalf("resumed revert %v", res)

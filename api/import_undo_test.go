@@ -219,13 +219,7 @@ func TestImportRevertResumes(t *testing.T) {
 	}
 	id := str(im["id"])
 	ctx := context.Background()
-	job, _, err := e.store.StartImportRevert(ctx, e.org, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
-	task := asynq.NewTask(queue.TypeImportRevert, body)
-	mux := workerMux(e)
+	jobID, task := e.revertTask(t, id)
 
 	// Hold the last customer created: the batches (arrays of 4 ids,
 	// migration 00039) before it commit, its own waits.
@@ -237,20 +231,8 @@ func TestImportRevertResumes(t *testing.T) {
 		SELECT max(u) FROM import_created, unnest(customer_ids) u WHERE import_id = $2) FOR UPDATE`, e.org, id); err != nil {
 		t.Fatal(err)
 	}
-	stop, cancel := context.WithCancel(ctx)
-	failed := make(chan error, 1)
-	go func() { failed <- mux.ProcessTask(stop, task) }()
-	deadline := time.Now().Add(time.Minute)
-	for e.count("SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id) < 28 {
-		if time.Now().After(deadline) {
-			t.Fatal("the revert's first batches did not commit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-failed; err == nil {
-		t.Fatal("the interrupted revert reported success")
-	}
+	e.interruptRevert(t, task, "the revert's first batches to commit",
+		28, "SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id)
 	// The cancelled batch's session outlives the task: pgx drops the
 	// connection and cancels its statement from a goroutine, so on a
 	// loaded machine the resumed deliveries met it still holding its rows
@@ -276,6 +258,7 @@ func TestImportRevertResumes(t *testing.T) {
 		t.Fatalf("interrupted revert: import %v", got["status"])
 	}
 
+	mux := workerMux(e)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for range 2 {
@@ -284,7 +267,7 @@ func TestImportRevertResumes(t *testing.T) {
 	}
 	delivered := make(chan struct{})
 	go func() { wg.Wait(); close(delivered) }()
-	deadline = time.Now().Add(time.Minute)
+	deadline := time.Now().Add(time.Minute)
 wait:
 	for e.count("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", lingerPID) == 0 {
 		select {
@@ -304,7 +287,7 @@ wait:
 			t.Fatalf("delivery: %v", err)
 		}
 	}
-	done := e.client().WaitJob(job.ID, time.Minute)
+	done := e.client().WaitJob(jobID, time.Minute)
 	if res, _ := done["result"].(map[string]any); res["deleted"] != 30.0 || res["restored"] != 1.0 || res["kept_count"] != 0.0 {
 		t.Fatalf("resumed revert %v", done)
 	}
@@ -328,10 +311,7 @@ func TestImportRevertWaitsForSkippedRows(t *testing.T) {
 	}
 	id := str(e.importCSV("/api/v1/imports", []byte(file.String()))["id"])
 	ctx := context.Background()
-	job, _, err := e.store.StartImportRevert(ctx, e.org, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	jobID, task := e.revertTask(t, id)
 	// Hold one array of created ids (of 2: migration 00039) in the middle
 	// of the import's customers.
 	tx, err := e.store.Pool().Begin(ctx)
@@ -343,16 +323,10 @@ func TestImportRevertWaitsForSkippedRows(t *testing.T) {
 		SELECT first_id FROM import_created WHERE import_id = $1 ORDER BY first_id OFFSET 2 LIMIT 1) FOR UPDATE`, id); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: id})
 	finished := make(chan error, 1)
-	go func() { finished <- workerMux(e).ProcessTask(ctx, asynq.NewTask(queue.TypeImportRevert, body)) }()
-	deadline := time.Now().Add(time.Minute)
-	for e.count("SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id) < 10 {
-		if time.Now().After(deadline) {
-			t.Fatal("the batches around the held row did not commit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	go func() { finished <- workerMux(e).ProcessTask(ctx, task) }()
+	e.waitCount(t, "the batches around the held row to commit",
+		10, "SELECT coalesce(sum(deleted), 0) FROM import_created WHERE import_id = $1 AND reverted", id)
 	select {
 	case err := <-finished:
 		t.Fatalf("the revert ended (%v) with a customer of the import not reverted", err)
@@ -362,12 +336,53 @@ func TestImportRevertWaitsForSkippedRows(t *testing.T) {
 	if err := <-finished; err != nil {
 		t.Fatal(err)
 	}
-	done := e.client().WaitJob(job.ID, time.Minute)
+	done := e.client().WaitJob(jobID, time.Minute)
 	if res, _ := done["result"].(map[string]any); res["deleted"] != 12.0 || res["kept_count"] != 0.0 {
 		t.Fatalf("revert %v", done)
 	}
 	if snap := dbSnapshot(t, e.env); snap != before {
 		t.Fatalf("state after the revert:\n%s", diffLines(before, snap))
+	}
+}
+
+// revertTask starts reverting an import as the API does (its job row, the
+// import reverting) and returns the job and the task a worker receives.
+func (e *queueEnv) revertTask(t *testing.T, importID string) (string, *asynq.Task) {
+	t.Helper()
+	job, _, err := e.store.StartImportRevert(context.Background(), e.org, importID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(queue.RevertPayload{JobID: job.ID, OrgID: e.org, ImportID: importID})
+	return job.ID, asynq.NewTask(queue.TypeImportRevert, body)
+}
+
+// waitCount polls a count query until it reaches n (a minute at most; what
+// names the condition).
+func (e *queueEnv) waitCount(t *testing.T, what string, n int, query string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for e.count(query, args...) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// interruptRevert delivers a revert's task to a worker and cancels the
+// delivery once the count query reaches n (waitCount): the delivery must
+// fail, leaving the revert to resume.
+func (e *queueEnv) interruptRevert(t *testing.T, task *asynq.Task, what string, n int, query string, args ...any) {
+	t.Helper()
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	failed := make(chan error, 1)
+	go func() { failed <- workerMux(e).ProcessTask(stop, task) }()
+	e.waitCount(t, what, n, query, args...)
+	cancel()
+	if err := <-failed; err == nil {
+		t.Fatal("the interrupted revert reported success")
 	}
 }
 
