@@ -239,18 +239,18 @@ const (
 )
 
 // writeFuzzyKeys writes the keys of every live customer of the
-// organization, fuzzyKeysBatch customers a transaction, calling yield
+// organization, batch customers a transaction, calling yield
 // after each with the time its statements took. Keys are per customer:
 // batches committed apart are what one statement would have written, and a
 // scan that dies half-way leaves each customer's keys either as they were
 // or rewritten (the next scan writes the rest).
-func writeFuzzyKeys(ctx context.Context, conn *pgx.Conn, orgID string, yield func(time.Duration) error) error {
+func writeFuzzyKeys(ctx context.Context, conn *pgx.Conn, orgID string, batch int, yield func(time.Duration) error) error {
 	keys := fmt.Sprintf(sqlFuzzyKeys, sqlFuzzyKeysRange)
 	after := ""
 	for {
 		start := time.Now()
 		var upTo *string
-		if err := conn.QueryRow(ctx, sqlFuzzyKeysUpTo, orgID, after, fuzzyKeysBatch).Scan(&upTo); err != nil {
+		if err := conn.QueryRow(ctx, sqlFuzzyKeysUpTo, orgID, after, batch).Scan(&upTo); err != nil {
 			return fmt.Errorf("fuzzy keys batch: %w", err)
 		}
 		if upTo == nil {

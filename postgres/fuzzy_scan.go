@@ -94,6 +94,9 @@ type FuzzyScanOptions struct {
 	// priority of any other, and interactive requests come first
 	// (worker: while an API process is busy). An error ends the scan.
 	Yield func(ctx context.Context, spent time.Duration) error
+	// KeysBatch is how many customers one statement of keys covers (0:
+	// fuzzyKeysBatch).
+	KeysBatch int
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
@@ -185,7 +188,7 @@ func (s *Store) ScanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if err != nil {
 		return nil, interpretError(err, nil)
 	}
-	if err := writeFuzzyKeys(ctx, conn.Conn(), orgID, yield); err != nil {
+	if err := writeFuzzyKeys(ctx, conn.Conn(), orgID, cmp.Or(opts.KeysBatch, fuzzyKeysBatch), yield); err != nil {
 		return nil, interpretError(err, nil)
 	}
 	if err := conn.QueryRow(ctx, sqlFuzzyCountLive, orgID).Scan(&res.Customers); err != nil {
