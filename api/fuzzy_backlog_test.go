@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +237,59 @@ func TestFuzzyScanKeepsLaterPending(t *testing.T) {
 	if err := s.Store.Pool().QueryRow(ctx, `SELECT count(*) FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = $2`,
 		s.Org, str(late["id"])).Scan(&keyed); err != nil || keyed == 0 {
 		t.Fatalf("the late customer has %d blocking keys (%v): not scored", keyed, err)
+	}
+}
+
+// While clients keep the API busy, a backlog's scan makes way after each of
+// its long statements (it waits) and still completes with the pairs an idle
+// API gets: interactive requests first, the scan later, never never.
+func TestFuzzyBacklogScanYieldsToBusyAPI(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	for _, p := range backlogPeople {
+		s.Do("POST", "/api/v1/customers", p).Want(t, http.StatusCreated)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	for range 8 { // searches, back to back, until the scan is done
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/customers?search=quig", nil)
+				req.Header.Set("Authorization", "Bearer "+s.Key)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.Deps.Activity.Busy(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatal("eight clients searching did not make the API busy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Deps.SuggestScanBacklog = 3
+	s.StartWorker(worker.Config{})
+	waitScored(t, s, s.Org)
+	var id string
+	if err := s.Store.Pool().QueryRow(context.Background(), `SELECT id FROM jobs WHERE organization_id = $1
+		AND type = 'duplicates:scan'`, s.Org).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	job := s.WaitJob(id, time.Minute)
+	res, _ := job["result"].(map[string]any)
+	if job["state"] != "completed" || res["pending_cleared"] != float64(len(backlogPeople)) {
+		t.Fatalf("backlog scan beside a busy API: %v", job)
+	}
+	if waited, _ := res["yield_seconds"].(float64); waited <= 0 {
+		t.Fatalf("the scan did not wait for the busy API: %v", res)
+	}
+	want := []string{"bart.q@example.com ~ bquigly@example.org", "jon.smyth@example.com ~ jsmith84@example.net"}
+	if got := pairsByEmail(t, s, s.Org); !slices.Equal(got, want) {
+		t.Fatalf("pairs of the scan beside a busy API %v, want %v", got, want)
 	}
 }

@@ -20,6 +20,7 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxOrg
 	ctxSignedIn // an organization authenticated in-process (WithOrganization)
+	ctxActivity // the request's end of Deps.Activity's count (func())
 )
 
 // RequestID returns the request id carried by ctx.
@@ -116,6 +117,26 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 	})
 }
 
+// withActivity counts the request in the process's load (Deps.Activity),
+// which background work makes way for; probes, scrapes, the dashboard and
+// profiles are not requests anyone waits on, and streaming routes leave
+// the count (streaming): a file moving at a client's pace is no load.
+func (s *Server) withActivity(next http.Handler) http.Handler {
+	if s.Activity == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/healthz", p == "/readyz", p == "/metrics", strings.HasPrefix(p, "/monitoring/"), strings.HasPrefix(p, "/debug/"):
+			next.ServeHTTP(w, r)
+			return
+		}
+		done := s.Activity.Serving()
+		defer done()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxActivity, done)))
+	})
+}
+
 // withDeadlines gives an ordinary request ReadTimeout to send its body and
 // WriteTimeout to receive its answer, so slow or stalled clients cannot hold
 // connections and goroutines. The server itself has no ReadTimeout or
@@ -138,6 +159,9 @@ func (s *Server) withDeadlines(next http.Handler) http.Handler {
 // client stops reading.
 func (s *Server) streaming(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if done, ok := r.Context().Value(ctxActivity).(func()); ok {
+			done()
+		}
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})
 		_ = rc.SetWriteDeadline(time.Time{})

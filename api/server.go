@@ -94,6 +94,10 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// RateLimitRedis holds the per-API-key rate limits; nil: no limits.
 	RateLimitRedis redis.UniversalClient
+	// Activity counts the requests served, so that background work (a
+	// duplicate scan) makes way while this process is busy; its Run
+	// publishes the load. Nil: not counted.
+	Activity *queue.Activity
 }
 
 // Server is the HTTP API.
@@ -172,7 +176,7 @@ func NewServer(cfg Config, d Deps) *Server {
 // chain is the middleware shared by every route, built once: a server span
 // around it all when tracing is on (probes and scrapes left out: noise).
 func (s *Server) chain() http.Handler {
-	return telemetry.HTTPHandler(s.withRequestLog(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route)))),
+	return telemetry.HTTPHandler(s.withRequestLog(s.withActivity(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route))))),
 		"/healthz", "/readyz", "/metrics")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -496,9 +497,11 @@ func fuzzyBaselineRun(ctx context.Context, cfg config, pool *pgxpool.Pool, logf 
 }
 
 // scanBeside starts a duplicate scan of the bench organization, as a
-// backlog's (the model kept), and returns once it compares its first pass's
-// pairs; the function returned waits for its end and logs it.
-func scanBeside(ctx context.Context, st *stack, logf func(string, ...any)) func() error {
+// backlog's (the model kept) and as the worker runs it (making way for a
+// busy API), and returns once it compares its first pass's pairs (keys:
+// at once, as it writes its keys); the function returned waits for its
+// end and logs it.
+func scanBeside(ctx context.Context, st *stack, keys bool, logf func(string, ...any)) func() error {
 	first := make(chan struct{})
 	var once sync.Once
 	done := make(chan error, 1)
@@ -506,20 +509,38 @@ func scanBeside(ctx context.Context, st *stack, logf func(string, ...any)) func(
 	if d, err := processCPU(); err == nil {
 		cpu0 = d
 	}
+	sctx, cancel := context.WithCancel(ctx)
 	go func() {
-		res, err := st.store.ScanFuzzy(ctx, benchOrg, postgres.FuzzyScanOptions{KeepModel: true,
+		res, err := st.store.ScanFuzzy(sctx, benchOrg, postgres.FuzzyScanOptions{KeepModel: true, Yield: st.Deps.ScanYield,
 			Progress: func(pass, passes int) { once.Do(func() { close(first) }) }})
 		if err == nil {
 			cpu, _ := processCPU()
-			logf("scan beside: %d customers, %d pairs, %d passes in %.1f s (keys %.1f, records %.1f, scoring %.1f); this process's CPU %.1f s",
-				res.Customers, res.CandidatePairs, res.Passes, res.Seconds, res.KeysSeconds, res.RecordsSeconds, res.ScoreSeconds, (cpu - cpu0).Seconds())
+			logf("scan beside: %d customers, %d pairs, %d passes in %.1f s (keys %.1f, records %.1f, scoring %.1f; waited for the API %.1f); this process's CPU %.1f s",
+				res.Customers, res.CandidatePairs, res.Passes, res.Seconds, res.KeysSeconds, res.RecordsSeconds, res.ScoreSeconds,
+				res.YieldSeconds, (cpu - cpu0).Seconds())
+		} else {
+			logf("scan beside: %v", err)
 		}
 		once.Do(func() { close(first) })
 		done <- err
 	}()
+	if keys {
+		// Only the searches are measured: the scan stops with them.
+		logf("scan beside: writing its keys; searches start")
+		return func() error {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}
+	}
 	<-first
 	logf("scan beside: comparing its first pass; searches start")
-	return func() error { return <-done }
+	return func() error {
+		defer cancel()
+		return <-done
+	}
 }
 
 // processCPU is this process's user and system CPU time.

@@ -70,6 +70,8 @@ type config struct {
 	fuzzyScanMemoryMB int
 	fuzzyScanWorkers  int
 	searchBesideScan  bool
+	besideScanKeys    bool
+	fuzzyScanYield    int
 	fuzzyScanNice     int
 	importSameEnd     bool
 	importCPUs        []int
@@ -105,6 +107,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.fuzzyScanWorkers, "fuzzy-scan-workers", 0, "goroutines comparing a duplicate scan's pairs (LINKIT_SUGGEST_SCAN_WORKERS; 0: all cores but one)")
 	fs.IntVar(&c.fuzzyScanNice, "fuzzy-scan-nice", 0, "nice value of a duplicate scan's comparing threads (LINKIT_SUGGEST_SCAN_NICE; 0: the default, -1: not lowered)")
 	fs.BoolVar(&c.searchBesideScan, "search-beside-scan", false, "search suite: measure while a duplicate scan of the organization (a backlog's: model kept) compares its pairs (started first; the searches begin with its first pass)")
+	fs.BoolVar(&c.besideScanKeys, "search-beside-scan-keys", false, "with -search-beside-scan: the searches begin as the scan starts writing its keys (where a backlog's scan right after an import is), not with its first pass")
+	fs.IntVar(&c.fuzzyScanYield, "fuzzy-scan-yield", 0, "while the API is busy, a duplicate scan waits up to this many times each long statement's time (LINKIT_SUGGEST_SCAN_YIELD; 0: the default, -1: never)")
 	fs.BoolVar(&c.fuzzyBaseline, "fuzzy-baseline", true, "run the fuzzy suite's same-run baseline (off: development runs of the scan alone)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "unrecorded warm-up before each measurement")
@@ -310,7 +314,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.selected("search") && !cfg.selected("import") { // else right after the import
 		wait := func() error { return nil }
 		if cfg.searchBesideScan {
-			wait = scanBeside(ctx, st, logf)
+			wait = scanBeside(ctx, st, cfg.besideScanKeys, logf)
 		}
 		if err := lookupSuite(ctx, "search", cfg, st, pool, g, rep, logf); err != nil {
 			return fmt.Errorf("search suite: %w", err)

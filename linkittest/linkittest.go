@@ -237,6 +237,8 @@ func (s *Stack) serve(ctx context.Context, cfg api.Config, rdb redis.UniversalCl
 		deps.Replies = queue.NewReplies(ctx, rdb, s.Names, s.cfg.log)
 		deps.OrgChanges = queue.NewOrgChanges(ctx, rdb, s.Names, s.cfg.log)
 		deps.RateLimitRedis = rdb
+		deps.Activity = queue.NewActivity(rdb, s.Names)
+		go deps.Activity.Run(ctx)
 		deps.Checks = append(deps.Checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 	if s.Server == nil {
@@ -294,7 +296,7 @@ func (s *Stack) startQueue(ctx context.Context) error {
 	s.Inspector = asynq.NewInspector(opt)
 	s.Registry = prometheus.NewRegistry()
 	s.Deps = &worker.Deps{Store: s.WorkerStore, Redis: s.Redis, Client: s.Queue, Log: s.cfg.log,
-		Metrics: worker.NewMetrics(s.Registry)}
+		Metrics: worker.NewMetrics(s.Registry), Activity: queue.NewActivity(s.Redis, s.Names)}
 	return nil
 }
 

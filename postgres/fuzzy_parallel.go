@@ -116,6 +116,8 @@ type fuzzyScanner struct {
 	loaded  int // the pass in the buffers, +1 (0: none)
 	// progress, when set, is told of each pass as its pairs start.
 	progress func(pass, passes int)
+	// yield is called after each pass's read (FuzzyScanOptions.Yield).
+	yield func(spent time.Duration) error
 	// Seconds spent reading passes and building their blocks: all, and
 	// those of the model's estimate.
 	loadSeconds, estimateLoads float64
@@ -132,7 +134,13 @@ func (sc *fuzzyScanner) each(ctx context.Context, mod int, fn func(w int, a, b *
 			}
 			sc.scratch = buildBlocks(&sc.recs, r.lo, &sc.blocks, sc.scratch)
 			sc.loaded = i + 1
-			sc.loadSeconds += time.Since(start).Seconds()
+			spent := time.Since(start)
+			sc.loadSeconds += spent.Seconds()
+			if sc.yield != nil {
+				if err := sc.yield(spent); err != nil {
+					return err
+				}
+			}
 		}
 		if sc.progress != nil {
 			sc.progress(i, len(sc.plan.passes))

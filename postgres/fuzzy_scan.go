@@ -87,6 +87,15 @@ type FuzzyScanOptions struct {
 	// Progress, when set, is called as each pass's pairs start to be
 	// compared for scoring (pass from 0).
 	Progress func(pass, passes int)
+	// Yield, when set, is called after each of the scan's long PostgreSQL
+	// statements (a batch of keys, a pass's records) with the time it
+	// took, and may wait before the next: the scan's backend runs at the
+	// priority of any other, and interactive requests come first
+	// (worker: while an API process is busy). An error ends the scan.
+	Yield func(ctx context.Context, spent time.Duration) error
+	// KeysBatch is how many customers one statement of keys covers (0:
+	// fuzzyKeysBatch).
+	KeysBatch int
 }
 
 // FuzzyScanResult is a scan's outcome: the job's result.
@@ -111,6 +120,9 @@ type FuzzyScanResult struct {
 	PairsPerSecond  float64 `json:"pairs_per_second"`
 	// Passes is how many parts the blocks were read in (the memory budget).
 	Passes int `json:"passes"`
+	// YieldSeconds is how long the scan waited for interactive requests
+	// (FuzzyScanOptions.Yield), counted in the phases it interrupted.
+	YieldSeconds float64 `json:"yield_seconds"`
 }
 
 // ScanFuzzy rescans a whole organization: rewrites every blocking key,
@@ -157,11 +169,17 @@ func (s *Store) scanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	if err := s.pool.QueryRow(ctx, sqlFuzzyNow).Scan(&began); err != nil {
 		return nil, interpretError(err, nil)
 	}
+	yield := func(spent time.Duration) error {
+		if opts.Yield == nil {
+			return nil
+		}
+		t := time.Now()
+		err := opts.Yield(ctx, spent)
+		res.YieldSeconds += time.Since(t).Seconds()
+		return err
+	}
 	var pending []int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sqlFuzzyPlanSettings); err != nil {
-			return fmt.Errorf("fuzzy settings: %w", err)
-		}
 		// Before the keys: a row seen here has its customer's change
 		// visible to the keys and records read after.
 		if err := tx.QueryRow(ctx, sqlFuzzyPendingIDs, orgID).Scan(&pending); err != nil {
@@ -170,12 +188,15 @@ func (s *Store) scanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		if _, err := tx.Exec(ctx, sqlFuzzyDropKeys, orgID); err != nil {
 			return fmt.Errorf("reset fuzzy keys: %w", err)
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(sqlFuzzyKeys, ""), orgID); err != nil {
-			return fmt.Errorf("write fuzzy keys: %w", err)
-		}
-		return tx.QueryRow(ctx, sqlFuzzyCountLive, orgID).Scan(&res.Customers)
+		return nil
 	})
 	if err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if err := writeFuzzyKeys(ctx, s.pool, orgID, cmp.Or(opts.KeysBatch, fuzzyKeysBatch), yield); err != nil {
+		return nil, interpretError(err, nil)
+	}
+	if err := s.pool.QueryRow(ctx, sqlFuzzyCountLive, orgID).Scan(&res.Customers); err != nil {
 		return nil, interpretError(err, nil)
 	}
 	if _, err := s.pool.Exec(ctx, sqlFuzzyTidy); err != nil {
@@ -183,7 +204,7 @@ func (s *Store) scanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 	}
 	lap(&res.KeysSeconds)
 	budget := cmp.Or(opts.MemoryBudget, s.opts.FuzzyScanMemory, DefaultFuzzyScanMemory)
-	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice()}
+	sc := &fuzzyScanner{s: s, orgID: orgID, workers: s.fuzzyWorkers(), nice: s.fuzzyNice(), yield: yield}
 	if sc.plan, err = s.planFuzzyPasses(ctx, orgID, budget); err != nil {
 		return nil, interpretError(err, nil)
 	}

@@ -2,7 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -97,4 +100,67 @@ func TestFuzzyScanPassesSamePairs(t *testing.T) {
 		t.Fatalf("estimating in %d passes: %+v, %d suggested", est.Passes, est, len(estPairs))
 	}
 	t.Logf("%d customers, %d pairs compared, %d suggested, %d passes", one.Customers, one.CandidatePairs, one.Suggested, many.Passes)
+}
+
+// A scan writes its keys in batches of customers, each its own statement,
+// and after each long statement (a batch of keys, a pass's records) hands
+// over to Yield, which may wait: the keys are those of one batch, the pairs
+// those of an unpaced scan; an error from Yield ends the scan.
+func TestFuzzyScanKeysInBatchesYields(t *testing.T) {
+	t.Parallel()
+	st := postgrestest.New(t)
+	ctx := context.Background()
+	if _, err := st.Pool().Exec(ctx, sqlFuzzyPeople); err != nil {
+		t.Fatal(err)
+	}
+	keys := func() map[string]string {
+		rows, err := st.Pool().Query(ctx, `SELECT customer_id, keys::text FROM fuzzy_keys WHERE organization_id = 'org_fz'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		var id, k string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &k}, func() error { out[id] = k; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Pool().Exec(ctx, `DELETE FROM fuzzy_keys WHERE organization_id = 'org_fz'`); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	whole, err := st.ScanFuzzy(ctx, "org_fz", postgres.FuzzyScanOptions{KeepModel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeKeys, wholePairs := keys(), scannedPairs(t, st)
+	yields := 0
+	paced, err := st.ScanFuzzy(ctx, "org_fz", postgres.FuzzyScanOptions{KeepModel: true, KeysBatch: 50, MemoryBudget: 32 << 10,
+		Yield: func(ctx context.Context, spent time.Duration) error {
+			if spent <= 0 {
+				t.Errorf("yield after a statement of %v", spent)
+			}
+			yields++
+			time.Sleep(time.Millisecond) // a wait, as the worker's while the API is busy
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pacedKeys, pacedPairs := keys(), scannedPairs(t, st)
+	// 600 customers in batches of 50, then one call per pass.
+	if want := 600/50 + paced.Passes; yields != want || paced.YieldSeconds < float64(want)/1000 {
+		t.Fatalf("%d yields (%.3f s) for 12 batches of keys and %d passes, want %d", yields, paced.YieldSeconds, paced.Passes, want)
+	}
+	if len(pacedKeys) != 600 || !maps.Equal(pacedKeys, wholeKeys) {
+		t.Fatalf("keys in batches: %d customers, differ from one statement's %d", len(pacedKeys), len(wholeKeys))
+	}
+	if paced.CandidatePairs != whole.CandidatePairs || !maps.Equal(pacedPairs, wholePairs) {
+		t.Fatalf("paced scan: %d pairs compared, %d suggested; unpaced: %d, %d", paced.CandidatePairs, len(pacedPairs),
+			whole.CandidatePairs, len(wholePairs))
+	}
+	stop := errors.New("stop")
+	if _, err := st.ScanFuzzy(ctx, "org_fz", postgres.FuzzyScanOptions{KeepModel: true, KeysBatch: 50,
+		Yield: func(context.Context, time.Duration) error { return stop }}); !errors.Is(err, stop) {
+		t.Fatalf("a scan whose Yield fails: %v, want its error", err)
+	}
 }

@@ -35,6 +35,12 @@ type Deps struct {
 	// organization's are scored by one full scan (DefaultSuggestScanBacklog
 	// when 0; docs/decisions.md).
 	SuggestScanBacklog int
+	// Activity tells whether API processes are busy; a duplicate scan then
+	// waits after each of its long PostgreSQL statements, up to
+	// SuggestScanYield times the time the statement took (0:
+	// DefaultSuggestScanYield; negative or nil Activity: never waits).
+	Activity         *queue.Activity
+	SuggestScanYield int
 }
 
 // NewServeMux registers every task handler.

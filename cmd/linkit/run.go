@@ -92,6 +92,9 @@ type config struct {
 	SuggestScanMemoryMB int
 	SuggestScanWorkers  int
 	SuggestScanNice     int // 0: the threads' priority left as it is
+	// SuggestScanYield: while an API process is busy, a scan waits up to
+	// this many times each long statement's time before the next (0: never).
+	SuggestScanYield int
 
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
@@ -161,6 +164,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SuggestScanMemoryMB: e.int("LINKIT_SUGGEST_SCAN_MEMORY_MB", postgres.DefaultFuzzyScanMemory>>20, 1),
 		SuggestScanWorkers:  e.int("LINKIT_SUGGEST_SCAN_WORKERS", 0, 0),
 		SuggestScanNice:     e.int("LINKIT_SUGGEST_SCAN_NICE", postgres.DefaultFuzzyScanNice, 0),
+		SuggestScanYield:    e.int("LINKIT_SUGGEST_SCAN_YIELD", worker.DefaultSuggestScanYield, 0),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}

@@ -83,6 +83,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	client := queue.NewClient(redisOpt, names)
 	defer client.Close()
 	reg := prometheus.NewRegistry()
+	// API processes publish when they are busy; workers' scans make way.
+	activity := queue.NewActivity(rdb, names)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -90,7 +92,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	errc := make(chan error, 3)
 	if r.worker {
 		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg),
-			SuggestScanBacklog: cfg.SuggestScanBacklog}
+			SuggestScanBacklog: cfg.SuggestScanBacklog, Activity: activity, SuggestScanYield: cmp.Or(cfg.SuggestScanYield, -1)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -121,6 +123,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 		}()
 	}
 	if r.api {
+		wg.Go(func() { activity.Run(ctx) })
 		inspector := asynq.NewInspector(redisOpt)
 		defer inspector.Close()
 		handler := api.NewServer(
@@ -134,7 +137,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 				Store: store, Log: log, Queue: client, Inspector: inspector, Names: names,
 				Replies: queue.NewReplies(ctx, rdb, names, log), RedisOpt: redisOpt, Registry: reg,
 				OrgChanges: queue.NewOrgChanges(ctx, rdb, names, log),
-				Checks:     checks, RateLimitRedis: rdb,
+				Checks:     checks, RateLimitRedis: rdb, Activity: activity,
 			})
 		// The merchant web app shares the port: /app/, and / redirects there.
 		web := webapp.Mount(webapp.New(webapp.Config{}, handler, store, log), handler)
