@@ -2,7 +2,11 @@ package customer_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/linkitworks/customers/customer"
 )
@@ -26,5 +30,32 @@ func TestImportRecordCustomer(t *testing.T) {
 	r.Fields["name"] = "Annie"
 	if got := r.Customer(); got.Name != "Annie" {
 		t.Fatalf("name %q, want the record's", got.Name)
+	}
+}
+
+// An id is its prefix, "_" and its ULID in lower case: what
+// prefix + "_" + strings.ToLower(ulid.String()) gave, sortable by time.
+func TestNewIDIsLowerCaseULID(t *testing.T) {
+	prev := ""
+	for range 1000 {
+		id := customer.NewID(customer.PrefixCustomer)
+		suffix, ok := strings.CutPrefix(id, "cust_")
+		if !ok {
+			t.Fatalf("%q: no prefix", id)
+		}
+		u, err := ulid.ParseStrict(suffix)
+		if err != nil {
+			t.Fatalf("%q: %v", id, err)
+		}
+		if want := "cust_" + strings.ToLower(u.String()); id != want {
+			t.Fatalf("%q, want %q", id, want)
+		}
+		if time.Since(ulid.Time(u.Time())) > time.Minute {
+			t.Fatalf("%q: time %v", id, ulid.Time(u.Time()))
+		}
+		if id[:15] < prev[:min(len(prev), 15)] {
+			t.Fatalf("%q sorts before %q", id, prev)
+		}
+		prev = id
 	}
 }
