@@ -31,7 +31,19 @@ const (
 // unguessable (80 random bits from crypto/rand).
 func NewID(prefix string) string {
 	id := ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader)
-	return prefix + "_" + strings.ToLower(id.String())
+	// Built in one buffer, lower-cased in place: an import creates a
+	// customer id per new row, and String, ToLower and the concatenation
+	// were three allocations.
+	buf := make([]byte, len(prefix)+1+ulid.EncodedSize)
+	copy(buf, prefix)
+	buf[len(prefix)] = '_'
+	_ = id.MarshalTextTo(buf[len(prefix)+1:])
+	for i := len(prefix) + 1; i < len(buf); i++ {
+		if c := buf[i]; 'A' <= c && c <= 'Z' {
+			buf[i] = c + ('a' - 'A')
+		}
+	}
+	return string(buf)
 }
 
 // HasPrefix reports whether id is of the given kind.

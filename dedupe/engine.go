@@ -116,6 +116,7 @@ type Workspace struct {
 	blockSrc    []string // the entries blocklist was built from
 	newShared   []SharedKey
 	newCarriers []Carrier
+	names       map[nameField]bool // hasName's answers by field
 }
 
 // NewWorkspace starts an empty workspace; newID makes ids for new customers
@@ -185,7 +186,7 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 	}
 	w.useBlocklist(opts.Blocklist)
 	name := PersonNameOf(&in.Fields)
-	named := HasName(name)
+	named := w.hasName(name)
 	matched, matchedOn, matchedKey := w.find(in, keys, opts, name, named)
 	res := Result{Conflicts: []Conflict{}}
 	var c *customer.Customer
@@ -265,7 +266,7 @@ func (w *Workspace) Apply(in *Incoming, opts Options) (Result, error) {
 func (w *Workspace) Match(in *Incoming, opts Options) string {
 	w.useBlocklist(opts.Blocklist)
 	name := PersonNameOf(&in.Fields)
-	id, _, _ := w.find(in, in.Keys(), opts, name, HasName(name))
+	id, _, _ := w.find(in, in.Keys(), opts, name, w.hasName(name))
 	return id
 }
 

@@ -156,3 +156,47 @@ func anyVariant(xs, ys []nameWord) bool {
 func HasName(n PersonName) bool {
 	return !parsePersonName(n).empty()
 }
+
+// realWords reports whether a name field holds a word that is not a
+// placeholder: HasName of a name with a first or last name is realWords of
+// the one or the other (placeholderName, word by word).
+func realWords(field string, family bool) bool {
+	for _, w := range nameWords(field, family) {
+		if !w.joined && !(w.script == scriptLatin && placeholderWords[w.latin]) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameField is a name field as realWords reads it.
+type nameField struct {
+	s      string
+	family bool
+}
+
+// hasName is HasName with each field's answer remembered: an import chunk's
+// rows repeat first and last names, and folding them (nameWords) was a
+// quarter of applying a row.
+func (w *Workspace) hasName(n PersonName) bool {
+	if strings.TrimSpace(n.First) == "" && strings.TrimSpace(n.Last) == "" {
+		return HasName(n) // the full name, split: rare in bulk files
+	}
+	return w.realWords(n.First, false) || w.realWords(n.Last, true)
+}
+
+func (w *Workspace) realWords(s string, family bool) bool {
+	if s == "" {
+		return false
+	}
+	k := nameField{s, family}
+	real, ok := w.names[k]
+	if !ok {
+		if w.names == nil {
+			w.names = map[nameField]bool{}
+		}
+		real = realWords(s, family)
+		w.names[k] = real
+	}
+	return real
+}

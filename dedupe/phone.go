@@ -145,6 +145,9 @@ func parsePossible(number, region string) (phoneResult, bool) {
 	if ok {
 		return r, true
 	}
+	if tooLongNANP(number, region) {
+		return phoneResult{}, false
+	}
 	num, err := phonenumbers.Parse(number, region)
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return phoneResult{}, false
@@ -220,6 +223,17 @@ func fastValid(number, region string) (phoneResult, bool) {
 	detected, valid := regionAndValidity(num)
 	r := phoneResult{number: "+" + strconv.Itoa(cc) + national, valid: valid, region: detected}
 	return r, valid
+}
+
+// tooLongNANP reports a national number that Parse reads as too long for a
+// NANP region, without parsing it: more than ten digits, not a trunk "1"
+// and not the international prefix "011" (which Parse strips), so its
+// national number keeps every digit while NANP numbers have ten. Bulk files
+// typed for other countries without a "+" ("966501234567" read with region
+// US) are a tenth of a typical file; each cost a Parse.
+func tooLongNANP(number, region string) bool {
+	return len(number) > 10 && number[0] != '+' && number[0] != '1' && !strings.HasPrefix(number, "011") &&
+		region != "" && phonenumbers.IsNANPACountry(region)
 }
 
 // atoiDigits converts ASCII digits (at most 18) to an int.

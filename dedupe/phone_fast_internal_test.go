@@ -78,6 +78,24 @@ func TestFastPathAgreesWithParse(t *testing.T) {
 			check("1"+d, region)
 		}
 	}
+	// National numbers longer than NANP's, as files typed for other
+	// countries without a "+" hold them, every one through parsePossible
+	// (tooLongNANP): leading zeros, "011" and a trunk "1" included.
+	for _, region := range []string{"US", "CA", "JM", "PR", "DO", "BS"} {
+		for range 3000 {
+			d := fmt.Sprint(rng.IntN(10))
+			for range 10 + rng.IntN(8) {
+				d += fmt.Sprint(rng.IntN(10))
+			}
+			for _, number := range []string{d, "0" + d, "011" + d[:min(len(d), 14)], "1" + d} {
+				got, gok := parsePossible(number, region)
+				want, wok := slowParsePossible(number, region)
+				if got != want || gok != wok {
+					t.Fatalf("%q (%s): parsePossible %+v %v, without shortcuts %+v %v", number, region, got, gok, want, wok)
+				}
+			}
+		}
+	}
 	// Every libphonenumber example number in E.164.
 	for region := range phonenumbers.GetSupportedRegions() {
 		for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE} {
