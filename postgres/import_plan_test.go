@@ -64,6 +64,11 @@ func TestImportReadPlans(t *testing.T) {
 	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `AND (row_num = m.row_num))","Index Name":"import_rows_pkey"`) {
 		t.Errorf("a chunk's moved-in rows are not read by key:\n%s", b)
 	}
+	// Its staged rows: a range of the primary key (no index by chunk).
+	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `(row_num \u003e= $`) || !strings.Contains(string(b), `(row_num \u003c $`) ||
+		strings.Count(string(b), `"Index Name":"import_rows_pkey"`) != 2 {
+		t.Errorf("a chunk's staged rows are not a range of the primary key:\n%s", b)
+	}
 
 	big, err := st.Pool().BeginTx(ctx, pgx.TxOptions{BeginQuery: postgres.SQLBeginNoNestLoop})
 	if err != nil {
