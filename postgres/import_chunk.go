@@ -37,7 +37,8 @@ const (
 	// before it): read through the primary key, so that staging writes no
 	// index by chunk (migration 00042). The chunk test stays: the range only
 	// bounds the read. Chunks numbered after the natural ones (the plan's
-	// spread groups) hold no staged rows: an empty range.
+	// spread groups, a retry's rows) hold no staged rows of their own, only
+	// moved-in ones (import_retry.go records its rows as moves): an empty range.
 	sqlChunkRows = `SELECT ` + chunkRowColumns + ` FROM import_rows r
 		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.chunk = $3
 		AND r.row_num >= (SELECT CASE WHEN chunk_starts IS NOT NULL THEN coalesce(chunk_starts[$3 + 1], 2147483647)
