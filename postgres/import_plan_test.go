@@ -70,6 +70,22 @@ func TestImportReadPlans(t *testing.T) {
 		t.Errorf("a chunk's staged rows are not a range of the primary key:\n%s", b)
 	}
 
+	// Fat rows (nearly always none) are read through their partial index
+	// once staging has analyzed the file, not by a scan of every staged row.
+	// (The ANALYZE above covered every column; staging's own is all a
+	// fresh file gets.)
+	for _, q := range []string{`DELETE FROM pg_statistic WHERE starelid = 'import_rows'::regclass`, postgres.SQLAnalyzeStaging} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+postgres.SQLFatRows, "org_x", "imp_x").Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `"Index Name":"import_rows_fat"`) {
+		t.Errorf("the fat rows are not read through their index:\n%s", b)
+	}
+
 	big, err := st.Pool().BeginTx(ctx, pgx.TxOptions{BeginQuery: postgres.SQLBeginNoNestLoop})
 	if err != nil {
 		t.Fatal(err)
