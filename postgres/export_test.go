@@ -8,6 +8,8 @@ var (
 	SQLChunkRows        = sqlChunkRows
 	// SQLEraseImportCreated takes the eight parameters of every erase step.
 	SQLEraseImportCreated = sqlEraseImportCreated
+	SQLAnalyzeStaging     = sqlAnalyzeStaging
+	SQLFatRows            = sqlFatRows
 )
 
 // CustomerListQuery is the page query of a customer list.

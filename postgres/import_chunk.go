@@ -31,8 +31,21 @@ const (
 	// primary-key probe each (LIMIT keeps it from becoming a join): as a
 	// join, on statistics that said an import had one row, the planner
 	// scanned all the import's rows for each move.
+	//
+	// The rows staged in a chunk are a range of row numbers (a natural
+	// chunk: imports.chunk_starts, or row / chunk_rows for imports staged
+	// before it): read through the primary key, so that staging writes no
+	// index by chunk (migration 00042). The chunk test stays: the range only
+	// bounds the read. Chunks numbered after the natural ones (the plan's
+	// spread groups, a retry's rows) hold no staged rows of their own, only
+	// moved-in ones (import_retry.go records its rows as moves): an empty range.
 	sqlChunkRows = `SELECT ` + chunkRowColumns + ` FROM import_rows r
-		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.chunk = $3 AND (
+		WHERE r.organization_id = $1 AND r.import_id = $2 AND r.chunk = $3
+		AND r.row_num >= (SELECT CASE WHEN chunk_starts IS NOT NULL THEN coalesce(chunk_starts[$3 + 1], 2147483647)
+			WHEN chunk_rows > 0 THEN $3 * chunk_rows ELSE 0 END FROM imports WHERE organization_id = $1 AND id = $2)
+		AND r.row_num < (SELECT CASE WHEN chunk_starts IS NOT NULL THEN coalesce(chunk_starts[$3 + 2], 2147483647)
+			WHEN chunk_rows > 0 THEN ($3 + 1) * chunk_rows ELSE 2147483647 END FROM imports WHERE organization_id = $1 AND id = $2)
+		AND (
 			SELECT true FROM import_row_moves m
 			WHERE m.organization_id = $1 AND m.import_id = $2 AND m.row_num = r.row_num) IS NULL
 		UNION ALL

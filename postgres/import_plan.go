@@ -70,11 +70,16 @@ const (
 			WHERE organization_id = $1 AND kind = 'external' AND value = r.external_key LIMIT 1) i
 			WHERE r.organization_id = $1 AND r.import_id = $2 AND r.external_key <> ''
 		) owned ORDER BY 1`
+	// The plan's reads sort (or hash) every staged row: with the default
+	// work_mem (4 MB) a million rows' email read was an external merge
+	// through 128 MB of temporary files and the owner join's hash spilled
+	// 250 MB. In memory, like a chunk's (sqlChunkWorkMem).
+	sqlBeginPlanRead = `BEGIN READ ONLY; SET LOCAL work_mem = '256MB'`
 	// A large import's owner join runs without nested loops: a hash join
 	// reads the organization's identities once (1.4 s for a million rows
 	// against 2M identities, 8 s as index probes), and the statistics that
 	// would steer the planner there may be stale.
-	sqlBeginNoNestLoop = `BEGIN READ ONLY; SET LOCAL enable_nestloop = off`
+	sqlBeginNoNestLoop = sqlBeginPlanRead + `; SET LOCAL enable_nestloop = off`
 	sqlImportKind      = `SELECT kind FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlInsertChunks    = `INSERT INTO import_chunks (organization_id, import_id, chunk, rows)
 		SELECT $1, $2, c, n FROM unnest($3::int[], $4::int[]) AS t(c, n)`
@@ -326,7 +331,13 @@ func (s *Store) unionStagedRows(ctx context.Context, orgID, importID string) (*u
 			shared: shared.of(dedupe.KindPhone), sharedFound: &sharedPhones}, orgID, importID)
 		return err
 	})
-	for _, q := range []string{sqlRowsByExternal, sqlRowsByOrder} {
+	reads := []string{sqlRowsByExternal}
+	if kind == customer.ImportOrders {
+		// Only order rows have an order number (a customer import's read
+		// was a scan of all its staged rows that found none).
+		reads = append(reads, sqlRowsByOrder)
+	}
+	for _, q := range reads {
 		g.Go(func() error {
 			_, err := s.unionRuns(gctx, uf, &mu, runRead{query: q}, orgID, importID)
 			return err
@@ -409,18 +420,16 @@ type runRead struct {
 // batches under mu. A run whose rows carry more than rd.share different
 // other keys is a placeholder: returned, and its rows not joined by it.
 func (s *Store) unionRuns(ctx context.Context, uf *unionFind, mu *sync.Mutex, rd runRead, orgID, importID string, args ...any) ([]Placeholder, error) {
-	var q interface {
-		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	} = s.pool
+	begin := sqlBeginPlanRead
 	if rd.noNestLoop {
-		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: sqlBeginNoNestLoop})
-		if err != nil {
-			return nil, interpretError(fmt.Errorf("plan: %w", err), nil)
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) // read only: nothing to commit
-		q = tx
+		begin = sqlBeginNoNestLoop
 	}
-	rows, err := q.Query(ctx, rd.query, append([]any{orgID, importID}, args...)...)
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+	if err != nil {
+		return nil, interpretError(fmt.Errorf("plan: %w", err), nil)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) // read only: nothing to commit
+	rows, err := tx.Query(ctx, rd.query, append([]any{orgID, importID}, args...)...)
 	if err != nil {
 		return nil, interpretError(fmt.Errorf("plan: %w", err), nil)
 	}

@@ -64,6 +64,27 @@ func TestImportReadPlans(t *testing.T) {
 	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `AND (row_num = m.row_num))","Index Name":"import_rows_pkey"`) {
 		t.Errorf("a chunk's moved-in rows are not read by key:\n%s", b)
 	}
+	// Its staged rows: a range of the primary key (no index by chunk).
+	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `(row_num \u003e= $`) || !strings.Contains(string(b), `(row_num \u003c $`) ||
+		strings.Count(string(b), `"Index Name":"import_rows_pkey"`) != 2 {
+		t.Errorf("a chunk's staged rows are not a range of the primary key:\n%s", b)
+	}
+
+	// Fat rows (nearly always none) are read through their partial index
+	// once staging has analyzed the file, not by a scan of every staged row.
+	// (The ANALYZE above covered every column; staging's own is all a
+	// fresh file gets.)
+	for _, q := range []string{`DELETE FROM pg_statistic WHERE starelid = 'import_rows'::regclass`, postgres.SQLAnalyzeStaging} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+postgres.SQLFatRows, "org_x", "imp_x").Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(plan); !strings.Contains(string(b), `"Index Name":"import_rows_fat"`) {
+		t.Errorf("the fat rows are not read through their index:\n%s", b)
+	}
 
 	big, err := st.Pool().BeginTx(ctx, pgx.TxOptions{BeginQuery: postgres.SQLBeginNoNestLoop})
 	if err != nil {

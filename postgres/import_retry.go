@@ -25,6 +25,11 @@ const (
 	sqlRetryClearMoves  = `DELETE FROM import_row_moves WHERE organization_id = $1 AND import_id = $2 AND row_num = ANY($3)`
 	// A row the merge refused was staged: its corrected version replaces it.
 	sqlRetryClearRows = `DELETE FROM import_rows WHERE organization_id = $1 AND import_id = $2 AND row_num = ANY($3)`
+	// The retried rows reach their chunk as moved-in rows: a chunk reads
+	// its staged rows as the row range of a natural chunk (sqlChunkRows),
+	// and these keep their row numbers, scattered over the file.
+	sqlRetryMoves = `INSERT INTO import_row_moves (organization_id, import_id, row_num, chunk)
+		SELECT $1, $2, n, $4 FROM unnest($3::int[]) AS n`
 	// The chunk probes every key of these rows (the plan never saw them).
 	sqlRetryOwned = `INSERT INTO import_owned_rows (organization_id, import_id, row_num)
 		SELECT $1, $2, n FROM unnest($3::int[]) AS n ON CONFLICT DO NOTHING`
@@ -95,6 +100,7 @@ func (s *Store) RetryImport(ctx context.Context, orgID, importID string, rt *Imp
 				rt.Rows[i].Chunk = chunk
 				nums[i] = int32(rt.Rows[i].Num)
 			}
+			b.Queue(sqlRetryMoves, orgID, importID, nums, chunk)
 			b.Queue(sqlRetryOwned, orgID, importID, nums)
 			b.Queue(sqlRetryChunk, orgID, importID, chunk, len(rt.Rows))
 		}
