@@ -175,8 +175,11 @@ func NewServer(cfg Config, d Deps) *Server {
 
 // chain is the middleware shared by every route, built once: a server span
 // around it all when tracing is on (probes and scrapes left out: noise).
+// Nothing between withRequestLog and the mux may copy the request
+// (r.WithContext): the mux sets the route pattern on the request it gets,
+// and the access log and the span read it from withRequestLog's.
 func (s *Server) chain() http.Handler {
-	return telemetry.HTTPHandler(s.withRequestLog(s.withActivity(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route))))),
+	return telemetry.HTTPHandler(s.withActivity(s.withRequestLog(s.withDeadlines(s.withCleanInput(http.HandlerFunc(s.route))))),
 		"/healthz", "/readyz", "/metrics")
 }
 
