@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -61,13 +63,25 @@ func setMaxWALSize(ctx context.Context, pool *pgxpool.Pool, size string) (restor
 			return nil, fmt.Errorf("-pg-max-wal-size: the server still reports the old value after a reload")
 		}
 	}
+	// The restore opens its own connection: the import suite closes and
+	// replaces the run's pool when it copies the database.
 	return func() {
 		ctx := context.WithoutCancel(ctx)
 		q := `ALTER SYSTEM RESET max_wal_size`
 		if strings.HasSuffix(file, "postgresql.auto.conf") && walSizeRE.MatchString(old) {
 			q = `ALTER SYSTEM SET max_wal_size = '` + old + `'` // it was set this way before
 		}
-		_, _ = pool.Exec(ctx, q)
-		_, _ = pool.Exec(ctx, `SELECT pg_reload_conf()`)
+		conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "-pg-max-wal-size: not restored (%v): run %s; SELECT pg_reload_conf()\n", err, q)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, stmt := range []string{q, `SELECT pg_reload_conf()`} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				fmt.Fprintf(os.Stderr, "-pg-max-wal-size: not restored (%v): run %s; SELECT pg_reload_conf()\n", err, q)
+				return
+			}
+		}
 	}, nil
 }
