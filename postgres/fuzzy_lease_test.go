@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,33 +48,11 @@ func TestFuzzyScanLeaseOneAtATime(t *testing.T) {
 		_ = st.Pool().QueryRow(ctx, `SELECT holder, expires_at FROM fuzzy_scan_leases WHERE organization_id = 'org_fz'`).Scan(&holder, &expires)
 		return holder, expires
 	}
-	inFirst, releaseFirst := make(chan struct{}), make(chan struct{})
-	var released, secondEarly atomic.Bool
-	release := sync.OnceFunc(func() { released.Store(true); close(releaseFirst) })
-	defer release() // a failing test lets the first scan end
-	errs := make(chan error, 2)
-	go func() {
-		_, err := st.ScanFuzzy(ctx, "org_fz", postgres.FuzzyScanOptions{KeepModel: true, Progress: func(pass, _ int) {
-			if pass == 0 {
-				close(inFirst)
-				<-releaseFirst
-			}
-		}})
-		errs <- err
-	}()
-	<-inFirst
+	scans := postgrestest.StartHeldScans(t, st, "org_fz")
 	holder, expires := lease()
 	if holder == "" {
 		t.Fatal("a running scan holds no lease")
 	}
-	go func() {
-		_, err := st.ScanFuzzy(ctx, "org_fz", postgres.FuzzyScanOptions{KeepModel: true, Progress: func(int, int) {
-			if !released.Load() {
-				secondEarly.Store(true)
-			}
-		}})
-		errs <- err
-	}()
 	if b, err := st.ScoreSuggestPending(ctx, "org_fz", 500, dedupe.DefaultMinScore); err != nil || !b.Busy {
 		t.Fatalf("a batch during a scan: %+v %v", b, err)
 	}
@@ -91,18 +67,10 @@ func TestFuzzyScanLeaseOneAtATime(t *testing.T) {
 		_ = st.Pool().QueryRow(ctx, `SELECT clock_timestamp() > $1`, expires).Scan(&past)
 		return past
 	})
-	if h, _ := lease(); h != holder || secondEarly.Load() {
+	if h, _ := lease(); h != holder || scans.SecondEarly() {
 		t.Fatalf("the second scan ran beside the first (lease %q, was %q)", h, holder)
 	}
-	release()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if secondEarly.Load() {
-		t.Fatal("the second scan compared pairs while the first held the organization")
-	}
+	scans.Finish(t)
 	if h, _ := lease(); h != "" {
 		t.Fatalf("lease %q left after both scans", h)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,50 +33,17 @@ func TestScanLeaseThroughPgBouncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	inFirst, releaseFirst := make(chan struct{}), make(chan struct{})
-	var released, secondEarly atomic.Bool
-	release := sync.OnceFunc(func() { released.Store(true); close(releaseFirst) })
-	defer release() // a failing test lets the first scan end
-	errs := make(chan error, 2)
-	go func() {
-		_, err := st.ScanFuzzy(ctx, "org_pb", postgres.FuzzyScanOptions{KeepModel: true, Progress: func(pass, _ int) {
-			if pass == 0 {
-				close(inFirst)
-				<-releaseFirst
-			}
-		}})
-		errs <- err
-	}()
-	<-inFirst
-	second := make(chan struct{})
-	go func() {
-		close(second)
-		_, err := st.ScanFuzzy(ctx, "org_pb", postgres.FuzzyScanOptions{KeepModel: true, Progress: func(int, int) {
-			if !released.Load() {
-				secondEarly.Store(true)
-			}
-		}})
-		errs <- err
-	}()
-	<-second
+	scans := postgrestest.StartHeldScans(t, st, "org_pb")
 	if b, err := st.ScoreSuggestPending(ctx, "org_pb", 500, dedupe.DefaultMinScore); err != nil || !b.Busy {
 		t.Errorf("a batch during a scan: %+v %v", b, err)
 	}
 	// The second scan reads 40 customers in milliseconds once it holds
 	// the organization; a second (four of its polls) and it still waits.
 	time.Sleep(time.Second)
-	if secondEarly.Load() {
+	if scans.SecondEarly() {
 		t.Fatal("the second scan ran while the first held the organization")
 	}
-	release()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if secondEarly.Load() {
-		t.Fatal("the second scan compared pairs while the first held the organization")
-	}
+	scans.Finish(t)
 	if b, err := st.ScoreSuggestPending(ctx, "org_pb", 500, dedupe.DefaultMinScore); err != nil || b.Busy {
 		t.Fatalf("a batch after the scans: %+v %v", b, err)
 	}
