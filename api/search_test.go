@@ -566,7 +566,8 @@ func TestSearchSampleGuidesTheWalk(t *testing.T) {
 // A search page shows its customers' tags and aliases whichever plan
 // serves it (the rare term's probe, the common term's sample-guided walk,
 // a first walk): read per row only once the organization has any, they
-// appear from the first one on, and only on their own customers.
+// appear from the first one on (a bare page's guard sees it), only on
+// their own customers, and leave with the last one.
 func TestSearchPageCarriesRelations(t *testing.T) {
 	t.Parallel()
 	c := newSearchCorpus(t)
@@ -613,6 +614,13 @@ func TestSearchPageCarriesRelations(t *testing.T) {
 	}
 	want[searchID(2)] = fmt.Sprint([]any{}, []any{map[string]any{"kind": "email", "value": "Old.Two@example.com"}})
 	check("a tag and an alias", want)
+	// Pages read relations in their own statement once an organization has
+	// shown some; removed, they are gone from the next page.
+	if _, err := c.e.store.Pool().Exec(ctx, `DELETE FROM customer_tags WHERE organization_id = $1`, c.e.org); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, searchID(50))
+	check("the tag removed", want)
 	// Another organization without any sees its own customers bare.
 	otherOrg, key := c.e.newOrg("Other", "")
 	created := c.e.doKey(key, "POST", "/api/v1/customers", map[string]any{"first_name": "Rarebird", "last_name": "Other",

@@ -77,25 +77,27 @@ const (
 // small and a count is cheap (see searchRun.total). A term without three
 // letters in a row has no trigram to look up and is only walked.
 func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Filter, term, order string) ([]*customer.Customer, customer.Page, error) {
-	q := newSearchQueries(orgID, f, term, order)
+	// An organization not known to have relations gets bare pages, which
+	// tell whether it has any: then they are read apart, once.
+	q := newSearchQueries(orgID, f, term, order, !s.relationOrgs.has(orgID))
 	var list []*customer.Customer
 	var page customer.Page
 	// No transaction: each step is one batch, which PostgreSQL runs as one
 	// implicit transaction (one Sync), so its plan's settings hold for its
 	// queries and end with it; a common term costs one round trip, not three.
+	r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1, density: -1}
 	err := func() error {
-		r := &searchRun{q: q, db: s.pool, candidates: -1, baseRows: -1, density: -1}
 		probe, walk := hasTrigram(term), true
 		need := q.offset + f.Limit + 1
 		if len(q.baseArgs) == 1 && order == customerOrders["-created"] {
 			// The search box's case (newest first, no other filter): the
 			// sample knows the organization's size and whether the term
 			// is rare among the rows a first walk reads.
-			texts, size, rows := s.samples.get(s, orgID)
+			texts, rows := s.samples.get(s, orgID)
 			if rows > 0 {
 				r.baseRows = rows
 			}
-			if sm := sampleOf(texts, size, term); sm.full() {
+			if sm := sampleOf(texts, term); sm.full() {
 				walk = !probe || !sm.rare(rows, need)
 				if walk {
 					// The walk's position comes from the sample, not from
@@ -133,7 +135,7 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
 				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
 					var err error
-					list, err = scanCustomers(rows, &matches)
+					list, err = r.scanPage(rows, &matches)
 					return err
 				})
 			})
@@ -158,6 +160,10 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 		page, err = r.total(ctx, len(list), lastRow)
 		return err
 	}()
+	if err == nil && q.bare && r.some {
+		s.relationOrgs.saw(orgID)
+		err = s.loadRelations(ctx, orgID, list)
+	}
 	if err != nil {
 		return nil, customer.Page{}, interpretError(fmt.Errorf("search customers: %w", err), nil)
 	}
@@ -190,12 +196,17 @@ type searchQueries struct {
 	baseArgs, args        []any // the filters' arguments; then the pattern
 	pageArgs              []any // then the limit (one more row) and offset
 	offset                int
+	bare                  bool // pages carry pageRelationsGuard, not their relations
 	capped, probe, counts string
 	walk, walkSampled     func(rows int) string
 }
 
-func newSearchQueries(orgID string, f customer.Filter, term, order string) *searchQueries {
-	q := &searchQueries{f: f, term: term, pattern: likePattern(term), offset: (f.Page - 1) * f.Limit}
+func newSearchQueries(orgID string, f customer.Filter, term, order string, bare bool) *searchQueries {
+	q := &searchQueries{f: f, term: term, pattern: likePattern(term), offset: (f.Page - 1) * f.Limit, bare: bare}
+	rel := pageRelationColumns
+	if bare {
+		rel = pageRelationsGuard
+	}
 	q.where, q.baseArgs = customerWhere(orgID, f)
 	q.args = append(q.baseArgs[:len(q.baseArgs):len(q.baseArgs)], q.pattern)
 	p := "$" + strconv.Itoa(len(q.args))
@@ -206,7 +217,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
 		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
 	// The page's relations are read for its rows only, past the offset.
-	q.probe = `SELECT c.n, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (
+	q.probe = `SELECT c.n, ` + customerColumns + `, ` + rel + ` FROM (
 		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
 	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
 	// The walk numbers the rows in the sort order before filtering by the
@@ -234,7 +245,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 			inner += ` LIMIT ` + strconv.Itoa(rows)
 		}
 		matches := `SELECT c.id, c.created FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
-		return `SELECT 0, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (` + matches + `) w
+		return `SELECT 0, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.created DESC, w.id DESC`
 	}
 	q.walk = func(rows int) string {
@@ -245,7 +256,7 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string) *sear
 		}
 		matches := `SELECT c.rn, c.id FROM (` + inner + `) c WHERE ` + q.like +
 			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-		return `SELECT w.rn, ` + customerColumns + `, ` + pageRelationColumns + ` FROM (` + matches + `) w
+		return `SELECT w.rn, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) w
 			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.rn`
 	}
 	return q
@@ -270,6 +281,7 @@ type searchRun struct {
 	counted    bool
 	baseRows   int     // estimated rows passing the other filters; -1 unknown
 	density    float64 // of matches along the walk, from the sample; -1 unknown
+	some       bool    // a bare page said the organization has relations
 }
 
 // run sends a plan's settings and the queries queue adds in one round trip.
@@ -299,7 +311,7 @@ func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows i
 	err = r.run(ctx, walkPlan, func(b *pgx.Batch) {
 		b.Queue(query, r.q.pageArgs...).Query(func(rows pgx.Rows) error {
 			var err error
-			*list, err = scanCustomers(rows, &lastRow)
+			*list, err = r.scanPage(rows, &lastRow)
 			return err
 		})
 		if r.baseRows < 0 {
@@ -447,23 +459,37 @@ func hasTrigram(term string) bool {
 	return false
 }
 
+// scanPage reads a page of the search's queries (see scanRows).
+func (r *searchRun) scanPage(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
+	list, some, err := scanRows(rows, lead, r.q.bare)
+	r.some = r.some || some
+	return list, err
+}
+
 // scanCustomers reads customer rows led by one integer column into lead
 // (the last row's value stays; nil: no such column) and followed by their
 // relationColumns.
 func scanCustomers(rows pgx.Rows, lead *int) ([]*customer.Customer, error) {
-	var list []*customer.Customer
-	var rel relations
+	list, _, err := scanRows(rows, lead, false)
+	return list, err
+}
+
+// scanRows is scanCustomers, or, bare, of rows followed by
+// pageRelationsGuard instead of their relations: some is its value.
+func scanRows(rows pgx.Rows, lead *int, bare bool) (list []*customer.Customer, some bool, err error) {
+	rel := relations{bare: bare}
 	for rows.Next() {
 		c, err := scanCustomer(pageScanner{rows, lead, &rel})
 		if err == nil {
 			err = rel.attach(c)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		some = some || rel.some
 		list = append(list, c)
 	}
-	return list, rows.Err()
+	return list, some, rows.Err()
 }
 
 // pageScanner scans a row's first column into lead (unless nil), the next

@@ -28,9 +28,8 @@ type searchSamples struct {
 }
 
 type searchSample struct {
-	texts   string // lower case, as search_text, each ended by a NUL
-	size    int    // texts
-	rows    int    // estimated customers of the organization
+	texts   *sampleTexts
+	rows    int // estimated customers of the organization
 	loaded  time.Time
 	loading bool
 }
@@ -38,7 +37,7 @@ type searchSample struct {
 // get returns an organization's sample and its estimated number of
 // customers (0: not loaded yet; a stale sample answers while a fresh one
 // loads).
-func (s *searchSamples) get(db *Store, orgID string) (texts string, size, rows int) {
+func (s *searchSamples) get(db *Store, orgID string) (texts *sampleTexts, rows int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.orgs == nil {
@@ -56,7 +55,7 @@ func (s *searchSamples) get(db *Store, orgID string) (texts string, size, rows i
 		sm.loading = true
 		go s.load(db, orgID, sm)
 	}
-	return sm.texts, sm.size, sm.rows
+	return sm.texts, sm.rows
 }
 
 // sampleMatches is what an organization's sample says of a term: how many
@@ -65,25 +64,59 @@ type sampleMatches struct {
 	matches, size int
 }
 
-// sampleOf counts the sample's texts (size of them, each ended by a NUL,
-// which text cannot hold) that contain term: one scan of the whole sample
-// rather than one per text (which cost a search 5% of its Go time).
-func sampleOf(texts string, size int, term string) sampleMatches {
-	sm := sampleMatches{size: size}
+// sampleTexts are a sample's texts (lower case, as search_text) with, for
+// each, a 256-bit mask of the byte pairs it holds (hashed): a term's pairs
+// rule out most texts without reading them. One scan of the whole sample
+// per search cost ~40 µs, 8% of a search's Go time (issue 24).
+type sampleTexts struct {
+	joined string  // the texts, each ended by a NUL (which no text holds)
+	ends   []int32 // where each text's NUL is in joined
+	masks  []pairMask
+}
+
+type pairMask [4]uint64
+
+// pairsOf is the mask of the byte pairs of s.
+func pairsOf(s string) pairMask {
+	var m pairMask
+	for i := 1; i < len(s); i++ {
+		h := (uint(s[i-1])*31 + uint(s[i])) & 255
+		m[h>>6] |= 1 << (h & 63)
+	}
+	return m
+}
+
+func newSampleTexts(texts []string) *sampleTexts {
+	st := &sampleTexts{ends: make([]int32, len(texts)), masks: make([]pairMask, len(texts))}
+	var b strings.Builder
+	for i, t := range texts {
+		b.WriteString(t)
+		st.ends[i] = int32(b.Len())
+		b.WriteByte(0)
+		st.masks[i] = pairsOf(t)
+	}
+	st.joined = b.String()
+	return st
+}
+
+// sampleOf counts the sample's texts (nil: none loaded) that contain term.
+func sampleOf(st *sampleTexts, term string) sampleMatches {
+	if st == nil {
+		return sampleMatches{}
+	}
+	sm := sampleMatches{size: len(st.ends)}
 	if strings.IndexByte(term, 0) >= 0 {
 		return sm // no text holds it
 	}
-	for rest := texts; ; {
-		i := strings.Index(rest, term)
-		if i < 0 {
-			break
+	want := pairsOf(term)
+	start := 0
+	for i, m := range st.masks {
+		end := int(st.ends[i])
+		if m[0]&want[0] == want[0] && m[1]&want[1] == want[1] && m[2]&want[2] == want[2] && m[3]&want[3] == want[3] &&
+			strings.Contains(st.joined[start:end], term) {
+			sm.matches++
 		}
-		end := strings.IndexByte(rest[i+len(term):], 0)
-		if end < 0 {
-			break
-		}
-		sm.matches++
-		rest = rest[i+len(term)+end+1:]
+		start = end + 1
 	}
 	return sm
 }
@@ -130,16 +163,13 @@ func (s *searchSamples) evictOldest() {
 func (s *searchSamples) load(db *Store, orgID string, sm *searchSample) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var texts strings.Builder
-	size := 0
+	var texts []string
 	rows := 0
 	b := &pgx.Batch{}
 	b.Queue(sqlSearchSample, orgID, searchWalkRows, searchSampleEvery).Query(func(r pgx.Rows) error {
 		var t string
 		_, err := pgx.ForEachRow(r, []any{&t}, func() error {
-			texts.WriteString(t)
-			texts.WriteByte(0)
-			size++
+			texts = append(texts, t)
 			return nil
 		})
 		return err
@@ -160,7 +190,7 @@ func (s *searchSamples) load(db *Store, orgID string, sm *searchSample) {
 		sm.loaded = time.Now()
 		return
 	}
-	sm.texts, sm.size, sm.rows, sm.loaded = texts.String(), size, rows, time.Now()
+	sm.texts, sm.rows, sm.loaded = newSampleTexts(texts), rows, time.Now()
 }
 
 // sqlSearchSample reads every $3-th search_text of the $2 newest customers

@@ -33,6 +33,8 @@ type Store struct {
 	opts  Options
 	// samples tell rare search terms from common ones (search_sample.go).
 	samples searchSamples
+	// relationOrgs tell whose search pages carry relations (search_relations.go).
+	relationOrgs relationOrgs
 }
 
 // Options tune a Store, given once to Open; the zero value is the
