@@ -237,16 +237,17 @@ func newSearchQueries(orgID string, f customer.Filter, term, order string, bare 
 		sortCols = "c.updated"
 	}
 	// Guided by a sample (the newest-first order only), the walk does not
-	// number its rows: it filters the sort order's index scan and reads
-	// the page's rows by primary key, in the order it found them.
+	// number its rows: it filters the sort order's index scan, whose rows
+	// it already holds whole (search_text is their last column), so the
+	// page is not read again by primary key (~10% of the walk's
+	// PostgreSQL time, issue 24); relations only past the offset.
 	q.walkSampled = func(rows int) string {
-		inner := `SELECT c.id, c.created, c.search_text FROM customers c WHERE ` + q.where + ` ORDER BY ` + order
+		inner := `SELECT * FROM customers c WHERE ` + q.where + ` ORDER BY ` + order
 		if rows > 0 {
 			inner += ` LIMIT ` + strconv.Itoa(rows)
 		}
-		matches := `SELECT c.id, c.created FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
-		return `SELECT 0, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) w
-			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.created DESC, w.id DESC`
+		matches := `SELECT c.* FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
+		return `SELECT 0, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) c ORDER BY ` + order
 	}
 	q.walk = func(rows int) string {
 		inner := `SELECT c.id, ` + sortCols + `, c.search_text, row_number() OVER (ORDER BY ` + order + `) AS rn
