@@ -190,83 +190,29 @@ const (
 
 // searchQueries are the SQL texts and arguments of one search.
 type searchQueries struct {
-	f                     customer.Filter
-	term, pattern         string
-	where, like, indexed  string
-	baseArgs, args        []any // the filters' arguments; then the pattern
-	pageArgs              []any // then the limit (one more row) and offset
-	offset                int
-	bare                  bool // pages carry pageRelationsGuard, not their relations
-	capped, probe, counts string
-	walk, walkSampled     func(rows int) string
+	f              customer.Filter
+	term, pattern  string
+	where          string
+	baseArgs, args []any // the filters' arguments; then the pattern
+	pageArgs       []any // then the limit (one more row) and offset
+	offset         int
+	bare           bool // pages carry pageRelationsGuard, not their relations
+	*searchTexts
 }
 
 func newSearchQueries(orgID string, f customer.Filter, term, order string, bare bool) *searchQueries {
 	q := &searchQueries{f: f, term: term, pattern: likePattern(term), offset: (f.Page - 1) * f.Limit, bare: bare}
-	rel := pageRelationColumns
-	if bare {
-		rel = pageRelationsGuard
-	}
 	q.where, q.baseArgs = customerWhere(orgID, f)
 	q.args = append(q.baseArgs[:len(q.baseArgs):len(q.baseArgs)], q.pattern)
-	p := "$" + strconv.Itoa(len(q.args))
-	q.like = "c.search_text LIKE " + p
-	q.indexed = searchIndexed(p)
 	q.pageArgs = append(q.args[:len(q.args):len(q.args)], f.Limit+1, q.offset)
-	limitOffset := " LIMIT $" + strconv.Itoa(len(q.args)+1) + " OFFSET $" + strconv.Itoa(len(q.args)+2)
-	q.capped = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.indexed + ` AND ` + q.like +
-		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
-	// The page's relations are read for its rows only, past the offset.
-	q.probe = `SELECT c.n, ` + customerColumns + `, ` + rel + ` FROM (
-		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
-	q.counts = `SELECT * FROM customers c WHERE ` + q.where + ` AND ` + q.like
-	// The walk numbers the rows in the sort order before filtering by the
-	// term: the filter cannot move below the window function (no plan can
-	// use the trigram index) and the last row's number tells how far the
-	// walk went. The outer order names the subquery's columns, so the
-	// index's order carries through and nothing is sorted. The walk reads
-	// only what it orders and filters by; the page's rows are then read by
-	// primary key. (An index covering search_text, for an index-only walk,
-	// saved nothing measurable at a million customers: the walk's heap
-	// pages were few: the benchmark's rows lie in the order they were
-	// created.)
-	sortCols := "c.created"
-	if strings.Contains(order, "lower(c.name)") {
-		sortCols = "lower(c.name) AS sort_name"
-	} else if strings.Contains(order, "c.updated") {
-		sortCols = "c.updated"
-	}
-	// Guided by a sample (the newest-first order only), the walk does not
-	// number its rows: it filters the sort order's index scan, whose rows
-	// it already holds whole (search_text is their last column), so the
-	// page is not read again by primary key (~10% of the walk's
-	// PostgreSQL time, issue 24); relations only past the offset.
-	q.walkSampled = func(rows int) string {
-		inner := `SELECT * FROM customers c WHERE ` + q.where + ` ORDER BY ` + order
-		if rows > 0 {
-			inner += ` LIMIT ` + strconv.Itoa(rows)
-		}
-		matches := `SELECT c.* FROM (` + inner + `) c WHERE ` + q.like + ` ORDER BY ` + order + limitOffset
-		return `SELECT 0, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) c ORDER BY ` + order
-	}
-	q.walk = func(rows int) string {
-		inner := `SELECT c.id, ` + sortCols + `, c.search_text, row_number() OVER (ORDER BY ` + order + `) AS rn
-			FROM customers c WHERE ` + q.where
-		if rows > 0 {
-			inner += ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(rows)
-		}
-		matches := `SELECT c.rn, c.id FROM (` + inner + `) c WHERE ` + q.like +
-			` ORDER BY ` + strings.ReplaceAll(order, "lower(c.name)", "c.sort_name") + limitOffset
-		return `SELECT w.rn, ` + customerColumns + `, ` + rel + ` FROM (` + matches + `) w
-			JOIN customers c ON c.organization_id = $1 AND c.id = w.id ORDER BY w.rn`
+	key := q.where + "\x00" + order + "\x00" + strconv.FormatBool(bare)
+	if t, ok := searchTextsByShape.Load(key); ok {
+		q.searchTexts = t.(*searchTexts)
+	} else {
+		q.searchTexts = buildSearchTexts(q.where, len(q.args), order, bare)
+		searchTextsByShape.Store(key, q.searchTexts)
 	}
 	return q
-}
-
-// searchIndexed is the condition the trigram index customers_search
-// serves: the term at placeholder p, both sides folded.
-func searchIndexed(p string) string {
-	return "translate(c.search_text, " + searchFold + ") LIKE translate(" + p + ", " + searchFold + ")"
 }
 
 // batcher sends a batch: the pool, each batch on a connection of its own.
@@ -305,10 +251,7 @@ func (r *searchRun) count(ctx context.Context, plan, query string) (n int, err e
 // and returns the number of the last row it read; the first walk also
 // asks the planner how many rows pass the other filters.
 func (r *searchRun) walk(ctx context.Context, list *[]*customer.Customer, rows int) (lastRow int, err error) {
-	query := r.q.walk(rows)
-	if r.density >= 0 {
-		query = r.q.walkSampled(rows)
-	}
+	query := r.q.walk(rows, r.density >= 0)
 	err = r.run(ctx, walkPlan, func(b *pgx.Batch) {
 		b.Queue(query, r.q.pageArgs...).Query(func(rows pgx.Rows) error {
 			var err error
@@ -521,6 +464,7 @@ func searchTerm(q string) string {
 
 // likePattern is the LIKE pattern over search_text that finds term.
 func likePattern(term string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(term) + "%"
+	return "%" + likeEscapes.Replace(term) + "%"
 }
+
+var likeEscapes = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
