@@ -23,6 +23,18 @@ CREATE TABLE audit_created (
     PRIMARY KEY (organization_id, created, first_event)
 );
 
+-- lz4 where the server has it: half pglz's CPU (1.3 against 2.4 µs a
+-- customer measured) for ~10 more bytes of WAL a customer.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    ALTER TABLE audit_created ALTER customer_ids SET COMPRESSION lz4, ALTER event_ids SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END
+$$;
+-- +goose StatementEnd
+
 -- The webhook outbox names such an event by its id and its row's created.
 ALTER TABLE webhook_outbox ADD COLUMN audit_created timestamptz;
 
