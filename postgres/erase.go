@@ -154,8 +154,8 @@ const sqlEraseSuggestPending = `WITH ` + eraseParams + `, gone AS (UPDATE sugges
 // name their arrays: each one an import created has its customer.created
 // event, of that import, written in the chunk's transaction (its xmin) —
 // the array's written; since migration 00048 that event is in an
-// audit_created row of the same transaction. Only those arrays are opened (their import's rows,
-// by the primary key; written is inline). Should no array of the import
+// audit_created row of the same transaction. Only those arrays are opened
+// (their import's rows, by the primary key; written is inline). Should no array of the import
 // carry the event's transaction (the event rewritten since, e.g. by a
 // table repack), every array of that import is read, as before.
 var sqlEraseImportCreated = `WITH ` + eraseParams + `,
