@@ -32,7 +32,7 @@ const baseSameEndText = "import, same end state: on a copy of the loaded databas
 	"writes for those rows: new customers (the columns the import sets; every index " +
 	"of customers, the trigram GIN's pending list merged at the end as the product does), their email and phone " +
 	"identity rows, matched customers updated (fill blanks), their before-images in import_changes and the created customers' ids in " +
-	"import_created (arrays), audit events, the error report of unusable rows, one imports row; the triggers (fuzzy pending " +
+	"import_created (arrays), audit events (creations as arrays), the error report of unusable rows, one imports row; the triggers (fuzzy pending " +
 	"rows) fire. Repeats within the file join the first row sharing their email or phone (one level: this " +
 	"generator's repeats carry one of the first row's keys)"
 
@@ -112,9 +112,15 @@ var sameEndWrites = []struct{ name, sql string }{
 		SELECT $org, $imp, min(id), array_agg(id ORDER BY id)
 		FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 4000 AS part FROM bench_new WHERE n % $parts = $part) x
 		GROUP BY part`},
+	// The creation events as the product keeps them (migration 00048):
+	// arrays of 500 ids with their event ids.
+	{"creation events", `INSERT INTO audit_created (organization_id, import_id, source, first_event, min_customer,
+			max_customer, customer_ids, event_ids)
+		SELECT $org, $imp, 'import', min(e), min(id), max(id), array_agg(id ORDER BY n), array_agg(e ORDER BY n)
+		FROM (SELECT id, n, nextval('audit_events_id_seq') AS e, (row_number() OVER (ORDER BY n) - 1) / 500 AS part
+			FROM bench_new WHERE n % $parts = $part ORDER BY n) x
+		GROUP BY part`},
 	{"audit events", `INSERT INTO audit_events (organization_id, customer_id, type, source, import_id, changes)
-		SELECT $org, id, '` + postgres.EventCreated + `', 'import', $imp, '{}' FROM bench_new WHERE n % $parts = $part
-		UNION ALL
 		SELECT $org, id, '` + postgres.EventUpdated + `', 'import', $imp, changes FROM bench_hit
 		WHERE changes <> '{}' AND n % $parts = $part`},
 	// Unusable rows are errors; phones kept although invalid, warnings.

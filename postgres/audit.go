@@ -126,10 +126,13 @@ type Event struct {
 }
 
 const (
-	sqlSelectHistory = `SELECT id, customer_id, type, source, job_id, import_id, location_id, changes, created
-		FROM audit_events WHERE organization_id = $1 AND customer_id = $2 ORDER BY id DESC LIMIT $3 OFFSET $4`
-	sqlCountHistory  = `SELECT count(*) FROM audit_events WHERE organization_id = $1 AND customer_id = $2`
 	sqlCustomerKnown = `SELECT id FROM customers WHERE organization_id = $1 AND id = $2`
+)
+
+var (
+	sqlSelectHistory = `SELECT id, customer_id, type, source, job_id, import_id, location_id, changes, created
+		FROM ` + auditTrail("customer_id = $2", "c.id = $2") + ` a ORDER BY id DESC LIMIT $3 OFFSET $4`
+	sqlCountHistory = `SELECT count(*) FROM ` + auditTrail("customer_id = $2", "c.id = $2") + ` a`
 )
 
 // FindHistory lists a customer's audit events, newest first.

@@ -153,13 +153,16 @@ const sqlEraseSuggestPending = `WITH ` + eraseParams + `, gone AS (UPDATE sugges
 // person's took 0.4 s at 830k imported customers. The person's records
 // name their arrays: each one an import created has its customer.created
 // event, of that import, written in the chunk's transaction (its xmin) —
-// the array's written. Only those arrays are opened (their import's rows,
-// by the primary key; written is inline). Should no array of the import
+// the array's written; since migration 00048 that event is in an
+// audit_created row of the same transaction. Only those arrays are opened
+// (their import's rows, by the primary key; written is inline). Should no array of the import
 // carry the event's transaction (the event rewritten since, e.g. by a
 // table repack), every array of that import is read, as before.
-const sqlEraseImportCreated = `WITH ` + eraseParams + `,
-		ev AS MATERIALIZED (SELECT DISTINCT import_id, xmin::text AS x FROM audit_events
-			WHERE organization_id = $1 AND customer_id = ANY($2) AND type = '` + EventCreated + `' AND import_id IS NOT NULL),
+var sqlEraseImportCreated = `WITH ` + eraseParams + `,
+		ev AS MATERIALIZED (SELECT DISTINCT import_id, x FROM (
+			SELECT import_id, xmin::text AS x FROM audit_events
+			WHERE organization_id = $1 AND customer_id = ANY($2) AND type = '` + EventCreated + `' AND import_id IS NOT NULL
+			UNION ALL ` + createdRows("b.import_id, b.xmin::text", "c.id = ANY($2) AND b.import_id IS NOT NULL") + `) v),
 		lost AS MATERIALIZED (SELECT import_id FROM ev WHERE NOT EXISTS (SELECT 1 FROM import_created b
 			WHERE b.organization_id = $1 AND b.import_id = ev.import_id AND (b.written::text::bigint % 4294967296)::text = ev.x)),
 		-- The arrays' keys first, from the inline columns; then each of

@@ -12,9 +12,20 @@ import (
 // Erasing a customer an import created opens only the arrays of its chunk
 // (its customer.created event's import and transaction), not every array
 // of the organization: 40 arrays of 300 ids (each stored out of line) of
-// one import, the person in one of them.
+// one import, the person in one of them. The event is a row of
+// audit_events (before migration 00048) or, as a chunk now writes it, in
+// an audit_created row.
 func TestEraseImportCreatedOpensItsArrays(t *testing.T) {
 	t.Parallel()
+	for _, form := range []string{"row", "array"} {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			eraseOpensItsArrays(t, form == "array")
+		})
+	}
+}
+
+func eraseOpensItsArrays(t *testing.T, arrays bool) {
 	st := postgrestest.New(t)
 	ctx := context.Background()
 	db := st.Pool()
@@ -35,9 +46,13 @@ func TestEraseImportCreatedOpensItsArrays(t *testing.T) {
 			SELECT 'org_er', 'imp_big', min(id), array_agg(id ORDER BY id)
 			FROM (SELECT 'cust_' || md5($1 || ':' || n) AS id FROM generate_series(1, 300) n
 				UNION ALL SELECT $2 WHERE $3) ids`
-		if i == 17 {
+		if i == 17 && !arrays {
 			sql = `WITH ev AS (INSERT INTO audit_events (organization_id, customer_id, type, source, import_id)
 				VALUES ('org_er', $2, 'customer.created', 'import', 'imp_big')) ` + sql
+		}
+		if i == 17 && arrays {
+			sql = `WITH c AS (INSERT INTO customers (organization_id, id, first_name) VALUES ('org_er', $2, 'Er')),
+				ev AS (` + postgres.SQLCreatedEvent + `) ` + sql
 		}
 		if _, err := conn.Exec(ctx, sql, fmt.Sprint(i), target, i == 17); err != nil {
 			t.Fatal(err)

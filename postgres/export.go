@@ -69,14 +69,17 @@ var exportLists = []struct {
 	{"credit_checks", `SELECT to_jsonb(c) - 'organization_id' FROM credit_checks c
 		WHERE c.organization_id = $1 AND c.customer_id = $2 ORDER BY c.checked, c.id LIMIT $3`,
 		func(e *Export) *[]json.RawMessage { return &e.CreditChecks }},
-	{"history", `SELECT to_jsonb(a) - 'organization_id' FROM audit_events a
-		WHERE a.organization_id = $1 AND a.customer_id = ANY(ARRAY[$2] || ARRAY(
-			SELECT id FROM customers WHERE organization_id = $1 AND merged_into = $2))
+	{"history", `SELECT to_jsonb(a) - 'organization_id' FROM ` + auditTrail(exportRecords("customer_id"), exportRecords("c.id")) + ` a
 		ORDER BY a.created, a.id LIMIT $3`,
 		func(e *Export) *[]json.RawMessage { return &e.History }},
 	{"merged_records", `SELECT to_jsonb(c) - 'organization_id' - 'search_text' FROM customers c
 		WHERE c.organization_id = $1 AND c.merged_into = $2 ORDER BY c.created, c.id LIMIT $3`,
 		func(e *Export) *[]json.RawMessage { return &e.MergedRecords }},
+}
+
+// exportRecords matches the customer $2 and the records merged into it.
+func exportRecords(col string) string {
+	return col + ` = ANY(ARRAY[$2] || ARRAY(SELECT id FROM customers WHERE organization_id = $1 AND merged_into = $2))`
 }
 
 // ExportCustomer gathers everything held about a customer: a merged one is

@@ -244,15 +244,20 @@ func (m *chunkMerge) queueWrites(b *pgx.Batch, orgID, importID string, w *dedupe
 		}
 		b.Queue(sqlBulkPairs, orgID, pa, pb, pr)
 	}
-	// Audit: one event per customer the chunk created, changed, merged or tagged.
+	// Audit: one event per customer the chunk created (kept as arrays,
+	// audit_created.go), changed, merged or tagged.
+	if len(created) > 0 {
+		ids := make([]string, len(created))
+		for i, c := range created {
+			ids[i] = c.ID
+		}
+		b.Queue(sqlBulkCreatedAudit, orgID, importID, "import", m.location, ids)
+	}
 	var ac, at, ach []string
-	n := len(created) + len(updated) + len(m.tagged)
+	n := len(updated) + len(m.tagged)
 	ac, at, ach = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	event := func(id, typ string, changes string) {
 		ac, at, ach = append(ac, id), append(at, typ), append(ach, changes)
-	}
-	for _, c := range created {
-		event(c.ID, EventCreated, "{}") // json.Marshal(map[string]any{}), without reflection
 	}
 	for _, c := range updated {
 		raw, _ := json.Marshal(updatedChanges[c.ID])

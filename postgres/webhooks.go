@@ -172,17 +172,24 @@ const (
 		FROM webhooks w
 		WHERE o.organization_id = $1 AND o.id = $2 AND o.delivered IS NULL AND o.failed IS NULL
 			AND w.organization_id = o.organization_id AND w.id = o.webhook_id
-		RETURNING o.webhook_id, o.type, o.audit_event_id, o.import_id, o.payload, o.attempts, o.created,
+		RETURNING o.webhook_id, o.type, o.audit_event_id, o.audit_created, o.import_id, o.payload, o.attempts, o.created,
 			w.url, w.secret, w.enabled`
 	// The first attempt's body wins: every retry sends the same bytes.
 	sqlFreezePayload = `UPDATE webhook_outbox SET payload = COALESCE(payload, $3)
 		WHERE organization_id = $1 AND id = $2 RETURNING payload`
 	sqlInsertDelivery = `INSERT INTO webhook_deliveries (organization_id, webhook_id, event_id, event_type, attempt,
 		status_code, duration_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	sqlOutboxDelivered  = `UPDATE webhook_outbox SET delivered = now(), payload = NULL WHERE organization_id = $1 AND id = $2`
-	sqlOutboxFailed     = `UPDATE webhook_outbox SET failed = now() WHERE organization_id = $1 AND id = $2`
+	sqlOutboxDelivered = `UPDATE webhook_outbox SET delivered = now(), payload = NULL WHERE organization_id = $1 AND id = $2`
+	sqlOutboxFailed    = `UPDATE webhook_outbox SET failed = now() WHERE organization_id = $1 AND id = $2`
+	// An event kept in an audit_created row (migration 00048) is found by
+	// that row's created ($3), which its outbox rows carry.
 	sqlSelectAuditEvent = `SELECT id, customer_id, type, source, job_id, import_id, location_id, changes, created
-		FROM audit_events WHERE organization_id = $1 AND id = $2`
+		FROM audit_events WHERE organization_id = $1 AND id = $2
+		UNION ALL
+		SELECT b.event_ids[p.i], b.customer_ids[p.i], '` + EventCreated + `', b.source, NULL, b.import_id, b.location_id,
+			'{}'::jsonb, b.created
+		FROM audit_created b CROSS JOIN LATERAL (SELECT array_position(b.event_ids, $2) AS i) p
+		WHERE b.organization_id = $1 AND b.created = $3::timestamptz AND b.first_event <= $2 AND p.i IS NOT NULL`
 )
 
 // PendingWebhookEvents lists outbox rows to (re-)enqueue.
@@ -212,6 +219,7 @@ func (s *Store) MarkWebhookEventsEnqueued(ctx context.Context, refs []OutboxRef)
 type WebhookAttempt struct {
 	OrgID, ID, WebhookID, Type string
 	AuditEventID               *int64
+	AuditCreated               *time.Time // the event is in the audit_created row of this created
 	ImportID                   *string
 	Payload                    json.RawMessage // nil until the first attempt froze it
 	Attempt                    int
@@ -224,7 +232,7 @@ type WebhookAttempt struct {
 // there is nothing to send (delivered, given up, or its webhook deleted).
 func (s *Store) StartWebhookAttempt(ctx context.Context, orgID, id string) (*WebhookAttempt, error) {
 	a := &WebhookAttempt{OrgID: orgID, ID: id}
-	err := s.pool.QueryRow(ctx, sqlStartAttempt, orgID, id).Scan(&a.WebhookID, &a.Type, &a.AuditEventID, &a.ImportID,
+	err := s.pool.QueryRow(ctx, sqlStartAttempt, orgID, id).Scan(&a.WebhookID, &a.Type, &a.AuditEventID, &a.AuditCreated, &a.ImportID,
 		&a.Payload, &a.Attempt, &a.Created, &a.URL, &a.Secret, &a.Enabled)
 	if err == pgx.ErrNoRows {
 		return nil, nil
@@ -243,10 +251,11 @@ func (s *Store) FreezeWebhookPayload(ctx context.Context, orgID, id string, body
 	return out, interpretError(err, customer.NotFound("Webhook event", id))
 }
 
-// FindAuditEvent returns one audit event.
-func (s *Store) FindAuditEvent(ctx context.Context, orgID string, id int64) (*Event, error) {
+// FindAuditEvent returns one audit event; arrayCreated is the created of
+// the audit_created row holding it (WebhookAttempt.AuditCreated), or nil.
+func (s *Store) FindAuditEvent(ctx context.Context, orgID string, id int64, arrayCreated *time.Time) (*Event, error) {
 	var e Event
-	err := s.pool.QueryRow(ctx, sqlSelectAuditEvent, orgID, id).Scan(&e.ID, &e.CustomerID, &e.Type, &e.Source,
+	err := s.pool.QueryRow(ctx, sqlSelectAuditEvent, orgID, id, arrayCreated).Scan(&e.ID, &e.CustomerID, &e.Type, &e.Source,
 		&e.JobID, &e.ImportID, &e.LocationID, &e.Changes, &e.Created)
 	if err != nil {
 		return nil, interpretError(err, customer.NotFound("Event", fmt.Sprint(id)))

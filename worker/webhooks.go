@@ -155,7 +155,7 @@ func (d *Deps) webhookBody(ctx context.Context, a *postgres.WebhookAttempt) ([]b
 		}
 		ev.Data["import"] = im
 	case a.AuditEventID != nil:
-		e, err := d.Store.FindAuditEvent(ctx, a.OrgID, *a.AuditEventID)
+		e, err := d.Store.FindAuditEvent(ctx, a.OrgID, *a.AuditEventID, a.AuditCreated)
 		if err != nil {
 			return nil, err
 		}
