@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/linkitworks/customers/worker"
 )
 
 // orgRows dumps, table by table, every row of the organization's customers
@@ -546,5 +548,40 @@ func TestDuplicatesMergeDuplicateDelivery(t *testing.T) {
 	job := e.client().WaitJob(jobID, 5*time.Second)
 	if job["result"].(map[string]any)["merged"] != float64(1) {
 		t.Fatalf("job %v", job)
+	}
+}
+
+// An upsert is not held up by background work: with one worker goroutine
+// busy on a duplicates merge that waits for a lock, a checkout is still
+// answered by its own pool (it used to wait for the merge's goroutine).
+func TestUpsertNotBehindBackgroundTask(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{noWorker: true})
+	a := str(e.createCustomer(map[string]any{"email": "bg-a@example.com"})["id"])
+	b := str(e.createCustomer(map[string]any{"email": "bg-b@example.com"})["id"])
+	pair := insertPair(e.env, a, b, 0.9)
+	jobID := str(e.do("POST", "/api/v1/duplicates/merge", map[string]any{"ids": []string{pair}}).want(t, http.StatusAccepted).data()["id"])
+	// The merge locks its job row first: hold it.
+	tx, err := e.store.Pool().Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", jobID); err != nil {
+		t.Fatal(err)
+	}
+	e.stack.StartWorker(worker.Config{Concurrency: 1})
+	for deadline := time.Now().Add(20 * time.Second); e.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the merge never started waiting for its job row")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.do("POST", "/api/v1/customers/upsert?wait=5", map[string]any{"email": "bg-c@example.com"}).want(t, http.StatusCreated)
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if job := e.client().WaitJob(jobID, 30*time.Second); job["state"] != "completed" {
+		t.Fatalf("merge job %v", job)
 	}
 }

@@ -102,7 +102,7 @@ func (s *stack) startWorker() {
 	}
 	s.workerStarted = true
 	s.StartWorker(worker.Config{Concurrency: s.cfg.workerConcurrency, ImportConcurrency: s.cfg.importConcurrency,
-		SuggestPoll: s.cfg.suggestPoll})
+		SuggestPoll: s.cfg.suggestPoll, UpsertPoll: s.cfg.upsertPoll})
 }
 
 // close stops the service; again, or on no stack, it does nothing.

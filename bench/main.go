@@ -58,6 +58,7 @@ type config struct {
 	noRateLimit       bool
 	upsertLinger      time.Duration
 	suggestPoll       time.Duration
+	upsertPoll        time.Duration
 	pgMaxWALSize      string
 	importRows        int
 	importConcurrency int
@@ -129,6 +130,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.idlePause, "idle-pause", 25*time.Millisecond, "pause between the sequential requests of the idle upsert latency")
 	fs.StringVar(&c.pgMaxWALSize, "pg-max-wal-size", "", "set PostgreSQL's max_wal_size for the run (e.g. 16GB; ALTER SYSTEM, restored at the end; needs a superuser); default: the server as it is")
 	fs.DurationVar(&c.suggestPoll, "suggest-poll", 0, "how often the worker polls for changed customers to score as fuzzy duplicates (0: the worker's default; 1h: scoring effectively off, to measure what it costs the upserts)")
+	fs.DurationVar(&c.upsertPoll, "upsert-poll", 0, "how often an idle worker looks for upserts (worker.Config.UpsertPoll; 0: the worker's default)")
 	fs.DurationVar(&c.upsertLinger, "upsert-linger", 0, "how long an upsert waits for others to travel with it (LINKIT_UPSERT_LINGER; 0: the default, negative: off, one task per upsert)")
 	fs.BoolVar(&c.noRateLimit, "no-rate-limit", false, "serve without the per-key rate limiter (no Redis call per request), to measure what it costs")
 	soakFlags(fs, &c.soak, env)

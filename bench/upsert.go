@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/linkitworks/customers/dedupe"
 	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
+	"github.com/linkitworks/customers/worker"
 )
 
 // baseUpsert is the SQL baseline: find-or-create by email or phone in one
@@ -444,7 +446,7 @@ func (u *upserts) breakdown(ctx context.Context, rep *report, e2eP50 float64, lo
 			if err != nil {
 				return err
 			}
-			hop.Name = "API→worker: asynq enqueue → handler start (TaskCheckInterval 5 ms)"
+			hop.Name = fmt.Sprintf("API→worker: asynq enqueue → handler start (the upserts' pool polls every %s)", cmp.Or(u.cfg.upsertPoll, worker.DefaultUpsertPoll))
 			rep.Breakdown = append(rep.Breakdown, hop)
 			sum += hop.P50
 		}
@@ -458,7 +460,7 @@ func (u *upserts) breakdown(ctx context.Context, rep *report, e2eP50 float64, lo
 }
 
 // queueHop measures asynq alone: enqueue on an idle queue until a no-op
-// handler starts, with the worker's TaskCheckInterval, on a scratch queue.
+// handler starts, with the worker's upsert poll, on a scratch queue.
 func (u *upserts) queueHop(ctx context.Context, iters int) (step, error) {
 	names := queue.Names{Namespace: u.st.names.Namespace + "hop"}
 	var mu sync.Mutex
@@ -475,9 +477,10 @@ func (u *upserts) queueHop(ctx context.Context, iters int) (step, error) {
 		}
 		return nil
 	})
+	// As the worker's upserts' pool: their queue alone, its poll.
 	srv := asynq.NewServer(u.st.opt, asynq.Config{
-		Concurrency: u.cfg.workerConcurrency, Queues: names.Weights(),
-		TaskCheckInterval: 5 * time.Millisecond, Logger: nopLogger{}, LogLevel: asynq.FatalLevel,
+		Concurrency: u.cfg.workerConcurrency, Queues: map[string]int{names.Critical(): 1},
+		TaskCheckInterval: cmp.Or(u.cfg.upsertPoll, worker.DefaultUpsertPoll), Logger: nopLogger{}, LogLevel: asynq.FatalLevel,
 	})
 	if err := srv.Start(mux); err != nil {
 		return step{}, err

@@ -61,17 +61,12 @@ func (n Names) Suggest() string { return n.name(Suggest) }
 // Webhooks is the queue of webhook deliveries.
 func (n Names) Webhooks() string { return n.name(Webhooks) }
 
-// Weights gives asynq's weighted priorities over every queue, for a single
-// server: critical work is picked far more often, yet imports never starve.
-func (n Names) Weights() map[string]int {
-	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2, n.Imports(): 1, n.Webhooks(): 1}
-}
-
-// Interactive are the queues a worker serves with its main pool: upserts
-// first, duplicate scoring below them. Imports get a pool of their own
+// Background are the queues a worker serves with one pool beside the
+// upserts' (Critical, a pool of its own, polled more often): ordinary work
+// before duplicate scoring. Imports and webhooks get pools of their own
 // (see worker.Run).
-func (n Names) Interactive() map[string]int {
-	return map[string]int{n.Critical(): 12, n.Default(): 3, n.Suggest(): 2}
+func (n Names) Background() map[string]int {
+	return map[string]int{n.Default(): 3, n.Suggest(): 2}
 }
 
 // All lists every queue.

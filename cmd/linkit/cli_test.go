@@ -108,6 +108,7 @@ func TestCLIBadEnvironment(t *testing.T) {
 		{"LINKIT_IMPORT_STAGING_TTL", "forever", []string{"health"}},
 		{"LINKIT_UPSERT_LINGER", "1", []string{"serve"}}, // no unit
 		{"LINKIT_UPSERT_BATCH", "0", []string{"serve"}},
+		{"LINKIT_UPSERT_POLL", "2", []string{"work"}}, // no unit
 		{"LINKIT_SUGGEST_SCAN_BACKLOG", "0", []string{"work"}},
 		{"LINKIT_SUGGEST_SCAN_MEMORY_MB", "0", []string{"work"}},
 		{"LINKIT_SUGGEST_SCAN_WORKERS", "-1", []string{"work"}},
@@ -130,8 +131,9 @@ func TestCLIBadEnvironment(t *testing.T) {
 	// Valid values are taken.
 	cfg, err := loadConfig(testEnv{"LINKIT_WORKER_CONCURRENCY": "3", "LINKIT_AUTH_CACHE_TTL": "0", "LINKIT_RATE_LIMIT": "0",
 		"LINKIT_UPSERT_LINGER": "0", "LINKIT_SUGGEST_SCAN_BACKLOG": "20000", "LINKIT_SUGGEST_SCAN_MEMORY_MB": "32",
-		"LINKIT_SUGGEST_SCAN_WORKERS": "2", "LINKIT_SUGGEST_SCAN_NICE": "0", "LINKIT_SUGGEST_SCAN_YIELD": "0"}.getenv)
-	if err != nil || cfg.WorkerConcurrency != 3 || cfg.AuthCacheTTL != 0 || cfg.RateLimits.Default != -1 || cfg.UpsertLinger >= 0 ||
+		"LINKIT_SUGGEST_SCAN_WORKERS": "2", "LINKIT_SUGGEST_SCAN_NICE": "0", "LINKIT_SUGGEST_SCAN_YIELD": "0",
+		"LINKIT_UPSERT_POLL": "3ms"}.getenv)
+	if err != nil || cfg.WorkerConcurrency != 3 || cfg.UpsertPoll.String() != "3ms" || cfg.AuthCacheTTL != 0 || cfg.RateLimits.Default != -1 || cfg.UpsertLinger >= 0 ||
 		cfg.SuggestScanBacklog != 20000 || cfg.SuggestScanMemoryMB != 32 || cfg.SuggestScanWorkers != 2 ||
 		cfg.SuggestScanNice != 0 || cfg.SuggestScanYield != 0 {
 		t.Errorf("valid values: %+v, %v", cfg, err)

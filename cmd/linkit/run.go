@@ -82,6 +82,8 @@ type config struct {
 	// Upsert coalescing (queue.Coalescer): linger negative is off.
 	UpsertLinger   time.Duration
 	UpsertBatchMax int
+	// UpsertPoll: how often an idle worker looks for upserts.
+	UpsertPoll time.Duration
 
 	// SuggestScanBacklog: more customers waiting to be scored than this
 	// (and than a quarter of the organization) are scored by one scan.
@@ -159,6 +161,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		// 0 means "off" here; the API reads zero as its default.
 		UpsertLinger:   cmp.Or(e.duration("LINKIT_UPSERT_LINGER", queue.DefaultLinger), -1),
 		UpsertBatchMax: e.int("LINKIT_UPSERT_BATCH", queue.DefaultBatchMax, 1),
+		UpsertPoll:     e.duration("LINKIT_UPSERT_POLL", worker.DefaultUpsertPoll),
 
 		SuggestScanBacklog:  e.int("LINKIT_SUGGEST_SCAN_BACKLOG", worker.DefaultSuggestScanBacklog, 1),
 		SuggestScanMemoryMB: e.int("LINKIT_SUGGEST_SCAN_MEMORY_MB", postgres.DefaultFuzzyScanMemory>>20, 1),

@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 			if err := worker.Run(ctx, worker.Config{Concurrency: cfg.WorkerConcurrency, ImportConcurrency: cfg.ImportConcurrency, Names: names,
 				StagingTTL: cfg.ImportStagingTTL, UploadTimeout: cfg.UploadTimeout, WebhooksAllowPrivate: cfg.WebhooksAllowPrivate,
 				RetentionJobs: cfg.RetentionJobs, RetentionImportErrors: cfg.RetentionImportErrors,
-				RetentionImportChanges: cfg.RetentionImportChanges}, redisOpt, deps); err != nil {
+				RetentionImportChanges: cfg.RetentionImportChanges, UpsertPoll: cfg.UpsertPoll}, redisOpt, deps); err != nil {
 				errc <- err
 			}
 		}()
