@@ -364,14 +364,16 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	// Pools: upserts never wait behind import chunks, and chunks never
 	// run more at once than PostgreSQL can use.
 	upserts, background, bulk, hooks := base, base, base, base
-	// Upserts alone, polled often: a POS checkout waits for the poll.
-	upserts.Concurrency, upserts.Queues = cfg.Concurrency, map[string]int{cfg.Names.Critical(): 1}
-	upserts.TaskCheckInterval = cfg.UpsertPoll
-	background.Concurrency, background.Queues = cfg.Concurrency, cfg.Names.Background()
-	background.TaskCheckInterval = backgroundPoll
+	// Upserts alone, polled often: a POS checkout waits for the poll. The
+	// two share Concurrency (a quarter, at least two, for the rest), so
+	// the tasks using the database at once stay as many as before.
+	background.Concurrency = max(2, cfg.Concurrency/4)
+	upserts.Concurrency = max(1, cfg.Concurrency-background.Concurrency)
+	upserts.Queues, upserts.TaskCheckInterval = map[string]int{cfg.Names.Critical(): 1}, cfg.UpsertPoll
+	background.Queues, background.TaskCheckInterval = cfg.Names.Background(), backgroundPoll
 	bulk.Concurrency, bulk.Queues = cfg.ImportConcurrency, map[string]int{cfg.Names.Imports(): 1}
 	bulk.TaskCheckInterval = 100 * time.Millisecond
-	// Webhooks: a third pool, so receivers that answer slowly (up to the
+	// Webhooks: a pool of their own, so receivers that answer slowly (up to the
 	// sender's timeout) hold only these goroutines.
 	hooks.Concurrency, hooks.Queues = cfg.WebhookConcurrency, map[string]int{cfg.Names.Webhooks(): 1}
 	hooks.TaskCheckInterval = 100 * time.Millisecond
@@ -387,7 +389,7 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		}
 		servers = append(servers, srv)
 	}
-	d.Log.Info("worker started", "concurrency", cfg.Concurrency, "import_concurrency", cfg.ImportConcurrency, "queues", cfg.Names.All())
+	d.Log.Info("worker started", "concurrency", cfg.Concurrency, "upsert_concurrency", upserts.Concurrency, "import_concurrency", cfg.ImportConcurrency, "queues", cfg.Names.All())
 	inspector := asynq.NewInspector(opt)
 	defer inspector.Close()
 	tick := time.NewTicker(cfg.ReconcileEvery)
