@@ -37,10 +37,9 @@ const (
 	DefaultLinger   = time.Millisecond
 	DefaultBatchMax = 32
 	// DefaultTasks is how many tasks of an organization one API process
-	// keeps in flight before a lingered batch waits: the box's two cores,
-	// and one more, whose reads and engine run while another's COMMIT
-	// waits for its WAL flush (2 left a core idle then; docs/benchmarks.md).
-	DefaultTasks = 3
+	// keeps in flight before a lingered batch waits (the box's two
+	// cores: more only queue behind each other).
+	DefaultTasks = 2
 	// DefaultHold bounds that wait: a task whose worker died holds its
 	// slot until its callers give up, and a batch does not wait for that.
 	DefaultHold = 20 * time.Millisecond
