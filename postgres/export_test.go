@@ -26,3 +26,6 @@ var (
 	AppendImportRecord = appendImportRecord
 	DecodeImportRecord = decodeImportRecord
 )
+
+// SendLargeBatch is how a chunk sends its writes.
+var SendLargeBatch = sendLargeBatch

@@ -100,7 +100,7 @@ func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chun
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes}, attempts > 1,
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes, cmp.Or(s.opts.ChunkRows, DefaultChunkRows)}, attempts > 1,
 			cmp.Or(s.opts.RevertBatch, defaultRevertBatch))
 	})
 	if err != nil {
@@ -239,7 +239,7 @@ func queueChunkDone(ctx context.Context, tx pgx.Tx, wb *pgx.Batch, in *chunkInpu
 	wb.Queue(sqlCountChunk, in.orgID, in.importID, c.Processed, c.Created, c.Updated, c.Unchanged, c.MergedInFile, c.Conflicts,
 		c.Invalid, c.Warnings, c.OrdersCreated, c.OrdersSkipped, c.OrdersInvalid).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&out.Status) })
-	if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+	if err := sendLargeBatch(ctx, tx, wb); err != nil {
 		return nil, interpretError(fmt.Errorf("write chunk %d: %w", chunk, err), nil)
 	}
 	return out, nil

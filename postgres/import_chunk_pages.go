@@ -43,8 +43,9 @@ const (
 	firstFetchRows        = 100
 )
 
-// pageSize bounds the rows a chunk holds at once (zero values: defaults).
-type pageSize struct{ rows, bytes int }
+// pageSize bounds the rows a chunk holds at once (zero values: defaults);
+// planned is the planned chunk's rows, which sizes a page's slice.
+type pageSize struct{ rows, bytes, planned int }
 
 // recordSize is about the bytes a staged row's values hold in memory.
 func recordSize(r *customer.ImportRecord) int {
@@ -84,7 +85,11 @@ func (in *chunkInput) pages(ctx context.Context, tx pgx.Tx, chunk int, byOrder b
 	}
 	page := cmp.Or(in.page.rows, DefaultChunkPageRows)
 	pageBytes := cmp.Or(in.page.bytes, DefaultChunkPageBytes)
-	rows, owned := make([]customer.ImportRow, 0, min(page, 1000)), make([]bool, 0, min(page, 1000))
+	// Room for the planned rows and as many again moved in (a third of a
+	// chunk's rows at 1M into 1M): grown from 1,000 the slice was copied
+	// eight times a chunk.
+	room := min(page, max(1000, 2*in.page.planned))
+	rows, owned := make([]customer.ImportRow, 0, room), make([]bool, 0, room)
 	pages := 0
 	var last []customer.ImportRow // the last page read (an empty FETCH ends a full one)
 	var lastOwned []bool

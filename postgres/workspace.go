@@ -57,9 +57,15 @@ func queueSharedWrites(b *pgx.Batch, orgID string, w *dedupe.Workspace) {
 // import's PostgreSQL time. After a merge every key takes the checked path:
 // the merged customer's other keys move without having been probed.
 func queueKeys(b *pgx.Batch, orgID string, w *dedupe.Workspace, owners map[dedupe.Key]string) {
-	var known, fresh keyColumns
+	keys := w.Keys()
 	merged := len(w.Merges()) > 0
-	for _, k := range w.Keys() {
+	var known, fresh keyColumns
+	if merged {
+		known = newKeyColumns(len(keys))
+	} else {
+		fresh = newKeyColumns(len(keys)) // most of an import chunk's keys
+	}
+	for _, k := range keys {
 		if _, owned := owners[k.Key]; !owned && !merged && w.IsCreated(k.CustomerID) {
 			fresh.add(k)
 		} else {
@@ -78,6 +84,11 @@ func queueKeys(b *pgx.Batch, orgID string, w *dedupe.Workspace, owners map[dedup
 type keyColumns struct {
 	kinds, values, owners, displays []string
 	primary                         []bool
+}
+
+func newKeyColumns(n int) keyColumns {
+	return keyColumns{kinds: make([]string, 0, n), values: make([]string, 0, n), owners: make([]string, 0, n),
+		displays: make([]string, 0, n), primary: make([]bool, 0, n)}
 }
 
 func (c *keyColumns) add(k dedupe.KeyState) {
