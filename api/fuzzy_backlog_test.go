@@ -293,3 +293,66 @@ func TestFuzzyBacklogScanYieldsToBusyAPI(t *testing.T) {
 		t.Fatalf("pairs of the scan beside a busy API %v, want %v", got, want)
 	}
 }
+
+// While the API is busy, the incremental scorer rests after scoring (here
+// 10,000 times its batch's time, so the rest outlasts the wait below):
+// a checkout's new near-duplicate waits instead of taking the cores other
+// checkouts wait for, and is suggested as soon as the API is idle again.
+func TestFuzzyIncrementalRestsWhileAPIBusy(t *testing.T) {
+	t.Parallel()
+	s := linkittest.New(t, linkittest.WithoutWorker())
+	s.Deps.SuggestScanYield = 10000
+	s.StartWorker(worker.Config{})
+	first := s.Do("POST", "/api/v1/customers/upsert", map[string]any{
+		"first_name": "Jonathan", "last_name": "Smyth", "email": "jon.smyth@example.com", "phone": "+14155550123",
+		"birthdate": "1984-03-02", "address": "12 Hill Street",
+	}).Want(t, http.StatusCreated).Data()
+	waitScored(t, s, s.Org) // idle: scored at once; its rest starts
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	if err := s.Deps.Activity.MarkBusy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { // the API stays busy until stop
+		for ctx.Err() == nil {
+			_ = s.Deps.Activity.MarkBusy(ctx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	second := s.Do("POST", "/api/v1/customers/upsert", map[string]any{
+		"first_name": "Jon", "last_name": "Smith", "email": "jsmith84@example.net", "phone": "+14155557777",
+		"birthdate": "1984-03-02", "address": "12 Hill St",
+	}).Want(t, http.StatusCreated).Data()
+	// Unscored so far, and still so a second later (the scorer polls every
+	// 20 ms: without the rest the pair is there within a few polls).
+	time.Sleep(time.Second)
+	if pairs := fuzzyPairs(t, s, s.Org); len(pairs) != 0 {
+		t.Fatalf("scored while the API was busy and the scorer resting: %+v", pairs)
+	}
+	var waiting int
+	if err := s.Store.Pool().QueryRow(context.Background(), `SELECT count(DISTINCT u)
+		FROM suggest_pending, unnest(customer_ids) u WHERE organization_id = $1 AND u = $2`, s.Org, str(second["id"])).Scan(&waiting); err != nil || waiting != 1 {
+		t.Fatalf("customers waiting to be scored: %d (%v), want the new one", waiting, err)
+	}
+
+	stop() // idle again: the pair comes within the poll after the busy mark expires
+	wg.Wait()
+	a, b := str(first["id"]), str(second["id"])
+	if a > b {
+		a, b = b, a
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pairs := fuzzyPairs(t, s, s.Org)
+		if len(pairs) == 1 && pairs[0].a == a && pairs[0].b == b {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the API went idle: pairs %+v, want %s ~ %s", pairs, a, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

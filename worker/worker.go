@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -41,6 +42,11 @@ type Deps struct {
 	// DefaultSuggestScanYield; negative or nil Activity: never waits).
 	Activity         *queue.Activity
 	SuggestScanYield int
+
+	// scoreRest is when (unix ns) the incremental scorer's rest after its
+	// last batches ends: until then a poll while an API process is busy
+	// queues no scoring (see pollSuggestPending).
+	scoreRest atomic.Int64
 }
 
 // NewServeMux registers every task handler.
