@@ -163,6 +163,7 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 	clients := u.cfg.upsertClients
 	runs := make([][]runPair, len(clients)+1) // the last is the idle latency
 	perTaskSum := make([]float64, len(clients))
+	scoring := make([]scoringLag, len(clients)) // the largest of the runs
 	w := window{warmup: u.cfg.warmup, duration: u.cfg.duration}
 	idle := window{warmup: u.cfg.warmup, duration: u.cfg.duration, pause: u.cfg.idlePause}
 	for r := range u.cfg.runs {
@@ -180,7 +181,12 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 				perTask = float64(jobs1-jobs0) / float64(tasks1-tasks0)
 				perTaskSum[ci] += perTask
 			}
-			logf("upsert run %d/%d c=%-3d %s; %.1f upserts per task", r+1, u.cfg.runs, c, newRow("", "", c, api, base).brief(), perTask)
+			waiting, took := u.drainScoring(ctx)
+			if waiting > scoring[ci].waiting {
+				scoring[ci] = scoringLag{waiting, took}
+			}
+			logf("upsert run %d/%d c=%-3d %s; %.1f upserts per task; %d customers left to score, scored %.1f s later",
+				r+1, u.cfg.runs, c, newRow("", "", c, api, base).brief(), perTask, waiting, took.Seconds())
 		}
 		seed := u.cfg.seed + 60_000 + uint64(r)
 		api, base := measurePair(ctx, 1, idle, seed, u.apiOp, u.sqlOp)
@@ -218,6 +224,12 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 		perTask = append(perTask, fmt.Sprintf("%d clients %.1f", c, perTaskSum[ci]/float64(u.cfg.runs)))
 	}
 	rep.Notes = append(rep.Notes, "upserts per queue task (coalescing; jobs over tasks processed, mean of runs): "+strings.Join(perTask, ", "))
+	var lags []string
+	for ci, c := range clients {
+		lags = append(lags, fmt.Sprintf("%d clients %d customers, scored %.1f s later", c, scoring[ci].waiting, scoring[ci].took.Seconds()))
+	}
+	rep.Notes = append(rep.Notes, "duplicate scoring left behind by the upserts (new customers not yet scored when a measurement "+
+		"ended; the scorer rests while the API is busy; largest of the runs, each drained before the next): "+strings.Join(lags, ", "))
 	if u.cfg.runs > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("upsert figures are medians of %d runs (each run's figures are in the JSON)", u.cfg.runs))
 	}
@@ -230,6 +242,24 @@ func (u *upserts) suite(ctx context.Context, rep *report, logf func(string, ...a
 		}
 	}
 	return u.breakdown(ctx, rep, r.API.P50, logf)
+}
+
+// scoringLag is the duplicate scoring a measurement left behind.
+type scoringLag struct {
+	waiting int           // customers waiting to be scored when it ended
+	took    time.Duration // until none waited
+}
+
+// drainScoring waits, up to a minute, until no customer waits to be
+// scored, so that the next measurement starts even; it says how many
+// waited and how long the scorer took.
+func (u *upserts) drainScoring(ctx context.Context) (waiting int, took time.Duration) {
+	start := time.Now()
+	waiting, err := u.st.store.SuggestPending(ctx, u.g.orgID)
+	for n := waiting; err == nil && n > 0 && time.Since(start) < time.Minute; n, err = u.st.store.SuggestPending(ctx, u.g.orgID) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return waiting, time.Since(start)
 }
 
 // jobsAndTasks counts the upsert jobs recorded and the tasks the critical
