@@ -90,8 +90,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	// A connection idle for a while is checked before use, so the first
 	// requests after a database restart do not fail on dead connections.
 	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > 5*time.Second }
-	// text[] parameters (the import chunks' writes) in one pass: textarray.go.
-	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error { return registerTextArray(c.TypeMap()) }
+	// text[] parameters (the import chunks' writes) in one pass: textarray.go;
+	// numeric columns read into float64 directly: numeric.go.
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		registerNumeric(c.TypeMap())
+		return registerTextArray(c.TypeMap())
+	}
 	if telemetry.Enabled() {
 		// A span per query, named by its operation, with the SQL text but
 		// never the arguments (customers' data). Acquires are left out:
