@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -35,6 +36,10 @@ func TestCustomerListBodyAsEncoded(t *testing.T) {
 		}
 		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
 			t.Fatalf("status %d, content type %q", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		// Sent with its length (not chunked), from a reused buffer.
+		if n := rec.Header().Get("Content-Length"); n != strconv.Itoa(want.Len()) {
+			t.Fatalf("content length %q, body %d bytes", n, want.Len())
 		}
 	}
 }

@@ -67,6 +67,8 @@ func (c *Customer) appendJSON(b []byte) (_ []byte, ok bool) {
 	b = append(b, `,"attributes":`...)
 	if c.Attributes == nil {
 		b = append(b, "null"...)
+	} else if len(c.Attributes) == 0 {
+		b = append(b, "{}"...) // most customers': without encoding/json
 	} else {
 		a, err := json.Marshal(c.Attributes)
 		if err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"math"
 	"math/rand"
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -87,3 +88,32 @@ func BenchmarkNumericScan(b *testing.B) {
 		})
 	}
 }
+
+// Attributes read from jsonb are what pgx's codec reads: an empty object
+// a new empty map (rendered {}), others and NULL as before.
+func TestJSONBScansAsPgx(t *testing.T) {
+	plain := pgtype.NewMap()
+	fast := pgtype.NewMap()
+	if err := registerJSONB(fast); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []int16{pgtype.BinaryFormatCode, pgtype.TextFormatCode} {
+		for _, v := range []*string{nil, ptr("{}"), ptr(`{"vip": true, "n": 1.5}`), ptr("null"), ptr(`{"a": {}}`)} {
+			var src []byte
+			if v != nil {
+				src = []byte(*v)
+				if format == pgtype.BinaryFormatCode {
+					src = append([]byte{1}, src...)
+				}
+			}
+			want, got := map[string]any{"old": 1}, map[string]any{"old": 1}
+			werr := plain.Scan(pgtype.JSONBOID, format, src, &want)
+			gerr := fast.Scan(pgtype.JSONBOID, format, src, &got)
+			if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("%v (format %d): read %#v (%v), pgx reads %#v (%v)", v, format, got, gerr, want, werr)
+			}
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }

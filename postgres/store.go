@@ -91,9 +91,13 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	// requests after a database restart do not fail on dead connections.
 	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > 5*time.Second }
 	// text[] parameters (the import chunks' writes) in one pass: textarray.go;
-	// numeric columns read into float64 directly: numeric.go.
+	// numeric columns read into float64 directly: numeric.go; empty jsonb
+	// objects into maps: jsonb.go.
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerNumeric(c.TypeMap())
+		if err := registerJSONB(c.TypeMap()); err != nil {
+			return err
+		}
 		return registerTextArray(c.TypeMap())
 	}
 	if telemetry.Enabled() {
