@@ -116,21 +116,36 @@ const (
 func scanCustomer(row pgx.Row) (*customer.Customer, error) {
 	var c customer.Customer
 	var mergedInto *string
-	err := row.Scan(&c.ID, &c.OrganizationID, &c.FirstName, &c.LastName, &c.Name, &c.Email,
+	err := row.Scan(customerDest(make([]any, 0, customerColumnCount), &c, &mergedInto)...)
+	return scannedCustomer(&c, mergedInto, err)
+}
+
+// customerColumnCount is the number of customerColumns.
+const customerColumnCount = 35
+
+// customerDest appends to dest the scan destinations of customerColumns
+// into c and mergedInto.
+func customerDest(dest []any, c *customer.Customer, mergedInto **string) []any {
+	return append(dest, &c.ID, &c.OrganizationID, &c.FirstName, &c.LastName, &c.Name, &c.Email,
 		&c.Phone, &c.PhoneValid, &c.PhoneExtension, &c.Birthdate,
 		&c.Gender, &c.Type, &c.Status, &c.CompanyName, &c.AvatarURL, &c.Source, &c.Notes, &c.Attributes,
 		&c.Website, &c.TaxID, &c.Fax, &c.BillingAddress, &c.ShippingAddress, &c.PaymentTerms,
 		&c.Currency, &c.CreditLimit, &c.CurrentBalance, &c.DiscountRate, &c.PreferredShipping,
-		&c.LifetimeValue, &c.TotalOrders, &c.CustomerSince, &mergedInto, &c.Created, &c.Updated)
+		&c.LifetimeValue, &c.TotalOrders, &c.CustomerSince, mergedInto, &c.Created, &c.Updated)
+}
+
+// scannedCustomer is c as read by customerDest's destinations (err: the
+// scan's).
+func scannedCustomer(c *customer.Customer, mergedInto *string, err error) (*customer.Customer, error) {
 	if err != nil {
 		return nil, err
 	}
 	if mergedInto != nil {
 		// Merged customers redirect to their survivor; callers see EMOVED.
-		return &c, movedOrErased(c.ID, *mergedInto)
+		return c, movedOrErased(c.ID, *mergedInto)
 	}
-	initCollections(&c)
-	return &c, nil
+	initCollections(c)
+	return c, nil
 }
 
 // initCollections makes empty lists render as [] and maps as {}.
