@@ -630,3 +630,75 @@ func TestSearchPageCarriesRelations(t *testing.T) {
 		t.Fatalf("organization %s: %v", otherOrg, got)
 	}
 }
+
+// TestSearchProbesAPartOfTheTerm: where the sample says a rare term's
+// first character filters little ("khan…" in every customer: "an" always
+// follows "h"), the trigram index is asked for the rest of the term while
+// the whole term is matched: pages and totals are every customer holding
+// the whole term, none holding only the part, for the first page and past
+// the end.
+func TestSearchProbesAPartOfTheTerm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 4000
+	_, err := e.store.Pool().Exec(context.Background(), `
+		INSERT INTO customers (organization_id, id, first_name, last_name, name, company_name, status, created)
+		SELECT $1, 'cust_k' || lpad(i::text, 5, '0'), 'F', 'L', 'n' || i, 'Khan' || i, 'active',
+			$2::timestamptz - i * interval '1 minute'
+		FROM generate_series(1, $3::int) i`, e.org, searchBase, n)
+	if err == nil {
+		_, err = e.store.Pool().Exec(context.Background(), `ANALYZE customers`)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &searchCorpus{e: e}
+	ids := func(pred func(i int) bool) []string {
+		var out []string
+		for i := 1; i <= n; i++ {
+			if pred(i) {
+				out = append(out, fmt.Sprintf("cust_k%05d", i))
+			}
+		}
+		return out
+	}
+	page := func(term string, all []string, p, limit int) {
+		t.Helper()
+		res := e.do("GET", fmt.Sprintf("/api/v1/customers?search=%s&page=%d&limit=%d", term, p, limit), nil).want(t, http.StatusOK)
+		var got []string
+		for _, it := range res.list() {
+			got = append(got, str(it["id"]))
+		}
+		from, to := min((p-1)*limit, len(all)), min(p*limit, len(all))
+		if want := all[from:to]; !slices.Equal(got, want) {
+			t.Fatalf("%s page %d: ids\n got %v\nwant %v", term, p, got, want)
+		}
+		if m := res.meta(); m["total"] != float64(len(all)) || m["hasMore"] != (to < len(all)) || m["total_estimated"] != nil {
+			t.Fatalf("%s page %d: meta %v, want total %d exactly", term, p, m, len(all))
+		}
+	}
+	// "khan123", "khan1230"…"khan1239".
+	han123 := ids(func(i int) bool { return strings.Contains(fmt.Sprint("khan", i), "han123") })
+	han312 := ids(func(i int) bool { return strings.Contains(fmt.Sprint("khan", i), "han312") })
+	if len(han123) != 11 || len(han312) != 11 {
+		t.Fatalf("corpus: %d and %d matches", len(han123), len(han312))
+	}
+	page("han123", han123, 1, 20) // loads the sample
+	c.waitSample(t)
+	for _, limit := range []int{20, 4} {
+		for p := 1; p <= 4; p++ {
+			page("han123", han123, p, limit)
+			page("han312", han312, p, limit)
+		}
+	}
+	// The part of "khan1234" the index is asked for, "han1234", is in an
+	// older customer's "Shan1234" too, which the page leaves out.
+	if _, err := e.store.Pool().Exec(context.Background(), `
+		INSERT INTO customers (organization_id, id, first_name, last_name, name, company_name, status, created)
+		VALUES ($1, 'cust_z00001', 'F', 'L', 'z', 'Shan1234', 'active', $2::timestamptz - interval '1 year')`, e.org, searchBase); err != nil {
+		t.Fatal(err)
+	}
+	page("khan1234", ids(func(i int) bool { return i == 1234 }), 1, 20)
+	page("han1234", append(ids(func(i int) bool { return i == 1234 }), "cust_z00001"), 1, 20)
+	page("han9999", nil, 1, 20)
+}

@@ -89,6 +89,7 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 	err := func() error {
 		probe, walk := hasTrigram(term), true
 		need := q.offset + f.Limit + 1
+		part := "" // of the term, for the trigram index (sampleTexts.probePart)
 		if len(q.baseArgs) == 1 && order == customerOrders["-created"] {
 			// The search box's case (newest first, no other filter): the
 			// sample knows the organization's size and whether the term
@@ -99,6 +100,9 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			}
 			if sm := sampleOf(texts, term); sm.full() {
 				walk = !probe || !sm.rare(rows, need)
+				if probe {
+					part = texts.probePart(term)
+				}
 				if walk {
 					// The walk's position comes from the sample, not from
 					// numbering every walked row (the window function
@@ -132,8 +136,14 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 		// 2. Few: the matches by the trigram index, at most the cap of them.
 		if probe {
 			matches := 0
+			query, args := q.probe, q.pageArgs
+			if part != "" {
+				// The same rows (the whole term's LIKE is applied): the
+				// index reads fewer posting lists.
+				query, args = q.probePart, append(q.pageArgs[:len(q.pageArgs):len(q.pageArgs)], likePattern(part))
+			}
 			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
-				b.Queue(q.probe, q.pageArgs...).Query(func(rows pgx.Rows) error {
+				b.Queue(query, args...).Query(func(rows pgx.Rows) error {
 					var err error
 					list, err = r.scanPage(rows, &matches)
 					return err

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -48,5 +49,36 @@ func TestSampleOfAgreesWithContains(t *testing.T) {
 				t.Fatalf("%q in %d texts: %+v, want %d matches", term, len(texts), got, want)
 			}
 		}
+	}
+}
+
+// The trigram index is asked for a term without its first (or last)
+// character only when the sample says that character adds little: most
+// texts holding its neighbours hold it too; never for short terms, terms
+// with other characters, or where both ends filter.
+func TestProbePartDropsAnEndThatFiltersLittle(t *testing.T) {
+	var texts []string
+	for i := range 1000 {
+		texts = append(texts, fmt.Sprintf("n%d khan%d@mail.example é%dabc", i, i*7919%100000, i))
+	}
+	st := newSampleTexts(texts)
+	for term, want := range map[string]string{
+		"han726":  "an726", // every text holding "an" holds "han"
+		"khan72":  "han72", // likewise "kh" and "kha"
+		"726han":  "726ha", // and "ha" and "han"
+		"ail.ex":  "il.ex", // separators are characters of trigrams too
+		"han72":   "",      // short: the part would keep two trigrams
+		"zhan72":  "",      // no text holds "zha"; few holding "n7" hold "n72"
+		"x72615":  "",      // nor "x72"; few holding "61" hold "615"
+		"a%b726":  "",      // a character the index does not hold
+		"7é4abcx": "",      // no text holds "7é4" nor "bcx"
+		"":        "",
+	} {
+		if got := st.probePart(term); got != want {
+			t.Errorf("probePart(%q) = %q, want %q", term, got, want)
+		}
+	}
+	if got := (*sampleTexts)(nil).probePart("han726"); got != "" {
+		t.Errorf("without a sample: %q", got)
 	}
 }

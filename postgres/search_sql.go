@@ -14,6 +14,9 @@ import (
 type searchTexts struct {
 	like, indexed         string
 	capped, probe, counts string
+	// probe with the trigram index asked for a part of the term, the
+	// parameter after the offset (see sampleTexts.probePart).
+	probePart string
 	// The walk numbered or guided by a sample: [0] the first walk
 	// (searchWalkRows rows), [1] to the end.
 	walks, walksSampled [2]string
@@ -51,8 +54,13 @@ func buildSearchTexts(where string, nargs int, order string, bare bool) *searchT
 	q.capped = `SELECT * FROM customers c WHERE ` + where + ` AND ` + q.indexed + ` AND ` + q.like +
 		` LIMIT ` + strconv.Itoa(searchProbeCap+1)
 	// The page's relations are read for its rows only, past the offset.
-	q.probe = `SELECT c.n, ` + customerColumns + `, ` + rel + ` FROM (
-		SELECT count(*) OVER () AS n, c.* FROM (` + q.capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
+	probe := func(capped string) string {
+		return `SELECT c.n, ` + customerColumns + `, ` + rel + ` FROM (
+		SELECT count(*) OVER () AS n, c.* FROM (` + capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
+	}
+	q.probe = probe(q.capped)
+	q.probePart = probe(`SELECT * FROM customers c WHERE ` + where + ` AND ` + searchIndexed("$"+strconv.Itoa(nargs+3)) +
+		` AND ` + q.like + ` LIMIT ` + strconv.Itoa(searchProbeCap+1))
 	q.counts = `SELECT * FROM customers c WHERE ` + where + ` AND ` + q.like
 	// The walk numbers the rows in the sort order before filtering by the
 	// term: the filter cannot move below the window function (no plan can
