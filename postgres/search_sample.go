@@ -222,30 +222,42 @@ func (s *Store) SearchSampleLoaded(orgID string) bool {
 // nothing (issue 24: ~40 of a rare term's ~75 index pages at 1.69M
 // customers right after an import). "" keeps the whole term: fewer than 6
 // characters (the part keeps at least three trigrams), characters the
-// index does not fold into trigrams, or both ends filtering.
+// index does not fold into trigrams, or both ends filtering. The first
+// character is tried first.
 func (st *sampleTexts) probePart(term string) string {
 	if st == nil || len(term) > 256 || utf8.RuneCountInString(term) < 6 || !allTrigramRunes(term) {
 		return ""
 	}
 	r := []rune(term)
 	n := len(r)
-	// The share of the texts holding the two characters next to an end
-	// that hold the end's trigram too.
-	share := func(trigram, pair []rune) float64 {
-		k := sampleOf(st, string(pair)).matches
-		if k < 5 {
-			return 0 // too few to tell
-		}
-		return float64(sampleOf(st, string(trigram)).matches) / float64(k)
-	}
-	head, tail := share(r[:3], r[1:3]), share(r[n-3:], r[n-3:n-1])
-	switch {
-	case head >= 1.0/3 && head >= tail:
+	if st.holdsMostly(string(r[1:3]), string(r[:3])) {
 		return string(r[1:])
-	case tail >= 1.0/3:
+	}
+	if st.holdsMostly(string(r[n-3:n-1]), string(r[n-3:])) {
 		return string(r[:n-1])
 	}
 	return ""
+}
+
+// holdsMostly tells whether at least a third of the sample's texts holding
+// pair hold trigram (which contains pair) too, and at least 5 hold pair
+// (fewer tell nothing). One pass over the texts.
+func (st *sampleTexts) holdsMostly(pair, trigram string) bool {
+	want := pairsOf(pair)
+	k, m, start := 0, 0, 0
+	for i, mask := range st.masks {
+		end := int(st.ends[i])
+		if mask[0]&want[0] == want[0] && mask[1]&want[1] == want[1] && mask[2]&want[2] == want[2] && mask[3]&want[3] == want[3] {
+			if text := st.joined[start:end]; strings.Contains(text, pair) {
+				k++
+				if strings.Contains(text, trigram) {
+					m++
+				}
+			}
+		}
+		start = end + 1
+	}
+	return k >= 5 && 3*m >= k
 }
 
 // allTrigramRunes tells whether every character of term is one the

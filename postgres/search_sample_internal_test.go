@@ -82,3 +82,20 @@ func TestProbePartDropsAnEndThatFiltersLittle(t *testing.T) {
 		t.Errorf("without a sample: %q", got)
 	}
 }
+
+func BenchmarkProbePart(b *testing.B) {
+	var texts []string
+	names := []string{"khan", "haddad", "murphy", "suzuki", "mansour", "walsh", "das", "okafor"}
+	for i := range 1000 {
+		n := names[i%len(names)]
+		texts = append(texts, fmt.Sprintf("sarah %s sarah.%s%d@example.com +1555%07d", n, n, i*7919%100000000, i*104729%10000000))
+	}
+	st := newSampleTexts(texts)
+	for _, term := range []string{"han726", "ddy478", "uki234"} {
+		b.Run(term, func(b *testing.B) {
+			for range b.N {
+				st.probePart(term)
+			}
+		})
+	}
+}
