@@ -181,6 +181,7 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 		return out, fmt.Errorf("fuzzy records: %w", err)
 	}
 	w := &pairWriter{orgID: orgID}
+	weights := model.Weights()
 	for p := range c.pairs {
 		a, b := int32(p>>32), int32(p&(1<<32-1))
 		if !have[a] || !have[b] { // merged or deleted since its keys were written
@@ -188,7 +189,7 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 		}
 		out.Compared++
 		cmp := dedupe.Compare(recs[a], recs[b])
-		score := model.Score(cmp)
+		score := weights.Score(cmp)
 		// A pair below the minimum is left as it is: the next scan drops
 		// open fuzzy pairs it no longer confirms.
 		if score >= minScore {
