@@ -5,7 +5,6 @@ import (
 	"unicode"
 
 	"github.com/gosimple/unidecode"
-	"github.com/hbollon/go-edlib"
 )
 
 // FuzzyRecord is what duplicate suggestions compare of a customer: its
@@ -69,6 +68,8 @@ const (
 // prepared is a FuzzyRecord normalized once for many comparisons.
 type prepared struct {
 	first, last, birth, street, number, city, postcode, email, phone, company string
+	// The email local part's digits, and the rest: compared per pair.
+	emailDigits, emailLetters string
 }
 
 // PreparedRecord is a record normalized for comparison; prepare each record
@@ -93,6 +94,7 @@ func Prepare(r *FuzzyRecord) PreparedRecord {
 		street: street, number: number, city: foldWord(r.City),
 		postcode: strings.ToLower(strings.ReplaceAll(strings.TrimSpace(r.Postcode), " ", "")),
 		email:    local, phone: phone, company: foldWord(r.Company),
+		emailDigits: digitsOnly(local), emailLetters: stripDigits(local),
 	}}
 }
 
@@ -114,8 +116,8 @@ func Compare(pa, pb PreparedRecord) Comparison {
 	c.Pattern[CmpBirth], c.detail[CmpBirth] = compareBirth(a.birth, b.birth)
 	c.Pattern[CmpAddress], c.detail[CmpAddress] = compareAddress(a, b)
 	switch {
-	case a.email != b.email && a.email != "" && b.email != "" && digitsOnly(a.email) != digitsOnly(b.email) &&
-		(stripDigits(a.email) == stripDigits(b.email) || digitsOnly(a.email) != "" && digitsOnly(b.email) != ""):
+	case a.email != b.email && a.email != "" && b.email != "" && a.emailDigits != b.emailDigits &&
+		(a.emailLetters == b.emailLetters || a.emailDigits != "" && b.emailDigits != ""):
 		// "john.smith84" and "john.smith85", "mei.lee12" and "wei.lee14":
 		// the numbers tell two people apart
 		c.Pattern[CmpEmail] = 3
@@ -138,7 +140,7 @@ func compareFirst(a, b string) (uint8, uint8) {
 	case nicknameVariants(a, b):
 		return 2, detailNickname
 	}
-	jw := edlib.JaroWinklerSimilarity(a, b)
+	jw := jaroWinkler(a, b)
 	switch {
 	case jw >= 0.92:
 		return 2, detailNone
@@ -155,9 +157,9 @@ func compareLast(a, b string) (uint8, uint8) {
 	case a == b:
 		return 1, detailNone
 	}
-	jw := edlib.JaroWinklerSimilarity(a, b)
+	jw := jaroWinkler(a, b)
 	switch {
-	case jw >= 0.92 || edlib.OSADamerauLevenshteinDistance(a, b) <= 1:
+	case jw >= 0.92 || osaWithin(a, b, 1) <= 1:
 		return 2, detailNone
 	case jw >= 0.8:
 		return 3, detailNone
@@ -188,7 +190,7 @@ func compareBirth(a, b string) (uint8, uint8) {
 	}
 	if len(differ) == 1 {
 		x, y := [3]string{ya, ma, da}[differ[0]], [3]string{yb, mb, db}[differ[0]]
-		if edlib.OSADamerauLevenshteinDistance(x, y) <= 1 {
+		if osaWithin(x, y, 1) <= 1 {
 			return 2, detailOneEdit
 		}
 	}
@@ -262,7 +264,7 @@ func similarLevel(a, b string, jwMin float32) uint8 {
 		return 0
 	case a == b:
 		return 1
-	case edlib.JaroWinklerSimilarity(a, b) >= jwMin:
+	case jaroWinkler(a, b) >= jwMin:
 		return 2
 	}
 	return 3
@@ -277,7 +279,7 @@ func editLevel(a, b string, maxEdits int) (uint8, uint8) {
 	case a == b:
 		return 1, detailNone
 	}
-	d := edlib.OSADamerauLevenshteinDistance(a, b)
+	d := osaWithin(a, b, maxEdits)
 	switch {
 	case d == 1:
 		return 2, detailOneEdit
@@ -290,9 +292,10 @@ func editLevel(a, b string, maxEdits int) (uint8, uint8) {
 // foldWord is s in lowercase ASCII letters and digits, spaces and
 // punctuation dropped ("O'Brien" → "obrien", "José" → "jose").
 func foldWord(s string) string {
-	if !isASCII(s) {
-		s = unidecode.Unidecode(s)
+	if isASCII(s) {
+		return foldASCII(s)
 	}
+	s = unidecode.Unidecode(s)
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
 		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
@@ -300,6 +303,28 @@ func foldWord(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// foldASCII is foldWord of an ASCII string: s itself when it is folded
+// already (most names' letters are, the first one aside).
+func foldASCII(s string) string {
+	folded := true
+	for i := 0; i < len(s) && folded; i++ {
+		folded = 'a' <= s[i] && s[i] <= 'z' || '0' <= s[i] && s[i] <= '9'
+	}
+	if folded {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			b = append(b, c)
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		}
+	}
+	return string(b)
 }
 
 func stripDigits(s string) string {

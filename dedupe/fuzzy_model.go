@@ -445,3 +445,41 @@ func reasonPhrase(cmp int, level, detail uint8) string {
 	}
 	return comparisonNames[cmp]
 }
+
+// FuzzyWeights are a model's match weights by level, taken once for the
+// many pairs one model scores: Score is the model's Score without seven
+// logarithms a pair (the same values, summed in the same order).
+type FuzzyWeights struct {
+	prior         float64
+	w             [NumComparisons][6]float64 // by level, 0 the null level
+	lastAtAddress [6]float64
+	atAddress     bool
+}
+
+// Weights are m's match weights.
+func (m *FuzzyModel) Weights() *FuzzyWeights {
+	fw := &FuzzyWeights{prior: math.Log2(m.Lambda / (1 - m.Lambda)), atAddress: m.ULastAtAddress != nil}
+	for c := range NumComparisons {
+		for l := 1; l <= comparisonLevels[c]; l++ {
+			fw.w[c][l] = math.Log2(m.M[c][l-1] / m.U[c][l-1])
+			if c == CmpLast && fw.atAddress {
+				fw.lastAtAddress[l] = math.Log2(m.M[c][l-1] / m.ULastAtAddress[l-1])
+			}
+		}
+	}
+	return fw
+}
+
+// Score is the model's Score of c.
+func (fw *FuzzyWeights) Score(c Comparison) float64 {
+	p := &c.Pattern
+	w := fw.prior
+	for i := range NumComparisons {
+		if i == CmpLast && p[CmpAddress] == 1 && fw.atAddress {
+			w += fw.lastAtAddress[p[i]]
+		} else {
+			w += fw.w[i][p[i]]
+		}
+	}
+	return 1 / (1 + math.Exp2(-w))
+}

@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gosimple/unidecode"
-	"github.com/hbollon/go-edlib"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -298,10 +297,10 @@ func closeWords(a, b string, slack int) bool {
 	// One edit always passes ("a one-letter typo"); two when the words stay
 	// alike; more for long words that stay very alike. Thresholds in the
 	// usual range for Jaro-Winkler on names, lowered by slack.
-	d := edlib.OSADamerauLevenshteinDistance(a, b)
+	d := osaDistance(a, b)
 	if d <= 1+slack {
 		return true
 	}
-	jw := edlib.JaroWinklerSimilarity(a, b) + 0.05*float32(slack)
+	jw := jaroWinkler(a, b) + 0.05*float32(slack)
 	return d <= 2 && jw >= 0.80 || short >= 5 && jw >= 0.88
 }

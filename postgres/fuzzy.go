@@ -114,8 +114,13 @@ const (
 	// 0 keeps that filter out of the probe): on fuzzy_keys without
 	// statistics (a young organization, autovacuum off or behind) the
 	// planner read every key row of the organization for each key instead.
+	// The customers' own keys are read id by id (a join to the array, not
+	// "customer_id = ANY($2)"): with that, at 108,000 keyed customers the
+	// planner came to prefer reading all the organization's key rows and
+	// filtering them, 66 ms instead of 6 a batch of 25 (issue 24).
 	sqlFuzzyCandidates = `SELECT k.customer_id, k.key, o.ids FROM (
-			SELECT customer_id, unnest(keys) AS key FROM fuzzy_keys WHERE organization_id = $1 AND customer_id = ANY($2)) k
+			SELECT f.customer_id, unnest(f.keys) AS key FROM unnest($2::text[]) AS b(id)
+			JOIN fuzzy_keys f ON f.organization_id = $1 AND f.customer_id = b.id) k
 		CROSS JOIN LATERAL (SELECT array_agg(x.customer_id) AS ids FROM (
 			SELECT customer_id FROM (SELECT customer_id, organization_id FROM fuzzy_keys o WHERE o.keys @> ARRAY[k.key] OFFSET 0) o
 			WHERE o.organization_id = $1 LIMIT ` + sqlFuzzyKeyCapK + ` + 1) x) o`

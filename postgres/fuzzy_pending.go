@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -152,72 +153,145 @@ func scoreCustomers(ctx context.Context, tx pgx.Tx, orgID string, ids []string, 
 	if _, err := tx.Exec(ctx, sqlFuzzyFlushKeys); err != nil {
 		return out, fmt.Errorf("merge fuzzy keys: %w", err)
 	}
-	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids)
-	if err != nil {
+	// The customers met are numbered as they come (a pair is two numbers,
+	// its customers hashed once each), read as raw bytes: a batch meets
+	// tens of candidates a customer, most of them more than once.
+	c := fuzzyCandidates{index: make(map[string]int32, 8*len(ids)), pairs: make(map[uint64]struct{}, 32*len(ids))}
+	if err := c.read(ctx, tx, orgID, ids); err != nil {
 		return out, fmt.Errorf("fuzzy candidates: %w", err)
 	}
-	type pair struct{ a, b string }
-	pairs := map[pair]bool{}
-	need := map[string]bool{}
-	var id string
-	var key int64
-	var others []string
-	_, err = pgx.ForEachRow(rows, []any{&id, &key, &others}, func() error {
-		if len(others) > fuzzyKeyCap(key) {
-			return nil
-		}
-		for _, o := range others {
-			if o != id {
-				a, b := orderedPair(id, o)
-				pairs[pair{a, b}] = true
-				need[a], need[b] = true, true
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return out, fmt.Errorf("fuzzy candidates: %w", err)
-	}
-	if len(pairs) == 0 {
+	if len(c.pairs) == 0 {
 		return out, nil
 	}
-	all := make([]string, 0, len(need))
-	for k := range need {
-		all = append(all, k)
-	}
-	recs := map[string]dedupe.PreparedRecord{}
-	rows, err = tx.Query(ctx, sqlFuzzyRecords, orgID, all)
+	recs := make([]dedupe.PreparedRecord, len(c.ids))
+	have := make([]bool, len(c.ids))
+	rows, err := tx.Query(ctx, sqlFuzzyRecords, orgID, c.ids)
 	if err != nil {
 		return out, fmt.Errorf("fuzzy records: %w", err)
 	}
 	var r dedupe.FuzzyRecord
 	_, err = pgx.ForEachRow(rows, []any{&r.ID, &r.First, &r.Last, &r.Name, &r.Birthdate, &r.Street, &r.City,
 		&r.Postcode, &r.Email, &r.Phone, &r.Company}, func() error {
-		recs[r.ID] = dedupe.Prepare(&r)
+		if i, ok := c.index[r.ID]; ok {
+			recs[i], have[i] = dedupe.Prepare(&r), true
+		}
 		return nil
 	})
 	if err != nil {
 		return out, fmt.Errorf("fuzzy records: %w", err)
 	}
 	w := &pairWriter{orgID: orgID}
-	for p := range pairs {
-		ra, okA := recs[p.a]
-		rb, okB := recs[p.b]
-		if !okA || !okB { // merged or deleted since its keys were written
+	weights := model.Weights()
+	for p := range c.pairs {
+		a, b := int32(p>>32), int32(p&(1<<32-1))
+		if !have[a] || !have[b] { // merged or deleted since its keys were written
 			continue
 		}
 		out.Compared++
-		c := dedupe.Compare(ra, rb)
-		score := model.Score(c)
+		cmp := dedupe.Compare(recs[a], recs[b])
+		score := weights.Score(cmp)
 		// A pair below the minimum is left as it is: the next scan drops
 		// open fuzzy pairs it no longer confirms.
 		if score >= minScore {
-			w.add(FuzzyPair{A: p.a, B: p.b, Score: score, Reasons: model.Reasons(c)})
+			w.add(FuzzyPair{A: c.ids[a], B: c.ids[b], Score: score, Reasons: model.Reasons(cmp)})
 		}
 	}
 	err = w.flush(ctx, tx)
 	out.Suggested = w.written
 	return out, err
+}
+
+// fuzzyCandidates are the pairs of a batch: customers numbered in index (ids
+// by number), a pair the numbers of its customers in the table's order
+// (customer_a < customer_b), high and low 32 bits.
+type fuzzyCandidates struct {
+	index map[string]int32
+	ids   []string
+	pairs map[uint64]struct{}
+}
+
+// number is the customer's number, given on first sight.
+func (c *fuzzyCandidates) number(id []byte) int32 {
+	if i, ok := c.index[string(id)]; ok {
+		return i
+	}
+	s := string(id)
+	i := int32(len(c.ids))
+	c.index[s] = i
+	c.ids = append(c.ids, s)
+	return i
+}
+
+// read pairs each customer of ids with the customers sharing a key with
+// it (sqlFuzzyCandidates), keys above their cap left out.
+func (c *fuzzyCandidates) read(ctx context.Context, tx pgx.Tx, orgID string, ids []string) error {
+	rows, err := tx.Query(ctx, sqlFuzzyCandidates, orgID, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if fd := rows.FieldDescriptions(); len(fd) != 3 || fd[1].Format != pgx.BinaryFormatCode || fd[2].Format != pgx.BinaryFormatCode {
+		return fmt.Errorf("unexpected columns")
+	}
+	var others [][]byte
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw[1]) != 8 {
+			return fmt.Errorf("key of %d bytes", len(raw[1]))
+		}
+		key := int64(binary.BigEndian.Uint64(raw[1]))
+		if others, err = textArrayElements(raw[2], others[:0]); err != nil {
+			return err
+		}
+		if len(others) > fuzzyKeyCap(key) {
+			continue
+		}
+		a := c.number(raw[0])
+		for _, o := range others {
+			if string(o) == c.ids[a] {
+				continue
+			}
+			b := c.number(o)
+			if c.ids[a] < c.ids[b] {
+				c.pairs[uint64(a)<<32|uint64(b)] = struct{}{}
+			} else {
+				c.pairs[uint64(b)<<32|uint64(a)] = struct{}{}
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// textArrayElements appends the elements of a one-dimensional text[] in
+// binary form (NULL: none), views of raw.
+func textArrayElements(raw []byte, out [][]byte) ([][]byte, error) {
+	if raw == nil {
+		return out, nil
+	}
+	if len(raw) < 12 {
+		return nil, fmt.Errorf("text[]: short array")
+	}
+	ndim := binary.BigEndian.Uint32(raw)
+	if ndim == 0 {
+		return out, nil
+	}
+	if ndim != 1 || len(raw) < 20 {
+		return nil, fmt.Errorf("text[]: %d dimensions", ndim)
+	}
+	n := int(binary.BigEndian.Uint32(raw[12:]))
+	p := raw[20:]
+	for range n {
+		if len(p) < 4 {
+			return nil, fmt.Errorf("text[]: short element")
+		}
+		l := int32(binary.BigEndian.Uint32(p))
+		if l < 0 || int(l) > len(p)-4 {
+			return nil, fmt.Errorf("text[]: null or odd element")
+		}
+		out = append(out, p[4:4+l])
+		p = p[4+l:]
+	}
+	return out, nil
 }
 
 func distinct(xs []string) []string {

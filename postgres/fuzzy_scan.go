@@ -237,10 +237,11 @@ func (s *Store) scanFuzzy(ctx context.Context, orgID string, opts FuzzyScanOptio
 		writers[i] = &pairWriter{orgID: orgID}
 	}
 	sc.progress = opts.Progress
+	weights := model.Weights()
 	err = sc.each(ctx, 1, func(i int, a, b *dedupe.FuzzyRecord) error {
 		compared[i]++
 		c := dedupe.Compare(dedupe.Prepare(a), dedupe.Prepare(b))
-		if score := model.Score(c); score >= opts.MinScore {
+		if score := weights.Score(c); score >= opts.MinScore {
 			w := writers[i]
 			// The ids are views of the pass's arena, which the next pass
 			// overwrites: the batch keeps copies.
