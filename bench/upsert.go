@@ -256,6 +256,9 @@ type scoringLag struct {
 func (u *upserts) drainScoring(ctx context.Context) (waiting int, took time.Duration) {
 	start := time.Now()
 	waiting, err := u.st.store.SuggestPending(ctx, u.g.orgID)
+	if u.cfg.suggestPoll >= time.Minute { // scoring off (-suggest-poll 1h): nothing drains
+		return waiting, 0
+	}
 	for n := waiting; err == nil && n > 0 && time.Since(start) < time.Minute; n, err = u.st.store.SuggestPending(ctx, u.g.orgID) {
 		time.Sleep(20 * time.Millisecond)
 	}
