@@ -185,14 +185,6 @@ type FuzzyPair struct {
 	Reasons []string
 }
 
-// orderedPair puts a pair in the table's order.
-func orderedPair(a, b string) (string, string) {
-	if a < b {
-		return a, b
-	}
-	return b, a
-}
-
 // pairWriter batches scored pairs into duplicate_suggestions.
 type pairWriter struct {
 	orgID   string

@@ -46,7 +46,7 @@ func fuzzyScorerPeople(seed uint64) (customers, addresses [][]any) {
 		r[k] = rune('a' + rng.IntN(26))
 		return string(r)
 	}
-	type person struct{ first, last, name, email, phone, birth, street, city, postcode, company string }
+	type person struct{ first, last, email, phone, birth, street, city, postcode, company string }
 	var prev person
 	for i := range 1500 {
 		var p person
