@@ -66,7 +66,13 @@ const (
 	sqlFuzzyRecords = sqlFuzzyRecordsAll + ` AND c.id = ANY($2)`
 
 	// sqlFuzzyKeys writes the blocking keys of the organization's live
-	// customers (%s: all, or those of $2).
+	// customers (%s: all, or those of $2). Each key is a hash of its rule
+	// and text (low four bits: the rule) XORed with a hash of the
+	// organization (low four bits clear): the keys' GIN index is one for
+	// all organizations, and with keys shared across them a probe read
+	// every organization's customers with that name or birthdate before
+	// the organization filter (migration 00049 mixed the keys written
+	// before). Within an organization the XOR is a bijection: the same blocks.
 	sqlFuzzyKeys = `WITH rec AS (
 		SELECT c.id, c.birthdate AS bd,
 			NULLIF(lower(CASE WHEN c.first_name || c.last_name = '' THEN split_part(btrim(c.name), ' ', 1)
@@ -88,17 +94,17 @@ const (
 	)
 	INSERT INTO fuzzy_keys (organization_id, customer_id, keys)
 	SELECT $1, ph.id, array_remove(ARRAY[
-		(hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0) & -16) | 1,
-		(hashtextextended('2|' || bd::text, 0) & -16) | 2,
-		(hashtextextended('3|' || pc || '|' || lm, 0) & -16) | 3,
-		(hashtextextended('4|' || pc || '|' || fm, 0) & -16) | 4,
-		(hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0) & -16) | 5,
-		(hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0) & -16) | 6,
-		(hashtextextended('7|' || em, 0) & -16) | 7,
-		(hashtextextended('8|' || st, 0) & -16) | 8,
-		(hashtextextended('9|' || bd::text || '|' || least(fi0, li0) || greatest(fi0, li0), 0) & -16) | 9,
-		(hashtextextended('10|' || st || '|' || pc, 0) & -16) | 10], NULL)
-	FROM ph
+		((hashtextextended('1|' || lm || '|' || fi || '|' || extract(year FROM bd), 0) & -16) | 1) # m.mix,
+		((hashtextextended('2|' || bd::text, 0) & -16) | 2) # m.mix,
+		((hashtextextended('3|' || pc || '|' || lm, 0) & -16) | 3) # m.mix,
+		((hashtextextended('4|' || pc || '|' || fm, 0) & -16) | 4) # m.mix,
+		((hashtextextended('5|' || least(fm, lm) || '|' || greatest(fm, lm) || CASE WHEN fm IS NULL OR lm IS NULL THEN NULL ELSE '' END, 0) & -16) | 5) # m.mix,
+		((hashtextextended('6|' || CASE WHEN length(ph) >= 7 THEN ph END, 0) & -16) | 6) # m.mix,
+		((hashtextextended('7|' || em, 0) & -16) | 7) # m.mix,
+		((hashtextextended('8|' || st, 0) & -16) | 8) # m.mix,
+		((hashtextextended('9|' || bd::text || '|' || least(fi0, li0) || greatest(fi0, li0), 0) & -16) | 9) # m.mix,
+		((hashtextextended('10|' || st || '|' || pc, 0) & -16) | 10) # m.mix], NULL)
+	FROM ph, (SELECT hashtextextended($1, 0) & -16 AS mix) m
 	ON CONFLICT (organization_id, customer_id) DO UPDATE SET keys = EXCLUDED.keys
 		WHERE fuzzy_keys.keys IS DISTINCT FROM EXCLUDED.keys`
 
