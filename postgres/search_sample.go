@@ -128,6 +128,13 @@ func sampleOf(st *sampleTexts, term string) sampleMatches {
 // without a sample the search walks first.
 func (sm sampleMatches) full() bool { return sm.size*searchSampleEvery >= searchWalkRows }
 
+// few tells whether the sample (nil: none loaded) holds an organization
+// smaller than a first walk: fewer customers than searchWalkRows when it
+// was taken.
+func (st *sampleTexts) few() bool {
+	return st != nil && len(st.ends)*searchSampleEvery < searchWalkRows
+}
+
 // density is the share of the walked rows likely to match.
 func (sm sampleMatches) density() float64 {
 	if sm.size == 0 {
