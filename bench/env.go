@@ -117,8 +117,11 @@ func (s *stack) close() {
 }
 
 // do sends one request and reports its status (0 on transport error).
-func (s *stack) do(ctx context.Context, req *http.Request) int {
-	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+func (s *stack) do(ctx context.Context, req *http.Request) int { return s.doAs(ctx, s.apiKey, req) }
+
+// doAs is do with another API key (another organization's).
+func (s *stack) doAs(ctx context.Context, apiKey string, req *http.Request) int {
+	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := s.http.Do(req.WithContext(ctx))
 	if err != nil {
 		return 0

@@ -90,6 +90,10 @@ func lookupSuite(ctx context.Context, suite string, cfg config, st *stack, pool 
 		}
 	}
 
+	smallKey, err := smallOrganization(ctx, cfg, pool, g)
+	if err != nil {
+		return err
+	}
 	rep.Baselines = append(rep.Baselines,
 		"lookup by email/phone: the identity row by primary key joined to its customer, the API's columns, "+
 			"raw rows (not decoded), keys normalized by the client; get by id: the customer by primary key, same way",
@@ -176,6 +180,35 @@ func lookupSuite(ctx context.Context, suite string, cfg config, st *stack, pool 
 			base: func(ctx context.Context, rng *rand.Rand) bool {
 				p := g.person(rng.IntN(n))
 				_, err := rowsOf(ctx, pool, baseSearch, g.orgID, likePattern(rareTerm(p)))
+				return err == nil
+			},
+			target: boxTarget,
+		},
+		// A small organization (2,000 customers, copies of the large one's
+		// first) searching terms common in the large one: one trigram
+		// index serves every organization (issue 24).
+		{
+			name: "list ?search= small org, common",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(smallCustomers))
+				return st.getAs(ctx, smallKey, "/api/v1/customers?search="+url.QueryEscape(commonTerm(p, rng))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(smallCustomers))
+				_, err := rowsOf(ctx, pool, baseSearch, smallOrg, likePattern(commonTerm(p, rng)))
+				return err == nil
+			},
+			target: boxTarget,
+		},
+		{
+			name: "list ?search= small org, rare",
+			api: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(smallCustomers))
+				return st.getAs(ctx, smallKey, "/api/v1/customers?search="+url.QueryEscape(rareTerm(p))) == 200
+			},
+			base: func(ctx context.Context, rng *rand.Rand) bool {
+				p := g.person(rng.IntN(smallCustomers))
+				_, err := rowsOf(ctx, pool, baseSearch, smallOrg, likePattern(rareTerm(p)))
 				return err == nil
 			},
 			target: boxTarget,
