@@ -93,13 +93,15 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 		texts, rows := s.samples.get(s, orgID)
 		if texts.few() {
 			// A small organization (fewer customers than a first walk
-			// reads, when its sample was taken): walked to the end of
-			// the page, and counted the same way (searchRun.total). The
-			// trigram index is one for all organizations: a probe's
-			// posting lists, and the rows it fetches and then filters
-			// out, are every organization's, so a large one's customers
-			// made a small one's searches slow (issue 24).
-			r.small, probe, walk = true, false, false
+			// reads, when its sample was taken): its matches are read
+			// along its own rows, counted and sorted for the page in one
+			// statement (q.whole; walked, should it have grown past the
+			// cap since). The trigram index is one for all
+			// organizations: a probe's posting lists, and the rows it
+			// fetches and then filters out, are every organization's, so
+			// a large one's customers made a small one's searches slow
+			// (issue 24).
+			r.small, probe, walk = true, true, false
 			if rows > 0 && len(q.baseArgs) == 1 {
 				r.baseRows = rows // no planner's estimate asked
 			}
@@ -145,16 +147,20 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			likely := float64(seen) / float64(searchWalkRows) * float64(r.baseRows)
 			probe = probe && (len(list) == 0 || likely <= 1.5*searchProbeCap)
 		}
-		// 2. Few: the matches by the trigram index, at most the cap of them.
+		// 2. Few: the matches by the trigram index (a small organization's
+		// along its own rows), at most the cap of them.
 		if probe {
 			matches := 0
-			query, args := q.probe, q.pageArgs
-			if part != "" {
+			query, args, plan, capped := q.probe, q.pageArgs, probePlan, q.capped
+			switch {
+			case r.small:
+				query, plan, capped = q.whole, smallPlan, q.wholeCapped
+			case part != "":
 				// The same rows (the whole term's LIKE is applied): the
 				// index reads fewer posting lists.
 				query, args = q.probePart, append(q.pageArgs[:len(q.pageArgs):len(q.pageArgs)], likePattern(part))
 			}
-			err := r.run(ctx, probePlan, func(b *pgx.Batch) {
+			err := r.run(ctx, plan, func(b *pgx.Batch) {
 				b.Queue(query, args...).Query(func(rows pgx.Rows) error {
 					var err error
 					list, err = r.scanPage(rows, &matches)
@@ -163,7 +169,7 @@ func (s *Store) searchCustomers(ctx context.Context, orgID string, f customer.Fi
 			})
 			if err == nil && len(list) == 0 && q.offset > 0 {
 				// A page past the end says nothing of the matches: count them.
-				matches, err = r.count(ctx, probePlan, q.capped)
+				matches, err = r.count(ctx, plan, capped)
 			}
 			if err != nil || matches <= searchProbeCap { // else more: walk
 				page = customer.Page{Total: matches, HasMore: len(list) > f.Limit}
@@ -209,6 +215,12 @@ const (
 		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
 		set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 	walkPlanSerial = walkPlan + `, set_config('max_parallel_workers_per_gather', '0', true)`
+	// smallPlan reads a small organization's rows along an index of its
+	// own (no bitmap of the shared trigram index) and sorts its matches.
+	smallPlan = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'on', true),
+		set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'on', true),
+		set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true),
+		set_config('max_parallel_workers_per_gather', '0', true)`
 )
 
 // searchQueries are the SQL texts and arguments of one search.

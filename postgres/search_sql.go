@@ -14,6 +14,9 @@ import (
 type searchTexts struct {
 	like, indexed         string
 	capped, probe, counts string
+	// A small organization's matches, read along its own rows (no
+	// trigram index), at most the cap of them, and its page out of them.
+	wholeCapped, whole string
 	// probe with the trigram index asked for a part of the term, the
 	// parameter after the offset (see sampleTexts.probePart).
 	probePart string
@@ -59,6 +62,8 @@ func buildSearchTexts(where string, nargs int, order string, bare bool) *searchT
 		SELECT count(*) OVER () AS n, c.* FROM (` + capped + `) c ORDER BY ` + order + limitOffset + `) c ORDER BY ` + order
 	}
 	q.probe = probe(q.capped)
+	q.wholeCapped = `SELECT * FROM customers c WHERE ` + where + ` AND ` + q.like + ` LIMIT ` + strconv.Itoa(searchProbeCap+1)
+	q.whole = probe(q.wholeCapped)
 	q.probePart = probe(`SELECT * FROM customers c WHERE ` + where + ` AND ` + searchIndexed("$"+strconv.Itoa(nargs+3)) +
 		` AND ` + q.like + ` LIMIT ` + strconv.Itoa(searchProbeCap+1))
 	q.counts = `SELECT * FROM customers c WHERE ` + where + ` AND ` + q.like
