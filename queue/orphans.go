@@ -79,7 +79,7 @@ func RecoverOrphans(ctx context.Context, rdb redis.UniversalClient, insp *asynq.
 }
 
 // ImportTasksLost reports whether Redis lost an import's work: neither its
-// plan task nor a task for each of its pending chunks exists (a Redis
+// plan task nor a task for any of its pending chunks exists (a Redis
 // restart without persistence, a flush, a failover to a stale replica).
 func ImportTasksLost(ctx context.Context, rdb redis.UniversalClient, names Names, importID string, pending []int) (bool, error) {
 	prefix := "asynq:{" + names.Imports() + "}:t:"
@@ -101,10 +101,12 @@ func ImportTasksLost(ctx context.Context, rdb redis.UniversalClient, names Names
 	if len(pending) == 0 {
 		return true, nil // planned by nobody
 	}
+	// A few of the pending chunks are queued at a time, and each merged
+	// one queues the next (worker: queueChunks): lost when none is.
 	for _, e := range exists[1:] {
-		if e.Val() == 0 {
-			return true, nil
+		if e.Val() == 1 {
+			return false, nil
 		}
 	}
-	return false, nil
+	return true, nil
 }

@@ -36,16 +36,41 @@ func (d *Deps) handleImportPlan(ctx context.Context, t *asynq.Task) error {
 	if len(chunks) == 0 {
 		return d.Store.CompleteEmptyImport(ctx, p.OrgID, p.ImportID)
 	}
-	pending, err := d.Store.PendingChunks(ctx, p.OrgID, p.ImportID)
+	if err := d.queueChunks(ctx, p.OrgID, p.ImportID); err != nil {
+		return err
+	}
+	return d.Store.TouchImport(ctx, p.OrgID, p.ImportID)
+}
+
+// queueChunks queues an import's first chunks not merged yet, at most
+// chunkWindow of them; each merged chunk queues the next ones the same way
+// (handleImportChunk). The imports queue is first in, first out: with all
+// of a large import's chunks queued at once, another organization's import
+// queued after it waited for every one of them (250 chunks, minutes, for
+// a 1M-row file); with a window it waits for a few, and imports of
+// different organizations take turns. A chunk still queued or running
+// keeps its one task (the task id is the chunk's).
+func (d *Deps) queueChunks(ctx context.Context, orgID, importID string) error {
+	pending, err := d.Store.PendingChunks(ctx, orgID, importID)
 	if err != nil {
 		return err
 	}
-	for _, c := range pending {
-		if err := d.Client.EnqueueImportChunk(ctx, queue.ImportPayload{OrgID: p.OrgID, ImportID: p.ImportID, Chunk: c}); err != nil {
+	for _, c := range pending[:min(len(pending), d.chunkWindow())] {
+		if err := d.Client.EnqueueImportChunk(ctx, queue.ImportPayload{OrgID: orgID, ImportID: importID, Chunk: c}); err != nil {
 			return err
 		}
 	}
-	return d.Store.TouchImport(ctx, p.OrgID, p.ImportID)
+	return nil
+}
+
+// chunkWindow is how many of an import's chunks are queued at once: as
+// many as the workers merge at once, so that an import alone keeps them
+// all busy.
+func (d *Deps) chunkWindow() int {
+	if d.ImportWindow > 0 {
+		return d.ImportWindow
+	}
+	return 2
 }
 
 // handleImportChunk merges one chunk; a chunk already merged is a no-op.
@@ -61,6 +86,13 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 	}
 	if !out.Skipped {
 		d.Metrics.observeChunk(out.Counts.Processed, time.Since(start))
+	}
+	if out.Status == customer.ImportProcessing {
+		// The next chunks (also after a duplicate delivery: a retry of
+		// this task whose queueing failed gets here again).
+		if err := d.queueChunks(ctx, p.OrgID, p.ImportID); err != nil {
+			return err
+		}
 	}
 	if out.Status == customer.ImportCompleted && !out.Skipped {
 		d.Log.InfoContext(ctx, "import completed", "import_id", p.ImportID, "org_id", p.OrgID)

@@ -42,6 +42,9 @@ type Deps struct {
 	// DefaultSuggestScanYield; negative or nil Activity: never waits).
 	Activity         *queue.Activity
 	SuggestScanYield int
+	// ImportWindow is how many of an import's chunks are queued at once
+	// (Run sets Config.ImportConcurrency; 0: 2).
+	ImportWindow int
 
 	// scoreRest is when (unix ns) the incremental scorer's rest after its
 	// last batches ends: until then a poll while an API process is busy
@@ -315,6 +318,9 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 	}
 	if cfg.ImportConcurrency <= 0 {
 		cfg.ImportConcurrency = 2
+	}
+	if d.ImportWindow <= 0 {
+		d.ImportWindow = cfg.ImportConcurrency
 	}
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = time.Hour
