@@ -3,8 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"slices"
 	"testing"
 )
 
@@ -50,18 +48,7 @@ func TestSearchSmallOrganizationReadsItsOwnRows(t *testing.T) {
 	}
 	page := func(query string, all []string, p, limit int) {
 		t.Helper()
-		res := e.do("GET", fmt.Sprintf("/api/v1/customers?%s&page=%d&limit=%d", query, p, limit), nil).want(t, http.StatusOK)
-		var got []string
-		for _, it := range res.list() {
-			got = append(got, str(it["id"]))
-		}
-		from, to := min((p-1)*limit, len(all)), min(p*limit, len(all))
-		if want := all[from:to]; !slices.Equal(got, want) {
-			t.Fatalf("%s page %d: ids\n got %v\nwant %v", query, p, got, want)
-		}
-		if m := res.meta(); m["total"] != float64(len(all)) || m["hasMore"] != (to < len(all)) || m["total_estimated"] != nil {
-			t.Fatalf("%s page %d: meta %v, want total %d exactly", query, p, m, len(all))
-		}
+		e.exactPage(t, query, all, p, limit)
 	}
 	outlook := ids(func(i int) bool { return i <= 25 })
 	zanzibar := ids(func(i int) bool { return i%13 == 0 })

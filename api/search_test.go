@@ -664,18 +664,7 @@ func TestSearchProbesAPartOfTheTerm(t *testing.T) {
 	}
 	page := func(term string, all []string, p, limit int) {
 		t.Helper()
-		res := e.do("GET", fmt.Sprintf("/api/v1/customers?search=%s&page=%d&limit=%d", term, p, limit), nil).want(t, http.StatusOK)
-		var got []string
-		for _, it := range res.list() {
-			got = append(got, str(it["id"]))
-		}
-		from, to := min((p-1)*limit, len(all)), min(p*limit, len(all))
-		if want := all[from:to]; !slices.Equal(got, want) {
-			t.Fatalf("%s page %d: ids\n got %v\nwant %v", term, p, got, want)
-		}
-		if m := res.meta(); m["total"] != float64(len(all)) || m["hasMore"] != (to < len(all)) || m["total_estimated"] != nil {
-			t.Fatalf("%s page %d: meta %v, want total %d exactly", term, p, m, len(all))
-		}
+		e.exactPage(t, "search="+term, all, p, limit)
 	}
 	// "khan123", "khan1230"…"khan1239".
 	han123 := ids(func(i int) bool { return strings.Contains(fmt.Sprint("khan", i), "han123") })
@@ -701,4 +690,23 @@ func TestSearchProbesAPartOfTheTerm(t *testing.T) {
 	page("khan1234", ids(func(i int) bool { return i == 1234 }), 1, 20)
 	page("han1234", append(ids(func(i int) bool { return i == 1234 }), "cust_z00001"), 1, 20)
 	page("han9999", nil, 1, 20)
+}
+
+// exactPage asks for page p of a search (query: its parameters) and checks
+// its ids, in order, against all (every match, in the page's order), and
+// that its total is exact.
+func (e *env) exactPage(t *testing.T, query string, all []string, p, limit int) {
+	t.Helper()
+	res := e.do("GET", fmt.Sprintf("/api/v1/customers?%s&page=%d&limit=%d", query, p, limit), nil).want(t, http.StatusOK)
+	var got []string
+	for _, it := range res.list() {
+		got = append(got, str(it["id"]))
+	}
+	from, to := min((p-1)*limit, len(all)), min(p*limit, len(all))
+	if want := all[from:to]; !slices.Equal(got, want) {
+		t.Fatalf("%s page %d: ids\n got %v\nwant %v", query, p, got, want)
+	}
+	if m := res.meta(); m["total"] != float64(len(all)) || m["hasMore"] != (to < len(all)) || m["total_estimated"] != nil {
+		t.Fatalf("%s page %d: meta %v, want total %d exactly", query, p, m, len(all))
+	}
 }
