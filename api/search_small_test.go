@@ -66,3 +66,41 @@ func TestSearchSmallOrganizationReadsItsOwnRows(t *testing.T) {
 		t.Fatalf("customers_search scanned %d times for a small organization's searches, want 0", got)
 	}
 }
+
+// An organization that grew past the trigram probe's cap since its sample
+// said it was small (within the sample's 30 s) is still searched along its
+// own rows: its matches, more than the cap, are walked for the page and
+// counted exactly.
+func TestSearchSmallOrganizationThatGrew(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	insert := func(from, to int) {
+		t.Helper()
+		if _, err := e.store.Pool().Exec(ctx, `
+			INSERT INTO customers (organization_id, id, first_name, last_name, name, status, created)
+			SELECT $1, 'cust_g' || lpad(i::text, 5, '0'), 'F', 'L', 'Grower ' || i, 'active', $2::timestamptz - i * interval '1 minute'
+			FROM generate_series($3::int, $4::int) i`, e.org, searchBase, from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("cust_g%05d", i+1)
+		}
+		return out
+	}
+	insert(1, 10)
+	e.exactPage(t, "search=grower", ids(10), 1, 20) // loads the sample: 10 customers
+	(&searchCorpus{e: e}).waitSample(t)
+	insert(11, 3510)
+	if _, err := e.store.Pool().Exec(ctx, `ANALYZE customers`); err != nil {
+		t.Fatal(err)
+	}
+	all := ids(3510)
+	for p := 1; p <= 2; p++ {
+		e.exactPage(t, "search=grower", all, p, 20)
+	}
+	e.exactPage(t, "search=grower%203509", []string{"cust_g03509"}, 1, 20)
+}
