@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 )
 
 // Imports of different organizations take turns: a small import uploaded
@@ -24,18 +27,22 @@ func TestImportsOfOrganizationsTakeTurns(t *testing.T) {
 		}
 		return []byte(b.String())
 	}
-	large := str(e.upload("/api/v1/imports", "large.csv", "", csv("large", 1200)).want(t, http.StatusAccepted).data()["id"])
-	// The large import's chunks are queued and merging.
+	large := str(e.upload("/api/v1/imports", "large.csv", "", csv("large", 2400)).want(t, http.StatusAccepted).data()["id"])
+	// The large import is planned (its plan task is done: its chunks are
+	// queued) and merging.
+	insp := asynq.NewInspector(e.opt)
+	defer insp.Close()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		im := e.do("GET", "/api/v1/imports/"+large, nil).want(t, http.StatusOK).data()
 		if im["status"] != "processing" && im["status"] != "queued" && im["status"] != "staging" {
 			t.Fatalf("the large import ended before the small one started: %v", im)
 		}
-		if counts(im)["processed"] > 0 {
+		_, err := insp.GetTaskInfo(e.names.Imports(), large+":plan")
+		if counts(im)["processed"] > 0 && errors.Is(err, asynq.ErrTaskNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the large import did not start merging: %v", im)
+			t.Fatalf("the large import did not start merging: %v (plan task: %v)", im, err)
 		}
 	}
 	other := *e.env
@@ -46,11 +53,12 @@ func TestImportsOfOrganizationsTakeTurns(t *testing.T) {
 		t.Fatalf("small import: %v", done)
 	}
 	im := e.do("GET", "/api/v1/imports/"+large, nil).want(t, http.StatusOK).data()
-	if im["status"] != "processing" || counts(im)["processed"] > 1200/2 {
-		t.Fatalf("when the small import completed, the large one had processed %d of 1200 rows (%v): "+
+	if im["status"] != "processing" || counts(im)["processed"] > 2400/2 {
+		t.Fatalf("when the small import completed, the large one had processed %d of 2400 rows (%v): "+
 			"the small one waited behind it", counts(im)["processed"], im["status"])
 	}
-	if im := e.waitImport(large); im["status"] != "completed" || counts(im)["created"] != 1200 {
+	t.Logf("the small import completed with the large one at %d of 2400 rows", counts(im)["processed"])
+	if im := e.waitImport(large); im["status"] != "completed" || counts(im)["created"] != 2400 {
 		t.Fatalf("large import: %v", im)
 	}
 }

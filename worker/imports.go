@@ -63,14 +63,15 @@ func (d *Deps) queueChunks(ctx context.Context, orgID, importID string) error {
 	return nil
 }
 
-// chunkWindow is how many of an import's chunks are queued at once: as
-// many as the workers merge at once, so that an import alone keeps them
-// all busy.
+// chunkWindow is how many of an import's chunks are queued at once:
+// enough for an import alone to keep several worker processes' import
+// slots busy (Deps.ImportWindow), few enough that another organization's
+// import waits seconds, not minutes.
 func (d *Deps) chunkWindow() int {
 	if d.ImportWindow > 0 {
 		return d.ImportWindow
 	}
-	return 2
+	return 8
 }
 
 // handleImportChunk merges one chunk; a chunk already merged is a no-op.

@@ -43,7 +43,8 @@ type Deps struct {
 	Activity         *queue.Activity
 	SuggestScanYield int
 	// ImportWindow is how many of an import's chunks are queued at once
-	// (Run sets Config.ImportConcurrency; 0: 2).
+	// (Run sets four times Config.ImportConcurrency: one import keeps up to
+	// four worker processes' import slots busy; 0: 8).
 	ImportWindow int
 
 	// scoreRest is when (unix ns) the incremental scorer's rest after its
@@ -320,7 +321,7 @@ func Run(ctx context.Context, cfg Config, opt asynq.RedisConnOpt, d *Deps) error
 		cfg.ImportConcurrency = 2
 	}
 	if d.ImportWindow <= 0 {
-		d.ImportWindow = cfg.ImportConcurrency
+		d.ImportWindow = 4 * cfg.ImportConcurrency
 	}
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = time.Hour
