@@ -75,6 +75,7 @@ func startStack(ctx context.Context, cfg config, apiKey, namespace string) (*sta
 		},
 	}
 	s.Deps.SuggestScanYield = cfg.fuzzyScanYield
+	s.Deps.ImportYield = cfg.importYield
 	st := &stack{Stack: s, cfg: cfg, store: s.Store, opt: s.RedisOpt, rdb: s.Redis, names: s.Names,
 		inspector: s.Inspector, baseURL: s.URL, apiKey: apiKey, http: hc}
 	if err := st.connectAPI(); err != nil {

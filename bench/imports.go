@@ -18,6 +18,7 @@ import (
 	"github.com/gocarina/gocsv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkitworks/customers/client"
 	"github.com/linkitworks/customers/customer"
@@ -165,6 +166,11 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	}
 	uploaded := time.Since(start)
 	cpu1 := takeCPUSnapshot()
+	if cfg.searchDuringImport {
+		if err := searchDuringImport(ctx, cfg, st, pool, g, rep, id, logf); err != nil {
+			return err
+		}
+	}
 	im, err := st.waitImport(ctx, id, logf)
 	if err != nil {
 		return err
@@ -253,6 +259,9 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 		"peak RSS of the server+worker process during the import %.0f MB; counts %+v",
 		uploaded.Seconds(), secs, untilFirstChunk, merge, completed, max(completed, flushed), searchable, peak, im.Counts))
 	rep.Notes = append(rep.Notes, "import: CPU seconds, upload / plan + merge: "+cpuSplit(cpu0, cpu1)+" / "+cpuSplit(cpu1, cpu2))
+	rep.Notes = append(rep.Notes, fmt.Sprintf("import: chunks merged beside a busy API %.0f, import slots' wait for it %.1f s "+
+		"(worker metrics, the whole run so far)",
+		counterValue(st.Registry, "linkit_import_chunks_beside_requests_total"), counterValue(st.Registry, "linkit_import_yield_seconds_total")))
 	if statements {
 		rep.Notes = append(rep.Notes, "import: "+topStatements(ctx, pool, 16))
 	}
@@ -509,4 +518,64 @@ func waitSettled(ctx context.Context, pool *pgxpool.Pool, finished time.Time) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+const suiteDuringImport = "search during import"
+
+// searchDuringImport measures the search workloads while the import merges
+// its chunks: the trigram index's pending list, which every organization's
+// index probe scans, grows with the import's new customers between merges.
+func searchDuringImport(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report,
+	id string, logf func(string, ...any)) error {
+	// From its first merged chunk: the plan before is one statement.
+	for {
+		var done bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM import_chunks
+			WHERE organization_id = $1 AND import_id = $2 AND done)`, benchOrg, id).Scan(&done); err != nil {
+			return fmt.Errorf("import chunks: %w", err)
+		}
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	logf("import: searches while it merges (API only)")
+	if err := lookupSuite(ctx, suiteDuringImport, cfg, st, pool, g, rep, logf); err != nil {
+		return fmt.Errorf("search during import: %w", err)
+	}
+	var status string
+	var pending int64
+	if err := pool.QueryRow(ctx, `SELECT status FROM imports WHERE organization_id = $1 AND id = $2`, benchOrg, id).Scan(&status); err != nil {
+		return fmt.Errorf("import status: %w", err)
+	}
+	// Only where pgstattuple is installed (not by the service).
+	_ = pool.QueryRow(ctx, `SELECT pending_pages FROM pgstatginindex('customers_search'::regclass)`).Scan(&pending)
+	note := fmt.Sprintf("search during import: the import was %s when the searches ended", status)
+	if pending > 0 {
+		note += fmt.Sprintf(" (trigram pending list %d pages then)", pending)
+	}
+	if status != string(customer.ImportProcessing) {
+		note += "; the later measurements were not all during the import"
+	}
+	logf("%s", note)
+	rep.Notes = append(rep.Notes, note)
+	return nil
+}
+
+// counterValue is a counter's value in reg (0 when absent).
+func counterValue(reg prometheus.Gatherer, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

@@ -40,43 +40,45 @@ func main() {
 var suites = []string{"lookup", "upsert", "import", "search", "fuzzy"}
 
 type config struct {
-	customers         int
-	duration, warmup  time.Duration
-	only              []string
-	runs              int
-	seed              uint64
-	databaseURL       string
-	redisURL          string
-	out               string
-	cpuprofile        string
-	dbMaxConns        int
-	workerConcurrency int
-	lookupClients     []int
-	upsertClients     []int
-	idlePause         time.Duration
-	reuse             bool
-	noRateLimit       bool
-	upsertLinger      time.Duration
-	suggestPoll       time.Duration
-	upsertPoll        time.Duration
-	pgMaxWALSize      string
-	importRows        int
-	importConcurrency int
-	importChunkRows   int
-	soak              soakConfig
-	fuzzyCustomers    int
-	fuzzyCPUProfile   string
-	searchCPUProfile  string
-	fuzzyBaseline     bool
-	fuzzyScanMemoryMB int
-	fuzzyScanWorkers  int
-	searchBesideScan  bool
-	besideScanKeys    bool
-	fuzzyScanYield    int
-	fuzzyScanNice     int
-	importSameEnd     bool
-	importCPUs        []int
-	importCPUProfile  string
+	customers          int
+	duration, warmup   time.Duration
+	only               []string
+	runs               int
+	seed               uint64
+	databaseURL        string
+	redisURL           string
+	out                string
+	cpuprofile         string
+	dbMaxConns         int
+	workerConcurrency  int
+	lookupClients      []int
+	upsertClients      []int
+	idlePause          time.Duration
+	reuse              bool
+	noRateLimit        bool
+	upsertLinger       time.Duration
+	suggestPoll        time.Duration
+	upsertPoll         time.Duration
+	pgMaxWALSize       string
+	importRows         int
+	importConcurrency  int
+	importChunkRows    int
+	soak               soakConfig
+	fuzzyCustomers     int
+	fuzzyCPUProfile    string
+	searchCPUProfile   string
+	fuzzyBaseline      bool
+	fuzzyScanMemoryMB  int
+	fuzzyScanWorkers   int
+	searchBesideScan   bool
+	searchDuringImport bool
+	besideScanKeys     bool
+	fuzzyScanYield     int
+	importYield        int
+	fuzzyScanNice      int
+	importSameEnd      bool
+	importCPUs         []int
+	importCPUProfile   string
 
 	revert bool
 }
@@ -107,8 +109,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.fuzzyScanMemoryMB, "fuzzy-scan-memory", 0, "memory budget of a duplicate scan's records and blocks, MB (LINKIT_SUGGEST_SCAN_MEMORY_MB; 0: the default)")
 	fs.IntVar(&c.fuzzyScanWorkers, "fuzzy-scan-workers", 0, "goroutines comparing a duplicate scan's pairs (LINKIT_SUGGEST_SCAN_WORKERS; 0: all cores but one)")
 	fs.IntVar(&c.fuzzyScanNice, "fuzzy-scan-nice", 0, "nice value of a duplicate scan's comparing threads (LINKIT_SUGGEST_SCAN_NICE; 0: the default, -1: not lowered)")
+	fs.BoolVar(&c.searchDuringImport, "search-during-import", false, "import suite: measure the search suite's workloads while the import merges (after its upload; the trigram index's pending list is every organization's), which slows the import: its figure is then not comparable")
 	fs.BoolVar(&c.searchBesideScan, "search-beside-scan", false, "search suite: measure while a duplicate scan of the organization (a backlog's: model kept) compares its pairs (started first; the searches begin with its first pass)")
 	fs.BoolVar(&c.besideScanKeys, "search-beside-scan-keys", false, "with -search-beside-scan: the searches begin as the scan starts writing its keys (where a backlog's scan right after an import is), not with its first pass")
+	fs.IntVar(&c.importYield, "import-yield", 0, "while the API is busy, an import's slot waits up to this many times each chunk's time (LINKIT_IMPORT_YIELD; 0: the default, -1: never)")
 	fs.IntVar(&c.fuzzyScanYield, "fuzzy-scan-yield", 0, "while the API is busy, a duplicate scan waits up to this many times each long statement's time (LINKIT_SUGGEST_SCAN_YIELD; 0: the default, -1: never)")
 	fs.BoolVar(&c.fuzzyBaseline, "fuzzy-baseline", true, "run the fuzzy suite's same-run baseline (off: development runs of the scan alone)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each measurement")
