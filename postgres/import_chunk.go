@@ -17,10 +17,17 @@ const (
 	// index when it passes 128 MB (~110,000 customers), in batches of
 	// work_mem: larger batches, fewer index descents. 1M rows into 1M
 	// customers: 136 s at 16 MB (64 MB batches), 122 s at 128 MB, 115 s at
-	// 512 MB — but searches scan what is pending (~40 ms at 128 MB).
+	// 512 MB. But every search that asks the index scans what is pending,
+	// whatever its organization: a rare term's search cost ~30 ms of CPU
+	// beside a list of ~8,000 pages, ~1 ms settled. While API processes are
+	// busy (ChunkOptions.Interactive) a chunk merges at 8 MB (≤ 1,024
+	// pages): a 1M-row import then costs ~16% more (issue 24).
 	sqlChunkWorkMem     = `SET LOCAL work_mem = '256MB'`
-	sqlChunkPendingList = `SET LOCAL gin_pending_list_limit = '128MB'`
-	sqlImportState      = `SELECT status, options, dry_run, owned_rows_planned, placeholders, headers, mapping
+	sqlChunkPendingList = `SELECT set_config('gin_pending_list_limit', $1, true)`
+	chunkPendingList    = "128MB"
+	// chunkPendingListInteractive is the limit while the API is busy.
+	chunkPendingListInteractive = "8MB"
+	sqlImportState              = `SELECT status, options, dry_run, owned_rows_planned, placeholders, headers, mapping
 		FROM imports WHERE organization_id = $1 AND id = $2`
 	sqlLockChunk = `SELECT done FROM import_chunks WHERE organization_id = $1 AND import_id = $2 AND chunk = $3 FOR UPDATE`
 	// A chunk's rows: those staged in it that the plan left there, and
@@ -94,13 +101,25 @@ func (s *Store) CompleteEmptyImport(ctx context.Context, orgID, importID string)
 // RunImportChunk merges one chunk of staged rows, in file order, exactly
 // once: the chunk row is locked and marked done in the same transaction as
 // the merge. A dry run computes the same outcome and writes only counts.
-func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chunk int) (*ChunkOutcome, error) {
+// ChunkOptions are how a chunk shares the database with other work.
+type ChunkOptions struct {
+	// Interactive: API processes are busy serving requests; the chunk
+	// keeps the trigram index's pending list, which their searches scan,
+	// short (chunkPendingListInteractive).
+	Interactive bool
+}
+
+func (s *Store) RunImportChunk(ctx context.Context, orgID, importID string, chunk int, opts ChunkOptions) (*ChunkOutcome, error) {
 	attempts := 0
 	out, err := retryTx(ctx, s, func(tx pgx.Tx) (*ChunkOutcome, error) {
 		// A retry follows a race (or a fault): probe every key, not only
 		// those the plan saw owned — one may have been claimed since.
 		attempts++
-		return runImportChunk(ctx, tx, orgID, importID, chunk, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes, cmp.Or(s.opts.ChunkRows, DefaultChunkRows)}, attempts > 1,
+		pending := chunkPendingList
+		if opts.Interactive {
+			pending = chunkPendingListInteractive
+		}
+		return runImportChunk(ctx, tx, orgID, importID, chunk, pending, pageSize{s.opts.ChunkPageRows, s.opts.ChunkPageBytes, cmp.Or(s.opts.ChunkRows, DefaultChunkRows)}, attempts > 1,
 			cmp.Or(s.opts.RevertBatch, defaultRevertBatch))
 	})
 	if err != nil {
@@ -130,11 +149,11 @@ type chunkInput struct {
 
 // loadChunk reads the import's state and locks the chunk (its rows are
 // read in pages: chunkInput.pages).
-func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int) (*chunkInput, error) {
+func loadChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, pendingList string) (*chunkInput, error) {
 	in := &chunkInput{orgID: orgID, importID: importID}
 	b := &pgx.Batch{}
 	b.Queue(sqlChunkWorkMem)
-	b.Queue(sqlChunkPendingList)
+	b.Queue(sqlChunkPendingList, pendingList)
 	b.Queue(sqlImportState, orgID, importID).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&in.status, &in.opts, &in.opts.DryRun, &in.ownedPlanned, &in.placeholders, &in.headers, &in.mapping)
 	})
@@ -162,8 +181,8 @@ func incoming(r *customer.ImportRow) *dedupe.Incoming {
 
 // perRow is how many created customers one row of import_created holds
 // (the revert's batch).
-func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, page pageSize, probeAll bool, perRow int) (*ChunkOutcome, error) {
-	in, err := loadChunk(ctx, tx, orgID, importID, chunk)
+func runImportChunk(ctx context.Context, tx pgx.Tx, orgID, importID string, chunk int, pendingList string, page pageSize, probeAll bool, perRow int) (*ChunkOutcome, error) {
+	in, err := loadChunk(ctx, tx, orgID, importID, chunk, pendingList)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/linkitworks/customers/customer"
+	"github.com/linkitworks/customers/postgres"
 	"github.com/linkitworks/customers/queue"
 )
 
@@ -74,6 +76,13 @@ func (d *Deps) chunkWindow() int {
 	return 8
 }
 
+// DefaultImportYield is how many times its chunk's time an import's slot
+// waits, at most, after the chunk while an API process is busy: an import
+// then takes at most half of its slots' time, so the cores it leaves serve
+// the requests of every organization (issue 24: searches beside a 1M-row
+// import of another organization). With the API quiet it waits not at all.
+const DefaultImportYield = 1
+
 // handleImportChunk merges one chunk; a chunk already merged is a no-op.
 func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 	p, err := decodeImport(t)
@@ -81,7 +90,9 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	start := time.Now()
-	out, err := d.Store.RunImportChunk(ctx, p.OrgID, p.ImportID, p.Chunk)
+	yield := cmp.Or(d.ImportYield, DefaultImportYield)
+	busy := yield >= 0 && d.Activity != nil && d.Activity.Busy(ctx)
+	out, err := d.Store.RunImportChunk(ctx, p.OrgID, p.ImportID, p.Chunk, postgres.ChunkOptions{Interactive: busy})
 	if err != nil {
 		return d.importFailed(ctx, p, err)
 	}
@@ -93,6 +104,12 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 		// this task whose queueing failed gets here again).
 		if err := d.queueChunks(ctx, p.OrgID, p.ImportID); err != nil {
 			return err
+		}
+		if !out.Skipped {
+			// The chunk is merged: a shutdown meanwhile loses nothing.
+			t := time.Now()
+			_ = d.yieldWhileBusy(ctx, yield, t.Sub(start))
+			d.Metrics.observeImportYield(busy, time.Since(t))
 		}
 	}
 	if out.Status == customer.ImportCompleted && !out.Skipped {

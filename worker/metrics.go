@@ -13,6 +13,10 @@ type Metrics struct {
 	batchSize      prometheus.Histogram
 	importRows     prometheus.Counter
 	chunkDuration  prometheus.Histogram
+	// Chunks merged while API processes were busy, and the time import
+	// slots waited for them (Deps.ImportYield).
+	busyChunks  prometheus.Counter
+	importYield prometheus.Counter
 	// Webhook attempts by outcome (delivered, retried, failed: three
 	// series, whatever the receivers and events).
 	webhooks        *prometheus.CounterVec
@@ -41,6 +45,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "linkit_import_chunk_duration_seconds", Help: "Time to merge one import chunk.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 	})
+	m.busyChunks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "linkit_import_chunks_beside_requests_total",
+		Help: "Import chunks merged while API processes were busy (the trigram pending list kept short).",
+	})
+	m.importYield = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "linkit_import_yield_seconds_total", Help: "Time import slots waited after their chunks for busy API processes.",
+	})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkit_webhook_deliveries_total",
 		Help: "Webhook delivery attempts, by outcome: delivered (2xx), retried (will be tried again), failed (given up or dropped).",
@@ -52,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{webhookDelivered, webhookRetried, webhookFailed} {
 		m.webhooks.WithLabelValues(o) // every series from the start, at 0
 	}
-	reg.MustRegister(m.upserts, m.upsertDuration, m.batchSize, m.importRows, m.chunkDuration, m.webhooks, m.webhookDuration)
+	reg.MustRegister(m.upserts, m.upsertDuration, m.batchSize, m.importRows, m.chunkDuration, m.busyChunks, m.importYield, m.webhooks, m.webhookDuration)
 	return m
 }
 
@@ -78,6 +89,20 @@ func (m *Metrics) observeChunk(rows int, d time.Duration) {
 	}
 	m.importRows.Add(float64(rows))
 	m.chunkDuration.Observe(d.Seconds())
+}
+
+// observeImportYield counts a chunk merged beside busy API processes and
+// the time its slot waited after it.
+func (m *Metrics) observeImportYield(busy bool, waited time.Duration) {
+	if m == nil {
+		return
+	}
+	if busy {
+		m.busyChunks.Inc()
+	}
+	if waited > 0 {
+		m.importYield.Add(waited.Seconds())
+	}
 }
 
 // Webhook attempt outcomes, the label values of the webhook metrics.

@@ -82,7 +82,12 @@ const DefaultSuggestScanYield = 9
 // waited behind its statements (issue 24). It waits in ticks, so a burst
 // that ends lets the scan go on at once.
 func (d *Deps) ScanYield(ctx context.Context, spent time.Duration) error {
-	factor := cmp.Or(d.SuggestScanYield, DefaultSuggestScanYield)
+	return d.yieldWhileBusy(ctx, cmp.Or(d.SuggestScanYield, DefaultSuggestScanYield), spent)
+}
+
+// yieldWhileBusy waits while an API process is busy, at most factor times
+// spent (negative factor: not at all).
+func (d *Deps) yieldWhileBusy(ctx context.Context, factor int, spent time.Duration) error {
 	if d.Activity == nil || factor < 0 {
 		return nil
 	}

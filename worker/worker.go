@@ -42,6 +42,10 @@ type Deps struct {
 	// DefaultSuggestScanYield; negative or nil Activity: never waits).
 	Activity         *queue.Activity
 	SuggestScanYield int
+	// ImportYield: while API processes are busy, an import chunk's task
+	// waits up to this many times the chunk's time before it frees its
+	// slot (0: DefaultImportYield; negative or nil Activity: never waits).
+	ImportYield int
 	// ImportWindow is how many of an import's chunks are queued at once
 	// (Run sets four times Config.ImportConcurrency: one import keeps up to
 	// four worker processes' import slots busy; 0: 8).

@@ -114,6 +114,7 @@ func TestCLIBadEnvironment(t *testing.T) {
 		{"LINKIT_SUGGEST_SCAN_WORKERS", "-1", []string{"work"}},
 		{"LINKIT_SUGGEST_SCAN_NICE", "-5", []string{"work"}},
 		{"LINKIT_SUGGEST_SCAN_YIELD", "-1", []string{"work"}},
+		{"LINKIT_IMPORT_YIELD", "-2", []string{"work"}},
 	} {
 		out, _, err := runCmd(t, testEnv{c.name: c.value}, c.args...)
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), c.name) || !strings.Contains(err.Error(), c.value) {
@@ -132,10 +133,10 @@ func TestCLIBadEnvironment(t *testing.T) {
 	cfg, err := loadConfig(testEnv{"LINKIT_WORKER_CONCURRENCY": "3", "LINKIT_AUTH_CACHE_TTL": "0", "LINKIT_RATE_LIMIT": "0",
 		"LINKIT_UPSERT_LINGER": "0", "LINKIT_SUGGEST_SCAN_BACKLOG": "20000", "LINKIT_SUGGEST_SCAN_MEMORY_MB": "32",
 		"LINKIT_SUGGEST_SCAN_WORKERS": "2", "LINKIT_SUGGEST_SCAN_NICE": "0", "LINKIT_SUGGEST_SCAN_YIELD": "0",
-		"LINKIT_UPSERT_POLL": "3ms"}.getenv)
+		"LINKIT_UPSERT_POLL": "3ms", "LINKIT_IMPORT_YIELD": "0"}.getenv)
 	if err != nil || cfg.WorkerConcurrency != 3 || cfg.UpsertPoll.String() != "3ms" || cfg.AuthCacheTTL != 0 || cfg.RateLimits.Default != -1 || cfg.UpsertLinger >= 0 ||
 		cfg.SuggestScanBacklog != 20000 || cfg.SuggestScanMemoryMB != 32 || cfg.SuggestScanWorkers != 2 ||
-		cfg.SuggestScanNice != 0 || cfg.SuggestScanYield != 0 {
+		cfg.SuggestScanNice != 0 || cfg.SuggestScanYield != 0 || cfg.ImportYield != 0 {
 		t.Errorf("valid values: %+v, %v", cfg, err)
 	}
 }

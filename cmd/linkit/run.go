@@ -97,6 +97,9 @@ type config struct {
 	// SuggestScanYield: while an API process is busy, a scan waits up to
 	// this many times each long statement's time before the next (0: never).
 	SuggestScanYield int
+	// ImportYield: while an API process is busy, an import's slot waits up
+	// to this many times each chunk's time after it (0: never).
+	ImportYield int
 
 	// MigrateDatabaseURL, when set, is where migrations run: PostgreSQL
 	// itself when DatabaseURL goes through PgBouncer in transaction mode,
@@ -168,6 +171,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		SuggestScanWorkers:  e.int("LINKIT_SUGGEST_SCAN_WORKERS", 0, 0),
 		SuggestScanNice:     e.int("LINKIT_SUGGEST_SCAN_NICE", postgres.DefaultFuzzyScanNice, 0),
 		SuggestScanYield:    e.int("LINKIT_SUGGEST_SCAN_YIELD", worker.DefaultSuggestScanYield, 0),
+		ImportYield:         e.int("LINKIT_IMPORT_YIELD", worker.DefaultImportYield, 0),
 
 		WebhooksAllowPrivate: e.str("LINKIT_WEBHOOKS_ALLOW_PRIVATE", "") != "",
 	}

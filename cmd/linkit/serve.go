@@ -92,7 +92,8 @@ func serve(ctx context.Context, cfg config, r roles, stderr io.Writer) error {
 	errc := make(chan error, 3)
 	if r.worker {
 		deps := &worker.Deps{Store: store, Redis: rdb, Client: client, Log: log, Metrics: worker.NewMetrics(reg),
-			SuggestScanBacklog: cfg.SuggestScanBacklog, Activity: activity, SuggestScanYield: cmp.Or(cfg.SuggestScanYield, -1)}
+			SuggestScanBacklog: cfg.SuggestScanBacklog, Activity: activity, SuggestScanYield: cmp.Or(cfg.SuggestScanYield, -1),
+			ImportYield: cmp.Or(cfg.ImportYield, -1)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
