@@ -131,3 +131,47 @@ func TestImportChunkKeepsThePendingListShortWhileTheAPIIsBusy(t *testing.T) {
 		t.Fatalf("import: %v", im)
 	}
 }
+
+// An import's revert makes way as its chunks do: while the API is busy its
+// batches wait (Deps.ImportYield times each batch's time), and once the
+// API is quiet it completes, every created customer deleted.
+func TestImportRevertMakesWayWhileTheAPIIsBusy(t *testing.T) {
+	t.Parallel()
+	e := newQueueEnv(t, queueOpts{revertBatch: 10, noWorker: true})
+	e.stack.Deps.ImportYield = 100
+	e.startWorker(0)
+	var b strings.Builder
+	b.WriteString("email,first_name\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "undo%d@example.com,Name%d\n", i, i)
+	}
+	im := e.importCSV("/api/v1/imports", []byte(b.String()))
+	if counts(im)["created"] != 200 {
+		t.Fatalf("import: %v", im)
+	}
+	customers := func() int { return e.count(`SELECT count(*) FROM customers WHERE organization_id = $1`, e.org) }
+
+	busyCtx, quiet := context.WithCancel(context.Background())
+	defer quiet()
+	go func() {
+		for busyCtx.Err() == nil {
+			_ = e.stack.Deps.Activity.MarkBusy(busyCtx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	job := str(e.do("POST", "/api/v1/imports/"+str(im["id"])+"/revert", nil).want(t, http.StatusAccepted).data()["id"])
+	time.Sleep(1500 * time.Millisecond)
+	if n := customers(); n < 100 {
+		t.Fatalf("1.5 s into the revert, with the API busy, %d of 200 created customers were left: its batches did not wait", n)
+	} else {
+		t.Logf("with the API busy: %d of 200 created customers left 1.5 s into the revert", n)
+	}
+	quiet()
+	if j := e.client().WaitJob(job, time.Minute); j["state"] != "completed" {
+		t.Fatalf("revert job after the API went quiet: %v", j)
+	}
+	if n := customers(); n != 0 {
+		t.Fatalf("%d customers left after the revert", n)
+	}
+}

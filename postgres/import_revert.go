@@ -267,7 +267,12 @@ func (s *Store) StartImportRevert(ctx context.Context, orgID, importID string) (
 // import's revert job (replaced after failing) does nothing. The merged
 // customers go first, in one batch; then revertParallel batches run at
 // once, as an import's chunks do.
-func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID string) (*customer.ImportRevert, error) {
+//
+// yield, when set, is called after each committed batch with the batch's
+// time (worker: while API processes are busy it waits); an error ends the
+// run, the batches done kept.
+func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID string,
+	yield func(ctx context.Context, spent time.Duration) error) (*customer.ImportRevert, error) {
 	if _, err := s.pool.Exec(ctx, sqlLockImportChunks, orgID, importID); err != nil {
 		return nil, interpretError(fmt.Errorf("wait for chunks: %w", err), nil)
 	}
@@ -280,6 +285,7 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 		var after string
 		for {
 			var done bool
+			start := time.Now()
 			last, err := retryTx(ctx, s, func(tx pgx.Tx) (string, error) {
 				var last string
 				var err error
@@ -293,6 +299,11 @@ func (s *Store) RunImportRevert(ctx context.Context, orgID, jobID, importID stri
 				return stale, nil
 			}
 			after = last
+			if yield != nil {
+				if err := yield(ctx, time.Since(start)); err != nil {
+					return false, err
+				}
+			}
 		}
 	}
 	if err := s.inTx(ctx, func(tx pgx.Tx) error {

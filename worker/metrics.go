@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Import chunks merged while API processes were busy (the trigram pending list kept short).",
 	})
 	m.importYield = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "linkit_import_yield_seconds_total", Help: "Time import slots waited after their chunks for busy API processes.",
+		Name: "linkit_import_yield_seconds_total", Help: "Time import slots waited after their chunks (and reverts after their batches) for busy API processes.",
 	})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linkit_webhook_deliveries_total",

@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -19,7 +21,14 @@ func (d *Deps) handleImportRevert(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" || p.ImportID == "" {
 		return fmt.Errorf("decode revert payload: %v: %w", err, asynq.SkipRetry)
 	}
-	rv, err := d.Store.RunImportRevert(ctx, p.OrgID, p.JobID, p.ImportID)
+	// Its batches make way for busy API processes as an import's chunks do.
+	yield := cmp.Or(d.ImportYield, DefaultImportYield)
+	rv, err := d.Store.RunImportRevert(ctx, p.OrgID, p.JobID, p.ImportID, func(ctx context.Context, spent time.Duration) error {
+		t := time.Now()
+		err := d.yieldWhileBusy(ctx, yield, spent)
+		d.Metrics.observeImportYield(false, time.Since(t))
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return err // shutting down: the task goes back to the queue and resumes
