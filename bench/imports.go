@@ -167,7 +167,7 @@ func importSuite(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool,
 	uploaded := time.Since(start)
 	cpu1 := takeCPUSnapshot()
 	if cfg.searchDuringImport {
-		if err := searchDuringImport(ctx, cfg, st, pool, g, rep, id, logf); err != nil {
+		if err := searchDuringImport(ctx, cfg, st, pool, g, rep, id, nextIndex, logf); err != nil {
 			return err
 		}
 	}
@@ -526,7 +526,7 @@ const suiteDuringImport = "search during import"
 // its chunks: the trigram index's pending list, which every organization's
 // index probe scans, grows with the import's new customers between merges.
 func searchDuringImport(ctx context.Context, cfg config, st *stack, pool *pgxpool.Pool, g *gen, rep *report,
-	id string, logf func(string, ...any)) error {
+	id string, nextIndex *int64, logf func(string, ...any)) error {
 	// From its first merged chunk: the plan before is one statement.
 	for {
 		var done bool
@@ -547,6 +547,17 @@ func searchDuringImport(ctx context.Context, cfg config, st *stack, pool *pgxpoo
 	if err := lookupSuite(ctx, suiteDuringImport, cfg, st, pool, g, rep, logf); err != nil {
 		return fmt.Errorf("search during import: %w", err)
 	}
+	// And a checkout's find-or-create (new people past the import file's).
+	u := &upserts{cfg: cfg, st: st, pool: pool, g: g}
+	u.next.Store(*nextIndex)
+	for _, c := range []int{16} {
+		api := measure(ctx, c, window{warmup: cfg.warmup, duration: cfg.duration}, cfg.seed+90_000+uint64(c), u.apiOp)
+		r := newRow("upsert during import", "upsert (checkout, half new)", c, api, stats{})
+		r.Target = &target{Text: "p99 < 25 ms (quiet, issue 24)", Pass: api.P99 < 25}
+		logf("upsert during import c=%-3d %s", c, r.brief())
+		rep.Rows = append(rep.Rows, r)
+	}
+	*nextIndex = u.next.Load()
 	var status string
 	var pending int64
 	if err := pool.QueryRow(ctx, `SELECT status FROM imports WHERE organization_id = $1 AND id = $2`, benchOrg, id).Scan(&status); err != nil {
