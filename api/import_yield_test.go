@@ -24,14 +24,8 @@ func TestImportMakesWayWhileTheAPIIsBusy(t *testing.T) {
 	e.stack.Deps.ImportYield = 100
 	e.startWorker(0)
 
-	busyCtx, quiet := context.WithCancel(context.Background())
+	quiet := keepBusy(e)
 	defer quiet()
-	go func() {
-		for busyCtx.Err() == nil {
-			_ = e.stack.Deps.Activity.MarkBusy(busyCtx)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
 
 	var b strings.Builder
 	b.WriteString("email,first_name\n")
@@ -151,14 +145,8 @@ func TestImportRevertMakesWayWhileTheAPIIsBusy(t *testing.T) {
 	}
 	customers := func() int { return e.count(`SELECT count(*) FROM customers WHERE organization_id = $1`, e.org) }
 
-	busyCtx, quiet := context.WithCancel(context.Background())
+	quiet := keepBusy(e)
 	defer quiet()
-	go func() {
-		for busyCtx.Err() == nil {
-			_ = e.stack.Deps.Activity.MarkBusy(busyCtx)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
 	time.Sleep(100 * time.Millisecond)
 	job := str(e.do("POST", "/api/v1/imports/"+str(im["id"])+"/revert", nil).want(t, http.StatusAccepted).data()["id"])
 	time.Sleep(1500 * time.Millisecond)
@@ -174,4 +162,16 @@ func TestImportRevertMakesWayWhileTheAPIIsBusy(t *testing.T) {
 	if n := customers(); n != 0 {
 		t.Fatalf("%d customers left after the revert", n)
 	}
+}
+
+// keepBusy says the API is busy (queue.Activity) until quiet is called.
+func keepBusy(e *queueEnv) (quiet func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for ctx.Err() == nil {
+			_ = e.stack.Deps.Activity.MarkBusy(ctx)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return cancel
 }
