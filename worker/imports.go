@@ -97,7 +97,7 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 		return d.importFailed(ctx, p, err)
 	}
 	if !out.Skipped {
-		d.Metrics.observeChunk(out.Counts.Processed, time.Since(start))
+		d.Metrics.observeChunk(out.Counts.Processed, time.Since(start), busy)
 	}
 	if out.Status == customer.ImportProcessing {
 		// The next chunks (also after a duplicate delivery: a retry of
@@ -109,7 +109,7 @@ func (d *Deps) handleImportChunk(ctx context.Context, t *asynq.Task) error {
 			// The chunk is merged: a shutdown meanwhile loses nothing.
 			t := time.Now()
 			_ = d.yieldWhileBusy(ctx, yield, t.Sub(start))
-			d.Metrics.observeImportYield(busy, time.Since(t))
+			d.Metrics.observeImportYield(time.Since(t))
 		}
 	}
 	if out.Status == customer.ImportCompleted && !out.Skipped {

@@ -83,24 +83,21 @@ func (m *Metrics) observeBatch(n int) {
 	}
 }
 
-func (m *Metrics) observeChunk(rows int, d time.Duration) {
+func (m *Metrics) observeChunk(rows int, d time.Duration, besideRequests bool) {
 	if m == nil {
 		return
 	}
 	m.importRows.Add(float64(rows))
 	m.chunkDuration.Observe(d.Seconds())
-}
-
-// observeImportYield counts a chunk merged beside busy API processes and
-// the time its slot waited after it.
-func (m *Metrics) observeImportYield(busy bool, waited time.Duration) {
-	if m == nil {
-		return
-	}
-	if busy {
+	if besideRequests {
 		m.busyChunks.Inc()
 	}
-	if waited > 0 {
+}
+
+// observeImportYield adds the time an import slot (or a revert) waited for
+// busy API processes.
+func (m *Metrics) observeImportYield(waited time.Duration) {
+	if m != nil && waited > 0 {
 		m.importYield.Add(waited.Seconds())
 	}
 }

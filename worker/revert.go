@@ -26,7 +26,7 @@ func (d *Deps) handleImportRevert(ctx context.Context, t *asynq.Task) error {
 	rv, err := d.Store.RunImportRevert(ctx, p.OrgID, p.JobID, p.ImportID, func(ctx context.Context, spent time.Duration) error {
 		t := time.Now()
 		err := d.yieldWhileBusy(ctx, yield, spent)
-		d.Metrics.observeImportYield(false, time.Since(t))
+		d.Metrics.observeImportYield(time.Since(t))
 		return err
 	})
 	if err != nil {
